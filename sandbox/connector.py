@@ -1,0 +1,238 @@
+"""A loopback Bot Connector (the Teams side of `serviceUrl`).
+
+Serves the REST subset in reference/protocols.md §3.3: create conversation (a new channel thread),
+send, reply, update, delete, and members. Every call is recorded so tests can assert what the bot
+posted; 429s with `Retry-After` can be injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from .world import World
+
+
+@dataclass(frozen=True)
+class ConnectorCall:
+    """One REST call the bot made."""
+
+    operation: str  # create_conversation | send | reply | update | delete | members | member
+    conversation_id: str
+    activity_id: str | None
+    body: dict[str, Any] | None
+    authorization: str | None
+    at: float
+
+
+@dataclass
+class PostedActivity:
+    """An activity as Teams currently shows it (updates replace it in place)."""
+
+    id: str
+    conversation_id: str
+    activity: dict[str, Any]
+    reply_to_id: str | None = None
+    deleted: bool = False
+    versions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return str(self.activity.get("text") or "")
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The Adaptive Card content of the first card attachment, if any."""
+        for a in self.activity.get("attachments") or []:
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                content: dict[str, Any] = a.get("content") or {}
+                return content
+        return None
+
+
+@dataclass
+class ConnectorSimulator:
+    world: World
+    clock: Callable[[], float] = time.time
+    base_url: str = ""
+    calls: list[ConnectorCall] = field(default_factory=list)
+    activities: dict[str, PostedActivity] = field(default_factory=dict)
+    throttle_remaining: int = 0
+    throttle_retry_after: int = 1
+    changed: asyncio.Condition | None = None
+    _next_id: int = 1_700_000_000_000
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.on_startup.append(self._on_startup)
+        r = app.router
+        r.add_post("/v3/conversations", self._create_conversation)
+        r.add_post("/v3/conversations/{conversation}/activities", self._send)
+        r.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
+        r.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        r.add_delete("/v3/conversations/{conversation}/activities/{activity}", self._delete)
+        r.add_get("/v3/conversations/{conversation}/members", self._members)
+        r.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        r.add_get("/sandbox/activities", self._list_activities)
+        r.add_post("/sandbox/throttle", self._throttle)
+        return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self.changed = asyncio.Condition()
+
+    # -- controls -----------------------------------------------------------------------------
+    def throttle(self, count: int, retry_after: int = 1) -> None:
+        """Answer the next `count` calls with 429 Too Many Requests."""
+        self.throttle_remaining, self.throttle_retry_after = count, retry_after
+
+    def in_conversation(self, conversation_id: str) -> list[PostedActivity]:
+        """Activities currently shown in a conversation (or a channel thread), oldest first."""
+        return [a for a in self.activities.values() if a.conversation_id == conversation_id and not a.deleted]
+
+    def record_incoming(self, conversation_id: str, activity: dict[str, Any]) -> None:
+        """Register an activity the *user* posted (so threads and replies line up)."""
+        self.activities[activity["id"]] = PostedActivity(activity["id"], conversation_id, activity)
+
+    # -- handlers -----------------------------------------------------------------------------
+    def _new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    async def _guard(self, request: web.Request, operation: str, body: dict[str, Any] | None) -> web.Response | None:
+        conversation = unquote(request.match_info.get("conversation", ""))
+        activity = request.match_info.get("activity")
+        self.calls.append(
+            ConnectorCall(operation, conversation, unquote(activity) if activity else None, body,
+                          request.headers.get("Authorization"), self.clock())
+        )
+        if self.throttle_remaining > 0:
+            self.throttle_remaining -= 1
+            return web.json_response(
+                {"error": {"code": "TooManyRequests", "message": "Too many requests. Retry later."}},
+                status=429, headers={"Retry-After": str(self.throttle_retry_after)},
+            )
+        return None
+
+    async def _notify(self) -> None:
+        if self.changed is not None:
+            async with self.changed:
+                self.changed.notify_all()
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if refused := await self._guard(request, "create_conversation", body):
+            return refused
+        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+        first = body.get("activity")
+        if channel:
+            root_id = self._new_id()
+            conversation_id = f"{channel};messageid={root_id}"
+            if first:
+                self._store(conversation_id, root_id, first, None)
+            await self._notify()
+            return web.json_response({"id": conversation_id, "activityId": root_id if first else None}, status=201)
+        members = body.get("members") or []
+        if not members:
+            return _bad_request("Conversation parameters must name a channel or at least one member.")
+        conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
+        activity_id = None
+        if first:
+            activity_id = self._new_id()
+            self._store(conversation_id, activity_id, first, None)
+        await self._notify()
+        return web.json_response({"id": conversation_id, "activityId": activity_id}, status=201)
+
+    async def _send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if refused := await self._guard(request, "send", body):
+            return refused
+        return await self._post(unquote(request.match_info["conversation"]), body, body.get("replyToId"))
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if refused := await self._guard(request, "reply", body):
+            return refused
+        return await self._post(unquote(request.match_info["conversation"]), body, unquote(request.match_info["activity"]))
+
+    async def _post(self, conversation_id: str, body: dict[str, Any], reply_to: str | None) -> web.Response:
+        if body.get("type") not in ("message", "typing", "event"):
+            return _bad_request(f"Unsupported activity type '{body.get('type')}'.")
+        activity_id = self._new_id()
+        if body.get("type") == "message":
+            self._store(conversation_id, activity_id, body, reply_to)
+        await self._notify()
+        return web.json_response({"id": activity_id}, status=201)
+
+    def _store(self, conversation_id: str, activity_id: str, body: dict[str, Any], reply_to: str | None) -> None:
+        self.activities[activity_id] = PostedActivity(
+            activity_id, conversation_id, {**body, "id": activity_id}, reply_to, versions=[body]
+        )
+
+    async def _update(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if refused := await self._guard(request, "update", body):
+            return refused
+        activity_id = unquote(request.match_info["activity"])
+        posted = self.activities.get(activity_id)
+        if posted is None or posted.deleted:
+            return _not_found(f"Activity '{activity_id}' was not found.")
+        posted.activity = {**body, "id": activity_id}
+        posted.versions.append(body)
+        await self._notify()
+        return web.json_response({"id": activity_id})
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request, "delete", None):
+            return refused
+        posted = self.activities.get(unquote(request.match_info["activity"]))
+        if posted is None:
+            return _not_found("Activity was not found.")
+        posted.deleted = True
+        await self._notify()
+        return web.Response(status=200)
+
+    def _member_list(self) -> list[dict[str, Any]]:
+        return [
+            {"id": u.teams_id, "name": u.display_name, "aadObjectId": u.object_id, "givenName": u.display_name.split()[0],
+             "userPrincipalName": u.upn, "email": u.upn, "tenantId": u.tenant_id, "userRole": "user"}
+            for u in self.world.users.values() if u.tenant_id == self.world.home_tenant_id
+        ]
+
+    async def _members(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request, "members", None):
+            return refused
+        return web.json_response(self._member_list())
+
+    async def _member(self, request: web.Request) -> web.Response:
+        if refused := await self._guard(request, "member", None):
+            return refused
+        wanted = unquote(request.match_info["member"])
+        for m in self._member_list():
+            if wanted in (m["id"], m["aadObjectId"]):
+                return web.json_response(m)
+        return _not_found("The member was not found in this conversation.")
+
+    async def _list_activities(self, request: web.Request) -> web.Response:
+        return web.json_response([
+            {"id": a.id, "conversationId": a.conversation_id, "replyToId": a.reply_to_id, "activity": a.activity}
+            for a in self.activities.values() if not a.deleted
+        ])
+
+    async def _throttle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.throttle(int(body.get("count", 1)), int(body.get("retryAfter", 1)))
+        return web.json_response({"count": self.throttle_remaining})
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"error": {"code": "BadArgument", "message": message}}, status=400)
+
+
+def _not_found(message: str) -> web.Response:
+    return web.json_response({"error": {"code": "NotFound", "message": message}}, status=404)

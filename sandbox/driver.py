@@ -1,0 +1,211 @@
+"""A Teams client driver: builds Teams-shaped activities, posts them to the bot, reads what it posted.
+
+Messages carry the @mention entity, `channelData` with tenant/team/channel and `from.aadObjectId`;
+card clicks are `adaptiveCard/action` invokes (with or without `value.authentication.token`),
+exactly as reference/protocols.md §1.1 shows. What the bot posts is read back from the Connector
+simulator's `/sandbox/activities` over HTTP, so the driver works against a running `make run` too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+
+from .world import Channel, User
+
+BOT_ID = "28:sandbox-sre-consent-bot"
+BOT_NAME = "SRE Consent"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a user talks to the bot: a personal chat, a group chat or a channel."""
+
+    id: str
+    kind: str  # personal | groupChat | channel
+    tenant_id: str
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """An activity the bot posted, as currently shown (updates applied)."""
+
+    id: str
+    conversation_id: str
+    reply_to_id: str | None
+    activity: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.activity.get("text") or "")
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        for a in self.activity.get("attachments") or []:
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                content: dict[str, Any] = a.get("content") or {}
+                return content
+        return None
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """The HTTP answer to an invoke: status and parsed body."""
+
+    status: int
+    body: dict[str, Any] | None
+
+    @property
+    def status_code(self) -> int | None:
+        return None if self.body is None else self.body.get("statusCode")
+
+    @property
+    def type(self) -> str | None:
+        return None if self.body is None else self.body.get("type")
+
+    @property
+    def value(self) -> Any:
+        return None if self.body is None else self.body.get("value")
+
+
+@dataclass
+class TeamsDriver:
+    """Plays the Teams client for simulated users against a bot's `/api/messages`."""
+
+    bot_url: str
+    service_url: str
+    ssl_context: ssl.SSLContext | None = None
+    bot_id: str = BOT_ID
+    bot_name: str = BOT_NAME
+    _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+
+    async def __aenter__(self) -> TeamsDriver:
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl_context or True, limit=0))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("use TeamsDriver as an async context manager")
+        return self._session
+
+    # -- conversations ---------------------------------------------------------------------------
+    @staticmethod
+    def personal(user: User) -> Conversation:
+        return Conversation(f"a:sandbox-personal-{user.name}", "personal", user.tenant_id)
+
+    @staticmethod
+    def group_chat(tenant_id: str, name: str = "ops") -> Conversation:
+        return Conversation(f"19:sandbox-{name}@thread.v2", "groupChat", tenant_id)
+
+    @staticmethod
+    def channel(channel: Channel, tenant_id: str) -> Conversation:
+        return Conversation(channel.channel_id, "channel", tenant_id, channel)
+
+    # -- activities ------------------------------------------------------------------------------
+    def _base(self, user: User, conversation: Conversation, conversation_id: str) -> dict[str, Any]:
+        conv: dict[str, Any] = {"id": conversation_id, "conversationType": conversation.kind, "tenantId": conversation.tenant_id}
+        if conversation.kind != "personal":
+            conv["isGroup"] = True
+        channel_data: dict[str, Any] = {"tenant": {"id": conversation.tenant_id}}
+        if conversation.channel:
+            channel_data["team"] = {"id": conversation.channel.team_id, "name": conversation.channel.team_name}
+            channel_data["channel"] = {"id": conversation.channel.channel_id, "name": conversation.channel.channel_name}
+        now = datetime.now(timezone.utc)
+        return {
+            "id": str(int(time.time() * 1000)) + uuid.uuid4().hex[:6],
+            "timestamp": now.isoformat(),
+            "localTimestamp": now.isoformat(),
+            "serviceUrl": self.service_url,
+            "channelId": "msteams",
+            "from": {"id": user.teams_id, "name": user.display_name, "aadObjectId": user.object_id},
+            "conversation": conv,
+            "recipient": {"id": self.bot_id, "name": self.bot_name},
+            "locale": "en-US",
+            "channelData": channel_data,
+        }
+
+    def message(self, user: User, text: str, conversation: Conversation, *, mention: bool = True,
+                thread_root: str | None = None) -> dict[str, Any]:
+        """A message activity; in a channel without `thread_root` it starts a new thread."""
+        activity = self._base(user, conversation, conversation.id)
+        if conversation.kind == "channel":
+            activity["conversation"]["id"] = f"{conversation.id};messageid={thread_root or activity['id']}"
+        entities: list[dict[str, Any]] = [{"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"}]
+        if mention:
+            at = f"<at>{self.bot_name}</at>"
+            text = f"{at} {text}"
+            entities.insert(0, {"type": "mention", "text": at, "mentioned": {"id": self.bot_id, "name": self.bot_name}})
+        activity.update({"type": "message", "text": text, "textFormat": "plain", "entities": entities})
+        return activity
+
+    def invoke(self, user: User, conversation: Conversation, conversation_id: str, reply_to_id: str, verb: str,
+               data: dict[str, Any], *, token: str | None = None, connection_name: str | None = None,
+               trigger: str = "manual") -> dict[str, Any]:
+        """An `adaptiveCard/action` invoke for a click on `reply_to_id`'s card."""
+        activity = self._base(user, conversation, conversation_id)
+        value: dict[str, Any] = {
+            "action": {"type": "Action.Execute", "id": uuid.uuid4().hex[:8], "verb": verb, "data": data},
+            "trigger": trigger,
+        }
+        if token is not None:
+            value["authentication"] = {"id": uuid.uuid4().hex, "connectionName": connection_name or "", "token": token}
+        activity.update({"type": "invoke", "name": "adaptiveCard/action", "replyToId": reply_to_id, "value": value})
+        return activity
+
+    # -- transport -------------------------------------------------------------------------------
+    async def post(self, activity: dict[str, Any]) -> InvokeResult:
+        """POST an activity to the bot and return its HTTP answer."""
+        async with self.session.post(self.bot_url, json=activity) as resp:
+            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            if body is not None and not isinstance(body, dict):
+                body = {"value": body}
+            return InvokeResult(resp.status, body)
+
+    async def say(self, user: User, text: str, conversation: Conversation, **kw: Any) -> dict[str, Any]:
+        """Send a message; returns the activity sent (its `conversation.id` is the thread)."""
+        activity = self.message(user, text, conversation, **kw)
+        result = await self.post(activity)
+        if result.status >= 300:
+            raise AssertionError(f"bot answered HTTP {result.status} to a message: {result.body}")
+        return activity
+
+    async def click(self, user: User, conversation: Conversation, card: BotMessage, verb: str,
+                    data: dict[str, Any], **kw: Any) -> InvokeResult:
+        """Click an `Action.Execute` on a card the bot posted."""
+        return await self.post(self.invoke(user, conversation, card.conversation_id, card.id, verb, data, **kw))
+
+    async def bot_messages(self, conversation_id: str | None = None) -> list[BotMessage]:
+        """What the bot has posted (optionally in one conversation or thread), oldest first."""
+        async with self.session.get(f"{self.service_url}/sandbox/activities") as resp:
+            items = await resp.json()
+        return [
+            BotMessage(i["id"], i["conversationId"], i.get("replyToId"), i["activity"])
+            for i in items if conversation_id in (None, i["conversationId"])
+        ]
+
+    async def wait_for(self, predicate: Callable[[BotMessage], bool], conversation_id: str | None = None,
+                       timeout: float = 10.0) -> BotMessage:
+        """Poll until the bot has posted (or updated to) a message matching `predicate`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in await self.bot_messages(conversation_id):
+                if predicate(m):
+                    return m
+            if time.monotonic() > deadline:
+                seen = [(m.text[:80], (m.card or {}).get("body", [{}])[0].get("text")) for m in await self.bot_messages(conversation_id)]
+                raise TimeoutError(f"no matching bot message within {timeout}s; seen: {seen}")
+            await asyncio.sleep(0.02)

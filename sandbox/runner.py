@@ -1,0 +1,92 @@
+"""Start the three simulators together and describe them for the bot and for people."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .arm import ArmSimulator
+from .connector import ConnectorSimulator
+from .entra import EntraSimulator
+from .keys import KeySet
+from .server import ServerThread
+from .tls import SandboxTLS
+from .world import World, demo_world
+
+
+@dataclass
+class Sandbox:
+    """Entra, ARM and the Bot Connector on loopback HTTPS, sharing one demo world."""
+
+    world: World
+    tls: SandboxTLS
+    keys: KeySet
+    entra: EntraSimulator
+    arm: ArmSimulator
+    connector: ConnectorSimulator
+    thread: ServerThread
+
+    @classmethod
+    def start(cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None) -> Sandbox:
+        """Create the CA in `directory` and serve each simulator on a free loopback port."""
+        world = world or demo_world()
+        tls = SandboxTLS.create(directory)
+        keys = KeySet()
+        entra = EntraSimulator(world, keys)
+        arm = ArmSimulator(world, keys, operation_seconds=operation_seconds)
+        connector = ConnectorSimulator(world)
+        thread = ServerThread("sandbox")
+        entra.base_url = f"https://localhost:{thread.serve(entra.app(), ssl_context=tls.server_context)}"
+        arm.base_url = f"https://localhost:{thread.serve(arm.app(), ssl_context=tls.server_context)}"
+        arm.audiences = {arm.base_url, arm.base_url + "/"}
+        arm.issuer_base = entra.base_url
+        connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
+        return cls(world, tls, keys, entra, arm, connector, thread)
+
+    def stop(self) -> None:
+        self.thread.stop()
+
+    def bot_environment(self) -> dict[str, str]:
+        """The settings that point the bot at this sandbox (the same names production uses)."""
+        w = self.world
+        return {
+            "AZURE_TENANT_ID": w.home_tenant_id,
+            "AZURE_CLIENT_ID": w.agent.client_id,
+            "AZURE_CLIENT_SECRET": w.agent.secret,
+            "AZURE_AUTHORITY_HOST": self.entra.base_url,
+            "ARM_ENDPOINT": self.arm.base_url,
+            "SSL_CERT_FILE": str(self.tls.ca_path),
+            "REQUESTS_CA_BUNDLE": str(self.tls.ca_path),
+            "MicrosoftAppId": "",
+            "MicrosoftAppTenantId": w.home_tenant_id,
+            "SSO_CLIENT_ID": w.bot.client_id,
+            "SSO_CLIENT_SECRET": w.bot.secret,
+            "SSO_APP_ID_URI": w.bot.app_id_uri or "",
+            "ALLOWED_TENANTS": w.home_tenant_id,
+            "DEFAULT_SUBSCRIPTION_ID": w.subscription_id,
+            "DEFAULT_APPROVERS": ",".join(w.user(n).object_id for n in ("alice", "bob")),
+        }
+
+    def endpoints(self) -> dict[str, Any]:
+        """What `.sandbox/endpoints.json` holds: URLs, CA, tenant and the demo people (no secrets)."""
+        w = self.world
+        return {
+            "entra": self.entra.base_url,
+            "arm": self.arm.base_url,
+            "connector": self.connector.base_url,
+            "ca": str(self.tls.ca_path),
+            "tenantId": w.home_tenant_id,
+            "subscriptionId": w.subscription_id,
+            "botAppIdUri": w.bot.app_id_uri,
+            "agentClientId": w.agent.client_id,
+            "users": {
+                u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id}
+                for u in w.users.values()
+            },
+        }
+
+    def write_endpoints(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")

@@ -1,0 +1,211 @@
+"""The seeded demo world shared by `make run` and the tests.
+
+Identifiers are derived with uuid5 so they are stable from run to run (handy in a demo);
+client secrets are random per run and never written to disk.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+
+_NAMESPACE = uuid.UUID("5b0c7f9e-2f4c-4a86-9d51-6f2b1d7c0a11")
+
+
+def stable_id(name: str) -> str:
+    """A GUID that is the same on every run for the same name."""
+    return str(uuid.uuid5(_NAMESPACE, name))
+
+
+SUBSCRIPTION_ID = "00000000-0000-0000-0000-0000000000aa"
+HOME_TENANT_ID = stable_id("tenant:contoso")
+OTHER_TENANT_ID = stable_id("tenant:fabrikam")
+LOCATION = "westeurope"
+TEAMS_CLIENT_ID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"  # Teams desktop/mobile, pre-authorized for SSO
+
+
+class OboError(str, Enum):
+    """Failure modes the Entra simulator can play for one user's On-Behalf-Of exchange."""
+
+    MFA_REQUIRED = "mfa_required"
+    CONSENT_REQUIRED = "consent_required"
+    INVALID_ASSERTION = "invalid_assertion"
+    ACCOUNT_DISABLED = "account_disabled"
+
+
+@dataclass
+class User:
+    """A person in a tenant, with their Teams identity."""
+
+    name: str
+    display_name: str
+    tenant_id: str
+    domain: str
+    obo_error: OboError | None = None
+
+    @property
+    def object_id(self) -> str:
+        return stable_id(f"user:{self.tenant_id}:{self.name}")
+
+    @property
+    def upn(self) -> str:
+        return f"{self.name}@{self.domain}"
+
+    @property
+    def teams_id(self) -> str:
+        """The Teams user id (MRI) that activities carry in `from.id`."""
+        return f"29:sandbox-{self.name}"
+
+
+@dataclass
+class App:
+    """An Entra application registration and its service principal."""
+
+    name: str
+    tenant_id: str
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    app_id_uri: str | None = None
+    # app roles this app holds on other apps' APIs: resource app id URI -> role names
+    api_roles: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def client_id(self) -> str:
+        return stable_id(f"app:{self.name}")
+
+    @property
+    def object_id(self) -> str:
+        return stable_id(f"sp:{self.name}")
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """Azure RBAC: a principal holds a role at a scope."""
+
+    principal_id: str
+    role: str
+    scope: str
+
+
+@dataclass
+class VirtualMachine:
+    """A VM as the ARM simulator keeps it."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+    power_state: str = "running"
+    location: str = LOCATION
+    size: str = "Standard_D2s_v5"
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
+        )
+
+
+ROLE_DEFINITIONS: dict[str, tuple[str, ...]] = {
+    "Owner": ("*",),
+    "Contributor": ("*",),
+    "Virtual Machine Contributor": (
+        "Microsoft.Compute/virtualMachines/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ),
+    "Reader": ("*/read",),
+}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Teams channel in a team."""
+
+    team_id: str
+    team_name: str
+    channel_id: str
+    channel_name: str
+
+
+@dataclass
+class World:
+    """Everything the simulators know: tenants, people, apps, VMs and who may do what."""
+
+    users: dict[str, User]
+    apps: dict[str, App]
+    vms: list[VirtualMachine]
+    role_assignments: list[RoleAssignment]
+    channels: list[Channel]
+    home_tenant_id: str = HOME_TENANT_ID
+    subscription_id: str = SUBSCRIPTION_ID
+
+    @property
+    def tenants(self) -> set[str]:
+        return {u.tenant_id for u in self.users.values()} | {a.tenant_id for a in self.apps.values()}
+
+    @property
+    def agent(self) -> App:
+        return self.apps["sre-agent"]
+
+    @property
+    def bot(self) -> App:
+        return self.apps["sre-consent-bot"]
+
+    def user(self, name: str) -> User:
+        return self.users[name]
+
+    def user_by_oid(self, oid: str) -> User | None:
+        return next((u for u in self.users.values() if u.object_id == oid), None)
+
+    def app_by_client_id(self, client_id: str) -> App | None:
+        return next((a for a in self.apps.values() if a.client_id == client_id), None)
+
+    def app_by_oid(self, oid: str) -> App | None:
+        return next((a for a in self.apps.values() if a.object_id == oid), None)
+
+    def app_by_resource(self, resource: str) -> App | None:
+        """The app whose API is identified by `resource` (its app id URI or client id)."""
+        resource = resource.rstrip("/")
+        return next((a for a in self.apps.values() if resource in (a.app_id_uri, a.client_id)), None)
+
+
+def demo_world(bot_domain: str = "localhost") -> World:
+    """The seeded world: subscription with dev-rg/dev-01 and prod-rg/web-01, web-02; alice, bob, carol, mallory."""
+    sub = f"/subscriptions/{SUBSCRIPTION_ID}"
+    bot = App(name="sre-consent-bot", tenant_id=HOME_TENANT_ID)
+    bot.app_id_uri = f"api://{bot_domain}/botid-{bot.client_id}"
+    agent = App(name="sre-agent", tenant_id=HOME_TENANT_ID, api_roles={bot.app_id_uri: {"Plans.Submit"}})
+    intruder = App(name="unlisted-app", tenant_id=HOME_TENANT_ID)
+    users = {
+        "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
+        "bob": User("bob", "Bob Reader", HOME_TENANT_ID, "contoso.example"),
+        "carol": User("carol", "Carol Requester", HOME_TENANT_ID, "contoso.example"),
+        "mallory": User("mallory", "Mallory Outsider", OTHER_TENANT_ID, "fabrikam.example"),
+    }
+    assignments = [
+        RoleAssignment(agent.object_id, "Virtual Machine Contributor", f"{sub}/resourceGroups/dev-rg"),
+        RoleAssignment(agent.object_id, "Reader", f"{sub}/resourceGroups/prod-rg"),
+        RoleAssignment(users["alice"].object_id, "Virtual Machine Contributor", sub),
+        RoleAssignment(users["bob"].object_id, "Reader", sub),
+    ]
+    vms = [
+        VirtualMachine(SUBSCRIPTION_ID, "dev-rg", "dev-01"),
+        VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-01"),
+        VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-02"),
+    ]
+    channels = [
+        Channel(
+            team_id="19:sandbox-sre-team@thread.tacv2",
+            team_name="SRE",
+            channel_id="19:sandbox-incidents@thread.tacv2",
+            channel_name="Incidents",
+        )
+    ]
+    return World(
+        users=users,
+        apps={a.name: a for a in (bot, agent, intruder)},
+        vms=vms,
+        role_assignments=assignments,
+        channels=channels,
+    )
