@@ -29,10 +29,11 @@ class Sandbox:
     thread: ServerThread
 
     @classmethod
-    def start(cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None) -> Sandbox:
-        """Create the CA in `directory` and serve each simulator on a free loopback port."""
+    def start(cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None,
+              tls: SandboxTLS | None = None) -> Sandbox:
+        """Serve each simulator on a free loopback port, with a CA created in `directory` unless `tls` is given."""
         world = world or demo_world()
-        tls = SandboxTLS.create(directory)
+        tls = tls or SandboxTLS.create(directory)
         keys = KeySet()
         entra = EntraSimulator(world, keys)
         arm = ArmSimulator(world, keys, operation_seconds=operation_seconds)

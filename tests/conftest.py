@@ -1,0 +1,50 @@
+"""Shared fixtures: one sandbox per test session, served on free loopback ports over HTTPS."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+# No aiohttp import may happen before pytest_configure: aiohttp builds its default SSL context
+# at import time, and the sandbox CA must already be in SSL_CERT_FILE by then.
+from sandbox.tls import SandboxTLS
+
+if TYPE_CHECKING:
+    from sandbox import Sandbox
+
+_TLS: SandboxTLS | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _TLS
+    directory = Path(tempfile.mkdtemp(prefix="sre-consent-bot-ca-"))
+    _TLS = SandboxTLS.create(directory)
+    # clients under test find the throwaway CA the way production finds a corporate CA
+    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(_TLS.ca_path)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    from sandbox import Sandbox
+
+    assert _TLS is not None
+    box = Sandbox.start(tmp_path_factory.mktemp("sandbox"), operation_seconds=0.05, tls=_TLS)
+    yield box
+    box.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_sandbox_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults and per-user error modes never leak from one test into the next."""
+    yield
+    if "sandbox" in request.fixturenames:
+        box: Sandbox = request.getfixturevalue("sandbox")
+        box.arm.clear_faults()
+        box.connector.throttle(0)
+        for user in box.world.users.values():
+            user.obo_error = None

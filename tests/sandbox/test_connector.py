@@ -1,0 +1,93 @@
+"""The Bot Connector simulator, driven by botframework-connector's async ConnectorClient."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import requests
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import MicrosoftAppCredentials
+from botframework.connector.models import ErrorResponseException
+
+from sandbox import Sandbox
+
+THREAD = "19:sandbox-incidents@thread.tacv2;messageid=1700000000001"
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox) -> AsyncIterator[ConnectorClient]:
+    async with ConnectorClient(MicrosoftAppCredentials(None, None), base_url=sandbox.connector.base_url) as c:
+        yield c
+
+
+async def test_send_then_update_replaces_the_activity_in_place(sandbox: Sandbox, client: ConnectorClient) -> None:
+    sent = await client.conversations.send_to_conversation(THREAD, Activity(type="message", text="first"))
+    await client.conversations.update_activity(THREAD, sent.id, Activity(type="message", id=sent.id, text="second"))
+    posted = sandbox.connector.activities[sent.id]
+    assert posted.text == "second" and [v["text"] for v in posted.versions] == ["first", "second"]
+    assert [c.operation for c in sandbox.connector.calls[-2:]] == ["send", "update"]
+    assert sandbox.connector.calls[-1].conversation_id == THREAD  # percent-encoded ids are decoded
+
+
+async def test_reply_to_activity_is_recorded_as_a_reply(sandbox: Sandbox, client: ConnectorClient) -> None:
+    root = await client.conversations.send_to_conversation(THREAD, Activity(type="message", text="root"))
+    reply = await client.conversations.reply_to_activity(THREAD, root.id, Activity(type="message", text="reply"))
+    assert sandbox.connector.activities[reply.id].reply_to_id == root.id
+
+
+async def test_create_conversation_opens_a_new_channel_thread(sandbox: Sandbox, client: ConnectorClient) -> None:
+    params = ConversationParameters(
+        is_group=True, channel_data={"channel": {"id": "19:sandbox-incidents@thread.tacv2"}},
+        activity=Activity(type="message", text="Incident: CPU high on web-01"),
+    )
+    created = await client.conversations.create_conversation(params)
+    assert created.id == f"19:sandbox-incidents@thread.tacv2;messageid={created.activity_id}"
+    assert sandbox.connector.activities[created.activity_id].text.startswith("Incident")
+    follow_up = await client.conversations.send_to_conversation(created.id, Activity(type="message", text="plan"))
+    assert sandbox.connector.activities[follow_up.id].conversation_id == created.id
+
+
+async def test_create_one_to_one_conversation(sandbox: Sandbox, client: ConnectorClient) -> None:
+    alice = sandbox.world.user("alice")
+    created = await client.conversations.create_conversation(
+        ConversationParameters(members=[ChannelAccount(id=alice.teams_id)], channel_data={"tenant": {"id": alice.tenant_id}})
+    )
+    assert created.id.startswith("a:")
+
+
+async def test_delete_hides_the_activity(sandbox: Sandbox, client: ConnectorClient) -> None:
+    sent = await client.conversations.send_to_conversation(THREAD, Activity(type="message", text="oops"))
+    await client.conversations.delete_activity(THREAD, sent.id)
+    assert sent.id not in {a.id for a in sandbox.connector.in_conversation(THREAD)}
+
+
+async def test_members_carry_aad_object_ids(sandbox: Sandbox, client: ConnectorClient) -> None:
+    members = await client.conversations.get_conversation_members(THREAD)
+    by_name = {m.name: m for m in members}
+    alice = sandbox.world.user("alice")
+    assert by_name[alice.display_name].id == alice.teams_id
+    assert by_name[alice.display_name].aad_object_id == alice.object_id
+    assert sandbox.world.user("mallory").display_name not in by_name  # another tenant
+    one = await client.conversations.get_conversation_member(THREAD, alice.teams_id)
+    assert one.name == alice.display_name
+
+
+async def test_injected_429_surfaces_with_retry_after(sandbox: Sandbox, client: ConnectorClient) -> None:
+    sandbox.connector.throttle(1, retry_after=3)
+    with pytest.raises(ErrorResponseException) as e:
+        await client.conversations.send_to_conversation(THREAD, Activity(type="message", text="too fast"))
+    assert e.value.response.status_code == 429 and e.value.response.headers["Retry-After"] == "3"
+    await client.conversations.send_to_conversation(THREAD, Activity(type="message", text="now fine"))
+
+
+async def test_update_of_unknown_activity_is_404(client: ConnectorClient) -> None:
+    with pytest.raises(ErrorResponseException) as e:
+        await client.conversations.update_activity(THREAD, "404404", Activity(type="message", id="404404", text="x"))
+    assert e.value.response.status_code == 404
+
+
+def test_activities_listing_for_drivers(sandbox: Sandbox) -> None:
+    assert isinstance(requests.get(f"{sandbox.connector.base_url}/sandbox/activities", timeout=5).json(), list)
+    assert requests.post(f"{sandbox.connector.base_url}/sandbox/throttle", json={"count": 0}, timeout=5).ok

@@ -1,0 +1,171 @@
+"""The Entra simulator, driven by azure-identity and msal as the bot drives the real service."""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+import msal
+import pytest
+import requests
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import ClientSecretCredential, OnBehalfOfCredential
+from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+
+from sandbox import Sandbox
+from sandbox.world import OboError
+
+ARM_SCOPE = "{arm}/.default"
+
+
+def _agent_credential(box: Sandbox, secret: str | None = None) -> ClientSecretCredential:
+    a = box.world.agent
+    return ClientSecretCredential(
+        box.world.home_tenant_id, a.client_id, secret or a.secret,
+        authority=box.entra.base_url, disable_instance_discovery=True,
+    )
+
+
+def _obo(box: Sandbox, user_assertion: str) -> OnBehalfOfCredential:
+    b = box.world.bot
+    return OnBehalfOfCredential(
+        box.world.home_tenant_id, b.client_id, client_secret=b.secret, user_assertion=user_assertion,
+        authority=box.entra.base_url, disable_instance_discovery=True,
+    )
+
+
+def _claims(token: str) -> dict[str, object]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_discovery_document_names_issuer_token_endpoint_and_keys(sandbox: Sandbox) -> None:
+    tid = sandbox.world.home_tenant_id
+    doc = requests.get(f"{sandbox.entra.base_url}/{tid}/v2.0/.well-known/openid-configuration", timeout=5).json()
+    assert doc["issuer"] == f"{sandbox.entra.base_url}/{tid}/v2.0"
+    assert doc["token_endpoint"] == f"{sandbox.entra.base_url}/{tid}/oauth2/v2.0/token"
+    keys = requests.get(doc["jwks_uri"], timeout=5).json()["keys"]
+    assert keys and all(k["kty"] == "RSA" and k["kid"] for k in keys)
+
+
+def test_unknown_tenant_is_refused(sandbox: Sandbox) -> None:
+    r = requests.get(f"{sandbox.entra.base_url}/no-such-tenant/v2.0/.well-known/openid-configuration", timeout=5)
+    assert r.status_code == 400 and "AADSTS90002" in r.json()["error_description"]
+
+
+def test_client_secret_credential_gets_an_app_token_for_arm(sandbox: Sandbox) -> None:
+    token = _agent_credential(sandbox).get_token(ARM_SCOPE.format(arm=sandbox.arm.base_url)).token
+    claims = _claims(token)
+    assert claims["aud"] == sandbox.arm.base_url
+    assert claims["oid"] == sandbox.world.agent.object_id and claims["idtyp"] == "app"
+    assert sandbox.keys.verify(token, audience=sandbox.arm.base_url)["tid"] == sandbox.world.home_tenant_id
+
+
+async def test_async_client_secret_credential_works_too(sandbox: Sandbox) -> None:
+    a = sandbox.world.agent
+    async with AsyncClientSecretCredential(sandbox.world.home_tenant_id, a.client_id, a.secret,
+                                           authority=sandbox.entra.base_url, disable_instance_discovery=True) as cred:
+        token = await cred.get_token(ARM_SCOPE.format(arm=sandbox.arm.base_url))
+    assert _claims(token.token)["appid"] == a.client_id
+
+
+def test_wrong_client_secret_surfaces_as_invalid_client(sandbox: Sandbox) -> None:
+    with pytest.raises(ClientAuthenticationError) as e:
+        _agent_credential(sandbox, secret="not-the-secret").get_token(ARM_SCOPE.format(arm=sandbox.arm.base_url))
+    assert "AADSTS7000215" in e.value.message
+
+
+def test_app_token_for_the_bot_api_carries_its_app_roles(sandbox: Sandbox) -> None:
+    token = _agent_credential(sandbox).get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
+    assert _claims(token)["roles"] == ["Plans.Submit"]
+
+
+def test_sso_token_looks_like_the_one_teams_hands_the_bot(sandbox: Sandbox) -> None:
+    alice = sandbox.world.user("alice")
+    claims = _claims(sandbox.entra.sso_token("alice"))
+    assert claims["aud"] == sandbox.world.bot.app_id_uri
+    assert (claims["scp"], claims["oid"], claims["tid"]) == ("access_as_user", alice.object_id, alice.tenant_id)
+    assert claims["name"] == alice.display_name and claims["preferred_username"] == alice.upn
+
+
+def test_sso_token_endpoint_mints_for_a_named_user(sandbox: Sandbox) -> None:
+    r = requests.post(f"{sandbox.entra.base_url}/sandbox/users/bob/sso-token", json={}, timeout=5)
+    assert _claims(r.json()["token"])["oid"] == sandbox.world.user("bob").object_id
+    assert requests.post(f"{sandbox.entra.base_url}/sandbox/users/nobody/sso-token", json={}, timeout=5).status_code == 404
+
+
+def test_on_behalf_of_credential_exchanges_alice_sso_token_for_arm(sandbox: Sandbox) -> None:
+    scope = f"{sandbox.arm.base_url}/user_impersonation"
+    token = _obo(sandbox, sandbox.entra.sso_token("alice")).get_token(scope).token
+    claims = _claims(token)
+    assert claims["oid"] == sandbox.world.user("alice").object_id
+    assert (claims["aud"], claims["scp"], claims["idtyp"]) == (sandbox.arm.base_url, "user_impersonation", "user")
+
+
+def test_msal_acquire_token_on_behalf_of(sandbox: Sandbox) -> None:
+    b = sandbox.world.bot
+    app = msal.ConfidentialClientApplication(
+        b.client_id, client_credential=b.secret,
+        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}", instance_discovery=False,
+    )
+    result = app.acquire_token_on_behalf_of(sandbox.entra.sso_token("alice"), [f"{sandbox.arm.base_url}/user_impersonation"])
+    assert "access_token" in result, result
+    assert _claims(result["access_token"])["oid"] == sandbox.world.user("alice").object_id
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "code", "suberror"),
+    [
+        (OboError.MFA_REQUIRED, "interaction_required", 50076, "basic_action"),
+        (OboError.CONSENT_REQUIRED, "invalid_grant", 65001, "consent_required"),
+        (OboError.INVALID_ASSERTION, "invalid_grant", 500133, None),
+        (OboError.ACCOUNT_DISABLED, "invalid_grant", 50057, None),
+    ],
+)
+def test_obo_error_modes_surface_through_azure_identity(
+    sandbox: Sandbox, mode: OboError, error: str, code: int, suberror: str | None
+) -> None:
+    sandbox.entra.set_obo_error("alice", mode)
+    with pytest.raises(ClientAuthenticationError) as e:
+        _obo(sandbox, sandbox.entra.sso_token("alice")).get_token(f"{sandbox.arm.base_url}/user_impersonation")
+    assert f"AADSTS{code}" in e.value.message
+    body = json.loads(e.value.response.text())
+    assert (body["error"], body["error_codes"], body.get("suberror")) == (error, [code], suberror)
+    if mode is OboError.MFA_REQUIRED:
+        assert "capolids" in json.loads(body["claims"])["access_token"]
+
+
+@pytest.mark.parametrize("mode", list(OboError))
+def test_obo_error_modes_surface_through_msal(sandbox: Sandbox, mode: OboError) -> None:
+    sandbox.entra.set_obo_error("alice", mode)
+    b = sandbox.world.bot
+    app = msal.ConfidentialClientApplication(
+        b.client_id, client_credential=b.secret,
+        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}", instance_discovery=False,
+    )
+    result = app.acquire_token_on_behalf_of(sandbox.entra.sso_token("alice"), [f"{sandbox.arm.base_url}/user_impersonation"])
+    assert "access_token" not in result and result["error"] in ("invalid_grant", "interaction_required")
+    if mode is OboError.MFA_REQUIRED:
+        assert result["claims"] and result["error_codes"] == [50076]
+
+
+def test_expired_assertion_is_refused_with_500133(sandbox: Sandbox) -> None:
+    expired = sandbox.entra.sso_token("alice", lifetime=-60)
+    with pytest.raises(ClientAuthenticationError) as e:
+        _obo(sandbox, expired).get_token(f"{sandbox.arm.base_url}/user_impersonation")
+    assert "AADSTS500133" in e.value.message
+
+
+def test_assertion_for_another_audience_is_refused(sandbox: Sandbox) -> None:
+    other = sandbox.entra.sso_token("alice", audience="api://someone-else")
+    with pytest.raises(ClientAuthenticationError) as e:
+        _obo(sandbox, other).get_token(f"{sandbox.arm.base_url}/user_impersonation")
+    assert "AADSTS50013" in e.value.message
+
+
+def test_key_rotation_keeps_old_tokens_verifiable(sandbox: Sandbox) -> None:
+    before = sandbox.entra.sso_token("carol")
+    sandbox.keys.rotate()
+    after = sandbox.entra.sso_token("carol")
+    assert jwt.get_unverified_header(before)["kid"] != jwt.get_unverified_header(after)["kid"]
+    for token in (before, after):
+        sandbox.keys.verify(token, audience=sandbox.world.bot.app_id_uri)
