@@ -1,0 +1,269 @@
+"""`sre-consent-bot`: serve, sandbox, driver, audit, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+SANDBOX_DIR = Path(".sandbox")
+
+
+def _settings(env: dict[str, str]) -> Any:
+    from .config import ConfigError, Settings
+
+    try:
+        return Settings.from_env(env)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _env() -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if Path(".env").is_file() else {}
+    return {**values, **os.environ}  # the real environment wins over .env
+
+
+def _serve(settings: Any, hosts: list[str] | str, on_ready: Any = None) -> None:
+    from aiohttp import web
+
+    from .app import create_app
+    from .bootstrap import bootstrap
+    from .logs import configure
+
+    configure(settings.log_level)
+    app = create_app(bootstrap(settings))
+    if on_ready:
+        app.on_startup.append(on_ready)
+    web.run_app(app, host=hosts, port=settings.port, print=None, access_log=None)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings(_env())
+    _serve(settings, settings.host)
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    settings = _settings(_env())
+    print("configuration is valid:")
+    for key, value in vars(settings).items():
+        shown = "(set)" if ("password" in key or "secret" in key) and value else value
+        print(f"  {key} = {shown}")
+
+
+def cmd_sandbox(args: argparse.Namespace) -> None:
+    # The CA must be exported before aiohttp is imported: aiohttp builds its SSL context at import.
+    from sandbox.tls import SandboxTLS
+
+    SANDBOX_DIR.mkdir(exist_ok=True)
+    tls = SandboxTLS.create(SANDBOX_DIR)
+    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(tls.ca_path)
+
+    from sandbox import Sandbox
+
+    box = Sandbox.start(SANDBOX_DIR, tls=tls, operation_seconds=args.operation_seconds)
+    env = {**_env(), **box.bot_environment(), "STORE_PATH": str(SANDBOX_DIR / "bot.sqlite3"),
+           "ARM_POLLING_INTERVAL": "0.5", "PORT": str(args.port)}
+    settings = _settings(env)
+    bot_url = f"http://localhost:{settings.port}/api/messages"
+    endpoints = {**box.endpoints(), "bot": bot_url}
+    (SANDBOX_DIR / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+
+    async def banner(app: Any) -> None:
+        print(_banner(endpoints), flush=True)
+
+    try:
+        _serve(settings, ["127.0.0.1", "::1"] if _has_ipv6() else "127.0.0.1", banner)
+    finally:
+        box.stop()
+        print("sandbox stopped.")
+
+
+def _has_ipv6() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _banner(e: dict[str, Any]) -> str:
+    users = "\n".join(
+        f"    {name:<8} {u['objectId']}  {'(another tenant)' if u['tenantId'] != e['tenantId'] else ''}"
+        for name, u in e["users"].items()
+    )
+    return f"""
+SRE consent bot: sandbox is up (Ctrl-C stops everything)
+
+  bot            {e['bot']}   (no auth: any local Bot Framework client can talk to it)
+  Entra          {e['entra']}
+  ARM            {e['arm']}
+  Bot Connector  {e['connector']}
+  CA             {e['ca']}
+  tenant         {e['tenantId']}
+  written to     {SANDBOX_DIR / 'endpoints.json'}
+
+  demo users (approvers: alice = VM Contributor, bob = Reader; carol asks; mallory is outside):
+{users}
+
+Three things to try, in another terminal:
+  1. .venv/bin/sre-consent-bot driver say --as carol "help"
+  2. .venv/bin/sre-consent-bot driver say --as carol "restart vm dev-01"      (then: driver approve --as alice)
+  3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
+Or point the Microsoft 365 Agents Playground at {e['bot']}.
+"""
+
+
+def cmd_driver(args: argparse.Namespace) -> None:
+    path = SANDBOX_DIR / "endpoints.json"
+    if not path.is_file():
+        print("no sandbox is running here: start one with `make run` first", file=sys.stderr)
+        raise SystemExit(2)
+    endpoints = json.loads(path.read_text())
+    os.environ["SSL_CERT_FILE"] = endpoints["ca"]
+    raise SystemExit(asyncio.run(_drive(args, endpoints)))
+
+
+async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
+    import ssl
+
+    from sandbox.driver import TeamsDriver
+    from sandbox.world import demo_world
+
+    world = demo_world()
+    if args.user not in world.users:
+        print(f"unknown user {args.user!r}: one of {', '.join(world.users)}", file=sys.stderr)
+        return 2
+    user = world.user(args.user)
+    conversation = TeamsDriver.group_chat(endpoints["tenantId"], "sandbox-demo")
+    context = ssl.create_default_context(cafile=endpoints["ca"])
+    async with TeamsDriver(endpoints["bot"], endpoints["connector"], context) as driver:
+        if args.action == "say":
+            before = {m.id for m in await driver.bot_messages(conversation.id)}
+            await driver.say(user, args.text, conversation)
+            await asyncio.sleep(args.wait)
+            for m in await driver.bot_messages(conversation.id):
+                if m.id not in before:
+                    print(_describe(m))
+            return 0
+        cards = [m for m in await driver.bot_messages(conversation.id) if m.card]
+        target = next((m for m in reversed(cards) if args.plan is None or args.plan in json.dumps(m.card)), None)
+        if target is None:
+            print("no plan card found in the demo chat", file=sys.stderr)
+            return 1
+        refreshed = await driver.click(user, conversation, target, "refresh", _card_data(target.card or {}, "refresh"))
+        data = _card_data(refreshed.value if isinstance(refreshed.value, dict) else {}, args.action)
+        if data is None:
+            print(f"{args.user} sees no {args.action} button on that card: {refreshed.value}")
+            return 1
+        result = await driver.click(user, conversation, target, args.action, data)
+        print(f"invoke answered {result.status_code} {result.type}: "
+              + (result.value if isinstance(result.value, str) else json.dumps(result.value)[:300]))
+        return 0
+
+
+def _card_data(card: dict[str, Any], verb: str) -> dict[str, Any] | None:
+    """The `data` of the card's Action.Execute with `verb` (the refresh action included)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Execute" and node.get("verb") == verb:
+                found.append(node.get("data") or {})
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(card)
+    return found[0] if found else None
+
+
+def _describe(m: Any) -> str:
+    if m.card:
+        texts = [b.get("text") for b in m.card.get("body", []) if b.get("type") == "TextBlock"]
+        return "[card] " + " | ".join(t for t in texts if t)
+    return m.text
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    from .adapters.store.sqlite import SqliteStore
+
+    store_path = Path(args.store or _env().get("STORE_PATH") or "data/sre-consent-bot.sqlite3")
+    if not store_path.is_file():
+        print(f"no store at {store_path}", file=sys.stderr)
+        raise SystemExit(2)
+    since = _since(args.since) if args.since else None
+    store = SqliteStore(store_path)
+    events = asyncio.run(store.events(args.plan, since))
+    store.close()
+    if args.json:
+        for e in events:
+            print(json.dumps({"at": e.at.isoformat(), "plan": e.plan_id, "actor": e.actor_name, "actorId": e.actor,
+                              "event": e.event, "from": e.from_state, "to": e.to_state, "detail": e.detail}))
+        return
+    for e in events:
+        move = f" {e.from_state} -> {e.to_state}" if e.from_state else ""
+        detail = "; ".join(f"{k}={v}" for k, v in e.detail.items())
+        print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.plan_id or '-':<16} {e.actor_name:<20} {e.event}{move}" + (f"  ({detail})" if detail else ""))
+    if not events:
+        print("no audit events match")
+
+
+def _since(value: str) -> datetime:
+    m = re.fullmatch(r"(\d+)([mhd])", value)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
+        return datetime.now(timezone.utc) - timedelta(**{unit: int(m[1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        print(f"--since {value!r}: expected an ISO date/time or a duration like 30m, 2h, 7d", file=sys.stderr)
+        raise SystemExit(2) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="sre-consent-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot with settings from the environment / .env").set_defaults(fn=cmd_serve)
+    sub.add_parser("check-config", help="validate the settings and print them (secrets hidden)").set_defaults(fn=cmd_check_config)
+    sb = sub.add_parser("sandbox", help="run the bot against loopback simulators of Entra, ARM and Teams")
+    sb.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3978")))
+    sb.add_argument("--operation-seconds", type=float, default=3.0, help="how long simulated VM operations take")
+    sb.set_defaults(fn=cmd_sandbox)
+    dr = sub.add_parser("driver", help="act as a demo user against a running sandbox")
+    dsub = dr.add_subparsers(dest="action", required=True)
+    say = dsub.add_parser("say", help="send a message mentioning the bot")
+    say.add_argument("text")
+    say.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the bot's answers")
+    for verb in ("approve", "deny", "grant", "cancel"):
+        p = dsub.add_parser(verb, help=f"click {verb} on the latest plan card (or --plan ID)")
+        p.add_argument("--plan")
+    for p in dsub.choices.values():
+        p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
+    dr.set_defaults(fn=cmd_driver)
+    au = sub.add_parser("audit", help="print the audit trail")
+    au.add_argument("--plan")
+    au.add_argument("--since", help="ISO time or a duration like 30m, 2h, 7d")
+    au.add_argument("--store", help="SQLite file (default: STORE_PATH)")
+    au.add_argument("--json", action="store_true", help="one JSON object per line")
+    au.set_defaults(fn=cmd_audit)
+    args = parser.parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

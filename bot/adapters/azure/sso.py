@@ -1,0 +1,31 @@
+"""Checks a Teams SSO token before it is exchanged: DESIGN.md §2 "Credentials", step 3."""
+
+from __future__ import annotations
+
+from ...domain.errors import CredentialProblem
+from ...domain.plan import Person
+from .tokens import EntraTokenValidator, TokenRejected
+
+SSO_SCOPE = "access_as_user"
+
+
+class SsoVerifier:
+    """Signature, audience (app id URI or id), issuer/tenant, expiry, `scp`, and `oid` = the clicking user."""
+
+    def __init__(self, validator: EntraTokenValidator, audiences: list[str]) -> None:
+        self.validator = validator
+        self.audiences = [a for a in audiences if a]
+
+    async def __call__(self, token: str, person: Person) -> None:
+        try:
+            claims = await self.validator.validate(token, self.audiences)
+        except TokenRejected as e:
+            raise CredentialProblem(CredentialProblem.REJECTED,
+                                    f"Your sign-in token was refused: {e.reason}. Nothing was done.") from None
+        if SSO_SCOPE not in str(claims.get("scp", "")).split():
+            raise CredentialProblem(CredentialProblem.REJECTED,
+                                    f"Your sign-in token was refused: it does not carry the {SSO_SCOPE} permission. Nothing was done.")
+        if claims.get("oid") != person.object_id:
+            raise CredentialProblem(CredentialProblem.REJECTED,
+                                    "Your sign-in token was refused: it belongs to someone other than the person who clicked. "
+                                    "Nothing was done.")

@@ -1,0 +1,1 @@
+"""Plan store and audit log adapters."""

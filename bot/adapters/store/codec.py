@@ -1,0 +1,137 @@
+"""Plans to and from JSON-ready dicts (the stored form). Holds no token: the Plan has none."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from ...domain.audit import AuditEvent
+from ...domain.consent import ConsentPolicy
+from ...domain.plan import (
+    AccessDenied,
+    ActionOutcome,
+    Approval,
+    Mode,
+    Operation,
+    PlannedAction,
+    Person,
+    Plan,
+    PlanState,
+    ResourceRef,
+    Source,
+    Thread,
+)
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _person(p: Person | None) -> dict[str, Any] | None:
+    return None if p is None else {"object_id": p.object_id, "name": p.name, "tenant_id": p.tenant_id, "teams_id": p.teams_id}
+
+
+def _parse_person(d: dict[str, Any] | None) -> Person | None:
+    return None if d is None else Person(d["object_id"], d["name"], d["tenant_id"], d.get("teams_id"))
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    pol = plan.policy
+    return {
+        "id": plan.id,
+        "title": plan.title,
+        "rationale": plan.rationale,
+        "actions": [{"operation": a.operation.value, "resource_id": a.resource.id} for a in plan.actions],
+        "requested_by": _person(plan.requested_by),
+        "policy": {
+            "approvers": sorted(pol.approvers), "approver_group": pol.approver_group,
+            "approvals_required": pol.approvals_required, "allow_self_approval": pol.allow_self_approval,
+            "expiry_s": pol.expiry.total_seconds(), "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
+        },
+        "created_at": _dt(plan.created_at),
+        "expires_at": _dt(plan.expires_at),
+        "mode": plan.mode.value,
+        "source": plan.source.value,
+        "thread": None if plan.thread is None else {
+            "service_url": plan.thread.service_url, "conversation_id": plan.thread.conversation_id,
+            "tenant_id": plan.thread.tenant_id, "kind": plan.thread.kind, "card_activity_id": plan.thread.card_activity_id,
+        },
+        "incident_id": plan.incident_id,
+        "state": plan.state.value,
+        "version": plan.version,
+        "approvals": [{"approver": _person(a.approver), "at": _dt(a.at)} for a in plan.approvals],
+        "decided_by": _person(plan.decided_by),
+        "reason": plan.reason,
+        "next_action": plan.next_action,
+        "outcomes": [
+            {"index": o.index, "status": o.status, "identity": o.identity, "detail": o.detail,
+             "started_at": _dt(o.started_at), "finished_at": _dt(o.finished_at)}
+            for o in plan.outcomes
+        ],
+        "access_denied": None if plan.access_denied is None else {
+            "permission": plan.access_denied.permission, "scope": plan.access_denied.scope,
+            "identity": plan.access_denied.identity, "message": plan.access_denied.message,
+        },
+        "credentials_by": _person(plan.credentials_by),
+        "started_at": _dt(plan.started_at),
+        "finished_at": _dt(plan.finished_at),
+        "progress": plan.progress,
+        "power_states": plan.power_states,
+    }
+
+
+def plan_from_dict(d: dict[str, Any]) -> Plan:
+    pol = d["policy"]
+    t = d.get("thread")
+    ad = d.get("access_denied")
+    requested_by = _parse_person(d["requested_by"])
+    assert requested_by is not None
+    return Plan(
+        id=d["id"],
+        title=d["title"],
+        rationale=d["rationale"],
+        actions=tuple(PlannedAction(Operation(a["operation"]), ResourceRef.parse(a["resource_id"])) for a in d["actions"]),
+        requested_by=requested_by,
+        policy=ConsentPolicy(
+            approvers=frozenset(pol["approvers"]), approver_group=pol.get("approver_group"),
+            approvals_required=pol["approvals_required"], allow_self_approval=pol["allow_self_approval"],
+            expiry=timedelta(seconds=pol["expiry_s"]), credentials_expiry=timedelta(seconds=pol["credentials_expiry_s"]),
+        ),
+        created_at=_parse_dt(d["created_at"]) or datetime.min,
+        expires_at=_parse_dt(d["expires_at"]) or datetime.min,
+        mode=Mode(d["mode"]),
+        source=Source(d["source"]),
+        thread=None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], t["kind"], t.get("card_activity_id")),
+        incident_id=d.get("incident_id"),
+        state=PlanState(d["state"]),
+        version=d["version"],
+        approvals=tuple(Approval(_parse_person(a["approver"]), _parse_dt(a["at"])) for a in d["approvals"]),  # type: ignore[arg-type]
+        decided_by=_parse_person(d.get("decided_by")),
+        reason=d.get("reason"),
+        next_action=d["next_action"],
+        outcomes=tuple(
+            ActionOutcome(o["index"], o["status"], o["identity"], o["detail"],
+                          _parse_dt(o["started_at"]), _parse_dt(o["finished_at"]))  # type: ignore[arg-type]
+            for o in d["outcomes"]
+        ),
+        access_denied=None if ad is None else AccessDenied(ad["permission"], ad["scope"], ad["identity"], ad["message"]),
+        credentials_by=_parse_person(d.get("credentials_by")),
+        started_at=_parse_dt(d.get("started_at")),
+        finished_at=_parse_dt(d.get("finished_at")),
+        progress=d.get("progress"),
+        power_states=d.get("power_states") or {},
+    )
+
+
+def event_to_row(e: AuditEvent) -> tuple[Any, ...]:
+    return (_dt(e.at), e.plan_id, e.actor, e.actor_name, e.event, e.from_state, e.to_state, json.dumps(e.detail, sort_keys=True))
+
+
+def event_from_row(row: tuple[Any, ...]) -> AuditEvent:
+    seq, at, plan_id, actor, actor_name, event, from_state, to_state, detail = row
+    return AuditEvent(_parse_dt(at) or datetime.min, plan_id, actor, actor_name, event, from_state, to_state, json.loads(detail), seq)

@@ -1,0 +1,225 @@
+"""The Teams activity handler: messages become commands, card clicks become invokes routed by verb.
+
+Handlers stay thin: they turn an activity into a Person and arguments, call a service, and turn
+its result into a reply or an invoke response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+
+from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH, Viewer
+
+from ...domain.consent import ConsentPolicy
+from ...domain.errors import Refusal, RefusalCode
+from ...domain.plan import PlannedAction, Person, Plan, PlanState, Thread
+from ...services.decide_consent import Decision, decide_consent
+from ...services.deps import Deps
+from ...services.grant_credentials import cancel_credentials, grant_credentials
+from ...services.housekeeping import pending_for
+from ...services.propose_plan import PlanRequest, propose_plan
+from ...services.resolve import resolve_vm
+from . import invoke
+from .commands import (
+    Command,
+    HelpCommand,
+    PendingCommand,
+    StatusCommand,
+    Unknown,
+    VmCommand,
+    help_text,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+CardFor = Callable[[Plan, Viewer], dict[str, Any]]
+SsoVerify = Callable[[str, Person], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    policy: ConsentPolicy
+    connection_name: str
+    sso_app_id_uri: str
+    sign_in_url: str
+
+
+def person_of(activity: Any) -> Person | None:
+    """Who sent the activity, from `from.aadObjectId` and the conversation's tenant."""
+    sender = activity.from_property
+    oid = getattr(sender, "aad_object_id", None) if sender else None
+    if not oid:
+        return None
+    tenant = (activity.conversation.tenant_id if activity.conversation else None) or (
+        (activity.channel_data or {}).get("tenant", {}).get("id"))
+    return Person(object_id=oid, name=sender.name or oid, tenant_id=tenant or "", teams_id=sender.id)
+
+
+def thread_of(activity: Any) -> Thread:
+    conv = activity.conversation
+    kind = conv.conversation_type or ("groupChat" if conv.is_group else "personal")
+    return Thread(service_url=activity.service_url, conversation_id=conv.id, tenant_id=conv.tenant_id or "", kind=kind)
+
+
+class ConsentBot(ActivityHandler):
+    """Routes @mention commands and Action.Execute verbs to the services."""
+
+    def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify) -> None:
+        self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
+        self._commands: dict[type, Callable[[TurnContext, Person, Any], Awaitable[None]]] = {
+            HelpCommand: self._help, PendingCommand: self._pending, StatusCommand: self._status,
+            VmCommand: self._propose, Unknown: self._unknown,
+        }
+        self._verbs: dict[str, Callable[[TurnContext, Person, dict[str, Any]], Awaitable[InvokeResponse]]] = {
+            VERB_APPROVE: self._approve, VERB_DENY: self._deny, VERB_REFRESH: self._refresh,
+            VERB_GRANT: self._grant, VERB_CANCEL: self._cancel,
+        }
+
+    # -- messages ---------------------------------------------------------------------------------
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+        person = person_of(activity)
+        if person is None:
+            await turn_context.send_activity("I can only act for people signed in to Microsoft Teams with a work account.")
+            return
+        if self.deps.allowed_tenants and person.tenant_id not in self.deps.allowed_tenants:
+            await self.deps.record(None, person, "command_refused", code=RefusalCode.OTHER_TENANT.value)
+            await turn_context.send_activity("This bot only serves people of its own organisation's tenant.")
+            return
+        command: Command = parse(text or "")
+        await self._commands[type(command)](turn_context, person, command)
+
+    async def _help(self, turn_context: TurnContext, person: Person, command: HelpCommand) -> None:
+        await turn_context.send_activity(MessageFactory.text(help_text()))
+
+    async def _unknown(self, turn_context: TurnContext, person: Person, command: Unknown) -> None:
+        await turn_context.send_activity(MessageFactory.text(command.hint))
+
+    async def _pending(self, turn_context: TurnContext, person: Person, command: PendingCommand) -> None:
+        plans = await pending_for(self.deps, person.object_id)
+        if not plans:
+            await turn_context.send_activity("Nothing is waiting for you.")
+            return
+        now = self.deps.clock.now()
+        lines = [
+            f"- **{p.title}** ({p.id}): {p.state.label.lower()}, asked by {p.requested_by.name}, "
+            f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
+            for p in plans
+        ]
+        await turn_context.send_activity(MessageFactory.text("Waiting for you:\n\n" + "\n".join(lines)))
+
+    async def _status(self, turn_context: TurnContext, person: Person, command: StatusCommand) -> None:
+        try:
+            ref = await resolve_vm(self.deps, command.target, command.resource_group)
+        except Refusal as r:
+            await turn_context.send_activity(MessageFactory.text(r.message))
+            return
+        state = await self.deps.runner.power_state(ref)
+        await turn_context.send_activity(MessageFactory.text(
+            f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable.")))
+
+    async def _propose(self, turn_context: TurnContext, person: Person, command: VmCommand) -> None:
+        try:
+            ref = await resolve_vm(self.deps, command.target, command.resource_group)
+        except Refusal as r:
+            await turn_context.send_activity(MessageFactory.text(r.message))
+            return
+        action = PlannedAction(command.operation, ref)
+        state = await self.deps.runner.power_state(ref)
+        text = (turn_context.activity.text or "").strip()
+        request = PlanRequest(
+            title=f"{command.operation.label} VM {ref.name}",
+            rationale=f"Asked in Teams by {person.name}: \u201c{_clip(text, 200)}\u201d",
+            actions=(action,), requested_by=person, policy=self.options.policy,
+            thread=thread_of(turn_context.activity), power_states={ref.id.lower(): state} if state else {},
+        )
+        try:
+            await propose_plan(self.deps, request)
+        except Refusal as r:
+            await turn_context.send_activity(MessageFactory.text(r.message))
+
+    # -- card actions -----------------------------------------------------------------------------
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)  # type: ignore[no-any-return]
+        value = turn_context.activity.value
+        action = value.get("action") if isinstance(value, dict) else None
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+            return invoke.error(400, "BadRequest", "This card action is not an Action.Execute with a value.")
+        verb, data = action.get("verb"), action.get("data")
+        handler = self._verbs.get(verb) if isinstance(verb, str) else None
+        if handler is None or not isinstance(data, dict) or not isinstance(data.get("planId"), str):
+            await self.deps.record(None, person_of(turn_context.activity) or _ANON, "invoke_refused",
+                                   code=RefusalCode.BAD_REQUEST.value, verb=str(verb)[:40])
+            return invoke.error(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
+        person = person_of(turn_context.activity)
+        if person is None:
+            return invoke.error(403, "Forbidden", "I can only act for people signed in with a work account.")
+        return await handler(turn_context, person, data)
+
+    def _decision_response(self, decision: Decision, person: Person) -> InvokeResponse:
+        refusal = decision.refusal
+        if refusal is not None and refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
+            return invoke.error(400, refusal.code.value, refusal.message)
+        if refusal is not None or decision.plan is None:
+            return invoke.message(decision.message)
+        return invoke.card(self.card_for(decision.plan, Viewer(can_act=False, object_id=person.object_id)))
+
+    async def _approve(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        decision = await decide_consent(self.deps, data["planId"], person, True, str(data.get("planHash", "")))
+        return await self._after_click(decision, person)
+
+    async def _deny(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        reason = data.get("reason")
+        reason = _clip(reason, 500) if isinstance(reason, str) and reason.strip() else None
+        decision = await decide_consent(self.deps, data["planId"], person, False, str(data.get("planHash", "")), reason)
+        return await self._after_click(decision, person)
+
+    async def _after_click(self, decision: Decision, person: Person) -> InvokeResponse:
+        if decision.refusal is None and decision.plan is not None:
+            viewer = await self._viewer(decision.plan, person)
+            return invoke.card(self.card_for(decision.plan, viewer))
+        return self._decision_response(decision, person)
+
+    async def _viewer(self, plan: Plan, person: Person) -> Viewer:
+        actionable = plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS)
+        already = plan.state is PlanState.AWAITING_CONSENT and person.object_id in {a.approver.object_id for a in plan.approvals}
+        self_request = person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval
+        allowed = actionable and not already and not self_request and await self.deps.is_approver(plan, person)
+        return Viewer(can_act=allowed, object_id=person.object_id) if allowed else READ_ONLY
+
+    async def _refresh(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        plan = await self.deps.store.get(data["planId"])
+        if plan is None:
+            return invoke.message("This plan no longer exists.")
+        return invoke.card(self.card_for(plan, await self._viewer(plan, person)))
+
+    async def _grant(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        value = turn_context.activity.value
+        auth = value.get("authentication") if isinstance(value, dict) else None
+        token = auth.get("token") if isinstance(auth, dict) else None
+        decision = await grant_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")),
+                                           token if isinstance(token, str) and token else None, self.sso_verify)
+        if decision.needs_sign_in:
+            o = self.options
+            return invoke.login_request(o.connection_name, data["planId"], o.sso_app_id_uri, o.sign_in_url)
+        if decision.retry_sso:
+            return invoke.precondition_failed(decision.message)
+        return await self._after_click(decision, person)
+
+    async def _cancel(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        decision = await cancel_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")))
+        return await self._after_click(decision, person)
+
+
+_ANON = Person(object_id="unknown", name="unknown", tenant_id="")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

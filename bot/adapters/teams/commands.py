@@ -1,0 +1,109 @@
+"""@mention commands: a pure parser from message text to a command (no botbuilder here)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ...domain.plan import Operation
+
+VM_COMMANDS: dict[str, Operation] = {
+    "restart vm": Operation.RESTART,
+    "start vm": Operation.START,
+    "stop vm": Operation.POWER_OFF,
+    "deallocate vm": Operation.DEALLOCATE,
+    "redeploy vm": Operation.REDEPLOY,
+}
+# (command, example, description): the help text and the Teams manifest's commandLists use this list
+COMMAND_HELP: tuple[tuple[str, str, str], ...] = (
+    ("restart vm", "restart vm web-01 [in prod-rg]", "Propose restarting a VM; approvers decide on the card"),
+    ("start vm", "start vm web-01", "Propose starting a stopped or deallocated VM"),
+    ("stop vm", "stop vm web-01", "Propose powering a VM off (it stays allocated and billed)"),
+    ("deallocate vm", "deallocate vm web-01", "Propose deallocating a VM (stops billing for compute)"),
+    ("redeploy vm", "redeploy vm web-01", "Propose moving a VM to a new host"),
+    ("status vm", "status vm web-01", "Show a VM's power state"),
+    ("pending", "pending", "List plans waiting for your decision"),
+    ("help", "help", "Show these commands"),
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_RG = re.compile(r"^[-\w._()]{1,90}$")
+_SHAPE = re.compile(r"^(?P<verb>[a-z]+)\s+vm(?:\s+(?P<target>\S+))?(?:\s+in\s+(?P<rg>\S+))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class VmCommand:
+    """Propose an operation on a VM named by name (optionally in a group) or by full resource id."""
+
+    operation: Operation
+    target: str
+    resource_group: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusCommand:
+    target: str
+    resource_group: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class PendingCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Not understood; `hint` says what was probably meant."""
+
+    text: str
+    hint: str
+
+
+Command = VmCommand | StatusCommand | HelpCommand | PendingCommand | Unknown
+
+
+def parse(text: str) -> Command:
+    """Parse what someone typed after the @mention."""
+    words = " ".join(text.replace("\u00a0", " ").split())
+    lowered = words.lower()
+    if lowered in ("help", "?", ""):
+        return HelpCommand()
+    if lowered == "pending":
+        return PendingCommand()
+    m = _SHAPE.match(words)
+    if m:
+        verb, target, rg = m["verb"].lower(), m["target"], m["rg"]
+        command = f"{verb} vm"
+        if command not in VM_COMMANDS and command != "status vm":
+            return _unknown(words)
+        if not target:
+            return Unknown(words, f"Which VM? For example: `{command} web-01`.")
+        if rg is not None and not _RG.match(rg):
+            return Unknown(words, f"`{rg}` is not a valid resource group name.")
+        if not (target.lower().startswith("/subscriptions/") or _NAME.match(target)):
+            return Unknown(words, f"`{target}` is not a valid VM name or resource id.")
+        if command == "status vm":
+            return StatusCommand(target, rg)
+        return VmCommand(VM_COMMANDS[command], target, rg)
+    return _unknown(words)
+
+
+def _unknown(words: str) -> Unknown:
+    head = " ".join(words.lower().split()[:2])
+    names = [c for c, _, _ in COMMAND_HELP]
+    close = difflib.get_close_matches(head, names, n=2, cutoff=0.5)
+    if close:
+        return Unknown(words, "Did you mean " + " or ".join(f"`{c}`" for c in close) + "? Type `help` for all commands.")
+    return Unknown(words, "I did not understand that. Type `help` for the commands I know.")
+
+
+def help_text() -> str:
+    lines = ["Here is what I can do (mention me first in a channel or group chat):", ""]
+    lines += [f"- `{example}`: {description}" for _, example, description in COMMAND_HELP]
+    lines += ["", "Writes to Azure always wait for an approver's consent on the card."]
+    return "\n".join(lines)

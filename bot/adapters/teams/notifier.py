@@ -1,0 +1,119 @@
+"""Proactive messages to Teams: post the plan card, update it in place, reply in its thread.
+
+Calls go through botbuilder's connector client (cached per service URL by our authentication),
+retrying 429/412/5xx with backoff that honours `Retry-After`, as the Teams rate-limit guide asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from botbuilder.schema import Activity, Attachment, ChannelAccount, ConversationParameters
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.models import ErrorResponseException
+
+from cards.common import CONTENT_TYPE
+
+from ...domain.plan import Plan, Thread
+from .auth import CachingBotFrameworkAuthentication
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRYABLE = {412, 429, 502, 503, 504}
+MEMBERS_TTL = 600.0
+
+CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
+
+
+class TeamsNotifier:
+    """Notifier over the Bot Connector."""
+
+    def __init__(self, auth: CachingBotFrameworkAuthentication, claims_identity: Any, render: CardRenderer,
+                 bot_id: str, attempts: int = 4) -> None:
+        self._auth, self._claims, self._render = auth, claims_identity, render
+        self._bot_id = bot_id
+        self._attempts = attempts
+        self._members: dict[str, tuple[float, dict[str, str]]] = {}
+
+    async def _client(self, service_url: str) -> ConnectorClient:
+        factory = self._auth.create_connector_factory(self._claims)
+        return await factory.create(service_url, self._auth.get_originating_audience())
+
+    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(self._attempts):
+            try:
+                return await call()
+            except ErrorResponseException as e:
+                status = e.response.status_code if e.response is not None else None
+                if status not in RETRYABLE or attempt == self._attempts - 1:
+                    raise
+                retry_after = e.response.headers.get("Retry-After")
+                delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
+                log.info("Teams answered %s; retrying in %.1fs", status, delay)
+                await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
+        raise AssertionError("unreachable")
+
+    async def _approver_ids(self, plan: Plan) -> list[str] | None:
+        """Teams ids of the plan's approvers in this conversation, for the card's `refresh.userIds`."""
+        if plan.thread is None or not plan.policy.approvers:
+            return None
+        conversation = plan.thread.conversation_id.split(";messageid=")[0]
+        cached = self._members.get(conversation)
+        if cached is None or time.monotonic() - cached[0] > MEMBERS_TTL:
+            try:
+                client = await self._client(plan.thread.service_url)
+                members = await self._retry(lambda: client.conversations.get_conversation_members(conversation))
+            except Exception:
+                log.info("members of %s unavailable; the card refreshes for everyone", conversation, exc_info=True)
+                return None
+            cached = (time.monotonic(), {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)})
+            self._members[conversation] = cached
+        ids = [cached[1][oid] for oid in sorted(plan.policy.approvers) if oid in cached[1]]
+        return ids[:60] or None  # Teams refreshes for at most 60 users
+
+    async def _card_activity(self, plan: Plan) -> Activity:
+        card = self._render(plan, await self._approver_ids(plan))
+        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
+                        summary=f"Execution plan: {plan.title}")
+
+    async def post_plan(self, plan: Plan) -> Thread:
+        thread = plan.thread
+        if thread is None:
+            raise ValueError(f"plan {plan.id} has no thread to post in")
+        client = await self._client(thread.service_url)
+        activity = await self._card_activity(plan)
+        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
+            params = ConversationParameters(
+                is_group=True, bot=ChannelAccount(id=self._bot_id), tenant_id=thread.tenant_id, activity=activity,
+                channel_data={"channel": {"id": thread.conversation_id}, "tenant": {"id": thread.tenant_id}},
+            )
+            created = await self._retry(lambda: client.conversations.create_conversation(params))
+            return replace(thread, conversation_id=created.id, card_activity_id=created.activity_id)
+        sent = await self._retry(lambda: client.conversations.send_to_conversation(thread.conversation_id, activity))
+        return replace(thread, card_activity_id=sent.id)
+
+    async def update_card(self, plan: Plan) -> None:
+        thread = plan.thread
+        if thread is None or thread.card_activity_id is None:
+            return
+        client = await self._client(thread.service_url)
+        activity = await self._card_activity(plan)
+        activity.id = thread.card_activity_id
+        card_id = thread.card_activity_id
+        await self._retry(lambda: client.conversations.update_activity(thread.conversation_id, card_id, activity))
+
+    async def reply(self, plan: Plan, text: str) -> None:
+        if plan.thread is not None:
+            await self.say(plan.thread, text)
+
+    async def say(self, thread: Thread, text: str) -> None:
+        """A plain message in a thread (used by incident notifications and housekeeping)."""
+        client = await self._client(thread.service_url)
+        activity = Activity(type="message", text=text, text_format="markdown")
+        await self._retry(lambda: client.conversations.send_to_conversation(thread.conversation_id, activity))

@@ -1,0 +1,74 @@
+"""The aiohttp application: /api/messages, /api/plans, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .adapters.http.plans_api import PlansApi
+from .bootstrap import Container
+from .services.housekeeping import expire_due, recover_interrupted
+
+log = logging.getLogger(__name__)
+MAX_BODY = 256 * 1024  # Azure Monitor's common-schema cap; more than any Teams activity
+
+
+def create_app(container: Container) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    api = PlansApi(container)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "Content-Type must be application/json"}, status=415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body is not valid JSON"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body.get("serviceUrl"):
+            return web.json_response({"error": "expected a Bot Framework activity with type and serviceUrl"}, status=400)
+        response = await container.adapter.process(request, container.bot)
+        return response if response is not None else web.Response(status=201)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        checks = {"store": await asyncio.to_thread(container.store.ping), "background_tasks": container.tasks.pending}
+        ok = bool(checks["store"])
+        return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+
+    app.router.add_post("/api/messages", messages)
+    app.router.add_post("/api/plans", api.submit)
+    app.router.add_get("/api/plans/{plan_id}", api.get)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.cleanup_ctx.append(_lifecycle(container))
+    return app
+
+
+def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        recovered = await recover_interrupted(container.deps)
+        for plan in recovered:
+            log.warning("plan %s was interrupted by a restart; its thread was told", plan.id, extra={"plan_id": plan.id})
+        sweeper = asyncio.create_task(_sweep(container), name="expiry sweeper")
+        yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await container.close()
+    return lifecycle
+
+
+async def _sweep(container: Container) -> None:
+    while True:
+        await asyncio.sleep(container.settings.sweep_interval)
+        try:
+            for plan in await expire_due(container.deps):
+                log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+        except Exception:
+            log.exception("expiry sweep failed; retrying at the next interval")

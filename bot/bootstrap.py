@@ -1,0 +1,90 @@
+"""Wires the concrete adapters to the services, from Settings. The only place that chooses adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botbuilder.integration.aiohttp import CloudAdapter
+
+from cards.plan_card import SsoSettings, Viewer, plan_card
+
+from .adapters.azure.arm_runner import ArmRunner
+from .adapters.azure.credentials import AzureCredentialBroker
+from .adapters.azure.sso import SsoVerifier
+from .adapters.azure.tokens import EntraTokenValidator
+from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.store.sqlite import SqliteStore
+from .adapters.teams.auth import CachingBotFrameworkAuthentication
+from .adapters.teams.bot import BotOptions, ConsentBot
+from .adapters.teams.notifier import TeamsNotifier
+from .config import Settings
+from .domain.plan import Plan
+from .ports import Clock
+from .services.deps import Deps
+
+
+class _BotFrameworkConfig:
+    """The attribute names botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+
+    def __init__(self, s: Settings) -> None:
+        self.APP_ID = s.app_id or None
+        self.APP_PASSWORD = s.app_password or None
+        self.APP_TYPE = s.app_type if s.app_id else "MultiTenant"  # no app id: anonymous, local clients only
+        self.APP_TENANTID = s.app_tenant_id or None
+
+
+@dataclass
+class Container:
+    settings: Settings
+    deps: Deps
+    store: SqliteStore
+    tasks: BackgroundTasks
+    auth: CachingBotFrameworkAuthentication
+    adapter: CloudAdapter
+    bot: ConsentBot
+    runner: ArmRunner
+    broker: AzureCredentialBroker
+    validator: EntraTokenValidator
+
+    async def close(self) -> None:
+        await self.tasks.drain()
+        await self.runner.close()
+        await self.broker.close()
+        await self.auth.close()
+        self.store.close()
+
+
+def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
+    """Build the bot from settings; `clock` may be replaced (tests move time forward)."""
+    clock = clock or SystemClock()
+    store = SqliteStore(settings.store_path)
+    tasks = BackgroundTasks()
+    sso = SsoSettings(settings.oauth_connection_name, settings.sso_app_id_uri)
+
+    def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
+        now: datetime = clock.now()
+        return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
+
+    broker = AzureCredentialBroker(
+        tenant_id=settings.tenant_id, authority_host=settings.authority_host,
+        agent_client_id=settings.agent_client_id or None, agent_client_secret=settings.agent_client_secret or None,
+        obo_client_id=settings.sso_client_id or None, obo_client_secret=settings.sso_client_secret or None,
+        user_scope=f"{settings.arm_endpoint}/user_impersonation", ca_bundle=settings.ca_bundle,
+    )
+    runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
+                       ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
+    auth = CachingBotFrameworkAuthentication(_BotFrameworkConfig(settings))
+    adapter = CloudAdapter(auth)
+    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
+    notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
+                             lambda plan, ids: card_for(plan, Viewer(), ids), bot_id)
+    deps = Deps(store=store, audit=store, notifier=notifier, runner=runner, broker=broker, clock=clock, tasks=tasks,
+                allowed_tenants=settings.allowed_tenants)
+    validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
+    verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
+    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,
+                         sign_in_url=f"{settings.authority_host}/{settings.app_tenant_id}/oauth2/v2.0/authorize")
+    bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator)

@@ -1,0 +1,192 @@
+"""Typed settings from the environment (and `.env`), validated at start-up with one clear line per problem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .domain.consent import ConsentPolicy
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it and what is expected."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    default: str | None = None
+
+
+# Every setting the bot reads; README and .env.example document the same list.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", "interface to listen on", "0.0.0.0"),
+    Setting("PORT", "port of /api/messages and the HTTP API", "3978"),
+    Setting("MicrosoftAppId", "the bot's Entra app id; empty turns Bot Framework authentication off (local clients only)", ""),
+    Setting("MicrosoftAppPassword", "the bot's client secret (Bot Framework channel auth)", ""),
+    Setting("MicrosoftAppType", "MultiTenant, SingleTenant or UserAssignedMSI", "SingleTenant"),
+    Setting("MicrosoftAppTenantId", "the bot's home tenant id", ""),
+    Setting("AZURE_TENANT_ID", "tenant of the agent identity and of the Azure subscription"),
+    Setting("AZURE_CLIENT_ID", "client id of the agent identity (app registration or user-assigned managed identity)", ""),
+    Setting("AZURE_CLIENT_SECRET", "secret of the agent identity; empty uses the managed identity", ""),
+    Setting("AZURE_AUTHORITY_HOST", "Entra authority host", "https://login.microsoftonline.com"),
+    Setting("ARM_ENDPOINT", "Azure Resource Manager endpoint; the token scope follows it", "https://management.azure.com"),
+    Setting("ARM_POLLING_INTERVAL", "seconds between polls of a long-running operation when Azure sends no Retry-After", ""),
+    Setting("SSL_CERT_FILE", "CA bundle to trust (PEM) for aiohttp/azure-core; empty uses the system store", ""),
+    Setting("REQUESTS_CA_BUNDLE", "CA bundle to trust (PEM) for requests/msal; empty uses the system store", ""),
+    Setting("SSO_CLIENT_ID", "Entra app whose access_as_user scope Teams SSO tokens carry (defaults to MicrosoftAppId)", ""),
+    Setting("SSO_CLIENT_SECRET", "secret of that app, for On-Behalf-Of (defaults to MicrosoftAppPassword)", ""),
+    Setting("SSO_APP_ID_URI", "Application ID URI of that app (defaults to api://botid-<SSO_CLIENT_ID>)", ""),
+    Setting("OAUTH_CONNECTION_NAME", "OAuth connection name on the Azure Bot resource used for SSO", "sso"),
+    Setting("ALLOWED_TENANTS", "comma-separated tenant ids whose people may use the bot (default: the home tenant)", ""),
+    Setting("API_AUDIENCE", "audience of tokens for POST /api/plans (default: SSO_APP_ID_URI)", ""),
+    Setting("API_ROLE", "app role a caller of POST /api/plans must hold", "Plans.Submit"),
+    Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
+    Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
+    Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
+    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve", ""),
+    Setting("APPROVALS_REQUIRED", "approvals needed before a plan runs", "1"),
+    Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
+    Setting("PLAN_EXPIRY_MINUTES", "minutes a plan waits for consent", "30"),
+    Setting("CREDENTIALS_EXPIRY_MINUTES", "minutes a credentials request waits", "15"),
+    Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
+    Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
+    Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    app_id: str
+    app_password: str = field(repr=False)
+    app_type: str
+    app_tenant_id: str
+    tenant_id: str
+    agent_client_id: str
+    agent_client_secret: str = field(repr=False)
+    authority_host: str
+    arm_endpoint: str
+    arm_polling_interval: float | None
+    ca_bundle: str | None
+    sso_client_id: str
+    sso_client_secret: str = field(repr=False)
+    sso_app_id_uri: str
+    oauth_connection_name: str
+    allowed_tenants: frozenset[str]
+    api_audience: str
+    api_role: str
+    teams_service_url: str
+    default_subscription_id: str
+    policy: ConsentPolicy
+    sweep_interval: float
+    store_path: Path
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate; raises ConfigError naming the first bad setting."""
+        def get(name: str) -> str:
+            s = next(s for s in SETTINGS if s.name == name)
+            value = env.get(name, "").strip()
+            if not value:
+                if s.default is None:
+                    raise ConfigError(f"{name} is required: {s.help}")
+                return s.default
+            return value
+
+        def number(name: str, minimum: float, integer: bool = True) -> float:
+            raw = get(name)
+            try:
+                value = int(raw) if integer else float(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is invalid: expected a {'whole ' if integer else ''}number") from None
+            if value < minimum:
+                raise ConfigError(f"{name}={raw!r} is invalid: expected at least {minimum:g}")
+            return value
+
+        def guid(name: str, value: str) -> str:
+            if value and not GUID.match(value):
+                raise ConfigError(f"{name}={value!r} is invalid: expected a GUID like 00000000-0000-0000-0000-000000000000")
+            return value
+
+        def url(name: str) -> str:
+            value = get(name)
+            parsed = urlparse(value)
+            if parsed.scheme != "https" or not parsed.netloc:
+                raise ConfigError(f"{name}={value!r} is invalid: expected an https:// URL")
+            return value.rstrip("/")
+
+        def boolean(name: str) -> bool:
+            raw = get(name).lower()
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"{name}={raw!r} is invalid: expected true or false")
+            return raw in ("true", "1", "yes")
+
+        tenant_id = guid("AZURE_TENANT_ID", get("AZURE_TENANT_ID"))
+        app_id = guid("MicrosoftAppId", get("MicrosoftAppId"))
+        app_type = get("MicrosoftAppType")
+        if app_type.lower() not in ("multitenant", "singletenant", "userassignedmsi"):
+            raise ConfigError(f"MicrosoftAppType={app_type!r} is invalid: expected MultiTenant, SingleTenant or UserAssignedMSI")
+        app_tenant = guid("MicrosoftAppTenantId", get("MicrosoftAppTenantId")) or tenant_id
+        app_password = get("MicrosoftAppPassword")
+        if app_id and app_type.lower() != "userassignedmsi" and not app_password:
+            raise ConfigError("MicrosoftAppPassword is required when MicrosoftAppId is set (or use MicrosoftAppType=UserAssignedMSI)")
+        sso_client_id = guid("SSO_CLIENT_ID", get("SSO_CLIENT_ID") or app_id)
+        approvers = frozenset(a.strip() for a in get("DEFAULT_APPROVERS").split(",") if a.strip())
+        for a in approvers:
+            guid("DEFAULT_APPROVERS", a)
+        allowed = frozenset(t.strip() for t in (get("ALLOWED_TENANTS") or app_tenant).split(",") if t.strip())
+        for t in allowed:
+            guid("ALLOWED_TENANTS", t)
+        polling = get("ARM_POLLING_INTERVAL")
+        level = get("LOG_LEVEL").upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"LOG_LEVEL={level!r} is invalid: expected DEBUG, INFO, WARNING or ERROR")
+        ca = get("SSL_CERT_FILE") or get("REQUESTS_CA_BUNDLE") or None
+        if ca and not Path(ca).is_file():
+            raise ConfigError(f"SSL_CERT_FILE={ca!r} is invalid: expected the path of a PEM file that exists")
+        sso_uri = get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
+        return cls(
+            host=get("HOST"),
+            port=int(number("PORT", 0)),
+            app_id=app_id,
+            app_password=app_password,
+            app_type=app_type,
+            app_tenant_id=app_tenant,
+            tenant_id=tenant_id,
+            agent_client_id=guid("AZURE_CLIENT_ID", get("AZURE_CLIENT_ID")),
+            agent_client_secret=get("AZURE_CLIENT_SECRET"),
+            authority_host=url("AZURE_AUTHORITY_HOST"),
+            arm_endpoint=url("ARM_ENDPOINT"),
+            arm_polling_interval=number("ARM_POLLING_INTERVAL", 0, integer=False) if polling else None,
+            ca_bundle=ca,
+            sso_client_id=sso_client_id,
+            sso_client_secret=get("SSO_CLIENT_SECRET") or app_password,
+            sso_app_id_uri=sso_uri,
+            oauth_connection_name=get("OAUTH_CONNECTION_NAME"),
+            allowed_tenants=allowed,
+            api_audience=get("API_AUDIENCE") or sso_uri,
+            api_role=get("API_ROLE"),
+            teams_service_url=get("TEAMS_SERVICE_URL"),
+            default_subscription_id=guid("DEFAULT_SUBSCRIPTION_ID", get("DEFAULT_SUBSCRIPTION_ID")),
+            policy=ConsentPolicy(
+                approvers=approvers,
+                approver_group=guid("APPROVER_GROUP_ID", get("APPROVER_GROUP_ID")) or None,
+                approvals_required=int(number("APPROVALS_REQUIRED", 1)),
+                allow_self_approval=boolean("ALLOW_SELF_APPROVAL"),
+                expiry=timedelta(minutes=number("PLAN_EXPIRY_MINUTES", 1, integer=False)),
+                credentials_expiry=timedelta(minutes=number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
+            ),
+            sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+            store_path=Path(get("STORE_PATH")),
+            log_level=level,
+        )

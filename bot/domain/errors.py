@@ -1,0 +1,52 @@
+"""Refusals the domain explains to people, and the store's compare-and-set conflict."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class RefusalCode(str, Enum):
+    NOT_FOUND = "not_found"
+    NOT_AN_APPROVER = "not_an_approver"
+    SELF_APPROVAL = "self_approval"
+    OTHER_TENANT = "other_tenant"
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_APPROVED_BY_YOU = "already_approved_by_you"
+    EXPIRED = "expired"
+    STALE_CARD = "stale_card"
+    BAD_REQUEST = "bad_request"
+    AUTONOMOUS_NOT_ALLOWED = "autonomous_not_allowed"
+    WRONG_STATE = "wrong_state"
+
+
+class Refusal(Exception):
+    """A request the bot declines, with a message fit for the person who made it."""
+
+    def __init__(self, code: RefusalCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ConcurrentUpdate(Exception):
+    """The plan changed since it was read: another click, task or instance won the compare-and-set."""
+
+    def __init__(self, plan_id: str, expected_version: int) -> None:
+        super().__init__(f"plan {plan_id} is no longer at version {expected_version}")
+        self.plan_id = plan_id
+        self.expected_version = expected_version
+
+
+class CredentialProblem(Exception):
+    """The user's credentials could not be obtained or used; `kind` picks what to ask of them."""
+
+    SIGN_IN_AGAIN = "sign_in_again"  # MFA or conditional access: interaction needed
+    CONSENT = "consent"  # admin consent missing for the delegated Azure permission
+    EXPIRED = "expired"  # the SSO assertion is expired or invalid: get a fresh one
+    REJECTED = "rejected"  # the SSO token failed validation in the bot
+    OTHER = "other"
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

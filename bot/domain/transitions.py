@@ -1,0 +1,174 @@
+"""The state machine of DESIGN.md §2 as pure functions: each takes a Plan and returns the next one.
+
+A function raises `Refusal` when the move is not allowed (wrong state, wrong person, stale card);
+the store then makes the move a compare-and-set on the plan's version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from .errors import Refusal, RefusalCode
+from .plan import (
+    EXECUTING_STATES,
+    AccessDenied,
+    ActionOutcome,
+    Approval,
+    Mode,
+    Person,
+    Plan,
+    PlanState,
+    Source,
+)
+
+S = PlanState
+ALLOWED: dict[PlanState, frozenset[PlanState]] = {
+    S.PROPOSED: frozenset({S.AWAITING_CONSENT, S.APPROVED}),
+    S.AWAITING_CONSENT: frozenset({S.AWAITING_CONSENT, S.APPROVED, S.DENIED, S.EXPIRED}),
+    S.APPROVED: frozenset({S.EXECUTING, S.EXPIRED, S.INTERRUPTED}),
+    S.EXECUTING: frozenset({S.EXECUTING, S.SUCCEEDED, S.AWAITING_CREDENTIALS, S.FAILED, S.INTERRUPTED}),
+    S.AWAITING_CREDENTIALS: frozenset({S.EXECUTING_AS_USER, S.CREDENTIALS_DENIED, S.EXPIRED}),
+    S.EXECUTING_AS_USER: frozenset({S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED}),
+}
+
+
+def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
+    if to not in ALLOWED.get(plan.state, frozenset()):
+        raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
+    return replace(plan, state=to, **changes)  # type: ignore[arg-type]
+
+
+def already_message(plan: Plan) -> str:
+    """What to tell someone whose click came too late."""
+    who = ", ".join(p.name for p in plan.approvers_so_far)
+    if plan.state is S.DENIED and plan.decided_by:
+        return f"This plan was already denied by {plan.decided_by.name}."
+    if plan.state is S.EXPIRED:
+        return "This plan has expired; nothing was done. Ask for it again if it is still needed."
+    if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
+        return f"This plan was already approved by {who}; it is now {plan.state.label.lower()}."
+    return f"This plan is {plan.state.label.lower()}; that action no longer applies."
+
+
+def present(plan: Plan, now: datetime) -> Plan:
+    """PROPOSED -> AWAITING_CONSENT (review) or straight to APPROVED (autonomous: implicit consent)."""
+    if plan.mode is Mode.AUTONOMOUS:
+        if plan.source is not Source.INCIDENT:
+            raise Refusal(
+                RefusalCode.AUTONOMOUS_NOT_ALLOWED,
+                "Autonomous mode is only allowed for plans created by an incident response plan.",
+            )
+        return _move(plan, S.APPROVED)
+    return _move(plan, S.AWAITING_CONSENT)
+
+
+def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> None:
+    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
+    if seen_hash != plan.content_hash:
+        raise Refusal(
+            RefusalCode.STALE_CARD,
+            "This card does not match the stored plan (it was changed or tampered with). Nothing was done.",
+        )
+    if plan.state is not S.AWAITING_CONSENT:
+        raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
+    if now >= plan.expires_at:
+        raise Refusal(RefusalCode.EXPIRED, "This plan has expired; nothing was done. Ask for it again if it is still needed.")
+    if person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval:
+        raise Refusal(RefusalCode.SELF_APPROVAL, "You asked for this plan, so someone else has to approve it.")
+    if not is_approver:
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, "You are not one of the approvers of this plan; nothing was done.")
+
+
+def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
+    """Add `person`'s approval; the plan becomes APPROVED once enough approvals are in."""
+    check_can_decide(plan, person, seen_hash, now, is_approver)
+    if any(a.approver.object_id == person.object_id for a in plan.approvals):
+        raise Refusal(
+            RefusalCode.ALREADY_APPROVED_BY_YOU,
+            f"You already approved this plan; it still needs {plan.approvals_missing} more approval(s).",
+        )
+    approvals = (*plan.approvals, Approval(person, now))
+    done = len(approvals) >= plan.policy.approvals_required
+    return _move(plan, S.APPROVED if done else S.AWAITING_CONSENT, approvals=approvals)
+
+
+def deny(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool, reason: str | None) -> Plan:
+    """Any one approver's Deny ends the plan; nothing will run."""
+    check_can_decide(plan, person, seen_hash, now, is_approver)
+    return _move(plan, S.DENIED, decided_by=person, reason=reason, finished_at=now)
+
+
+def start(plan: Plan, now: datetime) -> Plan:
+    """APPROVED -> EXECUTING with the agent identity."""
+    return _move(plan, S.EXECUTING, started_at=plan.started_at or now, progress="Starting")
+
+
+def report_progress(plan: Plan, text: str) -> Plan:
+    """Stay in the executing state, with a new progress line for the card."""
+    if plan.state not in EXECUTING_STATES:
+        raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
+    return _move(plan, plan.state, progress=text)
+
+
+def action_succeeded(plan: Plan, outcome: ActionOutcome) -> Plan:
+    """Record one action's success; the plan SUCCEEDS when it was the last one."""
+    next_action = plan.next_action + 1
+    outcomes = (*plan.outcomes, outcome)
+    if next_action >= len(plan.actions):
+        return _move(plan, S.SUCCEEDED, next_action=next_action, outcomes=outcomes, finished_at=outcome.finished_at, progress=None)
+    return _move(plan, plan.state, next_action=next_action, outcomes=outcomes)
+
+
+def agent_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now: datetime) -> Plan:
+    """EXECUTING -> AWAITING_CREDENTIALS: the agent identity was refused (403)."""
+    if plan.state is not S.EXECUTING:
+        raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
+    return _move(
+        plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=(*plan.outcomes, outcome),
+        expires_at=now + plan.policy.credentials_expiry, progress=None,
+    )
+
+
+def user_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now: datetime) -> Plan:
+    """EXECUTING_AS_USER -> USER_NOT_AUTHORIZED: the user lacks the rights too."""
+    if plan.state is not S.EXECUTING_AS_USER:
+        raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
+    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=(*plan.outcomes, outcome),
+                 finished_at=now, progress=None)
+
+
+def action_failed(plan: Plan, outcome: ActionOutcome, now: datetime) -> Plan:
+    """Any other error stops the plan; later actions do not run."""
+    return _move(plan, S.FAILED, outcomes=(*plan.outcomes, outcome), reason=outcome.detail, finished_at=now, progress=None)
+
+
+def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
+    """AWAITING_CREDENTIALS -> EXECUTING_AS_USER with `person`'s rights."""
+    if plan.state is not S.AWAITING_CREDENTIALS:
+        raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
+    if now >= plan.expires_at:
+        raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
+    return _move(plan, S.EXECUTING_AS_USER, credentials_by=person, progress="Starting with your credentials")
+
+
+def cancel_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
+    """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs."""
+    if plan.state is not S.AWAITING_CREDENTIALS:
+        raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
+    return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, finished_at=now, progress=None)
+
+
+def expire(plan: Plan, now: datetime) -> Plan:
+    """A waiting plan past its expiry becomes EXPIRED."""
+    if now < plan.expires_at:
+        raise Refusal(RefusalCode.WRONG_STATE, "This plan has not expired yet.")
+    waiting_for = "credentials" if plan.state is S.AWAITING_CREDENTIALS else "a decision"
+    return _move(plan, S.EXPIRED, finished_at=now, progress=None,
+                 reason=f"Nobody gave {waiting_for} before the plan expired; nothing more was done.")
+
+
+def interrupt(plan: Plan, now: datetime) -> Plan:
+    """Found approved or executing at start-up: the process died mid-way. Never re-run by itself."""
+    return _move(plan, S.INTERRUPTED, finished_at=now, progress=None,
+                 reason="The bot stopped while this plan was running. Check the resource before asking again.")

@@ -1,0 +1,93 @@
+"""The interfaces the services depend on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .domain.audit import AuditEvent
+from .domain.plan import AccessDenied, PlannedAction, Plan, PlanState, ResourceRef, Thread
+
+
+class PlanStore(Protocol):
+    """Plans with versioned compare-and-set saves."""
+
+    async def add(self, plan: Plan) -> Plan: ...
+    async def get(self, plan_id: str) -> Plan | None: ...
+    async def save(self, plan: Plan, expected_version: int) -> Plan:
+        """Write `plan` if the stored version is still `expected_version`; raise ConcurrentUpdate otherwise."""
+        ...
+    async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
+
+
+class AuditLog(Protocol):
+    """Append-only trail."""
+
+    async def record(self, event: AuditEvent) -> None: ...
+    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]: ...
+
+
+class Notifier(Protocol):
+    """Teams, as the services see it: post the card, update it in place, reply in the thread."""
+
+    async def post_plan(self, plan: Plan) -> Thread:
+        """Post the plan card in the plan's thread; returns the thread with the card's activity id."""
+        ...
+    async def update_card(self, plan: Plan) -> None: ...
+    async def reply(self, plan: Plan, text: str) -> None: ...
+
+
+class Credential(Protocol):
+    """An azure-core async TokenCredential, opaque to the services."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What Azure answered to one action."""
+
+    status: str  # succeeded | refused | failed
+    detail: str
+    access_denied: AccessDenied | None = None
+
+
+class ActionRunner(Protocol):
+    """Runs actions on Azure and reads resources."""
+
+    async def run(self, action: PlannedAction, credential: Credential,
+                  progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
+    async def power_state(self, resource: ResourceRef) -> str | None: ...
+    async def find_vms(self, name: str, resource_group: str | None = None) -> list[ResourceRef]: ...
+
+
+class CredentialBroker(Protocol):
+    """The agent's identity, and (with an SSO token) a user's, for one execution only."""
+
+    def agent(self) -> Credential: ...
+    def for_user(self, sso_token: str) -> AbstractAsyncContextManager[Credential]:
+        """The user's On-Behalf-Of credential; dropped with its cache when the block ends."""
+        ...
+    async def check(self, credential: Credential) -> None:
+        """Perform the On-Behalf-Of exchange now; raise CredentialProblem saying what the user must do."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class TaskRunner(Protocol):
+    """Runs work after the invoke has been answered (Teams waits only a few seconds)."""
+
+    def spawn(self, work: Callable[[], Awaitable[None]], name: str) -> None: ...
+
+
+class Directory(Protocol):
+    """Group membership, for approver groups."""
+
+    async def is_member(self, object_id: str, group_id: str) -> bool: ...
+

@@ -1,0 +1,1 @@
+"""Use cases of DESIGN.md §2, depending only on the ports."""

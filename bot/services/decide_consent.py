@@ -1,0 +1,66 @@
+"""Approve or Deny a plan, as one compare-and-set that exactly one concurrent click wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain import transitions
+from ..domain.errors import ConcurrentUpdate, Refusal, RefusalCode
+from ..domain.plan import Person, Plan, PlanState
+from .deps import Deps
+from .results import result_text
+from .run_plan import run_plan
+
+MAX_ATTEMPTS = 100  # each retry means another click won; a few dozen concurrent clicks settle well within this
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for the person who clicked: the plan as it now stands and what to tell them."""
+
+    plan: Plan | None
+    message: str
+    refusal: Refusal | None = None
+    needs_sign_in: bool = False  # credentials: no SSO token yet, ask Teams for one
+    retry_sso: bool = False  # credentials: the token could not be exchanged, let Teams fall back to sign-in
+
+
+async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str,
+                         reason: str | None = None) -> Decision:
+    """Apply one click; refusals are audited and explained, never raised."""
+    verb = "approval" if approve else "denial"
+    for _ in range(MAX_ATTEMPTS):
+        plan = await deps.store.get(plan_id)
+        try:
+            if plan is None:
+                raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
+            if deps.allowed_tenants and person.tenant_id not in deps.allowed_tenants:
+                raise Refusal(RefusalCode.OTHER_TENANT, "Only people of this organisation's tenant can decide on its plans.")
+            is_approver = await deps.is_approver(plan, person)
+            now = deps.clock.now()
+            after = (
+                transitions.approve(plan, person, seen_hash, now, is_approver)
+                if approve else transitions.deny(plan, person, seen_hash, now, is_approver, reason)
+            )
+        except Refusal as refusal:
+            await deps.record(plan, person, f"{verb}_refused", code=refusal.code.value, reason=refusal.message)
+            return Decision(plan, refusal.message, refusal)
+        try:
+            event = "approval_given" if approve else "plan_denied"
+            saved = await deps.commit(plan, after, person, event, **({"reason": reason} if reason else {}))
+        except ConcurrentUpdate:
+            continue  # someone else moved the plan first: decide again against what they left
+        return await _after_decision(deps, saved)
+    raise RuntimeError(f"plan {plan_id}: no decision could be stored after {MAX_ATTEMPTS} attempts")
+
+
+async def _after_decision(deps: Deps, plan: Plan) -> Decision:
+    if plan.state is PlanState.APPROVED:
+        plan_id = plan.id
+        deps.tasks.spawn(lambda: run_plan(deps, plan_id), name=f"run {plan_id}")
+        return Decision(plan, "Approved. The agent is carrying out the plan now; the result will be posted in this thread.")
+    deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
+    if plan.state is PlanState.DENIED:
+        deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
+        return Decision(plan, "Denied. Nothing will be done.")
+    return Decision(plan, f"Your approval is recorded; {plan.approvals_missing} more approval(s) needed.")

@@ -1,0 +1,52 @@
+"""What every use case needs, wired once by the bootstrap; plus the save-and-audit step they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..domain.audit import AuditEvent
+from ..domain.plan import Person, Plan
+from ..ports import ActionRunner, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
+
+SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
+
+
+@dataclass
+class Deps:
+    store: PlanStore
+    audit: AuditLog
+    notifier: Notifier
+    runner: ActionRunner
+    broker: CredentialBroker
+    clock: Clock
+    tasks: TaskRunner
+    allowed_tenants: frozenset[str] = field(default_factory=frozenset)
+    directory: Directory | None = None
+
+    async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None,
+                     **detail: str) -> None:
+        """Append an audit event; `before` gives the from-state when the plan moved."""
+        await self.audit.record(
+            AuditEvent(
+                at=self.clock.now(),
+                plan_id=plan.id if plan else None,
+                actor=actor.object_id,
+                actor_name=actor.name,
+                event=event,
+                from_state=before.state.value if before else None,
+                to_state=plan.state.value if plan and before else None,
+                detail=detail,
+            )
+        )
+
+    async def commit(self, before: Plan, after: Plan, actor: Person, event: str, **detail: str) -> Plan:
+        """Compare-and-set `after` over `before` (raises ConcurrentUpdate if someone else won), then audit."""
+        saved = await self.store.save(after, expected_version=before.version)
+        await self.record(saved, actor, event, before, **detail)
+        return saved
+
+    async def is_approver(self, plan: Plan, person: Person) -> bool:
+        """Listed in the policy, or a member of its approver group."""
+        group = plan.policy.approver_group
+        in_group = bool(group and self.directory and await self.directory.is_member(person.object_id, group))
+        return plan.policy.names_approver(person.object_id, in_group)

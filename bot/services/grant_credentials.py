@@ -1,0 +1,102 @@
+"""Lend a user's rights to a refused plan: verify the SSO token, exchange it On-Behalf-Of, run, release.
+
+The SSO token and the credential built from it live only in this module's locals and in the one
+background task that runs the remaining actions; they are never stored, audited or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
+from ..domain import transitions
+from ..domain.errors import ConcurrentUpdate, CredentialProblem, Refusal, RefusalCode
+from ..domain.plan import Person, Plan, PlanState
+from ..ports import Credential
+from .decide_consent import Decision
+from .deps import Deps
+from .results import result_text
+from .run_plan import execute_actions
+
+SsoVerify = Callable[[str, Person], Awaitable[None]]
+
+
+async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Plan:
+    """The plan, if `person` may answer its credentials request now; Refusal otherwise."""
+    plan = await deps.store.get(plan_id)
+    if plan is None:
+        raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
+    if deps.allowed_tenants and person.tenant_id not in deps.allowed_tenants:
+        raise Refusal(RefusalCode.OTHER_TENANT, "Only people of this organisation's tenant can lend credentials.")
+    if seen_hash != plan.content_hash:
+        raise Refusal(RefusalCode.STALE_CARD, "This card does not match the stored plan. Nothing was done.")
+    if plan.state is not PlanState.AWAITING_CREDENTIALS:
+        raise Refusal(RefusalCode.ALREADY_DECIDED, transitions.already_message(plan))
+    if deps.clock.now() >= plan.expires_at:
+        raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
+    if not await deps.is_approver(plan, person):
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+    return plan
+
+
+async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str, sso_token: str | None,
+                            verify: SsoVerify) -> Decision:
+    """Answer a "Use my credentials" click; without a token, ask Teams for one (SSO)."""
+    try:
+        plan = await _check_grantor(deps, plan_id, person, seen_hash)
+    except Refusal as r:
+        await deps.record(None if r.code is RefusalCode.NOT_FOUND else await deps.store.get(plan_id), person,
+                          "credentials_refused", code=r.code.value, reason=r.message)
+        return Decision(None, r.message, r)
+    if sso_token is None:
+        return Decision(plan, "Sign-in needed", needs_sign_in=True)
+    stack = AsyncExitStack()
+    try:
+        await verify(sso_token, person)
+        credential: Credential = await stack.enter_async_context(deps.broker.for_user(sso_token))
+        await deps.broker.check(credential)
+    except CredentialProblem as p:
+        await stack.aclose()
+        await deps.record(plan, person, "credentials_refused", code=p.kind, reason=p.message)
+        refusal = Refusal(RefusalCode.BAD_REQUEST if p.kind == CredentialProblem.REJECTED else RefusalCode.WRONG_STATE,
+                          p.message)
+        return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
+    try:
+        plan = await deps.commit(plan, transitions.grant_credentials(plan, person, deps.clock.now()), person,
+                                 "credentials_used", identity=f"on behalf of {person.name}")
+    except (ConcurrentUpdate, Refusal):
+        await stack.aclose()
+        await deps.record(plan, person, "credentials_released", reason="another grant or cancel came first")
+        fresh = await deps.store.get(plan_id)
+        message = transitions.already_message(fresh) if fresh else "This plan no longer exists."
+        return Decision(fresh, message, Refusal(RefusalCode.ALREADY_DECIDED, message))
+
+    async def run_then_release() -> None:
+        try:
+            await deps.notifier.update_card(plan)
+            await execute_actions(deps, plan, credential, person)
+        finally:
+            await stack.aclose()
+            await deps.record(plan, person, "credentials_released")
+
+    deps.tasks.spawn(run_then_release, name=f"run {plan.id} as user")
+    return Decision(plan, f"Running the rest of the plan on behalf of {person.name}.")
+
+
+async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Decision:
+    """Cancel on the credentials request: CREDENTIALS_DENIED, nothing more runs."""
+    for _ in range(10):
+        try:
+            plan = await _check_grantor(deps, plan_id, person, seen_hash)
+            after = transitions.cancel_credentials(plan, person, deps.clock.now())
+        except Refusal as r:
+            await deps.record(await deps.store.get(plan_id), person, "credentials_refused", code=r.code.value, reason=r.message)
+            return Decision(None, r.message, r)
+        try:
+            saved = await deps.commit(plan, after, person, "credentials_declined")
+        except ConcurrentUpdate:
+            continue
+        deps.tasks.spawn(lambda: deps.notifier.update_card(saved), name=f"card {saved.id}")
+        deps.tasks.spawn(lambda: deps.notifier.reply(saved, result_text(saved)), name=f"reply {saved.id}")
+        return Decision(saved, "Cancelled. Nothing more will be done.")
+    raise RuntimeError(f"plan {plan_id}: cancel could not be stored")

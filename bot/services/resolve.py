@@ -1,0 +1,34 @@
+"""Turn what a person typed (a VM name, maybe a group, or a resource id) into one VM, or explain why not."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..domain.errors import Refusal, RefusalCode
+from ..domain.plan import ResourceRef
+from .deps import Deps
+
+
+async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> ResourceRef:
+    """The single VM meant by `target`; raises Refusal with the closest names or the ambiguity."""
+    if target.lower().startswith("/subscriptions/"):
+        try:
+            return ResourceRef.parse(target)
+        except ValueError as e:
+            raise Refusal(RefusalCode.BAD_REQUEST, f"`{target}` is not a VM resource id: {e}.") from None
+    matches = await deps.runner.find_vms(target, resource_group)
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        where = ", ".join(f"`{m.resource_group}`" for m in matches)
+        raise Refusal(
+            RefusalCode.BAD_REQUEST,
+            f"There are several VMs named `{target}` (in {where}). Say which one, e.g. `... {target} in {matches[0].resource_group}`.",
+        )
+    known = await deps.runner.find_vms("", None)
+    names = sorted({k.name for k in known if resource_group is None or k.resource_group.lower() == resource_group.lower()})
+    close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
+    where = f" in resource group `{resource_group}`" if resource_group else ""
+    hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else (
+        "VMs I can see: " + ", ".join(f"`{n}`" for n in names) + "." if names else "I cannot see any VM.")
+    raise Refusal(RefusalCode.NOT_FOUND, f"I found no VM named `{target}`{where}. {hint}")

@@ -1,0 +1,181 @@
+"""The plan card: one pure function of (plan, viewer, now) for every state of DESIGN.md §2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from microsoft_teams.cards import (
+    ActionSet,
+    AdaptiveCard,
+    AuthCardButton,
+    Authentication,
+    Container,
+    ExecuteAction,
+    Fact,
+    FactSet,
+    RefreshDefinition,
+    TextBlock,
+    TextInput,
+    TokenExchangeResource,
+)
+
+from bot.domain.plan import Plan, PlanState
+
+from .common import dump, heading, text
+
+VERB_APPROVE, VERB_DENY, VERB_REFRESH = "approve", "deny", "refresh"
+VERB_GRANT, VERB_CANCEL = "grant", "cancel"
+
+STATE_STYLE: dict[PlanState, tuple[str, str]] = {
+    PlanState.PROPOSED: ("Proposed", "Default"),
+    PlanState.AWAITING_CONSENT: ("⏳ Awaiting approval", "Accent"),
+    PlanState.DENIED: ("🚫 Denied", "Attention"),
+    PlanState.APPROVED: ("✅ Approved, starting", "Good"),
+    PlanState.EXECUTING: ("⚙️ Running with the agent identity", "Accent"),
+    PlanState.SUCCEEDED: ("✅ Succeeded", "Good"),
+    PlanState.AWAITING_CREDENTIALS: ("🔐 The agent was refused: credentials needed", "Warning"),
+    PlanState.CREDENTIALS_DENIED: ("🚫 Credentials declined", "Attention"),
+    PlanState.EXECUTING_AS_USER: ("⚙️ Running on behalf of an approver", "Accent"),
+    PlanState.USER_NOT_AUTHORIZED: ("⛔ Not authorized", "Attention"),
+    PlanState.FAILED: ("❌ Failed", "Attention"),
+    PlanState.EXPIRED: ("⌛ Expired", "Warning"),
+    PlanState.INTERRUPTED: ("⚠️ Interrupted", "Warning"),
+}
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    """What the card-level `authentication` block needs for Teams SSO."""
+
+    connection_name: str
+    app_id_uri: str
+    sign_in_url: str = ""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at the card: approvers see buttons, everyone else a read-only view."""
+
+    can_act: bool = False
+    object_id: str | None = None
+
+
+READ_ONLY = Viewer()
+
+
+def _time_left(plan: Plan, now: datetime) -> str:
+    seconds = (plan.expires_at - now).total_seconds()
+    if seconds <= 0:
+        return "expired"
+    minutes = int(seconds // 60)
+    return f"{minutes} min left (until {plan.expires_at:%H:%M} UTC)" if minutes else f"{int(seconds)} s left"
+
+
+def _actions_section(plan: Plan) -> list[Any]:
+    items: list[Any] = []
+    for i, action in enumerate(plan.actions):
+        r = action.resource
+        facts = [
+            Fact(title="Resource group", value=r.resource_group),
+            Fact(title="Subscription", value=r.subscription_id),
+            Fact(title="Power state", value=plan.power_state(r) or "unknown"),
+        ]
+        outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
+        if outcome:
+            facts.append(Fact(title="Outcome", value=f"{outcome.status} ({outcome.identity})"))
+        elif plan.state.is_terminal:
+            facts.append(Fact(title="Outcome", value="not run"))
+        items.append(
+            Container(
+                style="emphasis",
+                spacing="Small",
+                items=[text(f"{i + 1}. **{action.operation.label}** VM **{r.name}**"), FactSet(facts=facts)],
+            )
+        )
+    return items
+
+
+def _status_section(plan: Plan, now: datetime) -> list[Any]:
+    label, color = STATE_STYLE[plan.state]
+    body: list[Any] = [TextBlock(text=label, weight="Bolder", color=color, wrap=True)]  # type: ignore[arg-type]
+    if plan.progress and plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER):
+        body.append(text(plan.progress, subtle=True))
+    if plan.access_denied and plan.state in (PlanState.AWAITING_CREDENTIALS, PlanState.USER_NOT_AUTHORIZED):
+        d = plan.access_denied
+        who = "The agent identity" if plan.state is PlanState.AWAITING_CREDENTIALS else (
+            plan.credentials_by.name if plan.credentials_by else d.identity)
+        body.append(text(f"{who} ({d.identity}) lacks **{d.permission}** on scope `{d.scope}`."))
+        if plan.state is PlanState.AWAITING_CREDENTIALS:
+            body.append(text("An approver may let the agent act with their own rights, once, for this plan. "
+                             "Their credentials are dropped as soon as it ends.", subtle=True))
+    if plan.reason and plan.state in (PlanState.DENIED, PlanState.FAILED, PlanState.EXPIRED, PlanState.INTERRUPTED):
+        body.append(text(plan.reason))
+    return body
+
+
+def _facts(plan: Plan, now: datetime) -> FactSet:
+    approvals = ", ".join(a.approver.name for a in plan.approvals)
+    facts = [
+        Fact(title="Requested by", value=plan.requested_by.name),
+        Fact(title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}"
+             + (f" ({approvals})" if approvals else "")),
+    ]
+    if plan.mode.value == "autonomous":
+        facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
+    if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
+        facts.append(Fact(title="Time left", value=_time_left(plan, now)))
+    if plan.decided_by and plan.state in (PlanState.DENIED, PlanState.CREDENTIALS_DENIED):
+        facts.append(Fact(title="Decided by", value=plan.decided_by.name))
+    if plan.credentials_by:
+        facts.append(Fact(title="Acting for", value=plan.credentials_by.name))
+    facts.append(Fact(title="Plan", value=plan.id))
+    return FactSet(facts=facts, spacing="Medium")
+
+
+def _buttons(plan: Plan, viewer: Viewer) -> list[Any]:
+    if not viewer.can_act:
+        return []
+    data = {"planId": plan.id, "planHash": plan.content_hash}
+    if plan.state is PlanState.AWAITING_CONSENT:
+        return [
+            TextInput(id="reason", placeholder="Reason (optional, shown with a Deny)", max_length=500, spacing="Medium"),
+            ActionSet(actions=[
+                ExecuteAction(title="Approve", verb=VERB_APPROVE, data=data, style="positive"),
+                ExecuteAction(title="Deny", verb=VERB_DENY, data=data, style="destructive"),
+            ]),
+        ]
+    if plan.state is PlanState.AWAITING_CREDENTIALS:
+        return [ActionSet(actions=[
+            ExecuteAction(title="Use my credentials", verb=VERB_GRANT, data=data, style="positive"),
+            ExecuteAction(title="Cancel", verb=VERB_CANCEL, data=data, style="destructive"),
+        ])]
+    return []
+
+
+def plan_card(plan: Plan, viewer: Viewer, now: datetime, *, refresh_user_ids: list[str] | None = None,
+              sso: SsoSettings | None = None) -> dict[str, Any]:
+    """The card for `viewer`. Waiting states carry a `refresh` so each approver's client fetches their own view."""
+    body: list[Any] = [
+        heading(f"Execution plan: {plan.title}"),
+        text(plan.rationale, subtle=True),
+        *_actions_section(plan),
+        *_status_section(plan, now),
+        _facts(plan, now),
+        *_buttons(plan, viewer),
+    ]
+    card = AdaptiveCard(version="1.5", body=body, fallback_text=f"Execution plan {plan.id}: {plan.title} ({plan.state.label})")
+    if not plan.state.is_terminal:
+        card.refresh = RefreshDefinition(
+            action=ExecuteAction(title="Refresh", verb=VERB_REFRESH, data={"planId": plan.id}),
+            user_ids=refresh_user_ids if refresh_user_ids is not None else None,
+        )
+    if plan.state is PlanState.AWAITING_CREDENTIALS and sso is not None:
+        card.authentication = Authentication(
+            text="Sign in to lend your Azure rights for this plan",
+            connection_name=sso.connection_name,
+            token_exchange_resource=TokenExchangeResource(id=plan.id, uri=sso.app_id_uri),
+            buttons=[AuthCardButton(type="signin", title="Sign in", value=sso.sign_in_url)] if sso.sign_in_url else None,
+        )
+    return dump(card)

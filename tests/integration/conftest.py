@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.driver import Conversation, TeamsDriver
+
+from .harness import RunningBot, Teams, bot_settings, client_ssl, start_bot
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "bot.sqlite3"
+
+
+@pytest.fixture
+def bot(sandbox: Sandbox, store_path: Path) -> Iterator[RunningBot]:
+    running = start_bot(bot_settings(sandbox, store_path))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def driver(sandbox: Sandbox, bot: RunningBot) -> AsyncIterator[TeamsDriver]:
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as d:
+        yield d
+
+
+@pytest.fixture
+def teams(driver: TeamsDriver, sandbox: Sandbox) -> Teams:
+    return Teams(driver, sandbox)
+
+
+@pytest.fixture
+def chat(sandbox: Sandbox, request: pytest.FixtureRequest) -> Conversation:
+    """A fresh group chat per test, so threads never mix."""
+    return TeamsDriver.group_chat(sandbox.world.home_tenant_id, request.node.name[:40].replace("[", "-").replace("]", ""))
+
+
+@pytest.fixture
+def channel(sandbox: Sandbox) -> Conversation:
+    return TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id)
