@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,24 @@ def teams(driver: TeamsDriver, sandbox: Sandbox) -> Teams:
 @pytest.fixture
 def chat(sandbox: Sandbox, request: pytest.FixtureRequest) -> Conversation:
     """A fresh group chat per test, so threads never mix."""
-    return TeamsDriver.group_chat(sandbox.world.home_tenant_id, request.node.name[:40].replace("[", "-").replace("]", ""))
+    return TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"{request.node.originalname[:30]}-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
 def channel(sandbox: Sandbox) -> Conversation:
     return TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id)
+
+
+@pytest.fixture
+def make_bot(sandbox: Sandbox, store_path: Path) -> Iterator[object]:
+    """Start extra bot instances (other settings, or a restart on the same store)."""
+    started: list[RunningBot] = []
+
+    def make(clock: object = None, **overrides: str) -> RunningBot:
+        running = start_bot(bot_settings(sandbox, store_path, **overrides), clock)  # type: ignore[arg-type]
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()

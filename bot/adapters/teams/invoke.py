@@ -19,8 +19,15 @@ LOGIN_REQUEST = "application/vnd.microsoft.activity.loginRequest"
 PRECONDITION_FAILED = "application/vnd.microsoft.error.preconditionFailed"
 
 
+class UniversalActionResponse(AdaptiveCardInvokeResponse):  # type: ignore[misc]
+    """botbuilder types `value` as a dict, but the protocol's `activity.message` value is a string;
+    typing it `object` lets msrest serialize either, still once, by the adapter."""
+
+    _attribute_map = {**AdaptiveCardInvokeResponse._attribute_map, "value": {"key": "value", "type": "object"}}
+
+
 def _respond(status_code: int, type_: str, value: Any) -> InvokeResponse:
-    return InvokeResponse(status=200, body=AdaptiveCardInvokeResponse(status_code=status_code, type=type_, value=value))
+    return InvokeResponse(status=200, body=UniversalActionResponse(status_code=status_code, type=type_, value=value))
 
 
 def card(content: dict[str, Any]) -> InvokeResponse:

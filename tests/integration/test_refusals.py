@@ -1,0 +1,151 @@
+"""Every refusal is explained to the person who clicked, audited, and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.store.sqlite import SqliteStore
+from sandbox import Sandbox
+from sandbox.driver import Conversation, TeamsDriver
+
+from .harness import ManualClock, RunningBot, Teams, card_text, find_action
+
+
+async def _audit(bot: RunningBot, event: str) -> list[dict[str, str]]:
+    events = await bot.container.store.events()
+    return [e.detail for e in events if e.event == event]
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("carol", "someone else has to approve"), ("mallory", "not one of the approvers")],
+)
+async def test_requester_and_outsider_are_refused(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot, who: str, expected: str
+) -> None:
+    before = len(sandbox.arm.writes)
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    data = find_action(await teams.view("alice", chat, card), "approve")  # the real button, replayed by someone else
+    result = await teams.click(who, chat, card, "approve", data)
+    assert result.status == 200 and result.type == "application/vnd.microsoft.activity.message"
+    assert expected in result.value
+    assert "Awaiting approval" in card_text(await teams.card_now(card))  # unchanged for everyone else
+    assert any(d.get("code") for d in await _audit(bot, "approval_refused"))
+    await asyncio.sleep(0.2)
+    assert len(sandbox.arm.writes) == before
+
+
+async def test_other_tenant_in_its_own_chat_is_refused(teams: Teams, driver: TeamsDriver, sandbox: Sandbox,
+                                                       bot: RunningBot) -> None:
+    mallory = sandbox.world.user("mallory")
+    await driver.say(mallory, "restart vm dev-01", TeamsDriver.personal(mallory))
+    await driver.wait_for(lambda m: "own organisation" in m.text)
+    assert await _audit(bot, "command_refused")
+
+
+async def test_tampered_hash_is_refused_with_an_invoke_error(teams: Teams, sandbox: Sandbox, chat: Conversation,
+                                                             bot: RunningBot) -> None:
+    before = len(sandbox.arm.writes)
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    data = find_action(await teams.view("alice", chat, card), "approve")
+    assert data is not None
+    result = await teams.click("alice", chat, card, "approve", {**data, "planHash": "0" * 32})
+    assert (result.status, result.status_code, result.type) == (200, 400, "application/vnd.microsoft.error")
+    assert "does not match" in result.value["message"]
+    assert [d for d in await _audit(bot, "approval_refused") if d["code"] == "stale_card"]
+    assert len(sandbox.arm.writes) == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"action": {"type": "Action.Submit", "verb": "approve", "data": {}}},
+        {"action": {"type": "Action.Execute", "verb": "launch-missiles", "data": {"planId": "p-1"}}},
+        {"action": {"type": "Action.Execute", "verb": "approve", "data": "not-an-object"}},
+        {"action": {"type": "Action.Execute", "verb": "approve", "data": {"planId": 42}}},
+        {"nothing": True},
+    ],
+)
+async def test_malformed_invoke_data_gets_a_400_invoke_error(teams: Teams, driver: TeamsDriver, chat: Conversation,
+                                                             value: dict[str, object]) -> None:
+    activity = driver.invoke(teams.user("alice"), chat, chat.id, "123", "approve", {})
+    activity["value"] = value
+    result = await driver.post(activity)
+    assert (result.status, result.status_code, result.type) == (200, 400, "application/vnd.microsoft.error")
+
+
+async def test_unknown_plan_is_refused(teams: Teams, driver: TeamsDriver, chat: Conversation) -> None:
+    activity = driver.invoke(teams.user("alice"), chat, chat.id, "123", "approve", {"planId": "p-nope", "planHash": "x"})
+    result = await driver.post(activity)
+    assert result.type == "application/vnd.microsoft.activity.message" and "no plan" in result.value
+
+
+async def test_malformed_activities_get_4xx(bot: RunningBot, driver: TeamsDriver) -> None:
+    s = driver.session
+    async with s.post(bot.messages_url, data=b"{not json", headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+    async with s.post(bot.messages_url, data=b"[]", headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+    async with s.post(bot.messages_url, data=b"hello", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+
+
+async def test_expired_plan_is_refused_and_swept(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
+    clock = ManualClock()
+    bot: RunningBot = make_bot(clock)  # type: ignore[operator]
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        teams = Teams(d, sandbox)
+        before = len(sandbox.arm.writes)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        data = find_action(await teams.view("alice", chat, card), "approve")
+        clock.advance(minutes=31)
+        result = await teams.click("alice", chat, card, "approve", data)
+        assert "expired" in result.value
+        await teams.wait_card(card, "Expired")  # the sweeper updated the card for everyone
+        await teams.wait_reply(card, "Expired")
+        assert len(sandbox.arm.writes) == before
+
+
+async def test_restart_between_card_and_click_keeps_the_plan_actionable(
+    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path
+) -> None:
+    first: RunningBot = make_bot()  # type: ignore[operator]
+    async with TeamsDriver(first.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        card = await Teams(d, sandbox).ask("carol", "restart vm dev-01", chat)
+    first.stop()
+    second: RunningBot = make_bot()  # type: ignore[operator]
+    before = sandbox.arm.writes_to("dev-01")
+    async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        teams = Teams(d, sandbox)
+        await teams.click("alice", chat, card, "approve")
+        await teams.wait_card(card, "Succeeded")
+    assert sandbox.arm.writes_to("dev-01") == before + 1
+
+
+async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
+    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path
+) -> None:
+    first: RunningBot = make_bot()  # type: ignore[operator]
+    async with TeamsDriver(first.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        card = await Teams(d, sandbox).ask("carol", "restart vm dev-01", chat)
+    first.stop()
+    # the process died while executing: simulate what it left behind in the store
+    store = SqliteStore(store_path)
+    from dataclasses import replace
+
+    from bot.domain.plan import PlanState
+    plans = await store.in_states({PlanState.AWAITING_CONSENT})
+    plan = plans[0]
+    await store.save(replace(plan, state=PlanState.EXECUTING), plan.version)
+    store.close()
+    before = sandbox.arm.writes_to("dev-01")
+    second: RunningBot = make_bot()  # type: ignore[operator]
+    async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        teams = Teams(d, sandbox)
+        await teams.wait_card(card, "Interrupted")
+        await teams.wait_reply(card, "Interrupted")
+    assert sandbox.arm.writes_to("dev-01") == before
+    assert [e for e in await second.container.store.events(plan.id) if e.event == "plan_interrupted"]
