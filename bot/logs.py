@@ -30,6 +30,13 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # the SDKs log every HTTP request with headers at INFO; keep them quiet
-    for noisy in ("azure", "msal", "urllib3", "aiohttp.access", "msrest"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_sdks()
+
+
+SDK_LOGGERS = ("azure", "msal", "urllib3", "aiohttp.access", "msrest", "botbuilder", "botframework")
+
+
+def quiet_sdks() -> None:
+    """The SDKs log every HTTP request at INFO/DEBUG; only their warnings reach our logs."""
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -146,9 +146,10 @@ class ArmSimulator:
         """Write calls per (VM name, caller object id)."""
         return Counter((w.vm_id.rsplit("/", 1)[1], w.caller_oid) for w in self.writes)
 
-    def writes_to(self, vm_name: str, caller_oid: str | None = None) -> int:
+    def writes_to(self, vm_name: str, caller_oid: str | None = None, since: int = 0) -> int:
+        """Writes to `vm_name` (by `caller_oid`) among the log entries from index `since` on."""
         return sum(
-            1 for w in self.writes
+            1 for w in self.writes[since:]
             if w.vm_id.rsplit("/", 1)[1].lower() == vm_name.lower() and caller_oid in (None, w.caller_oid)
         )
 

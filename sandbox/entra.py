@@ -90,6 +90,7 @@ class EntraSimulator:
         self.world, self.keys, self.clock = world, keys, clock
         self.base_url = ""  # set by the runner once the port is known
         self.token_requests: list[dict[str, str]] = []  # grant types and clients, never secrets
+        self.issued: list[str] = []  # every token minted, so tests can prove none leaks anywhere
 
     # -- wiring ---------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -142,7 +143,12 @@ class EntraSimulator:
             "ver": "2.0",
         }
         claims.update(extra or {})
-        return self.keys.active.sign(claims)
+        return self._mint(claims)
+
+    def _mint(self, claims: dict[str, Any]) -> str:
+        token = self.keys.active.sign(claims)
+        self.issued.append(token)
+        return token
 
     # -- handlers -------------------------------------------------------------------------
     async def _discovery(self, request: web.Request) -> web.Response:
@@ -281,7 +287,7 @@ class EntraSimulator:
         roles = sorted(client.api_roles.get(resource.rstrip("/"), set()))
         if roles:
             claims["roles"] = roles
-        return _token_body(self.keys.active.sign(claims))
+        return _token_body(self._mint(claims))
 
     def _on_behalf_of(self, client: App, tenant: str, assertion: str, scope: str) -> dict[str, Any]:
         resource, permissions = self._resource(scope)
@@ -306,7 +312,7 @@ class EntraSimulator:
         if user.obo_error is not None:
             raise _OBO_ERRORS[user.obo_error](user, resource)
         issued = int(now)
-        token = self.keys.active.sign(
+        token = self._mint(
             {
                 "aud": resource,
                 "iss": self.issuer(tenant),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from sandbox import Sandbox
 
 _TLS: SandboxTLS | None = None
+STORE_FILES: list[Path] = []  # every SQLite file a test bot used, scanned for secrets at the end
+LOG_LINES: list[str] = []  # every log record of the session, formatted as production formats it
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,6 +29,33 @@ def pytest_configure(config: pytest.Config) -> None:
     _TLS = SandboxTLS.create(directory)
     # clients under test find the throwaway CA the way production finds a corporate CA
     os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(_TLS.ca_path)
+    config.addinivalue_line("markers", "last: run after every other test (whole-suite checks)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_all_logs() -> Iterator[None]:
+    """Keep every log line of the session, as the bot's JSON formatter writes it (DEBUG for our code)."""
+    from bot.logs import JsonFormatter, quiet_sdks
+
+    handler = _Collect(logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    quiet_sdks()
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

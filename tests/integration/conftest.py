@@ -9,12 +9,15 @@ import pytest
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
+from ..conftest import STORE_FILES
 from .harness import RunningBot, Teams, bot_settings, client_ssl, start_bot
 
 
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
+    path = tmp_path / "bot.sqlite3"
+    STORE_FILES.append(path)
+    return path
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sa
 async def test_agent_refused_on_prod_waits_for_credentials_and_names_the_permission(
     teams: Teams, sandbox: Sandbox, chat: Conversation
 ) -> None:
+    since = len(sandbox.arm.writes)
     card = await teams.ask("carol", "restart vm web-01", chat)
     await teams.click("alice", chat, card, "approve")
     waiting = await teams.wait_card(card, "credentials needed")
@@ -95,7 +96,7 @@ async def test_agent_refused_on_prod_waits_for_credentials_and_names_the_permiss
     assert "/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web-01" in text
     reply = await teams.wait_reply(card, "refused")
     assert "restart/action" in reply.text
-    assert sandbox.arm.writes_to("web-01") == 0
+    assert not [w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/web-01")]
 
 
 async def test_status_pending_and_unknown_commands_get_helpful_replies(

@@ -90,6 +90,7 @@ async def test_get_with_instance_view_and_list(sandbox: Sandbox, agent: ComputeM
 async def test_reader_identity_gets_authorization_failed_naming_action_caller_and_scope(
     sandbox: Sandbox, agent: ComputeManagementClient
 ) -> None:
+    since = len(sandbox.arm.writes)
     with pytest.raises(HttpResponseError) as e:
         await agent.virtual_machines.begin_restart("prod-rg", "web-01")
     assert e.value.status_code == 403 and e.value.error is not None
@@ -98,20 +99,21 @@ async def test_reader_identity_gets_authorization_failed_naming_action_caller_an
     assert "Microsoft.Compute/virtualMachines/restart/action" in message
     assert sandbox.world.agent.object_id in message
     assert "/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web-01" in message
-    assert sandbox.arm.writes_to("web-01") == 0
+    assert sandbox.arm.writes_to("web-01", since=since) == 0
 
 
 async def test_user_rights_apply_on_behalf_of(sandbox: Sandbox) -> None:
+    since = len(sandbox.arm.writes)
     alice_cred, alice = await _user_client(sandbox, "alice")
     async with alice_cred, alice:
         await (await alice.virtual_machines.begin_restart("prod-rg", "web-02")).result()
-    assert sandbox.arm.writes_to("web-02", sandbox.world.user("alice").object_id) == 1
+    assert sandbox.arm.writes_to("web-02", sandbox.world.user("alice").object_id, since) == 1
     bob_cred, bob = await _user_client(sandbox, "bob")
     async with bob_cred, bob:
         with pytest.raises(HttpResponseError) as e:
             await bob.virtual_machines.begin_restart("prod-rg", "web-02")
     assert e.value.error is not None and e.value.error.code == "AuthorizationFailed"
-    assert sandbox.arm.writes_to("web-02", sandbox.world.user("bob").object_id) == 0
+    assert sandbox.arm.writes_to("web-02", sandbox.world.user("bob").object_id, since) == 0
 
 
 async def test_unknown_vm_is_resource_not_found(agent: ComputeManagementClient) -> None:
@@ -136,11 +138,12 @@ async def test_bad_tokens_are_401(sandbox: Sandbox, case: str) -> None:
     else:
         other = sandbox.world.user("mallory").tenant_id
         claims.update(tid=other, iss=f"{sandbox.entra.base_url}/{other}/v2.0")
+    since = len(sandbox.arm.writes)
     async with _client(sandbox, _StaticToken(key.sign(claims))) as client:
         with pytest.raises(ClientAuthenticationError) as e:
             await client.virtual_machines.begin_restart("dev-rg", "dev-01")
     assert e.value.status_code == 401
-    assert sandbox.arm.writes_to("dev-01", sandbox.world.user("alice").object_id) == 0
+    assert sandbox.arm.writes_to("dev-01", since=since) == 0
 
 
 async def test_missing_token_is_401(sandbox: Sandbox) -> None:

@@ -1,0 +1,167 @@
+"""Temporary credentials (DESIGN.md §2 "Credentials"): SSO over Universal Actions, On-Behalf-Of, release."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.driver import BotMessage, Conversation
+from sandbox.keys import SigningKey
+from sandbox.world import OboError
+
+from .harness import ManualClock, RunningBot, Teams, card_text, find_action
+
+LOGIN = "application/vnd.microsoft.activity.loginRequest"
+
+
+def _writes(sandbox: Sandbox, since: int, vm: str = "web-01", caller: str | None = None) -> int:
+    """Writes to `vm` (by `caller`) since the write log had `since` entries."""
+    return sum(1 for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/" + vm) and caller in (None, w.caller_oid))
+
+
+async def _refused_plan(teams: Teams, chat: Conversation, vm: str = "web-01") -> BotMessage:
+    """carol asks for a prod restart, alice approves, the agent (Reader on prod-rg) is refused."""
+    card = await teams.ask("carol", f"restart vm {vm}", chat)
+    await teams.click("alice", chat, card, "approve")
+    await teams.wait_card(card, "credentials needed")
+    return card
+
+
+async def _grant(teams: Teams, who: str, chat: Conversation, card: BotMessage, token: str) -> object:
+    data = find_action(await teams.view(who, chat, card), "grant")
+    assert data is not None, f"{who} sees no 'Use my credentials' button"
+    return await teams.click(who, chat, card, "grant", data, token=token, connection_name="sso")
+
+
+async def test_alice_lends_her_rights_after_the_sso_handshake(teams: Teams, sandbox: Sandbox, chat: Conversation,
+                                                              bot: RunningBot) -> None:
+    alice, agent = sandbox.world.user("alice").object_id, sandbox.world.agent.object_id
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    waiting = await teams.view("alice", chat, card)
+    assert waiting["authentication"]["tokenExchangeResource"]["uri"] == sandbox.world.bot.app_id_uri
+    first = await teams.click("alice", chat, card, "grant")  # no token yet
+    assert (first.status, first.status_code, first.type) == (200, 401, LOGIN)
+    assert first.value["connectionName"] and first.value["tokenExchangeResource"]["uri"] == sandbox.world.bot.app_id_uri
+    assert first.value["buttons"]
+    retried = await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice"))
+    assert retried.status_code == 200  # type: ignore[attr-defined]
+    await teams.wait_card(card, "Succeeded")
+    reply = await teams.wait_reply(card, "Succeeded")
+    assert "on behalf of Alice Admin" in reply.text and "approved by Alice Admin" in reply.text
+    assert _writes(sandbox, since, caller=alice) == 1 and _writes(sandbox, since, caller=agent) == 0
+    events = [e.event for e in await bot.container.store.events()]
+    assert events.index("credentials_used") < events.index("credentials_released")
+
+
+async def test_reader_grant_ends_user_not_authorized_naming_the_permission(teams: Teams, sandbox: Sandbox,
+                                                                           chat: Conversation) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    await _grant(teams, "bob", chat, card, sandbox.entra.sso_token("bob"))
+    final = await teams.wait_card(card, "Not authorized")
+    assert "restart/action" in card_text(final)
+    reply = await teams.wait_reply(card, "Not authorized")
+    assert "Microsoft.Compute/virtualMachines/restart/action" in reply.text
+    assert _writes(sandbox, since) == 0
+
+
+async def test_cancel_declines_and_nothing_runs(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    result = await teams.click("alice", chat, card, "cancel")
+    assert "declined" in card_text(result.value).lower()
+    await teams.wait_reply(card, "Credentials declined")
+    assert _writes(sandbox, since) == 0
+
+
+async def test_credentials_request_expires(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
+    clock = ManualClock()
+    bot: RunningBot = make_bot(clock)  # type: ignore[operator]
+    from sandbox.driver import TeamsDriver
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        teams = Teams(d, sandbox)
+        since = len(sandbox.arm.writes)
+        card = await _refused_plan(teams, chat)
+        data = find_action(await teams.view("alice", chat, card), "grant")
+        clock.advance(minutes=16)
+        await teams.wait_card(card, "Expired")
+        late = await teams.click("alice", chat, card, "grant", data, token=sandbox.entra.sso_token("alice"))
+        assert "no longer applies" in late.value or "expired" in late.value
+    assert _writes(sandbox, since) == 0
+
+
+def _forged(sandbox: Sandbox, kind: str) -> str:
+    e = sandbox.entra
+    if kind == "expired":
+        return e.sso_token("alice", lifetime=-600)
+    if kind == "wrongly_signed":
+        token = e.sso_token("alice")
+        forged = SigningKey(kid=sandbox.keys.active.kid, private_key=SigningKey.generate().private_key)
+        import jwt
+        return forged.sign(jwt.decode(token, options={"verify_signature": False}))
+    if kind == "other_audience":
+        return e.sso_token("alice", audience="api://someone-else")
+    if kind == "other_tenant":
+        return e.sso_token("mallory", extra={"oid": sandbox.world.user("alice").object_id})
+    if kind == "missing_scope":
+        return e.sso_token("alice", scopes="User.Read")
+    if kind == "someone_else":
+        return e.sso_token("bob")
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["expired", "wrongly_signed", "other_audience", "other_tenant", "missing_scope", "someone_else"])
+async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot,
+                                          kind: str) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    result = await _grant(teams, "alice", chat, card, _forged(sandbox, kind))
+    assert "refused" in str(result.value)  # type: ignore[attr-defined]
+    assert "credentials needed" in card_text(await teams.card_now(card))  # still waiting
+    assert [e for e in await bot.container.store.events() if e.event == "credentials_refused" and e.detail["code"] == "rejected"]
+    await asyncio.sleep(0.1)
+    assert _writes(sandbox, since) == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "words"),
+    [
+        (OboError.MFA_REQUIRED, 200, "sign in again"),
+        (OboError.CONSENT_REQUIRED, 200, "admin consent"),
+        (OboError.INVALID_ASSERTION, 412, "no longer valid"),
+    ],
+)
+async def test_obo_errors_ask_the_right_thing_and_run_nothing(teams: Teams, sandbox: Sandbox, chat: Conversation,
+                                                              mode: OboError, status: int, words: str) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    sandbox.entra.set_obo_error("alice", mode)
+    result = await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice"))
+    assert result.status_code == status  # type: ignore[attr-defined]
+    assert words in str(result.value)  # type: ignore[attr-defined]
+    assert _writes(sandbox, since) == 0
+    sandbox.entra.set_obo_error("alice", None)
+    await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice"))  # fixed: the plan was still waiting
+    await teams.wait_card(card, "Succeeded")
+
+
+async def test_two_approvers_granting_at_once_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    data = find_action(await teams.view("alice", chat, card), "grant")
+    started = time.monotonic()
+    results = await asyncio.gather(*(
+        teams.click(who, chat, card, "grant", data, token=sandbox.entra.sso_token(who))
+        for who in ["alice", "bob"] * 5
+    ))
+    assert time.monotonic() - started < 30
+    winners = [r for r in results if r.type == "application/vnd.microsoft.card.adaptive"]
+    assert len(winners) == 1
+    alice_won = "Alice Admin" in card_text(winners[0].value)
+    await teams.wait_card(card, "Succeeded" if alice_won else "Not authorized")
+    await asyncio.sleep(0.2)
+    assert _writes(sandbox, since) == (1 if alice_won else 0)  # bob (Reader) is refused by Azure, alice writes once

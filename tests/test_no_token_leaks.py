@@ -1,0 +1,28 @@
+"""Whole-suite check: no SSO or access token, nor its signature, reached a log, the store, the audit or a card."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandbox import Sandbox
+
+from .conftest import LOG_LINES, STORE_FILES
+
+
+@pytest.mark.last
+def test_no_token_ever_leaks(sandbox: Sandbox) -> None:
+    tokens = list(sandbox.entra.issued)
+    assert len(tokens) > 10, "the suite should have minted SSO and access tokens before this check"
+    needles = {t for t in tokens} | {t.rsplit(".", 1)[1] for t in tokens}
+    places: dict[str, str] = {"logs": "\n".join(LOG_LINES)}
+    for call in sandbox.connector.calls:  # every activity and card the bot sent or updated
+        places[f"connector {call.operation} {call.activity_id}"] = json.dumps(call.body)
+    for path in STORE_FILES:  # plans and the audit trail, raw bytes of the SQLite files (WAL included)
+        for part in (path, path.with_name(path.name + "-wal")):
+            if part.exists():
+                places[str(part)] = part.read_bytes().decode("latin-1")
+    assert len(places) > 10 and len(LOG_LINES) > 10
+    leaks = [(where, needle[:12]) for where, text in places.items() for needle in needles if needle in text]
+    assert not leaks, f"tokens leaked into: {sorted({w for w, _ in leaks})}"
