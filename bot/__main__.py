@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -226,13 +226,13 @@ def _since(value: str) -> datetime:
     m = re.fullmatch(r"(\d+)([mhd])", value)
     if m:
         unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
-        return datetime.now(timezone.utc) - timedelta(**{unit: int(m[1])})
+        return datetime.now(UTC) - timedelta(**{unit: int(m[1])})
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         print(f"--since {value!r}: expected an ISO date/time or a duration like 30m, 2h, 7d", file=sys.stderr)
         raise SystemExit(2) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .domain.audit import AuditEvent
-from .domain.plan import AccessDenied, PlannedAction, Plan, PlanState, ResourceRef, Thread
+from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
 
 
 class PlanStore(Protocol):
@@ -53,6 +53,7 @@ class RunResult:
     status: str  # succeeded | refused | failed
     detail: str
     access_denied: AccessDenied | None = None
+    power_state: str | None = None  # the VM's power state once the action ended, when known
 
 
 class ActionRunner(Protocol):
@@ -83,7 +84,7 @@ class Clock(Protocol):
 class TaskRunner(Protocol):
     """Runs work after the invoke has been answered (Teams waits only a few seconds)."""
 
-    def spawn(self, work: Callable[[], Awaitable[None]], name: str) -> None: ...
+    def spawn(self, work: Callable[[], Awaitable[object]], name: str) -> None: ...
 
 
 class Directory(Protocol):

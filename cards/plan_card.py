@@ -129,7 +129,7 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
     if plan.decided_by and plan.state in (PlanState.DENIED, PlanState.CREDENTIALS_DENIED):
         facts.append(Fact(title="Decided by", value=plan.decided_by.name))
     if plan.credentials_by:
-        facts.append(Fact(title="Acting for", value=plan.credentials_by.name))
+        facts.append(Fact(title="Credentials of", value=plan.credentials_by.name))
     facts.append(Fact(title="Plan", value=plan.id))
     return FactSet(facts=facts, spacing="Medium")
 

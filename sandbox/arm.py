@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -170,7 +170,8 @@ class ArmSimulator:
                 fault.consume()
                 return _fault_response(fault)
         if "api-version" not in request.query:
-            return _arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+            return _arm_error(400, "MissingApiVersionParameter",
+                              "The api-version query parameter (?api-version=) is required for all requests.")
         caller = self._authenticate(request)
         if isinstance(caller, web.Response):
             return caller
@@ -393,8 +394,8 @@ def _fault_response(fault: Fault) -> web.Response:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -124,7 +124,7 @@ class TeamsDriver:
         if conversation.channel:
             channel_data["team"] = {"id": conversation.channel.team_id, "name": conversation.channel.team_name}
             channel_data["channel"] = {"id": conversation.channel.channel_id, "name": conversation.channel.channel_name}
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return {
             "id": str(int(time.time() * 1000)) + uuid.uuid4().hex[:6],
             "timestamp": now.isoformat(),

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -35,7 +35,7 @@ class EntraError(Exception):
         self.status, self.error, self.code, self.message, self.extra = status, error, code, message, extra
 
     def body(self, base_url: str) -> dict[str, Any]:
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
         return {
             "error": self.error,
@@ -299,8 +299,8 @@ class EntraSimulator:
         if float(claims.get("exp", 0)) < now:
             raise EntraError(
                 400, "invalid_grant", 500133,
-                f"Assertion is not within its valid time range. Current time: {datetime.fromtimestamp(now, timezone.utc):%Y-%m-%dT%H:%M:%S}Z, "
-                f"expiry time of assertion {datetime.fromtimestamp(float(claims.get('exp', 0)), timezone.utc):%Y-%m-%dT%H:%M:%S}Z.",
+                f"Assertion is not within its valid time range. Current time: {datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%S}Z, "
+                f"expiry time of assertion {datetime.fromtimestamp(float(claims.get('exp', 0)), UTC):%Y-%m-%dT%H:%M:%S}Z.",
             )
         if claims.get("aud") not in (client.client_id, client.app_id_uri):
             raise EntraError(400, "invalid_grant", 50013, "Assertion audience does not match the Client app presenting the assertion.")

@@ -96,7 +96,11 @@ async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash
             saved = await deps.commit(plan, after, person, "credentials_declined")
         except ConcurrentUpdate:
             continue
-        deps.tasks.spawn(lambda: deps.notifier.update_card(saved), name=f"card {saved.id}")
-        deps.tasks.spawn(lambda: deps.notifier.reply(saved, result_text(saved)), name=f"reply {saved.id}")
-        return Decision(saved, "Cancelled. Nothing more will be done.")
+        return _declined(deps, saved)
     raise RuntimeError(f"plan {plan_id}: cancel could not be stored")
+
+
+def _declined(deps: Deps, plan: Plan) -> Decision:
+    deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
+    deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
+    return Decision(plan, "Cancelled. Nothing more will be done.")

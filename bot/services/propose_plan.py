@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from ..domain import transitions
 from ..domain.consent import ConsentPolicy
-from ..domain.plan import Mode, PlannedAction, Person, Plan, PlanState, Source, Thread
+from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from .deps import SYSTEM, Deps
 from .run_plan import run_plan
 

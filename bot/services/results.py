@@ -61,7 +61,7 @@ def result_text(plan: Plan) -> str:
     facts = [f"Requested by {plan.requested_by.name}", f"approved by {approvers_text(plan)}"]
     if plan.credentials_by:
         facts.append(f"credentials lent by {plan.credentials_by.name}")
-    if d := duration_text(plan):
-        facts.append(f"duration {d}")
+    if took := duration_text(plan):
+        facts.append(f"duration {took}")
     parts.append("; ".join(facts) + ".")
     return "\n\n".join(parts)

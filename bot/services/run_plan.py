@@ -10,7 +10,7 @@ from ..domain import transitions
 from ..domain.errors import ConcurrentUpdate, Refusal
 from ..domain.plan import AccessDenied, ActionOutcome, Person, Plan, PlanState
 from ..ports import Credential, RunResult
-from .deps import SYSTEM, Deps
+from .deps import Deps
 from .results import result_text
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,16 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
     identity = "the agent identity" if acting is AGENT else f"on behalf of {acting.name}"
     while plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER) and plan.next_action < len(plan.actions):
         action = plan.actions[plan.next_action]
+        described = action.describe()
         started = deps.clock.now()
-        plan = await _progress(deps, plan, f"{action.describe()}: sent to Azure")
+        plan = await _progress(deps, plan, f"{described}: sent to Azure")
         last_update = time.monotonic()
 
-        async def progress(text: str) -> None:
+        async def progress(text: str, described: str = described) -> None:
             nonlocal plan, last_update
             if time.monotonic() - last_update >= PROGRESS_EVERY:
                 last_update = time.monotonic()
-                plan = await _progress(deps, plan, f"{action.describe()}: {text}")
+                plan = await _progress(deps, plan, f"{described}: {text}")
 
         try:
             result = await deps.runner.run(action, credential, progress)
@@ -53,6 +54,8 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
             log.exception("unexpected error while running %s", action.describe())
             result = RunResult("failed", f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
         outcome = ActionOutcome(plan.next_action, result.status, identity, result.detail, started, deps.clock.now())
+        if result.power_state:
+            plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
         plan = await _record_outcome(deps, plan, outcome, result.access_denied, acting)
     await deps.notifier.update_card(plan)
     if plan.state.is_terminal or plan.state is PlanState.AWAITING_CREDENTIALS:
@@ -74,7 +77,7 @@ async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, denied
     else:
         after, event = transitions.action_failed(plan, outcome, now), "action_failed"
     detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "result": outcome.detail}
-    return await _commit_retrying(deps, plan, after, acting if acting.object_id != "agent" else SYSTEM, event, detail)
+    return await _commit_retrying(deps, plan, after, acting, event, detail)
 
 
 async def _commit_retrying(deps: Deps, plan: Plan, after: Plan, actor: Person, event: str, detail: dict[str, str]) -> Plan:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest

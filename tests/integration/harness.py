@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ class ManualClock:
     """A clock the test moves forward (the only thing besides randomness tests may fake)."""
 
     def __init__(self) -> None:
-        self.current = datetime.now(timezone.utc)
+        self.current = datetime.now(UTC)
 
     def now(self) -> datetime:
         return self.current

@@ -10,7 +10,7 @@ from azure.identity import ClientSecretCredential
 from sandbox import Sandbox
 from sandbox.driver import TeamsDriver
 
-from .harness import RunningBot, Teams, card_text, find_action
+from .harness import RunningBot, Teams, card_text
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 

@@ -82,7 +82,8 @@ class ArmRunner:
                     await progress(f"Azure reports {poller.status()}")
             await done
             state = await self.power_state(r)
-            return RunResult("succeeded", "Azure reports the operation succeeded" + (f"; the VM is now {state}." if state else "."))
+            return RunResult("succeeded", "Azure reports the operation succeeded" + (f"; the VM is now {state}." if state else "."),
+                             power_state=state)
         except HttpResponseError as e:
             return _map_error(e, action)
         except ServiceRequestError as e:

@@ -64,7 +64,7 @@ class EntraTokenValidator:
             if stale:
                 try:
                     cached = self._cache[tenant] = await self._fetch(tenant)
-                except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as e:
+                except (TimeoutError, aiohttp.ClientError, KeyError, ValueError) as e:
                     raise TokenRejected(f"the signing keys of the authority could not be fetched ({type(e).__name__})") from None
         assert cached is not None
         return cached.keys.get(kid), cached.issuer

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ...domain.errors import Refusal
-from ...domain.plan import Mode, Operation, PlannedAction, Person, Plan, ResourceRef, Source, Thread
+from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 

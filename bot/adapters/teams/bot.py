@@ -17,7 +17,7 @@ from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VER
 
 from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
-from ...domain.plan import PlannedAction, Person, Plan, PlanState, Thread
+from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
 from ...services.grant_credentials import cancel_credentials, grant_credentials

@@ -1,0 +1,48 @@
+"""Settings are validated at start-up with one clear line naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import SETTINGS, ConfigError, Settings
+
+GOOD = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+        "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa",
+        "SSL_CERT_FILE": "", "REQUESTS_CA_BUNDLE": ""}
+
+
+def test_minimal_settings_are_valid() -> None:
+    s = Settings.from_env(GOOD)
+    assert s.port == 3978 and s.arm_endpoint == "https://management.azure.com" and s.policy.approvals_required == 1
+    assert s.allowed_tenants == {GOOD["AZURE_TENANT_ID"]}
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ({"AZURE_TENANT_ID": ""}, "AZURE_TENANT_ID is required"),
+        ({"AZURE_TENANT_ID": "contoso"}, "AZURE_TENANT_ID='contoso' is invalid: expected a GUID"),
+        ({"PORT": "eighty"}, "PORT='eighty' is invalid: expected a whole number"),
+        ({"APPROVALS_REQUIRED": "0"}, "APPROVALS_REQUIRED='0' is invalid: expected at least 1"),
+        ({"ARM_ENDPOINT": "http://management.azure.com"}, "ARM_ENDPOINT='http://management.azure.com' is invalid: expected an https:// URL"),
+        ({"ALLOW_SELF_APPROVAL": "maybe"}, "ALLOW_SELF_APPROVAL='maybe' is invalid: expected true or false"),
+        ({"MicrosoftAppId": "22222222-2222-2222-2222-222222222222"}, "MicrosoftAppPassword is required"),
+        ({"MicrosoftAppType": "Weird"}, "MicrosoftAppType='Weird' is invalid"),
+        ({"SSL_CERT_FILE": "/no/such/ca.pem"}, "SSL_CERT_FILE='/no/such/ca.pem' is invalid"),
+        ({"DEFAULT_APPROVERS": "alice"}, "DEFAULT_APPROVERS='alice' is invalid: expected a GUID"),
+    ],
+)
+def test_bad_setting_names_itself_and_what_is_expected(override: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({**GOOD, **override})
+    assert names in str(e.value) and "\n" not in str(e.value)
+
+
+def test_every_setting_is_documented_in_env_example_and_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    example, readme = (root / ".env.example").read_text(), (root / "README.md").read_text()
+    for s in SETTINGS:
+        assert f"{s.name}=" in example, f"{s.name} missing from .env.example"
+        assert f"`{s.name}`" in readme, f"{s.name} missing from README"
