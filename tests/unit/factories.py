@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import transitions as t
 from bot.domain.consent import ConsentPolicy
@@ -11,15 +11,15 @@ from bot.domain.plan import (
     AccessDenied,
     ActionOutcome,
     Operation,
-    PlannedAction,
     Person,
     Plan,
+    PlannedAction,
     PlanState,
     ResourceRef,
     Thread,
 )
 
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SUB = "00000000-0000-0000-0000-0000000000aa"
 ALICE = Person("a1a1a1a1-0000-0000-0000-000000000001", "Alice Admin", "t", "29:alice")
 BOB = Person("b0b0b0b0-0000-0000-0000-000000000002", "Bob Reader", "t", "29:bob")

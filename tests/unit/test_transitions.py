@@ -116,7 +116,7 @@ def test_credentials_request_gets_its_own_expiry() -> None:
 
 
 def test_terminal_states_accept_no_move() -> None:
-    for name, plan in every_state().items():
+    for plan in every_state().values():
         if plan.state.is_terminal:
             for move in (lambda p: t.start(p, NOW), lambda p: t.expire(p, NOW + timedelta(days=1)), lambda p: t.interrupt(p, NOW)):
                 with pytest.raises(Refusal):
