@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-SANDBOX_DIR = Path(".sandbox")
+SANDBOX_DIR = Path(".sandbox").resolve()
 
 
 def _settings(env: dict[str, str]) -> Any:
@@ -165,11 +165,24 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
         refreshed = await driver.click(user, conversation, target, "refresh", _card_data(target.card or {}, "refresh"))
         data = _card_data(refreshed.value if isinstance(refreshed.value, dict) else {}, args.action)
         if data is None:
-            print(f"{args.user} sees no {args.action} button on that card: {refreshed.value}")
+            print(f"{args.user} sees no {args.action} button on that card (they may not be an approver, or it is too late).")
             return 1
+        before = {m.id for m in await driver.bot_messages(conversation.id)}
         result = await driver.click(user, conversation, target, args.action, data)
-        print(f"invoke answered {result.status_code} {result.type}: "
-              + (result.value if isinstance(result.value, str) else json.dumps(result.value)[:300]))
+        if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
+            # what the Teams client does: obtain the SSO token silently, then send the same invoke again
+            print(f"bot asked for sign-in (401 loginRequest); getting {args.user}'s SSO token as Teams would")
+            async with driver.session.post(f"{endpoints['entra']}/sandbox/users/{args.user}/sso-token", json={}) as r:
+                token = (await r.json())["token"]
+            result = await driver.click(user, conversation, target, args.action, data, token=token,
+                                        connection_name=result.value.get("connectionName"))
+        shown = _describe_card(result.value) if isinstance(result.value, dict) and result.value.get("type") == "AdaptiveCard" \
+            else json.dumps(result.value) if isinstance(result.value, dict) else str(result.value)
+        print(f"invoke answered {result.status_code}: {shown}")
+        await asyncio.sleep(args.wait)
+        for m in await driver.bot_messages(conversation.id):
+            if m.id not in before and not m.card:
+                print(_describe(m))
         return 0
 
 
@@ -191,17 +204,21 @@ def _card_data(card: dict[str, Any], verb: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _describe_card(card: dict[str, Any]) -> str:
+    texts = [b.get("text") for b in card.get("body", []) if b.get("type") == "TextBlock"]
+    return "[card] " + " | ".join(t for t in texts if t)
+
+
 def _describe(m: Any) -> str:
-    if m.card:
-        texts = [b.get("text") for b in m.card.get("body", []) if b.get("type") == "TextBlock"]
-        return "[card] " + " | ".join(t for t in texts if t)
-    return m.text
+    return _describe_card(m.card) if m.card else str(m.text)
 
 
 def cmd_audit(args: argparse.Namespace) -> None:
     from .adapters.store.sqlite import SqliteStore
 
-    store_path = Path(args.store or _env().get("STORE_PATH") or "data/sre-consent-bot.sqlite3")
+    sandbox_store = SANDBOX_DIR / "bot.sqlite3"
+    default = sandbox_store if sandbox_store.is_file() else Path("data/sre-consent-bot.sqlite3")
+    store_path = Path(args.store or _env().get("STORE_PATH") or default)
     if not store_path.is_file():
         print(f"no store at {store_path}", file=sys.stderr)
         raise SystemExit(2)
@@ -252,13 +269,14 @@ def main(argv: list[str] | None = None) -> None:
     for verb in ("approve", "deny", "grant", "cancel"):
         p = dsub.add_parser(verb, help=f"click {verb} on the latest plan card (or --plan ID)")
         p.add_argument("--plan")
+        p.add_argument("--wait", type=float, default=6.0, help="seconds to wait for the thread's new messages")
     for p in dsub.choices.values():
         p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
     dr.set_defaults(fn=cmd_driver)
     au = sub.add_parser("audit", help="print the audit trail")
     au.add_argument("--plan")
     au.add_argument("--since", help="ISO time or a duration like 30m, 2h, 7d")
-    au.add_argument("--store", help="SQLite file (default: STORE_PATH)")
+    au.add_argument("--store", help="SQLite file (default: STORE_PATH, else the running sandbox's)")
     au.add_argument("--json", action="store_true", help="one JSON object per line")
     au.set_defaults(fn=cmd_audit)
     args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ def result_text(plan: Plan) -> str:
     if plan.state is PlanState.AWAITING_CREDENTIALS and plan.access_denied:
         d = plan.access_denied
         parts.append(
-            f"Azure refused {d.identity}: it lacks **{d.permission}** on `{d.scope}`. "
+            f"Azure refused the agent identity ({d.identity}): it lacks **{d.permission}** on `{d.scope}`. "
             "An approver can lend their own rights for this plan from the card."
         )
     elif plan.state is PlanState.USER_NOT_AUTHORIZED and plan.access_denied:

@@ -1,0 +1,88 @@
+"""The command line as a new user meets it: `sandbox` (what `make run` runs), `driver`, `audit`, `check-config`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env or _clean_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--operation-seconds", "0.2"],
+                            cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = ""
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while "Three things to try" not in banner and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            banner += line
+        assert f"http://localhost:{port}/api/messages" in banner, banner
+        for name in ("alice", "bob", "carol", "mallory"):
+            assert name in banner
+        endpoints = (tmp_path / ".sandbox" / "endpoints.json").read_text()
+        assert '"ca"' in endpoints and '"tenantId"' in endpoints and '"objectId"' in endpoints
+        helped = _cli("driver", "say", "--as", "carol", "help", "--wait", "1", cwd=tmp_path)
+        assert helped.returncode == 0 and "restart vm" in helped.stdout, helped.stderr
+        asked = _cli("driver", "say", "--as", "carol", "restart vm dev-01", "--wait", "1", cwd=tmp_path)
+        assert "Awaiting approval" in asked.stdout, asked.stderr
+        approved = _cli("driver", "approve", "--as", "alice", "--wait", "3", cwd=tmp_path)
+        assert "Succeeded" in approved.stdout, approved.stdout + approved.stderr
+        audit = _cli("audit", cwd=tmp_path)
+        assert "approval_given" in audit.stdout and "Alice Admin" in audit.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "sandbox stopped" in out
+
+
+def test_driver_without_a_sandbox_says_what_to_do(tmp_path: Path) -> None:
+    result = _cli("driver", "say", "help", cwd=tmp_path)
+    assert result.returncode == 2 and "make run" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "AZURE_TENANT_ID is required"),
+        ({"AZURE_TENANT_ID": "nope"}, "AZURE_TENANT_ID='nope' is invalid: expected a GUID"),
+    ],
+)
+def test_bad_configuration_stops_with_one_clear_line(tmp_path: Path, env: dict[str, str], line: str) -> None:
+    result = _cli("check-config", cwd=tmp_path, env={**_clean_env(), **env})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("configuration error: ") and line in lines[0]
+
+
+def test_audit_on_a_missing_store_says_so(tmp_path: Path) -> None:
+    result = _cli("audit", "--store", str(tmp_path / "none.sqlite3"), cwd=tmp_path)
+    assert result.returncode == 2 and "no store" in result.stderr
