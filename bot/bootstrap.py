@@ -12,6 +12,7 @@ from cards.plan_card import SsoSettings, Viewer, plan_card
 
 from .adapters.azure.arm_runner import ArmRunner
 from .adapters.azure.credentials import AzureCredentialBroker
+from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
@@ -80,8 +81,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
                              lambda plan, ids: card_for(plan, Viewer(), ids), bot_id)
+    directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     deps = Deps(store=store, audit=store, notifier=notifier, runner=runner, broker=broker, clock=clock, tasks=tasks,
-                allowed_tenants=settings.allowed_tenants)
+                allowed_tenants=settings.allowed_tenants, directory=directory)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,

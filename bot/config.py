@@ -51,7 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
     Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
     Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
-    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve", ""),
+    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph)", ""),
+    Setting("GRAPH_ENDPOINT", "Microsoft Graph endpoint, for approver groups", "https://graph.microsoft.com"),
     Setting("APPROVALS_REQUIRED", "approvals needed before a plan runs", "1"),
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
     Setting("PLAN_EXPIRY_MINUTES", "minutes a plan waits for consent", "30"),
@@ -75,6 +76,7 @@ class Settings:
     agent_client_secret: str = field(repr=False)
     authority_host: str
     arm_endpoint: str
+    graph_endpoint: str
     arm_polling_interval: float | None
     ca_bundle: str | None
     sso_client_id: str
@@ -167,6 +169,7 @@ class Settings:
             agent_client_secret=get("AZURE_CLIENT_SECRET"),
             authority_host=url("AZURE_AUTHORITY_HOST"),
             arm_endpoint=url("ARM_ENDPOINT"),
+            graph_endpoint=url("GRAPH_ENDPOINT"),
             arm_polling_interval=number("ARM_POLLING_INTERVAL", 0, integer=False) if polling else None,
             ca_bundle=ca,
             sso_client_id=sso_client_id,

@@ -20,7 +20,7 @@ import jwt
 from aiohttp import web
 
 from .keys import KeySet
-from .world import TEAMS_CLIENT_ID, App, OboError, User, World
+from .world import GRAPH_RESOURCE, TEAMS_CLIENT_ID, App, OboError, User, World
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
@@ -102,6 +102,7 @@ class EntraSimulator:
         app.router.add_post("/sandbox/users/{name}/sso-token", self._sso_token)
         app.router.add_post("/sandbox/users/{name}/obo-error", self._set_obo_error)
         app.router.add_post("/sandbox/keys/rotate", self._rotate)
+        app.router.add_post("/v1.0/users/{user}/checkMemberGroups", self._check_member_groups)
         return app
 
     def issuer(self, tenant_id: str) -> str:
@@ -230,6 +231,24 @@ class EntraSimulator:
             return web.json_response({"error": f"mode must be one of {[m.value for m in OboError]} or null"}, status=400)
         return web.json_response({"user": name, "mode": mode})
 
+    async def _check_member_groups(self, request: web.Request) -> web.Response:
+        """Microsoft Graph `POST /v1.0/users/{id}/checkMemberGroups` (app permission GroupMember.Read.All)."""
+        header = request.headers.get("Authorization", "")
+        try:
+            claims = self.keys.verify(header.removeprefix("Bearer "), audience=[self.base_url, self.base_url + "/"])
+        except jwt.InvalidTokenError:
+            return _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        if "GroupMember.Read.All" not in (claims.get("roles") or []):
+            return _graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        user = self.world.user_by_oid(request.match_info["user"])
+        if user is None:
+            return _graph_error(404, "Request_ResourceNotFound",
+                                f"Resource '{request.match_info['user']}' does not exist or one of its queried reference-property "
+                                "objects are not present.")
+        wanted = (await request.json()).get("groupIds") or []
+        mine = {g.object_id for g in self.world.groups if user.name in g.members}
+        return web.json_response({"value": [g for g in wanted if g in mine]})
+
     async def _rotate(self, request: web.Request) -> web.Response:
         return web.json_response({"kid": self.keys.rotate().kid})
 
@@ -284,7 +303,8 @@ class EntraSimulator:
             "idtyp": "app", "oid": client.object_id, "sub": client.object_id,
             "tid": tenant, "ver": "2.0", "uti": uuid.uuid4().hex,
         }
-        roles = sorted(client.api_roles.get(resource.rstrip("/"), set()))
+        key = GRAPH_RESOURCE if resource.rstrip("/") == self.base_url else resource.rstrip("/")
+        roles = sorted(client.api_roles.get(key, set()))
         if roles:
             claims["roles"] = roles
         return _token_body(self._mint(claims))
@@ -341,6 +361,10 @@ def _token_body(access_token: str, scope: str | None = None) -> dict[str, Any]:
 
 def _pairwise_sub(oid: str, client_id: str) -> str:
     return base64.urlsafe_b64encode(uuid.uuid5(uuid.UUID(oid), client_id).bytes).decode().rstrip("=")
+
+
+def _graph_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def _error(error: EntraError, base_url: str) -> web.Response:

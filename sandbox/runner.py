@@ -58,6 +58,7 @@ class Sandbox:
             "AZURE_CLIENT_SECRET": w.agent.secret,
             "AZURE_AUTHORITY_HOST": self.entra.base_url,
             "ARM_ENDPOINT": self.arm.base_url,
+            "GRAPH_ENDPOINT": self.entra.base_url,
             "SSL_CERT_FILE": str(self.tls.ca_path),
             "REQUESTS_CA_BUNDLE": str(self.tls.ca_path),
             "MicrosoftAppId": "",
@@ -81,6 +82,7 @@ class Sandbox:
             "tenantId": w.home_tenant_id,
             "subscriptionId": w.subscription_id,
             "botAppIdUri": w.bot.app_id_uri,
+            "groups": {g.name: g.object_id for g in w.groups},
             "agentClientId": w.agent.client_id,
             "users": {
                 u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id}

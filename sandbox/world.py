@@ -24,6 +24,7 @@ HOME_TENANT_ID = stable_id("tenant:contoso")
 OTHER_TENANT_ID = stable_id("tenant:fabrikam")
 LOCATION = "westeurope"
 TEAMS_CLIENT_ID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"  # Teams desktop/mobile, pre-authorized for SSO
+GRAPH_RESOURCE = "graph"  # the Entra simulator also serves the Microsoft Graph subset; its audience is its own URL
 
 
 class OboError(str, Enum):
@@ -128,15 +129,28 @@ class Channel:
     channel_name: str
 
 
+@dataclass(frozen=True)
+class Group:
+    """An Entra security group."""
+
+    name: str
+    members: frozenset[str]  # user names
+
+    @property
+    def object_id(self) -> str:
+        return stable_id(f"group:{self.name}")
+
+
 @dataclass
 class World:
-    """Everything the simulators know: tenants, people, apps, VMs and who may do what."""
+    """Everything the simulators know: tenants, people, groups, apps, VMs and who may do what."""
 
     users: dict[str, User]
     apps: dict[str, App]
     vms: list[VirtualMachine]
     role_assignments: list[RoleAssignment]
     channels: list[Channel]
+    groups: list[Group] = field(default_factory=list)
     home_tenant_id: str = HOME_TENANT_ID
     subscription_id: str = SUBSCRIPTION_ID
 
@@ -175,7 +189,8 @@ def demo_world(bot_domain: str = "localhost") -> World:
     sub = f"/subscriptions/{SUBSCRIPTION_ID}"
     bot = App(name="sre-consent-bot", tenant_id=HOME_TENANT_ID)
     bot.app_id_uri = f"api://{bot_domain}/botid-{bot.client_id}"
-    agent = App(name="sre-agent", tenant_id=HOME_TENANT_ID, api_roles={bot.app_id_uri: {"Plans.Submit"}})
+    agent = App(name="sre-agent", tenant_id=HOME_TENANT_ID,
+                api_roles={bot.app_id_uri: {"Plans.Submit"}, GRAPH_RESOURCE: {"GroupMember.Read.All"}})
     intruder = App(name="unlisted-app", tenant_id=HOME_TENANT_ID)
     users = {
         "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
@@ -208,4 +223,5 @@ def demo_world(bot_domain: str = "localhost") -> World:
         vms=vms,
         role_assignments=assignments,
         channels=channels,
+        groups=[Group("SRE On-Call", frozenset({"alice"}))],
     )

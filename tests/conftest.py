@@ -11,24 +11,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# No aiohttp import may happen before pytest_configure: aiohttp builds its default SSL context
-# at import time, and the sandbox CA must already be in SSL_CERT_FILE by then.
+# No aiohttp import may happen before the CA is exported below: aiohttp builds its default SSL
+# context at import time, and the sandbox CA must already be in SSL_CERT_FILE by then.
 from sandbox.tls import SandboxTLS
 
 if TYPE_CHECKING:
     from sandbox import Sandbox
 
-_TLS: SandboxTLS | None = None
+# Created when this file is imported: pytest imports it before any nested conftest, so before aiohttp.
+_TLS = SandboxTLS.create(Path(tempfile.mkdtemp(prefix="sre-consent-bot-ca-")))
+# clients under test find the throwaway CA the way production finds a corporate CA
+os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(_TLS.ca_path)
 STORE_FILES: list[Path] = []  # every SQLite file a test bot used, scanned for secrets at the end
 LOG_LINES: list[str] = []  # every log record of the session, formatted as production formats it
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _TLS
-    directory = Path(tempfile.mkdtemp(prefix="sre-consent-bot-ca-"))
-    _TLS = SandboxTLS.create(directory)
-    # clients under test find the throwaway CA the way production finds a corporate CA
-    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(_TLS.ca_path)
     config.addinivalue_line("markers", "last: run after every other test (whole-suite checks)")
 
 
@@ -62,7 +60,6 @@ def _capture_all_logs() -> Iterator[None]:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     from sandbox import Sandbox
 
-    assert _TLS is not None
     box = Sandbox.start(tmp_path_factory.mktemp("sandbox"), operation_seconds=0.05, tls=_TLS)
     yield box
     box.stop()

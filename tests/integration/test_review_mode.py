@@ -112,3 +112,20 @@ async def test_status_pending_and_unknown_commands_get_helpful_replies(
     await driver.say(teams.user("alice"), "pending", chat)
     await driver.wait_for(lambda m: "Redeploy VM dev-01" in m.text and "Waiting for you" in m.text, conversation_id=chat.id)
     assert card.card is not None
+
+
+async def test_approver_group_members_may_approve_and_others_not(make_bot: object, sandbox: Sandbox,
+                                                                 chat: Conversation) -> None:
+    group = sandbox.world.groups[0]  # "SRE On-Call": alice only
+    bot: RunningBot = make_bot(DEFAULT_APPROVERS="", APPROVER_GROUP_ID=group.object_id)  # type: ignore[operator]
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+        teams = Teams(d, sandbox)
+        since = len(sandbox.arm.writes)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        assert find_action(await teams.view("bob", chat, card), "approve") is None
+        data = find_action(await teams.view("alice", chat, card), "approve")
+        refused = await teams.click("bob", chat, card, "approve", data)
+        assert "not one of the approvers" in refused.value
+        await teams.click("alice", chat, card, "approve", data)
+        await teams.wait_card(card, "Succeeded")
+        assert len([w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/dev-01")]) == 1

@@ -169,3 +169,17 @@ def test_key_rotation_keeps_old_tokens_verifiable(sandbox: Sandbox) -> None:
     assert jwt.get_unverified_header(before)["kid"] != jwt.get_unverified_header(after)["kid"]
     for token in (before, after):
         sandbox.keys.verify(token, audience=sandbox.world.bot.app_id_uri)
+
+
+def test_graph_check_member_groups_needs_the_app_permission(sandbox: Sandbox) -> None:
+    group = sandbox.world.groups[0].object_id
+    url = f"{sandbox.entra.base_url}/v1.0/users/{sandbox.world.user('alice').object_id}/checkMemberGroups"
+    token = _agent_credential(sandbox).get_token(f"{sandbox.entra.base_url}/.default").token
+    r = requests.post(url, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert r.status_code == 200 and r.json()["value"] == [group]
+    bob = url.replace(sandbox.world.user("alice").object_id, sandbox.world.user("bob").object_id)
+    assert requests.post(bob, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["value"] == []
+    app = sandbox.world.apps["unlisted-app"]
+    weak = ClientSecretCredential(sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url,
+                                  disable_instance_discovery=True).get_token(f"{sandbox.entra.base_url}/.default").token
+    assert requests.post(url, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {weak}"}, timeout=5).status_code == 403
