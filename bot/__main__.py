@@ -1,4 +1,4 @@
-"""`sre-consent-bot`: serve, sandbox, driver, audit, check-config."""
+"""`sre-consent-bot`: serve, sandbox, driver, audit, check-config, manifest."""
 
 from __future__ import annotations
 
@@ -35,11 +35,13 @@ def _env() -> dict[str, str]:
 def _serve(settings: Any, hosts: list[str] | str, on_ready: Any = None) -> None:
     from aiohttp import web
 
+    from .adapters.observability import configure_tracing
     from .app import create_app
     from .bootstrap import bootstrap
     from .logs import configure
 
     configure(settings.log_level)
+    configure_tracing(settings.appinsights_connection_string)
     app = create_app(bootstrap(settings))
     if on_ready:
         app.on_startup.append(on_ready)
@@ -252,6 +254,36 @@ def _since(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def cmd_manifest(args: argparse.Namespace) -> None:
+    from manifest.package import ManifestError, build, load, validate
+
+    if args.action == "build":
+        try:
+            package = build(_env())
+        except ManifestError as e:
+            print(f"manifest build: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        problems = validate(package)
+        if problems:
+            print("manifest build: the package would not be valid:\n  " + "\n  ".join(problems), file=sys.stderr)
+            raise SystemExit(1)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(package.zip_bytes())
+        print(f"wrote {out} (manifest {package.manifest['manifestVersion']}, bot {package.manifest['bots'][0]['botId']})")
+        return
+    path = Path(args.path)
+    if not path.exists():
+        print(f"manifest validate: {path} does not exist", file=sys.stderr)
+        raise SystemExit(2)
+    problems = validate(load(path))
+    for p in problems:
+        print(p)
+    if problems:
+        raise SystemExit(1)
+    print(f"{path}: valid")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sre-consent-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -279,6 +311,13 @@ def main(argv: list[str] | None = None) -> None:
     au.add_argument("--store", help="SQLite file (default: STORE_PATH, else the running sandbox's)")
     au.add_argument("--json", action="store_true", help="one JSON object per line")
     au.set_defaults(fn=cmd_audit)
+    mf = sub.add_parser("manifest", help="build or validate the Teams app package")
+    msub = mf.add_subparsers(dest="action", required=True)
+    mb = msub.add_parser("build", help="fill the manifest from configuration and write the .zip")
+    mb.add_argument("--out", default="build/sre-consent-bot.zip")
+    mv = msub.add_parser("validate", help="check a .zip, folder or manifest.json against the official schema and more")
+    mv.add_argument("path", nargs="?", default="build/sre-consent-bot.zip")
+    mf.set_defaults(fn=cmd_manifest)
     args = parser.parse_args(argv)
     args.fn(args)
 

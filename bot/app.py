@@ -1,4 +1,4 @@
-"""The aiohttp application: /api/messages, /api/plans, /healthz, /readyz."""
+"""The aiohttp application: /api/messages, /api/plans, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -8,17 +8,38 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container
 from .services.housekeeping import expire_due, recover_interrupted
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("sre-consent-bot")
 MAX_BODY = 256 * 1024  # Azure Monitor's common-schema cap; more than any Teams activity
 
 
+@web.middleware
+async def traced(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One span per request, named by route (not by path: plan ids would explode cardinality)."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    with tracer.start_as_current_span(f"{request.method} {route}", kind=trace.SpanKind.SERVER) as span:
+        span.set_attribute("http.request.method", request.method)
+        span.set_attribute("http.route", route)
+        response = await handler(request)
+        span.set_attribute("http.response.status_code", response.status)
+        return response
+
+
+PRIVACY = ("SRE consent bot stores, for each execution plan, who asked, who approved or denied, and what ran, "
+           "in its own store and audit log. It never stores sign-in tokens or credentials.")
+TERMS = "This bot is operated by your organisation's SRE team for its own Azure resources."
+
+
 def create_app(container: Container) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[traced])
     api = PlansApi(container)
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -37,13 +58,28 @@ def create_app(container: Container) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
-        checks = {"store": await asyncio.to_thread(container.store.ping), "background_tasks": container.tasks.pending}
+        try:
+            store_ok = await asyncio.to_thread(container.store.ping)
+        except Exception:
+            store_ok = False
+        checks = {"store": store_ok, "outbox_depth": container.tasks.pending}
         ok = bool(checks["store"])
         return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
 
     app.router.add_post("/api/messages", messages)
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
+    async def metrics(request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(generate_latest, container.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def page(text: str) -> web.Response:
+        return web.Response(text=text)
+
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/privacy", lambda r: page(PRIVACY))
+    app.router.add_get("/terms", lambda r: page(TERMS))
+    app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_lifecycle(container))

@@ -16,6 +16,7 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.observability import Metrics, ObservedAuditLog
 from .adapters.store.sqlite import SqliteStore
 from .adapters.teams.auth import CachingBotFrameworkAuthentication
 from .adapters.teams.bot import BotOptions, ConsentBot
@@ -48,6 +49,7 @@ class Container:
     runner: ArmRunner
     broker: AzureCredentialBroker
     validator: EntraTokenValidator
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.tasks.drain()
@@ -82,11 +84,12 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
                              lambda plan, ids: card_for(plan, Viewer(), ids), bot_id)
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
-    deps = Deps(store=store, audit=store, notifier=notifier, runner=runner, broker=broker, clock=clock, tasks=tasks,
-                allowed_tenants=settings.allowed_tenants, directory=directory)
+    metrics = Metrics(store.count_by_state, lambda: tasks.pending)
+    deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
+                clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,
                          sign_in_url=f"{settings.authority_host}/{settings.app_tenant_id}/oauth2/v2.0/authorize")
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
-    return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator)
+    return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)

@@ -60,6 +60,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
+    Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
+    Setting("BOT_DOMAIN", "public host name of the bot, for the Teams manifest (default: taken from SSO_APP_ID_URI)", ""),
+    Setting("TEAMS_APP_ID", "id of the Teams app in the manifest (default: MicrosoftAppId)", ""),
+    Setting("TEAMS_APP_VERSION", "version written into the Teams manifest", "1.0.0"),
+    Setting("TEAMS_APP_DEVELOPER", "developer name shown in Teams", "SRE team"),
 )
 
 
@@ -92,6 +97,7 @@ class Settings:
     sweep_interval: float
     store_path: Path
     log_level: str
+    appinsights_connection_string: str = field(repr=False, default="")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -192,4 +198,5 @@ class Settings:
             sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
             store_path=Path(get("STORE_PATH")),
             log_level=level,
+            appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         )

@@ -16,8 +16,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("plan_id", "event", "status", "path"):
-            if hasattr(record, key):
+        for key in ("plan_id", "event", "detail", "status", "path", "trace_id"):
+            if getattr(record, key, None) is not None:
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

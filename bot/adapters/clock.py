@@ -7,7 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("sre-consent-bot")
 
 
 class SystemClock:
@@ -23,10 +26,11 @@ class BackgroundTasks:
 
     def spawn(self, work: Callable[[], Awaitable[object]], name: str) -> None:
         async def guarded() -> None:
-            try:
-                await work()
-            except Exception:
-                log.exception("background task %r failed", name)
+            with tracer.start_as_current_span(name):
+                try:
+                    await work()
+                except Exception:
+                    log.exception("background task %r failed", name)
 
         task = asyncio.get_running_loop().create_task(guarded(), name=name)
         self._tasks.add(task)

@@ -76,7 +76,8 @@ async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, denied
             after, event = transitions.user_refused(plan, denied, outcome, now), "user_refused"
     else:
         after, event = transitions.action_failed(plan, outcome, now), "action_failed"
-    detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "result": outcome.detail}
+    detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "result": outcome.detail,
+              "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
     return await _commit_retrying(deps, plan, after, acting, event, detail)
 
 

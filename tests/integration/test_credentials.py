@@ -161,7 +161,7 @@ async def test_two_approvers_granting_at_once_execute_once(teams: Teams, sandbox
     assert time.monotonic() - started < 30
     winners = [r for r in results if r.type == "application/vnd.microsoft.card.adaptive"]
     assert len(winners) == 1
-    alice_won = "Alice Admin" in card_text(winners[0].value)
+    alice_won = "Credentials of: Alice Admin" in card_text(winners[0].value)
     await teams.wait_card(card, "Succeeded" if alice_won else "Not authorized")
     await asyncio.sleep(0.2)
     assert _writes(sandbox, since) == (1 if alice_won else 0)  # bob (Reader) is refused by Azure, alice writes once

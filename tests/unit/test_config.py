@@ -46,4 +46,4 @@ def test_every_setting_is_documented_in_env_example_and_readme() -> None:
     example, readme = (root / ".env.example").read_text(), (root / "README.md").read_text()
     for s in SETTINGS:
         assert f"{s.name}=" in example, f"{s.name} missing from .env.example"
-        assert f"`{s.name}`" in readme, f"{s.name} missing from README"
+        assert f"`{s.name}`" in readme, f"{s.name} missing from README (run scripts/settings_docs.py)"

@@ -116,6 +116,11 @@ class SqliteStore:
         )
         return [plan_from_dict(json.loads(r[0])) for r in rows]
 
+    def count_by_state(self) -> dict[str, int]:
+        """Plans per state (for /metrics); a quick indexed query run at scrape time."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT state, COUNT(*) FROM plans GROUP BY state").fetchall())
+
     # -- AuditLog ------------------------------------------------------------------------------
     async def record(self, event: AuditEvent) -> None:
         await self._run(

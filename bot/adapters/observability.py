@@ -1,0 +1,98 @@
+"""Metrics (Prometheus), a log line per audit event (the plan id is the correlation id), and traces.
+
+The audit log is the one record of what happened, so metrics and logs hang off it: a decorator
+around the AuditLog port counts and logs every event as it is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..domain.audit import AuditEvent
+from ..ports import AuditLog
+
+log = logging.getLogger("bot.audit")
+tracer = trace.get_tracer("sre-consent-bot")
+CREDENTIAL_EVENTS = {"credentials_used": "used", "credentials_refused": "refused", "credentials_released": "released",
+                     "credentials_declined": "declined"}
+EXECUTION_EVENTS = {"action_succeeded", "action_failed", "agent_refused", "user_refused"}
+
+
+class _PlansByState(Collector):
+    def __init__(self, count_by_state: Callable[[], dict[str, int]]) -> None:
+        self._count = count_by_state
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily("sre_consent_plans", "Plans in the store, by state", labels=["state"])
+        for state, n in sorted(self._count().items()):
+            family.add_metric([state], n)
+        yield family
+
+
+class Metrics:
+    """The bot's Prometheus registry."""
+
+    def __init__(self, count_by_state: Callable[[], dict[str, int]], outbox_depth: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter("sre_consent_audit_events", "Audit events recorded, by kind", ["event"], registry=r)
+        self.approvals = Counter("sre_consent_approvals", "Approvals given", registry=r)
+        self.refusals = Counter("sre_consent_refusals", "Clicks and commands refused, by reason", ["code"], registry=r)
+        self.credentials = Counter("sre_consent_credential_grants", "User credential grants, by outcome", ["outcome"], registry=r)
+        self.execution = Histogram("sre_consent_action_seconds", "Time an action took in Azure, by identity and result",
+                                   ["identity", "result"], registry=r, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+        Gauge("sre_consent_outbox_depth", "Background work (executions, card updates) not finished yet",
+              registry=r).set_function(outbox_depth)
+        r.register(_PlansByState(count_by_state))
+
+    def observe(self, e: AuditEvent) -> None:
+        self.events.labels(e.event).inc()
+        if e.event == "approval_given":
+            self.approvals.inc()
+        if e.event.endswith("_refused") and "code" in e.detail:
+            self.refusals.labels(e.detail["code"]).inc()
+        if e.event in CREDENTIAL_EVENTS:
+            self.credentials.labels(CREDENTIAL_EVENTS[e.event]).inc()
+        if e.event in EXECUTION_EVENTS and "seconds" in e.detail:
+            identity = "agent" if e.detail.get("identity", "").startswith("the agent") else "user"
+            self.execution.labels(identity, e.event).observe(float(e.detail["seconds"]))
+
+
+class ObservedAuditLog:
+    """AuditLog decorator: after the event is stored, count it, log it, and mark the current trace."""
+
+    def __init__(self, inner: AuditLog, metrics: Metrics) -> None:
+        self._inner, self._metrics = inner, metrics
+
+    async def record(self, event: AuditEvent) -> None:
+        await self._inner.record(event)
+        self._metrics.observe(event)
+        move = f" {event.from_state} -> {event.to_state}" if event.from_state else ""
+        log.info("%s by %s%s", event.event, event.actor_name, move,
+                 extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail})
+        trace.get_current_span().add_event(event.event, {"plan_id": event.plan_id or "", "actor": event.actor})
+
+    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        return await self._inner.events(plan_id, since)
+
+
+def configure_tracing(connection_string: str | None) -> bool:
+    """Export traces to Application Insights when a connection string is set; otherwise tracing stays a no-op."""
+    if not connection_string:
+        return False
+    from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "sre-consent-bot"}))
+    provider.add_span_processor(BatchSpanProcessor(AzureMonitorTraceExporter(connection_string=connection_string)))
+    trace.set_tracer_provider(provider)
+    return True

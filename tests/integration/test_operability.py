@@ -1,0 +1,76 @@
+"""/metrics, /healthz, /readyz in the sandbox, counters moving through one approval, and traces."""
+
+from __future__ import annotations
+
+import re
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from sandbox.driver import Conversation, TeamsDriver
+
+from ..conftest import LOG_LINES
+from .harness import RunningBot, Teams
+
+
+async def _metrics(driver: TeamsDriver, bot: RunningBot) -> dict[str, float]:
+    async with driver.session.get(f"{bot.url}/metrics") as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+        text = await r.text()
+    values = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\w+(?:\{[^}]*\})?) ([\d.e+-]+)$", line)
+        if m:
+            values[m[1]] = float(m[2])
+    return values
+
+
+async def test_counters_move_through_one_approval(teams: Teams, driver: TeamsDriver, bot: RunningBot,
+                                                  chat: Conversation) -> None:
+    before = await _metrics(driver, bot)
+    assert before.get("sre_consent_approvals_total", 0) == 0
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    mid = await _metrics(driver, bot)
+    assert mid['sre_consent_plans{state="awaiting_consent"}'] == 1
+    await teams.click("alice", chat, card, "approve")
+    await teams.wait_card(card, "Succeeded")
+    after = await _metrics(driver, bot)
+    assert after["sre_consent_approvals_total"] == 1
+    assert after['sre_consent_plans{state="succeeded"}'] == 1
+    assert after['sre_consent_action_seconds_count{identity="agent",result="action_succeeded"}'] == 1
+    assert after['sre_consent_audit_events_total{event="approval_given"}'] == 1
+    assert "sre_consent_outbox_depth" in after
+
+
+async def test_health_and_readiness_answer(driver: TeamsDriver, bot: RunningBot) -> None:
+    async with driver.session.get(f"{bot.url}/healthz") as r:
+        assert r.status == 200 and (await r.json())["status"] == "ok"
+    async with driver.session.get(f"{bot.url}/readyz") as r:
+        body = await r.json()
+        assert r.status == 200 and body["checks"]["store"] is True and "outbox_depth" in body["checks"]
+    bot.container.store.close()  # the store goes away: readiness must say so
+    async with driver.session.get(f"{bot.url}/readyz") as r:
+        assert r.status == 503
+
+
+async def test_every_transition_is_logged_as_json_with_the_plan_id(teams: Teams, chat: Conversation) -> None:
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    plan_lines = [line for line in LOG_LINES if '"event": "consent_requested"' in line]
+    assert plan_lines and '"plan_id": "p-' in plan_lines[-1]
+    assert card.card is not None
+
+
+async def test_requests_and_executions_are_traced(teams: Teams, chat: Conversation) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the bot uses the global provider, as with Application Insights
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    await teams.click("alice", chat, card, "approve")
+    await teams.wait_card(card, "Succeeded")
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert "POST /api/messages" in names and any(n.startswith("run p-") for n in names)
+    events = {e.name for s in exporter.get_finished_spans() for e in s.events}
+    assert {"approval_given", "execution_started", "action_succeeded"} <= events
