@@ -1,0 +1,242 @@
+// SRE consent bot: hosting, the agent identity, the Azure Bot with Teams and SSO, storage, secrets, telemetry.
+// Deploy into a resource group: see infra/README.md.
+
+@description('Prefix for resource names (letters and digits).')
+@minLength(3)
+@maxLength(16)
+param baseName string
+
+param location string = resourceGroup().location
+
+@description('Client id of the bot\'s Entra app registration (also the SSO app: it exposes access_as_user).')
+param botAppId string
+
+@description('Client secret of that app registration. Stored in Key Vault; the web app reads it by reference.')
+@secure()
+param botAppPassword string
+
+param tenantId string = subscription().tenantId
+
+@description('Object ids of the people who may approve plans.')
+param approverObjectIds array
+
+@minValue(1)
+param approvalsRequired int = 1
+
+@description('Subscription searched by chat commands that name a VM.')
+param defaultSubscriptionId string = subscription().subscriptionId
+
+@description('Azure roles of the agent identity on the subscription. Reader by default: least privilege is the point of the credentials flow.')
+param agentRoleDefinitionIds array = [
+  'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
+]
+
+param oauthConnectionName string = 'sso'
+param appServiceSku string = 'B1'
+param botSku string = 'F0'
+
+var webAppName = '${baseName}-bot-${uniqueString(resourceGroup().id)}'
+var botDomain = '${webAppName}.azurewebsites.net'
+var ssoAppIdUri = 'api://${botDomain}/botid-${botAppId}'
+
+// The agent identity: what the bot acts as before anyone lends their rights.
+resource agentIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${baseName}-agent'
+  location: location
+}
+
+module agentAccess 'agent-access.bicep' = {
+  name: '${baseName}-agent-access'
+  scope: subscription()
+  params: {
+    principalId: agentIdentity.properties.principalId
+    roleDefinitionIds: agentRoleDefinitionIds
+  }
+}
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${baseName}-logs'
+  location: location
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${baseName}-insights'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+  }
+}
+
+// For the scale-out store (Azure Tables with ETag compare-and-set).
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: toLower(take('${baseName}${uniqueString(resourceGroup().id)}', 24))
+  location: location
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    supportsHttpsTrafficOnly: true
+  }
+}
+
+resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, agentIdentity.id, 'table-data-contributor')
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('${baseName}-kv-${uniqueString(resourceGroup().id)}', 24)
+  location: location
+  properties: {
+    tenantId: tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    enablePurgeProtection: true
+  }
+}
+
+resource botSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'bot-app-password'
+  properties: {
+    value: botAppPassword
+  }
+}
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, agentIdentity.id, 'secrets-user')
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  name: '${baseName}-plan'
+  location: location
+  kind: 'linux'
+  sku: { name: appServiceSku }
+  properties: {
+    reserved: true
+  }
+}
+
+var secretReference = '@Microsoft.KeyVault(SecretUri=${botSecret.properties.secretUri})'
+
+resource site 'Microsoft.Web/sites@2023-12-01' = {
+  name: webAppName
+  location: location
+  kind: 'app,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${agentIdentity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: agentIdentity.id
+    siteConfig: {
+      linuxFxVersion: 'PYTHON|3.11'
+      appCommandLine: 'python -m bot serve'
+      alwaysOn: true
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      healthCheckPath: '/readyz'
+      appSettings: [
+        { name: 'MicrosoftAppId', value: botAppId }
+        { name: 'MicrosoftAppPassword', value: secretReference }
+        { name: 'MicrosoftAppType', value: 'SingleTenant' }
+        { name: 'MicrosoftAppTenantId', value: tenantId }
+        { name: 'AZURE_TENANT_ID', value: tenantId }
+        { name: 'AZURE_CLIENT_ID', value: agentIdentity.properties.clientId }
+        { name: 'SSO_CLIENT_ID', value: botAppId }
+        { name: 'SSO_CLIENT_SECRET', value: secretReference }
+        { name: 'SSO_APP_ID_URI', value: ssoAppIdUri }
+        { name: 'OAUTH_CONNECTION_NAME', value: oauthConnectionName }
+        { name: 'BOT_DOMAIN', value: botDomain }
+        { name: 'DEFAULT_SUBSCRIPTION_ID', value: defaultSubscriptionId }
+        { name: 'DEFAULT_APPROVERS', value: join(approverObjectIds, ',') }
+        { name: 'APPROVALS_REQUIRED', value: string(approvalsRequired) }
+        { name: 'STORE_PATH', value: '/home/data/sre-consent-bot.sqlite3' }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
+        { name: 'HOST', value: '0.0.0.0' }
+        { name: 'PORT', value: '8000' }
+        // App Service platform settings (not read by the bot)
+        { name: 'WEBSITES_PORT', value: '8000' }
+        { name: 'SCM_DO_BUILD_DURING_DEPLOYMENT', value: 'true' }
+      ]
+    }
+  }
+  dependsOn: [
+    secretsUser
+  ]
+}
+
+resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
+  name: '${baseName}-bot'
+  location: 'global'
+  kind: 'azurebot'
+  sku: { name: botSku }
+  properties: {
+    displayName: 'SRE Consent'
+    endpoint: 'https://${site.properties.defaultHostName}/api/messages'
+    msaAppId: botAppId
+    msaAppType: 'SingleTenant'
+    msaAppTenantId: tenantId
+  }
+}
+
+resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
+  parent: bot
+  name: 'MsTeamsChannel'
+  location: 'global'
+  properties: {
+    channelName: 'MsTeamsChannel'
+  }
+}
+
+// Teams SSO: the token exchange resource must equal the manifest's webApplicationInfo.resource.
+resource ssoConnection 'Microsoft.BotService/botServices/connections@2022-09-15' = {
+  parent: bot
+  name: oauthConnectionName
+  location: 'global'
+  properties: {
+    serviceProviderDisplayName: 'Azure Active Directory v2'
+    serviceProviderId: '30dd229c-58e3-4a48-bdfd-91ec48eb906c'
+    clientId: botAppId
+    clientSecret: botAppPassword
+    scopes: 'openid profile offline_access ${ssoAppIdUri}/access_as_user'
+    parameters: [
+      { key: 'tenantID', value: tenantId }
+      { key: 'tokenExchangeUrl', value: ssoAppIdUri }
+    ]
+  }
+}
+
+output webAppName string = site.name
+output botDomain string = botDomain
+output messagingEndpoint string = 'https://${site.properties.defaultHostName}/api/messages'
+output ssoAppIdUri string = ssoAppIdUri
+output agentClientId string = agentIdentity.properties.clientId
+output agentPrincipalId string = agentIdentity.properties.principalId
+output keyVaultName string = vault.name
+output storageAccountName string = storage.name
+output botResourceName string = bot.name
