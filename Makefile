@@ -3,23 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	@command -v npm >/dev/null || { echo "installing Node.js and npm"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@command -v npm >/dev/null || { echo "installing Node.js and npm"; $(APT) nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
+
+# Debian's chromium (the tests never download a browser) and a colour emoji font for the cards
+BROWSER_STAMP := $(VENV)/.browser
+$(BROWSER_STAMP): | $(STAMP)
+	@{ command -v chromium && fc-list | grep -qi "noto color emoji"; } >/dev/null 2>&1 || { echo "installing chromium and fonts"; $(APT) chromium fonts-noto-color-emoji; }
+	@touch $(BROWSER_STAMP)
 
 ## run: start the sandbox simulators and the bot on http://localhost:3978/api/messages
 run: $(STAMP)
 	$(PY) -m bot sandbox
 
 ## test: the whole suite; no test collected (pytest exit 5) is a failure
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - no test ran (pytest exit code 5)"; exit 1; fi; \
 	exit $$rc
@@ -27,6 +35,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check bot cards sandbox tests
 	$(PY) -m mypy
+
+## screenshots: PNGs of every card state and of a Playground conversation, into docs/images/
+screenshots: $(STAMP) $(BROWSER_STAMP)
+	$(PY) -m tests.e2e.screenshots docs/images
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -72,7 +72,8 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     from sandbox import Sandbox
 
     box = Sandbox.start(SANDBOX_DIR, tls=tls, operation_seconds=args.operation_seconds)
-    env = {**_env(), **box.bot_environment(), "STORE_PATH": str(SANDBOX_DIR / "bot.sqlite3"),
+    # local Bot Framework clients such as the Agents Playground have no user-specific card views
+    env = {"CARD_BUTTONS": "everyone", **_env(), **box.bot_environment(), "STORE_PATH": str(SANDBOX_DIR / "bot.sqlite3"),
            "ARM_POLLING_INTERVAL": "0.5", "PORT": str(args.port)}
     settings = _settings(env)
     bot_url = f"http://localhost:{settings.port}/api/messages"

@@ -57,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
     Setting("PLAN_EXPIRY_MINUTES", "minutes a plan waits for consent", "30"),
     Setting("CREDENTIALS_EXPIRY_MINUTES", "minutes a credentials request waits", "15"),
+    Setting("CARD_BUTTONS", "approvers: buttons only in approvers' own card view (Teams user-specific views); everyone: "
+            "buttons on the shared card too, for clients without user-specific views such as the Agents Playground "
+            "(every click is still checked against the policy)", "approvers"),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
@@ -95,6 +98,7 @@ class Settings:
     default_subscription_id: str
     policy: ConsentPolicy
     sweep_interval: float
+    buttons_for_everyone: bool
     store_path: Path
     log_level: str
     appinsights_connection_string: str = field(repr=False, default="")
@@ -138,6 +142,12 @@ class Settings:
             if raw not in ("true", "false", "1", "0", "yes", "no"):
                 raise ConfigError(f"{name}={raw!r} is invalid: expected true or false")
             return raw in ("true", "1", "yes")
+
+        def card_buttons() -> bool:
+            value = get("CARD_BUTTONS").lower()
+            if value not in ("approvers", "everyone"):
+                raise ConfigError(f"CARD_BUTTONS={value!r} is invalid: expected approvers or everyone")
+            return value == "everyone"
 
         tenant_id = guid("AZURE_TENANT_ID", get("AZURE_TENANT_ID"))
         app_id = guid("MicrosoftAppId", get("MicrosoftAppId"))
@@ -196,6 +206,7 @@ class Settings:
                 credentials_expiry=timedelta(minutes=number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
             ),
             sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+            buttons_for_everyone=card_buttons(),
             store_path=Path(get("STORE_PATH")),
             log_level=level,
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
