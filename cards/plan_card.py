@@ -106,7 +106,8 @@ def _status_section(plan: Plan, now: datetime) -> list[Any]:
         d = plan.access_denied
         who = "The agent identity" if plan.state is PlanState.AWAITING_CREDENTIALS else (
             plan.credentials_by.name if plan.credentials_by else d.identity)
-        body.append(text(f"{who} ({d.identity}) lacks **{d.permission}** on scope `{d.scope}`."))
+        # Adaptive Card markdown has bold but no inline code: the scope is plain text
+        body.append(text(f"{who} ({d.identity}) lacks **{d.permission}** on scope {d.scope}."))
         if plan.state is PlanState.AWAITING_CREDENTIALS:
             body.append(text("An approver may let the agent act with their own rights, once, for this plan. "
                              "Their credentials are dropped as soon as it ends.", subtle=True))

@@ -48,6 +48,15 @@ body { margin: 0; padding: 16px; background: #EBEBEB; font-family: 'Segoe UI', '
 .ac-input { font: inherit; padding: 4px 6px; border: 1px solid #D1D1D1; border-radius: 4px; }
 </style></head><body><div id="card"></div></body></html>"""
 
+# Teams renders the Adaptive Card markdown subset itself; the generic renderer needs a processor for it.
+MARKDOWN = """() => {
+  AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
+    const esc = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    result.outputHtml = esc.replace(/\\*\\*(.+?)\\*\\*/g, "<strong>$1</strong>");
+    result.didProcess = true;
+  };
+}"""
+
 RENDER = """([card, hostConfig]) => {
   const ac = new AdaptiveCards.AdaptiveCard();
   ac.hostConfig = new AdaptiveCards.HostConfig(hostConfig);
@@ -72,9 +81,10 @@ async def renderer_page(browser: Browser) -> Page:
     """A blank page with the official Adaptive Cards JS renderer loaded."""
     if not RENDERER.is_file():
         raise RuntimeError("adaptivecards is not installed: `make test` runs npm ci")
-    page = await browser.new_page(viewport={"width": 560, "height": 900}, device_scale_factor=2)
+    page = await browser.new_page(viewport={"width": 560, "height": 900})
     await page.set_content(PAGE)
     await page.add_script_tag(path=str(RENDERER))
+    await page.evaluate(MARKDOWN)
     return page
 
 
