@@ -141,7 +141,7 @@ def cmd_driver(args: argparse.Namespace) -> None:
 async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
     import ssl
 
-    from sandbox.driver import TeamsDriver
+    from sandbox.driver import TeamsDriver, execute_data
     from sandbox.world import demo_world
 
     world = demo_world()
@@ -165,8 +165,8 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
         if target is None:
             print("no plan card found in the demo chat", file=sys.stderr)
             return 1
-        refreshed = await driver.click(user, conversation, target, "refresh", _card_data(target.card or {}, "refresh"))
-        data = _card_data(refreshed.value if isinstance(refreshed.value, dict) else {}, args.action)
+        refreshed = await driver.click(user, conversation, target, "refresh", execute_data(target.card or {}, "refresh"))
+        data = execute_data(refreshed.value if isinstance(refreshed.value, dict) else {}, args.action)
         if data is None:
             print(f"{args.user} sees no {args.action} button on that card (they may not be an approver, or it is too late).")
             return 1
@@ -189,22 +189,6 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
         return 0
 
 
-def _card_data(card: dict[str, Any], verb: str) -> dict[str, Any] | None:
-    """The `data` of the card's Action.Execute with `verb` (the refresh action included)."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute" and node.get("verb") == verb:
-                found.append(node.get("data") or {})
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return found[0] if found else None
 
 
 def _describe_card(card: dict[str, Any]) -> str:

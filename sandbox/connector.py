@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from .driver import ShowsActivity
 from .world import World
 
 
@@ -32,7 +33,7 @@ class ConnectorCall:
 
 
 @dataclass
-class PostedActivity:
+class PostedActivity(ShowsActivity):
     """An activity as Teams currently shows it (updates replace it in place)."""
 
     id: str
@@ -41,19 +42,6 @@ class PostedActivity:
     reply_to_id: str | None = None
     deleted: bool = False
     versions: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return str(self.activity.get("text") or "")
-
-    @property
-    def card(self) -> dict[str, Any] | None:
-        """The Adaptive Card content of the first card attachment, if any."""
-        for a in self.activity.get("attachments") or []:
-            if a.get("contentType") == "application/vnd.microsoft.card.adaptive":
-                content: dict[str, Any] = a.get("content") or {}
-                return content
-        return None
 
 
 @dataclass

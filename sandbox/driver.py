@@ -23,6 +23,47 @@ from .world import Channel, User
 
 BOT_ID = "28:sandbox-sre-consent-bot"
 BOT_NAME = "SRE Consent"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+def card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The Adaptive Card of an activity's first card attachment, if any."""
+    for a in activity.get("attachments") or []:
+        if a.get("contentType") == CARD_CONTENT_TYPE:
+            content: dict[str, Any] = a.get("content") or {}
+            return content
+    return None
+
+
+def execute_data(card: Any, verb: str) -> dict[str, Any] | None:
+    """The `data` of the card's Action.Execute with `verb` (the refresh action included), as a click sends it."""
+    if isinstance(card, dict):
+        if card.get("type") == "Action.Execute" and card.get("verb") == verb:
+            return dict(card.get("data") or {})
+        children: Any = card.values()
+    elif isinstance(card, list):
+        children = card
+    else:
+        return None
+    for child in children:
+        found = execute_data(child, verb)
+        if found is not None:
+            return found
+    return None
+
+
+class ShowsActivity:
+    """Read what an activity shows: its text and its Adaptive Card."""
+
+    activity: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.activity.get("text") or "")
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        return card_of(self.activity)
 
 
 @dataclass(frozen=True)
@@ -36,25 +77,13 @@ class Conversation:
 
 
 @dataclass(frozen=True)
-class BotMessage:
+class BotMessage(ShowsActivity):
     """An activity the bot posted, as currently shown (updates applied)."""
 
     id: str
     conversation_id: str
     reply_to_id: str | None
     activity: dict[str, Any]
-
-    @property
-    def text(self) -> str:
-        return str(self.activity.get("text") or "")
-
-    @property
-    def card(self) -> dict[str, Any] | None:
-        for a in self.activity.get("attachments") or []:
-            if a.get("contentType") == "application/vnd.microsoft.card.adaptive":
-                content: dict[str, Any] = a.get("content") or {}
-                return content
-        return None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from bot.bootstrap import Container, bootstrap
 from bot.config import Settings
 from bot.ports import Clock
 from sandbox import Sandbox
-from sandbox.driver import BotMessage, Conversation, InvokeResult, TeamsDriver
+from sandbox.driver import BotMessage, Conversation, InvokeResult, TeamsDriver, execute_data
 from sandbox.server import ServerThread
 from sandbox.world import User
 
@@ -67,22 +67,7 @@ def client_ssl(box: Sandbox) -> ssl.SSLContext:
     return box.tls.client_context()
 
 
-def find_action(card: Mapping[str, Any] | None, verb: str) -> dict[str, Any] | None:
-    """The `data` of the card's Action.Execute with `verb`, if the card offers it."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute" and node.get("verb") == verb:
-                found.append(dict(node.get("data") or {}))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return found[0] if found else None
+find_action = execute_data  # the data a click on `verb` sends, or None when the card has no such button
 
 
 def card_text(card: Mapping[str, Any] | None) -> str:
@@ -137,6 +122,13 @@ class Teams:
             data = find_action(await self.view(who, conversation, card), verb)
             assert data is not None, f"{who} sees no {verb} button"
         return await self.driver.click(self.user(who), conversation, card, verb, data, **kw)
+
+    async def ask_then_stop(self, bot: RunningBot, who: str, text: str, conversation: Conversation) -> BotMessage:
+        """Ask on `bot` (another instance than this helper's), then stop that instance: a restart follows."""
+        async with TeamsDriver(bot.messages_url, self.box.connector.base_url, self.box.tls.client_context()) as d:
+            card = await Teams(d, self.box).ask(who, text, conversation)
+        bot.stop()
+        return card
 
     async def card_now(self, card: BotMessage) -> dict[str, Any]:
         """The posted card as it is now (after updates)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.adapters.store.sqlite import SqliteStore
+from bot.domain.plan import PlanState
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
@@ -110,33 +112,24 @@ async def test_expired_plan_is_refused_and_swept(make_bot: object, sandbox: Sand
 
 
 async def test_restart_between_card_and_click_keeps_the_plan_actionable(
-    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path
+    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path, teams: Teams
 ) -> None:
-    first: RunningBot = make_bot()  # type: ignore[operator]
-    async with TeamsDriver(first.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
-        card = await Teams(d, sandbox).ask("carol", "restart vm dev-01", chat)
-    first.stop()
+    card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)  # type: ignore[operator]
     second: RunningBot = make_bot()  # type: ignore[operator]
     before = sandbox.arm.writes_to("dev-01")
     async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
-        teams = Teams(d, sandbox)
-        await teams.click("alice", chat, card, "approve")
-        await teams.wait_card(card, "Succeeded")
+        restarted = Teams(d, sandbox)
+        await restarted.click("alice", chat, card, "approve")
+        await restarted.wait_card(card, "Succeeded")
     assert sandbox.arm.writes_to("dev-01") == before + 1
 
 
 async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
-    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path
+    make_bot: object, sandbox: Sandbox, chat: Conversation, store_path: Path, teams: Teams
 ) -> None:
-    first: RunningBot = make_bot()  # type: ignore[operator]
-    async with TeamsDriver(first.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
-        card = await Teams(d, sandbox).ask("carol", "restart vm dev-01", chat)
-    first.stop()
+    card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)  # type: ignore[operator]
     # the process died while executing: simulate what it left behind in the store
     store = SqliteStore(store_path)
-    from dataclasses import replace
-
-    from bot.domain.plan import PlanState
     plans = await store.in_states({PlanState.AWAITING_CONSENT})
     plan = plans[0]
     await store.save(replace(plan, state=PlanState.EXECUTING), plan.version)
@@ -144,8 +137,8 @@ async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
     before = sandbox.arm.writes_to("dev-01")
     second: RunningBot = make_bot()  # type: ignore[operator]
     async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
-        teams = Teams(d, sandbox)
-        await teams.wait_card(card, "Interrupted")
-        await teams.wait_reply(card, "Interrupted")
+        restarted = Teams(d, sandbox)
+        await restarted.wait_card(card, "Interrupted")
+        await restarted.wait_reply(card, "Interrupted")
     assert sandbox.arm.writes_to("dev-01") == before
     assert [e for e in await second.container.store.events(plan.id) if e.event == "plan_interrupted"]
