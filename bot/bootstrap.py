@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botbuilder.integration.aiohttp import CloudAdapter
-
 from cards.plan_card import SsoSettings, Viewer, plan_card
 
 from .adapters.azure.arm_runner import ArmRunner
@@ -18,6 +16,7 @@ from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.observability import Metrics, ObservedAuditLog
 from .adapters.store.sqlite import SqliteStore
+from .adapters.teams.adapter import create_adapter
 from .adapters.teams.auth import CachingBotFrameworkAuthentication
 from .adapters.teams.bot import BotOptions, ConsentBot
 from .adapters.teams.notifier import TeamsNotifier
@@ -27,16 +26,6 @@ from .ports import Clock
 from .services.deps import Deps
 
 
-class _BotFrameworkConfig:
-    """The attribute names botbuilder's ConfigurationBotFrameworkAuthentication reads."""
-
-    def __init__(self, s: Settings) -> None:
-        self.APP_ID = s.app_id or None
-        self.APP_PASSWORD = s.app_password or None
-        self.APP_TYPE = s.app_type if s.app_id else "MultiTenant"  # no app id: anonymous, local clients only
-        self.APP_TENANTID = s.app_tenant_id or None
-
-
 @dataclass
 class Container:
     settings: Settings
@@ -44,7 +33,7 @@ class Container:
     store: SqliteStore
     tasks: BackgroundTasks
     auth: CachingBotFrameworkAuthentication
-    adapter: CloudAdapter
+    adapter: Any  # botbuilder's CloudAdapter (kept out of this module's imports)
     bot: ConsentBot
     runner: ArmRunner
     broker: AzureCredentialBroker
@@ -78,8 +67,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    auth = CachingBotFrameworkAuthentication(_BotFrameworkConfig(settings))
-    adapter = CloudAdapter(auth)
+    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),

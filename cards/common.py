@@ -22,7 +22,3 @@ def dump(card: AdaptiveCard) -> dict[str, Any]:
     content: dict[str, Any] = card.model_dump(exclude_none=True, by_alias=True)
     return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", **content}
 
-
-def message_card(title: str, lines: list[str]) -> dict[str, Any]:
-    """A simple card of a heading and paragraphs (help, errors)."""
-    return dump(AdaptiveCard(version="1.5", body=[heading(title), *(text(line) for line in lines)]))

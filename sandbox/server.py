@@ -11,7 +11,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -45,8 +45,7 @@ class ServerThread:
             site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
             await site.start()
             self._runners.append(runner)
-            server: Any = site._server  # aiohttp exposes the bound port only here
-            return int(server.sockets[0].getsockname()[1])
+            return int(runner.addresses[-1][1])
         return self.call(start)
 
     def stop(self) -> None:

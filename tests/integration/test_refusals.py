@@ -142,3 +142,16 @@ async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
         await restarted.wait_reply(card, "Interrupted")
     assert sandbox.arm.writes_to("dev-01") == before
     assert [e for e in await second.container.store.events(plan.id) if e.event == "plan_interrupted"]
+
+
+async def test_internal_errors_are_explained_not_dumped(teams: Teams, driver: TeamsDriver, chat: Conversation,
+                                                         bot: RunningBot) -> None:
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    data = find_action(await teams.view("alice", chat, card), "approve")
+    bot.container.store.close()  # the store disappears under the bot
+    result = await teams.click("alice", chat, card, "approve", data)
+    assert (result.status, result.status_code) == (200, 500) and "nothing was changed" in result.value["message"]
+    assert "Traceback" not in str(result.body)
+    await driver.say(teams.user("alice"), "pending", chat)
+    reply = await driver.wait_for(lambda m: "went wrong" in m.text, conversation_id=chat.id)
+    assert "Traceback" not in reply.text and "sqlite" not in reply.text.lower()

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from cards.common import message_card
 from cards.plan_card import READ_ONLY, SsoSettings, Viewer, plan_card
 
 from .card_schema import validate_card
@@ -61,10 +60,6 @@ def test_credentials_card_carries_the_sso_authentication_block() -> None:
     card = plan_card(STATES["awaiting_credentials"], Viewer(can_act=True), NOW, sso=SSO)
     assert card["authentication"]["connectionName"] == "sso"
     assert card["authentication"]["tokenExchangeResource"]["uri"] == SSO.app_id_uri
-
-
-def test_message_card_is_valid() -> None:
-    assert validate_card(message_card("Help", ["one", "two"])) == []
 
 
 def test_validator_catches_broken_cards() -> None:

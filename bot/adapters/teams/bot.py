@@ -148,6 +148,14 @@ class ConsentBot(ActivityHandler):
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         if turn_context.activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)  # type: ignore[no-any-return]
+        try:
+            return await self._card_action(turn_context)
+        except Exception:
+            log.exception("card action failed")
+            return invoke.error(500, "InternalError", "Something went wrong on the bot's side; nothing was changed. "
+                                                     "The error was logged; try again or ask the SRE team.")
+
+    async def _card_action(self, turn_context: TurnContext) -> InvokeResponse:
         value = turn_context.activity.value
         action = value.get("action") if isinstance(value, dict) else None
         if not isinstance(action, dict) or action.get("type") != "Action.Execute":
