@@ -6,6 +6,7 @@ import asyncio
 
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
+from sandbox.world import VirtualMachine
 
 from .harness import RunningBot, Teams, card_text, find_action
 
@@ -129,3 +130,17 @@ async def test_approver_group_members_may_approve_and_others_not(make_bot: objec
         await teams.click("alice", chat, card, "approve", data)
         await teams.wait_card(card, "Succeeded")
         assert len([w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/dev-01")]) == 1
+
+
+async def test_ambiguous_vm_name_asks_which_one(teams: Teams, driver: TeamsDriver, sandbox: Sandbox,
+                                                chat: Conversation) -> None:
+    twin = VirtualMachine(sandbox.world.subscription_id, "dev-rg", "web-01")
+    sandbox.world.vms.append(twin)  # a second web-01, in dev-rg
+    try:
+        await driver.say(teams.user("carol"), "restart vm web-01", chat)
+        reply = await driver.wait_for(lambda m: "several VMs named" in m.text, conversation_id=chat.id)
+        assert "`dev-rg`" in reply.text and "`prod-rg`" in reply.text
+        card = await teams.ask("carol", "restart vm web-01 in dev-rg", chat)
+        assert "dev-rg" in card_text(card.card)
+    finally:
+        sandbox.world.vms.remove(twin)
