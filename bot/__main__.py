@@ -79,6 +79,9 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     bot_url = f"http://localhost:{settings.port}/api/messages"
     endpoints = {**box.endpoints(), "bot": bot_url}
     (SANDBOX_DIR / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+    webhook = SANDBOX_DIR / "incident-webhook-url"  # a throwaway local secret, readable by this user only
+    webhook.touch(mode=0o600)
+    webhook.write_text(f"http://localhost:{settings.port}/api/incidents?code={box.webhook_secret}\n")
 
     async def banner(app: Any) -> None:
         print(_banner(endpoints), flush=True)
@@ -124,6 +127,8 @@ Three things to try, in another terminal:
   1. .venv/bin/sre-consent-bot driver say --as carol "help"
   2. .venv/bin/sre-consent-bot driver say --as carol "restart vm dev-01"      (then: driver approve --as alice)
   3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
+And an incident: .venv/bin/sre-consent-bot driver alert --rule "Web tier unresponsive" --vm web-01
+  (response plans: {SANDBOX_DIR / 'response-plans.json'})
 Or point the Microsoft 365 Agents Playground at {e['bot']}.
 """
 
@@ -148,6 +153,8 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
     if args.user not in world.users:
         print(f"unknown user {args.user!r}: one of {', '.join(world.users)}", file=sys.stderr)
         return 2
+    if args.action == "alert":
+        return await _alert(args, endpoints, world)
     user = world.user(args.user)
     conversation = TeamsDriver.group_chat(endpoints["tenantId"], "sandbox-demo")
     context = ssl.create_default_context(cafile=endpoints["ca"])
@@ -189,6 +196,24 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
         return 0
 
 
+
+
+async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any) -> int:
+    """Play Azure Monitor: post a common-schema alert for the named VMs to the bot's incident webhook."""
+    import aiohttp
+
+    from sandbox.monitor import alert_payload
+
+    vms = [v for v in world.vms if v.name in args.vm]
+    if len(vms) != len(args.vm):
+        print(f"unknown VM among {args.vm}: one of {', '.join(v.name for v in world.vms)}", file=sys.stderr)
+        return 2
+    url = (SANDBOX_DIR / "incident-webhook-url").read_text().strip()
+    payload = alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
+    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as r:
+        print(f"HTTP {r.status}: {await r.text()}")
+    print("alert id:", payload["data"]["essentials"]["alertId"])
+    return 0 if r.status < 300 else 1
 
 
 def _describe_card(card: dict[str, Any]) -> str:
@@ -289,6 +314,12 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--wait", type=float, default=6.0, help="seconds to wait for the thread's new messages")
     for p in dsub.choices.values():
         p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
+    al = dsub.add_parser("alert", help="play Azure Monitor: send an alert for VMs to /api/incidents")
+    al.add_argument("--rule", required=True, help="alert rule name; response plans match on it")
+    al.add_argument("--vm", action="append", required=True, help="target VM name (repeatable)")
+    al.add_argument("--severity", default="Sev1", choices=["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"])
+    al.add_argument("--resolved", action="store_true", help="send the Resolved notification")
+    al.add_argument("--alert-id", help="the alert id (to resolve an earlier alert)")
     dr.set_defaults(fn=cmd_driver)
     au = sub.add_parser("audit", help="print the audit trail")
     au.add_argument("--plan")

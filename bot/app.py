@@ -1,4 +1,4 @@
-"""The aiohttp application: /api/messages, /api/plans, /healthz, /readyz, /metrics."""
+"""The aiohttp application: /api/messages, /api/plans, /api/incidents, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .adapters.http.incidents_api import IncidentsApi
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container
 from .services.housekeeping import expire_due, recover_interrupted
@@ -41,6 +42,7 @@ TERMS = "This bot is operated by your organisation's SRE team for its own Azure 
 def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[traced])
     api = PlansApi(container)
+    incidents = IncidentsApi(container)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -69,6 +71,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_post("/api/messages", messages)
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
+    app.router.add_post("/api/incidents", incidents.receive)
     async def metrics(request: web.Request) -> web.Response:
         body = await asyncio.to_thread(generate_latest, container.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

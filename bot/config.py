@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .domain.consent import ConsentPolicy
+from .domain.incident import ResponsePlan, parse_response_plans
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -60,6 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CARD_BUTTONS", "approvers: buttons only in approvers' own card view (Teams user-specific views); everyone: "
             "buttons on the shared card too, for clients without user-specific views such as the Agents Playground "
             "(every click is still checked against the policy)", "approvers"),
+    Setting("RESPONSE_PLANS_FILE", "JSON file of incident response plans (alert rules -> operation, mode, channel, responders)", ""),
+    Setting("INCIDENT_WEBHOOK_SECRET", "secret the Azure Monitor action group puts in the webhook URL (?code=...); "
+            "empty turns /api/incidents off", ""),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
@@ -99,6 +104,8 @@ class Settings:
     policy: ConsentPolicy
     sweep_interval: float
     buttons_for_everyone: bool
+    response_plans: tuple[ResponsePlan, ...]
+    incident_webhook_secret: str = field(repr=False)
     store_path: Path
     log_level: str
     appinsights_connection_string: str = field(repr=False, default="")
@@ -148,6 +155,24 @@ class Settings:
             if value not in ("approvers", "everyone"):
                 raise ConfigError(f"CARD_BUTTONS={value!r} is invalid: expected approvers or everyone")
             return value == "everyone"
+
+        def response_plans(service_url: str, tenant: str) -> tuple[ResponsePlan, ...]:
+            path = get("RESPONSE_PLANS_FILE")
+            if not path:
+                return ()
+            try:
+                data = json.loads(Path(path).read_text())
+                return tuple(parse_response_plans(data, service_url, tenant))
+            except OSError as e:
+                raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: cannot read it ({e.strerror})") from None
+            except ValueError as e:
+                raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: {e}") from None
+
+        def webhook_secret() -> str:
+            secret = get("INCIDENT_WEBHOOK_SECRET")
+            if secret and len(secret) < 24:
+                raise ConfigError("INCIDENT_WEBHOOK_SECRET is invalid: expected at least 24 random characters")
+            return secret
 
         tenant_id = guid("AZURE_TENANT_ID", get("AZURE_TENANT_ID"))
         app_id = guid("MicrosoftAppId", get("MicrosoftAppId"))
@@ -207,6 +232,8 @@ class Settings:
             ),
             sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
             buttons_for_everyone=card_buttons(),
+            response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant),
+            incident_webhook_secret=webhook_secret(),
             store_path=Path(get("STORE_PATH")),
             log_level=level,
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class Sandbox:
     arm: ArmSimulator
     connector: ConnectorSimulator
     thread: ServerThread
+    directory: Path
+    webhook_secret: str = field(repr=False)
 
     @classmethod
     def start(cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None,
@@ -44,10 +47,24 @@ class Sandbox:
         arm.audiences = {arm.base_url, arm.base_url + "/"}
         arm.issuer_base = entra.base_url
         connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
-        return cls(world, tls, keys, entra, arm, connector, thread)
+        box = cls(world, tls, keys, entra, arm, connector, thread, directory, secrets.token_urlsafe(32))
+        (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
+        return box
 
     def stop(self) -> None:
         self.thread.stop()
+
+    def response_plans(self) -> dict[str, object]:
+        """Two demo incident response plans for the Incidents channel: one autonomous, one reviewed."""
+        channel = self.world.channels[0]
+        responders = [self.world.user(n).object_id for n in ("alice", "bob")]
+        common = {"operation": "restart", "responders": responders,
+                  "channel": {"id": channel.channel_id, "serviceUrl": self.connector.base_url}}
+        return {"responsePlans": [
+            {"name": "web-hung", "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev0", "Sev1"]},
+             "mode": "autonomous", **common},
+            {"name": "high-cpu", "match": {"alertRules": ["High CPU*"]}, "mode": "review", **common},
+        ]}
 
     def bot_environment(self) -> dict[str, str]:
         """The settings that point the bot at this sandbox (the same names production uses)."""
@@ -69,6 +86,9 @@ class Sandbox:
             "ALLOWED_TENANTS": w.home_tenant_id,
             "DEFAULT_SUBSCRIPTION_ID": w.subscription_id,
             "DEFAULT_APPROVERS": ",".join(w.user(n).object_id for n in ("alice", "bob")),
+            "TEAMS_SERVICE_URL": self.connector.base_url,
+            "RESPONSE_PLANS_FILE": str(self.directory / "response-plans.json"),
+            "INCIDENT_WEBHOOK_SECRET": self.webhook_secret,
         }
 
     def endpoints(self) -> dict[str, Any]:

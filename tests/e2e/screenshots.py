@@ -43,6 +43,10 @@ async def cards(out: Path) -> list[Path]:
             target = out / f"card-{state.replace('_', '-')}.png"
             await page.locator("#card").screenshot(path=str(target))
             written.append(target)
+        await render(page, json.loads((SNAPSHOTS / "incident-autonomous.json").read_text()))
+        target = out / "card-incident.png"
+        await page.locator("#card").screenshot(path=str(target))
+        written.append(target)
         await browser.close()
     return written
 

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_plan ON audit(plan_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_u BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_d BEFORE DELETE ON audit
@@ -115,6 +119,13 @@ class SqliteStore:
             f"SELECT data FROM plans WHERE state IN ({','.join('?' * len(values))}) ORDER BY expires_at", tuple(values)
         )
         return [plan_from_dict(json.loads(r[0])) for r in rows]
+
+    async def for_incident(self, incident_id: str) -> list[Plan]:
+        rows = await self._run("SELECT data FROM plans WHERE json_extract(data, '$.incident_id') = ?", (incident_id,))
+        return [plan_from_dict(json.loads(r[0])) for r in rows]
+
+    async def first_delivery(self, key: str) -> bool:
+        return await self._count("INSERT OR IGNORE INTO deliveries (key) VALUES (?)", (key,)) == 1
 
     def count_by_state(self) -> dict[str, int]:
         """Plans per state (for /metrics); a quick indexed query run at scrape time."""

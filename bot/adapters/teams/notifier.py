@@ -86,15 +86,10 @@ class TeamsNotifier:
         thread = plan.thread
         if thread is None:
             raise ValueError(f"plan {plan.id} has no thread to post in")
+        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
+            return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
         client = await self._client(thread.service_url)
         activity = await self._card_activity(plan)
-        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
-            params = ConversationParameters(
-                is_group=True, bot=ChannelAccount(id=self._bot_id), tenant_id=thread.tenant_id, activity=activity,
-                channel_data={"channel": {"id": thread.conversation_id}, "tenant": {"id": thread.tenant_id}},
-            )
-            created = await self._retry(lambda: client.conversations.create_conversation(params))
-            return replace(thread, conversation_id=created.id, card_activity_id=created.activity_id)
         sent = await self._retry(lambda: client.conversations.send_to_conversation(thread.conversation_id, activity))
         return replace(thread, card_activity_id=sent.id)
 
@@ -107,6 +102,17 @@ class TeamsNotifier:
         activity.id = thread.card_activity_id
         card_id = thread.card_activity_id
         await self._retry(lambda: client.conversations.update_activity(thread.conversation_id, card_id, activity))
+
+    async def open_thread(self, channel: Thread, card: dict[str, Any]) -> Thread:
+        """A new thread in `channel` whose first message is `card`; `card_activity_id` is that message."""
+        client = await self._client(channel.service_url)
+        activity = Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
+        params = ConversationParameters(
+            is_group=True, bot=ChannelAccount(id=self._bot_id), tenant_id=channel.tenant_id, activity=activity,
+            channel_data={"channel": {"id": channel.conversation_id}, "tenant": {"id": channel.tenant_id}},
+        )
+        created = await self._retry(lambda: client.conversations.create_conversation(params))
+        return replace(channel, conversation_id=created.id, card_activity_id=created.activity_id)
 
     async def reply(self, plan: Plan, text: str) -> None:
         if plan.thread is not None:

@@ -1,0 +1,134 @@
+"""Azure Monitor alerts (common alert schema) and the incident response plans that answer them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from .plan import Mode, Operation, ResourceRef
+
+SCHEMA_ID = "azureMonitorCommonAlertSchema"
+SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
+_VM = re.compile(r"/providers/microsoft\.compute/virtualmachines/[^/]+/?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """The parts of an alert notification the bot acts on."""
+
+    alert_id: str
+    rule: str
+    severity: str
+    condition: str  # Fired | Resolved
+    targets: tuple[str, ...]
+    fired_at: str
+    description: str
+    signal_type: str
+
+    @property
+    def key(self) -> str:
+        """Azure Monitor retries deliveries: one key per alert and condition."""
+        return f"{self.alert_id}|{self.condition}"
+
+    def vm_targets(self) -> list[ResourceRef]:
+        return [ResourceRef.parse(t) for t in self.targets if _VM.search(t)]
+
+
+def parse_alert(payload: Any) -> Alert:
+    """Parse a common-schema notification; raises ValueError listing every problem."""
+    problems: list[str] = []
+    if not isinstance(payload, dict):
+        raise ValueError("the body must be a JSON object")
+    if payload.get("schemaId") != SCHEMA_ID:
+        problems.append(f"schemaId must be {SCHEMA_ID!r} (turn on the common alert schema in the action group)")
+    essentials = (payload.get("data") or {}).get("essentials") if isinstance(payload.get("data"), dict) else None
+    if not isinstance(essentials, dict):
+        raise ValueError("; ".join([*problems, "data.essentials is missing"]))
+    fields = {k.lower(): v for k, v in essentials.items()}  # the schema's own docs disagree on key casing
+    alert_id, rule, severity = fields.get("alertid"), fields.get("alertrule"), fields.get("severity")
+    condition, targets = fields.get("monitorcondition"), fields.get("alerttargetids")
+    if not isinstance(alert_id, str) or not alert_id:
+        problems.append("data.essentials.alertId is required")
+    if not isinstance(rule, str) or not rule:
+        problems.append("data.essentials.alertRule is required")
+    if severity not in SEVERITIES:
+        problems.append(f"data.essentials.severity must be one of {', '.join(SEVERITIES)}")
+    if condition not in ("Fired", "Resolved"):
+        problems.append("data.essentials.monitorCondition must be Fired or Resolved")
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        problems.append("data.essentials.alertTargetIDs must be a list of resource ids")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return Alert(str(alert_id), str(rule), str(severity), str(condition), tuple(targets or ()),
+                 str(fields.get("fireddatetime") or ""), str(fields.get("description") or ""),
+                 str(fields.get("signaltype") or ""))
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    """What to do when an alert matches: an operation on its VM targets, posted in a channel."""
+
+    name: str
+    rules: tuple[str, ...]  # alert rule name patterns (fnmatch, case-insensitive)
+    severities: frozenset[str]  # empty: any severity
+    operation: Operation
+    mode: Mode
+    channel_id: str
+    service_url: str
+    tenant_id: str
+    responders: frozenset[str]
+    approvals_required: int = 1
+
+    def matches(self, alert: Alert) -> bool:
+        rule = alert.rule.lower()
+        return any(fnmatchcase(rule, p.lower()) for p in self.rules) and (
+            not self.severities or alert.severity in self.severities)
+
+
+def parse_response_plans(data: Any, default_service_url: str, default_tenant: str) -> list[ResponsePlan]:
+    """Parse the response plans file; raises ValueError naming the plan and field at fault."""
+    items = data.get("responsePlans") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ValueError('expected {"responsePlans": [...]}')
+    plans = []
+    operations = {o.value.lower(): o for o in Operation}
+    for i, item in enumerate(items):
+        where = f"responsePlans[{i}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} must be an object")
+        name = item.get("name")
+        where = f"response plan {name!r}" if isinstance(name, str) else where
+        match = item.get("match") or {}
+        rules = match.get("alertRules") if isinstance(match, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: name is required")
+        if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
+            raise ValueError(f"{where}: match.alertRules must be a non-empty list of rule name patterns")
+        severities = match.get("severities") or []
+        if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
+            raise ValueError(f"{where}: match.severities must list values among {', '.join(SEVERITIES)}")
+        operation = operations.get(str(item.get("operation", "")).lower())
+        if operation is None:
+            raise ValueError(f"{where}: operation must be one of {', '.join(o.value for o in Operation)}")
+        try:
+            mode = Mode(item.get("mode", "review"))
+        except ValueError:
+            raise ValueError(f"{where}: mode must be review or autonomous") from None
+        channel = item.get("channel") or {}
+        if not isinstance(channel, dict) or not str(channel.get("id", "")).startswith("19:"):
+            raise ValueError(f"{where}: channel.id must be a Teams channel id (19:...@thread.tacv2)")
+        responders = item.get("responders") or []
+        if not isinstance(responders, list) or not responders or not all(isinstance(r, str) for r in responders):
+            raise ValueError(f"{where}: responders must list the Entra object ids who approve or lend credentials")
+        required = item.get("approvalsRequired", 1)
+        if not isinstance(required, int) or isinstance(required, bool) or not 1 <= required <= len(responders):
+            raise ValueError(f"{where}: approvalsRequired must be between 1 and the number of responders")
+        plans.append(ResponsePlan(
+            name=name, rules=tuple(rules), severities=frozenset(severities), operation=operation, mode=mode,
+            channel_id=str(channel["id"]), service_url=str(channel.get("serviceUrl") or default_service_url),
+            tenant_id=str(channel.get("tenantId") or default_tenant), responders=frozenset(responders),
+            approvals_required=required,
+        ))
+    return plans

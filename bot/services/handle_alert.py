@@ -1,0 +1,58 @@
+"""An Azure Monitor alert arrives: each matching response plan opens a channel thread and proposes its plan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..domain.consent import ConsentPolicy
+from ..domain.incident import Alert, ResponsePlan
+from ..domain.plan import Person, Plan, PlannedAction, Source, Thread
+from .deps import Deps
+from .propose_plan import PlanRequest, propose_plan
+
+log = logging.getLogger(__name__)
+IncidentCard = Callable[[Alert, ResponsePlan], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    duplicate: bool
+    matched: tuple[str, ...]
+    plans: tuple[Plan, ...] = ()
+
+
+async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePlan], policy: ConsentPolicy,
+                       card: IncidentCard) -> AlertOutcome:
+    """Act once per alert and condition: open threads and propose plans when Fired, tell them when Resolved."""
+    matched = tuple(p.name for p in response_plans if p.matches(alert))
+    if not await deps.store.first_delivery(alert.key):
+        return AlertOutcome(True, matched)
+    if alert.condition == "Resolved":
+        for plan in await deps.store.for_incident(alert.alert_id):
+            if plan.thread is not None:
+                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{alert.rule}** resolved.")
+        return AlertOutcome(False, matched)
+    proposed = []
+    for rp in (p for p in response_plans if p.matches(alert)):
+        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
+        thread = await deps.notifier.open_thread(channel, card(alert, rp))
+        targets = alert.vm_targets()
+        if not targets:
+            await deps.notifier.say(thread, "This alert names no virtual machine, so the response plan has nothing to act on.")
+            continue
+        names = ", ".join(t.name for t in targets)
+        responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
+        request = PlanRequest(
+            title=f"{rp.operation.label} VM {names}",
+            rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
+            actions=tuple(PlannedAction(rp.operation, t) for t in targets),
+            requested_by=responder,
+            policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
+            thread=replace(thread, card_activity_id=None),
+            mode=rp.mode, source=Source.INCIDENT, incident_id=alert.alert_id,
+        )
+        proposed.append(await propose_plan(deps, request))
+    return AlertOutcome(False, matched, tuple(proposed))
