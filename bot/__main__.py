@@ -150,11 +150,11 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
     from sandbox.world import demo_world
 
     world = demo_world()
+    if args.action == "alert":
+        return await _alert(args, endpoints, world)
     if args.user not in world.users:
         print(f"unknown user {args.user!r}: one of {', '.join(world.users)}", file=sys.stderr)
         return 2
-    if args.action == "alert":
-        return await _alert(args, endpoints, world)
     user = world.user(args.user)
     conversation = TeamsDriver.group_chat(endpoints["tenantId"], "sandbox-demo")
     context = ssl.create_default_context(cafile=endpoints["ca"])
@@ -167,17 +167,20 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
                 if m.id not in before:
                     print(_describe(m))
             return 0
-        cards = [m for m in await driver.bot_messages(conversation.id) if m.card]
+        # the latest plan card (or the one named by --plan), in the demo chat or any channel thread
+        cards = [m for m in await driver.bot_messages() if m.card and execute_data(m.card, "refresh") is not None]
         target = next((m for m in reversed(cards) if args.plan is None or args.plan in json.dumps(m.card)), None)
         if target is None:
-            print("no plan card found in the demo chat", file=sys.stderr)
+            print("no plan card found: ask for one first (driver say ... or driver alert ...)", file=sys.stderr)
             return 1
+        if ";messageid=" in target.conversation_id:
+            conversation = TeamsDriver.channel(world.channels[0], endpoints["tenantId"])
+        before = {m.id for m in await driver.bot_messages(target.conversation_id)}
         refreshed = await driver.click(user, conversation, target, "refresh", execute_data(target.card or {}, "refresh"))
         data = execute_data(refreshed.value if isinstance(refreshed.value, dict) else {}, args.action)
         if data is None:
             print(f"{args.user} sees no {args.action} button on that card (they may not be an approver, or it is too late).")
             return 1
-        before = {m.id for m in await driver.bot_messages(conversation.id)}
         result = await driver.click(user, conversation, target, args.action, data)
         if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
             # what the Teams client does: obtain the SSO token silently, then send the same invoke again
@@ -190,7 +193,7 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
             else json.dumps(result.value) if isinstance(result.value, dict) else str(result.value)
         print(f"invoke answered {result.status_code}: {shown}")
         await asyncio.sleep(args.wait)
-        for m in await driver.bot_messages(conversation.id):
+        for m in await driver.bot_messages(target.conversation_id):
             if m.id not in before and not m.card:
                 print(_describe(m))
         return 0

@@ -12,10 +12,10 @@ def duration_text(plan: Plan) -> str:
     return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def approvers_text(plan: Plan) -> str:
+def consent_text(plan: Plan) -> str:
     if plan.mode.value == "autonomous":
-        return "implicit (incident response plan, autonomous mode)"
-    return ", ".join(a.approver.name for a in plan.approvals) or "nobody"
+        return "consent implicit (incident response plan, autonomous mode)"
+    return "approved by " + (", ".join(a.approver.name for a in plan.approvals) or "nobody")
 
 
 def outcome_lines(plan: Plan) -> list[str]:
@@ -58,7 +58,7 @@ def result_text(plan: Plan) -> str:
     elif plan.state in (PlanState.FAILED, PlanState.INTERRUPTED, PlanState.EXPIRED) and plan.reason:
         parts.append(plan.reason)
     parts.extend(outcome_lines(plan))
-    facts = [f"Requested by {plan.requested_by.name}", f"approved by {approvers_text(plan)}"]
+    facts = [f"Requested by {plan.requested_by.name}", consent_text(plan)]
     if plan.credentials_by:
         facts.append(f"credentials lent by {plan.credentials_by.name}")
     if took := duration_text(plan):

@@ -56,8 +56,10 @@ def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_
         assert "Awaiting approval" in asked.stdout, asked.stderr
         approved = _cli("driver", "approve", "--as", "alice", "--wait", "3", cwd=tmp_path)
         assert "Succeeded" in approved.stdout, approved.stdout + approved.stderr
+        alerted = _cli("driver", "alert", "--rule", "High CPU on dev-01", "--vm", "dev-01", cwd=tmp_path)
+        assert alerted.returncode == 0 and "HTTP 202" in alerted.stdout and "high-cpu" in alerted.stdout, alerted.stderr
         audit = _cli("audit", cwd=tmp_path)
-        assert "approval_given" in audit.stdout and "Alice Admin" in audit.stdout
+        assert "approval_given" in audit.stdout and "Alice Admin" in audit.stdout and "response plan high-cpu" in audit.stdout
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
