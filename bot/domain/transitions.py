@@ -63,13 +63,18 @@ def present(plan: Plan, now: datetime) -> Plan:
     return _move(plan, S.AWAITING_CONSENT)
 
 
-def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> None:
-    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
+def _check_card(plan: Plan, seen_hash: str) -> None:
+    """The click must carry the digest of the plan as stored: a plan is bound to what the approver saw."""
     if seen_hash != plan.content_hash:
         raise Refusal(
             RefusalCode.STALE_CARD,
             "This card does not match the stored plan (it was changed or tampered with). Nothing was done.",
         )
+
+
+def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> None:
+    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
+    _check_card(plan, seen_hash)
     if plan.state is not S.AWAITING_CONSENT:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if now >= plan.expires_at:
@@ -143,19 +148,30 @@ def action_failed(plan: Plan, outcome: ActionOutcome, now: datetime) -> Plan:
     return _move(plan, S.FAILED, outcomes=(*plan.outcomes, outcome), reason=outcome.detail, finished_at=now, progress=None)
 
 
-def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
-    """AWAITING_CREDENTIALS -> EXECUTING_AS_USER with `person`'s rights."""
+def _check_credentials_open(plan: Plan, now: datetime) -> None:
     if plan.state is not S.AWAITING_CREDENTIALS:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if now >= plan.expires_at:
         raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
+
+
+def check_can_answer_credentials(plan: Plan, seen_hash: str, now: datetime, is_approver: bool) -> None:
+    """Raise the Refusal that applies to someone granting or cancelling `plan`'s credentials request now, if any."""
+    _check_card(plan, seen_hash)
+    _check_credentials_open(plan, now)
+    if not is_approver:
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+
+
+def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
+    """AWAITING_CREDENTIALS -> EXECUTING_AS_USER with `person`'s rights."""
+    _check_credentials_open(plan, now)
     return _move(plan, S.EXECUTING_AS_USER, credentials_by=person, progress="Starting with your credentials")
 
 
 def cancel_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
     """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs."""
-    if plan.state is not S.AWAITING_CREDENTIALS:
-        raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
+    _check_credentials_open(plan, now)
     return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, finished_at=now, progress=None)
 
 

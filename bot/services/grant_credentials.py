@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 
 from ..domain import transitions
 from ..domain.errors import ConcurrentUpdate, CredentialProblem, Refusal, RefusalCode
-from ..domain.plan import Person, Plan, PlanState
+from ..domain.plan import Person, Plan
 from ..ports import Credential
 from .decide_consent import Decision
 from .deps import Deps
@@ -28,14 +28,7 @@ async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: st
         raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
     if deps.allowed_tenants and person.tenant_id not in deps.allowed_tenants:
         raise Refusal(RefusalCode.OTHER_TENANT, "Only people of this organisation's tenant can lend credentials.")
-    if seen_hash != plan.content_hash:
-        raise Refusal(RefusalCode.STALE_CARD, "This card does not match the stored plan. Nothing was done.")
-    if plan.state is not PlanState.AWAITING_CREDENTIALS:
-        raise Refusal(RefusalCode.ALREADY_DECIDED, transitions.already_message(plan))
-    if deps.clock.now() >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
-    if not await deps.is_approver(plan, person):
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+    transitions.check_can_answer_credentials(plan, seen_hash, deps.clock.now(), await deps.is_approver(plan, person))
     return plan
 
 
