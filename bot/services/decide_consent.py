@@ -34,8 +34,7 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
         try:
             if plan is None:
                 raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
-            if deps.allowed_tenants and person.tenant_id not in deps.allowed_tenants:
-                raise Refusal(RefusalCode.OTHER_TENANT, "Only people of this organisation's tenant can decide on its plans.")
+            deps.check_tenant(person)
             is_approver = await deps.is_approver(plan, person)
             now = deps.clock.now()
             after = (

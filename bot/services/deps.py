@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..domain.audit import AuditEvent
+from ..domain.errors import Refusal, RefusalCode
 from ..domain.plan import Person, Plan
 from ..ports import ActionRunner, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
 
@@ -44,6 +45,11 @@ class Deps:
         saved = await self.store.save(after, expected_version=before.version)
         await self.record(saved, actor, event, before, **detail)
         return saved
+
+    def check_tenant(self, person: Person) -> None:
+        """Refuse people from tenants this bot does not serve (guests from elsewhere, other organisations)."""
+        if self.allowed_tenants and person.tenant_id not in self.allowed_tenants:
+            raise Refusal(RefusalCode.OTHER_TENANT, "This bot only serves people of its own organisation's tenant.")
 
     async def is_approver(self, plan: Plan, person: Person) -> bool:
         """Listed in the policy, or a member of its approver group."""

@@ -26,8 +26,7 @@ async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: st
     plan = await deps.store.get(plan_id)
     if plan is None:
         raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
-    if deps.allowed_tenants and person.tenant_id not in deps.allowed_tenants:
-        raise Refusal(RefusalCode.OTHER_TENANT, "Only people of this organisation's tenant can lend credentials.")
+    deps.check_tenant(person)
     transitions.check_can_answer_credentials(plan, seen_hash, deps.clock.now(), await deps.is_approver(plan, person))
     return plan
 

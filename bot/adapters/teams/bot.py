@@ -88,9 +88,11 @@ class ConsentBot(ActivityHandler):
         if person is None:
             await turn_context.send_activity("I can only act for people signed in to Microsoft Teams with a work account.")
             return
-        if self.deps.allowed_tenants and person.tenant_id not in self.deps.allowed_tenants:
-            await self.deps.record(None, person, "command_refused", code=RefusalCode.OTHER_TENANT.value)
-            await turn_context.send_activity("This bot only serves people of its own organisation's tenant.")
+        try:
+            self.deps.check_tenant(person)
+        except Refusal as r:
+            await self.deps.record(None, person, "command_refused", code=r.code.value)
+            await turn_context.send_activity(r.message)
             return
         command: Command = parse(text or "")
         await self._commands[type(command)](turn_context, person, command)
