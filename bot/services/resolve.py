@@ -16,7 +16,9 @@ async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> Res
             return ResourceRef.parse(target)
         except ValueError as e:
             raise Refusal(RefusalCode.BAD_REQUEST, f"`{target}` is not a VM resource id: {e}.") from None
-    matches = await deps.runner.find_vms(target, resource_group)
+    in_group = [vm for vm in await deps.runner.list_vms()  # one listing serves the match and the suggestions
+                if resource_group is None or vm.resource_group.lower() == resource_group.lower()]
+    matches = [vm for vm in in_group if vm.name.lower() == target.lower()]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -25,8 +27,7 @@ async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> Res
             RefusalCode.BAD_REQUEST,
             f"There are several VMs named `{target}` (in {where}). Say which one, e.g. `... {target} in {matches[0].resource_group}`.",
         )
-    known = await deps.runner.find_vms("", None)
-    names = sorted({k.name for k in known if resource_group is None or k.resource_group.lower() == resource_group.lower()})
+    names = sorted({vm.name for vm in in_group})
     close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
     where = f" in resource group `{resource_group}`" if resource_group else ""
     hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else (

@@ -104,20 +104,12 @@ class ArmRunner:
                 return str(status.code).split("/", 1)[1]
         return None
 
-    async def find_vms(self, name: str, resource_group: str | None = None) -> list[ResourceRef]:
-        """VMs the agent can read whose name matches (case-insensitive); all of them when `name` is empty."""
+    async def list_vms(self) -> list[ResourceRef]:
+        """Every VM the agent identity can read in the default subscription."""
         if not self._subscription:
             return []
         client = self._agent_client(self._subscription)
-        found = []
-        async for vm in client.virtual_machines.list_all():
-            ref = ResourceRef.parse(str(vm.id))
-            if (not name or ref.name.lower() == name.lower()) and (
-                resource_group is None or ref.resource_group.lower() == resource_group.lower()
-            ):
-                found.append(ref)
-        return found
-
+        return [ResourceRef.parse(str(vm.id)) async for vm in client.virtual_machines.list_all()]
 
 def _map_error(e: HttpResponseError, action: PlannedAction) -> RunResult:
     code = e.error.code if e.error is not None else None
