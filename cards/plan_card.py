@@ -59,7 +59,6 @@ class Viewer:
     """Who looks at the card: approvers see buttons, everyone else a read-only view."""
 
     can_act: bool = False
-    object_id: str | None = None
 
 
 READ_ONLY = Viewer()

@@ -173,14 +173,6 @@ class ConsentBot(ActivityHandler):
             return invoke.error(403, "Forbidden", "I can only act for people signed in with a work account.")
         return await handler(turn_context, person, data)
 
-    def _decision_response(self, decision: Decision, person: Person) -> InvokeResponse:
-        refusal = decision.refusal
-        if refusal is not None and refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
-            return invoke.error(400, refusal.code.value, refusal.message)
-        if refusal is not None or decision.plan is None:
-            return invoke.message(decision.message)
-        return invoke.card(self.card_for(decision.plan, Viewer(can_act=False, object_id=person.object_id)))
-
     async def _approve(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         decision = await decide_consent(self.deps, data["planId"], person, True, str(data.get("planHash", "")))
         return await self._after_click(decision, person)
@@ -192,17 +184,20 @@ class ConsentBot(ActivityHandler):
         return await self._after_click(decision, person)
 
     async def _after_click(self, decision: Decision, person: Person) -> InvokeResponse:
-        if decision.refusal is None and decision.plan is not None:
-            viewer = await self._viewer(decision.plan, person)
-            return invoke.card(self.card_for(decision.plan, viewer))
-        return self._decision_response(decision, person)
+        """The card as the clicker now sees it; a refusal is shown to them only (an invoke error for bad card data)."""
+        refusal = decision.refusal
+        if refusal is None and decision.plan is not None:
+            return invoke.card(self.card_for(decision.plan, await self._viewer(decision.plan, person)))
+        if refusal is not None and refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
+            return invoke.error(400, refusal.code.value, refusal.message)
+        return invoke.message(decision.message)
 
     async def _viewer(self, plan: Plan, person: Person) -> Viewer:
         actionable = plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS)
         already = plan.state is PlanState.AWAITING_CONSENT and person.object_id in {a.approver.object_id for a in plan.approvals}
         self_request = person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval
         allowed = actionable and not already and not self_request and await self.deps.is_approver(plan, person)
-        return Viewer(can_act=allowed, object_id=person.object_id) if allowed else READ_ONLY
+        return Viewer(can_act=True) if allowed else READ_ONLY
 
     async def _refresh(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         plan = await self.deps.store.get(data["planId"])
