@@ -202,6 +202,7 @@ def test_guide_creates_the_service_principal_consents_and_deploys_the_bicep() ->
         "incidentWebhookSecret=",
         "responsePlansFile=",
         "manifest build",
+        '/api/incidents?code=$INCIDENT_WEBHOOK_SECRET" usecommonalertschema',
         "manifest validate",
     ):
         assert command in code, command
