@@ -52,6 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_ROLE", "app role a caller of POST /api/plans must hold", "Plans.Submit"),
     Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
     Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
+    Setting("ALLOWED_SCOPES", "comma-separated Azure scopes the bot may act on: /subscriptions/<id> or "
+            "/subscriptions/<id>/resourceGroups/<name> (default: /subscriptions/<DEFAULT_SUBSCRIPTION_ID>)", ""),
     Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
     Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph)", ""),
     Setting("GRAPH_ENDPOINT", "Microsoft Graph endpoint, for approver groups", "https://graph.microsoft.com"),

@@ -31,13 +31,34 @@ param agentRoleDefinitionIds array = [
   'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
 ]
 
-param oauthConnectionName string = 'sso'
+@description('Entra group whose members may approve (checked through Microsoft Graph; the agent identity then needs the Graph application permissions of infra/app-registrations.json agentIdentity.graphAppRoles). Empty: only approverObjectIds.')
+param approverGroupId string = ''
+
+@description('Azure scopes the bot may act on: /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>. Every plan, chat command and alert outside them is refused.')
+param allowedScopes array = [
+  '/subscriptions/${defaultSubscriptionId}'
+]
+
+@description('Secret the Azure Monitor action group puts in the webhook URL (?code=...): at least 24 random characters. Stored in Key Vault; the web app reads it by reference. Empty turns /api/incidents off.')
+@secure()
+param incidentWebhookSecret string = ''
+
+@description('Path on the web app of the JSON file of incident response plans: relative to the app root (a file shipped in the deployment zip, e.g. response-plans.json) or absolute (e.g. under /home). Empty: no response plans.')
+param responsePlansFile string = ''
+
 param appServiceSku string = 'B1'
 param botSku string = 'F0'
 
 var webAppName = '${baseName}-bot-${uniqueString(resourceGroup().id)}'
 var botDomain = '${webAppName}.azurewebsites.net'
-var ssoAppIdUri = 'api://${botDomain}/botid-${botAppId}'
+
+// The Entra registrations are written once, in app-registrations.json (infra/README.md applies them to the tenant, the
+// sandbox Entra loads them): the Application ID URI and the OAuth connection come from there, placeholders filled.
+var registrations = loadJsonContent('app-registrations.json')
+var oauthConnection = registrations.oauthConnection
+var ssoAppIdUri = replace(replace(registrations.bot.identifierUris[0], '{BOT_DOMAIN}', botDomain), '{BOT_APP_ID}', botAppId)
+var ssoScopes = replace(replace(oauthConnection.scopes, '{BOT_DOMAIN}', botDomain), '{BOT_APP_ID}', botAppId)
+var ssoTokenExchangeUrl = replace(replace(oauthConnection.tokenExchangeUrl, '{BOT_DOMAIN}', botDomain), '{BOT_APP_ID}', botAppId)
 
 // The agent identity: what the bot acts as before anyone lends their rights.
 resource agentIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -117,6 +138,15 @@ resource botSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// Only when incidents are on: Key Vault secrets cannot be empty, and an empty setting turns /api/incidents off.
+resource incidentSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(incidentWebhookSecret)) {
+  parent: vault
+  name: 'incident-webhook-secret'
+  properties: {
+    value: incidentWebhookSecret
+  }
+}
+
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, agentIdentity.id, 'secrets-user')
   scope: vault
@@ -138,6 +168,7 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
 }
 
 var secretReference = '@Microsoft.KeyVault(SecretUri=${botSecret.properties.secretUri})'
+var incidentSecretReference = empty(incidentWebhookSecret) ? '' : '@Microsoft.KeyVault(SecretUri=${incidentSecret.properties.secretUri})'
 
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   name: webAppName
@@ -170,15 +201,20 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SSO_CLIENT_ID', value: botAppId }
         { name: 'SSO_CLIENT_SECRET', value: secretReference }
         { name: 'SSO_APP_ID_URI', value: ssoAppIdUri }
-        { name: 'OAUTH_CONNECTION_NAME', value: oauthConnectionName }
+        { name: 'OAUTH_CONNECTION_NAME', value: oauthConnection.name }
         { name: 'BOT_DOMAIN', value: botDomain }
         { name: 'DEFAULT_SUBSCRIPTION_ID', value: defaultSubscriptionId }
+        { name: 'ALLOWED_SCOPES', value: join(allowedScopes, ',') }
         { name: 'DEFAULT_APPROVERS', value: join(approverObjectIds, ',') }
+        { name: 'APPROVER_GROUP_ID', value: approverGroupId }
         { name: 'APPROVALS_REQUIRED', value: string(approvalsRequired) }
+        { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
+        { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'STORE_PATH', value: '/home/data/sre-consent-bot.sqlite3' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'HOST', value: '0.0.0.0' }
         { name: 'PORT', value: '8000' }
+        // Bot Framework endpoints (ToBotFromChannel*, ToChannelFromBot*, OAuthUrl) stay unset: the public cloud defaults.
         // App Service platform settings (not read by the bot)
         { name: 'WEBSITES_PORT', value: '8000' }
         { name: 'SCM_DO_BUILD_DURING_DEPLOYMENT', value: 'true' }
@@ -213,20 +249,23 @@ resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
   }
 }
 
-// Teams SSO: the token exchange resource must equal the manifest's webApplicationInfo.resource.
+// Teams SSO and its sign-in fallback (app-registrations.json oauthConnection): the token exchange URL must equal the
+// manifest's webApplicationInfo.resource; the scope is the bot's own access_as_user, so a token from the fallback is
+// exchanged On-Behalf-Of like a Teams SSO token. The sign-in redirects to https://token.botframework.com/.auth/web/redirect,
+// a redirect URI of the app registration.
 resource ssoConnection 'Microsoft.BotService/botServices/connections@2022-09-15' = {
   parent: bot
-  name: oauthConnectionName
+  name: oauthConnection.name
   location: 'global'
   properties: {
-    serviceProviderDisplayName: 'Azure Active Directory v2'
-    serviceProviderId: '30dd229c-58e3-4a48-bdfd-91ec48eb906c'
+    serviceProviderDisplayName: oauthConnection.serviceProviderDisplayName
+    serviceProviderId: '30dd229c-58e3-4a48-bdfd-91ec48eb906c' // Azure Active Directory v2
     clientId: botAppId
     clientSecret: botAppPassword
-    scopes: 'openid profile offline_access ${ssoAppIdUri}/access_as_user'
+    scopes: ssoScopes
     parameters: [
       { key: 'tenantID', value: tenantId }
-      { key: 'tokenExchangeUrl', value: ssoAppIdUri }
+      { key: 'tokenExchangeUrl', value: ssoTokenExchangeUrl }
     ]
   }
 }
@@ -235,6 +274,7 @@ output webAppName string = site.name
 output botDomain string = botDomain
 output messagingEndpoint string = 'https://${site.properties.defaultHostName}/api/messages'
 output ssoAppIdUri string = ssoAppIdUri
+output oauthConnectionName string = oauthConnection.name
 output agentClientId string = agentIdentity.properties.clientId
 output agentPrincipalId string = agentIdentity.properties.principalId
 output keyVaultName string = vault.name

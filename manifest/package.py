@@ -27,6 +27,9 @@ SCHEMA_PACKAGE = Path("node_modules/@microsoft/app-manifest/build/json-schemas/t
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 ICON_SIZES = {"color": 192, "outline": 32}
 SCOPES = ["personal", "team", "groupChat"]
+# The OAuth connection's sign-in fallback opens a page of the Bot Framework token service; Teams opens only valid domains
+# (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/authentication/add-authentication).
+TOKEN_SERVICE_DOMAIN = "token.botframework.com"
 
 
 class ManifestError(Exception):
@@ -68,7 +71,7 @@ def build(env: Mapping[str, str]) -> AppPackage:
     domain = env.get("BOT_DOMAIN", "").strip()
     sso_uri = env.get("SSO_APP_ID_URI", "").strip()
     if not domain and sso_uri.startswith("api://"):
-        domain = sso_uri[len("api://"):].split("/")[0]
+        domain = sso_uri[len("api://") :].split("/")[0]
     if not domain or "/" in domain or ":" in domain:
         raise ManifestError("BOT_DOMAIN must be the bot's host name, e.g. sre-consent.azurewebsites.net")
     sso_uri = sso_uri or f"api://{domain}/botid-{sso_client}"
@@ -82,10 +85,12 @@ def build(env: Mapping[str, str]) -> AppPackage:
         "SSO_APP_ID_URI": sso_uri,
     }
     manifest = _fill(json.loads(TEMPLATE.read_text()), values)
-    manifest["bots"][0]["commandLists"] = [{
-        "scopes": SCOPES,
-        "commands": [{"title": name, "description": description[:128]} for name, _, description in COMMAND_HELP],
-    }]
+    manifest["bots"][0]["commandLists"] = [
+        {
+            "scopes": SCOPES,
+            "commands": [{"title": name, "description": description[:128]} for name, _, description in COMMAND_HELP],
+        }
+    ]
     return AppPackage(manifest, {"color.png": (HERE / "color.png").read_bytes(), "outline.png": (HERE / "outline.png").read_bytes()})
 
 
@@ -165,4 +170,6 @@ def validate(package: AppPackage) -> list[str]:
         problems.append(f"webApplicationInfo/resource: {resource!r} should be api://<domain>/botid-<bot app id>")
     elif rm[1] not in (m.get("validDomains") or []):
         problems.append(f"webApplicationInfo/resource: domain {rm[1]} is not in validDomains")
+    if m.get("webApplicationInfo") and TOKEN_SERVICE_DOMAIN not in (m.get("validDomains") or []):
+        problems.append(f"validDomains: {TOKEN_SERVICE_DOMAIN} is missing; Teams would not open the sign-in page of the SSO fallback")
     return problems

@@ -26,6 +26,7 @@ def test_built_package_is_valid_against_the_official_schema() -> None:
     assert validate(package) == []
     m = package.manifest
     assert m["webApplicationInfo"]["resource"] == f"api://sre-consent.azurewebsites.net/botid-{ENV['MicrosoftAppId']}"
+    assert m["validDomains"] == ["sre-consent.azurewebsites.net", "token.botframework.com"]
     assert m["bots"][0]["scopes"] == ["personal", "team", "groupChat"]
     assert "restart vm" in {c["title"] for c in m["bots"][0]["commandLists"][0]["commands"]}
 
@@ -33,12 +34,14 @@ def test_built_package_is_valid_against_the_official_schema() -> None:
 def test_cli_builds_a_zip_that_validates(tmp_path: Path) -> None:
     out = tmp_path / "app.zip"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **ENV}
-    built = subprocess.run([sys.executable, "-m", "bot", "manifest", "build", "--out", str(out)], cwd=ROOT, env=env,
-                           capture_output=True, text=True)
+    built = subprocess.run(
+        [sys.executable, "-m", "bot", "manifest", "build", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert built.returncode == 0, built.stderr
     assert set(zipfile.ZipFile(out).namelist()) == {"manifest.json", "color.png", "outline.png"}
-    checked = subprocess.run([sys.executable, "-m", "bot", "manifest", "validate", str(out)], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [sys.executable, "-m", "bot", "manifest", "validate", str(out)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert checked.returncode == 0 and "valid" in checked.stdout
 
 
@@ -55,7 +58,9 @@ def _broken(change: str) -> AppPackage:
     elif change == "commands":
         m["bots"][0]["commandLists"][0]["commands"].pop()
     elif change == "resource_domain":
-        m["validDomains"] = ["elsewhere.example"]
+        m["validDomains"] = ["elsewhere.example", "token.botframework.com"]
+    elif change == "token_service":
+        m["validDomains"] = [ENV["BOT_DOMAIN"]]
     return replace(package, manifest=m, files=files)
 
 
@@ -67,6 +72,7 @@ def _broken(change: str) -> AppPackage:
         ("icon_size", "icons/outline: outline.png is 64x64, expected 32x32"),
         ("commands", "commands differ from the bot's (missing ['help']"),
         ("resource_domain", "is not in validDomains"),
+        ("token_service", "validDomains: token.botframework.com is missing"),
     ],
 )
 def test_broken_manifest_fails_naming_the_problem(change: str, message: str) -> None:
