@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
-# Debian's chromium (the tests never download a browser) and a colour emoji font for the cards
+# Debian's chromium (the tests never download a browser), a colour emoji font for the cards, and jq
 BROWSER_STAMP := $(VENV)/.browser
 $(BROWSER_STAMP): | $(STAMP)
 	@{ command -v chromium && fc-list | grep -qi "noto color emoji"; } >/dev/null 2>&1 || { echo "installing chromium and fonts"; $(APT) chromium fonts-noto-color-emoji; }
+	@command -v jq >/dev/null || { echo "installing jq (the deployment guide's programs run through it)"; $(APT) jq; }
 	@touch $(BROWSER_STAMP)
 
 ## run: start the sandbox simulators and the bot on http://localhost:3978/api/messages

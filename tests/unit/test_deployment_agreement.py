@@ -47,7 +47,12 @@ DELEGATED = {  # resource app id -> {permission name: id}
 GRAPH_APP_ROLES = {"GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6", "User.Read.All": "df021288-bdef-4463-88db-98f22de89214"}
 TOKEN_SERVICE = "token.botframework.com"
 
-pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="jq (Debian package) runs the guide's programs")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _jq_installed() -> None:
+    """The guide's programs run through jq, as a deployer runs them; `make test` installs it (Debian package)."""
+    assert shutil.which("jq"), "jq is missing: `make test` installs it with apt-get (package jq)"
 
 
 def _registrations() -> dict[str, Any]:
