@@ -58,7 +58,7 @@ class Sandbox:
         """Two demo incident response plans for the Incidents channel: one autonomous, one reviewed."""
         channel = self.world.channels[0]
         responders = [self.world.user(n).object_id for n in ("alice", "bob")]
-        common = {"operation": "restart", "responders": responders,
+        common = {"operation": "restart", "responders": responders, "scopes": [f"/subscriptions/{self.world.subscription_id}"],
                   "channel": {"id": channel.channel_id, "serviceUrl": self.connector.base_url}}
         return {"responsePlans": [
             {"name": "web-hung", "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev0", "Sev1"]},

@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ...domain.errors import Refusal
+from ...domain.errors import Refusal, RefusalCode
 from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ...domain.scope import in_scopes, out_of_scope_message
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 
@@ -56,7 +57,8 @@ class PlansApi:
         try:
             plan = await propose_plan(self.c.deps, plan_request)
         except Refusal as r:
-            return web.json_response({"errors": [{"field": "mode", "message": r.message}]}, status=400)
+            field = "actions" if r.code is RefusalCode.OUT_OF_SCOPE else "mode"
+            return web.json_response({"errors": [{"field": field, "message": r.message}]}, status=400)
         url = f"/api/plans/{plan.id}"
         return web.json_response({"id": plan.id, "state": plan.state.value, "url": url}, status=202, headers={"Location": url})
 
@@ -95,6 +97,9 @@ class PlansApi:
                 ref = ResourceRef.parse(str(a.get("resourceId", "")))
             except ValueError as e:
                 err(f"actions[{i}].resourceId", str(e))
+                continue
+            if not in_scopes(ref, self.c.settings.allowed_scopes):
+                err(f"actions[{i}].resourceId", out_of_scope_message(ref, self.c.settings.allowed_scopes))
                 continue
             if op is not None:
                 actions.append(PlannedAction(op, ref))
