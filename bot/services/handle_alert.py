@@ -9,6 +9,7 @@ from typing import Any
 
 from ..domain.consent import ConsentPolicy
 from ..domain.incident import Alert, ResponsePlan
+from ..domain.markdown import literal
 from ..domain.plan import Person, Plan, PlannedAction, ResourceRef, Source, Thread
 from ..domain.scope import describe, select_targets
 from .deps import Deps
@@ -34,7 +35,7 @@ async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePl
     if alert.condition == "Resolved":
         for plan in await deps.store.for_incident(alert.alert_id):
             if plan.thread is not None:
-                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{alert.rule}** resolved.")
+                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{literal(alert.rule)}** resolved.")
         return AlertOutcome(False, matched)
     proposed = []
     for rp in (p for p in response_plans if p.matches(alert)):

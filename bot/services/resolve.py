@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from ..domain.errors import Refusal, RefusalCode
+from ..domain.markdown import literal
 from ..domain.plan import ResourceRef
 from ..domain.scope import check_group_in_scope, check_in_scope, in_scopes
 from .deps import Deps
@@ -20,7 +21,7 @@ async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> Res
         try:
             ref = ResourceRef.parse(target)
         except ValueError as e:
-            raise Refusal(RefusalCode.BAD_REQUEST, f"`{target}` is not a VM resource id: {e}.") from None
+            raise Refusal(RefusalCode.BAD_REQUEST, f"{literal(target)} is not a VM resource id: {e}.") from None
         check_in_scope(ref, scopes)
         return ref
     if resource_group is not None:

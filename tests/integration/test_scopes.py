@@ -51,7 +51,7 @@ async def test_resource_group_outside_narrower_scopes_is_refused_before_listing(
     sandbox: Sandbox, chat: Conversation, make_bot: Callable[..., RunningBot]
 ) -> None:
     sub = sandbox.world.subscription_id
-    narrow = make_bot(ALLOWED_SCOPES=f"/subscriptions/{sub}/resourceGroups/dev-rg", RESPONSE_PLANS_FILE="")
+    narrow = make_bot(ALLOWED_SCOPES=f"/subscriptions/{sub}/resourceGroups/dev-rg", RESPONSE_PLANS_FILE="", API_CALLERS_FILE="")
     async with TeamsDriver(narrow.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
         before = len(sandbox.arm.requests)
         text = await _ask(driver, sandbox, chat, "restart vm web-01 in prod-rg", "outside the scopes")
