@@ -75,7 +75,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     metrics = Metrics(store.count_by_state, lambda: tasks.pending)
     deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
-                clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory)
+                clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory,
+                allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,

@@ -10,8 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .domain.callers import ApiCaller, parse_api_callers
 from .domain.consent import ConsentPolicy
 from .domain.incident import ResponsePlan, parse_response_plans
+from .domain.scope import Scope, parse_scopes
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -52,8 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_ROLE", "app role a caller of POST /api/plans must hold", "Plans.Submit"),
     Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
     Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
-    Setting("ALLOWED_SCOPES", "comma-separated Azure scopes the bot may act on: /subscriptions/<id> or "
-            "/subscriptions/<id>/resourceGroups/<name> (default: /subscriptions/<DEFAULT_SUBSCRIPTION_ID>)", ""),
+    Setting("ALLOWED_SCOPES", "comma-separated scopes the bot may act on, /subscriptions/<id> or "
+            "/subscriptions/<id>/resourceGroups/<group>; anything outside is refused before any Azure call "
+            "(default: /subscriptions/<DEFAULT_SUBSCRIPTION_ID>)", ""),
+    Setting("API_CALLERS_FILE", 'JSON file of the agent apps that may call POST /api/plans: {"callers": [{"appId", '
+            '"name", "scopes", "operations"}]}; empty: no app may submit plans', ""),
     Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
     Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph)", ""),
     Setting("GRAPH_ENDPOINT", "Microsoft Graph endpoint, for approver groups", "https://graph.microsoft.com"),
@@ -103,6 +108,8 @@ class Settings:
     api_role: str
     teams_service_url: str
     default_subscription_id: str
+    allowed_scopes: tuple[Scope, ...]
+    api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
     buttons_for_everyone: bool
@@ -158,13 +165,31 @@ class Settings:
                 raise ConfigError(f"CARD_BUTTONS={value!r} is invalid: expected approvers or everyone")
             return value == "everyone"
 
-        def response_plans(service_url: str, tenant: str) -> tuple[ResponsePlan, ...]:
+        def allowed_scopes(default_subscription: str) -> tuple[Scope, ...]:
+            raw = get("ALLOWED_SCOPES") or f"/subscriptions/{default_subscription}"
+            try:
+                return parse_scopes(raw.split(","))
+            except ValueError as e:
+                raise ConfigError(f"ALLOWED_SCOPES is invalid: {e}") from None
+
+        def api_callers(allowed: tuple[Scope, ...]) -> tuple[ApiCaller, ...] | None:
+            path = get("API_CALLERS_FILE")
+            if not path:
+                return None
+            try:
+                return parse_api_callers(json.loads(Path(path).read_text()), allowed)
+            except OSError as e:
+                raise ConfigError(f"API_CALLERS_FILE={path!r} is invalid: cannot read it ({e.strerror})") from None
+            except ValueError as e:
+                raise ConfigError(f"API_CALLERS_FILE={path!r} is invalid: {e}") from None
+
+        def response_plans(service_url: str, tenant: str, allowed: tuple[Scope, ...]) -> tuple[ResponsePlan, ...]:
             path = get("RESPONSE_PLANS_FILE")
             if not path:
                 return ()
             try:
                 data = json.loads(Path(path).read_text())
-                return tuple(parse_response_plans(data, service_url, tenant))
+                return tuple(parse_response_plans(data, service_url, tenant, allowed))
             except OSError as e:
                 raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: cannot read it ({e.strerror})") from None
             except ValueError as e:
@@ -199,6 +224,8 @@ class Settings:
         ca = get("SSL_CERT_FILE") or get("REQUESTS_CA_BUNDLE") or None
         if ca and not Path(ca).is_file():
             raise ConfigError(f"SSL_CERT_FILE={ca!r} is invalid: expected the path of a PEM file that exists")
+        default_subscription = guid("DEFAULT_SUBSCRIPTION_ID", get("DEFAULT_SUBSCRIPTION_ID"))
+        scopes = allowed_scopes(default_subscription)
         sso_uri = get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
         return cls(
             host=get("HOST"),
@@ -223,7 +250,9 @@ class Settings:
             api_audience=get("API_AUDIENCE") or sso_uri,
             api_role=get("API_ROLE"),
             teams_service_url=get("TEAMS_SERVICE_URL"),
-            default_subscription_id=guid("DEFAULT_SUBSCRIPTION_ID", get("DEFAULT_SUBSCRIPTION_ID")),
+            default_subscription_id=default_subscription,
+            allowed_scopes=scopes,
+            api_callers=api_callers(scopes),
             policy=ConsentPolicy(
                 approvers=approvers,
                 approver_group=guid("APPROVER_GROUP_ID", get("APPROVER_GROUP_ID")) or None,
@@ -234,7 +263,7 @@ class Settings:
             ),
             sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
             buttons_for_everyone=card_buttons(),
-            response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant),
+            response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes),
             incident_webhook_secret=webhook_secret(),
             store_path=Path(get("STORE_PATH")),
             log_level=level,

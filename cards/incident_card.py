@@ -7,6 +7,7 @@ from typing import Any
 from microsoft_teams.cards import AdaptiveCard, Fact, FactSet, TextBlock
 
 from bot.domain.incident import Alert, ResponsePlan
+from bot.domain.markdown import literal
 
 from .common import dump, heading, text
 
@@ -14,18 +15,19 @@ from .common import dump, heading, text
 def incident_card(alert: Alert, plan: ResponsePlan) -> dict[str, Any]:
     """What fired, on what, and what the response plan will do about it."""
     autonomous = plan.mode.value == "autonomous"
-    what = (f"Response plan **{plan.name}**: the agent will {plan.operation.label.lower()} the affected VMs "
+    what = (f"Response plan **{literal(plan.name)}**: the agent will {plan.operation.label.lower()} the affected VMs "
             + ("now, without waiting for approval (autonomous mode). If its own identity is refused, a responder "
                "will be asked for credentials." if autonomous else "once a responder approves the plan below."))
     facts = [
         Fact(title="Severity", value=alert.severity),
         Fact(title="Condition", value=alert.condition),
-        Fact(title="Fired", value=alert.fired_at or "unknown"),
-        Fact(title="Signal", value=alert.signal_type or "unknown"),
-        Fact(title="Targets", value=", ".join(t.rsplit("/", 1)[-1] for t in alert.targets) or "none"),
+        Fact(title="Fired", value=literal(alert.fired_at) or "unknown"),
+        Fact(title="Signal", value=literal(alert.signal_type) or "unknown"),
+        Fact(title="Targets", value=literal(", ".join(t.rsplit("/", 1)[-1] for t in alert.targets)) or "none"),
     ]
-    body: list[Any] = [heading(f"\U0001f6a8 {alert.severity} alert: {alert.rule}")]
+    # the alert's own text (rule, description, targets) goes through literal(): no links or formatting of theirs
+    body: list[Any] = [heading(f"\U0001f6a8 {alert.severity} alert: {literal(alert.rule)}")]
     if alert.description:
-        body.append(text(alert.description, subtle=True))
+        body.append(text(literal(alert.description), subtle=True))
     body += [FactSet(facts=facts), TextBlock(text=what, wrap=True, spacing="Medium")]
     return dump(AdaptiveCard(version="1.5", body=body, fallback_text=f"{alert.severity} alert: {alert.rule}"))

@@ -21,6 +21,7 @@ from microsoft_teams.cards import (
     TokenExchangeResource,
 )
 
+from bot.domain.markdown import literal
 from bot.domain.plan import Plan, PlanState
 
 from .common import dump, heading, text
@@ -77,8 +78,8 @@ def _actions_section(plan: Plan) -> list[Any]:
     for i, action in enumerate(plan.actions):
         r = action.resource
         facts = [
-            Fact(title="Resource group", value=r.resource_group),
-            Fact(title="Subscription", value=r.subscription_id),
+            Fact(title="Resource group", value=literal(r.resource_group)),
+            Fact(title="Subscription", value=literal(r.subscription_id)),
             Fact(title="Power state", value=plan.power_state(r) or "unknown"),
         ]
         outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
@@ -90,7 +91,7 @@ def _actions_section(plan: Plan) -> list[Any]:
             Container(
                 style="emphasis",
                 spacing="Small",
-                items=[text(f"{i + 1}. **{action.operation.label}** VM **{r.name}**"), FactSet(facts=facts)],
+                items=[text(f"{i + 1}. **{action.operation.label}** VM **{literal(r.name)}**"), FactSet(facts=facts)],
             )
         )
     return items
@@ -100,25 +101,25 @@ def _status_section(plan: Plan, now: datetime) -> list[Any]:
     label, color = STATE_STYLE[plan.state]
     body: list[Any] = [TextBlock(text=label, weight="Bolder", color=color, wrap=True)]  # type: ignore[arg-type]
     if plan.progress and plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER):
-        body.append(text(plan.progress, subtle=True))
+        body.append(text(literal(plan.progress), subtle=True))
     if plan.access_denied and plan.state in (PlanState.AWAITING_CREDENTIALS, PlanState.USER_NOT_AUTHORIZED):
         d = plan.access_denied
         who = "The agent identity" if plan.state is PlanState.AWAITING_CREDENTIALS else (
             plan.credentials_by.name if plan.credentials_by else d.identity)
         # Adaptive Card markdown has bold but no inline code: the scope is plain text
-        body.append(text(f"{who} ({d.identity}) lacks **{d.permission}** on scope {d.scope}."))
+        body.append(text(f"{literal(who)} ({literal(d.identity)}) lacks **{literal(d.permission)}** on scope {literal(d.scope)}."))
         if plan.state is PlanState.AWAITING_CREDENTIALS:
             body.append(text("An approver may let the agent act with their own rights, once, for this plan. "
                              "Their credentials are dropped as soon as it ends.", subtle=True))
     if plan.reason and plan.state in (PlanState.DENIED, PlanState.FAILED, PlanState.EXPIRED, PlanState.INTERRUPTED):
-        body.append(text(plan.reason))
+        body.append(text(literal(plan.reason)))
     return body
 
 
 def _facts(plan: Plan, now: datetime) -> FactSet:
-    approvals = ", ".join(a.approver.name for a in plan.approvals)
+    approvals = ", ".join(literal(a.approver.name) for a in plan.approvals)
     facts = [
-        Fact(title="Requested by", value=plan.requested_by.name),
+        Fact(title="Requested by", value=literal(plan.requested_by.name)),
         Fact(title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}"
              + (f" ({approvals})" if approvals else "")),
     ]
@@ -127,9 +128,9 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))
     if plan.decided_by and plan.state in (PlanState.DENIED, PlanState.CREDENTIALS_DENIED):
-        facts.append(Fact(title="Decided by", value=plan.decided_by.name))
+        facts.append(Fact(title="Decided by", value=literal(plan.decided_by.name)))
     if plan.credentials_by:
-        facts.append(Fact(title="Credentials of", value=plan.credentials_by.name))
+        facts.append(Fact(title="Credentials of", value=literal(plan.credentials_by.name)))
     facts.append(Fact(title="Plan", value=plan.id))
     return FactSet(facts=facts, spacing="Medium")
 
@@ -158,8 +159,9 @@ def plan_card(plan: Plan, viewer: Viewer, now: datetime, *, refresh_user_ids: li
               sso: SsoSettings | None = None) -> dict[str, Any]:
     """The card for `viewer`. Waiting states carry a `refresh` so each approver's client fetches their own view."""
     body: list[Any] = [
-        heading(f"Execution plan: {plan.title}"),
-        text(plan.rationale, subtle=True),
+        # caller text (title, rationale, names, reasons) goes through literal(): no links or formatting of theirs
+        heading(f"Execution plan: {literal(plan.title)}"),
+        text(literal(plan.rationale), subtle=True),
         *_actions_section(plan),
         *_status_section(plan, now),
         _facts(plan, now),

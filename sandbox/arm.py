@@ -123,6 +123,7 @@ class ArmSimulator:
     issuer_base: str = ""  # the Entra simulator's base URL: tokens must be issued there
     faults: list[Fault] = field(default_factory=list)
     writes: list[WriteCall] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every ARM call, reads too
     operations: dict[str, Operation] = field(default_factory=dict)
 
     def app(self) -> web.Application:
@@ -159,6 +160,7 @@ class ArmSimulator:
     # -- dispatch ---------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"].rstrip("/")
+        self.requests.append((request.method, path))  # for assertions like "no ARM call at all"
         vm_match, list_match, op_match = _VM_PATH.match(path), _LIST_PATH.match(path), _OP_PATH.match(path)
         action = vm_match["tail"] if vm_match and request.method == "POST" else None
         for fault in self.faults:

@@ -49,6 +49,7 @@ class Sandbox:
         connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
         box = cls(world, tls, keys, entra, arm, connector, thread, directory, secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
+        (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
         return box
 
     def stop(self) -> None:
@@ -58,13 +59,19 @@ class Sandbox:
         """Two demo incident response plans for the Incidents channel: one autonomous, one reviewed."""
         channel = self.world.channels[0]
         responders = [self.world.user(n).object_id for n in ("alice", "bob")]
-        common = {"operation": "restart", "responders": responders,
+        common = {"operation": "restart", "responders": responders, "scopes": [f"/subscriptions/{self.world.subscription_id}"],
                   "channel": {"id": channel.channel_id, "serviceUrl": self.connector.base_url}}
         return {"responsePlans": [
             {"name": "web-hung", "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev0", "Sev1"]},
              "mode": "autonomous", **common},
             {"name": "high-cpu", "match": {"alertRules": ["High CPU*"]}, "mode": "review", **common},
         ]}
+
+    def api_callers(self) -> dict[str, object]:
+        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription)."""
+        agent = self.world.agent
+        return {"callers": [{"appId": agent.client_id, "name": "SRE Agent", "scopes": [f"/subscriptions/{self.world.subscription_id}"],
+                             "operations": ["restart", "start", "powerOff", "deallocate", "redeploy"]}]}
 
     def bot_environment(self) -> dict[str, str]:
         """The settings that point the bot at this sandbox (the same names production uses)."""
@@ -89,6 +96,7 @@ class Sandbox:
             "TEAMS_SERVICE_URL": self.connector.base_url,
             "RESPONSE_PLANS_FILE": str(self.directory / "response-plans.json"),
             "INCIDENT_WEBHOOK_SECRET": self.webhook_secret,
+            "API_CALLERS_FILE": str(self.directory / "api-callers.json"),
         }
 
     def endpoints(self) -> dict[str, Any]:

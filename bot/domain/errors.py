@@ -17,6 +17,7 @@ class RefusalCode(str, Enum):
     BAD_REQUEST = "bad_request"
     AUTONOMOUS_NOT_ALLOWED = "autonomous_not_allowed"
     WRONG_STATE = "wrong_state"
+    OUT_OF_SCOPE = "out_of_scope"
 
 
 class Refusal(Exception):

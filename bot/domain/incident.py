@@ -8,8 +8,10 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from .plan import Mode, Operation, ResourceRef
+from .scope import Scope, describe, parse_scopes
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
+DEFAULT_MAX_TARGETS = 5
 SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
 _VM = re.compile(r"/providers/microsoft\.compute/virtualmachines/[^/]+/?$", re.IGNORECASE)
 
@@ -33,7 +35,15 @@ class Alert:
         return f"{self.alert_id}|{self.condition}"
 
     def vm_targets(self) -> list[ResourceRef]:
-        return [ResourceRef.parse(t) for t in self.targets if _VM.search(t)]
+        """The VMs among the targets; ids that break Azure's naming rules are left out (they reach no ARM path)."""
+        refs = []
+        for t in self.targets:
+            if _VM.search(t):
+                try:
+                    refs.append(ResourceRef.parse(t))
+                except ValueError:
+                    continue
+        return refs
 
 
 def parse_alert(payload: Any) -> Alert:
@@ -79,7 +89,9 @@ class ResponsePlan:
     service_url: str
     tenant_id: str
     responders: frozenset[str]
+    scopes: tuple[Scope, ...]  # where it may act: within ALLOWED_SCOPES
     approvals_required: int = 1
+    max_targets: int = DEFAULT_MAX_TARGETS  # VMs acted on per alert, at most
 
     def matches(self, alert: Alert) -> bool:
         rule = alert.rule.lower()
@@ -87,8 +99,12 @@ class ResponsePlan:
             not self.severities or alert.severity in self.severities)
 
 
-def parse_response_plans(data: Any, default_service_url: str, default_tenant: str) -> list[ResponsePlan]:
-    """Parse the response plans file; raises ValueError naming the plan and field at fault."""
+def parse_response_plans(data: Any, default_service_url: str, default_tenant: str,
+                         allowed: tuple[Scope, ...]) -> list[ResponsePlan]:
+    """Parse the response plans file; raises ValueError naming the plan and field at fault.
+
+    Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`.
+    """
     items = data.get("responsePlans") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValueError('expected {"responsePlans": [...]}')
@@ -125,10 +141,23 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
         required = item.get("approvalsRequired", 1)
         if not isinstance(required, int) or isinstance(required, bool) or not 1 <= required <= len(responders):
             raise ValueError(f"{where}: approvalsRequired must be between 1 and the number of responders")
+        raw_scopes = item.get("scopes")
+        if not isinstance(raw_scopes, list) or not all(isinstance(x, str) for x in raw_scopes):
+            raise ValueError(f"{where}: scopes must list where it may act (/subscriptions/<id>[/resourceGroups/<group>])")
+        try:
+            scopes = parse_scopes(raw_scopes)
+        except ValueError as e:
+            raise ValueError(f"{where}: scopes: {e}") from None
+        outside = [x for x in scopes if not x.within(allowed)]
+        if outside:
+            raise ValueError(f"{where}: scope {outside[0]} is outside ALLOWED_SCOPES ({describe(allowed)})")
+        cap = item.get("maxTargets", DEFAULT_MAX_TARGETS)
+        if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 50:
+            raise ValueError(f"{where}: maxTargets must be a whole number from 1 to 50")
         plans.append(ResponsePlan(
             name=name, rules=tuple(rules), severities=frozenset(severities), operation=operation, mode=mode,
             channel_id=str(channel["id"]), service_url=str(channel.get("serviceUrl") or default_service_url),
             tenant_id=str(channel.get("tenantId") or default_tenant), responders=frozenset(responders),
-            approvals_required=required,
+            scopes=scopes, approvals_required=required, max_targets=cap,
         ))
     return plans

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import Enum
 
 from .consent import ConsentPolicy
+from .names import resource_group_problem, subscription_problem, vm_name_problem
 
 
 class Operation(str, Enum):
@@ -31,6 +32,12 @@ class Operation(str, Enum):
             "restart": "Restart", "start": "Start", "powerOff": "Stop (power off)",
             "deallocate": "Deallocate", "redeploy": "Redeploy",
         }[self.value]
+
+
+def operation_named(name: str) -> Operation | None:
+    """The operation an API body or a configuration file names (`stop` and `poweroff` mean powerOff)."""
+    aliases = {o.value.lower(): o for o in Operation} | {"stop": Operation.POWER_OFF}
+    return aliases.get(name.strip().lower())
 
 
 _RESOURCE_ID = re.compile(
@@ -56,12 +63,16 @@ class ResourceRef:
 
     @classmethod
     def parse(cls, resource_id: str) -> ResourceRef:
-        """Parse a VM resource id; raises ValueError naming the expected shape."""
+        """Parse a VM resource id; raises ValueError naming the expected shape or the name rule broken."""
         m = _RESOURCE_ID.match(resource_id.strip())
         if not m:
             raise ValueError(
                 "expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachines/<name>"
             )
+        # Azure's naming rules (domain/names.py): nothing like `..` or `%2F` reaches an ARM path
+        problem = subscription_problem(m["sub"]) or resource_group_problem(m["rg"]) or vm_name_problem(m["name"])
+        if problem:
+            raise ValueError(problem)
         return cls(m["sub"], m["rg"], m["name"])
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..domain.audit import AuditEvent
 from ..domain.errors import Refusal, RefusalCode
 from ..domain.plan import Person, Plan
+from ..domain.scope import Scope
 from ..ports import ActionRunner, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
 
 SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
@@ -23,6 +24,8 @@ class Deps:
     tasks: TaskRunner
     allowed_tenants: frozenset[str] = field(default_factory=frozenset)
     directory: Directory | None = None
+    allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
+    home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
 
     async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None,
                      **detail: str) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 from ..domain.consent import ConsentPolicy
 from ..domain.incident import Alert, ResponsePlan
-from ..domain.plan import Person, Plan, PlannedAction, Source, Thread
+from ..domain.markdown import literal
+from ..domain.plan import Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ..domain.scope import describe, select_targets
 from .deps import Deps
 from .propose_plan import PlanRequest, propose_plan
 
@@ -33,15 +35,20 @@ async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePl
     if alert.condition == "Resolved":
         for plan in await deps.store.for_incident(alert.alert_id):
             if plan.thread is not None:
-                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{alert.rule}** resolved.")
+                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{literal(alert.rule)}** resolved.")
         return AlertOutcome(False, matched)
     proposed = []
     for rp in (p for p in response_plans if p.matches(alert)):
         channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
         thread = await deps.notifier.open_thread(channel, card(alert, rp))
-        targets = alert.vm_targets()
+        # only the plan's own scopes (inside ALLOWED_SCOPES), each VM once, at most max_targets of them
+        selection = select_targets(alert.vm_targets(), rp.scopes, rp.max_targets)
+        targets = list(selection.acted_on)
+        if selection.out_of_scope or selection.over_cap:
+            await deps.notifier.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap))
         if not targets:
-            await deps.notifier.say(thread, "This alert names no virtual machine, so the response plan has nothing to act on.")
+            await deps.notifier.say(thread, "This alert names no virtual machine inside the response plan's scopes, "
+                                            "so the response plan has nothing to act on.")
             continue
         names = ", ".join(t.name for t in targets)
         responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
@@ -56,3 +63,17 @@ async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePl
         )
         proposed.append(await propose_plan(deps, request))
     return AlertOutcome(False, matched, tuple(proposed))
+
+
+def _left_alone(rp: ResponsePlan, outside: tuple[ResourceRef, ...], over_cap: tuple[ResourceRef, ...]) -> str:
+    """Tell the responders which targets the plan does not touch, and why."""
+    parts = []
+    if outside:
+        parts.append(f"{len(outside)} target(s) outside its scopes ({describe(rp.scopes)}): "
+                     + ", ".join(f"{r.name} ({r.resource_group}, subscription {r.subscription_id})" for r in outside))
+        log.warning("response plan %s: %d alert target(s) outside its scopes left alone", rp.name, len(outside))
+    if over_cap:
+        parts.append(f"{len(over_cap)} target(s) beyond its limit of {rp.max_targets} per alert: "
+                     + ", ".join(r.name for r in over_cap))
+    return (f"Response plan {rp.name} leaves alone " + "; and ".join(parts)
+            + ". Act on them by hand if needed, or ask an administrator to change the response plan.")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from ..domain import transitions
 from ..domain.consent import ConsentPolicy
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
+from ..domain.scope import check_in_scope
 from .deps import SYSTEM, Deps
 from .run_plan import run_plan
 
@@ -33,7 +34,13 @@ def new_plan_id() -> str:
 
 
 async def propose_plan(deps: Deps, request: PlanRequest) -> Plan:
-    """Create the plan, post its card in the thread, and start it at once if consent is implicit."""
+    """Create the plan, post its card in the thread, and start it at once if consent is implicit.
+
+    Raises Refusal (OUT_OF_SCOPE) before anything is stored when an action lies outside ALLOWED_SCOPES:
+    every entry point checks earlier with the same rule, this is the last line.
+    """
+    for action in request.actions:
+        check_in_scope(action.resource, deps.allowed_scopes)
     now = deps.clock.now()
     plan = Plan(
         id=new_plan_id(), title=request.title, rationale=request.rationale, actions=request.actions,

@@ -5,19 +5,30 @@ from __future__ import annotations
 import difflib
 
 from ..domain.errors import Refusal, RefusalCode
+from ..domain.markdown import literal
 from ..domain.plan import ResourceRef
+from ..domain.scope import check_group_in_scope, check_in_scope, in_scopes
 from .deps import Deps
 
 
 async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> ResourceRef:
-    """The single VM meant by `target`; raises Refusal with the closest names or the ambiguity."""
+    """The single VM meant by `target`, inside ALLOWED_SCOPES; raises Refusal with the closest names or the ambiguity.
+
+    Scope and names are checked before any ARM call; only VMs inside the allowed scopes are matched or suggested.
+    """
+    scopes = deps.allowed_scopes
     if target.lower().startswith("/subscriptions/"):
         try:
-            return ResourceRef.parse(target)
+            ref = ResourceRef.parse(target)
         except ValueError as e:
-            raise Refusal(RefusalCode.BAD_REQUEST, f"`{target}` is not a VM resource id: {e}.") from None
+            raise Refusal(RefusalCode.BAD_REQUEST, f"{literal(target)} is not a VM resource id: {e}.") from None
+        check_in_scope(ref, scopes)
+        return ref
+    if resource_group is not None:
+        check_group_in_scope(deps.home_subscription, resource_group, scopes)
     in_group = [vm for vm in await deps.runner.list_vms()  # one listing serves the match and the suggestions
-                if resource_group is None or vm.resource_group.lower() == resource_group.lower()]
+                if in_scopes(vm, scopes)
+                and (resource_group is None or vm.resource_group.lower() == resource_group.lower())]
     matches = [vm for vm in in_group if vm.name.lower() == target.lower()]
     if len(matches) == 1:
         return matches[0]

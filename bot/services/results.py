@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain.markdown import literal
 from ..domain.plan import Plan, PlanState
 
 
@@ -15,7 +16,7 @@ def duration_text(plan: Plan) -> str:
 def consent_text(plan: Plan) -> str:
     if plan.mode.value == "autonomous":
         return "consent implicit (incident response plan, autonomous mode)"
-    return "approved by " + (", ".join(a.approver.name for a in plan.approvals) or "nobody")
+    return "approved by " + (", ".join(literal(a.approver.name) for a in plan.approvals) or "nobody")
 
 
 def outcome_lines(plan: Plan) -> list[str]:
@@ -43,7 +44,7 @@ def result_text(plan: Plan) -> str:
         PlanState.USER_NOT_AUTHORIZED: "⛔ Not authorized",
         PlanState.AWAITING_CREDENTIALS: "🔐 The agent's identity was refused",
     }.get(plan.state, plan.state.label)
-    parts = [f"**{headline}**: {plan.title} (plan {plan.id})"]
+    parts = [f"**{headline}**: {literal(plan.title)} (plan {plan.id})"]  # caller text: literal(), never markup
     if plan.state is PlanState.AWAITING_CREDENTIALS and plan.access_denied:
         d = plan.access_denied
         parts.append(
@@ -54,13 +55,14 @@ def result_text(plan: Plan) -> str:
         d = plan.access_denied
         parts.append(f"{d.identity} lacks **{d.permission}** on `{d.scope}` too. Nothing more was done.")
     elif plan.state is PlanState.DENIED and plan.decided_by:
-        parts.append(f"Denied by {plan.decided_by.name}" + (f": {plan.reason}" if plan.reason else ".") + " Nothing was done.")
+        parts.append(f"Denied by {literal(plan.decided_by.name)}" + (f": {literal(plan.reason)}" if plan.reason else ".")
+                     + " Nothing was done.")
     elif plan.state in (PlanState.FAILED, PlanState.INTERRUPTED, PlanState.EXPIRED) and plan.reason:
-        parts.append(plan.reason)
+        parts.append(literal(plan.reason))
     parts.extend(outcome_lines(plan))
-    facts = [f"Requested by {plan.requested_by.name}", consent_text(plan)]
+    facts = [f"Requested by {literal(plan.requested_by.name)}", consent_text(plan)]
     if plan.credentials_by:
-        facts.append(f"credentials lent by {plan.credentials_by.name}")
+        facts.append(f"credentials lent by {literal(plan.credentials_by.name)}")
     if took := duration_text(plan):
         facts.append(f"duration {took}")
     parts.append("; ".join(facts) + ".")

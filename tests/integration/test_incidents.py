@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sandbox import Sandbox
 from sandbox.driver import BotMessage, TeamsDriver
 from sandbox.monitor import alert_payload
+from sandbox.world import VirtualMachine
 
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, client_ssl
+
+OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
 
 
 def _vm(sandbox: Sandbox, name: str) -> Any:
@@ -85,3 +91,34 @@ async def test_bad_secret_is_401_and_bad_payload_400(driver: TeamsDriver, bot: R
     assert (await _post(driver, bot, sandbox, good, code=""))[0] == 401
     status, body = await _post(driver, bot, sandbox, {"schemaId": "other", "data": {"essentials": {"severity": "Sev9"}}})
     assert status == 400 and "schemaId" in body["error"] and "severity" in body["error"] and "alertRule" in body["error"]
+
+
+async def test_alert_across_two_subscriptions_acts_only_on_allowed_distinct_capped_targets(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    plans = sandbox.response_plans()
+    web_hung = plans["responsePlans"][0]  # type: ignore[index]
+    web_hung["maxTargets"] = 2
+    path = tmp_path / "plans.json"
+    path.write_text(json.dumps(plans))
+    bot = make_bot(RESPONSE_PLANS_FILE=str(path))
+    dev01, web01, web02 = (_vm(sandbox, n) for n in ("dev-01", "web-01", "web-02"))
+    elsewhere = [VirtualMachine(OTHER_SUB, "prod-rg", "web-01"), VirtualMachine(OTHER_SUB, "dev-rg", "dev-01")]
+    payload = alert_payload("Web tier unresponsive", [dev01, elsewhere[0], web01, elsewhere[1], web02])
+    targets = payload["data"]["essentials"]["alertTargetIDs"]
+    targets.insert(1, dev01.id.upper())  # the same VM again, other casing
+    requests_before, writes_before = len(sandbox.arm.requests), len(sandbox.arm.writes)
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        status, body = await _post(driver, bot, sandbox, payload)
+        assert status == 202 and body["matched"] == ["web-hung"]
+        plan_id = body["plans"][0]["id"]
+        plan = await bot.container.store.get(plan_id)
+        assert plan is not None and [a.resource.name for a in plan.actions] == ["dev-01", "web-01"]
+        card = await driver.wait_for(lambda m: m.card is not None and plan_id in card_text(m.card)
+                                     and "credentials needed" in card_text(m.card))
+        told = await driver.wait_for(lambda m: "leaves alone" in m.text, conversation_id=card.conversation_id)
+        assert "2 target(s) outside its scopes" in told.text and "beyond its limit of 2" in told.text
+        assert "web-02" in told.text
+    writes = sandbox.arm.writes[writes_before:]
+    assert [(w.vm_id.rsplit("/", 1)[1], w.caller_oid) for w in writes] == [("dev-01", sandbox.world.agent.object_id)]
+    assert not [p for _, p in sandbox.arm.requests[requests_before:] if OTHER_SUB in p.lower()]

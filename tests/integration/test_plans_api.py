@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +13,9 @@ from azure.identity import ClientSecretCredential
 
 from sandbox import Sandbox
 from sandbox.driver import TeamsDriver
+from sandbox.world import App
 
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, client_ssl
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 
@@ -93,3 +98,122 @@ async def test_health_and_readiness(driver: TeamsDriver, bot: RunningBot) -> Non
         assert r.status == 200
     async with driver.session.get(f"{bot.url}/readyz") as r:
         assert r.status == 200 and (await r.json())["checks"]["store"] is True
+
+
+# -- callers can only tighten policy, within their own scopes (API_CALLERS_FILE) ----------------------------------
+
+OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
+
+
+def _other_agent(sandbox: Sandbox) -> App:
+    """A second agent app holding the role (registered in the session's world once)."""
+    if "policy-second-agent" not in sandbox.world.apps:
+        sandbox.world.apps["policy-second-agent"] = App(
+            name="policy-second-agent", tenant_id=sandbox.world.home_tenant_id,
+            api_roles={str(sandbox.world.bot.app_id_uri): {"Plans.Submit"}})
+    return sandbox.world.apps["policy-second-agent"]
+
+
+def _callers_file(tmp_path: Path, callers: list[dict[str, Any]]) -> str:
+    path = tmp_path / "callers.json"
+    path.write_text(json.dumps({"callers": callers}))
+    return str(path)
+
+
+async def _get(driver: TeamsDriver, bot: RunningBot, plan_id: str, token: str) -> tuple[int, Any]:
+    async with driver.session.get(f"{bot.url}/api/plans/{plan_id}", headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.json(content_type=None)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"approvalsRequired": 1}, "approvalsRequired"),  # below the configured 2
+        ({"approvers": ["alice", "carol"]}, "approvers"),  # carol is not a configured approver
+        ({"expiresInMinutes": 31}, "expiresInMinutes"),  # beyond the configured 30
+        ({"actions": [{"operation": "restart", "resourceId":
+                       f"/subscriptions/{OTHER_SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web-01"}]},
+         "actions[0].resourceId"),  # outside ALLOWED_SCOPES
+    ],
+)
+async def test_api_caller_cannot_loosen_the_policy_or_leave_the_allowed_scopes(
+    sandbox: Sandbox, make_bot: Callable[..., RunningBot], override: dict[str, Any], field: str
+) -> None:
+    bot = make_bot(APPROVALS_REQUIRED="2")
+    if "approvers" in override:
+        override = {"approvers": [sandbox.world.user(n).object_id for n in override["approvers"]]}
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        before = len(sandbox.arm.requests)
+        status, answer = await _post(driver, bot, _body(sandbox, **override), _token(sandbox))
+    assert status == 400 and [e["field"] for e in answer["errors"]] == [field], answer
+    assert sandbox.arm.requests[before:] == []
+    assert not [e for e in await bot.container.store.events() if e.event == "plan_proposed"]
+
+
+async def test_api_caller_may_tighten_and_the_card_names_the_verified_app(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
+) -> None:
+    alice = sandbox.world.user("alice").object_id
+    body = _body(sandbox, approvers=[alice], expiresInMinutes=10, requestedBy={"name": "Alice Example (CISO)"})
+    status, answer = await _post(driver, bot, body, _token(sandbox))
+    assert status == 202, answer
+    plan = await bot.container.store.get(answer["id"])
+    assert plan is not None and plan.policy.approvers == {alice} and plan.policy.approver_group is None
+    assert plan.expires_at - plan.created_at == timedelta(minutes=10)
+    card = await driver.wait_for(lambda m: m.card is not None and answer["id"] in card_text(m.card))
+    text = card_text(card.card)
+    assert f"Requested by: SRE Agent (app {sandbox.world.agent.client_id})" in text and "CISO" not in text
+
+
+async def test_delegated_user_token_with_the_role_is_refused(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
+    token = sandbox.entra.sso_token("alice", scopes="access_as_user", extra={"roles": ["Plans.Submit"]})
+    status, answer = await _post(driver, bot, _body(sandbox), token)
+    assert status == 403 and "application tokens" in answer["error"]
+
+
+async def test_get_answers_only_the_app_that_submitted_the_plan(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    other = _other_agent(sandbox)
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
+               {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]}]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
+        assert status == 202
+        assert (await _get(driver, bot, answer["id"], _token(sandbox)))[0] == 200
+        assert await _get(driver, bot, answer["id"], _token(sandbox, other.name)) == (404, {"error": "no such plan"})
+        assert await _get(driver, bot, "p-000000000000", _token(sandbox, other.name)) == (404, {"error": "no such plan"})
+
+
+async def test_unregistered_app_and_missing_callers_file_are_403(
+    sandbox: Sandbox, make_bot: Callable[..., RunningBot]
+) -> None:
+    other = _other_agent(sandbox)
+    bot = make_bot()
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox, other.name))
+        assert status == 403 and other.client_id in answer["error"] and "API_CALLERS_FILE" in answer["error"]
+    closed = make_bot(API_CALLERS_FILE="")
+    async with TeamsDriver(closed.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        status, answer = await _post(driver, closed, _body(sandbox), _token(sandbox))
+        assert status == 403 and "API_CALLERS_FILE" in answer["error"]
+
+
+async def test_caller_is_held_to_its_own_scopes_and_operations(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    dev_rg = f"/subscriptions/{sandbox.world.subscription_id}/resourceGroups/dev-rg"
+    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"]}]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    web01 = next(v for v in sandbox.world.vms if v.name == "web-01")
+    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+        status, answer = await _post(driver, bot, _body(sandbox, actions=[{"operation": "restart", "resourceId": web01.id}]),
+                                     _token(sandbox))
+        assert status == 400 and answer["errors"][0]["field"] == "actions[0].resourceId"
+        assert "outside the scopes SRE Agent may propose for" in answer["errors"][0]["message"]
+        status, answer = await _post(driver, bot, _body(sandbox, actions=[{"operation": "deallocate", "resourceId":
+                                                                            _body(sandbox)["actions"][0]["resourceId"]}]),
+                                     _token(sandbox))
+        assert status == 400 and answer["errors"][0]["field"] == "actions[0].operation"

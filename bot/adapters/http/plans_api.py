@@ -1,7 +1,9 @@
 """`POST /api/plans` and `GET /api/plans/{id}`: plans from agents, authenticated with Entra app tokens.
 
-A caller presents an access token for the bot's API (client credentials) holding the configured
-app role (default `Plans.Submit`). Bad bodies get 400 with every field error listed.
+A caller presents an app-only access token for the bot's API (client credentials) holding the configured
+app role (default `Plans.Submit`), from an app registered in API_CALLERS_FILE (its verified `azp`/`appid`).
+The caller may only tighten the configured consent policy, within its own scopes and operations.
+Bad bodies get 400 with every field error listed.
 """
 
 from __future__ import annotations
@@ -9,28 +11,32 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
-from ...domain.errors import Refusal
-from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ...domain.callers import ApiCaller, find_caller
+from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
+from ...domain.errors import Refusal, RefusalCode
+from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, operation_named
+from ...domain.scope import describe, in_scopes, out_of_scope_message
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 
 log = logging.getLogger(__name__)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-OPERATIONS = {o.value.lower(): o for o in Operation} | {"stop": Operation.POWER_OFF, "poweroff": Operation.POWER_OFF}
 MAX_ACTIONS = 20
+# the domain's policy fields -> this API's body fields
+POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequired", "expiry": "expiresInMinutes"}
 
 
 class PlansApi:
     def __init__(self, container: Any) -> None:
         self.c = container
 
-    async def _caller(self, request: web.Request) -> dict[str, Any]:
+    async def _caller(self, request: web.Request) -> tuple[dict[str, Any], ApiCaller]:
+        """The verified claims and the registered app behind them; 401/403 otherwise."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise _unauthorized("a Bearer token for the bot's API is required")
@@ -39,35 +45,50 @@ class PlansApi:
             claims: dict[str, Any] = await self.c.validator.validate(header[7:], [s.api_audience, s.sso_client_id])
         except TokenRejected as e:
             raise _unauthorized(e.reason) from None
+        # App-only tokens: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user".
+        # https://learn.microsoft.com/entra/identity-platform/access-tokens (validate ... app-only)
+        if "scp" in claims or claims.get("idtyp", "app") != "app":
+            raise _forbidden("only application tokens (client credentials) may call this API; this token acts for a "
+                             "signed-in user")
         if s.api_role not in (claims.get("roles") or []):
-            raise web.HTTPForbidden(text=_json_error(f"the caller lacks the app role {s.api_role}"), content_type="application/json")
-        return claims
+            raise _forbidden(f"the caller lacks the app role {s.api_role}")
+        app_id = str(claims.get("azp") or claims.get("appid") or "")  # v2: azp, v1: appid
+        if s.api_callers is None:
+            raise _forbidden("no agent app may submit plans: API_CALLERS_FILE is not configured on the bot")
+        caller = find_caller(s.api_callers, app_id)
+        if caller is None:
+            raise _forbidden(f"app {app_id or '(no app id)'} is not registered in API_CALLERS_FILE; ask the bot's "
+                             f"administrator to add it with its scopes and operations")
+        return claims, caller
 
     async def submit(self, request: web.Request) -> web.Response:
-        claims = await self._caller(request)
+        claims, caller = await self._caller(request)
         try:
             body = await request.json()
         except ValueError:
             return web.json_response({"errors": [{"field": "", "message": "the body is not valid JSON"}]}, status=400)
         errors: list[dict[str, str]] = []
-        plan_request = self._parse(body, claims, errors)
+        plan_request = self._parse(body, claims, caller, errors)
         if errors or plan_request is None:
             return web.json_response({"errors": errors}, status=400)
         try:
             plan = await propose_plan(self.c.deps, plan_request)
         except Refusal as r:
-            return web.json_response({"errors": [{"field": "mode", "message": r.message}]}, status=400)
+            field = "actions" if r.code is RefusalCode.OUT_OF_SCOPE else "mode"
+            return web.json_response({"errors": [{"field": field, "message": r.message}]}, status=400)
         url = f"/api/plans/{plan.id}"
         return web.json_response({"id": plan.id, "state": plan.state.value, "url": url}, status=202, headers={"Location": url})
 
     async def get(self, request: web.Request) -> web.Response:
-        await self._caller(request)
+        """Only the app that submitted the plan reads it; anyone else gets the same 404 as for no plan at all."""
+        claims, _ = await self._caller(request)
         plan = await self.c.deps.store.get(request.match_info["plan_id"])
-        if plan is None:
+        if plan is None or not _submitted_by(plan, claims):
             return web.json_response({"error": "no such plan"}, status=404)
         return web.json_response(plan_summary(plan))
 
-    def _parse(self, body: Any, claims: dict[str, Any], errors: list[dict[str, str]]) -> PlanRequest | None:
+    def _parse(self, body: Any, claims: dict[str, Any], caller: ApiCaller,
+               errors: list[dict[str, str]]) -> PlanRequest | None:
         def err(field: str, message: str) -> None:
             errors.append({"field": field, "message": message})
 
@@ -88,52 +109,64 @@ class PlansApi:
             if not isinstance(a, dict):
                 err(f"actions[{i}]", "must be an object with operation and resourceId")
                 continue
-            op = OPERATIONS.get(str(a.get("operation", "")).lower())
+            op = operation_named(str(a.get("operation", "")))
             if op is None:
                 err(f"actions[{i}].operation", f"one of {', '.join(o.value for o in Operation)}")
+            elif op not in caller.operations:
+                err(f"actions[{i}].operation", f"{caller.name} may propose only "
+                    f"{', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)")
+                op = None
             try:
                 ref = ResourceRef.parse(str(a.get("resourceId", "")))
             except ValueError as e:
                 err(f"actions[{i}].resourceId", str(e))
                 continue
-            if op is not None:
+            allowed = self.c.settings.allowed_scopes
+            if not in_scopes(ref, allowed):
+                err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
+            elif not in_scopes(ref, caller.scopes):
+                err(f"actions[{i}].resourceId", f"VM {ref.name} in {ref.resource_group} is outside the scopes "
+                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)")
+            elif op is not None:
                 actions.append(PlannedAction(op, ref))
         mode = body.get("mode", "review")
         if mode != "review":
             err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
-        policy = self.c.settings.policy
-        approvers = body.get("approvers")
-        if approvers is not None:
-            if not isinstance(approvers, list) or not approvers or not all(isinstance(a, str) and GUID.match(a) for a in approvers):
-                err("approvers", "a non-empty list of Entra object ids (GUIDs)")
-            else:
-                policy = replace(policy, approvers=frozenset(approvers))
-        required = body.get("approvalsRequired")
-        if required is not None:
-            if not isinstance(required, int) or isinstance(required, bool) or not 1 <= required <= max(1, len(policy.approvers)):
-                err("approvalsRequired", f"a whole number from 1 to the number of approvers ({len(policy.approvers)})")
-            else:
-                policy = replace(policy, approvals_required=required)
-        minutes = body.get("expiresInMinutes")
-        if minutes is not None:
-            if not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 1 <= minutes <= 24 * 60:
-                err("expiresInMinutes", "a number of minutes from 1 to 1440")
-            else:
-                policy = replace(policy, expiry=timedelta(minutes=minutes))
+        policy = self._policy(body, err)
         thread = self._target(body.get("target"), claims, err)
-        requested = body.get("requestedBy") or {}
-        name = requested.get("name") if isinstance(requested, dict) else None
-        if name is not None and (not isinstance(name, str) or len(name) > 100):
-            err("requestedBy.name", "a string of at most 100 characters")
-            name = None
-        if errors:
+        # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
+        if errors or policy is None:
             return None
         assert isinstance(title, str) and isinstance(rationale, str)
-        caller = Person(object_id=str(claims.get("oid")), name=name or f"agent {claims.get('appid') or claims.get('azp')}",
-                        tenant_id=str(claims.get("tid")))
+        requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
         return PlanRequest(title=title.strip(), rationale=rationale.strip() or "(no rationale given)",
-                           actions=tuple(actions), requested_by=caller, policy=policy, thread=thread,
+                           actions=tuple(actions), requested_by=requester, policy=policy, thread=thread,
                            mode=Mode.REVIEW, source=Source.API)
+
+    def _policy(self, body: dict[str, Any], err: Any) -> ConsentPolicy | None:
+        """The configured policy, tightened as the body asks (never loosened: 400 naming the field)."""
+        base = self.c.settings.policy
+        approvers, required, expiry = body.get("approvers"), body.get("approvalsRequired"), body.get("expiresInMinutes")
+        ok = True
+        if approvers is not None and (not isinstance(approvers, list) or not approvers
+                                      or not all(isinstance(a, str) and GUID.match(a) for a in approvers)):
+            err("approvers", "a non-empty list of Entra object ids (GUIDs), among the configured approvers")
+            ok = False
+        if required is not None and (not isinstance(required, int) or isinstance(required, bool) or required < 1):
+            err("approvalsRequired", f"a whole number, at least the configured {base.approvals_required}")
+            ok = False
+        if expiry is not None and (not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or expiry <= 0):
+            err("expiresInMinutes", f"a number of minutes, at most the configured {base.expiry.total_seconds() / 60:g}")
+            ok = False
+        if not ok:
+            return None
+        try:
+            return tightened(base, approvers=frozenset(approvers) if approvers else None,
+                             approvals_required=required, expiry=timedelta(minutes=expiry) if expiry else None)
+        except PolicyLoosened as e:
+            for field, message in e.problems:
+                err(POLICY_FIELDS[field], message)
+            return None
 
     def _target(self, target: Any, claims: dict[str, Any], err: Any) -> Thread | None:
         if not isinstance(target, dict):
@@ -177,6 +210,16 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "accessDenied": None if plan.access_denied is None else {
             "permission": plan.access_denied.permission, "scope": plan.access_denied.scope},
     }
+
+
+def _submitted_by(plan: Plan, claims: dict[str, Any]) -> bool:
+    """True if the plan came through this API from the service principal (and tenant) these claims identify."""
+    who = plan.requested_by
+    return plan.source is Source.API and who.object_id == str(claims.get("oid")) and who.tenant_id == str(claims.get("tid"))
+
+
+def _forbidden(message: str) -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=_json_error(message), content_type="application/json")
 
 
 def _json_error(message: str) -> str:

@@ -17,6 +17,7 @@ from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VER
 
 from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
+from ...domain.markdown import literal
 from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
@@ -110,7 +111,7 @@ class ConsentBot(ActivityHandler):
             return
         now = self.deps.clock.now()
         lines = [
-            f"- **{p.title}** ({p.id}): {p.state.label.lower()}, asked by {p.requested_by.name}, "
+            f"- **{literal(p.title)}** ({p.id}): {p.state.label.lower()}, asked by {literal(p.requested_by.name)}, "
             f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
             for p in plans
         ]

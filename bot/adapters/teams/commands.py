@@ -6,6 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from ...domain.names import resource_group_problem, vm_name_problem
 from ...domain.plan import Operation
 
 VM_COMMANDS: dict[str, Operation] = {
@@ -26,8 +27,6 @@ COMMAND_HELP: tuple[tuple[str, str, str], ...] = (
     ("pending", "pending", "List plans waiting for your decision"),
     ("help", "help", "Show these commands"),
 )
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_RG = re.compile(r"^[-\w._()]{1,90}$")
 _SHAPE = re.compile(r"^(?P<verb>[a-z]+)\s+vm(?:\s+(?P<target>\S+))?(?:\s+in\s+(?P<rg>\S+))?\s*$", re.IGNORECASE)
 
 
@@ -83,10 +82,13 @@ def parse(text: str) -> Command:
             return _unknown(words)
         if not target:
             return Unknown(words, f"Which VM? For example: `{command} web-01`.")
-        if rg is not None and not _RG.match(rg):
-            return Unknown(words, f"`{rg}` is not a valid resource group name.")
-        if not (target.lower().startswith("/subscriptions/") or _NAME.match(target)):
-            return Unknown(words, f"`{target}` is not a valid VM name or resource id.")
+        # Azure's naming rules (domain/names.py): `..`, `/`, control characters never reach an ARM path
+        rg_problem = resource_group_problem(rg) if rg is not None else None
+        if rg_problem:
+            return Unknown(words, f"That is not a valid resource group name: {rg_problem}.")
+        vm_problem = None if target.lower().startswith("/subscriptions/") else vm_name_problem(target)
+        if vm_problem:
+            return Unknown(words, f"That is not a valid VM name or resource id: {vm_problem}.")
         if command == "status vm":
             return StatusCommand(target, rg)
         return VmCommand(VM_COMMANDS[command], target, rg)
