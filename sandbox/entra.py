@@ -28,6 +28,7 @@ from .keys import KeySet
 from .registrations import GRAPH_APP_ROLES
 from .world import GRAPH_RESOURCE, TEAMS_CLIENT_ID, App, OboError, User, World
 
+SSO_SCOPE = "access_as_user"  # the scope the Teams client requests for the bot
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
 # The v1 issuer as Microsoft publishes it in the v1 discovery document, whatever host served the document
@@ -159,16 +160,16 @@ class EntraSimulator:
         """
         user, bot = self.world.user(user_name), self.world.bot
         registration = bot.registration
-        for scope in scopes.split():
-            if registration is None or not registration.is_pre_authorized(client_id, scope):
-                raise EntraError(
-                    400,
-                    "invalid_grant",
-                    65001,
-                    f"The user or administrator has not consented to use the application with ID '{client_id}'. "
-                    "Send an interactive authorization request for this user and resource.",
-                    suberror="consent_required",
-                )
+        # Teams asks for the bot's access_as_user scope; `scopes` only sets the `scp` claim (forgeries in tests)
+        if registration is None or not registration.is_pre_authorized(client_id, SSO_SCOPE):
+            raise EntraError(
+                400,
+                "invalid_grant",
+                65001,
+                f"The user or administrator has not consented to use the application with ID '{client_id}'. "
+                "Send an interactive authorization request for this user and resource.",
+                suberror="consent_required",
+            )
         now = int(self.clock())
         claims = self._access_claims(
             version=bot.token_version,
