@@ -53,7 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
     Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
     Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
-    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph)", ""),
+    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph for every "
+            "decision; the agent identity needs the application permissions User.Read.All and GroupMember.Read.All)", ""),
     Setting("GRAPH_ENDPOINT", "Microsoft Graph endpoint, for approver groups", "https://graph.microsoft.com"),
     Setting("APPROVALS_REQUIRED", "approvals needed before a plan runs", "1"),
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
