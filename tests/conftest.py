@@ -57,12 +57,18 @@ def _capture_all_logs() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox_v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The sandbox as infra/app-registrations.json configures it (v1 access tokens for the bot's API)."""
     from sandbox import Sandbox
 
     box = Sandbox.start(tmp_path_factory.mktemp("sandbox"), operation_seconds=0.05, tls=_TLS)
     yield box
     box.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_v1: Sandbox) -> Sandbox:
+    return sandbox_v1
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +91,11 @@ def each_token_version() -> Any:
     Usage, in a test module: `sandbox = each_token_version()`.
     """
 
+    # It asks for `sandbox_v1`, not for the `sandbox` it overrides: pytest would hand the parent the same
+    # parameter, and a session fixture whose parameter changes is torn down and started again.
     @pytest.fixture(params=["v1", "v2"])
-    def sandbox(request: pytest.FixtureRequest, sandbox: Sandbox) -> Sandbox:
-        box: Sandbox = sandbox if request.param == "v1" else request.getfixturevalue("sandbox_v2")
+    def sandbox(request: pytest.FixtureRequest, sandbox_v1: Sandbox) -> Sandbox:
+        box: Sandbox = sandbox_v1 if request.param == "v1" else request.getfixturevalue("sandbox_v2")
         assert box.world.bot.token_version == int(request.param[1])
         return box
 
