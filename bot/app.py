@@ -64,7 +64,9 @@ def create_app(container: Container) -> web.Application:
             store_ok = await asyncio.to_thread(container.store.ping)
         except Exception:
             store_ok = False
-        checks = {"store": store_ok, "outbox_depth": container.tasks.pending}
+        directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
+        checks = {"store": store_ok, "outbox_depth": container.tasks.pending,
+                  "directory": (directory.problem() if directory else None) or "ok"}
         ok = bool(checks["store"])
         return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
 

@@ -60,7 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_CALLERS_FILE", 'JSON file of the agent apps that may call POST /api/plans: {"callers": [{"appId", '
             '"name", "scopes", "operations"}]}; empty: no app may submit plans', ""),
     Setting("DEFAULT_APPROVERS", "comma-separated Entra object ids of people who may approve", ""),
-    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph)", ""),
+    Setting("APPROVER_GROUP_ID", "Entra group whose members may approve (checked through Microsoft Graph for every "
+            "decision; the agent identity needs the application permissions User.Read.All and GroupMember.Read.All)", ""),
     Setting("GRAPH_ENDPOINT", "Microsoft Graph endpoint, for approver groups", "https://graph.microsoft.com"),
     Setting("APPROVALS_REQUIRED", "approvals needed before a plan runs", "1"),
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),

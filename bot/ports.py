@@ -100,5 +100,13 @@ class TaskRunner(Protocol):
 class Directory(Protocol):
     """Group membership, for approver groups."""
 
-    async def is_member(self, object_id: str, group_id: str) -> bool: ...
+    async def is_member(self, object_id: str, group_id: str, fresh: bool = True) -> bool:
+        """Transitive membership; `fresh=False` may answer from a short cache (card views only).
+
+        Raises DirectoryUnavailable when the directory cannot answer: never "not a member".
+        """
+        ...
+    def problem(self) -> str | None:
+        """Why the last membership check failed (for /readyz), or None if it succeeded or none was made."""
+        ...
 

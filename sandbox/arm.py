@@ -213,7 +213,9 @@ class ArmSimulator:
         except jwt.InvalidTokenError as e:
             return _unauthorized("InvalidAuthenticationToken", f"The access token is invalid. {type(e).__name__}.")
         tid = str(claims.get("tid", ""))
-        if claims.get("iss") != f"{self.issuer_base}/{tid}/v2.0":
+        # ARM's own registration gets v1 tokens (iss sts.windows.net); it accepts v2 ones too
+        # (https://learn.microsoft.com/entra/identity-platform/access-tokens#token-formats)
+        if claims.get("iss") not in (f"{self.issuer_base}/{tid}/v2.0", f"https://sts.windows.net/{tid}/"):
             return _unauthorized("InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer.")
         if tid != self.world.home_tenant_id:
             return _unauthorized(

@@ -1,9 +1,14 @@
-"""A loopback Microsoft Entra ID: OpenID discovery, JWKS, the v2 token endpoint and Teams SSO tokens.
+"""A loopback Microsoft Entra ID: OpenID discovery (v1 and v2), JWKS, the v2 token endpoint and Teams SSO tokens.
 
 Speaks the wire formats in reference/protocols.md §2: `client_credentials` for app identities,
 the On-Behalf-Of grant (`urn:ietf:params:oauth:grant-type:jwt-bearer`) with the error bodies the
 real service returns (AADSTS codes, `suberror`, `claims`), and a sandbox-only endpoint that mints
 the SSO token the Teams client would obtain for a user.
+
+Access tokens come in the version the *resource* asks for, as Entra issues them: the resource app's
+`api.requestedAccessTokenVersion` (null or 1: v1, 2: v2), whatever endpoint the client used; Microsoft's own
+resources (Azure Resource Manager, Microsoft Graph, the Bot Framework) get v1 tokens
+(https://learn.microsoft.com/entra/identity-platform/access-tokens#token-formats).
 """
 
 from __future__ import annotations
@@ -20,10 +25,22 @@ import jwt
 from aiohttp import web
 
 from .keys import KeySet
+from .registrations import GRAPH_APP_ROLES
 from .world import GRAPH_RESOURCE, TEAMS_CLIENT_ID, App, OboError, User, World
 
+SSO_SCOPE = "access_as_user"  # the scope the Teams client requests for the bot
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
+# The v1 issuer as Microsoft publishes it in the v1 discovery document, whatever host served the document
+# (https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-issuer).
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+# checkMemberGroups for an application caller needs one of these sets of application permissions
+# (https://learn.microsoft.com/graph/api/user-checkmembergroups, "Permissions" table).
+CHECK_MEMBER_GROUPS_PERMISSIONS = (
+    frozenset({"User.Read.All", "GroupMember.Read.All"}),
+    frozenset({"User.Read.All", "Group.Read.All"}),
+    frozenset({"Directory.Read.All"}),
+)
 MFA_CLAIMS = json.dumps({"access_token": {"capolids": {"essential": True, "values": [str(uuid.uuid5(uuid.NAMESPACE_URL, "mfa-policy"))]}}})
 
 
@@ -40,8 +57,7 @@ class EntraError(Exception):
         return {
             "error": self.error,
             "error_description": (
-                f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace}\r\n"
-                f"Correlation ID: {correlation}\r\nTimestamp: {now}"
+                f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {now}"
             ),
             "error_codes": [self.code],
             "timestamp": now,
@@ -91,12 +107,18 @@ class EntraSimulator:
         self.base_url = ""  # set by the runner once the port is known
         self.token_requests: list[dict[str, str]] = []  # grant types and clients, never secrets
         self.issued: list[str] = []  # every token minted, so tests can prove none leaks anywhere
+        self.metadata_requests = 0  # discovery documents and JWKS served (or refused during an outage)
+        self.unavailable = False  # an outage: discovery and keys answer 503, as a failing front end would
 
     # -- wiring ---------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._discovery)
+        # Both discovery documents, as Entra serves them
+        # (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri)
+        app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._discovery_v2)
+        app.router.add_get("/{tenant}/.well-known/openid-configuration", self._discovery_v1)
         app.router.add_get("/{tenant}/discovery/v2.0/keys", self._jwks)
+        app.router.add_get("/{tenant}/discovery/keys", self._jwks)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_get("/sandbox/users", self._list_users)
         app.router.add_post("/sandbox/users/{name}/sso-token", self._sso_token)
@@ -105,8 +127,14 @@ class EntraSimulator:
         app.router.add_post("/v1.0/users/{user}/checkMemberGroups", self._check_member_groups)
         return app
 
-    def issuer(self, tenant_id: str) -> str:
-        return f"{self.base_url}/{tenant_id}/v2.0"
+    def issuer(self, tenant_id: str, version: int = 2) -> str:
+        """The `iss` of tokens of `version` for `tenant_id`: v2 names this authority, v1 is sts.windows.net."""
+        return V1_ISSUER.format(tid=tenant_id) if version == 1 else f"{self.base_url}/{tenant_id}/v2.0"
+
+    def token_version(self, resource: str) -> int:
+        """The access token version for `resource`: its registration's, or v1 for Microsoft's own APIs."""
+        app = self.world.app_by_resource(resource)
+        return app.token_version if app else 1
 
     # -- sandbox controls (also reachable over HTTP) --------------------------------------
     def set_obo_error(self, user_name: str, mode: OboError | None) -> None:
@@ -121,30 +149,101 @@ class EntraSimulator:
         scopes: str = "access_as_user",
         lifetime: int = 3600,
         not_before_offset: int = 0,
+        client_id: str = TEAMS_CLIENT_ID,
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """The token Teams SSO would hand the bot for `user_name` (audience: the bot's app id URI)."""
-        user = self.world.user(user_name)
+        """The token Teams SSO would obtain for `user_name` for the bot's API, as the client `client_id`.
+
+        Teams gets it silently only if the bot's registration pre-authorizes that client for the scope
+        (https://learn.microsoft.com/microsoftteams/platform/tabs/how-to/authentication/tab-sso-register-aad);
+        otherwise Entra answers AADSTS65001 (consent required). `audience` forges another audience (tests).
+        """
+        user, bot = self.world.user(user_name), self.world.bot
+        registration = bot.registration
+        # Teams asks for the bot's access_as_user scope; `scopes` only sets the `scp` claim (forgeries in tests)
+        if registration is None or not registration.is_pre_authorized(client_id, SSO_SCOPE):
+            raise EntraError(
+                400,
+                "invalid_grant",
+                65001,
+                f"The user or administrator has not consented to use the application with ID '{client_id}'. "
+                "Send an interactive authorization request for this user and resource.",
+                suberror="consent_required",
+            )
         now = int(self.clock())
-        claims: dict[str, Any] = {
-            "aud": audience or self.world.bot.app_id_uri,
-            "iss": self.issuer(user.tenant_id),
-            "iat": now,
-            "nbf": now + not_before_offset,
-            "exp": now + lifetime,
-            "azp": TEAMS_CLIENT_ID,
-            "azpacr": "0",
-            "name": user.display_name,
-            "oid": user.object_id,
-            "preferred_username": user.upn,
-            "scp": scopes,
-            "sub": _pairwise_sub(user.object_id, TEAMS_CLIENT_ID),
-            "tid": user.tenant_id,
-            "uti": uuid.uuid4().hex,
-            "ver": "2.0",
-        }
+        claims = self._access_claims(
+            version=bot.token_version,
+            resource_app=bot,
+            requested=bot.app_id_uri or bot.client_id,
+            tenant=user.tenant_id,
+            client_id=client_id,
+            client_auth="0",
+            user=user,
+            scp=scopes,
+            now=now,
+        )
+        claims.update({"nbf": now + not_before_offset, "exp": now + lifetime})
+        if audience:
+            claims["aud"] = audience
         claims.update(extra or {})
         return self._mint(claims)
+
+    def _access_claims(
+        self,
+        *,
+        version: int,
+        resource_app: App | None,
+        requested: str,
+        tenant: str,
+        client_id: str,
+        client_auth: str,
+        now: int,
+        user: User | None = None,
+        object_id: str = "",
+        scp: str | None = None,
+        roles: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Access token claims in v1 or v2 form (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+
+        v2: `aud` is always the API's client id, the client is `azp`/`azpacr`, the user `preferred_username`.
+        v1: `aud` is the resource as requested (Application ID URI or client id), the client is `appid`/`appidacr`,
+        the user `upn`/`unique_name`. Both: `iss`, `tid`, `oid`, `sub`, `scp` or `roles`, `ver`; `idtyp`
+        (an optional claim) tells app-only from user tokens.
+        """
+        aud = resource_app.client_id if version == 2 and resource_app else requested
+        claims: dict[str, Any] = {
+            "aud": aud,
+            "iss": self.issuer(tenant, version),
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_LIFETIME,
+            "tid": tenant,
+            "uti": uuid.uuid4().hex,
+            "ver": "2.0" if version == 2 else "1.0",
+        }
+        if version == 2:
+            claims.update({"azp": client_id, "azpacr": client_auth})
+        else:
+            claims.update({"appid": client_id, "appidacr": client_auth})
+        if user is not None:
+            claims.update(
+                {
+                    "idtyp": "user",
+                    "oid": user.object_id,
+                    "sub": _pairwise_sub(user.object_id, client_id),
+                    "name": user.display_name,
+                    "scp": scp or "",
+                }
+            )
+            if version == 2:
+                claims["preferred_username"] = user.upn
+            else:
+                claims.update({"upn": user.upn, "unique_name": user.upn, "amr": ["pwd"]})
+        else:
+            claims.update({"idtyp": "app", "oid": object_id, "sub": object_id})
+            if roles:
+                claims["roles"] = roles
+        return claims
 
     def _mint(self, claims: dict[str, Any]) -> str:
         token = self.keys.active.sign(claims)
@@ -152,10 +251,20 @@ class EntraSimulator:
         return token
 
     # -- handlers -------------------------------------------------------------------------
-    async def _discovery(self, request: web.Request) -> web.Response:
-        tenant = self._tenant(request)
-        if tenant is None:
+    def _metadata_gate(self, request: web.Request) -> str | web.Response:
+        """The tenant of a metadata request, or the error answer (outage, unknown tenant)."""
+        self.metadata_requests += 1
+        if self.unavailable:
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        tenant = request.match_info["tenant"]
+        if tenant != "common" and tenant not in self.world.tenants:
             return _error(EntraError(400, "invalid_tenant", 90002, "Tenant not found."), self.base_url)
+        return tenant
+
+    async def _discovery_v2(self, request: web.Request) -> web.Response:
+        tenant = self._metadata_gate(request)
+        if isinstance(tenant, web.Response):
+            return tenant
         base = f"{self.base_url}/{tenant}"
         return web.json_response(
             {
@@ -173,9 +282,32 @@ class EntraSimulator:
             }
         )
 
+    async def _discovery_v1(self, request: web.Request) -> web.Response:
+        """The v1 document: issuer https://sts.windows.net/{tid}/ and the keys at /common/discovery/keys, as
+        Microsoft publishes them (https://login.microsoftonline.com/{tid}/.well-known/openid-configuration)."""
+        tenant = self._metadata_gate(request)
+        if isinstance(tenant, web.Response):
+            return tenant
+        base = f"{self.base_url}/{tenant}"
+        return web.json_response(
+            {
+                "issuer": self.issuer(tenant, 1),
+                "authorization_endpoint": f"{base}/oauth2/authorize",
+                "token_endpoint": f"{base}/oauth2/token",
+                "jwks_uri": f"{self.base_url}/common/discovery/keys",
+                "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "tenant_region_scope": "EU",
+                "cloud_instance_name": "sandbox",
+            }
+        )
+
     async def _jwks(self, request: web.Request) -> web.Response:
-        if self._tenant(request) is None:
-            return _error(EntraError(400, "invalid_tenant", 90002, "Tenant not found."), self.base_url)
+        tenant = self._metadata_gate(request)
+        if isinstance(tenant, web.Response):
+            return tenant
         return web.json_response(self.keys.jwks())
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -201,23 +333,34 @@ class EntraSimulator:
     async def _list_users(self, request: web.Request) -> web.Response:
         return web.json_response(
             [
-                {"name": u.name, "displayName": u.display_name, "objectId": u.object_id, "tenantId": u.tenant_id,
-                 "userPrincipalName": u.upn, "teamsId": u.teams_id}
+                {
+                    "name": u.name,
+                    "displayName": u.display_name,
+                    "objectId": u.object_id,
+                    "tenantId": u.tenant_id,
+                    "userPrincipalName": u.upn,
+                    "teamsId": u.teams_id,
+                }
                 for u in self.world.users.values()
             ]
         )
 
     async def _sso_token(self, request: web.Request) -> web.Response:
+        """Plays the Teams client asking Entra for the bot's token (`clientId` picks another client)."""
         name = request.match_info["name"]
         if name not in self.world.users:
             return web.json_response({"error": f"no such user '{name}'"}, status=404)
         options = await request.json() if request.can_read_body else {}
-        token = self.sso_token(
-            name,
-            audience=options.get("audience"),
-            scopes=options.get("scp", "access_as_user"),
-            lifetime=int(options.get("lifetime", 3600)),
-        )
+        try:
+            token = self.sso_token(
+                name,
+                audience=options.get("audience"),
+                scopes=options.get("scp", "access_as_user"),
+                lifetime=int(options.get("lifetime", 3600)),
+                client_id=str(options.get("clientId", TEAMS_CLIENT_ID)),
+            )
+        except EntraError as e:
+            return _error(e, self.base_url)
         return web.json_response({"token": token, "token_type": "Bearer"})
 
     async def _set_obo_error(self, request: web.Request) -> web.Response:
@@ -232,19 +375,26 @@ class EntraSimulator:
         return web.json_response({"user": name, "mode": mode})
 
     async def _check_member_groups(self, request: web.Request) -> web.Response:
-        """Microsoft Graph `POST /v1.0/users/{id}/checkMemberGroups` (app permission GroupMember.Read.All)."""
+        """Microsoft Graph `POST /v1.0/users/{id}/checkMemberGroups` for an application caller.
+
+        Needs User.Read.All with GroupMember.Read.All or Group.Read.All, or Directory.Read.All; otherwise
+        403 Authorization_RequestDenied (https://learn.microsoft.com/graph/api/user-checkmembergroups).
+        """
         header = request.headers.get("Authorization", "")
         try:
             claims = self.keys.verify(header.removeprefix("Bearer "), audience=[self.base_url, self.base_url + "/"])
         except jwt.InvalidTokenError:
             return _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
-        if "GroupMember.Read.All" not in (claims.get("roles") or []):
+        held = set(claims.get("roles") or [])
+        if not any(needed <= held for needed in CHECK_MEMBER_GROUPS_PERMISSIONS):
             return _graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         user = self.world.user_by_oid(request.match_info["user"])
         if user is None:
-            return _graph_error(404, "Request_ResourceNotFound",
-                                f"Resource '{request.match_info['user']}' does not exist or one of its queried reference-property "
-                                "objects are not present.")
+            return _graph_error(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.match_info['user']}' does not exist or one of its queried reference-property objects are not present.",
+            )
         wanted = (await request.json()).get("groupIds") or []
         mine = {g.object_id for g in self.world.groups if user.name in g.members}
         return web.json_response({"value": [g for g in wanted if g in mine]})
@@ -265,12 +415,16 @@ class EntraSimulator:
         app = self.world.app_by_client_id(client_id)
         if app is None or app.tenant_id != tenant:
             raise EntraError(
-                400, "unauthorized_client", 700016,
+                400,
+                "unauthorized_client",
+                700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.",
             )
         if secret is None or secret != app.secret:
             raise EntraError(
-                401, "invalid_client", 7000215,
+                401,
+                "invalid_client",
+                7000215,
                 f"Invalid client secret provided. Ensure the secret being sent in the request is the client "
                 f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
@@ -286,27 +440,38 @@ class EntraSimulator:
             raise EntraError(400, "invalid_scope", 70011, f"The provided value for the input parameter 'scope' is not valid: '{scope}'.")
         return resources.pop(), [s.rsplit("/", 1)[1] for s in wanted]
 
+    def _app_roles(self, client: App, resource: str, resource_app: App | None) -> list[str]:
+        """The app roles `client` is assigned on `resource` that the resource defines (only those reach a token)."""
+        if resource.rstrip("/") == self.base_url:  # Microsoft Graph: its published application permissions
+            return sorted(client.api_roles.get(GRAPH_RESOURCE, set()) & GRAPH_APP_ROLES.keys())
+        if resource_app is None:
+            return sorted(client.api_roles.get(resource.rstrip("/"), set()))
+        assigned = client.api_roles.get(resource_app.app_id_uri or "", set()) | client.api_roles.get(resource_app.client_id, set())
+        defined = resource_app.registration.app_roles if resource_app.registration else {}
+        return sorted(r for r in assigned if "Application" in defined.get(r, frozenset()))
+
     def _client_credentials(self, client: App, tenant: str, scope: str) -> dict[str, Any]:
         resource, permissions = self._resource(scope)
         if permissions != [".default"]:
             raise EntraError(
-                400, "invalid_scope", 1002012,
+                400,
+                "invalid_scope",
+                1002012,
                 f"The provided value for scope {scope} is not valid. Client credential flows must have a "
                 "scope value with /.default suffixed to the resource identifier (application ID URI).",
             )
-        now = int(self.clock())
-        claims: dict[str, Any] = {
-            "aud": resource,
-            "iss": self.issuer(tenant),
-            "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME,
-            "appid": client.client_id, "azp": client.client_id,
-            "idtyp": "app", "oid": client.object_id, "sub": client.object_id,
-            "tid": tenant, "ver": "2.0", "uti": uuid.uuid4().hex,
-        }
-        key = GRAPH_RESOURCE if resource.rstrip("/") == self.base_url else resource.rstrip("/")
-        roles = sorted(client.api_roles.get(key, set()))
-        if roles:
-            claims["roles"] = roles
+        resource_app = self.world.app_by_resource(resource)
+        claims = self._access_claims(
+            version=self.token_version(resource),
+            resource_app=resource_app,
+            requested=resource,
+            tenant=tenant,
+            client_id=client.client_id,
+            client_auth="1",
+            now=int(self.clock()),
+            object_id=client.object_id,
+            roles=self._app_roles(client, resource, resource_app),
+        )
         return _token_body(self._mint(claims))
 
     def _on_behalf_of(self, client: App, tenant: str, assertion: str, scope: str) -> dict[str, Any]:
@@ -318,7 +483,9 @@ class EntraSimulator:
         now = self.clock()
         if float(claims.get("exp", 0)) < now:
             raise EntraError(
-                400, "invalid_grant", 500133,
+                400,
+                "invalid_grant",
+                500133,
                 f"Assertion is not within its valid time range. Current time: {datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%S}Z, "
                 f"expiry time of assertion {datetime.fromtimestamp(float(claims.get('exp', 0)), UTC):%Y-%m-%dT%H:%M:%S}Z.",
             )
@@ -331,18 +498,18 @@ class EntraSimulator:
             raise EntraError(400, "invalid_grant", 50034, "The user account does not exist in the directory.")
         if user.obo_error is not None:
             raise _OBO_ERRORS[user.obo_error](user, resource)
-        issued = int(now)
         token = self._mint(
-            {
-                "aud": resource,
-                "iss": self.issuer(tenant),
-                "iat": issued, "nbf": issued, "exp": issued + TOKEN_LIFETIME,
-                "appid": client.client_id, "azp": client.client_id,
-                "idtyp": "user", "oid": user.object_id, "sub": _pairwise_sub(user.object_id, client.client_id),
-                "tid": tenant, "name": user.display_name, "upn": user.upn, "unique_name": user.upn,
-                "scp": " ".join(p for p in permissions if p != ".default") or "user_impersonation",
-                "ver": "2.0", "uti": uuid.uuid4().hex,
-            }
+            self._access_claims(
+                version=self.token_version(resource),
+                resource_app=self.world.app_by_resource(resource),
+                requested=resource,
+                tenant=tenant,
+                client_id=client.client_id,
+                client_auth="1",
+                now=int(now),
+                user=user,
+                scp=" ".join(p for p in permissions if p != ".default") or "user_impersonation",
+            )
         )
         return _token_body(token, scope=scope)
 

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .registrations import BotRegistration, Registrations, load
+
 _NAMESPACE = uuid.UUID("5b0c7f9e-2f4c-4a86-9d51-6f2b1d7c0a11")
 
 
@@ -70,6 +72,13 @@ class App:
     app_id_uri: str | None = None
     # app roles this app holds on other apps' APIs: resource app id URI -> role names
     api_roles: dict[str, set[str]] = field(default_factory=dict)
+    # the API this app exposes (identifier URI, token version, scopes, pre-authorized clients, app roles)
+    registration: BotRegistration | None = None
+
+    @property
+    def token_version(self) -> int:
+        """The access token version Entra issues for this app's API (1 unless the registration asks for 2)."""
+        return self.registration.token_version if self.registration else 1
 
     @property
     def client_id(self) -> str:
@@ -153,6 +162,7 @@ class World:
     groups: list[Group] = field(default_factory=list)
     home_tenant_id: str = HOME_TENANT_ID
     subscription_id: str = SUBSCRIPTION_ID
+    registrations: Registrations | None = None
 
     @property
     def tenants(self) -> set[str]:
@@ -184,13 +194,23 @@ class World:
         return next((a for a in self.apps.values() if resource in (a.app_id_uri, a.client_id)), None)
 
 
-def demo_world(bot_domain: str = "localhost") -> World:
-    """The seeded world: subscription with dev-rg/dev-01 and prod-rg/web-01, web-02; alice, bob, carol, mallory."""
+def demo_world(bot_domain: str = "localhost", registrations: Registrations | None = None) -> World:
+    """The seeded world: subscription with dev-rg/dev-01 and prod-rg/web-01, web-02; alice, bob, carol, mallory.
+
+    The bot's app registration and the agent identity's Graph permissions come from `registrations`
+    (default: infra/app-registrations.json), the file a deployment applies to its tenant.
+    """
+    registrations = registrations or load()
     sub = f"/subscriptions/{SUBSCRIPTION_ID}"
-    bot = App(name="sre-consent-bot", tenant_id=HOME_TENANT_ID)
-    bot.app_id_uri = f"api://{bot_domain}/botid-{bot.client_id}"
-    agent = App(name="sre-agent", tenant_id=HOME_TENANT_ID,
-                api_roles={bot.app_id_uri: {"Plans.Submit"}, GRAPH_RESOURCE: {"GroupMember.Read.All"}})
+    bot = App(name="sre-consent-bot", tenant_id=HOME_TENANT_ID, registration=registrations.bot)
+    bot.app_id_uri = registrations.bot.identifier_uri(bot_domain, bot.client_id)
+    # Role assignments (an admin's grant): the agent holds Plans.Submit on the bot's API, and on Microsoft
+    # Graph the app roles the file grants the agent identity.
+    agent = App(
+        name="sre-agent",
+        tenant_id=HOME_TENANT_ID,
+        api_roles={bot.app_id_uri: {"Plans.Submit"}, GRAPH_RESOURCE: set(registrations.agent_graph_roles)},
+    )
     intruder = App(name="unlisted-app", tenant_id=HOME_TENANT_ID)
     users = {
         "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
@@ -224,4 +244,5 @@ def demo_world(bot_domain: str = "localhost") -> World:
         role_assignments=assignments,
         channels=channels,
         groups=[Group("SRE On-Call", frozenset({"alice"}))],
+        registrations=registrations,
     )

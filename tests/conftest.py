@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -57,7 +57,8 @@ def _capture_all_logs() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox_v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The sandbox as infra/app-registrations.json configures it (v1 access tokens for the bot's API)."""
     from sandbox import Sandbox
 
     box = Sandbox.start(tmp_path_factory.mktemp("sandbox"), operation_seconds=0.05, tls=_TLS)
@@ -65,12 +66,50 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     box.stop()
 
 
+@pytest.fixture(scope="session")
+def sandbox(sandbox_v1: Sandbox) -> Sandbox:
+    return sandbox_v1
+
+
+@pytest.fixture(scope="session")
+def sandbox_v2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A second sandbox whose bot registration asks for v2 access tokens (the file's token version switched to 2)."""
+    from sandbox import Sandbox
+    from sandbox.registrations import variant
+    from sandbox.world import demo_world
+
+    world = demo_world(registrations=variant(token_version=2))
+    box = Sandbox.start(tmp_path_factory.mktemp("sandbox-v2"), operation_seconds=0.05, tls=_TLS, world=world)
+    yield box
+    box.stop()
+
+
+def each_token_version() -> Any:
+    """A module-level override of the `sandbox` fixture: each test of the module runs twice, against the
+    sandbox as the registrations file configures it (v1 tokens for the bot's API) and against `sandbox_v2`.
+
+    Usage, in a test module: `sandbox = each_token_version()`.
+    """
+
+    # It asks for `sandbox_v1`, not for the `sandbox` it overrides: pytest would hand the parent the same
+    # parameter, and a session fixture whose parameter changes is torn down and started again.
+    @pytest.fixture(params=["v1", "v2"])
+    def sandbox(request: pytest.FixtureRequest, sandbox_v1: Sandbox) -> Sandbox:
+        box: Sandbox = sandbox_v1 if request.param == "v1" else request.getfixturevalue("sandbox_v2")
+        assert box.world.bot.token_version == int(request.param[1])
+        return box
+
+    return sandbox
+
+
 @pytest.fixture(autouse=True)
 def _clean_sandbox_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Faults and per-user error modes never leak from one test into the next."""
+    # fetched before the test (not after): a module may override `sandbox` with a function-scoped fixture
+    box: Sandbox | None = request.getfixturevalue("sandbox") if "sandbox" in request.fixturenames else None
     yield
-    if "sandbox" in request.fixturenames:
-        box: Sandbox = request.getfixturevalue("sandbox")
+    if box is not None:
+        box.entra.unavailable = False
         box.arm.clear_faults()
         box.connector.throttle(0)
         for user in box.world.users.values():

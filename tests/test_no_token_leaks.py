@@ -12,13 +12,15 @@ from .conftest import LOG_LINES, STORE_FILES
 
 
 @pytest.mark.last
-def test_no_token_ever_leaks(sandbox: Sandbox) -> None:
-    tokens = list(sandbox.entra.issued)
+def test_no_token_ever_leaks(sandbox_v1: Sandbox, sandbox_v2: Sandbox) -> None:
+    boxes = (sandbox_v1, sandbox_v2)  # the v1 sandbox (the file as written) and the one switched to v2 tokens
+    tokens = [t for box in boxes for t in box.entra.issued]
     assert len(tokens) > 10, "the suite should have minted SSO and access tokens before this check"
     needles = {t for t in tokens} | {t.rsplit(".", 1)[1] for t in tokens}
     places: dict[str, str] = {"logs": "\n".join(LOG_LINES)}
-    for call in sandbox.connector.calls:  # every activity and card the bot sent or updated
-        places[f"connector {call.operation} {call.activity_id}"] = json.dumps(call.body)
+    for box in boxes:
+        for call in box.connector.calls:  # every activity and card the bot sent or updated
+            places[f"connector {box.world.bot.token_version} {call.operation} {call.activity_id}"] = json.dumps(call.body)
     for path in STORE_FILES:  # plans and the audit trail, raw bytes of the SQLite files (WAL included)
         for part in (path, path.with_name(path.name + "-wal")):
             if part.exists():

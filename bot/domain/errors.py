@@ -18,6 +18,7 @@ class RefusalCode(str, Enum):
     AUTONOMOUS_NOT_ALLOWED = "autonomous_not_allowed"
     WRONG_STATE = "wrong_state"
     OUT_OF_SCOPE = "out_of_scope"
+    DIRECTORY_UNAVAILABLE = "directory_unavailable"  # the approver group could not be checked
 
 
 class Refusal(Exception):
@@ -50,4 +51,15 @@ class CredentialProblem(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+        self.message = message
+
+
+class DirectoryUnavailable(Exception):
+    """The directory could not say whether someone is in a group; `message` tells the person what to do.
+
+    Never read as "not a member": the click is refused with this message instead.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
         self.message = message

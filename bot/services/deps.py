@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..domain.audit import AuditEvent
-from ..domain.errors import Refusal, RefusalCode
+from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.plan import Person, Plan
 from ..domain.scope import Scope
 from ..ports import ActionRunner, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
@@ -27,8 +27,7 @@ class Deps:
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
 
-    async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None,
-                     **detail: str) -> None:
+    async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None, **detail: str) -> None:
         """Append an audit event; `before` gives the from-state when the plan moved."""
         await self.audit.record(
             AuditEvent(
@@ -54,8 +53,24 @@ class Deps:
         if self.allowed_tenants and person.tenant_id not in self.allowed_tenants:
             raise Refusal(RefusalCode.OTHER_TENANT, "This bot only serves people of its own organisation's tenant.")
 
-    async def is_approver(self, plan: Plan, person: Person) -> bool:
-        """Listed in the policy, or a member of its approver group."""
+    async def is_approver(self, plan: Plan, person: Person, fresh: bool = True) -> bool:
+        """Listed in the policy, or a member of its approver group, asked of the directory now (every
+        decision: approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when the group cannot be checked."""
+        if plan.policy.names_approver(person.object_id):
+            return True
         group = plan.policy.approver_group
-        in_group = bool(group and self.directory and await self.directory.is_member(person.object_id, group))
+        if not group or self.directory is None:
+            return False
+        try:
+            in_group = await self.directory.is_member(person.object_id, group, fresh=fresh)
+        except DirectoryUnavailable as e:
+            raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
         return plan.policy.names_approver(person.object_id, in_group)
+
+    async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
+        """For card views only: group answers may come from a cache, and when the group cannot be checked the
+        buttons are shown anyway, so the click (checked fresh) tells the person why it cannot be decided."""
+        try:
+            return await self.is_approver(plan, person, fresh=False)
+        except Refusal:
+            return True

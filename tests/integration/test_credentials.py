@@ -12,9 +12,12 @@ from sandbox.driver import BotMessage, Conversation
 from sandbox.keys import SigningKey
 from sandbox.world import OboError
 
+from ..conftest import each_token_version
 from .harness import ManualClock, RunningBot, Teams, card_text, find_action
 
 LOGIN = "application/vnd.microsoft.activity.loginRequest"
+PRECONDITION_FAILED = "application/vnd.microsoft.error.preconditionFailed"
+sandbox = each_token_version()  # every scenario runs with the bot's API on v1 tokens (the file as written) and on v2
 
 
 def _writes(sandbox: Sandbox, since: int, vm: str = "web-01", caller: str | None = None) -> int:
@@ -96,8 +99,6 @@ async def test_credentials_request_expires(make_bot: object, sandbox: Sandbox, c
 
 def _forged(sandbox: Sandbox, kind: str) -> str:
     e = sandbox.entra
-    if kind == "expired":
-        return e.sso_token("alice", lifetime=-600)
     if kind == "wrongly_signed":
         token = e.sso_token("alice")
         forged = SigningKey(kid=sandbox.keys.active.kid, private_key=SigningKey.generate().private_key)
@@ -114,7 +115,7 @@ def _forged(sandbox: Sandbox, kind: str) -> str:
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["expired", "wrongly_signed", "other_audience", "other_tenant", "missing_scope", "someone_else"])
+@pytest.mark.parametrize("kind", ["wrongly_signed", "other_audience", "other_tenant", "missing_scope", "someone_else"])
 async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot,
                                           kind: str) -> None:
     since = len(sandbox.arm.writes)
@@ -125,6 +126,24 @@ async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: 
     assert [e for e in await bot.container.store.events() if e.event == "credentials_refused" and e.detail["code"] == "rejected"]
     await asyncio.sleep(0.1)
     assert _writes(sandbox, since) == 0
+
+
+@pytest.mark.parametrize("kind", ["expired", "not_yet_valid"])
+async def test_an_expired_or_early_sso_token_answers_412_so_teams_fetches_a_fresh_one(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot, kind: str
+) -> None:
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    stale = (sandbox.entra.sso_token("alice", lifetime=-600) if kind == "expired"
+             else sandbox.entra.sso_token("alice", not_before_offset=600))
+    result = await _grant(teams, "alice", chat, card, stale)
+    assert (result.status_code, result.type) == (412, PRECONDITION_FAILED)  # type: ignore[attr-defined]
+    assert "fresh" in result.value["message"]  # type: ignore[attr-defined]
+    assert "credentials needed" in card_text(await teams.card_now(card))  # still waiting
+    assert [e for e in await bot.container.store.events() if e.event == "credentials_refused" and e.detail["code"] == "expired"]
+    assert _writes(sandbox, since) == 0
+    await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice"))  # Teams' fresh token works
+    await teams.wait_card(card, "Succeeded")
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,11 @@ from sandbox import Sandbox
 from sandbox.driver import TeamsDriver
 from sandbox.world import App
 
+from ..conftest import each_token_version
 from .harness import RunningBot, Teams, card_text, client_ssl
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
+sandbox = each_token_version()  # agents' tokens for the bot's API in v1 (the file as written) and in v2
 
 
 def _token(sandbox: Sandbox, app_name: str = "sre-agent") -> str:

@@ -13,24 +13,36 @@ from azure.identity import ClientSecretCredential, OnBehalfOfCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
 
 from sandbox import Sandbox
-from sandbox.world import OboError
+from sandbox.registrations import variant
+from sandbox.world import GRAPH_RESOURCE, TEAMS_CLIENT_ID, OboError, demo_world
+
+from ..conftest import each_token_version
 
 ARM_SCOPE = "{arm}/.default"
+TEAMS_WEB_CLIENT_ID = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
+sandbox = each_token_version()  # every test here runs with the bot's API on v1 tokens (the file as written) and v2
 
 
 def _agent_credential(box: Sandbox, secret: str | None = None) -> ClientSecretCredential:
     a = box.world.agent
     return ClientSecretCredential(
-        box.world.home_tenant_id, a.client_id, secret or a.secret,
-        authority=box.entra.base_url, disable_instance_discovery=True,
+        box.world.home_tenant_id,
+        a.client_id,
+        secret or a.secret,
+        authority=box.entra.base_url,
+        disable_instance_discovery=True,
     )
 
 
 def _obo(box: Sandbox, user_assertion: str) -> OnBehalfOfCredential:
     b = box.world.bot
     return OnBehalfOfCredential(
-        box.world.home_tenant_id, b.client_id, client_secret=b.secret, user_assertion=user_assertion,
-        authority=box.entra.base_url, disable_instance_discovery=True,
+        box.world.home_tenant_id,
+        b.client_id,
+        client_secret=b.secret,
+        user_assertion=user_assertion,
+        authority=box.entra.base_url,
+        disable_instance_discovery=True,
     )
 
 
@@ -38,13 +50,16 @@ def _claims(token: str) -> dict[str, object]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def test_discovery_document_names_issuer_token_endpoint_and_keys(sandbox: Sandbox) -> None:
+def test_discovery_documents_name_issuer_token_endpoint_and_the_same_keys(sandbox: Sandbox) -> None:
     tid = sandbox.world.home_tenant_id
     doc = requests.get(f"{sandbox.entra.base_url}/{tid}/v2.0/.well-known/openid-configuration", timeout=5).json()
     assert doc["issuer"] == f"{sandbox.entra.base_url}/{tid}/v2.0"
     assert doc["token_endpoint"] == f"{sandbox.entra.base_url}/{tid}/oauth2/v2.0/token"
     keys = requests.get(doc["jwks_uri"], timeout=5).json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["kid"] for k in keys)
+    v1 = requests.get(f"{sandbox.entra.base_url}/{tid}/.well-known/openid-configuration", timeout=5).json()
+    assert v1["issuer"] == f"https://sts.windows.net/{tid}/"  # literally, as Microsoft publishes it
+    assert requests.get(v1["jwks_uri"], timeout=5).json()["keys"] == keys
 
 
 def test_unknown_tenant_is_refused(sandbox: Sandbox) -> None:
@@ -52,18 +67,27 @@ def test_unknown_tenant_is_refused(sandbox: Sandbox) -> None:
     assert r.status_code == 400 and "AADSTS90002" in r.json()["error_description"]
 
 
-def test_client_secret_credential_gets_an_app_token_for_arm(sandbox: Sandbox) -> None:
+def test_client_secret_credential_gets_a_v1_app_token_for_arm(sandbox: Sandbox) -> None:
     token = _agent_credential(sandbox).get_token(ARM_SCOPE.format(arm=sandbox.arm.base_url)).token
     claims = _claims(token)
     assert claims["aud"] == sandbox.arm.base_url
     assert claims["oid"] == sandbox.world.agent.object_id and claims["idtyp"] == "app"
-    assert sandbox.keys.verify(token, audience=sandbox.arm.base_url)["tid"] == sandbox.world.home_tenant_id
+    tid = sandbox.world.home_tenant_id
+    assert (claims["ver"], claims["iss"], claims["appid"], claims["appidacr"]) == (
+        "1.0",
+        f"https://sts.windows.net/{tid}/",
+        sandbox.world.agent.client_id,
+        "1",
+    )
+    assert "azp" not in claims  # Microsoft's own resources get v1 tokens, whatever the bot's registration says
+    assert sandbox.keys.verify(token, audience=sandbox.arm.base_url)["tid"] == tid
 
 
 async def test_async_client_secret_credential_works_too(sandbox: Sandbox) -> None:
     a = sandbox.world.agent
-    async with AsyncClientSecretCredential(sandbox.world.home_tenant_id, a.client_id, a.secret,
-                                           authority=sandbox.entra.base_url, disable_instance_discovery=True) as cred:
+    async with AsyncClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    ) as cred:
         token = await cred.get_token(ARM_SCOPE.format(arm=sandbox.arm.base_url))
     assert _claims(token.token)["appid"] == a.client_id
 
@@ -74,17 +98,61 @@ def test_wrong_client_secret_surfaces_as_invalid_client(sandbox: Sandbox) -> Non
     assert "AADSTS7000215" in e.value.message
 
 
-def test_app_token_for_the_bot_api_carries_its_app_roles(sandbox: Sandbox) -> None:
-    token = _agent_credential(sandbox).get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
-    assert _claims(token)["roles"] == ["Plans.Submit"]
+def test_app_token_for_the_bot_api_carries_its_app_roles_in_the_registered_version(sandbox: Sandbox) -> None:
+    bot = sandbox.world.bot
+    claims = _claims(_agent_credential(sandbox).get_token(f"{bot.app_id_uri}/.default").token)
+    assert claims["roles"] == ["Plans.Submit"] and claims["idtyp"] == "app"
+    if bot.token_version == 1:
+        assert (claims["ver"], claims["aud"], claims["appid"]) == ("1.0", bot.app_id_uri, sandbox.world.agent.client_id)
+        assert claims["iss"] == f"https://sts.windows.net/{sandbox.world.home_tenant_id}/"
+    else:
+        assert (claims["ver"], claims["aud"], claims["azp"]) == ("2.0", bot.client_id, sandbox.world.agent.client_id)
+        assert claims["iss"] == f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}/v2.0"
+
+
+def test_a_role_reaches_a_token_only_if_the_registration_defines_it(sandbox: Sandbox) -> None:
+    roles = sandbox.world.agent.api_roles[sandbox.world.bot.app_id_uri or ""]
+    roles.add("Plans.Delete")  # assigned, but the file defines no such app role
+    try:
+        claims = _claims(_agent_credential(sandbox).get_token(f"{sandbox.world.bot.app_id_uri}/.default").token)
+    finally:
+        roles.discard("Plans.Delete")
+    assert claims["roles"] == ["Plans.Submit"]
 
 
 def test_sso_token_looks_like_the_one_teams_hands_the_bot(sandbox: Sandbox) -> None:
-    alice = sandbox.world.user("alice")
+    alice, bot = sandbox.world.user("alice"), sandbox.world.bot
     claims = _claims(sandbox.entra.sso_token("alice"))
-    assert claims["aud"] == sandbox.world.bot.app_id_uri
     assert (claims["scp"], claims["oid"], claims["tid"]) == ("access_as_user", alice.object_id, alice.tenant_id)
-    assert claims["name"] == alice.display_name and claims["preferred_username"] == alice.upn
+    assert claims["name"] == alice.display_name
+    if bot.token_version == 1:  # aud is the Application ID URI Teams asked for; the client is appid; upn
+        assert (claims["ver"], claims["aud"], claims["appid"], claims["appidacr"]) == ("1.0", bot.app_id_uri, TEAMS_CLIENT_ID, "0")
+        assert claims["upn"] == claims["unique_name"] == alice.upn and "azp" not in claims
+        assert claims["iss"] == f"https://sts.windows.net/{alice.tenant_id}/"
+    else:  # aud is always the API's client id; the client is azp; preferred_username
+        assert (claims["ver"], claims["aud"], claims["azp"], claims["azpacr"]) == ("2.0", bot.client_id, TEAMS_CLIENT_ID, "0")
+        assert claims["preferred_username"] == alice.upn and "appid" not in claims
+        assert claims["iss"] == f"{sandbox.entra.base_url}/{alice.tenant_id}/v2.0"
+
+
+def test_sso_tokens_go_only_to_the_pre_authorized_teams_clients(sandbox: Sandbox) -> None:
+    url = f"{sandbox.entra.base_url}/sandbox/users/alice/sso-token"
+    assert requests.post(url, json={"clientId": TEAMS_WEB_CLIENT_ID}, timeout=5).status_code == 200
+    r = requests.post(url, json={"clientId": sandbox.world.apps["unlisted-app"].client_id}, timeout=5)
+    assert r.status_code == 400 and r.json()["error_codes"] == [65001] and r.json()["suberror"] == "consent_required"
+
+
+def test_a_registration_without_pre_authorized_teams_clients_gets_no_sso_token(tmp_path: object) -> None:
+    data = json.loads(json.dumps(variant().raw))
+    data["bot"]["api"]["preAuthorizedApplications"] = []
+    from sandbox.entra import EntraError, EntraSimulator
+    from sandbox.keys import KeySet
+    from sandbox.registrations import from_dict
+
+    entra = EntraSimulator(demo_world(registrations=from_dict(data)), KeySet())
+    with pytest.raises(EntraError) as e:
+        entra.sso_token("alice")
+    assert e.value.code == 65001
 
 
 def test_sso_token_endpoint_mints_for_a_named_user(sandbox: Sandbox) -> None:
@@ -93,19 +161,22 @@ def test_sso_token_endpoint_mints_for_a_named_user(sandbox: Sandbox) -> None:
     assert requests.post(f"{sandbox.entra.base_url}/sandbox/users/nobody/sso-token", json={}, timeout=5).status_code == 404
 
 
-def test_on_behalf_of_credential_exchanges_alice_sso_token_for_arm(sandbox: Sandbox) -> None:
+def test_on_behalf_of_credential_exchanges_alice_sso_token_for_a_v1_arm_token(sandbox: Sandbox) -> None:
     scope = f"{sandbox.arm.base_url}/user_impersonation"
     token = _obo(sandbox, sandbox.entra.sso_token("alice")).get_token(scope).token
     claims = _claims(token)
     assert claims["oid"] == sandbox.world.user("alice").object_id
     assert (claims["aud"], claims["scp"], claims["idtyp"]) == (sandbox.arm.base_url, "user_impersonation", "user")
+    assert (claims["ver"], claims["appid"], claims["upn"]) == ("1.0", sandbox.world.bot.client_id, sandbox.world.user("alice").upn)
 
 
 def test_msal_acquire_token_on_behalf_of(sandbox: Sandbox) -> None:
     b = sandbox.world.bot
     app = msal.ConfidentialClientApplication(
-        b.client_id, client_credential=b.secret,
-        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}", instance_discovery=False,
+        b.client_id,
+        client_credential=b.secret,
+        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}",
+        instance_discovery=False,
     )
     result = app.acquire_token_on_behalf_of(sandbox.entra.sso_token("alice"), [f"{sandbox.arm.base_url}/user_impersonation"])
     assert "access_token" in result, result
@@ -139,8 +210,10 @@ def test_obo_error_modes_surface_through_msal(sandbox: Sandbox, mode: OboError) 
     sandbox.entra.set_obo_error("alice", mode)
     b = sandbox.world.bot
     app = msal.ConfidentialClientApplication(
-        b.client_id, client_credential=b.secret,
-        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}", instance_discovery=False,
+        b.client_id,
+        client_credential=b.secret,
+        authority=f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}",
+        instance_discovery=False,
     )
     result = app.acquire_token_on_behalf_of(sandbox.entra.sso_token("alice"), [f"{sandbox.arm.base_url}/user_impersonation"])
     assert "access_token" not in result and result["error"] in ("invalid_grant", "interaction_required")
@@ -168,18 +241,53 @@ def test_key_rotation_keeps_old_tokens_verifiable(sandbox: Sandbox) -> None:
     after = sandbox.entra.sso_token("carol")
     assert jwt.get_unverified_header(before)["kid"] != jwt.get_unverified_header(after)["kid"]
     for token in (before, after):
-        sandbox.keys.verify(token, audience=sandbox.world.bot.app_id_uri)
+        sandbox.keys.verify(token, audience=[sandbox.world.bot.app_id_uri, sandbox.world.bot.client_id])
 
 
-def test_graph_check_member_groups_needs_the_app_permission(sandbox: Sandbox) -> None:
+def _check_member_groups(sandbox: Sandbox, graph_roles: set[str] | None = None, user: str = "alice") -> requests.Response:
+    """checkMemberGroups for `user` with the agent's token, the agent holding `graph_roles` (default: the file's)."""
+    agent = sandbox.world.agent
+    saved = set(agent.api_roles[GRAPH_RESOURCE])
+    if graph_roles is not None:
+        agent.api_roles[GRAPH_RESOURCE] = graph_roles
+    try:
+        token = _agent_credential(sandbox).get_token(f"{sandbox.entra.base_url}/.default").token
+    finally:
+        agent.api_roles[GRAPH_RESOURCE] = saved
     group = sandbox.world.groups[0].object_id
-    url = f"{sandbox.entra.base_url}/v1.0/users/{sandbox.world.user('alice').object_id}/checkMemberGroups"
-    token = _agent_credential(sandbox).get_token(f"{sandbox.entra.base_url}/.default").token
-    r = requests.post(url, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    url = f"{sandbox.entra.base_url}/v1.0/users/{sandbox.world.user(user).object_id}/checkMemberGroups"
+    return requests.post(url, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+
+
+def test_graph_check_member_groups_with_the_files_permissions(sandbox: Sandbox) -> None:
+    group = sandbox.world.groups[0].object_id
+    assert sandbox.world.agent.api_roles[GRAPH_RESOURCE] == {"User.Read.All", "GroupMember.Read.All"}
+    r = _check_member_groups(sandbox)
     assert r.status_code == 200 and r.json()["value"] == [group]
-    bob = url.replace(sandbox.world.user("alice").object_id, sandbox.world.user("bob").object_id)
-    assert requests.post(bob, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["value"] == []
+    assert _check_member_groups(sandbox, user="bob").json()["value"] == []
     app = sandbox.world.apps["unlisted-app"]
-    weak = ClientSecretCredential(sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url,
-                                  disable_instance_discovery=True).get_token(f"{sandbox.entra.base_url}/.default").token
+    weak = (
+        ClientSecretCredential(
+            sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+        )
+        .get_token(f"{sandbox.entra.base_url}/.default")
+        .token
+    )
+    url = f"{sandbox.entra.base_url}/v1.0/users/{sandbox.world.user('alice').object_id}/checkMemberGroups"
     assert requests.post(url, json={"groupIds": [group]}, headers={"Authorization": f"Bearer {weak}"}, timeout=5).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("roles", "status"),
+    [
+        ({"GroupMember.Read.All"}, 403),  # without User.Read.All
+        ({"User.Read.All"}, 403),
+        ({"User.Read.All", "Group.Read.All"}, 200),
+        ({"Directory.Read.All"}, 200),
+    ],
+)
+def test_graph_check_member_groups_needs_one_of_the_documented_permission_sets(sandbox: Sandbox, roles: set[str], status: int) -> None:
+    r = _check_member_groups(sandbox, roles)
+    assert r.status_code == status
+    if status == 403:
+        assert r.json()["error"]["code"] == "Authorization_RequestDenied"

@@ -1,7 +1,10 @@
 """Approver groups through Microsoft Graph `checkMemberGroups` (transitive), with the agent identity.
 
-Needs the application permission GroupMember.Read.All. Answers are cached for a few minutes so a
-burst of clicks costs one Graph call; a Graph failure means "not a member" (refuse, never allow).
+An application caller needs the application permissions User.Read.All and GroupMember.Read.All (or
+User.Read.All and Group.Read.All, or Directory.Read.All): https://learn.microsoft.com/graph/api/user-checkmembergroups.
+Every decision asks Graph afresh; card views may use answers cached for a few minutes. A Graph failure is
+never "not a member": it raises DirectoryUnavailable saying what went wrong and what to do, the log names
+the permissions needed, and `problem()` reports it to /readyz until a check succeeds again.
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ import time
 from typing import Any
 
 import aiohttp
+from azure.core.exceptions import ClientAuthenticationError
+
+from ...domain.errors import DirectoryUnavailable
 
 log = logging.getLogger(__name__)
+PERMISSIONS = "User.Read.All and GroupMember.Read.All"
+ALTERNATIVES = "or User.Read.All and Group.Read.All, or Directory.Read.All"
 
 
 class GraphDirectory:
@@ -25,26 +33,60 @@ class GraphDirectory:
         self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._problem: str | None = None
 
-    async def is_member(self, object_id: str, group_id: str) -> bool:
+    def problem(self) -> str | None:
+        return self._problem
+
+    async def is_member(self, object_id: str, group_id: str, fresh: bool = True) -> bool:
         key = (object_id, group_id)
         hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self._ttl:
+        if not fresh and hit and time.monotonic() - hit[0] < self._ttl:
             return hit[1]
-        try:
-            token = await self._credential.get_token(f"{self.endpoint}/.default")
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, session.post(
-                f"{self.endpoint}/v1.0/users/{object_id}/checkMemberGroups", json={"groupIds": [group_id]},
-                headers={"Authorization": f"Bearer {token.token}"}, ssl=self._ssl,
-            ) as r:
-                if r.status == 404:
-                    member = False
-                else:
-                    r.raise_for_status()
-                    member = group_id in (await r.json()).get("value", [])
-        except Exception as e:
-            log.warning("group membership of %s in %s could not be checked (%s); treating as not a member",
-                        object_id, group_id, type(e).__name__)
-            return False
+        member = await self._check(object_id, group_id)
+        self._problem = None
         self._cache[key] = (time.monotonic(), member)
         return member
+
+    async def _check(self, object_id: str, group_id: str) -> bool:
+        try:
+            token = await self._credential.get_token(f"{self.endpoint}/.default")
+        except ClientAuthenticationError as e:
+            raise self._fail(
+                f"the agent identity could not get a Microsoft Graph token ({type(e).__name__})",
+                "The bot could not sign in to Microsoft Graph to check the approver group. Nothing was changed; "
+                "ask your Entra admin to check the bot's identity.",
+            ) from None
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.post(
+                    f"{self.endpoint}/v1.0/users/{object_id}/checkMemberGroups",
+                    json={"groupIds": [group_id]},
+                    headers={"Authorization": f"Bearer {token.token}"},
+                    ssl=self._ssl,
+                ) as r,
+            ):
+                if r.status == 404:  # the person is not in this directory: not a member
+                    return False
+                if r.status == 403:
+                    raise self._fail(
+                        f"Microsoft Graph answered 403 to checkMemberGroups: the agent identity lacks the application "
+                        f"permissions {PERMISSIONS} ({ALTERNATIVES}); grant them with admin consent",
+                        "Microsoft Graph refused the bot's check of the approver group (403): its identity needs the "
+                        f"application permissions {PERMISSIONS}. Nothing was changed; ask your Entra admin.",
+                    )
+                r.raise_for_status()
+                value = (await r.json()).get("value", [])
+        except (TimeoutError, aiohttp.ClientError, ValueError, AttributeError) as e:
+            raise self._fail(
+                f"Microsoft Graph checkMemberGroups failed ({type(e).__name__})",
+                "The bot could not reach Microsoft Graph to check the approver group. Nothing was changed; "
+                "try again in a minute, and tell your admin if it keeps happening.",
+            ) from None
+        return group_id in value
+
+    def _fail(self, problem: str, message: str) -> DirectoryUnavailable:
+        self._problem = problem
+        log.warning("approver group membership could not be checked: %s", problem)
+        return DirectoryUnavailable(message)

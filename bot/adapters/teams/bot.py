@@ -197,7 +197,7 @@ class ConsentBot(ActivityHandler):
         actionable = plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS)
         already = plan.state is PlanState.AWAITING_CONSENT and person.object_id in {a.approver.object_id for a in plan.approvals}
         self_request = person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval
-        allowed = actionable and not already and not self_request and await self.deps.is_approver(plan, person)
+        allowed = actionable and not already and not self_request and await self.deps.may_see_buttons(plan, person)
         return Viewer(can_act=True) if allowed else READ_ONLY
 
     async def _refresh(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
