@@ -67,7 +67,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
+    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
+                                   settings.channel, settings.ca_bundle)
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),

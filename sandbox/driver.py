@@ -2,8 +2,11 @@
 
 Messages carry the @mention entity, `channelData` with tenant/team/channel and `from.aadObjectId`;
 card clicks are `adaptiveCard/action` invokes (with or without `value.authentication.token`),
-exactly as reference/protocols.md §1.1 shows. What the bot posts is read back from the Connector
-simulator's `/sandbox/activities` over HTTP, so the driver works against a running `make run` too.
+exactly as reference/protocols.md §1.1 shows. Like the Teams service, it signs every activity with a
+channel token (`Authorization: Bearer`, from the sandbox channel issuer, sandbox/channel.py) whose
+`aud` is the bot's app id and whose `serviceurl` is the activity's `serviceUrl`. What the bot posts is
+read back from the Connector simulator's `/sandbox/activities` over HTTP, so the driver works against
+a running `make run` too.
 """
 
 from __future__ import annotations
@@ -115,7 +118,14 @@ class TeamsDriver:
     ssl_context: ssl.SSLContext | None = None
     bot_id: str = BOT_ID
     bot_name: str = BOT_NAME
+    channel_url: str | None = None  # the channel token issuer; None posts unsigned activities (anonymous bots only)
+    app_id: str | None = None  # the bot's Microsoft App ID: the audience of channel tokens
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)  # serviceUrl -> (token, expiry)
+
+    def __post_init__(self) -> None:
+        if self.app_id and self.bot_id == BOT_ID:
+            self.bot_id = f"28:{self.app_id}"  # how Teams names a bot in activities
 
     async def __aenter__(self) -> TeamsDriver:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl_context or True, limit=0))
@@ -196,9 +206,26 @@ class TeamsDriver:
         return activity
 
     # -- transport -------------------------------------------------------------------------------
-    async def post(self, activity: dict[str, Any]) -> InvokeResult:
-        """POST an activity to the bot and return its HTTP answer."""
-        async with self.session.post(self.bot_url, json=activity) as resp:
+    async def channel_token(self, service_url: str) -> str | None:
+        """The channel token Teams would attach to an activity with this `serviceUrl` (kept until near its expiry)."""
+        if not self.channel_url or not self.app_id:
+            return None
+        cached = self._tokens.get(service_url)
+        if cached and cached[1] > time.monotonic() + 60:
+            return cached[0]
+        async with self.session.post(f"{self.channel_url}/sandbox/channel-token",
+                                     json={"audience": self.app_id, "serviceUrl": service_url}) as resp:
+            resp.raise_for_status()
+            body = await resp.json()
+        self._tokens[service_url] = (body["token"], time.monotonic() + float(body["expires_in"]))
+        return str(body["token"])
+
+    async def post(self, activity: dict[str, Any], *, authorization: str | None = None) -> InvokeResult:
+        """POST an activity to the bot, signed like Teams signs it (or with `authorization` as given), and return its HTTP answer."""
+        if authorization is None and (token := await self.channel_token(str(activity.get("serviceUrl", "")))):
+            authorization = f"Bearer {token}"
+        headers = {"Authorization": authorization} if authorization else {}
+        async with self.session.post(self.bot_url, json=activity, headers=headers) as resp:
             body = await resp.json(content_type=None) if resp.content_length != 0 else None
             if body is not None and not isinstance(body, dict):
                 body = {"value": body}

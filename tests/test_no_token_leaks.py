@@ -13,7 +13,7 @@ from .conftest import LOG_LINES, STORE_FILES
 
 @pytest.mark.last
 def test_no_token_ever_leaks(sandbox: Sandbox) -> None:
-    tokens = list(sandbox.entra.issued)
+    tokens = list(sandbox.entra.issued) + list(sandbox.channel.issued)  # access, SSO and channel tokens
     assert len(tokens) > 10, "the suite should have minted SSO and access tokens before this check"
     needles = {t for t in tokens} | {t.rsplit(".", 1)[1] for t in tokens}
     places: dict[str, str] = {"logs": "\n".join(LOG_LINES)}
