@@ -58,7 +58,7 @@ def test_channel_endpoints_are_all_or_nothing() -> None:
 def test_anonymous_mode_binds_loopback_and_only_without_an_app_id() -> None:
     from bot.config import check_serving
 
-    with pytest.raises(ConfigError, match="^MicrosoftAppId is required"):
+    with pytest.raises(ConfigError, match=r"^MicrosoftAppId is required"):
         check_serving(Settings.from_env(GOOD))
     anonymous = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0"})
     check_serving(anonymous)
