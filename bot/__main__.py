@@ -170,6 +170,11 @@ def cmd_driver(args: argparse.Namespace) -> None:
         print("no sandbox is running here: start one with `make run` first", file=sys.stderr)
         raise SystemExit(2)
     endpoints = json.loads(path.read_text())
+    if endpoints.get("anonymous") and args.action != "alert":
+        print("the sandbox runs --anonymous, for the Agents Playground: the bot has no app id, so the sandbox Connector "
+              "refuses its replies. Talk to it from the Playground, or restart the sandbox without --anonymous to use "
+              "the driver.", file=sys.stderr)
+        raise SystemExit(2)
     os.environ["SSL_CERT_FILE"] = endpoints["ca"]
     raise SystemExit(asyncio.run(_drive(args, endpoints)))
 

@@ -12,6 +12,7 @@ a running `make run` too.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 import uuid
@@ -226,7 +227,11 @@ class TeamsDriver:
             authorization = f"Bearer {token}"
         headers = {"Authorization": authorization} if authorization else {}
         async with self.session.post(self.bot_url, json=activity, headers=headers) as resp:
-            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            text = await resp.text()
+            try:
+                body = json.loads(text) if text else None
+            except ValueError:
+                body = {"text": text[:500]}  # a plain-text error page (for example aiohttp's 500)
             if body is not None and not isinstance(body, dict):
                 body = {"value": body}
             return InvokeResult(resp.status, body)
