@@ -220,7 +220,12 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
             print(f"{args.user} sees no {args.action} button on that card (they may not be an approver, or it is too late).")
             return 1
         result = await driver.click(user, conversation, target, args.action, data)
-        if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
+        if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest" and args.fallback:
+            # what the Teams client does when SSO is not possible: the sign-in button, then the magic code
+            print(f"bot asked for sign-in (401 loginRequest); {args.user} signs in through its sign-in link (no SSO)")
+            code = await driver.sign_in(result, args.user)
+            result = await driver.click(user, conversation, target, args.action, data, state=code)
+        elif result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
             # what the Teams client does: obtain the SSO token silently, then send the same invoke again
             print(f"bot asked for sign-in (401 loginRequest); getting {args.user}'s SSO token as Teams would")
             async with driver.session.post(f"{endpoints['entra']}/sandbox/users/{args.user}/sso-token", json={}) as r:
@@ -356,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
         p = dsub.add_parser(verb, help=f"click {verb} on the latest plan card (or --plan ID)")
         p.add_argument("--plan")
         p.add_argument("--wait", type=float, default=6.0, help="seconds to wait for the thread's new messages")
+        if verb == "grant":
+            p.add_argument("--fallback", action="store_true",
+                           help="sign in through the token service's sign-in link instead of SSO (what Teams does when SSO fails)")
     for p in dsub.choices.values():
         p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
     al = dsub.add_parser("alert", help="play Azure Monitor: send an alert for VMs to /api/incidents")

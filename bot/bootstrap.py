@@ -79,7 +79,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                 clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
-    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,
-                         sign_in_url=f"{settings.authority_host}/{settings.app_tenant_id}/oauth2/v2.0/authorize")
+    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)

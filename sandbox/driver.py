@@ -194,7 +194,7 @@ class TeamsDriver:
 
     def invoke(self, user: User, conversation: Conversation, conversation_id: str, reply_to_id: str, verb: str,
                data: dict[str, Any], *, token: str | None = None, connection_name: str | None = None,
-               trigger: str = "manual") -> dict[str, Any]:
+               trigger: str = "manual", state: str | None = None) -> dict[str, Any]:
         """An `adaptiveCard/action` invoke for a click on `reply_to_id`'s card."""
         activity = self._base(user, conversation, conversation_id)
         value: dict[str, Any] = {
@@ -203,6 +203,8 @@ class TeamsDriver:
         }
         if token is not None:
             value["authentication"] = {"id": uuid.uuid4().hex, "connectionName": connection_name or "", "token": token}
+        if state is not None:  # the magic code of a completed sign-in (the fallback when SSO is not possible)
+            value["state"] = state
         activity.update({"type": "invoke", "name": "adaptiveCard/action", "replyToId": reply_to_id, "value": value})
         return activity
 
@@ -235,6 +237,18 @@ class TeamsDriver:
             if body is not None and not isinstance(body, dict):
                 body = {"value": body}
             return InvokeResult(resp.status, body)
+
+    async def sign_in(self, login_request: InvokeResult, user_name: str) -> str:
+        """Follow a loginRequest's sign-in button as `user_name` signs in there; returns the magic code.
+
+        Teams opens the button's link in a pop-up; the token service's page signs the person in and
+        hands the code back, and Teams sends the same invoke again with it in `value.state`.
+        """
+        buttons = (login_request.value or {}).get("buttons") or [{}]
+        link = str(buttons[0].get("value") or "")
+        async with self.session.get(link, params={"user": user_name}, headers={"Accept": "application/json"}) as resp:
+            resp.raise_for_status()
+            return str((await resp.json())["code"])
 
     async def say(self, user: User, text: str, conversation: Conversation, **kw: Any) -> dict[str, Any]:
         """Send a message; returns the activity sent (its `conversation.id` is the thread)."""

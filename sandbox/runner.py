@@ -49,7 +49,8 @@ class Sandbox:
         bot_token = BotTokenCheck(world, keys)  # how the Connector and the token service check the bot's token
         connector = ConnectorSimulator(world, bot_token)
         channel = ChannelIssuer()  # keys of its own: the channel's keys are not Entra's
-        token_service = TokenService(bot_token)
+        # the OAuth connection of infra/app-registrations.json: Azure AD v2, the bot's own access_as_user
+        token_service = TokenService(bot_token, entra, connections={"sso": world.bot.app_id_uri or ""})
         thread = ServerThread("sandbox")
         entra.base_url = f"https://localhost:{thread.serve(entra.app(), ssl_context=tls.server_context)}"
         bot_token.issuer_base = entra.base_url
