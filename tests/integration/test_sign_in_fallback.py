@@ -52,6 +52,8 @@ async def test_alice_signs_in_through_the_link_and_the_plan_runs_as_her(
     assert "on behalf of Alice Admin" in reply.text
     alice = sandbox.world.user("alice").object_id
     assert [w.caller_oid for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/web-01")] == [alice]
+    # the bot used the token once and signed alice out: the token service keeps nothing of hers
+    assert not [k for k in sandbox.token_service.tokens if k[0] == sandbox.world.user("alice").teams_id]
 
 
 async def test_a_wrong_code_is_answered_invalid_auth_code_and_nothing_runs(

@@ -33,6 +33,7 @@ def _activity(sandbox: Sandbox, name: str) -> Activity:
 
 async def test_sign_in_link_then_code_then_token_then_sign_out(sandbox: Sandbox) -> None:
     client, alice = _client(sandbox), sandbox.world.user("alice")
+    await client.sign_out_user(alice.teams_id, "sso", "msteams")  # whatever an earlier test left
     resource = await client.get_sign_in_resource("sso", _activity(sandbox, "alice"), None)
     assert resource.sign_in_link.startswith(sandbox.token_service.base_url)
     assert await client.get_user_token(alice.teams_id, "sso", "msteams", None) is None  # not signed in yet

@@ -260,7 +260,13 @@ class ConsentBot(ActivityHandler):
             log.exception("the Bot Framework token service did not answer for a sign-in code")
             return None
         token = getattr(response, "token", None)
-        return token if isinstance(token, str) and token else None
+        if not isinstance(token, str) or not token:
+            return None
+        try:  # the bot holds the token only for this grant: the token service need not keep it either
+            await client.sign_out_user(activity.from_property.id, self.options.connection_name, activity.channel_id)
+        except Exception:
+            log.warning("could not sign the user out of the token service after the grant", exc_info=True)
+        return token
 
     async def _cancel(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         decision = await cancel_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")))
