@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import sys
@@ -15,11 +16,14 @@ from typing import Any
 SANDBOX_DIR = Path(".sandbox").resolve()
 
 
-def _settings(env: dict[str, str]) -> Any:
-    from .config import ConfigError, Settings
+def _settings(env: dict[str, str], *, serving: bool = False) -> Any:
+    from .config import ConfigError, Settings, check_serving
 
     try:
-        return Settings.from_env(env)
+        settings = Settings.from_env(env)
+        if serving:
+            check_serving(settings)
+        return settings
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -41,6 +45,10 @@ def _serve(settings: Any, hosts: list[str] | str, on_ready: Any = None) -> None:
     from .logs import configure
 
     configure(settings.log_level)
+    if settings.anonymous_allowed:
+        logging.getLogger("bot").warning(
+            "ANONYMOUS_ALLOWED=true and no MicrosoftAppId: Bot Framework authentication is OFF, anyone who reaches "
+            "/api/messages can act as anyone; listening on loopback only. Never run a real deployment like this.")
     configure_tracing(settings.appinsights_connection_string)
     app = create_app(bootstrap(settings))
     if on_ready:
@@ -49,12 +57,12 @@ def _serve(settings: Any, hosts: list[str] | str, on_ready: Any = None) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings = _settings(_env())
+    settings = _settings(_env(), serving=True)
     _serve(settings, settings.host)
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    settings = _settings(_env())
+    settings = _settings(_env(), serving=True)
     print("configuration is valid:")
     for key, value in vars(settings).items():
         shown = "(set)" if ("password" in key or "secret" in key) and value else value
@@ -75,9 +83,16 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     # local Bot Framework clients such as the Agents Playground have no user-specific card views
     env = {"CARD_BUTTONS": "everyone", **_env(), **box.bot_environment(), "STORE_PATH": str(SANDBOX_DIR / "bot.sqlite3"),
            "ARM_POLLING_INTERVAL": "0.5", "PORT": str(args.port)}
-    settings = _settings(env)
+    if args.anonymous:
+        env.update(box.anonymous_environment())
+    settings = _settings(env, serving=True)
     bot_url = f"http://localhost:{settings.port}/api/messages"
-    endpoints = {**box.endpoints(), "bot": bot_url}
+    endpoints = {**box.endpoints(), "bot": bot_url, "anonymous": settings.anonymous_allowed}
+    if args.anonymous:
+        from sandbox.playground import config_yaml
+
+        # the Agents Playground's mocked tenant and people: the demo world's, so the bot serves them
+        (SANDBOX_DIR / "playground.yml").write_text(config_yaml(box.world, "alice", f"28:{box.world.bot.client_id}", "SRE Consent"))
     (SANDBOX_DIR / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
     webhook = SANDBOX_DIR / "incident-webhook-url"  # a throwaway local secret, readable by this user only
     webhook.touch(mode=0o600)
@@ -112,10 +127,12 @@ def _banner(e: dict[str, Any]) -> str:
     return f"""
 SRE consent bot: sandbox is up (Ctrl-C stops everything)
 
-  bot            {e['bot']}   (no auth: any local Bot Framework client can talk to it)
+  bot            {e['bot']}   {_auth_line(e)}
   Entra          {e['entra']}
   ARM            {e['arm']}
   Bot Connector  {e['connector']}
+  channel tokens {e['channel']}
+  token service  {e['tokenService']}
   CA             {e['ca']}
   tenant         {e['tenantId']}
   written to     {SANDBOX_DIR / 'endpoints.json'}
@@ -129,8 +146,22 @@ Three things to try, in another terminal:
   3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
 And an incident: .venv/bin/sre-consent-bot driver alert --rule "Web tier unresponsive" --vm web-01
   (response plans: {SANDBOX_DIR / 'response-plans.json'})
-Or point the Microsoft 365 Agents Playground at {e['bot']}.
+{_playground_line(e)}
 """
+
+
+def _auth_line(e: dict[str, Any]) -> str:
+    if e.get("anonymous"):
+        return "(ANONYMOUS: no Bot Framework authentication, loopback only, for the Agents Playground)"
+    return f"(Bot Framework authentication on: app id {e['botAppId']}, activities must be signed)"
+
+
+def _playground_line(e: dict[str, Any]) -> str:
+    if e.get("anonymous"):
+        port = e["bot"].split(":")[2].split("/")[0]
+        return (f"Agents Playground (no SSO: grant cannot work there): M365_AGENTS_PLAYGROUND_CONFIG_PATH={SANDBOX_DIR}/playground.yml "
+                f"npx agentsplayground -e http://127.0.0.1:{port}/api/messages -c msteams")
+    return "The Agents Playground cannot sign activities: run `sre-consent-bot sandbox --anonymous` for it."
 
 
 def cmd_driver(args: argparse.Namespace) -> None:
@@ -139,6 +170,11 @@ def cmd_driver(args: argparse.Namespace) -> None:
         print("no sandbox is running here: start one with `make run` first", file=sys.stderr)
         raise SystemExit(2)
     endpoints = json.loads(path.read_text())
+    if endpoints.get("anonymous") and args.action != "alert":
+        print("the sandbox runs --anonymous, for the Agents Playground: the bot has no app id, so the sandbox Connector "
+              "refuses its replies. Talk to it from the Playground, or restart the sandbox without --anonymous to use "
+              "the driver.", file=sys.stderr)
+        raise SystemExit(2)
     os.environ["SSL_CERT_FILE"] = endpoints["ca"]
     raise SystemExit(asyncio.run(_drive(args, endpoints)))
 
@@ -158,7 +194,9 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
     user = world.user(args.user)
     conversation = TeamsDriver.group_chat(endpoints["tenantId"], "sandbox-demo")
     context = ssl.create_default_context(cafile=endpoints["ca"])
-    async with TeamsDriver(endpoints["bot"], endpoints["connector"], context) as driver:
+    # signed like the Teams service signs activities, unless the bot runs anonymous (`sandbox --anonymous`)
+    signing = {} if endpoints.get("anonymous") else {"channel_url": endpoints["channel"], "app_id": endpoints["botAppId"]}
+    async with TeamsDriver(endpoints["bot"], endpoints["connector"], context, **signing) as driver:
         if args.action == "say":
             before = {m.id for m in await driver.bot_messages(conversation.id)}
             await driver.say(user, args.text, conversation)
@@ -182,7 +220,12 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
             print(f"{args.user} sees no {args.action} button on that card (they may not be an approver, or it is too late).")
             return 1
         result = await driver.click(user, conversation, target, args.action, data)
-        if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
+        if result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest" and args.fallback:
+            # what the Teams client does when SSO is not possible: the sign-in button, then the magic code
+            print(f"bot asked for sign-in (401 loginRequest); {args.user} signs in through its sign-in link (no SSO)")
+            code = await driver.sign_in(result, args.user)
+            result = await driver.click(user, conversation, target, args.action, data, state=code)
+        elif result.status_code == 401 and result.type == "application/vnd.microsoft.activity.loginRequest":
             # what the Teams client does: obtain the SSO token silently, then send the same invoke again
             print(f"bot asked for sign-in (401 loginRequest); getting {args.user}'s SSO token as Teams would")
             async with driver.session.post(f"{endpoints['entra']}/sandbox/users/{args.user}/sso-token", json={}) as r:
@@ -305,6 +348,9 @@ def main(argv: list[str] | None = None) -> None:
     sb = sub.add_parser("sandbox", help="run the bot against loopback simulators of Entra, ARM and Teams")
     sb.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3978")))
     sb.add_argument("--operation-seconds", type=float, default=3.0, help="how long simulated VM operations take")
+    sb.add_argument("--anonymous", action="store_true",
+                    help="run the bot without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) for the "
+                         "Microsoft 365 Agents Playground, and write .sandbox/playground.yml for it")
     sb.set_defaults(fn=cmd_sandbox)
     dr = sub.add_parser("driver", help="act as a demo user against a running sandbox")
     dsub = dr.add_subparsers(dest="action", required=True)
@@ -315,6 +361,9 @@ def main(argv: list[str] | None = None) -> None:
         p = dsub.add_parser(verb, help=f"click {verb} on the latest plan card (or --plan ID)")
         p.add_argument("--plan")
         p.add_argument("--wait", type=float, default=6.0, help="seconds to wait for the thread's new messages")
+        if verb == "grant":
+            p.add_argument("--fallback", action="store_true",
+                           help="sign in through the token service's sign-in link instead of SSO (what Teams does when SSO fails)")
     for p in dsub.choices.values():
         p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
     al = dsub.add_parser("alert", help="play Azure Monitor: send an alert for VMs to /api/incidents")

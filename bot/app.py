@@ -53,7 +53,14 @@ def create_app(container: Container) -> web.Application:
             return web.json_response({"error": "the body is not valid JSON"}, status=400)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body.get("serviceUrl"):
             return web.json_response({"error": "expected a Bot Framework activity with type and serviceUrl"}, status=400)
-        response = await container.adapter.process(request, container.bot)
+        try:
+            response = await container.adapter.process(request, container.bot)
+        except web.HTTPUnauthorized:
+            # CloudAdapter's answer to a failed Bot Framework authentication (logged as a refusal in
+            # adapters/teams/auth.py): the activity was not processed at all
+            return web.json_response({"error": "Bot Framework authentication failed: the activity needs a valid channel "
+                                               "token for this bot (Authorization: Bearer ...); it was not processed"},
+                                     status=401)
         return response if response is not None else web.Response(status=201)
 
     async def healthz(request: web.Request) -> web.Response:

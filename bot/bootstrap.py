@@ -67,7 +67,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
+    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
+                                   settings.channel, settings.ca_bundle)
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
@@ -79,7 +80,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                 allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
-    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri,
-                         sign_in_url=f"{settings.authority_host}/{settings.app_tenant_id}/oauth2/v2.0/authorize")
+    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)

@@ -15,6 +15,8 @@ from .domain.consent import ConsentPolicy
 from .domain.incident import ResponsePlan, parse_response_plans
 from .domain.scope import Scope, parse_scopes
 
+CHANNEL_SETTINGS = ("ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer", "ToChannelFromBotLoginUrl",
+                    "ToChannelFromBotOAuthScope", "OAuthUrl")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -33,10 +35,21 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "interface to listen on", "0.0.0.0"),
     Setting("PORT", "port of /api/messages and the HTTP API", "3978"),
-    Setting("MicrosoftAppId", "the bot's Entra app id; empty turns Bot Framework authentication off (local clients only)", ""),
+    Setting("MicrosoftAppId", "the bot's Entra app id; `serve` refuses to start without it unless ANONYMOUS_ALLOWED=true", ""),
     Setting("MicrosoftAppPassword", "the bot's client secret (Bot Framework channel auth)", ""),
     Setting("MicrosoftAppType", "MultiTenant, SingleTenant or UserAssignedMSI", "SingleTenant"),
     Setting("MicrosoftAppTenantId", "the bot's home tenant id", ""),
+    Setting("ANONYMOUS_ALLOWED", "true lets `serve` run with an empty MicrosoftAppId (no Bot Framework authentication) for "
+            "local clients such as the Agents Playground; it then listens on loopback only", "false"),
+    Setting("ToBotFromChannelOpenIdMetadataUrl", "OpenID metadata of the Bot Framework channel token issuer "
+            "(empty: the public cloud's https://login.botframework.com/v1/.well-known/openidconfiguration)", ""),
+    Setting("ToBotFromChannelTokenIssuer", "issuer of channel tokens (empty: the public cloud's https://api.botframework.com)", ""),
+    Setting("ToChannelFromBotLoginUrl", "authority the bot gets its Bot Connector token from (empty: the public cloud's, "
+            "https://login.microsoftonline.com/<MicrosoftAppTenantId> for a single-tenant bot)", ""),
+    Setting("ToChannelFromBotOAuthScope", "resource of the bot's Bot Connector token (empty: the public cloud's "
+            "https://api.botframework.com)", ""),
+    Setting("OAuthUrl", "Bot Framework token service, for the sign-in fallback (empty: the public cloud's "
+            "https://api.botframework.com)", ""),
     Setting("AZURE_TENANT_ID", "tenant of the agent identity and of the Azure subscription"),
     Setting("AZURE_CLIENT_ID", "client id of the agent identity (app registration or user-assigned managed identity)", ""),
     Setting("AZURE_CLIENT_SECRET", "secret of the agent identity; empty uses the managed identity", ""),
@@ -85,6 +98,24 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 @dataclass(frozen=True)
+class ChannelEndpoints:
+    """Bot Framework endpoints (botbuilder's parameterized authentication); all empty = the public cloud."""
+
+    openid_metadata_url: str = ""
+    token_issuer: str = ""
+    login_url: str = ""
+    oauth_scope: str = ""
+    oauth_url: str = ""
+
+    @property
+    def parameterized(self) -> bool:
+        return any(vars(self).values())
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str
     port: int
@@ -92,6 +123,8 @@ class Settings:
     app_password: str = field(repr=False)
     app_type: str
     app_tenant_id: str
+    anonymous_allowed: bool
+    channel: ChannelEndpoints
     tenant_id: str
     agent_client_id: str
     agent_client_secret: str = field(repr=False)
@@ -160,6 +193,28 @@ class Settings:
                 raise ConfigError(f"{name}={raw!r} is invalid: expected true or false")
             return raw in ("true", "1", "yes")
 
+        def optional_url(name: str) -> str:
+            value = get(name)
+            parsed = urlparse(value)
+            if value and (parsed.scheme != "https" or not parsed.netloc):
+                raise ConfigError(f"{name}={value!r} is invalid: expected an https:// URL")
+            return value.rstrip("/")
+
+        def channel_endpoints() -> ChannelEndpoints:
+            endpoints = ChannelEndpoints(
+                openid_metadata_url=optional_url("ToBotFromChannelOpenIdMetadataUrl"),
+                token_issuer=get("ToBotFromChannelTokenIssuer"),  # compared verbatim with the token's `iss`
+                login_url=optional_url("ToChannelFromBotLoginUrl"),
+                oauth_scope=get("ToChannelFromBotOAuthScope"),
+                oauth_url=optional_url("OAuthUrl"),
+            )
+            missing = [n for n, v in zip(CHANNEL_SETTINGS, vars(endpoints).values(), strict=True) if not v]
+            if endpoints.parameterized and missing:
+                # botbuilder uses the parameterized values for everything once one is set
+                raise ConfigError(f"{missing[0]} is required when any of {', '.join(CHANNEL_SETTINGS)} is set "
+                                  "(set all five, or none for the public cloud)")
+            return endpoints
+
         def card_buttons() -> bool:
             value = get("CARD_BUTTONS").lower()
             if value not in ("approvers", "everyone"):
@@ -227,14 +282,20 @@ class Settings:
             raise ConfigError(f"SSL_CERT_FILE={ca!r} is invalid: expected the path of a PEM file that exists")
         default_subscription = guid("DEFAULT_SUBSCRIPTION_ID", get("DEFAULT_SUBSCRIPTION_ID"))
         scopes = allowed_scopes(default_subscription)
+        anonymous = boolean("ANONYMOUS_ALLOWED") and not app_id
+        host = get("HOST")
+        if anonymous and host not in LOOPBACK_HOSTS:
+            host = "127.0.0.1"  # no channel authentication: never reachable from another machine
         sso_uri = get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
         return cls(
-            host=get("HOST"),
+            host=host,
             port=int(number("PORT", 0)),
             app_id=app_id,
             app_password=app_password,
             app_type=app_type,
             app_tenant_id=app_tenant,
+            anonymous_allowed=anonymous,
+            channel=channel_endpoints(),
             tenant_id=tenant_id,
             agent_client_id=guid("AZURE_CLIENT_ID", get("AZURE_CLIENT_ID")),
             agent_client_secret=get("AZURE_CLIENT_SECRET"),
@@ -270,3 +331,10 @@ class Settings:
             log_level=level,
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         )
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve /api/messages without Bot Framework authentication, unless anonymous mode was asked for."""
+    if not settings.app_id and not settings.anonymous_allowed:
+        raise ConfigError("MicrosoftAppId is required to serve: without it anyone could post activities as anyone "
+                          "(set ANONYMOUS_ALLOWED=true only for a local client such as the Agents Playground)")

@@ -2,7 +2,8 @@
 
 Serves the REST subset in reference/protocols.md §3.3: create conversation (a new channel thread),
 send, reply, update, delete, and members. Every call is recorded so tests can assert what the bot
-posted; 429s with `Retry-After` can be injected.
+posted; 429s with `Retry-After` can be injected. Every /v3 call must carry the bot's Entra token for
+`https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from .bot_token import BotTokenCheck
 from .driver import ShowsActivity
 from .world import World
 
@@ -28,7 +30,7 @@ class ConnectorCall:
     conversation_id: str
     activity_id: str | None
     body: dict[str, Any] | None
-    authorization: str | None
+    caller: str  # client id of the bot app whose token authorized the call (never the token)
     at: float
 
 
@@ -47,11 +49,13 @@ class PostedActivity(ShowsActivity):
 @dataclass
 class ConnectorSimulator:
     world: World
+    auth: BotTokenCheck
     clock: Callable[[], float] = time.time
     base_url: str = ""
     calls: list[ConnectorCall] = field(default_factory=list)
     activities: dict[str, PostedActivity] = field(default_factory=dict)
     throttle_remaining: int = 0
+    refused: int = 0  # calls answered 401 for want of a valid bot token
     throttle_retry_after: int = 1
     changed: asyncio.Condition | None = None
     _next_id: int = 1_700_000_000_000
@@ -95,9 +99,15 @@ class ConnectorSimulator:
     async def _guard(self, request: web.Request, operation: str, body: dict[str, Any] | None) -> web.Response | None:
         conversation = unquote(request.match_info.get("conversation", ""))
         activity = request.match_info.get("activity")
+        caller = self.auth.caller(request.headers.get("Authorization"))
+        if isinstance(caller, str):
+            self.refused += 1
+            # the Connector's answer to a call without a valid bot token (nothing is recorded or performed)
+            return web.json_response({"error": {"code": "Unauthorized", "message": "Authorization has been denied for "
+                                                f"this request: {caller}."}}, status=401)
         self.calls.append(
             ConnectorCall(operation, conversation, unquote(activity) if activity else None, body,
-                          request.headers.get("Authorization"), self.clock())
+                          caller.client_id, self.clock())
         )
         if self.throttle_remaining > 0:
             self.throttle_remaining -= 1

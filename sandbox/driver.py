@@ -2,13 +2,17 @@
 
 Messages carry the @mention entity, `channelData` with tenant/team/channel and `from.aadObjectId`;
 card clicks are `adaptiveCard/action` invokes (with or without `value.authentication.token`),
-exactly as reference/protocols.md §1.1 shows. What the bot posts is read back from the Connector
-simulator's `/sandbox/activities` over HTTP, so the driver works against a running `make run` too.
+exactly as reference/protocols.md §1.1 shows. Like the Teams service, it signs every activity with a
+channel token (`Authorization: Bearer`, from the sandbox channel issuer, sandbox/channel.py) whose
+`aud` is the bot's app id and whose `serviceurl` is the activity's `serviceUrl`. What the bot posts is
+read back from the Connector simulator's `/sandbox/activities` over HTTP, so the driver works against
+a running `make run` too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 import uuid
@@ -115,7 +119,14 @@ class TeamsDriver:
     ssl_context: ssl.SSLContext | None = None
     bot_id: str = BOT_ID
     bot_name: str = BOT_NAME
+    channel_url: str | None = None  # the channel token issuer; None posts unsigned activities (anonymous bots only)
+    app_id: str | None = None  # the bot's Microsoft App ID: the audience of channel tokens
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)  # serviceUrl -> (token, expiry)
+
+    def __post_init__(self) -> None:
+        if self.app_id and self.bot_id == BOT_ID:
+            self.bot_id = f"28:{self.app_id}"  # how Teams names a bot in activities
 
     async def __aenter__(self) -> TeamsDriver:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl_context or True, limit=0))
@@ -183,7 +194,7 @@ class TeamsDriver:
 
     def invoke(self, user: User, conversation: Conversation, conversation_id: str, reply_to_id: str, verb: str,
                data: dict[str, Any], *, token: str | None = None, connection_name: str | None = None,
-               trigger: str = "manual") -> dict[str, Any]:
+               trigger: str = "manual", state: str | None = None) -> dict[str, Any]:
         """An `adaptiveCard/action` invoke for a click on `reply_to_id`'s card."""
         activity = self._base(user, conversation, conversation_id)
         value: dict[str, Any] = {
@@ -192,17 +203,52 @@ class TeamsDriver:
         }
         if token is not None:
             value["authentication"] = {"id": uuid.uuid4().hex, "connectionName": connection_name or "", "token": token}
+        if state is not None:  # the magic code of a completed sign-in (the fallback when SSO is not possible)
+            value["state"] = state
         activity.update({"type": "invoke", "name": "adaptiveCard/action", "replyToId": reply_to_id, "value": value})
         return activity
 
     # -- transport -------------------------------------------------------------------------------
-    async def post(self, activity: dict[str, Any]) -> InvokeResult:
-        """POST an activity to the bot and return its HTTP answer."""
-        async with self.session.post(self.bot_url, json=activity) as resp:
-            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+    async def channel_token(self, service_url: str) -> str | None:
+        """The channel token Teams would attach to an activity with this `serviceUrl` (kept until near its expiry)."""
+        if not self.channel_url or not self.app_id:
+            return None
+        cached = self._tokens.get(service_url)
+        if cached and cached[1] > time.monotonic() + 60:
+            return cached[0]
+        async with self.session.post(f"{self.channel_url}/sandbox/channel-token",
+                                     json={"audience": self.app_id, "serviceUrl": service_url}) as resp:
+            resp.raise_for_status()
+            body = await resp.json()
+        self._tokens[service_url] = (body["token"], time.monotonic() + float(body["expires_in"]))
+        return str(body["token"])
+
+    async def post(self, activity: dict[str, Any], *, authorization: str | None = None) -> InvokeResult:
+        """POST an activity to the bot, signed like Teams signs it (or with `authorization` as given), and return its HTTP answer."""
+        if authorization is None and (token := await self.channel_token(str(activity.get("serviceUrl", "")))):
+            authorization = f"Bearer {token}"
+        headers = {"Authorization": authorization} if authorization else {}
+        async with self.session.post(self.bot_url, json=activity, headers=headers) as resp:
+            text = await resp.text()
+            try:
+                body = json.loads(text) if text else None
+            except ValueError:
+                body = {"text": text[:500]}  # a plain-text error page (for example aiohttp's 500)
             if body is not None and not isinstance(body, dict):
                 body = {"value": body}
             return InvokeResult(resp.status, body)
+
+    async def sign_in(self, login_request: InvokeResult, user_name: str) -> str:
+        """Follow a loginRequest's sign-in button as `user_name` signs in there; returns the magic code.
+
+        Teams opens the button's link in a pop-up; the token service's page signs the person in and
+        hands the code back, and Teams sends the same invoke again with it in `value.state`.
+        """
+        buttons = (login_request.value or {}).get("buttons") or [{}]
+        link = str(buttons[0].get("value") or "")
+        async with self.session.get(link, params={"user": user_name}, headers={"Accept": "application/json"}) as resp:
+            resp.raise_for_status()
+            return str((await resp.json())["code"])
 
     async def say(self, user: User, text: str, conversation: Conversation, **kw: Any) -> dict[str, Any]:
         """Send a message; returns the activity sent (its `conversation.id` is the thread)."""

@@ -150,18 +150,21 @@ class EntraSimulator:
         lifetime: int = 3600,
         not_before_offset: int = 0,
         client_id: str = TEAMS_CLIENT_ID,
+        interactive: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> str:
         """The token Teams SSO would obtain for `user_name` for the bot's API, as the client `client_id`.
 
         Teams gets it silently only if the bot's registration pre-authorizes that client for the scope
         (https://learn.microsoft.com/microsoftteams/platform/tabs/how-to/authentication/tab-sso-register-aad);
-        otherwise Entra answers AADSTS65001 (consent required). `audience` forges another audience (tests).
+        otherwise Entra answers AADSTS65001 (consent required). `interactive` is a sign-in where the person saw
+        and accepted the consent prompt (the token service's sign-in page), so no pre-authorization is needed.
+        `audience` forges another audience (tests).
         """
         user, bot = self.world.user(user_name), self.world.bot
         registration = bot.registration
         # Teams asks for the bot's access_as_user scope; `scopes` only sets the `scp` claim (forgeries in tests)
-        if registration is None or not registration.is_pre_authorized(client_id, SSO_SCOPE):
+        if registration is None or not (interactive or registration.is_pre_authorized(client_id, SSO_SCOPE)):
             raise EntraError(
                 400,
                 "invalid_grant",

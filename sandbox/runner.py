@@ -1,4 +1,4 @@
-"""Start the three simulators together and describe them for the bot and for people."""
+"""Start the simulators together and describe them for the bot and for people."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from .arm import ArmSimulator
+from .bot_token import BOT_FRAMEWORK_RESOURCE, BotTokenCheck
+from .channel import CHANNEL_TOKEN_ISSUER, ChannelIssuer
 from .connector import ConnectorSimulator
+from .driver import TeamsDriver
 from .entra import EntraSimulator
 from .keys import KeySet
 from .server import ServerThread
 from .tls import SandboxTLS
+from .token_service import TokenService
 from .world import World, demo_world
 
 
 @dataclass
 class Sandbox:
-    """Entra, ARM and the Bot Connector on loopback HTTPS, sharing one demo world."""
+    """Entra, ARM, the Bot Framework channel, Connector and token service on loopback HTTPS, sharing one demo world."""
 
     world: World
     tls: SandboxTLS
@@ -27,6 +31,8 @@ class Sandbox:
     entra: EntraSimulator
     arm: ArmSimulator
     connector: ConnectorSimulator
+    channel: ChannelIssuer
+    token_service: TokenService
     thread: ServerThread
     directory: Path
     webhook_secret: str = field(repr=False)
@@ -40,20 +46,33 @@ class Sandbox:
         keys = KeySet()
         entra = EntraSimulator(world, keys)
         arm = ArmSimulator(world, keys, operation_seconds=operation_seconds)
-        connector = ConnectorSimulator(world)
+        bot_token = BotTokenCheck(world, keys)  # how the Connector and the token service check the bot's token
+        connector = ConnectorSimulator(world, bot_token)
+        channel = ChannelIssuer()  # keys of its own: the channel's keys are not Entra's
+        # the OAuth connection of infra/app-registrations.json: Azure AD v2, the bot's own access_as_user
+        token_service = TokenService(bot_token, entra, connections={"sso": world.bot.app_id_uri or ""})
         thread = ServerThread("sandbox")
         entra.base_url = f"https://localhost:{thread.serve(entra.app(), ssl_context=tls.server_context)}"
+        bot_token.issuer_base = entra.base_url
         arm.base_url = f"https://localhost:{thread.serve(arm.app(), ssl_context=tls.server_context)}"
         arm.audiences = {arm.base_url, arm.base_url + "/"}
         arm.issuer_base = entra.base_url
         connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
-        box = cls(world, tls, keys, entra, arm, connector, thread, directory, secrets.token_urlsafe(32))
+        channel.base_url = f"https://localhost:{thread.serve(channel.app(), ssl_context=tls.server_context)}"
+        token_service.base_url = f"https://localhost:{thread.serve(token_service.app(), ssl_context=tls.server_context)}"
+        box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory,
+                  secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
         (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
         return box
 
     def stop(self) -> None:
         self.thread.stop()
+
+    def driver(self, bot_url: str) -> TeamsDriver:
+        """A Teams driver for the bot at `bot_url` that signs its activities as the Teams service does."""
+        return TeamsDriver(bot_url, self.connector.base_url, self.tls.client_context(),
+                           channel_url=self.channel.base_url, app_id=self.world.bot.client_id)
 
     def response_plans(self) -> dict[str, object]:
         """Two demo incident response plans for the Incidents channel: one autonomous, one reviewed."""
@@ -85,8 +104,17 @@ class Sandbox:
             "GRAPH_ENDPOINT": self.entra.base_url,
             "SSL_CERT_FILE": str(self.tls.ca_path),
             "REQUESTS_CA_BUNDLE": str(self.tls.ca_path),
-            "MicrosoftAppId": "",
+            # the production Bot Framework authentication path: a real app id and secret, the channel's
+            # tokens checked against the sandbox issuer, the bot's own token from the sandbox Entra
+            "MicrosoftAppId": w.bot.client_id,
+            "MicrosoftAppPassword": w.bot.secret,
+            "MicrosoftAppType": "SingleTenant",
             "MicrosoftAppTenantId": w.home_tenant_id,
+            "ToBotFromChannelOpenIdMetadataUrl": self.channel.metadata_url,
+            "ToBotFromChannelTokenIssuer": CHANNEL_TOKEN_ISSUER,
+            "ToChannelFromBotLoginUrl": f"{self.entra.base_url}/{w.home_tenant_id}",
+            "ToChannelFromBotOAuthScope": BOT_FRAMEWORK_RESOURCE,
+            "OAuthUrl": self.token_service.base_url,
             "SSO_CLIENT_ID": w.bot.client_id,
             "SSO_CLIENT_SECRET": w.bot.secret,
             "SSO_APP_ID_URI": w.bot.app_id_uri or "",
@@ -99,6 +127,13 @@ class Sandbox:
             "API_CALLERS_FILE": str(self.directory / "api-callers.json"),
         }
 
+    def anonymous_environment(self) -> dict[str, str]:
+        """What `sandbox --anonymous` changes for clients that cannot sign activities (the Agents Playground)."""
+        off = dict.fromkeys(("MicrosoftAppId", "MicrosoftAppPassword", "ToBotFromChannelOpenIdMetadataUrl",
+                             "ToBotFromChannelTokenIssuer", "ToChannelFromBotLoginUrl", "ToChannelFromBotOAuthScope",
+                             "OAuthUrl"), "")
+        return {**off, "ANONYMOUS_ALLOWED": "true"}
+
     def endpoints(self) -> dict[str, Any]:
         """What `.sandbox/endpoints.json` holds: URLs, CA, tenant and the demo people (no secrets)."""
         w = self.world
@@ -106,6 +141,9 @@ class Sandbox:
             "entra": self.entra.base_url,
             "arm": self.arm.base_url,
             "connector": self.connector.base_url,
+            "channel": self.channel.base_url,
+            "tokenService": self.token_service.base_url,
+            "botAppId": w.bot.client_id,
             "ca": str(self.tls.ca_path),
             "tenantId": w.home_tenant_id,
             "subscriptionId": w.subscription_id,

@@ -14,7 +14,7 @@ from .conftest import LOG_LINES, STORE_FILES
 @pytest.mark.last
 def test_no_token_ever_leaks(sandbox_v1: Sandbox, sandbox_v2: Sandbox) -> None:
     boxes = (sandbox_v1, sandbox_v2)  # the v1 sandbox (the file as written) and the one switched to v2 tokens
-    tokens = [t for box in boxes for t in box.entra.issued]
+    tokens = [t for box in boxes for t in [*box.entra.issued, *box.channel.issued]]  # access, SSO and channel tokens
     assert len(tokens) > 10, "the suite should have minted SSO and access tokens before this check"
     needles = {t for t in tokens} | {t.rsplit(".", 1)[1] for t in tokens}
     places: dict[str, str] = {"logs": "\n".join(LOG_LINES)}

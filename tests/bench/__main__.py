@@ -123,7 +123,7 @@ async def _run(box: Sandbox, tmp: Path) -> list[Result]:
     bot = start_bot(bot_settings(box, tmp / "bench.sqlite3", LOG_LEVEL="WARNING"))
     carol = box.world.user("carol")
     chat = TeamsDriver.group_chat(box.world.home_tenant_id, "bench")
-    driver = TeamsDriver(bot.messages_url, box.connector.base_url, box.tls.client_context())
+    driver = box.driver(bot.messages_url)
 
     def message(url: str, text: str) -> object:
         def make() -> dict[str, object]:

@@ -3,7 +3,8 @@
 alice uses the Playground (its current user); carol asks from another client (the sandbox's Teams
 driver) in the same group chat, so the requester and the approver are different people, as the
 consent policy requires. The Playground has no user-specific card views, so the bot runs with
-CARD_BUTTONS=everyone, as `make run` does.
+CARD_BUTTONS=everyone, as `make run` does. The Playground cannot sign activities, so the bot runs as
+`sre-consent-bot sandbox --anonymous` runs it: no MicrosoftAppId, ANONYMOUS_ALLOWED=true, loopback only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ SHOTS = os.environ.get("SCREENSHOTS_DIR")
 
 @pytest.fixture
 def bot(sandbox: Sandbox, tmp_path: Path) -> Iterator[RunningBot]:
-    running = start_bot(bot_settings(sandbox, tmp_path / "bot.sqlite3", CARD_BUTTONS="everyone"))
+    running = start_bot(bot_settings(sandbox, tmp_path / "bot.sqlite3", CARD_BUTTONS="everyone",
+                                      **sandbox.anonymous_environment()))
     yield running
     running.stop()
 

@@ -10,7 +10,7 @@ from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
 from ..conftest import STORE_FILES
-from .harness import RunningBot, Teams, bot_settings, client_ssl, start_bot
+from .harness import RunningBot, Teams, bot_settings, start_bot
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def bot(sandbox: Sandbox, store_path: Path) -> Iterator[RunningBot]:
 
 @pytest.fixture
 async def driver(sandbox: Sandbox, bot: RunningBot) -> AsyncIterator[TeamsDriver]:
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         yield d
 
 

@@ -125,7 +125,7 @@ class Teams:
 
     async def ask_then_stop(self, bot: RunningBot, who: str, text: str, conversation: Conversation) -> BotMessage:
         """Ask on `bot` (another instance than this helper's), then stop that instance: a restart follows."""
-        async with TeamsDriver(bot.messages_url, self.box.connector.base_url, self.box.tls.client_context()) as d:
+        async with self.box.driver(bot.messages_url) as d:
             card = await Teams(d, self.box).ask(who, text, conversation)
         bot.stop()
         return card

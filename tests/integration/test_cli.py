@@ -88,3 +88,38 @@ def test_bad_configuration_stops_with_one_clear_line(tmp_path: Path, env: dict[s
 def test_audit_on_a_missing_store_says_so(tmp_path: Path) -> None:
     result = _cli("audit", "--store", str(tmp_path / "none.sqlite3"), cwd=tmp_path)
     assert result.returncode == 2 and "no store" in result.stderr
+
+
+SERVE_ENV = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+             "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa"}
+
+
+def test_serve_without_an_app_id_refuses_to_start_naming_the_setting(tmp_path: Path) -> None:
+    result = _cli("serve", cwd=tmp_path, env={**_clean_env(), **SERVE_ENV, "STORE_PATH": str(tmp_path / "s.sqlite3")})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "MicrosoftAppId is required" in lines[0] and "ANONYMOUS_ALLOWED=true" in lines[0]
+
+
+def test_anonymous_serve_listens_on_loopback_only_and_warns(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**_clean_env(), **SERVE_ENV, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0", "PORT": str(port),
+           "STORE_PATH": str(tmp_path / "s.sqlite3")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "anonymous serve did not start"
+                time.sleep(0.1)
+        listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
+        local = {line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines()}  # the local address column
+        assert local == {"127.0.0.1"}, listening
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "Bot Framework authentication is OFF" in err and '"level": "WARNING"' in err

@@ -84,8 +84,7 @@ async def test_cancel_declines_and_nothing_runs(teams: Teams, sandbox: Sandbox, 
 async def test_credentials_request_expires(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
     clock = ManualClock()
     bot: RunningBot = make_bot(clock)  # type: ignore[operator]
-    from sandbox.driver import TeamsDriver
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         since = len(sandbox.arm.writes)
         card = await _refused_plan(teams, chat)

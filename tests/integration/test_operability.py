@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -70,6 +72,9 @@ async def test_requests_and_executions_are_traced(teams: Teams, chat: Conversati
     card = await teams.ask("carol", "restart vm dev-01", chat)
     await teams.click("alice", chat, card, "approve")
     await teams.wait_card(card, "Succeeded")
+    deadline = time.monotonic() + 10  # the run's span ends after the card update and the result reply
+    while not any(s.name.startswith("run p-") for s in exporter.get_finished_spans()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     names = {s.name for s in exporter.get_finished_spans()}
     assert "POST /api/messages" in names and any(n.startswith("run p-") for n in names)
     events = {e.name for s in exporter.get_finished_spans() for e in s.events}

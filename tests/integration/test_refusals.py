@@ -98,7 +98,7 @@ async def test_malformed_activities_get_4xx(bot: RunningBot, driver: TeamsDriver
 async def test_expired_plan_is_refused_and_swept(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
     clock = ManualClock()
     bot: RunningBot = make_bot(clock)  # type: ignore[operator]
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         before = len(sandbox.arm.writes)
         card = await teams.ask("carol", "restart vm dev-01", chat)
@@ -117,7 +117,7 @@ async def test_restart_between_card_and_click_keeps_the_plan_actionable(
     card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)  # type: ignore[operator]
     second: RunningBot = make_bot()  # type: ignore[operator]
     before = sandbox.arm.writes_to("dev-01")
-    async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(second.messages_url) as d:
         restarted = Teams(d, sandbox)
         await restarted.click("alice", chat, card, "approve")
         await restarted.wait_card(card, "Succeeded")
@@ -136,7 +136,7 @@ async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
     store.close()
     before = sandbox.arm.writes_to("dev-01")
     second: RunningBot = make_bot()  # type: ignore[operator]
-    async with TeamsDriver(second.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(second.messages_url) as d:
         restarted = Teams(d, sandbox)
         await restarted.wait_card(card, "Interrupted")
         await restarted.wait_reply(card, "Interrupted")

@@ -55,7 +55,7 @@ async def test_approver_sees_buttons_and_others_a_read_only_card(teams: Teams, c
 
 async def test_two_of_two_needs_both_approvals(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
     bot: RunningBot = make_bot(APPROVALS_REQUIRED="2")  # type: ignore[operator]
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         before = sandbox.arm.writes_to("dev-01")
         card = await teams.ask("carol", "restart vm dev-01", chat)
@@ -119,7 +119,7 @@ async def test_approver_group_members_may_approve_and_others_not(make_bot: objec
                                                                  chat: Conversation) -> None:
     group = sandbox.world.groups[0]  # "SRE On-Call": alice only
     bot: RunningBot = make_bot(DEFAULT_APPROVERS="", APPROVER_GROUP_ID=group.object_id)  # type: ignore[operator]
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         since = len(sandbox.arm.writes)
         card = await teams.ask("carol", "restart vm dev-01", chat)

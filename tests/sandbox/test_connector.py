@@ -1,4 +1,4 @@
-"""The Bot Connector simulator, driven by botframework-connector's async ConnectorClient."""
+"""The Bot Connector simulator, driven by botframework-connector's async ConnectorClient with the bot's own token."""
 
 from __future__ import annotations
 
@@ -11,15 +11,35 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
 from botframework.connector.models import ErrorResponseException
 
+from bot.adapters.teams.auth import PrivateAuthorityCredentials
 from sandbox import Sandbox
+from sandbox.bot_token import BOT_FRAMEWORK_RESOURCE
 
 THREAD = "19:sandbox-incidents@thread.tacv2;messageid=1700000000001"
 
 
+def bot_credentials(sandbox: Sandbox, app_name: str = "sre-consent-bot") -> PrivateAuthorityCredentials:
+    """The credentials the bot uses: client credentials from the sandbox Entra for https://api.botframework.com."""
+    app = sandbox.world.apps[app_name]
+    return PrivateAuthorityCredentials(app.client_id, app.secret, f"{sandbox.entra.base_url}/{app.tenant_id}",
+                                       BOT_FRAMEWORK_RESOURCE, str(sandbox.tls.ca_path))
+
+
 @pytest.fixture
 async def client(sandbox: Sandbox) -> AsyncIterator[ConnectorClient]:
-    async with ConnectorClient(MicrosoftAppCredentials(None, None), base_url=sandbox.connector.base_url) as c:
+    async with ConnectorClient(bot_credentials(sandbox), base_url=sandbox.connector.base_url) as c:
         yield c
+
+
+@pytest.mark.parametrize("credentials", ["none", "another app"])
+async def test_calls_without_the_bot_s_token_are_refused_and_not_performed(sandbox: Sandbox, credentials: str) -> None:
+    creds = MicrosoftAppCredentials(None, None) if credentials == "none" else bot_credentials(sandbox, "sre-agent")
+    before = len(sandbox.connector.calls), len(sandbox.connector.activities)
+    async with ConnectorClient(creds, base_url=sandbox.connector.base_url) as c:
+        with pytest.raises(ErrorResponseException) as e:
+            await c.conversations.send_to_conversation(THREAD, Activity(type="message", text="forged"))
+    assert e.value.response.status_code == 401
+    assert (len(sandbox.connector.calls), len(sandbox.connector.activities)) == before
 
 
 async def test_send_then_update_replaces_the_activity_in_place(sandbox: Sandbox, client: ConnectorClient) -> None:

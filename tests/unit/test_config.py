@@ -47,3 +47,22 @@ def test_every_setting_is_documented_in_env_example_and_readme() -> None:
     for s in SETTINGS:
         assert f"{s.name}=" in example, f"{s.name} missing from .env.example"
         assert f"`{s.name}`" in readme, f"{s.name} missing from README (run scripts/settings_docs.py)"
+
+
+def test_channel_endpoints_are_all_or_nothing() -> None:
+    assert not Settings.from_env(GOOD).channel.parameterized  # none: the public cloud
+    with pytest.raises(ConfigError, match="ToBotFromChannelTokenIssuer is required when any of"):
+        Settings.from_env({**GOOD, "ToBotFromChannelOpenIdMetadataUrl": "https://login.example/v1/.well-known/openidconfiguration"})
+
+
+def test_anonymous_mode_binds_loopback_and_only_without_an_app_id() -> None:
+    from bot.config import check_serving
+
+    with pytest.raises(ConfigError, match=r"^MicrosoftAppId is required"):
+        check_serving(Settings.from_env(GOOD))
+    anonymous = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0"})
+    check_serving(anonymous)
+    assert anonymous.anonymous_allowed and anonymous.host == "127.0.0.1"
+    signed = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "MicrosoftAppId": "22222222-2222-2222-2222-222222222222",
+                                "MicrosoftAppPassword": "x"})
+    assert not signed.anonymous_allowed and signed.host == "0.0.0.0"  # an app id always means authentication on

@@ -1,16 +1,32 @@
-"""Bot Framework authentication that builds connector and token clients once, not once per turn.
+"""Bot Framework authentication: stock decisions, clients built once, every refusal a clean 401.
 
-botbuilder 4.17's CloudAdapter asks for a new ConnectorClient and UserTokenClient on every turn,
-and each construction costs milliseconds of msrest configuration (reference/botbuilder-pitfalls.md
-§2). This wrapper delegates every decision to the stock implementation and only remembers the
-clients it made, per app id, service URL and audience.
+- botbuilder 4.17's CloudAdapter asks for a new ConnectorClient and UserTokenClient on every turn,
+  and each construction costs milliseconds of msrest configuration. This wrapper delegates every
+  decision to the stock implementation and only remembers the clients it made, per app id,
+  service URL and audience.
+- Stock botbuilder lets many inbound authentication failures escape as exceptions (HTTP 500: no
+  Authorization header, unknown signing key, expired token, key not endorsed for the channel). Any
+  failure of `authenticate_request` becomes `ChannelAuthRefused` (a PermissionError, which
+  CloudAdapter answers 401) before the activity reaches the bot, and is logged as a refusal.
+- For a login URL outside Microsoft's well-known authorities (a sovereign or private cloud, the
+  sandbox), botbuilder builds its msal app with authority validation on, so msal asks
+  login.microsoftonline.com to vouch for the authority and no token is obtained offline. The bot's
+  own credentials factory builds that msal app with validation off; well-known authorities keep
+  the stock credentials.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+from urllib.parse import urlparse
 
-from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+import msal
+import requests
+from botbuilder.integration.aiohttp import (
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -18,8 +34,73 @@ from botframework.connector.auth import (
     ClaimsIdentity,
     ConnectorFactory,
     JwtTokenValidation,
+    MicrosoftAppCredentials,
+    ServiceClientCredentialsFactory,
     UserTokenClient,
 )
+from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+from msrest.authentication import Authentication
+
+log = logging.getLogger(__name__)
+
+
+class ChannelAuthRefused(PermissionError):
+    """An inbound activity failed Bot Framework authentication; CloudAdapter answers it 401."""
+
+
+class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
+    """Client credentials from an authority msal cannot validate online (sovereign or private cloud, sandbox)."""
+
+    def __init__(self, app_id: str, password: str, authority: str, oauth_scope: str, ca_bundle: str | None) -> None:
+        super().__init__(app_id, password, oauth_scope=oauth_scope)
+        self.oauth_endpoint = authority
+        self._ca_bundle = ca_bundle
+        self._msal: msal.ConfidentialClientApplication | None = None
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        scope = self.oauth_scope if self.oauth_scope.endswith("/.default") else self.oauth_scope + "/.default"
+        if self._msal is None:
+            session = requests.Session()
+            if self._ca_bundle:
+                session.verify = self._ca_bundle
+            self._msal = msal.ConfidentialClientApplication(
+                self.microsoft_app_id,
+                client_credential=self.microsoft_app_password,
+                authority=self.oauth_endpoint,
+                validate_authority=False,
+                instance_discovery=False,
+                http_client=session,
+            )
+        result = self._msal.acquire_token_for_client(scopes=[scope])  # msal answers from its cache while valid
+        if "access_token" in result:
+            return str(result["access_token"])
+        # the same exception botbuilder raises; the STS error text carries no secret
+        raise PermissionError(
+            f"Failed to get access token with error: {result.get('error')}, error_description: {result.get('error_description')}"
+        )
+
+
+class BotCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """The stock credentials factory, except for login URLs outside Microsoft's well-known authorities."""
+
+    def __init__(self, configuration: Any, ca_bundle: str | None) -> None:
+        self._inner = ConfigurationServiceClientCredentialFactory(configuration)
+        self._app_id, self._password = configuration.APP_ID, configuration.APP_PASSWORD
+        self._ca_bundle = ca_bundle
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return bool(await self._inner.is_valid_app_id(app_id))
+
+    async def is_authentication_disabled(self) -> bool:
+        return bool(await self._inner.is_authentication_disabled())
+
+    async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool) -> Authentication:
+        host = urlparse(login_endpoint or "").hostname
+        if host and host not in WELL_KNOWN_AUTHORITY_HOSTS and self._password and not await self.is_authentication_disabled():
+            if not await self.is_valid_app_id(app_id):
+                raise PermissionError("Invalid app_id")
+            return PrivateAuthorityCredentials(app_id, self._password, login_endpoint, oauth_scope, self._ca_bundle)
+        return await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
 
 
 class _CachingConnectorFactory(ConnectorFactory):
@@ -43,8 +124,10 @@ class _CachingConnectorFactory(ConnectorFactory):
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     """Stock ConfigurationBotFrameworkAuthentication, with its clients kept and reused."""
 
-    def __init__(self, configuration: Any) -> None:
-        self._inner = ConfigurationBotFrameworkAuthentication(configuration)
+    def __init__(self, configuration: Any, ca_bundle: str | None = None) -> None:
+        self._inner = ConfigurationBotFrameworkAuthentication(
+            configuration, credentials_factory=BotCredentialsFactory(configuration, ca_bundle)
+        )
         self._factories: dict[str, _CachingConnectorFactory] = {}
         self._token_clients: dict[str, UserTokenClient] = {}
 
@@ -59,7 +142,21 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         return self._factories[app_id]
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> AuthenticateRequestResult:
-        result = await self._inner.authenticate_request(activity, auth_header)
+        try:
+            result = await self._inner.authenticate_request(activity, auth_header)
+        except Exception as e:  # botbuilder raises PermissionError, IndexError, jwt errors or plain Exception
+            # the reason names the check that failed; the token itself is never logged
+            reason = "no Authorization header" if not auth_header else f"{type(e).__name__}: {e}"[:200]
+            log.warning(
+                "refused a %s activity from channel %s: Bot Framework authentication failed (%s; "
+                "Authorization header %s); nothing was processed",
+                str(activity.type)[:40],
+                str(activity.channel_id)[:40],
+                reason,
+                "present" if auth_header else "missing",
+                extra={"event": "channel_auth_refused", "detail": reason},
+            )
+            raise ChannelAuthRefused(reason) from None
         inner = result.connector_factory
         result.connector_factory = self._factory(self._app_id(result.claims_identity), lambda: inner)
         return result

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import ActivityHandler, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import ActivityHandler, CloudAdapterBase, InvokeResponse, MessageFactory, TurnContext
+from botframework.connector.auth import UserTokenClient
 
 from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH, Viewer
 
@@ -47,7 +48,6 @@ class BotOptions:
     policy: ConsentPolicy
     connection_name: str
     sso_app_id_uri: str
-    sign_in_url: str
 
 
 def person_of(activity: Any) -> Person | None:
@@ -210,14 +210,64 @@ class ConsentBot(ActivityHandler):
         value = turn_context.activity.value
         auth = value.get("authentication") if isinstance(value, dict) else None
         token = auth.get("token") if isinstance(auth, dict) else None
+        token = token if isinstance(token, str) and token else None
+        state = value.get("state") if isinstance(value, dict) else None
+        if token is None and isinstance(state, str) and state:
+            # the sign-in fallback: the person signed in through the token service's link; Teams sends the
+            # magic code, which the token service trades for the connection's token (checked like an SSO token)
+            token = await self._token_for_code(turn_context, state)
+            if token is None:
+                await self.deps.record(await self.deps.store.get(data["planId"]), person, "credentials_refused",
+                                       code="invalid_auth_code", reason="the sign-in code did not match a sign-in")
+                return invoke.invalid_auth_code()
         decision = await grant_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")),
-                                           token if isinstance(token, str) and token else None, self.sso_verify)
+                                           token, self.sso_verify)
         if decision.needs_sign_in:
             o = self.options
-            return invoke.login_request(o.connection_name, data["planId"], o.sso_app_id_uri, o.sign_in_url)
+            link = await self._sign_in_link(turn_context)
+            if link is None:
+                return invoke.error(503, "SignInUnavailable", "I could not get a sign-in link from the Bot Framework "
+                                                              "token service; nothing was changed. Try again in a minute.")
+            return invoke.login_request(o.connection_name, data["planId"], o.sso_app_id_uri, link)
         if decision.retry_sso:
             return invoke.precondition_failed(decision.message)
         return await self._after_click(decision, person)
+
+    def _token_client(self, turn_context: TurnContext) -> UserTokenClient | None:
+        client = turn_context.turn_state.get(CloudAdapterBase.USER_TOKEN_CLIENT_KEY)
+        return client if isinstance(client, UserTokenClient) else None
+
+    async def _sign_in_link(self, turn_context: TurnContext) -> str | None:
+        """The token service's sign-in link for the OAuth connection (Teams shows it when SSO is not possible)."""
+        client = self._token_client(turn_context)
+        if client is None:
+            return None
+        try:
+            resource = await client.get_sign_in_resource(self.options.connection_name, turn_context.activity, None)
+        except Exception:
+            log.exception("the Bot Framework token service gave no sign-in link")
+            return None
+        link = getattr(resource, "sign_in_link", None)
+        return link if isinstance(link, str) and link else None
+
+    async def _token_for_code(self, turn_context: TurnContext, code: str) -> str | None:
+        client, activity = self._token_client(turn_context), turn_context.activity
+        if client is None or not activity.from_property or not activity.from_property.id:
+            return None
+        try:
+            response = await client.get_user_token(activity.from_property.id, self.options.connection_name,
+                                                   activity.channel_id, code[:64])
+        except Exception:
+            log.exception("the Bot Framework token service did not answer for a sign-in code")
+            return None
+        token = getattr(response, "token", None)
+        if not isinstance(token, str) or not token:
+            return None
+        try:  # the bot holds the token only for this grant: the token service need not keep it either
+            await client.sign_out_user(activity.from_property.id, self.options.connection_name, activity.channel_id)
+        except Exception:
+            log.warning("could not sign the user out of the token service after the grant", exc_info=True)
+        return token
 
     async def _cancel(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         decision = await cancel_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")))

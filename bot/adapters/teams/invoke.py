@@ -17,6 +17,7 @@ MESSAGE = "application/vnd.microsoft.activity.message"
 ERROR = "application/vnd.microsoft.error"
 LOGIN_REQUEST = "application/vnd.microsoft.activity.loginRequest"
 PRECONDITION_FAILED = "application/vnd.microsoft.error.preconditionFailed"
+INVALID_AUTH_CODE = "application/vnd.microsoft.error.invalidAuthCode"
 
 
 class UniversalActionResponse(AdaptiveCardInvokeResponse):  # type: ignore[misc]
@@ -45,7 +46,9 @@ def error(status_code: int, code: str, text: str) -> InvokeResponse:
 
 
 def login_request(connection_name: str, resource_id: str, resource_uri: str, sign_in_url: str) -> InvokeResponse:
-    """401 loginRequest: Teams performs SSO and sends the same invoke again with the token."""
+    """401 loginRequest: Teams performs SSO and sends the same invoke again with the token; when SSO fails it
+    shows the sign-in button (`sign_in_url`, from the Bot Framework token service) and, once the person has
+    signed in, sends the same invoke again with the magic code in `value.state`."""
     return _respond(401, LOGIN_REQUEST, {
         "text": "Sign in to lend your Azure rights for this plan",
         "connectionName": connection_name,
@@ -57,3 +60,8 @@ def login_request(connection_name: str, resource_id: str, resource_uri: str, sig
 def precondition_failed(text: str) -> InvokeResponse:
     """412: the SSO token could not be used; Teams falls back to a sign-in button."""
     return _respond(412, PRECONDITION_FAILED, {"code": "412", "message": text})
+
+
+def invalid_auth_code() -> InvokeResponse:
+    """401 invalidAuthCode: the magic code in `value.state` did not yield a token; Teams may ask for it again."""
+    return _respond(401, INVALID_AUTH_CODE, None)
