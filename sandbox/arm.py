@@ -174,6 +174,16 @@ class ArmSimulator:
             1 for w in self.writes[since:] if w.vm_id.rsplit("/", 1)[1].lower() == vm_name.lower() and caller_oid in (None, w.caller_oid)
         )
 
+    def set_power_state(self, name: str, state: str) -> VirtualMachine:
+        """Put a VM in `state` now, as if it had been driven there (operations already in flight end first)."""
+        self._settle()
+        vm = self.vm(name)
+        for op in self.operations.values():
+            if op.vm is vm:
+                op.settled = True  # a later settle must not overwrite the state set here
+        vm.power_state = state
+        return vm
+
     def vm(self, name: str) -> VirtualMachine:
         return next(v for v in self.world.vms if v.name.lower() == name.lower())
 

@@ -17,6 +17,9 @@ from bot.ports import AzureError, AzureProblem, RunResult, RunStatus
 from bot.services.results import run_detail
 from sandbox import Sandbox
 from sandbox.arm import Fault
+from sandbox.driver import Conversation
+
+from .harness import Teams
 
 RESTART_REFUSAL = AzureError("OperationNotAllowed", "The operation requires the VM to be running (or set to run).")
 
@@ -44,10 +47,9 @@ async def runner(sandbox: Sandbox, agent_credential: ClientSecretCredential) -> 
 @pytest.fixture
 def deallocated_dev(sandbox: Sandbox) -> Iterator[str]:
     """dev-01, deallocated for this test only (the sandbox is shared by the session)."""
-    vm = sandbox.arm.vm("dev-01")
-    before, vm.power_state = vm.power_state, "deallocated"
+    sandbox.arm.set_power_state("dev-01", "deallocated")
     yield "dev-01"
-    vm.power_state = before
+    sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
 
 
 def _action(
@@ -117,7 +119,7 @@ async def test_a_failed_long_running_operation_reports_the_status_bodys_error_co
     try:
         result = await runner.run(action, agent_credential, _nothing)
     finally:
-        sandbox.arm.vm("dev-01").power_state = "running"
+        sandbox.arm.set_power_state("dev-01", "running")
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_FAILED)
     assert result.azure_error == AzureError("AllocationFailed", "Allocation failed. Please try again later.")
     assert "Azure said: AllocationFailed — Allocation failed. Please try again later." in run_detail(action, result)
@@ -148,3 +150,18 @@ def test_success_keeps_the_runners_words() -> None:
         Operation.START, ResourceRef.parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm")
     )
     assert run_detail(action, result) == result.detail
+
+
+async def test_the_thread_shows_azures_refusal_of_a_restart_of_a_deallocated_vm_once(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, deallocated_dev: str
+) -> None:
+    since = len(sandbox.arm.writes)
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    await teams.click("alice", chat, card, "approve")
+    reply = await teams.wait_reply(card, "Failed")
+    said = "Azure said: OperationNotAllowed — The operation requires the VM to be running (or set to run)."
+    assert reply.text.count(said) == 1
+    assert reply.text.count("The operation requires the VM to be running") == 1  # Azure's words once, not repeated
+    assert "the VM must be running for a restart. dev-01 is deallocated: start it instead." in reply.text
+    assert "another operation" not in reply.text
+    assert sandbox.arm.writes_to("dev-01", since=since) == 0
