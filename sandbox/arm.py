@@ -9,6 +9,7 @@ the async-operation status resource, RBAC per scope with the exact `Authorizatio
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -448,7 +449,27 @@ def _not_found(match: re.Match[str]) -> web.Response:
 
 def _fault_response(fault: Fault) -> web.Response:
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-    code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+    if fault.status == 429:
+        # The Compute resource provider throttles with 429, code OperationNotAllowed and a TooManyRequests detail
+        # naming the exhausted policy (learn.microsoft.com/troubleshoot/azure/virtual-machines/troubleshooting-throttling-errors).
+        now = datetime.now(UTC)
+        window = {
+            "operationGroup": "HighCostGet30Min",
+            "startTime": now.isoformat(),
+            "endTime": now.isoformat(),
+            "allowedRequestCount": 800,
+            "measuredRequestCount": 1238,
+        }
+        body = {
+            "error": {
+                "code": "OperationNotAllowed",
+                "message": "The server rejected the request because too many requests have been received for this subscription.",
+                "details": [{"code": "TooManyRequests", "target": "HighCostGet30Min", "message": json.dumps(window)}],
+            }
+        }
+        headers["x-ms-ratelimit-remaining-resource"] = "Microsoft.Compute/HighCostGet3Min;46,Microsoft.Compute/HighCostGet30Min;0"
+        return web.json_response(body, status=429, headers={**_headers(), **headers})
+    code = {500: "InternalServerError", 503: "ServiceUnavailable"}.get(fault.status, "Error")
     return _arm_error(fault.status, code, f"Injected fault: HTTP {fault.status}.", headers)
 
 

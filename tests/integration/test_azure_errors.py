@@ -9,9 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.compute.aio import ComputeManagementClient
 
-from bot.adapters.azure.arm_runner import ArmRunner
+from bot.adapters.azure.arm_runner import ArmRunner, map_error
 from bot.domain.plan import Operation, PlannedAction, ResourceRef
 from bot.ports import AzureError, AzureProblem, RunResult, RunStatus
 from bot.services.results import run_detail
@@ -165,3 +167,28 @@ async def test_the_thread_shows_azures_refusal_of_a_restart_of_a_deallocated_vm_
     assert "the VM must be running for a restart. dev-01 is deallocated: start it instead." in reply.text
     assert "another operation" not in reply.text
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
+
+
+async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(
+    sandbox: Sandbox, agent_credential: ClientSecretCredential
+) -> None:
+    """Compute throttles with 429 and code OperationNotAllowed: the TooManyRequests detail decides."""
+    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30))
+    action = _action(sandbox, Operation.RESTART)
+    async with ComputeManagementClient(
+        agent_credential,
+        sandbox.world.subscription_id,
+        base_url=sandbox.arm.base_url,
+        credential_scopes=[f"{sandbox.arm.base_url}/.default"],
+        retry_total=0,
+    ) as client:
+        with pytest.raises(HttpResponseError) as e:
+            await client.virtual_machines.begin_restart("dev-rg", "dev-01")  # the runner's SDK would wait and retry
+    result = map_error(e.value, action)
+    assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.THROTTLED)
+    detail = run_detail(action, result)
+    assert "throttling" in detail and "again in a few minutes" in detail
+    assert detail.endswith(
+        "Azure said: OperationNotAllowed — The server rejected the request because too many "
+        "requests have been received for this subscription."
+    )

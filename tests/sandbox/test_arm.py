@@ -303,3 +303,17 @@ async def test_missing_resource_group_and_subscription_are_named_as_azure_names_
         assert e.value.error.message == f"The subscription '{missing}' could not be found."
         with pytest.raises(ResourceNotFoundError):
             [vm async for vm in other.virtual_machines.list_all()]
+
+
+async def test_throttling_is_answered_as_compute_words_it(sandbox: Sandbox) -> None:
+    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30))
+    a = sandbox.world.agent
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    async with cred, _client(sandbox, cred, retry_total=0) as client:
+        with pytest.raises(HttpResponseError) as e:
+            await client.virtual_machines.begin_restart("dev-rg", "dev-01")
+    assert e.value.status_code == 429 and e.value.error is not None
+    assert e.value.error.code == "OperationNotAllowed"  # Compute's code for throttling, with a TooManyRequests detail
+    assert [d.code for d in e.value.error.details] == ["TooManyRequests"]
