@@ -6,9 +6,11 @@ The runner talks to the ARM simulator through azure-mgmt-compute with the agent 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.compute.aio import ComputeManagementClient
@@ -192,3 +194,46 @@ async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(
         "Azure said: OperationNotAllowed — The server rejected the request because too many "
         "requests have been received for this subscription."
     )
+
+
+class _StaticToken:
+    """An async TokenCredential returning a fixed token (to present tokens Entra would never issue)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def get_token(self, *scopes: str, **kw: object) -> AccessToken:
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("expired", "ExpiredAuthenticationToken"),
+        ("other_tenant", "InvalidAuthenticationTokenTenant"),
+    ],
+)
+async def test_a_token_arm_rejects_is_an_authentication_failure_not_a_refusal(
+    sandbox: Sandbox, runner: ArmRunner, case: str, code: str
+) -> None:
+    now = int(time.time())
+    tid = sandbox.world.home_tenant_id if case == "expired" else sandbox.world.user("mallory").tenant_id
+    claims = {
+        "aud": sandbox.arm.base_url,
+        "iss": f"{sandbox.entra.base_url}/{tid}/v2.0",
+        "tid": tid,
+        "oid": sandbox.world.user("alice").object_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    if case == "expired":
+        claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+    action = _action(sandbox, Operation.RESTART)
+    result = await runner.run(action, _StaticToken(sandbox.keys.active.sign(claims)), _nothing)
+    assert (result.status, result.problem, result.access_denied) == (RunStatus.FAILED, AzureProblem.AUTHENTICATION_FAILED, None)
+    assert result.azure_error is not None and result.azure_error.code == code
+    assert "did not accept the identity's token" in run_detail(action, result)
