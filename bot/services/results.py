@@ -99,7 +99,10 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
             "Azure portal before trying again."
         )
     if p is AzureProblem.UNREACHABLE:
-        return f"Azure could not be reached ({result.detail}). The action may not have started: check the VM's state before trying again."
+        return (
+            f"Azure could not be reached ({result.detail}), so whether the action took effect is unknown. "
+            "Check the VM's state before trying again."
+        )
     return "Azure did not carry out the action. Check the VM in the Azure portal, then propose the plan again."
 
 

@@ -143,12 +143,14 @@ class ArmRunner:
 
     async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
         r = action.resource
+        accepted = False
         try:
             async with self._client_for(credential, r.subscription_id) as client:
                 try:
                     poller = await getattr(client.virtual_machines, BEGIN[action.operation])(r.resource_group, r.name)
                 except HttpResponseError as e:
                     return await self._refused(e, action)
+                accepted = True
                 await progress("accepted by Azure, in progress")
                 done = asyncio.ensure_future(poller.result())
                 while not done.done():
@@ -168,7 +170,8 @@ class ArmRunner:
                     )
         except (TimeoutError, ServiceRequestError, ServiceResponseError) as e:
             log.info("ARM unreachable for %s: %s", r.name, type(e).__name__)
-            return RunResult(RunStatus.FAILED, type(e).__name__, problem=AzureProblem.UNREACHABLE)
+            when = ", after Azure accepted the action" if accepted else ""
+            return RunResult(RunStatus.FAILED, f"{type(e).__name__}{when}", problem=AzureProblem.UNREACHABLE)
         state = await self.power_state(r)
         return RunResult(
             RunStatus.SUCCEEDED,
