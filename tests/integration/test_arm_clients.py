@@ -78,3 +78,16 @@ async def test_a_thousand_subscriptions_leave_clients_bounded_and_descriptors_fl
     finally:
         await runner.close()
     assert runner.live_agent_clients == 0
+
+
+async def test_concurrent_runs_beyond_the_bound_never_lose_a_client_in_use(
+    sandbox: Sandbox, agent_credential: ClientSecretCredential
+) -> None:
+    runner = ArmRunner(sandbox.arm.base_url, agent_credential, None, max_agent_clients=2)
+    subscriptions = [f"00000000-0000-4000-9000-{i:012d}" for i in range(24)]
+    try:
+        results = await asyncio.gather(*(runner.run(_restart(sub), agent_credential, _nothing) for sub in subscriptions))
+        assert {r.problem for r in results} == {AzureProblem.SUBSCRIPTION_NOT_FOUND}  # none broke on a closed client
+        assert runner.live_agent_clients <= 2  # released clients were evicted down to the bound
+    finally:
+        await runner.close()

@@ -124,8 +124,11 @@ class ArmRunner:
             await self._evict()
 
     async def _evict(self) -> None:
-        idle = [k for k, p in self._agent_clients.items() if p.users == 0]  # oldest first
-        for key in idle[: max(0, len(self._agent_clients) - self._max_agent_clients)]:
+        # one at a time, re-checked after each await: a client picked up meanwhile is in use and stays open
+        while len(self._agent_clients) > self._max_agent_clients:
+            key = next((k for k, p in self._agent_clients.items() if p.users == 0), None)  # the oldest idle one
+            if key is None:
+                return  # all in use: the pool shrinks back as they are released
             await self._agent_clients.pop(key).client.close()
 
     async def close(self) -> None:
