@@ -105,7 +105,8 @@ class RunResult:
 class ActionRunner(Protocol):
     """Runs actions on Azure and reads resources."""
 
-    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
+    async def run(self, action: PlannedAction, credential: Credential,
+                  progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
     async def power_state(self, resource: ResourceRef) -> str | None: ...
     async def list_vms(self) -> list[ResourceRef]:
         """The VMs the agent identity can read (what chat commands may name)."""
@@ -119,7 +120,6 @@ class CredentialBroker(Protocol):
     def for_user(self, sso_token: str) -> AbstractAsyncContextManager[Credential]:
         """The user's On-Behalf-Of credential; dropped with its cache when the block ends."""
         ...
-
     async def check(self, credential: Credential) -> None:
         """Perform the On-Behalf-Of exchange now; raise CredentialProblem saying what the user must do."""
         ...
@@ -139,3 +139,4 @@ class Directory(Protocol):
     """Group membership, for approver groups."""
 
     async def is_member(self, object_id: str, group_id: str) -> bool: ...
+
