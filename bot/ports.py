@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 from .domain.audit import AuditEvent
@@ -20,6 +21,7 @@ class PlanStore(Protocol):
     async def save(self, plan: Plan, expected_version: int) -> Plan:
         """Write `plan` if the stored version is still `expected_version`; raise ConcurrentUpdate otherwise."""
         ...
+
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
     async def first_delivery(self, key: str) -> bool:
@@ -40,11 +42,13 @@ class Notifier(Protocol):
     async def post_plan(self, plan: Plan) -> Thread:
         """Post the plan card in the plan's thread; returns the thread with the card's activity id."""
         ...
+
     async def update_card(self, plan: Plan) -> None: ...
     async def reply(self, plan: Plan, text: str) -> None: ...
     async def open_thread(self, channel: Thread, card: dict[str, object]) -> Thread:
         """Start a new thread in a channel with `card` as its first message; returns the thread."""
         ...
+
     async def say(self, thread: Thread, text: str) -> None: ...
 
 
@@ -54,14 +58,48 @@ class Credential(Protocol):
     async def close(self) -> None: ...
 
 
+class RunStatus(str, Enum):
+    """How one action ended. A str enum: it is stored as the same words as before."""
+
+    SUCCEEDED = "succeeded"
+    REFUSED = "refused"  # the identity lacks the permission (AuthorizationFailed): the credentials flow starts
+    FAILED = "failed"
+
+
+class AzureProblem(str, Enum):
+    """What Azure's error `code` means for the person reading the thread (several codes share one meaning)."""
+
+    AUTHORIZATION_FAILED = "authorization_failed"
+    OPERATION_NOT_ALLOWED = "operation_not_allowed"  # the VM's state forbids the action
+    CONFLICT = "conflict"  # another operation is in progress, or the resource's state conflicts
+    RESOURCE_NOT_FOUND = "resource_not_found"
+    RESOURCE_GROUP_NOT_FOUND = "resource_group_not_found"
+    SUBSCRIPTION_NOT_FOUND = "subscription_not_found"
+    THROTTLED = "throttled"
+    AUTHENTICATION_FAILED = "authentication_failed"  # ARM did not accept the token
+    OPERATION_FAILED = "operation_failed"  # accepted, then the long-running operation failed
+    UNREACHABLE = "unreachable"  # no answer from Azure (connection error or timeout)
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class AzureError:
+    """Azure's own words: the error `code` and `message`, verbatim."""
+
+    code: str
+    message: str
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What Azure answered to one action."""
 
-    status: str  # succeeded | refused | failed
+    status: RunStatus
     detail: str
     access_denied: AccessDenied | None = None
     power_state: str | None = None  # the VM's power state once the action ended, when known
+    problem: AzureProblem | None = None  # why it did not succeed, when it did not
+    azure_error: AzureError | None = None  # what Azure said, when it said something
 
 
 class ActionRunner(Protocol):

@@ -9,6 +9,7 @@ the async-operation status resource, RBAC per scope with the exact `Authorizatio
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -34,9 +35,30 @@ POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
     "redeploy": ("Microsoft.Compute/virtualMachines/redeploy/action", "starting", "running"),
 }
 READ_ACTION = "Microsoft.Compute/virtualMachines/read"
+
+# Power actions the VM's state forbids. Restarting a VM that is not running (stopped or deallocated) is refused with
+# 409 OperationNotAllowed "The operation requires the VM to be running (or set to run)." (the message Azure gives, quoted
+# in MicrosoftDocs/azure-docs#32404 on learn.microsoft.com/troubleshoot/azure/virtual-machines/allocation-failure; the
+# Restart REST reference, learn.microsoft.com/rest/api/compute/virtual-machines/restart, restarts a running VM only).
+# Start of a running VM, power off of a stopped or deallocated VM and deallocate of a deallocated VM are not refused
+# (learn.microsoft.com/rest/api/compute/virtual-machines/start, .../power-off, .../deallocate document no state
+# precondition): Azure accepts them and the VM stays as it is (NO_OPS). Redeploy is accepted in any state and ends
+# running (learn.microsoft.com/rest/api/compute/virtual-machines/redeploy: shuts down, moves, powers back on).
+REQUIRES_RUNNING: dict[str, tuple[set[str], str]] = {
+    "restart": ({"running", "starting"}, "The operation requires the VM to be running (or set to run)."),
+}
+NO_OPS: dict[str, set[str]] = {
+    "start": {"running"},
+    "poweroff": {"stopped", "deallocated"},
+    "deallocate": {"deallocated"},
+}
 POWER_DISPLAY = {
-    "starting": "VM starting", "running": "VM running", "stopping": "VM stopping", "stopped": "VM stopped",
-    "deallocating": "VM deallocating", "deallocated": "VM deallocated",
+    "starting": "VM starting",
+    "running": "VM running",
+    "stopping": "VM stopping",
+    "stopped": "VM stopped",
+    "deallocating": "VM deallocating",
+    "deallocated": "VM deallocated",
 }
 
 _VM_PATH = re.compile(
@@ -86,6 +108,7 @@ class Operation:
     ends: float
     failure: Fault | None = None
     settled: bool = False
+    final: str | None = None  # the power state it ends in, when not the action's usual one (a no-op keeps the state)
 
     def status(self, now: float) -> str:
         if now < self.ends:
@@ -150,9 +173,18 @@ class ArmSimulator:
     def writes_to(self, vm_name: str, caller_oid: str | None = None, since: int = 0) -> int:
         """Writes to `vm_name` (by `caller_oid`) among the log entries from index `since` on."""
         return sum(
-            1 for w in self.writes[since:]
-            if w.vm_id.rsplit("/", 1)[1].lower() == vm_name.lower() and caller_oid in (None, w.caller_oid)
+            1 for w in self.writes[since:] if w.vm_id.rsplit("/", 1)[1].lower() == vm_name.lower() and caller_oid in (None, w.caller_oid)
         )
+
+    def set_power_state(self, name: str, state: str) -> VirtualMachine:
+        """Put a VM in `state` now, as if it had been driven there (operations already in flight end first)."""
+        self._settle()
+        vm = self.vm(name)
+        for op in self.operations.values():
+            if op.vm is vm:
+                op.settled = True  # a later settle must not overwrite the state set here
+        vm.power_state = state
+        return vm
 
     def vm(self, name: str) -> VirtualMachine:
         return next(v for v in self.world.vms if v.name.lower() == name.lower())
@@ -172,8 +204,9 @@ class ArmSimulator:
                 fault.consume()
                 return _fault_response(fault)
         if "api-version" not in request.query:
-            return _arm_error(400, "MissingApiVersionParameter",
-                              "The api-version query parameter (?api-version=) is required for all requests.")
+            return _arm_error(
+                400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."
+            )
         caller = self._authenticate(request)
         if isinstance(caller, web.Response):
             return caller
@@ -181,12 +214,13 @@ class ArmSimulator:
         if op_match and request.method == "GET":
             return self._operation(request, op_match["op"])
         if list_match and request.method == "GET":
-            return self._list(caller, list_match["sub"], list_match["rg"])
+            missing = self._missing_container(list_match["sub"], list_match["rg"])
+            return missing or self._list(caller, list_match["sub"], list_match["rg"])
         if vm_match:
             vm = self._find(vm_match["sub"], vm_match["rg"], vm_match["vm"])
             tail = (vm_match["tail"] or "").lower()
             if vm is None:
-                return _not_found(vm_match)
+                return self._missing_container(vm_match["sub"], vm_match["rg"]) or _not_found(vm_match)
             if request.method == "GET" and tail in ("", "instanceview"):
                 if not self._allowed(caller, READ_ACTION, vm.id):
                     return _authorization_failed(caller, READ_ACTION, vm.id)
@@ -239,17 +273,34 @@ class ArmSimulator:
         return False
 
     # -- resources --------------------------------------------------------------------------
+    def _missing_container(self, sub: str, rg: str | None) -> web.Response | None:
+        """ARM names the first missing level: the subscription, then the resource group, then the resource
+        (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors: SubscriptionNotFound,
+        ResourceGroupNotFound; .../troubleshooting/error-not-found: ResourceNotFound)."""
+        subs = {self.world.subscription_id.lower()} | {v.subscription_id.lower() for v in self.world.vms}
+        if sub.lower() not in subs:
+            return _arm_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+        groups = {(v.subscription_id.lower(), v.resource_group.lower()) for v in self.world.vms}
+        if rg is not None and (sub.lower(), rg.lower()) not in groups:
+            return _arm_error(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        return None
+
     def _find(self, sub: str, rg: str, name: str) -> VirtualMachine | None:
         return next(
-            (v for v in self.world.vms
-             if (v.subscription_id.lower(), v.resource_group.lower(), v.name.lower()) == (sub.lower(), rg.lower(), name.lower())),
+            (
+                v
+                for v in self.world.vms
+                if (v.subscription_id.lower(), v.resource_group.lower(), v.name.lower()) == (sub.lower(), rg.lower(), name.lower())
+            ),
             None,
         )
 
     def _list(self, caller: Caller, sub: str, rg: str | None) -> web.Response:
         vms = [
-            v for v in self.world.vms
-            if v.subscription_id.lower() == sub.lower() and (rg is None or v.resource_group.lower() == rg.lower())
+            v
+            for v in self.world.vms
+            if v.subscription_id.lower() == sub.lower()
+            and (rg is None or v.resource_group.lower() == rg.lower())
             and self._allowed(caller, READ_ACTION, v.id)
         ]
         return web.json_response({"value": [_vm_body(v, expand=False) for v in vms]})
@@ -260,17 +311,23 @@ class ArmSimulator:
             return _authorization_failed(caller, rbac_action, vm.id)
         if any(not op.settled and op.vm is vm for op in self.operations.values()):
             return _arm_error(
-                409, "OperationNotAllowed",
+                409,
+                "OperationNotAllowed",
                 f"Operation '{tail}' is not allowed on VM '{vm.name}' since the VM is marked for another operation in progress.",
             )
+        allowed_states, refusal = REQUIRES_RUNNING.get(tail, (None, ""))
+        if allowed_states is not None and vm.power_state not in allowed_states:
+            return _arm_error(409, "OperationNotAllowed", refusal)
         failure = next((f for f in self.faults if f.kind == "operation_failure" and f.matches(tail)), None)
         if failure:
             failure.consume()
         now = self.clock()
-        op = Operation(str(uuid.uuid4()), vm, tail, now, now + self.operation_seconds, failure)
+        no_op = failure is None and vm.power_state in NO_OPS.get(tail, set())
+        op = Operation(str(uuid.uuid4()), vm, tail, now, now + self.operation_seconds, failure, final=vm.power_state if no_op else None)
         self.operations[op.id] = op
         self.writes.append(WriteCall(vm.id, tail, caller.oid, now))
-        vm.power_state = transitional
+        if not no_op:
+            vm.power_state = transitional
         op_url = (
             f"{self.base_url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute/locations/"
             f"{vm.location}/operations/{op.id}?api-version={request.query['api-version']}"
@@ -303,7 +360,7 @@ class ArmSimulator:
             if not op.settled and now >= op.ends:
                 op.settled = True
                 if op.failure is None:
-                    op.vm.power_state = POWER_ACTIONS[op.action][2]
+                    op.vm.power_state = op.final or POWER_ACTIONS[op.action][2]
                 elif op.action in ("restart", "start", "redeploy"):
                     op.vm.power_state = "stopped"
 
@@ -367,7 +424,9 @@ def _arm_error(status: int, code: str, message: str, headers: dict[str, str] | N
 
 def _unauthorized(code: str, message: str) -> web.Response:
     return _arm_error(
-        401, code, message,
+        401,
+        code,
+        message,
         {"WWW-Authenticate": f'Bearer authorization_uri="https://login.invalid/", error="invalid_token", error_description="{message}"'},
     )
 
@@ -385,7 +444,8 @@ def _authorization_failed(caller: Caller, action: str, scope: str) -> web.Respon
 
 def _not_found(match: re.Match[str]) -> web.Response:
     return _arm_error(
-        404, "ResourceNotFound",
+        404,
+        "ResourceNotFound",
         f"The Resource 'Microsoft.Compute/virtualMachines/{match['vm']}' under resource group '{match['rg']}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
     )
@@ -393,7 +453,27 @@ def _not_found(match: re.Match[str]) -> web.Response:
 
 def _fault_response(fault: Fault) -> web.Response:
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-    code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+    if fault.status == 429:
+        # The Compute resource provider throttles with 429, code OperationNotAllowed and a TooManyRequests detail
+        # naming the exhausted policy (learn.microsoft.com/troubleshoot/azure/virtual-machines/troubleshooting-throttling-errors).
+        now = datetime.now(UTC)
+        window = {
+            "operationGroup": "HighCostGet30Min",
+            "startTime": now.isoformat(),
+            "endTime": now.isoformat(),
+            "allowedRequestCount": 800,
+            "measuredRequestCount": 1238,
+        }
+        body = {
+            "error": {
+                "code": "OperationNotAllowed",
+                "message": "The server rejected the request because too many requests have been received for this subscription.",
+                "details": [{"code": "TooManyRequests", "target": "HighCostGet30Min", "message": json.dumps(window)}],
+            }
+        }
+        headers["x-ms-ratelimit-remaining-resource"] = "Microsoft.Compute/HighCostGet3Min;46,Microsoft.Compute/HighCostGet30Min;0"
+        return web.json_response(body, status=429, headers={**_headers(), **headers})
+    code = {500: "InternalServerError", 503: "ServiceUnavailable"}.get(fault.status, "Error")
     return _arm_error(fault.status, code, f"Injected fault: HTTP {fault.status}.", headers)
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ..domain.markdown import literal
-from ..domain.plan import Plan, PlanState
+from ..domain.plan import Operation, Plan, PlannedAction, PlanState
+from ..ports import AzureProblem, RunResult, RunStatus
+
+# Power states that mean "not running" and transitional ones (learn.microsoft.com/azure/virtual-machines/states-billing)
+_NOT_RUNNING = {"stopped", "deallocated"}
+_TRANSITIONAL = {"starting", "stopping", "deallocating"}
 
 
 def duration_text(plan: Plan) -> str:
@@ -32,6 +37,76 @@ def outcome_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def run_detail(action: PlannedAction, result: RunResult) -> str:
+    """The outcome line's words: the bot's plain explanation, what to do next, then Azure's code and message verbatim."""
+    if result.status is RunStatus.SUCCEEDED or result.problem is None:
+        return result.detail
+    explained = _explain(action, result)
+    said = result.azure_error
+    return f"{explained} Azure said: {said.code} — {said.message}" if said else explained
+
+
+def _explain(action: PlannedAction, result: RunResult) -> str:
+    r, state, p = action.resource, result.power_state, result.problem
+    if p is AzureProblem.AUTHORIZATION_FAILED and result.access_denied:
+        d = result.access_denied
+        return f"Azure refused: {d.identity} lacks {d.permission} on {d.scope}."
+    if p is AzureProblem.OPERATION_NOT_ALLOWED:
+        if state in _NOT_RUNNING and action.operation is Operation.RESTART:
+            return f"Azure refused: the VM must be running for a restart. {r.name} is {state}: start it instead."
+        if state in _TRANSITIONAL:
+            return (
+                f"Azure refused: {r.name} is {state}, so another operation is still in progress. "
+                "Wait for it to finish, then propose the action again."
+            )
+        return (
+            f"Azure refused: this action is not allowed while {r.name} is {state or 'in its current state'}. "
+            "Check the VM's state, then propose an action that fits it."
+        )
+    if p is AzureProblem.CONFLICT:
+        return (
+            f"Azure refused: the request conflicts with the current state of {r.name} (another operation may be "
+            "in progress). Wait for it to finish, then propose the action again."
+        )
+    if p is AzureProblem.RESOURCE_NOT_FOUND:
+        return (
+            f"Azure found no VM {r.name} in resource group {r.resource_group}. Check the name (and that the VM "
+            "was not deleted), then propose the plan again."
+        )
+    if p is AzureProblem.RESOURCE_GROUP_NOT_FOUND:
+        return (
+            f"Azure found no resource group {r.resource_group} in subscription {r.subscription_id}. "
+            "Check the resource group's name, then propose the plan again."
+        )
+    if p is AzureProblem.SUBSCRIPTION_NOT_FOUND:
+        return (
+            f"Azure found no subscription {r.subscription_id} for this identity. Check the subscription id and "
+            "that the identity has access to it, then propose the plan again."
+        )
+    if p is AzureProblem.THROTTLED:
+        return (
+            "Azure is throttling requests (too many requests for this subscription) and did not take the action. "
+            "Propose the action again in a few minutes."
+        )
+    if p is AzureProblem.AUTHENTICATION_FAILED:
+        return (
+            "Azure did not accept the identity's token. An administrator should check the bot's Azure "
+            "configuration (tenant, app registration, ARM endpoint); then propose the plan again."
+        )
+    if p is AzureProblem.OPERATION_FAILED:
+        now = f" {r.name} is now {state}." if state else ""
+        return (
+            f"Azure accepted the action, then the operation failed.{now} Check the VM's activity log in the "
+            "Azure portal before trying again."
+        )
+    if p is AzureProblem.UNREACHABLE:
+        return (
+            f"Azure could not be reached ({result.detail}), so whether the action took effect is unknown. "
+            "Check the VM's state before trying again."
+        )
+    return "Azure did not carry out the action. Check the VM in the Azure portal, then propose the plan again."
+
+
 def result_text(plan: Plan) -> str:
     """The reply posted in the thread when a plan reaches an end (or needs credentials)."""
     headline = {
@@ -57,7 +132,11 @@ def result_text(plan: Plan) -> str:
     elif plan.state is PlanState.DENIED and plan.decided_by:
         parts.append(f"Denied by {literal(plan.decided_by.name)}" + (f": {literal(plan.reason)}" if plan.reason else ".")
                      + " Nothing was done.")
-    elif plan.state in (PlanState.FAILED, PlanState.INTERRUPTED, PlanState.EXPIRED) and plan.reason:
+    elif (
+        plan.state in (PlanState.FAILED, PlanState.INTERRUPTED, PlanState.EXPIRED)
+        and plan.reason
+        and plan.reason not in {o.detail for o in plan.outcomes}
+    ):  # an action's failure is told once, on its line
         parts.append(literal(plan.reason))
     parts.extend(outcome_lines(plan))
     facts = [f"Requested by {literal(plan.requested_by.name)}", consent_text(plan)]

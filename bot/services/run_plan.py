@@ -9,9 +9,9 @@ from dataclasses import replace
 from ..domain import transitions
 from ..domain.errors import ConcurrentUpdate, Refusal
 from ..domain.plan import AccessDenied, ActionOutcome, Person, Plan, PlanState
-from ..ports import Credential, RunResult
+from ..ports import Credential, RunResult, RunStatus
 from .deps import Deps
-from .results import result_text
+from .results import result_text, run_detail
 
 log = logging.getLogger(__name__)
 AGENT = Person(object_id="agent", name="the agent", tenant_id="")
@@ -52,8 +52,9 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
             result = await deps.runner.run(action, credential, progress)
         except Exception as e:  # the runner maps Azure errors; anything else must still end the plan cleanly
             log.exception("unexpected error while running %s", action.describe())
-            result = RunResult("failed", f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
-        outcome = ActionOutcome(plan.next_action, result.status, identity, result.detail, started, deps.clock.now())
+            result = RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
+        outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started,
+                                deps.clock.now())
         if result.power_state:
             plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
         plan = await _record_outcome(deps, plan, outcome, result.access_denied, acting)
@@ -66,10 +67,10 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
 async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None,
                           acting: Person) -> Plan:
     now = deps.clock.now()
-    if outcome.status == "succeeded":
+    if outcome.status == RunStatus.SUCCEEDED:
         after = transitions.action_succeeded(plan, outcome)
         event = "action_succeeded"
-    elif outcome.status == "refused" and denied is not None:
+    elif outcome.status == RunStatus.REFUSED and denied is not None:
         if plan.state is PlanState.EXECUTING:
             after, event = transitions.agent_refused(plan, denied, outcome, now), "agent_refused"
         else:

@@ -19,25 +19,35 @@ from sandbox.keys import SigningKey
 
 def _client(box: Sandbox, credential: object, **kw: object) -> ComputeManagementClient:
     return ComputeManagementClient(
-        credential, box.world.subscription_id, base_url=box.arm.base_url,
-        credential_scopes=[f"{box.arm.base_url}/.default"], polling_interval=0.01, **kw,
+        credential,
+        box.world.subscription_id,
+        base_url=box.arm.base_url,
+        credential_scopes=[f"{box.arm.base_url}/.default"],
+        polling_interval=0.01,
+        **kw,
     )
 
 
 @pytest.fixture
 async def agent(sandbox: Sandbox) -> AsyncIterator[ComputeManagementClient]:
     a = sandbox.world.agent
-    cred = ClientSecretCredential(sandbox.world.home_tenant_id, a.client_id, a.secret,
-                                  authority=sandbox.entra.base_url, disable_instance_discovery=True)
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
     async with cred, _client(sandbox, cred) as client:
         yield client
 
 
 async def _user_client(box: Sandbox, name: str) -> tuple[OnBehalfOfCredential, ComputeManagementClient]:
     b = box.world.bot
-    cred = OnBehalfOfCredential(box.world.home_tenant_id, b.client_id, client_secret=b.secret,
-                                user_assertion=box.entra.sso_token(name), authority=box.entra.base_url,
-                                disable_instance_discovery=True)
+    cred = OnBehalfOfCredential(
+        box.world.home_tenant_id,
+        b.client_id,
+        client_secret=b.secret,
+        user_assertion=box.entra.sso_token(name),
+        authority=box.entra.base_url,
+        disable_instance_discovery=True,
+    )
     return cred, _client(box, cred)
 
 
@@ -126,8 +136,15 @@ async def test_unknown_vm_is_resource_not_found(agent: ComputeManagementClient) 
 async def test_bad_tokens_are_401(sandbox: Sandbox, case: str) -> None:
     now = int(time.time())
     tid = sandbox.world.home_tenant_id
-    claims = {"aud": sandbox.arm.base_url, "iss": f"{sandbox.entra.base_url}/{tid}/v2.0", "tid": tid,
-              "oid": sandbox.world.user("alice").object_id, "iat": now, "nbf": now, "exp": now + 600}
+    claims = {
+        "aud": sandbox.arm.base_url,
+        "iss": f"{sandbox.entra.base_url}/{tid}/v2.0",
+        "tid": tid,
+        "oid": sandbox.world.user("alice").object_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
     key = sandbox.keys.active
     if case == "expired":
         claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
@@ -147,8 +164,11 @@ async def test_bad_tokens_are_401(sandbox: Sandbox, case: str) -> None:
 
 
 async def test_missing_token_is_401(sandbox: Sandbox) -> None:
-    r = requests.get(f"{sandbox.arm.base_url}/subscriptions/{sandbox.world.subscription_id}/providers/"
-                     "Microsoft.Compute/virtualMachines?api-version=2026-04-01", timeout=5)
+    r = requests.get(
+        f"{sandbox.arm.base_url}/subscriptions/{sandbox.world.subscription_id}/providers/"
+        "Microsoft.Compute/virtualMachines?api-version=2026-04-01",
+        timeout=5,
+    )
     assert r.status_code == 401 and r.json()["error"]["code"] == "AuthenticationFailed"
 
 
@@ -161,8 +181,9 @@ async def test_injected_500_is_retried_by_the_sdk(sandbox: Sandbox, agent: Compu
 async def test_injected_500_without_retries_surfaces(sandbox: Sandbox) -> None:
     sandbox.arm.inject(Fault("status", status=500, count=1))
     a = sandbox.world.agent
-    cred = ClientSecretCredential(sandbox.world.home_tenant_id, a.client_id, a.secret,
-                                  authority=sandbox.entra.base_url, disable_instance_discovery=True)
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
     async with cred, _client(sandbox, cred, retry_total=0) as client:
         with pytest.raises(HttpResponseError) as e:
             await client.virtual_machines.get("dev-rg", "dev-01")
@@ -187,8 +208,11 @@ async def test_injected_latency_delays_the_answer(sandbox: Sandbox, agent: Compu
 
 
 async def test_failed_async_operation_surfaces_from_the_poller(sandbox: Sandbox, agent: ComputeManagementClient) -> None:
-    sandbox.arm.inject(Fault("operation_failure", action="start", error_code="AllocationFailed",
-                             error_message="Allocation failed. Please try again later."))
+    sandbox.arm.inject(
+        Fault(
+            "operation_failure", action="start", error_code="AllocationFailed", error_message="Allocation failed. Please try again later."
+        )
+    )
     poller = await agent.virtual_machines.begin_start("dev-rg", "dev-01")
     with pytest.raises(HttpResponseError) as e:
         await poller.result()
@@ -214,3 +238,82 @@ def test_fault_control_endpoint_and_write_log(sandbox: Sandbox) -> None:
     assert requests.post(f"{sandbox.arm.base_url}/sandbox/faults", json={"bogus": 1}, timeout=5).status_code == 400
     assert requests.delete(f"{sandbox.arm.base_url}/sandbox/faults", timeout=5).status_code == 204
     assert isinstance(requests.get(f"{sandbox.arm.base_url}/sandbox/writes", timeout=5).json(), list)
+
+
+@pytest.mark.parametrize("state", ["stopped", "deallocated"])
+async def test_restart_of_a_vm_that_is_not_running_is_operation_not_allowed(
+    sandbox: Sandbox, agent: ComputeManagementClient, state: str
+) -> None:
+    sandbox.arm.set_power_state("dev-01", state)
+    since = len(sandbox.arm.writes)
+    try:
+        with pytest.raises(HttpResponseError) as e:
+            await agent.virtual_machines.begin_restart("dev-rg", "dev-01")
+    finally:
+        sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
+    assert e.value.status_code == 409 and e.value.error is not None
+    assert (e.value.error.code, e.value.error.message) == (
+        "OperationNotAllowed",
+        "The operation requires the VM to be running (or set to run).",
+    )
+    assert sandbox.arm.writes_to("dev-01", since=since) == 0
+
+
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [
+        ("begin_start", "running"),
+        ("begin_power_off", "stopped"),
+        ("begin_power_off", "deallocated"),
+        ("begin_deallocate", "deallocated"),
+    ],
+)
+async def test_actions_azure_accepts_as_no_ops_leave_the_vm_as_it_was(
+    sandbox: Sandbox, agent: ComputeManagementClient, action: str, state: str
+) -> None:
+    sandbox.arm.set_power_state("dev-01", state)
+    try:
+        await (await getattr(agent.virtual_machines, action)("dev-rg", "dev-01")).result()
+        assert await _power(agent, "dev-rg", "dev-01") == f"PowerState/{state}"
+    finally:
+        sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
+
+
+async def test_missing_resource_group_and_subscription_are_named_as_azure_names_them(
+    sandbox: Sandbox, agent: ComputeManagementClient
+) -> None:
+    with pytest.raises(ResourceNotFoundError) as e:
+        await agent.virtual_machines.get("nope-rg", "dev-01")
+    assert e.value.error is not None and e.value.error.code == "ResourceGroupNotFound"
+    assert e.value.error.message == "Resource group 'nope-rg' could not be found."
+    a = sandbox.world.agent
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    missing = "00000000-0000-0000-0000-00000000dead"
+    async with (
+        cred,
+        ComputeManagementClient(
+            cred, missing, base_url=sandbox.arm.base_url, credential_scopes=[f"{sandbox.arm.base_url}/.default"]
+        ) as other,
+    ):
+        with pytest.raises(ResourceNotFoundError) as e:
+            await other.virtual_machines.get("dev-rg", "dev-01")
+        assert e.value.error is not None and e.value.error.code == "SubscriptionNotFound"
+        assert e.value.error.message == f"The subscription '{missing}' could not be found."
+        with pytest.raises(ResourceNotFoundError):
+            [vm async for vm in other.virtual_machines.list_all()]
+
+
+async def test_throttling_is_answered_as_compute_words_it(sandbox: Sandbox) -> None:
+    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30))
+    a = sandbox.world.agent
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    async with cred, _client(sandbox, cred, retry_total=0) as client:
+        with pytest.raises(HttpResponseError) as e:
+            await client.virtual_machines.begin_restart("dev-rg", "dev-01")
+    assert e.value.status_code == 429 and e.value.error is not None
+    assert e.value.error.code == "OperationNotAllowed"  # Compute's code for throttling, with a TooManyRequests detail
+    assert [d.code for d in e.value.error.details] == ["TooManyRequests"]
