@@ -42,7 +42,7 @@ async def test_a_group_approver_is_told_why_when_graph_refuses_the_check(
     make_bot: object, sandbox: Sandbox, chat: Conversation, agent_without_user_read_all: None
 ) -> None:
     bot = _group_bot(make_bot, sandbox)
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         since, logged = len(sandbox.arm.writes), len(LOG_LINES)
         card = await teams.ask("carol", "restart vm dev-01", chat)
@@ -64,7 +64,7 @@ async def test_with_the_files_permissions_a_group_approver_gets_the_buttons_and_
     make_bot: object, sandbox: Sandbox, chat: Conversation
 ) -> None:
     bot = _group_bot(make_bot, sandbox)
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         since = len(sandbox.arm.writes)
         card = await teams.ask("carol", "restart vm dev-01", chat)
@@ -81,7 +81,7 @@ async def test_group_membership_is_checked_afresh_for_every_decision(make_bot: o
     bot = _group_bot(make_bot, sandbox)
     groups = sandbox.world.groups
     on_call = groups[0]
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, sandbox.tls.client_context()) as d:
+    async with sandbox.driver(bot.messages_url) as d:
         teams = Teams(d, sandbox)
         card = await teams.ask("carol", "restart vm dev-01", chat)
         data = find_action(await teams.view("alice", chat, card), "approve")  # membership cached for views

@@ -152,9 +152,8 @@ async def test_an_arm_call_that_outlives_the_read_timeout_is_unreachable_not_a_h
 
 def test_success_keeps_the_runners_words() -> None:
     result = RunResult(RunStatus.SUCCEEDED, "Azure reports the operation succeeded; the VM is now running.")
-    action = PlannedAction(
-        Operation.START, ResourceRef.parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm")
-    )
+    vm = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+    action = PlannedAction(Operation.START, ResourceRef.parse(vm))
     assert run_detail(action, result) == result.detail
 
 

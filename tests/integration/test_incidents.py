@@ -13,7 +13,7 @@ from sandbox.driver import BotMessage, TeamsDriver
 from sandbox.monitor import alert_payload
 from sandbox.world import VirtualMachine
 
-from .harness import RunningBot, Teams, card_text, client_ssl
+from .harness import RunningBot, Teams, card_text
 
 OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
 
@@ -108,7 +108,7 @@ async def test_alert_across_two_subscriptions_acts_only_on_allowed_distinct_capp
     targets = payload["data"]["essentials"]["alertTargetIDs"]
     targets.insert(1, dev01.id.upper())  # the same VM again, other casing
     requests_before, writes_before = len(sandbox.arm.requests), len(sandbox.arm.writes)
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(bot.messages_url) as driver:
         status, body = await _post(driver, bot, sandbox, payload)
         assert status == 202 and body["matched"] == ["web-hung"]
         plan_id = body["plans"][0]["id"]

@@ -16,7 +16,7 @@ from sandbox.driver import TeamsDriver
 from sandbox.world import App
 
 from ..conftest import each_token_version
-from .harness import RunningBot, Teams, card_text, client_ssl
+from .harness import RunningBot, Teams, card_text
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 sandbox = each_token_version()  # agents' tokens for the bot's API in v1 (the file as written) and in v2
@@ -144,7 +144,7 @@ async def test_api_caller_cannot_loosen_the_policy_or_leave_the_allowed_scopes(
     bot = make_bot(APPROVALS_REQUIRED="2")
     if "approvers" in override:
         override = {"approvers": [sandbox.world.user(n).object_id for n in override["approvers"]]}
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(bot.messages_url) as driver:
         before = len(sandbox.arm.requests)
         status, answer = await _post(driver, bot, _body(sandbox, **override), _token(sandbox))
     assert status == 400 and [e["field"] for e in answer["errors"]] == [field], answer
@@ -181,7 +181,7 @@ async def test_get_answers_only_the_app_that_submitted_the_plan(
     callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
                {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]}]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
         assert status == 202
         assert (await _get(driver, bot, answer["id"], _token(sandbox)))[0] == 200
@@ -194,11 +194,11 @@ async def test_unregistered_app_and_missing_callers_file_are_403(
 ) -> None:
     other = _other_agent(sandbox)
     bot = make_bot()
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox, other.name))
         assert status == 403 and other.client_id in answer["error"] and "API_CALLERS_FILE" in answer["error"]
     closed = make_bot(API_CALLERS_FILE="")
-    async with TeamsDriver(closed.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(closed.messages_url) as driver:
         status, answer = await _post(driver, closed, _body(sandbox), _token(sandbox))
         assert status == 403 and "API_CALLERS_FILE" in answer["error"]
 
@@ -210,7 +210,7 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
     callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"]}]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     web01 = next(v for v in sandbox.world.vms if v.name == "web-01")
-    async with TeamsDriver(bot.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox, actions=[{"operation": "restart", "resourceId": web01.id}]),
                                      _token(sandbox))
         assert status == 400 and answer["errors"][0]["field"] == "actions[0].resourceId"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
-from .harness import RunningBot, client_ssl
+from .harness import RunningBot
 
 OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
 
@@ -52,7 +52,7 @@ async def test_resource_group_outside_narrower_scopes_is_refused_before_listing(
 ) -> None:
     sub = sandbox.world.subscription_id
     narrow = make_bot(ALLOWED_SCOPES=f"/subscriptions/{sub}/resourceGroups/dev-rg", RESPONSE_PLANS_FILE="", API_CALLERS_FILE="")
-    async with TeamsDriver(narrow.messages_url, sandbox.connector.base_url, client_ssl(sandbox)) as driver:
+    async with sandbox.driver(narrow.messages_url) as driver:
         before = len(sandbox.arm.requests)
         text = await _ask(driver, sandbox, chat, "restart vm web-01 in prod-rg", "outside the scopes")
         assert "prod-rg" in text and sandbox.arm.requests[before:] == []
