@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,14 @@ class RunningBot:
     def stop(self) -> None:
         self.thread.stop()
 
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait until the bot has no work left in the background (executions, card updates): what it was going
+        to do after the last answer has been done, so asserting that nothing happened is meaningful."""
+        async def idle() -> bool:
+            return self.container.tasks.pending == 0
+
+        await eventually(idle, "the bot's background work finishes", timeout)
+
 
 def bot_settings(box: Sandbox, store: Path, **overrides: str) -> Settings:
     env = {**box.bot_environment(), "STORE_PATH": str(store), "ARM_POLLING_INTERVAL": "0.02", "PORT": "0",
@@ -65,6 +74,15 @@ def start_bot(settings: Settings, clock: Clock | None = None) -> RunningBot:
 
 def client_ssl(box: Sandbox) -> ssl.SSLContext:
     return box.tls.client_context()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
+    """Poll `check` until it holds (never a fixed sleep); fail naming `what` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        await asyncio.sleep(0.02)
 
 
 find_action = execute_data  # the data a click on `verb` sends, or None when the card has no such button

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +41,7 @@ async def test_reviewed_response_plan_opens_a_thread_with_the_incident_then_the_
     assert plan_card.conversation_id.startswith(sandbox.world.channels[0].channel_id + ";messageid=")
     cards = await _thread_cards(driver, plan_card.conversation_id)
     assert "High CPU on web-02" in card_text(cards[0].card) and "Sev2" in card_text(cards[0].card)
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert sandbox.arm.writes[since:] == []  # review mode: nothing until a responder approves
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +35,7 @@ async def test_requester_and_outsider_are_refused(
     assert expected in result.value
     assert "Awaiting approval" in card_text(await teams.card_now(card))  # unchanged for everyone else
     assert any(d.get("code") for d in await _audit(bot, "approval_refused"))
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(sandbox.arm.writes) == before
 
 

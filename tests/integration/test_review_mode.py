@@ -31,7 +31,7 @@ async def test_approve_runs_exactly_one_restart_as_the_agent_and_replies_in_the_
     assert sandbox.arm.writes_to("dev-01", agent) == sandbox.arm.writes_to("dev-01")
 
 
-async def test_deny_takes_no_action(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
+async def test_deny_takes_no_action(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot) -> None:
     before = len(sandbox.arm.writes)
     card = await teams.ask("carol", "deallocate vm dev-01", chat)
     data = find_action(await teams.view("alice", chat, card), "deny")
@@ -41,7 +41,7 @@ async def test_deny_takes_no_action(teams: Teams, sandbox: Sandbox, chat: Conver
     await teams.wait_card(card, "Denied")
     reply = await teams.wait_reply(card, "Denied")
     assert "not during business hours" in reply.text
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert len(sandbox.arm.writes) == before
 
 
@@ -61,7 +61,7 @@ async def test_two_of_two_needs_both_approvals(make_bot: object, sandbox: Sandbo
         card = await teams.ask("carol", "restart vm dev-01", chat)
         first = await teams.click("bob", chat, card, "approve")
         assert "1 of 2" in card_text(first.value)
-        await asyncio.sleep(0.3)
+        await bot.settled()
         assert sandbox.arm.writes_to("dev-01") == before
         replayed = find_action(await teams.view("alice", chat, card), "approve")  # bob clicks his old button again
         again = await teams.click("bob", chat, card, "approve", replayed)
@@ -71,7 +71,8 @@ async def test_two_of_two_needs_both_approvals(make_bot: object, sandbox: Sandbo
         assert sandbox.arm.writes_to("dev-01") == before + 1
 
 
-async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
+async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation,
+                                                       bot: RunningBot) -> None:
     before = sandbox.arm.writes_to("dev-01")
     card = await teams.ask("carol", "restart vm dev-01", chat)
     data = find_action(await teams.view("alice", chat, card), "approve")
@@ -81,7 +82,7 @@ async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sa
     assert len(cards) == 1 and len(told) == 49
     assert all("already approved by Alice Admin" in r.value for r in told)
     await teams.wait_card(card, "Succeeded")
-    await asyncio.sleep(0.2)
+    await bot.settled()
     assert sandbox.arm.writes_to("dev-01") == before + 1
 
 
