@@ -97,6 +97,12 @@ def cmd_sandbox(args: argparse.Namespace) -> None:
     webhook = SANDBOX_DIR / "incident-webhook-url"  # a throwaway local secret, readable by this user only
     webhook.touch(mode=0o600)
     webhook.write_text(f"http://localhost:{settings.port}/api/incidents?code={box.webhook_secret}\n")
+    # Azure Monitor's Action Groups app in the sandbox Entra, for `driver alert` to get secure webhook tokens
+    action_groups = box.world.apps.get("action-groups")
+    if action_groups is not None:
+        credentials = SANDBOX_DIR / "action-groups.json"  # a throwaway local secret, readable by this user only
+        credentials.touch(mode=0o600)
+        credentials.write_text(json.dumps({"clientId": action_groups.client_id, "clientSecret": action_groups.secret}) + "\n")
 
     async def banner(app: Any) -> None:
         print(_banner(endpoints), flush=True)
@@ -245,7 +251,10 @@ async def _drive(args: argparse.Namespace, endpoints: dict[str, Any]) -> int:
 
 
 async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any) -> int:
-    """Play Azure Monitor: post a common-schema alert for the named VMs to the bot's incident webhook."""
+    """Play Azure Monitor: fire an alert for the named VMs (or forge one) and post it to the bot's incident webhook,
+    through the secure webhook (an Entra token of the Action Groups app) when the sandbox offers it."""
+    import ssl
+
     import aiohttp
 
     from sandbox.monitor import alert_payload
@@ -254,12 +263,43 @@ async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any
     if len(vms) != len(args.vm):
         print(f"unknown VM among {args.vm}: one of {', '.join(v.name for v in world.vms)}", file=sys.stderr)
         return 2
+    action_groups = SANDBOX_DIR / "action-groups.json"
+    secure = action_groups.is_file() if args.secure is None else args.secure
     url = (SANDBOX_DIR / "incident-webhook-url").read_text().strip()
-    payload = alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
-    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as r:
-        print(f"HTTP {r.status}: {await r.text()}")
+    headers: dict[str, str] = {}
+    if secure:
+        if not action_groups.is_file():
+            print("this sandbox offers no secure webhook (no .sandbox/action-groups.json): restart it", file=sys.stderr)
+            return 2
+        headers["Authorization"] = f"Bearer {_action_groups_token(json.loads(action_groups.read_text()), endpoints)}"
+        url = url.split("?", 1)[0]  # the token alone: no secret in the URL
+    context = ssl.create_default_context(cafile=endpoints["ca"])
+    async with aiohttp.ClientSession() as session:
+        if args.forged:  # a notification Azure Monitor never fired: the bot cannot confirm it
+            payload = alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
+        else:  # Azure Monitor fires (or resolves) the alert, then its action group posts the notification
+            control = (f"{endpoints['arm']}/sandbox/alerts/resolve" if args.resolved else f"{endpoints['arm']}/sandbox/alerts")
+            body = {"alertId": args.alert_id} if args.resolved else {
+                "rule": args.rule, "targets": [v.id for v in vms], "severity": args.severity}
+            async with session.post(control, json=body, ssl=context) as r:
+                if r.status >= 300:
+                    print(f"Azure Monitor (sandbox) answered HTTP {r.status}: {await r.text()}", file=sys.stderr)
+                    return 1
+                payload = await r.json()
+        async with session.post(url, json=payload, headers=headers) as r:
+            print(f"HTTP {r.status} ({'secure webhook' if secure else 'webhook secret'}): {await r.text()}")
     print("alert id:", payload["data"]["essentials"]["alertId"])
     return 0 if r.status < 300 else 1
+
+
+def _action_groups_token(app: dict[str, str], endpoints: dict[str, Any]) -> str:
+    """What Azure Monitor's action group does for a secure webhook: client credentials for the bot's API."""
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(endpoints["tenantId"], app["clientId"], app["clientSecret"],
+                                        authority=endpoints["entra"], disable_instance_discovery=True,
+                                        connection_verify=endpoints["ca"])
+    return credential.get_token(f"{endpoints['botAppIdUri']}/.default").token
 
 
 def _describe_card(card: dict[str, Any]) -> str:
@@ -372,6 +412,10 @@ def main(argv: list[str] | None = None) -> None:
     al.add_argument("--severity", default="Sev1", choices=["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"])
     al.add_argument("--resolved", action="store_true", help="send the Resolved notification")
     al.add_argument("--alert-id", help="the alert id (to resolve an earlier alert)")
+    al.add_argument("--secure", action=argparse.BooleanOptionalAction, default=None,
+                    help="post through the secure webhook (an Entra token of the Action Groups app); the default "
+                         "when the sandbox offers it. --no-secure sends only the ?code= secret")
+    al.add_argument("--forged", action="store_true", help="post an alert Azure Monitor never fired (it cannot be confirmed)")
     dr.set_defaults(fn=cmd_driver)
     au = sub.add_parser("audit", help="print the audit trail")
     au.add_argument("--plan")

@@ -8,6 +8,7 @@ from typing import Any
 
 from cards.plan_card import SsoSettings, Viewer, plan_card
 
+from .adapters.azure.alerts import ArmAlerts
 from .adapters.azure.arm_runner import ArmRunner
 from .adapters.azure.credentials import AzureCredentialBroker
 from .adapters.azure.graph import GraphDirectory
@@ -77,7 +78,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     metrics = Metrics(store.count_by_state, lambda: tasks.pending)
     deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
                 clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory,
-                allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id)
+                allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id,
+                alerts=ArmAlerts(settings.arm_endpoint, broker.agent(), settings.ca_bundle))
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri)

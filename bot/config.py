@@ -85,7 +85,16 @@ SETTINGS: tuple[Setting, ...] = (
             "(every click is still checked against the policy)", "approvers"),
     Setting("RESPONSE_PLANS_FILE", "JSON file of incident response plans (alert rules -> operation, mode, channel, responders)", ""),
     Setting("INCIDENT_WEBHOOK_SECRET", "secret the Azure Monitor action group puts in the webhook URL (?code=...); "
-            "empty turns /api/incidents off", ""),
+            "empty: only the secure webhook (an Entra token) is accepted", ""),
+    Setting("ACTION_GROUPS_APP_ID", "app id of Azure Monitor's Action Groups service principal: secure webhook tokens "
+            "must name it (appid in v1 tokens, azp in v2)", "461e8683-5575-4561-ac7f-899cc907d62a"),
+    Setting("INCIDENT_WEBHOOK_ROLE", "app role the Action Groups service principal holds on the bot's API for the "
+            "secure webhook", "ActionGroupsSecureWebhook"),
+    Setting("INCIDENT_ACCEPT_SECRET_ONLY", "true: an alert that carries only the ?code= secret (no secure webhook "
+            "token) is accepted; false: POST /api/incidents requires the secure webhook", "true"),
+    Setting("INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK", "true: an alert authenticated only by the ?code= secret "
+            "never runs an autonomous response plan at once; the plan waits for a responder's approval instead",
+            "true"),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
@@ -149,6 +158,10 @@ class Settings:
     buttons_for_everyone: bool
     response_plans: tuple[ResponsePlan, ...]
     incident_webhook_secret: str = field(repr=False)
+    action_groups_app_id: str
+    incident_webhook_role: str
+    incident_accept_secret_only: bool
+    autonomous_requires_secure_webhook: bool
     store_path: Path
     log_level: str
     appinsights_connection_string: str = field(repr=False, default="")
@@ -327,6 +340,10 @@ class Settings:
             buttons_for_everyone=card_buttons(),
             response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes),
             incident_webhook_secret=webhook_secret(),
+            action_groups_app_id=guid("ACTION_GROUPS_APP_ID", get("ACTION_GROUPS_APP_ID")),
+            incident_webhook_role=get("INCIDENT_WEBHOOK_ROLE"),
+            incident_accept_secret_only=boolean("INCIDENT_ACCEPT_SECRET_ONLY"),
+            autonomous_requires_secure_webhook=boolean("INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK"),
             store_path=Path(get("STORE_PATH")),
             log_level=level,
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Protocol
 
 from .domain.audit import AuditEvent
+from .domain.incident import AlertCheck
 from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
 
 
@@ -148,3 +149,11 @@ class Directory(Protocol):
         """Why the last membership check failed (for /readyz), or None if it succeeded or none was made."""
         ...
 
+
+
+class AlertsReader(Protocol):
+    """Azure Monitor's Alerts Management API, read with the agent identity."""
+
+    async def get(self, alert_id: str) -> AlertCheck:
+        """The alert's status and target; NOT_FOUND for unknown ids, UNAVAILABLE when Azure cannot be asked."""
+        ...

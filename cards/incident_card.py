@@ -12,12 +12,17 @@ from bot.domain.markdown import literal
 from .common import dump, heading, text
 
 
-def incident_card(alert: Alert, plan: ResponsePlan) -> dict[str, Any]:
-    """What fired, on what, and what the response plan will do about it."""
+def incident_card(alert: Alert, plan: ResponsePlan, withheld: str | None = None) -> dict[str, Any]:
+    """What fired, on what, and what the response plan will do about it.
+
+    `withheld` says why an autonomous response plan waits for a responder this time (`plan` is then in review mode).
+    """
     autonomous = plan.mode.value == "autonomous"
-    what = (f"Response plan **{literal(plan.name)}**: the agent will {plan.operation.label.lower()} the affected VMs "
-            + ("now, without waiting for approval (autonomous mode). If its own identity is refused, a responder "
-               "will be asked for credentials." if autonomous else "once a responder approves the plan below."))
+    what = f"Response plan **{literal(plan.name)}**: the agent will {plan.operation.label.lower()} the affected VMs " + (
+        "now, without waiting for approval (autonomous mode). If its own identity is refused, a responder will be asked for credentials."
+        if autonomous
+        else "once a responder approves the plan below."
+    )
     facts = [
         Fact(title="Severity", value=alert.severity),
         Fact(title="Condition", value=alert.condition),
@@ -30,4 +35,6 @@ def incident_card(alert: Alert, plan: ResponsePlan) -> dict[str, Any]:
     if alert.description:
         body.append(text(literal(alert.description), subtle=True))
     body += [FactSet(facts=facts), TextBlock(text=what, wrap=True, spacing="Medium")]
+    if withheld:
+        body.append(TextBlock(text=f"\u26a0\ufe0f {withheld}", wrap=True, color="Warning", spacing="Medium"))
     return dump(AdaptiveCard(version="1.5", body=body, fallback_text=f"{alert.severity} alert: {alert.rule}"))

@@ -23,6 +23,8 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from .alerts import ALERT_PATH, AlertsManagement
+from .alerts import READ_ACTION as ALERT_READ_ACTION
 from .keys import KeySet
 from .world import ROLE_DEFINITIONS, VirtualMachine, World
 
@@ -148,9 +150,11 @@ class ArmSimulator:
     writes: list[WriteCall] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every ARM call, reads too
     operations: dict[str, Operation] = field(default_factory=dict)
+    alerts: AlertsManagement = field(default_factory=AlertsManagement)  # Azure Monitor's alerts (sandbox/alerts.py)
 
     def app(self) -> web.Application:
         app = web.Application()
+        self.alerts.routes(app)
         app.router.add_get("/sandbox/writes", self._writes_handler)
         app.router.add_post("/sandbox/faults", self._faults_handler)
         app.router.add_delete("/sandbox/faults", self._clear_faults_handler)
@@ -216,6 +220,10 @@ class ArmSimulator:
         if list_match and request.method == "GET":
             missing = self._missing_container(list_match["sub"], list_match["rg"])
             return missing or self._list(caller, list_match["sub"], list_match["rg"])
+        if ALERT_PATH.match(path) and request.method == "GET":
+            if not self._allowed(caller, ALERT_READ_ACTION, path):
+                return _authorization_failed(caller, ALERT_READ_ACTION, path)
+            return self.alerts.response(path)
         if vm_match:
             vm = self._find(vm_match["sub"], vm_match["rg"], vm_match["vm"])
             tail = (vm_match["tail"] or "").lower()

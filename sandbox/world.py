@@ -74,6 +74,8 @@ class App:
     api_roles: dict[str, set[str]] = field(default_factory=dict)
     # the API this app exposes (identifier URI, token version, scopes, pre-authorized clients, app roles)
     registration: BotRegistration | None = None
+    # a fixed app id, for Microsoft's own multi-tenant apps whose service principals live in every tenant
+    app_id: str | None = None
 
     @property
     def token_version(self) -> int:
@@ -82,7 +84,7 @@ class App:
 
     @property
     def client_id(self) -> str:
-        return stable_id(f"app:{self.name}")
+        return self.app_id or stable_id(f"app:{self.name}")
 
     @property
     def object_id(self) -> str:
@@ -212,6 +214,12 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
         api_roles={bot.app_id_uri: {"Plans.Submit"}, GRAPH_RESOURCE: set(registrations.agent_graph_roles)},
     )
     intruder = App(name="unlisted-app", tenant_id=HOME_TENANT_ID)
+    # Azure Monitor's Action Groups service principal, assigned the secure webhook app role as infra/README.md does
+    # (https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups, "secure webhook")
+    apps = [bot, agent, intruder]
+    if registrations.action_groups_app_id:
+        apps.append(App(name="action-groups", tenant_id=HOME_TENANT_ID, app_id=registrations.action_groups_app_id,
+                        api_roles={bot.app_id_uri: {"ActionGroupsSecureWebhook"}}))
     users = {
         "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
         "bob": User("bob", "Bob Reader", HOME_TENANT_ID, "contoso.example"),
@@ -221,6 +229,8 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
     assignments = [
         RoleAssignment(agent.object_id, "Virtual Machine Contributor", f"{sub}/resourceGroups/dev-rg"),
         RoleAssignment(agent.object_id, "Reader", f"{sub}/resourceGroups/prod-rg"),
+        # infra/main.bicep's default for the agent identity: Reader on the subscription (reads alerts to confirm them)
+        RoleAssignment(agent.object_id, "Reader", sub),
         RoleAssignment(users["alice"].object_id, "Virtual Machine Contributor", sub),
         RoleAssignment(users["bob"].object_id, "Reader", sub),
     ]
@@ -239,7 +249,7 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
     ]
     return World(
         users=users,
-        apps={a.name: a for a in (bot, agent, intruder)},
+        apps={a.name: a for a in apps},
         vms=vms,
         role_assignments=assignments,
         channels=channels,

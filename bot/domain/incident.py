@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .markdown import literal
 from .plan import Mode, Operation, ResourceRef
 from .scope import Scope, describe, parse_scopes
 
@@ -14,6 +16,76 @@ SCHEMA_ID = "azureMonitorCommonAlertSchema"
 DEFAULT_MAX_TARGETS = 5
 SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
 _VM = re.compile(r"/providers/microsoft\.compute/virtualmachines/[^/]+/?$", re.IGNORECASE)
+
+
+class AlertAuth(str, Enum):
+    """How a notification proved it came from Azure Monitor."""
+
+    # an Entra token Azure Monitor's Action Groups obtained for the bot's API, with the secure webhook app role
+    SECURE_WEBHOOK = "secure_webhook"
+    # only the shared ?code= secret in the URL: anyone who learns the URL can send it
+    SHARED_SECRET = "shared_secret"
+
+
+class AlertStatus(str, Enum):
+    """What Azure Monitor's Alerts Management API says of an alert id."""
+
+    FIRED = "fired"
+    RESOLVED = "resolved"
+    NOT_FOUND = "not_found"  # no such alert: forged, or from another subscription
+    UNAVAILABLE = "unavailable"  # could not ask (refused, throttled, down)
+
+
+@dataclass(frozen=True)
+class AlertCheck:
+    """Azure Monitor's own record of an alert, read with the agent identity before an autonomous plan acts."""
+
+    status: AlertStatus
+    target: str = ""  # essentials.targetResource: the resource the alert fired on
+    detail: str = ""  # why it could not be read (safe to show: never a token)
+
+
+# An alert id as Azure Monitor issues it (common schema essentials.alertId); anything else never reaches an ARM path.
+ALERT_ID = re.compile(r"^/subscriptions/[0-9a-f-]{36}/providers/microsoft\.alertsmanagement/alerts/[0-9a-f-]{36}$", re.IGNORECASE)
+
+
+def autonomy_withheld(auth: AlertAuth, requires_secure: bool, check: AlertCheck | None, targets: list[ResourceRef]) -> str | None:
+    """Why an autonomous response plan must wait for a responder instead of acting at once (None: it may act).
+
+    `check` is Azure Monitor's record of the alert (None when the authentication already withholds autonomy).
+    """
+    if auth is AlertAuth.SHARED_SECRET and requires_secure:
+        return (
+            "This alert carried only the webhook secret, not Azure Monitor's secure webhook token, so the "
+            "autonomous response plan waits for a responder's approval. To let it act at once, turn on "
+            '"Enable the secure webhook" in the action group.'
+        )
+    if check is None or check.status is AlertStatus.UNAVAILABLE:
+        detail = f" ({literal(check.detail)})" if check and check.detail else ""
+        return (
+            f"The alert could not be confirmed with Azure Monitor{detail}, so the autonomous response plan "
+            "waits for a responder's approval. Check the alert in the Azure portal before approving."
+        )
+    if check.status is AlertStatus.NOT_FOUND:
+        return (
+            "The alert could not be confirmed: Azure Monitor knows no alert with this id. It may be forged; "
+            "the autonomous response plan waits for a responder's approval. Check the alert in the Azure "
+            "portal before approving."
+        )
+    if check.status is AlertStatus.RESOLVED:
+        return (
+            "The alert could not be confirmed as firing: Azure Monitor reports it resolved, so the autonomous "
+            "response plan waits for a responder's approval."
+        )
+    target = check.target.lower()
+    others = [t.name for t in targets if t.id.lower() != target]
+    if others:
+        return (
+            f"The alert could not be confirmed for {', '.join(others)}: Azure Monitor's alert fired on "
+            f"{literal(check.target.rsplit('/', 1)[-1]) or 'another resource'}, so the autonomous response plan waits "
+            "for a responder's approval."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -71,9 +143,16 @@ def parse_alert(payload: Any) -> Alert:
         problems.append("data.essentials.alertTargetIDs must be a list of resource ids")
     if problems:
         raise ValueError("; ".join(problems))
-    return Alert(str(alert_id), str(rule), str(severity), str(condition), tuple(targets or ()),
-                 str(fields.get("fireddatetime") or ""), str(fields.get("description") or ""),
-                 str(fields.get("signaltype") or ""))
+    return Alert(
+        str(alert_id),
+        str(rule),
+        str(severity),
+        str(condition),
+        tuple(targets or ()),
+        str(fields.get("fireddatetime") or ""),
+        str(fields.get("description") or ""),
+        str(fields.get("signaltype") or ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -95,12 +174,10 @@ class ResponsePlan:
 
     def matches(self, alert: Alert) -> bool:
         rule = alert.rule.lower()
-        return any(fnmatchcase(rule, p.lower()) for p in self.rules) and (
-            not self.severities or alert.severity in self.severities)
+        return any(fnmatchcase(rule, p.lower()) for p in self.rules) and (not self.severities or alert.severity in self.severities)
 
 
-def parse_response_plans(data: Any, default_service_url: str, default_tenant: str,
-                         allowed: tuple[Scope, ...]) -> list[ResponsePlan]:
+def parse_response_plans(data: Any, default_service_url: str, default_tenant: str, allowed: tuple[Scope, ...]) -> list[ResponsePlan]:
     """Parse the response plans file; raises ValueError naming the plan and field at fault.
 
     Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`.
@@ -154,10 +231,20 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
         cap = item.get("maxTargets", DEFAULT_MAX_TARGETS)
         if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 50:
             raise ValueError(f"{where}: maxTargets must be a whole number from 1 to 50")
-        plans.append(ResponsePlan(
-            name=name, rules=tuple(rules), severities=frozenset(severities), operation=operation, mode=mode,
-            channel_id=str(channel["id"]), service_url=str(channel.get("serviceUrl") or default_service_url),
-            tenant_id=str(channel.get("tenantId") or default_tenant), responders=frozenset(responders),
-            scopes=scopes, approvals_required=required, max_targets=cap,
-        ))
+        plans.append(
+            ResponsePlan(
+                name=name,
+                rules=tuple(rules),
+                severities=frozenset(severities),
+                operation=operation,
+                mode=mode,
+                channel_id=str(channel["id"]),
+                service_url=str(channel.get("serviceUrl") or default_service_url),
+                tenant_id=str(channel.get("tenantId") or default_tenant),
+                responders=frozenset(responders),
+                scopes=scopes,
+                approvals_required=required,
+                max_targets=cap,
+            )
+        )
     return plans

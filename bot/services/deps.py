@@ -8,7 +8,7 @@ from ..domain.audit import AuditEvent
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.plan import Person, Plan
 from ..domain.scope import Scope
-from ..ports import ActionRunner, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
+from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
 
 SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
 
@@ -26,6 +26,7 @@ class Deps:
     directory: Directory | None = None
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
+    alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
     async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None, **detail: str) -> None:
         """Append an audit event; `before` gives the from-state when the plan moved."""

@@ -8,15 +8,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..domain.consent import ConsentPolicy
-from ..domain.incident import Alert, ResponsePlan
+from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
-from ..domain.plan import Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ..domain.plan import Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread
 from ..domain.scope import describe, select_targets
 from .deps import Deps
 from .propose_plan import PlanRequest, propose_plan
 
 log = logging.getLogger(__name__)
-IncidentCard = Callable[[Alert, ResponsePlan], dict[str, Any]]
+# (alert, response plan, why an autonomous plan waits for review instead, or None) -> the incident card
+IncidentCard = Callable[[Alert, ResponsePlan, str | None], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,24 @@ class AlertOutcome:
     duplicate: bool
     matched: tuple[str, ...]
     plans: tuple[Plan, ...] = ()
+    withheld: tuple[tuple[str, str], ...] = ()  # (response plan, why it runs in review mode instead of autonomous)
 
 
-async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePlan], policy: ConsentPolicy,
-                       card: IncidentCard) -> AlertOutcome:
-    """Act once per alert and condition: open threads and propose plans when Fired, tell them when Resolved."""
+async def handle_alert(
+    deps: Deps,
+    alert: Alert,
+    response_plans: list[ResponsePlan],
+    policy: ConsentPolicy,
+    card: IncidentCard,
+    auth: AlertAuth,
+    autonomous_requires_secure: bool = True,
+) -> AlertOutcome:
+    """Act once per alert and condition: open threads and propose plans when Fired, tell them when Resolved.
+
+    An autonomous response plan acts at once only for an alert that came through the secure webhook (unless
+    `autonomous_requires_secure` is off) and that Azure Monitor confirms is real, firing, and on the targets
+    acted on; otherwise it is proposed in review mode and the incident card says why.
+    """
     matched = tuple(p.name for p in response_plans if p.matches(alert))
     if not await deps.store.first_delivery(alert.key):
         return AlertOutcome(True, matched)
@@ -37,18 +51,32 @@ async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePl
             if plan.thread is not None:
                 await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{literal(alert.rule)}** resolved.")
         return AlertOutcome(False, matched)
-    proposed = []
+    proposed, withheld = [], []
+    checked: list[AlertCheck] = []  # Azure Monitor is asked at most once per notification
     for rp in (p for p in response_plans if p.matches(alert)):
-        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
-        thread = await deps.notifier.open_thread(channel, card(alert, rp))
         # only the plan's own scopes (inside ALLOWED_SCOPES), each VM once, at most max_targets of them
         selection = select_targets(alert.vm_targets(), rp.scopes, rp.max_targets)
         targets = list(selection.acted_on)
+        mode, reason = rp.mode, None
+        if rp.mode is Mode.AUTONOMOUS and targets:
+            check = None
+            if auth is AlertAuth.SECURE_WEBHOOK or not autonomous_requires_secure:
+                if not checked:
+                    checked.append(await _confirm(deps, alert))
+                check = checked[0]
+            reason = autonomy_withheld(auth, autonomous_requires_secure, check, targets)
+            if reason is not None:
+                mode = Mode.REVIEW
+                withheld.append((rp.name, reason))
+                log.warning("alert %s: response plan %s runs in review mode: %s", alert.alert_id, rp.name, reason)
+        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
+        thread = await deps.notifier.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
         if selection.out_of_scope or selection.over_cap:
             await deps.notifier.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap))
         if not targets:
-            await deps.notifier.say(thread, "This alert names no virtual machine inside the response plan's scopes, "
-                                            "so the response plan has nothing to act on.")
+            await deps.notifier.say(
+                thread, "This alert names no virtual machine inside the response plan's scopes, so the response plan has nothing to act on."
+            )
             continue
         names = ", ".join(t.name for t in targets)
         responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
@@ -59,21 +87,37 @@ async def handle_alert(deps: Deps, alert: Alert, response_plans: list[ResponsePl
             requested_by=responder,
             policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
             thread=replace(thread, card_activity_id=None),
-            mode=rp.mode, source=Source.INCIDENT, incident_id=alert.alert_id,
+            mode=mode,
+            source=Source.INCIDENT,
+            incident_id=alert.alert_id,
         )
-        proposed.append(await propose_plan(deps, request))
-    return AlertOutcome(False, matched, tuple(proposed))
+        plan = await propose_plan(deps, request)
+        if reason is not None:
+            await deps.record(plan, responder, "autonomy_withheld", reason=reason, authentication=auth.value)
+        proposed.append(plan)
+    return AlertOutcome(False, matched, tuple(proposed), tuple(withheld))
+
+
+async def _confirm(deps: Deps, alert: Alert) -> AlertCheck:
+    """Azure Monitor's record of the alert, read with the agent identity (no reader: nothing is confirmed)."""
+    if deps.alerts is None:
+        return AlertCheck(AlertStatus.UNAVAILABLE, detail="the bot has no access to Azure Monitor's alerts")
+    return await deps.alerts.get(alert.alert_id)
 
 
 def _left_alone(rp: ResponsePlan, outside: tuple[ResourceRef, ...], over_cap: tuple[ResourceRef, ...]) -> str:
     """Tell the responders which targets the plan does not touch, and why."""
     parts = []
     if outside:
-        parts.append(f"{len(outside)} target(s) outside its scopes ({describe(rp.scopes)}): "
-                     + ", ".join(f"{r.name} ({r.resource_group}, subscription {r.subscription_id})" for r in outside))
+        parts.append(
+            f"{len(outside)} target(s) outside its scopes ({describe(rp.scopes)}): "
+            + ", ".join(f"{r.name} ({r.resource_group}, subscription {r.subscription_id})" for r in outside)
+        )
         log.warning("response plan %s: %d alert target(s) outside its scopes left alone", rp.name, len(outside))
     if over_cap:
-        parts.append(f"{len(over_cap)} target(s) beyond its limit of {rp.max_targets} per alert: "
-                     + ", ".join(r.name for r in over_cap))
-    return (f"Response plan {rp.name} leaves alone " + "; and ".join(parts)
-            + ". Act on them by hand if needed, or ask an administrator to change the response plan.")
+        parts.append(f"{len(over_cap)} target(s) beyond its limit of {rp.max_targets} per alert: " + ", ".join(r.name for r in over_cap))
+    return (
+        f"Response plan {rp.name} leaves alone "
+        + "; and ".join(parts)
+        + ". Act on them by hand if needed, or ask an administrator to change the response plan."
+    )

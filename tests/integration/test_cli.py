@@ -58,6 +58,7 @@ def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_
         assert "Succeeded" in approved.stdout, approved.stdout + approved.stderr
         alerted = _cli("driver", "alert", "--rule", "High CPU on dev-01", "--vm", "dev-01", cwd=tmp_path)
         assert alerted.returncode == 0 and "HTTP 202" in alerted.stdout and "high-cpu" in alerted.stdout, alerted.stderr
+        assert "(secure webhook)" in alerted.stdout  # the default when the sandbox offers it
         audit = _cli("audit", cwd=tmp_path)
         assert "approval_given" in audit.stdout and "Alice Admin" in audit.stdout and "response plan high-cpu" in audit.stdout
     finally:

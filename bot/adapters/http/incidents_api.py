@@ -1,8 +1,18 @@
 """`POST /api/incidents`: Azure Monitor action group webhooks (common alert schema).
 
-The action group calls the URL with the shared secret in `?code=`. The answer comes quickly (the
-action group waits about 10 s and retries 408/429/503/504): 202 once the alert is handled, 200 for a
-repeated delivery, 400 for a payload that is not a common-schema alert, 401 for a wrong secret.
+Two ways in (https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups, webhook and secure webhook):
+
+- **secure webhook**: the action group obtains an Entra access token for the bot's API as Azure Monitor's Action
+  Groups app (`ACTION_GROUPS_APP_ID`) and sends `Authorization: Bearer <token>`. The token is validated like
+  `/api/plans` tokens (signature, issuer, tenant, audience, expiry; v1 or v2), and must be app-only, hold the app
+  role `INCIDENT_WEBHOOK_ROLE` (`ActionGroupsSecureWebhook`) and name the Action Groups app in `appid`/`azp`.
+- **shared secret**: `?code=INCIDENT_WEBHOOK_SECRET`, accepted alone only with `INCIDENT_ACCEPT_SECRET_ONLY`; such
+  an alert never runs an autonomous plan at once while `INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK` is on.
+
+A request that carries a Bearer token is judged by the token alone (a bad token is not rescued by the secret).
+The answer comes quickly (the action group waits about 10 s and retries 408/429/503/504): 202 once the alert is
+handled, 200 for a repeated delivery, 400 for a payload that is not a common-schema alert, 401 for no or bad
+credentials, 403 for a valid token that is not Azure Monitor's secure webhook, 404 when nothing is configured.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ from aiohttp import web
 
 from cards.incident_card import incident_card
 
-from ...domain.incident import parse_alert
+from ...domain.incident import AlertAuth, parse_alert
 from ...services.handle_alert import handle_alert
+from ..azure.tokens import TokenRejected
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +37,78 @@ class IncidentsApi:
         self.c = container
 
     async def receive(self, request: web.Request) -> web.Response:
-        secret = self.c.settings.incident_webhook_secret
-        if not secret:
-            return web.json_response({"error": "incident notifications are not configured (INCIDENT_WEBHOOK_SECRET)"}, status=404)
-        if not hmac.compare_digest(request.query.get("code", "").encode(), secret.encode()):
-            return web.json_response({"error": "missing or wrong code"}, status=401)
+        s = self.c.settings
+        if not s.incident_webhook_secret and not s.api_audience:
+            return _error(
+                404, "incident notifications are not configured (INCIDENT_WEBHOOK_SECRET, or API_AUDIENCE for the secure webhook)"
+            )
+        auth = await self._authenticate(request)
+        if isinstance(auth, web.Response):
+            return auth
         try:
             alert = parse_alert(await request.json())
         except ValueError as e:
-            return web.json_response({"error": str(e)}, status=400)
-        outcome = await handle_alert(self.c.deps, alert, list(self.c.settings.response_plans), self.c.settings.policy,
-                                     incident_card)
+            return _error(400, str(e))
+        outcome = await handle_alert(
+            self.c.deps, alert, list(s.response_plans), s.policy, incident_card, auth, s.autonomous_requires_secure_webhook
+        )
         if outcome.duplicate:
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
-        log.info("alert %s (%s) matched %s", alert.rule, alert.condition, list(outcome.matched) or "no response plan")
-        return web.json_response({"alertId": alert.alert_id, "condition": alert.condition, "matched": list(outcome.matched),
-                                  "plans": [{"id": p.id, "state": p.state.value} for p in outcome.plans]}, status=202)
+        log.info("alert %s (%s, %s) matched %s", alert.rule, alert.condition, auth.value, list(outcome.matched) or "no response plan")
+        return web.json_response(
+            {
+                "alertId": alert.alert_id,
+                "condition": alert.condition,
+                "authentication": auth.value,
+                "matched": list(outcome.matched),
+                "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in outcome.plans],
+                "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in outcome.withheld],
+            },
+            status=202,
+        )
+
+    async def _authenticate(self, request: web.Request) -> AlertAuth | web.Response:
+        s = self.c.settings
+        header = request.headers.get("Authorization", "")
+        if header:
+            if not header.startswith("Bearer ") or not s.api_audience:
+                return _error(401, "the Authorization header must carry the secure webhook's Bearer token for the bot's API")
+            return await self._secure_webhook(header[7:])
+        secret = s.incident_webhook_secret
+        if not secret:
+            return _error(401, "a secure webhook token is required: turn on the secure webhook in the action group")
+        if not hmac.compare_digest(request.query.get("code", "").encode(), secret.encode()):
+            return _error(401, "missing or wrong code")
+        if not s.incident_accept_secret_only:
+            return _error(
+                401,
+                "the webhook secret alone is not accepted here (INCIDENT_ACCEPT_SECRET_ONLY=false): turn "
+                "on the secure webhook in the action group",
+            )
+        return AlertAuth.SHARED_SECRET
+
+    async def _secure_webhook(self, token: str) -> AlertAuth | web.Response:
+        """Azure Monitor's Action Groups app, app-only, holding the secure webhook role; 401/403 otherwise."""
+        s = self.c.settings
+        try:
+            claims: dict[str, Any] = await self.c.validator.validate(token, [s.api_audience, s.sso_client_id])
+        except TokenRejected as e:
+            return _error(401, e.reason)
+        # app-only: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user"
+        # https://learn.microsoft.com/entra/identity-platform/access-tokens (validate ... app-only)
+        if "scp" in claims or claims.get("idtyp", "app") != "app":
+            return _error(403, "only Azure Monitor's secure webhook may post alerts; this token acts for a signed-in user")
+        app_id = str(claims.get("azp") or claims.get("appid") or "")  # v2: azp, v1: appid
+        if app_id.lower() != s.action_groups_app_id.lower():
+            return _error(403, f"app {app_id or '(no app id)'} is not Azure Monitor's Action Groups app (ACTION_GROUPS_APP_ID)")
+        if s.incident_webhook_role not in (claims.get("roles") or []):
+            return _error(
+                403,
+                f"the token lacks the app role {s.incident_webhook_role}: assign it to the Action "
+                f"Groups service principal (infra/README.md)",
+            )
+        return AlertAuth.SECURE_WEBHOOK
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
