@@ -72,7 +72,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
-                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id)
+                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls)
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     metrics = Metrics(store.count_by_state, lambda: tasks.pending)
     deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,

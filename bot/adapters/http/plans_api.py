@@ -21,6 +21,7 @@ from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, operation_named
 from ...domain.scope import describe, in_scopes, out_of_scope_message
+from ...domain.service_urls import UNTRUSTED_MESSAGE
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 
@@ -172,11 +173,16 @@ class PlansApi:
         if not isinstance(target, dict):
             err("target", "required: {conversationId} or {channelId}, with optional serviceUrl and tenantId")
             return None
+        # the bot's Bot Framework token goes with every call to this URL: only hosts the bot trusts, never one
+        # the caller picks freely (https only; TEAMS_SERVICE_URL or under a TEAMS_SERVICE_URLS prefix)
         service_url = target.get("serviceUrl") or self.c.settings.teams_service_url
-        if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
-            err("target.serviceUrl", "an http(s) URL of the Bot Connector")
+        if not self.c.settings.service_urls.allows(service_url):
+            err("target.serviceUrl", UNTRUSTED_MESSAGE)
             return None
         tenant = target.get("tenantId") or claims.get("tid")
+        if str(tenant) not in self.c.settings.allowed_tenants:
+            err("target.tenantId", "must be a tenant the bot serves (ALLOWED_TENANTS); leave it out for the caller's own")
+            return None
         if "channelId" in target:
             channel = target["channelId"]
             if not isinstance(channel, str) or not channel.startswith("19:"):

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlparse
 
@@ -30,6 +31,7 @@ from botbuilder.integration.aiohttp import (
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
+    AuthenticationConstants,
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
@@ -42,6 +44,8 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msrest.authentication import Authentication
 
 log = logging.getLogger(__name__)
+MAX_CONNECTOR_CLIENTS = 32  # per app id; service URLs are few once only trusted hosts are called
+MAX_VOUCHED_URLS = 256
 
 
 class ChannelAuthRefused(PermissionError):
@@ -104,21 +108,40 @@ class BotCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[mi
 
 
 class _CachingConnectorFactory(ConnectorFactory):
-    def __init__(self, inner: ConnectorFactory) -> None:
-        self._inner = inner
-        self._clients: dict[tuple[str, str | None], ConnectorClient] = {}
+    """Connector clients per (service URL, audience), at most `limit` of them: the least recently used one is
+    closed when another is needed (each holds an HTTP session and its sockets)."""
+
+    def __init__(self, inner: ConnectorFactory, limit: int = MAX_CONNECTOR_CLIENTS) -> None:
+        self._inner, self._limit = inner, limit
+        self._clients: OrderedDict[tuple[str, str | None], ConnectorClient] = OrderedDict()
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (service_url, audience)
         client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = await self._inner.create(service_url, audience)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        client = self._clients[key] = await self._inner.create(service_url, audience)
+        while len(self._clients) > self._limit:
+            _, evicted = self._clients.popitem(last=False)
+            await _close(evicted)
         return client
+
+    @property
+    def size(self) -> int:  # not __len__: botbuilder tests the factory for truth
+        return len(self._clients)
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.__aexit__(None, None, None)
+            await _close(client)
         self._clients.clear()
+
+
+async def _close(client: ConnectorClient) -> None:
+    try:
+        await client.__aexit__(None, None, None)
+    except Exception:
+        log.warning("closing a connector client failed", exc_info=True)
 
 
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
@@ -130,6 +153,10 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         )
         self._factories: dict[str, _CachingConnectorFactory] = {}
         self._token_clients: dict[str, UserTokenClient] = {}
+        # service URLs that arrived on authenticated activities (botbuilder checks the channel token's `serviceurl`
+        # claim equals the activity's), most recent last; with authentication off (ANONYMOUS_ALLOWED) the bot
+        # has no token to send, so the activity's own URL is all there is
+        self._vouched: OrderedDict[str, None] = OrderedDict()
 
     @staticmethod
     def _app_id(claims_identity: ClaimsIdentity | None) -> str:
@@ -157,9 +184,28 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
                 extra={"event": "channel_auth_refused", "detail": reason},
             )
             raise ChannelAuthRefused(reason) from None
+        self._vouch(activity, result.claims_identity)
         inner = result.connector_factory
         result.connector_factory = self._factory(self._app_id(result.claims_identity), lambda: inner)
         return result
+
+    def _vouch(self, activity: Any, identity: ClaimsIdentity | None) -> None:
+        url = getattr(activity, "service_url", None)
+        if not isinstance(url, str) or not url:
+            return
+        claims = identity.claims if identity is not None and identity.claims else {}
+        claimed = claims.get(AuthenticationConstants.SERVICE_URL_CLAIM)
+        anonymous = identity is not None and identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
+        if claimed != url and not anonymous:
+            return
+        self._vouched[url] = None
+        self._vouched.move_to_end(url)
+        while len(self._vouched) > MAX_VOUCHED_URLS:
+            self._vouched.popitem(last=False)
+
+    def vouched(self, service_url: str) -> bool:
+        """True if an authenticated activity came with this service URL (so the channel itself named it)."""
+        return service_url in self._vouched
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)

@@ -1,0 +1,152 @@
+"""Hostile callers: the bot's token goes only to our Bot Connector hosts, people are judged by their own
+tenant and role, and nobody can flood the bot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from azure.identity import ClientSecretCredential
+
+from bot.adapters.teams.notifier import UntrustedServiceUrl
+from bot.config import ConfigError
+from bot.domain.plan import Thread
+from sandbox import Sandbox
+from sandbox.driver import TeamsDriver
+from sandbox.server import ServerThread
+
+from .harness import RunningBot, bot_settings
+
+CHANNEL = "19:sandbox-incidents@thread.tacv2"
+
+
+@dataclass
+class Listener:
+    """An HTTPS server (the sandbox CA trusts it) that records every request it gets: a would-be thief."""
+
+    url: str
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def listener(sandbox: Sandbox) -> Iterator[Listener]:
+    thread = ServerThread("listener")
+    seen = Listener("")
+
+    async def record(request: web.Request) -> web.Response:
+        seen.requests.append(f"{request.method} {request.path} auth={'Authorization' in request.headers}")
+        return web.json_response({"id": "stolen"}, status=201)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    port = thread.serve(app, ssl_context=sandbox.tls.server_context)
+    seen.url = f"https://localhost:{port}/teams/"
+    yield seen
+    thread.stop()
+
+
+def _token(sandbox: Sandbox) -> str:
+    app = sandbox.world.agent
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    return cred.get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
+
+
+def _plan(sandbox: Sandbox, target: dict[str, Any]) -> dict[str, Any]:
+    vm = next(v for v in sandbox.world.vms if v.name == "dev-01")
+    return {"title": "Restart dev-01", "rationale": "hung", "actions": [{"operation": "restart", "resourceId": vm.id}], "target": target}
+
+
+async def _post(driver: TeamsDriver, bot: RunningBot, body: Any, token: str) -> tuple[int, Any, dict[str, str]]:
+    async with driver.session.post(f"{bot.url}/api/plans", json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.json(content_type=None), dict(r.headers)
+
+
+# -- 1. outbound hosts are ours ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target_kind", ["channelId", "conversationId"])
+async def test_api_plan_naming_a_foreign_service_url_is_refused_and_the_host_hears_nothing(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, listener: Listener, target_kind: str
+) -> None:
+    token = _token(sandbox)
+    before = len(await bot.container.store.events())
+    target_id = CHANNEL if target_kind == "channelId" else "19:sandbox-ops@thread.v2"
+    for url in (
+        listener.url,
+        listener.url.replace("https://", "http://"),
+        "https://user:pw@smba.trafficmanager.net/teams/",
+        "ftp://smba.trafficmanager.net/teams/",
+    ):
+        status, answer, _ = await _post(driver, bot, _plan(sandbox, {target_kind: target_id, "serviceUrl": url}), token)
+        assert status == 400, answer
+        assert [e["field"] for e in answer["errors"]] == ["target.serviceUrl"]
+        assert "TEAMS_SERVICE_URL" in answer["errors"][0]["message"]
+    assert listener.requests == []
+    assert len(await bot.container.store.events()) == before  # nothing proposed, nothing stored
+
+
+async def test_api_plan_for_a_tenant_the_bot_does_not_serve_is_refused(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
+    other = sandbox.world.user("mallory").tenant_id
+    status, answer, _ = await _post(driver, bot, _plan(sandbox, {"channelId": CHANNEL, "tenantId": other}), _token(sandbox))
+    assert status == 400 and [e["field"] for e in answer["errors"]] == ["target.tenantId"]
+
+
+async def test_api_plan_on_the_configured_connector_still_works(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
+    target = {"channelId": CHANNEL, "serviceUrl": sandbox.connector.base_url}
+    status, answer, _ = await _post(driver, bot, _plan(sandbox, target), _token(sandbox))
+    assert status == 202, answer
+    await driver.wait_for(lambda m: m.card is not None and answer["id"] in json.dumps(m.card))
+
+
+def test_response_plan_naming_a_foreign_service_url_stops_start_up(sandbox: Sandbox, tmp_path: Path, listener: Listener) -> None:
+    plans = sandbox.response_plans()
+    for plan in plans["responsePlans"]:  # type: ignore[union-attr]
+        plan["channel"] = {**plan["channel"], "serviceUrl": listener.url}
+    path = tmp_path / "plans.json"
+    path.write_text(json.dumps(plans))
+    with pytest.raises(ConfigError, match=r"channel\.serviceUrl"):
+        bot_settings(sandbox, tmp_path / "s.sqlite3", RESPONSE_PLANS_FILE=str(path))
+    assert listener.requests == []
+
+
+async def test_the_notifier_refuses_any_untrusted_url_whatever_stored_it(bot: RunningBot, listener: Listener) -> None:
+    """Defence in depth: a thread in the store (an old row, a response plan) naming a foreign host is never called."""
+    notifier = bot.container.deps.notifier
+    for url in (listener.url, listener.url.replace("https://", "http://")):
+        thread = Thread(url, "19:sandbox-x@thread.v2", "t", "groupChat")
+
+        async def say(thread: Thread = thread) -> None:
+            await notifier.say(thread, "hello")
+
+        with pytest.raises(UntrustedServiceUrl):
+            bot.thread.call(say)
+    assert listener.requests == []
+
+
+def test_connector_clients_are_bounded_and_closed_on_eviction(bot: RunningBot, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.adapters.teams import auth as auth_module
+
+    closed: list[Any] = []
+    close = auth_module._close
+
+    async def recording_close(client: Any) -> None:
+        closed.append(client)
+        await close(client)
+
+    monkeypatch.setattr(auth_module, "_close", recording_close)
+    limit = auth_module.MAX_CONNECTOR_CLIENTS
+    factory = bot.container.auth.create_connector_factory(bot.container.adapter.create_claims_identity(sandbox.world.bot.client_id))
+
+    async def make_many() -> list[Any]:
+        return [await factory.create(f"{sandbox.connector.base_url}/r{i}/", None) for i in range(limit + 8)]
+
+    clients = bot.thread.call(make_many)
+    assert factory.size == limit  # type: ignore[attr-defined]
+    assert closed == clients[:8]  # the least recently used ones, each closed
