@@ -80,6 +80,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                 allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id)
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
-    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri)
+    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)

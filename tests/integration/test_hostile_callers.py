@@ -15,12 +15,12 @@ from azure.identity import ClientSecretCredential
 
 from bot.adapters.teams.notifier import UntrustedServiceUrl
 from bot.config import ConfigError
-from bot.domain.plan import Thread
+from bot.domain.plan import PlanState, Thread
 from sandbox import Sandbox
-from sandbox.driver import TeamsDriver
+from sandbox.driver import Conversation, TeamsDriver
 from sandbox.server import ServerThread
 
-from .harness import RunningBot, bot_settings
+from .harness import RunningBot, Teams, bot_settings, card_text, find_action
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 
@@ -150,3 +150,65 @@ def test_connector_clients_are_bounded_and_closed_on_eviction(bot: RunningBot, s
     clients = bot.thread.call(make_many)
     assert factory.size == limit  # type: ignore[attr-defined]
     assert closed == clients[:8]  # the least recently used ones, each closed
+
+
+# -- 2. people judged by their own tenant ------------------------------------------------------------------------
+
+
+async def _refused_command(driver: TeamsDriver, bot: RunningBot, who: str, chat: Conversation, sandbox: Sandbox, expected: str) -> None:
+    sent = await driver.say(sandbox.world.user(who), "restart vm dev-01", chat)
+    thread = sent["conversation"]["id"]
+    reply = await driver.wait_for(lambda m: expected in m.text, conversation_id=thread)
+    assert reply.card is None
+    assert not [m for m in await driver.bot_messages(thread) if m.card is not None]  # no plan was proposed
+    oid = sandbox.world.user(who).object_id
+    assert not [p for p in await bot.container.store.in_states(PlanState) if p.requested_by.object_id == oid]
+
+
+async def test_someone_of_another_tenant_in_a_home_tenant_chat_cannot_propose(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, chat: Conversation
+) -> None:
+    assert chat.tenant_id == sandbox.world.home_tenant_id  # the chat is ours; mallory is not
+    await _refused_command(driver, bot, "mallory", chat, sandbox, "only serves people of its own organisation")
+
+
+async def test_a_guest_cannot_propose_unless_guests_are_allowed(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    await _refused_command(driver, bot, "gus", chat, sandbox, "Guests of this organisation")
+    events = [e for e in await bot.container.store.events() if e.event == "command_refused"]
+    assert any(e.detail.get("code") == "guest" for e in events)
+    lenient: RunningBot = make_bot(ALLOW_GUESTS="true")
+    async with sandbox.driver(lenient.messages_url) as d:
+        await Teams(d, sandbox).ask("gus", "restart vm dev-01", chat)  # a card is posted for the guest's plan
+
+
+async def test_a_guest_named_as_approver_is_still_refused(sandbox: Sandbox, chat: Conversation, make_bot: Any) -> None:
+    approvers = ",".join(sandbox.world.user(n).object_id for n in ("alice", "gus"))
+    bot: RunningBot = make_bot(DEFAULT_APPROVERS=approvers)
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        data = find_action(await teams.view("alice", chat, card), "approve")
+        result = await teams.click("gus", chat, card, "approve", data)
+        assert result.type == "application/vnd.microsoft.activity.message" and "Guests" in result.value
+        assert "Awaiting approval" in card_text(await teams.card_now(card))
+
+
+async def test_refresh_answers_alike_for_unknown_plans_other_conversations_and_outsiders(
+    teams: Teams, sandbox: Sandbox, chat: Conversation
+) -> None:
+    card = await teams.ask("carol", "restart vm dev-01", chat)
+    data = find_action(card.card, "refresh")
+    assert data is not None
+    elsewhere = TeamsDriver.group_chat(sandbox.world.home_tenant_id, "elsewhere-" + chat.id[-12:-8])
+    alice = teams.user("alice")
+    answers = [
+        await teams.driver.click(alice, chat, card, "refresh", {**data, "planId": "p-000000000000"}),  # no such plan
+        await teams.driver.post(teams.driver.invoke(alice, elsewhere, elsewhere.id, card.id, "refresh", data)),
+        await teams.driver.click(teams.user("mallory"), chat, card, "refresh", data),  # another tenant
+        await teams.driver.click(teams.user("gus"), chat, card, "refresh", data),  # a guest
+    ]
+    assert len({json.dumps(a.body, sort_keys=True) for a in answers}) == 1
+    assert answers[0].type == "application/vnd.microsoft.activity.message"
+    assert (await teams.view("alice", chat, card))["type"] == "AdaptiveCard"  # the right person, the right place
