@@ -71,8 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(its token goes with every call), besides TEAMS_SERVICE_URL; default: the public cloud's Teams service "
             "URLs", "https://smba.trafficmanager.net/"),
     Setting("ALLOW_GUESTS", "true lets guests of the tenant (Teams userRole guest) propose and approve plans", "false"),
-    Setting("RATE_LIMIT_PERSON_PER_MINUTE", "commands and card actions one person may send per minute", "30"),
-    Setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", "commands and card actions one conversation may send per minute", "60"),
+    Setting("RATE_LIMIT_PERSON_PER_MINUTE", "commands and card actions one person may send per minute", "60"),
+    Setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", "commands and card actions one conversation may send per minute", "120"),
     Setting("RATE_LIMIT_API_PER_MINUTE", "plans one caller app may submit to POST /api/plans per minute", "30"),
     Setting("OUTBOUND_TIMEOUT_SECONDS", "timeout of each call the bot makes to the Bot Connector, the token service, "
             "Entra, Graph and ARM", "30"),

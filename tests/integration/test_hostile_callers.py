@@ -3,6 +3,7 @@ tenant and role, and nobody can flood the bot."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 from sandbox.server import ServerThread
 
-from .harness import RunningBot, Teams, bot_settings, card_text, find_action
+from .harness import ManualClock, RunningBot, Teams, bot_settings, card_text, find_action
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 
@@ -212,3 +213,92 @@ async def test_refresh_answers_alike_for_unknown_plans_other_conversations_and_o
     assert len({json.dumps(a.body, sort_keys=True) for a in answers}) == 1
     assert answers[0].type == "application/vnd.microsoft.activity.message"
     assert (await teams.view("alice", chat, card))["type"] == "AdaptiveCard"  # the right person, the right place
+
+
+# -- 3. abuse limits -----------------------------------------------------------------------------------------------
+
+TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
+
+
+async def _replies(d: TeamsDriver, conversation: Conversation, count: int) -> list[str]:
+    """Wait (polling, with a deadline) until the bot has answered `count` times in the conversation; texts, oldest first."""
+    await d.wait_for(lambda m: True, conversation_id=conversation.id)
+    texts: list[str] = []
+    for _ in range(500):
+        texts = [m.text for m in await d.bot_messages(conversation.id)]
+        if len(texts) >= count:
+            return texts
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"only {len(texts)} answers: {texts}")
+
+
+async def test_commands_beyond_a_persons_limit_get_a_polite_refusal_until_time_passes(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    clock = ManualClock()
+    bot: RunningBot = make_bot(clock=clock, RATE_LIMIT_PERSON_PER_MINUTE="3")
+    carol = sandbox.world.user("carol")
+    async with sandbox.driver(bot.messages_url) as d:
+        for _ in range(4):
+            await d.say(carol, "help", chat)
+        texts = await _replies(d, chat, 4)
+        assert texts[:3] == [texts[0]] * 3 and TOO_FAST not in texts[0]
+        assert texts[3] == TOO_FAST  # never silence
+        clock.advance(seconds=61)
+        await d.say(carol, "help", chat)
+        assert (await _replies(d, chat, 5))[4] == texts[0]
+
+
+async def test_a_conversation_has_its_own_limit_across_people(sandbox: Sandbox, chat: Conversation, make_bot: Any) -> None:
+    bot: RunningBot = make_bot(clock=ManualClock(), RATE_LIMIT_CONVERSATION_PER_MINUTE="2")
+    async with sandbox.driver(bot.messages_url) as d:
+        for who in ("carol", "alice", "bob"):
+            await d.say(sandbox.world.user(who), "help", chat)
+        texts = await _replies(d, chat, 3)
+        assert texts[2] == TOO_FAST and TOO_FAST not in texts[0] + texts[1]
+
+
+async def test_card_actions_beyond_the_limit_get_a_429_universal_actions_error(sandbox: Sandbox, chat: Conversation, make_bot: Any) -> None:
+    bot: RunningBot = make_bot(clock=ManualClock(), RATE_LIMIT_PERSON_PER_MINUTE="3")
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        data = find_action(card.card, "refresh")
+        assert data is not None
+        alice = sandbox.world.user("alice")
+        answers = [await d.click(alice, chat, card, "refresh", data) for _ in range(4)]
+        assert [a.type for a in answers[:3]] == ["application/vnd.microsoft.card.adaptive"] * 3
+        assert (answers[3].status, answers[3].status_code, answers[3].type) == (200, 429, "application/vnd.microsoft.error")
+        assert answers[3].value["message"] == TOO_FAST
+
+
+async def test_api_callers_beyond_their_limit_get_429_with_retry_after(sandbox: Sandbox, make_bot: Any) -> None:
+    clock = ManualClock()
+    bot: RunningBot = make_bot(clock=clock, RATE_LIMIT_API_PER_MINUTE="2")
+    token = _token(sandbox)
+    body = _plan(sandbox, {"channelId": CHANNEL})
+    async with sandbox.driver(bot.messages_url) as d:
+        statuses = [(await _post(d, bot, body, token))[0] for _ in range(2)]
+        status, answer, headers = await _post(d, bot, body, token)
+        assert statuses == [202, 202] and status == 429
+        assert int(headers["Retry-After"]) >= 1 and "nothing was proposed" in answer["error"]
+        clock.advance(seconds=31)
+        assert (await _post(d, bot, body, token))[0] == 202
+
+
+async def test_metrics_are_not_on_the_public_port(driver: TeamsDriver, bot: RunningBot) -> None:
+    async with driver.session.get(f"{bot.url}/metrics") as r:
+        assert r.status == 404
+    assert bot.container.metrics_url is None  # METRICS_PORT empty: no metrics listener at all
+
+
+def test_every_outbound_client_has_a_timeout(bot: RunningBot, sandbox: Sandbox) -> None:
+    settings = bot.container.settings
+    factory = bot.container.auth.create_connector_factory(bot.container.adapter.create_claims_identity(sandbox.world.bot.client_id))
+
+    async def connector() -> Any:
+        return await factory.create(sandbox.connector.base_url, None)
+
+    client = bot.thread.call(connector)
+    assert client.config.connection.timeout == settings.outbound_timeout
+    assert bot.container.broker._common["read_timeout"] == settings.outbound_timeout

@@ -20,6 +20,7 @@ from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.markdown import literal
 from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
+from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
 from ...services.grant_credentials import cancel_credentials, grant_credentials
@@ -50,6 +51,8 @@ class BotOptions:
     connection_name: str
     sso_app_id_uri: str
     allow_guests: bool = False
+    rate_person_per_minute: int = 60
+    rate_conversation_per_minute: int = 120
 
 
 def thread_of(activity: Any) -> Thread:
@@ -64,6 +67,9 @@ class ConsentBot(ActivityHandler):
     def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify) -> None:
         self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
         self.people = People(deps.check_tenant, options.allow_guests)
+        seconds = lambda: deps.clock.now().timestamp()  # noqa: E731 - the injected clock, so tests move time
+        self._per_person = RateLimiter(options.rate_person_per_minute, seconds)
+        self._per_conversation = RateLimiter(options.rate_conversation_per_minute, seconds)
         self._commands: dict[type, Callable[[TurnContext, Person, Any], Awaitable[None]]] = {
             HelpCommand: self._help, PendingCommand: self._pending, StatusCommand: self._status,
             VmCommand: self._propose, Unknown: self._unknown,
@@ -77,6 +83,9 @@ class ConsentBot(ActivityHandler):
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
+        if self._too_fast(activity, "command"):
+            await turn_context.send_activity(TOO_FAST)
+            return
         try:  # the person's own tenant and role, as Teams reports the member (not the conversation's tenant)
             person = await self.people.who(turn_context)
         except Refusal as r:
@@ -87,6 +96,19 @@ class ConsentBot(ActivityHandler):
             return
         command: Command = parse(text or "")
         await self._commands[type(command)](turn_context, person, command)
+
+    def _too_fast(self, activity: Any, what: str) -> bool:
+        """Per person (the channel-authenticated sender) and per conversation; checked before any lookup or store read."""
+        sender = activity.from_property
+        who = str((sender.aad_object_id or sender.id) if sender else "") or "unknown"
+        conversation = str(activity.conversation.id if activity.conversation else "").split(";messageid=")[0]
+        wait = take_all([(self._per_person, who), (self._per_conversation, conversation)])
+        if wait <= 0:
+            return False
+        # logged, not audited: a flood must not turn into as many store writes
+        log.warning("rate limit: %s refused (person or conversation over its limit; %.0fs to wait)", what, wait,
+                    extra={"event": "rate_limited"})
+        return True
 
     async def _help(self, turn_context: TurnContext, person: Person, command: HelpCommand) -> None:
         await turn_context.send_activity(MessageFactory.text(help_text()))
@@ -159,6 +181,8 @@ class ConsentBot(ActivityHandler):
             await self.deps.record(None, person_of(turn_context.activity) or _ANON, "invoke_refused",
                                    code=RefusalCode.BAD_REQUEST.value, verb=str(verb)[:40])
             return invoke.error(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
+        if self._too_fast(turn_context.activity, str(verb)[:40]):
+            return invoke.error(429, "TooManyRequests", TOO_FAST)
         try:  # every verb, refresh included: the person's own tenant and role
             person = await self.people.who(turn_context)
         except Refusal as r:
@@ -273,6 +297,8 @@ class ConsentBot(ActivityHandler):
 
 
 _ANON = Person(object_id="unknown", name="unknown", tenant_id="")
+TOO_FAST = ("You are sending commands faster than I can safely act on them; wait a minute and try again. "
+            "Nothing was done.")
 PLAN_UNAVAILABLE = ("This plan is not available here: it does not exist, has been removed, or belongs to another "
                     "conversation. Nothing was changed; look for the card in the conversation where it was posted.")
 
