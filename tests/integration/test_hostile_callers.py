@@ -4,7 +4,10 @@ tenant and role, and nobody can flood the bot."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,3 +305,59 @@ def test_every_outbound_client_has_a_timeout(bot: RunningBot, sandbox: Sandbox) 
     client = bot.thread.call(connector)
     assert client.config.connection.timeout == settings.outbound_timeout
     assert bot.container.broker._common["read_timeout"] == settings.outbound_timeout
+
+
+# -- 4. a flood of distinct subscriptions leaves memory and open files flat ----------------------------------------
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+async def _flood(d: TeamsDriver, who: Any, chat: Conversation, subscriptions: list[str], concurrency: int = 8) -> None:
+    queue = list(subscriptions)
+
+    async def worker() -> None:
+        while queue:
+            sub = queue.pop()
+            vm = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-{sub[:8]}"
+            await d.say(who, f"status vm {vm}", chat)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def test_a_thousand_commands_naming_distinct_subscriptions_leave_memory_and_open_files_flat(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    """Each subscription needs its own ARM client: the pool must stay bounded, with its sockets closed."""
+    subscriptions = [str(uuid.uuid4()) for _ in range(1_200)]
+    bot: RunningBot = make_bot(
+        ALLOWED_SCOPES=",".join(f"/subscriptions/{s}" for s in [sandbox.world.subscription_id, *subscriptions]),
+        RATE_LIMIT_PERSON_PER_MINUTE="100000",  # the limits are tested above; here they would only stop the flood
+        RATE_LIMIT_CONVERSATION_PER_MINUTE="100000",
+        LOG_LEVEL="WARNING",
+    )
+    carol = sandbox.world.user("carol")
+    async with sandbox.driver(bot.messages_url) as d:
+        await _flood(d, carol, chat, subscriptions[:200])  # warm-up: pools, caches and buffers reach their size
+        gc.collect()
+        fds, rss = _open_fds(), _rss_kib()
+        await _flood(d, carol, chat, subscriptions[200:])  # the 1,000 measured commands
+        answered = [m for m in await d.bot_messages(chat.id) if "power state" in m.text or "VM **" in m.text]
+        gc.collect()
+        fds_after, rss_after = _open_fds(), _rss_kib()
+    print(f"1,000 distinct subscriptions: open fds {fds} -> {fds_after}, RSS {rss / 1024:.1f} -> {rss_after / 1024:.1f} MiB")
+    assert len(answered) >= 1_200  # every command was answered (none dropped by a limit)
+    reached = {path.split("/")[2] for _, path in sandbox.arm.requests if path.startswith("/subscriptions/")}
+    assert len(reached & set(subscriptions)) >= 1_000  # each command really went to ARM for its own subscription
+    assert fds_after - fds <= 8  # a leaked client per subscription would leave ~1,000 sockets open
+    # the sandbox keeps every reply and request in this same process, a few KiB each; a client per
+    # subscription (an azure-core pipeline, an aiohttp session) would cost far more than this margin
+    assert rss_after - rss <= 48 * 1024
