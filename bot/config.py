@@ -21,7 +21,12 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 
 class ConfigError(Exception):
-    """A setting is missing or invalid; the message names it and what is expected."""
+    """Settings are missing or invalid: `problems` has one line per problem, each naming the setting and what is
+    expected; the message is the problems joined with "; " (the first one first)."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)
