@@ -22,8 +22,9 @@ def _free_port() -> int:
 
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env or _clean_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env or _clean_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _clean_env() -> dict[str, str]:
@@ -32,38 +33,112 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+def _start_sandbox(cwd: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    """Start `sandbox` (what `make run` runs) and read its output up to the end of the banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--operation-seconds", "0.2"],
+        cwd=cwd,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner = ""
+    deadline = time.monotonic() + 60
+    assert proc.stdout is not None
+    while "Three things to try" not in banner and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        banner += line
+    return proc, banner
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
 def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--operation-seconds", "0.2"],
-                            cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, banner = _start_sandbox(tmp_path, port)
     try:
-        banner = ""
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while "Three things to try" not in banner and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            banner += line
         assert f"http://localhost:{port}/api/messages" in banner, banner
         for name in ("alice", "bob", "carol", "mallory"):
             assert name in banner
         endpoints = (tmp_path / ".sandbox" / "endpoints.json").read_text()
         assert '"ca"' in endpoints and '"tenantId"' in endpoints and '"objectId"' in endpoints
-        helped = _cli("driver", "say", "--as", "carol", "help", "--wait", "1", cwd=tmp_path)
+        helped = _cli("driver", "say", "--as", "carol", "help", "--wait", "10", cwd=tmp_path)
         assert helped.returncode == 0 and "restart vm" in helped.stdout, helped.stderr
-        asked = _cli("driver", "say", "--as", "carol", "restart vm dev-01", "--wait", "1", cwd=tmp_path)
+        asked = _cli("driver", "say", "--as", "carol", "restart vm dev-01", "--wait", "10", cwd=tmp_path)
         assert "Awaiting approval" in asked.stdout, asked.stderr
-        approved = _cli("driver", "approve", "--as", "alice", "--wait", "3", cwd=tmp_path)
-        assert "Succeeded" in approved.stdout, approved.stdout + approved.stderr
+        approved = _cli("driver", "approve", "--as", "alice", "--wait", "20", cwd=tmp_path)
+        assert "bot answered 200 with the card" in approved.stdout and "Succeeded" in approved.stdout, approved.stdout
         alerted = _cli("driver", "alert", "--rule", "High CPU on dev-01", "--vm", "dev-01", cwd=tmp_path)
-        assert alerted.returncode == 0 and "HTTP 202" in alerted.stdout and "high-cpu" in alerted.stdout, alerted.stderr
+        assert alerted.returncode == 0 and "HTTP 202" in alerted.stdout, alerted.stderr
+        assert "response plans matched: high-cpu" in alerted.stdout and "Awaiting approval" in alerted.stdout
+        assert "{" not in alerted.stdout  # a summary, not the webhook's JSON
         audit = _cli("audit", cwd=tmp_path)
         assert "approval_given" in audit.stdout and "Alice Admin" in audit.stdout and "response plan high-cpu" in audit.stdout
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out = _stop(proc)
     assert proc.returncode == 0 and "sandbox stopped" in out
+    after = _cli("driver", "say", "help", cwd=tmp_path)
+    assert after.returncode == 2 and after.stderr.strip() == "no sandbox is running: start it with make run"
+
+
+def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_path: Path) -> None:
+    proc, banner = _start_sandbox(tmp_path, _free_port())
+    try:
+        assert "Three things to try" in banner, banner
+        asked = _cli("driver", "say", "--as", "carol", "restart vm dev-01", "--chat", "ops", "--wait", "10", cwd=tmp_path)
+        plan_id = asked.stdout.split("[plan ")[1].split("]")[0]
+        # a plan in another conversation is not the target: the demo chat has none
+        elsewhere = _cli("driver", "approve", "--as", "alice", cwd=tmp_path)
+        assert elsewhere.returncode == 1 and "no plan card in chat sandbox-demo" in elsewhere.stderr
+        # carol asked, so she may not approve: the bot's refusal is printed, not a guess of the driver
+        own = _cli("driver", "approve", "--as", "carol", "--chat", "ops", "--wait", "5", cwd=tmp_path)
+        assert "bot answered 200: " in own.stdout and "someone else has to approve it" in own.stdout, own.stdout + own.stderr
+        denied = _cli("driver", "deny", "--as", "alice", "--chat", "ops", "--reason", "change freeze", "--wait", "10", cwd=tmp_path)
+        assert "Denied" in denied.stdout and "change freeze" in denied.stdout, denied.stdout + denied.stderr
+        late = _cli("driver", "approve", "--as", "bob", "--plan", plan_id, "--wait", "5", cwd=tmp_path)
+        assert f"on plan {plan_id}" in late.stdout and "bot answered 200: " in late.stdout, late.stdout + late.stderr
+        history = _cli("driver", "watch", "--plan", plan_id, "--history", "--seconds", "0.5", cwd=tmp_path)
+        lines = [line for line in history.stdout.splitlines() if f"[plan {plan_id}]" in line]
+        assert "Awaiting approval" in lines[0] and "Denied" in lines[-1] and "(update 1)" in lines[-1], history.stdout
+    finally:
+        _stop(proc)
+
+
+def test_a_second_sandbox_refuses_to_start_and_leaves_the_first_working(tmp_path: Path) -> None:
+    port = _free_port()
+    first, banner = _start_sandbox(tmp_path, port)
+    try:
+        assert "Three things to try" in banner, banner
+        endpoints = (tmp_path / ".sandbox" / "endpoints.json").read_bytes()
+        for second_port in (port, _free_port()):
+            second = _cli("sandbox", "--port", str(second_port), cwd=tmp_path)
+            assert second.returncode != 0 and "sandbox is up" not in second.stdout, second.stdout
+            assert second.stderr.strip() == (
+                f"a sandbox is already running (pid {first.pid}, bot on "
+                f"http://localhost:{port}/api/messages); stop it with Ctrl-C in its terminal"
+            )
+        assert (tmp_path / ".sandbox" / "endpoints.json").read_bytes() == endpoints
+        helped = _cli("driver", "say", "--as", "carol", "help", "--wait", "10", cwd=tmp_path)
+        assert helped.returncode == 0 and "restart vm" in helped.stdout, helped.stderr
+    finally:
+        _stop(first)
+    assert first.returncode == 0
+
+
+def test_a_sandbox_on_a_port_in_use_says_so_before_anything_else(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = _cli("sandbox", "--port", str(taken.getsockname()[1]), cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == "" and "already in use" in result.stderr
+    assert not (tmp_path / ".sandbox" / "endpoints.json").exists()
 
 
 def test_driver_without_a_sandbox_says_what_to_do(tmp_path: Path) -> None:
@@ -90,8 +165,7 @@ def test_audit_on_a_missing_store_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no store" in result.stderr
 
 
-SERVE_ENV = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
-             "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa"}
+SERVE_ENV = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111", "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa"}
 
 
 def test_serve_without_an_app_id_refuses_to_start_naming_the_setting(tmp_path: Path) -> None:
@@ -103,10 +177,17 @@ def test_serve_without_an_app_id_refuses_to_start_naming_the_setting(tmp_path: P
 
 def test_anonymous_serve_listens_on_loopback_only_and_warns(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**_clean_env(), **SERVE_ENV, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0", "PORT": str(port),
-           "STORE_PATH": str(tmp_path / "s.sqlite3")}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **_clean_env(),
+        **SERVE_ENV,
+        "ANONYMOUS_ALLOWED": "true",
+        "HOST": "0.0.0.0",
+        "PORT": str(port),
+        "STORE_PATH": str(tmp_path / "s.sqlite3"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
