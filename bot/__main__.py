@@ -21,11 +21,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    settings = settings_or_exit(load_env(), serving=True)
-    print("configuration is valid:")
-    for key, value in vars(settings).items():
-        shown = "(set)" if ("password" in key or "secret" in key) and value else value
-        print(f"  {key} = {shown}")
+    from .config import describe
+
+    env = load_env()
+    settings = settings_or_exit(env, serving=True)
+    print("configuration is valid; the bot would run with:")
+    for line in describe(settings, env):
+        print(f"  {line}")
 
 
 def cmd_audit(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, Settings, check_serving
+from .config import ConfigError, Settings
 
 
 def load_env() -> dict[str, str]:
@@ -23,10 +23,7 @@ def load_env() -> dict[str, str]:
 def settings_or_exit(env: dict[str, str], *, serving: bool = False) -> Settings:
     """The validated settings, or every problem on stderr (one line each) and exit code 2."""
     try:
-        settings = Settings.from_env(env)
-        if serving:
-            check_serving(settings)
-        return settings
+        return Settings.from_env(env, serving=serving)
     except ConfigError as e:
         for problem in e.problems:
             print(f"configuration error: {problem}", file=sys.stderr)

@@ -146,18 +146,72 @@ def test_driver_without_a_sandbox_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode == 2 and "make run" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("env", "line"),
-    [
-        ({}, "AZURE_TENANT_ID is required"),
-        ({"AZURE_TENANT_ID": "nope"}, "AZURE_TENANT_ID='nope' is invalid: expected a GUID"),
-    ],
-)
-def test_bad_configuration_stops_with_one_clear_line(tmp_path: Path, env: dict[str, str], line: str) -> None:
-    result = _cli("check-config", cwd=tmp_path, env={**_clean_env(), **env})
-    assert result.returncode == 2
+def test_bad_configuration_lists_every_problem_one_line_each(tmp_path: Path) -> None:
+    env = {**_clean_env(), "AZURE_TENANT_ID": "nope", "PORT": "abc", "APPROVALS_REQUIRED": "0"}
+    result = _cli("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: AZURE_TENANT_ID='nope' is invalid: expected a GUID like 00000000-0000-0000-0000-000000000000",
+        "configuration error: DEFAULT_SUBSCRIPTION_ID is required: subscription searched by chat commands that name a VM",
+        "configuration error: PORT='abc' is invalid: expected a whole number",
+        "configuration error: APPROVALS_REQUIRED='0' is invalid: expected at least 1",
+    ]
+
+
+def test_dot_env_problems_are_listed_like_the_environments(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "AZURE_TENANT_ID=contoso\nDEFAULT_SUBSCRIPTION_ID=00000000-0000-0000-0000-0000000000aa\nPLAN_EXPIRY_MINUTES=soon\n"
+    )
+    result = _cli("check-config", cwd=tmp_path, env={**_clean_env(), "LOG_LEVEL": "loud"})
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("configuration error: ") and line in lines[0]
+    assert result.returncode == 2 and len(lines) == 3, result.stderr
+    assert [line.split("=")[0].split(": ")[1] for line in lines] == ["AZURE_TENANT_ID", "PLAN_EXPIRY_MINUTES", "LOG_LEVEL"]
+
+
+@pytest.mark.parametrize("command", ["check-config", "serve", "sandbox"])
+def test_a_bad_port_is_one_line_for_every_command(tmp_path: Path, command: str) -> None:
+    result = _cli(command, cwd=tmp_path, env={**_clean_env(), **SERVE_ENV, "PORT": "abc"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "configuration error: PORT='abc' is invalid: expected a whole number" in result.stderr
+    assert not (tmp_path / ".sandbox" / "endpoints.json").exists()
+
+
+def test_valid_configuration_is_printed_by_setting_name_with_secrets_masked(tmp_path: Path) -> None:
+    env = {
+        **_clean_env(),
+        **SERVE_ENV,
+        "MicrosoftAppId": "22222222-2222-2222-2222-222222222222",
+        "MicrosoftAppPassword": "not-a-real-secret",
+        "DEFAULT_APPROVERS": "33333333-3333-3333-3333-333333333333,44444444-4444-4444-4444-444444444444",
+        "STORE_PATH": str(tmp_path / "s.sqlite3"),
+    }
+    result = _cli("check-config", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    shown = [line.strip() for line in result.stdout.splitlines()[1:]]
+    for line in (
+        "PORT=3978",
+        "PLAN_EXPIRY_MINUTES=30",
+        "MicrosoftAppPassword=(set)",
+        "AZURE_CLIENT_SECRET=(not set)",
+        "DEFAULT_APPROVERS=33333333-3333-3333-3333-333333333333,44444444-4444-4444-4444-444444444444",
+    ):
+        assert line in shown, result.stdout
+    assert "not-a-real-secret" not in result.stdout and "frozenset" not in result.stdout and "timedelta" not in result.stdout
+
+
+def test_a_policy_no_one_can_satisfy_does_not_start(tmp_path: Path) -> None:
+    env = {
+        **_clean_env(),
+        **SERVE_ENV,
+        "MicrosoftAppId": "22222222-2222-2222-2222-222222222222",
+        "MicrosoftAppPassword": "x",
+        "DEFAULT_APPROVERS": "33333333-3333-3333-3333-333333333333",
+        "APPROVALS_REQUIRED": "3",
+        "STORE_PATH": str(tmp_path / "s.sqlite3"),
+    }
+    for command in ("check-config", "serve"):
+        result = _cli(command, cwd=tmp_path, env=env)
+        assert result.returncode == 2 and "APPROVALS_REQUIRED=3 is invalid" in result.stderr, result.stderr
 
 
 def test_audit_on_a_missing_store_says_so(tmp_path: Path) -> None:
@@ -165,7 +219,11 @@ def test_audit_on_a_missing_store_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no store" in result.stderr
 
 
-SERVE_ENV = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111", "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa"}
+SERVE_ENV = {
+    "AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+    "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa",
+    "DEFAULT_APPROVERS": "33333333-3333-3333-3333-333333333333",
+}
 
 
 def test_serve_without_an_app_id_refuses_to_start_naming_the_setting(tmp_path: Path) -> None:
