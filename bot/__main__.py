@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,12 +61,12 @@ def cmd_audit(args: argparse.Namespace) -> None:
                 )
             )
         return
-    for e in events:
-        move = f" {e.from_state} -> {e.to_state}" if e.from_state else ""
-        detail = "; ".join(f"{k}={v}" for k, v in e.detail.items())
-        print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.plan_id or '-':<16} {e.actor_name:<20} {e.event}{move}" + (f"  ({detail})" if detail else ""))
     if not events:
         print("no audit events match")
+        return
+    from .audit_table import table
+
+    print("\n".join(table(events)))
 
 
 def _since(value: str) -> datetime:
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     mv.add_argument("path", nargs="?", default="build/sre-consent-bot.zip")
     mf.set_defaults(fn=cmd_manifest)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `audit | head` ends quietly, as other command-line tools do
     args.fn(args)
 
 

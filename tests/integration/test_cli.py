@@ -262,3 +262,34 @@ def test_anonymous_serve_listens_on_loopback_only_and_warns(tmp_path: Path) -> N
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     assert "Bot Framework authentication is OFF" in err and '"level": "WARNING"' in err
+
+
+def test_audit_is_an_aligned_table_with_time_zones_and_cells_that_never_spill() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from bot.audit_table import table
+    from bot.domain.audit import AuditEvent
+
+    paris = timezone(timedelta(hours=1))
+    events = [
+        AuditEvent(
+            datetime(2026, 11, 25, 10, 8, 7, tzinfo=paris),
+            "p-81d417a74443",
+            "x",
+            "A name far longer than its column",
+            "credentials_requested",
+            "executing",
+            "awaiting_credentials",
+            {"reason": "word " * 40},
+        ),
+        AuditEvent(datetime(2026, 11, 25, 9, 9, 0, tzinfo=UTC), None, "system", "the bot", "sweep"),
+    ]
+    lines = table(events, columns=200)
+    starts = [lines[0].index(h) for h in ("PLAN", "ACTOR", "EVENT", "STATE", "DETAIL")]
+    rows = [line for line in lines[1:] if not line.startswith(" ")]
+    assert rows[0].startswith("2026-11-25 09:08:07 UTC") and rows[1].startswith("2026-11-25 09:09:00 UTC")
+    for row in rows:
+        assert all(row[s - 2 : s] == "  " for s in starts if s < len(row)), row  # every column starts where its header does
+    assert "A name far longer than …" in rows[0] and "awaiting_credentials" in rows[0]
+    assert len(lines) > 3 and all(len(line) <= 200 for line in lines)  # the long detail wraps under its column
+    assert all(line[: starts[-1]].strip() == "" for line in lines[2:-1])
