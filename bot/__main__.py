@@ -22,7 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:
-    from .config import describe
+    from .config_view import describe
 
     env = load_env()
     settings = settings_or_exit(env, serving=True)
