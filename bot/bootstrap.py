@@ -15,11 +15,12 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.observability import Metrics, ObservedAuditLog
 from .adapters.store.sqlite import SqliteStore
 from .adapters.teams.adapter import create_adapter
 from .adapters.teams.auth import CachingBotFrameworkAuthentication
-from .adapters.teams.bot import BotOptions, ConsentBot
+from .adapters.teams.bot import ConsentBot
 from .adapters.teams.notifier import TeamsNotifier
 from .config import Settings
 from .domain.plan import Plan
@@ -86,5 +87,5 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
-    bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    bot = ConsentBot(Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier))
     return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)
