@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,12 +17,9 @@ from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.core import BotOptions, Conversation
+from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.observability import Metrics, ObservedAuditLog
 from .adapters.store.sqlite import SqliteStore
-from .adapters.teams.adapter import create_adapter
-from .adapters.teams.auth import CachingBotFrameworkAuthentication
-from .adapters.teams.bot import ConsentBot
-from .adapters.teams.notifier import TeamsNotifier
 from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock
@@ -34,20 +32,28 @@ class Container:
     deps: Deps
     store: SqliteStore
     tasks: BackgroundTasks
-    auth: CachingBotFrameworkAuthentication
-    adapter: Any  # botbuilder's CloudAdapter (kept out of this module's imports)
-    bot: ConsentBot
+    sdk: SdkParts
+    conversation: Conversation
+    endpoint: Endpoint
     runner: ArmRunner
     broker: AzureCredentialBroker
     validator: EntraTokenValidator
     metrics: Metrics
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
+    @property
+    def auth(self) -> Any:
+        return self.sdk.auth
+
+    @property
+    def adapter(self) -> Any:
+        return self.sdk.adapter
+
     async def close(self) -> None:
         await self.tasks.drain()
         await self.runner.close()
         await self.broker.close()
-        await self.auth.close()
+        await self.sdk.close()
         self.store.close()
 
 
@@ -71,12 +77,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
-                                   settings.channel, settings.ca_bundle, settings.outbound_timeout)
-    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
-    notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
-                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls)
+    sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
+    notifier = sdk.notifier
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     metrics = Metrics(store.count_by_state, lambda: tasks.pending)
     deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
@@ -87,5 +90,16 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
-    bot = ConsentBot(Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier))
-    return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)
+    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    return Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
+                     validator, metrics)
+
+
+SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
+
+
+def sdk_parts(settings: Settings, render: Any) -> SdkParts:
+    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be installed."""
+    module = importlib.import_module(SDK_MODULES[settings.bot_sdk])
+    parts: SdkParts = module.build(settings, render)
+    return parts
