@@ -24,7 +24,6 @@ from microsoft_agents.hosting.core import (
     ConnectorClientBase,
     MemoryStorage,
     MessageFactory,
-    RestChannelServiceClientFactory,
     TurnContext,
     TurnState,
     UserTokenClientBase,
@@ -35,7 +34,7 @@ from ..conversation.answers import Answer, wire
 from ..conversation.core import ADAPTIVE_CARD_ACTION, TURN_FAILED, Conversation
 from ..conversation.turn import Incoming, Member, MemberNotConfirmed, Sender, Turn
 from .auth import PUBLIC_SCOPE, PUBLIC_TOKEN_SERVICE, BotConnections, ChannelAuthenticator, ChannelAuthRefused
-from .connector import with_retries
+from .connector import ChannelClients, Connector, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +44,19 @@ def incoming_of(activity: Activity) -> Incoming:
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = data.get("tenant") if isinstance(data.get("tenant"), dict) else {}
     return Incoming(
-        type=str(activity.type or ""), channel_id=str(activity.channel_id or ""), service_url=str(activity.service_url or ""),
+        type=str(activity.type or ""),
+        channel_id=str(activity.channel_id or ""),
+        service_url=str(activity.service_url or ""),
         conversation_id=str(conv.id) if conv is not None and conv.id else "",
         conversation_type=conv.conversation_type if conv is not None else None,
         is_group=bool(conv.is_group) if conv is not None else False,
         conversation_tenant_id=(conv.tenant_id if conv is not None else None) or "",
         data_tenant_id=str(tenant.get("id") or ""),
         sender=Sender(str(sender.id or ""), sender.aad_object_id, sender.name) if sender is not None else None,
-        name=activity.name, text=activity.text or "", raw_text=activity.text or "", value=activity.value,
+        name=activity.name,
+        text=activity.text or "",
+        raw_text=activity.text or "",
+        value=activity.value,
     )
 
 
@@ -106,7 +110,9 @@ def turn_of(context: TurnContext) -> Turn:
     client = context.services.get(UserTokenClientBase)
     identity = context.identity
     return Turn(
-        incoming=incoming_of(context.activity), members=_Members(context), replies=_Replies(context),
+        incoming=incoming_of(context.activity),
+        members=_Members(context),
+        replies=_Replies(context),
         tokens=_UserTokens(client, context) if client is not None else None,
         anonymous=identity is None or identity.allow_anonymous,
     )
@@ -131,11 +137,19 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
 class AgentsEndpoint:
     """/api/messages on the Agents SDK: channel authentication, then the SDK's adapter and application."""
 
-    def __init__(self, conversation: Conversation, channel_auth: ChannelAuthenticator, connections: BotConnections,
-                 channel: ChannelEndpoints) -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        channel_auth: ChannelAuthenticator,
+        connections: BotConnections,
+        connector: Connector,
+        channel: ChannelEndpoints,
+    ) -> None:
         self.conversation, self.channel_auth = conversation, channel_auth
-        factory = RestChannelServiceClientFactory(
-            connections, token_service_endpoint=channel.oauth_url or PUBLIC_TOKEN_SERVICE,
+        factory = ChannelClients(
+            connector,
+            connections,
+            token_service_endpoint=channel.oauth_url or PUBLIC_TOKEN_SERVICE,
             token_service_audience=channel.oauth_scope or PUBLIC_SCOPE,
         )
         self.adapter = CloudAdapter(channel_service_client_factory=factory)

@@ -106,8 +106,9 @@ class _ChannelTokenValidator(JwtTokenValidator):  # type: ignore[misc]
 class ChannelAuthenticator:
     """Authenticates an inbound activity as the Bot Framework channel's; remembers the service URLs it vouched for."""
 
-    def __init__(self, configuration: AgentAuthConfiguration, channel: ChannelEndpoints, ca_bundle: str | None,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, configuration: AgentAuthConfiguration, channel: ChannelEndpoints, ca_bundle: str | None, timeout: float = 30.0
+    ) -> None:
         self._configuration = configuration
         self._keys = _ChannelKeys(channel.openid_metadata_url or PUBLIC_OPENID_METADATA, ca_bundle, timeout)
         self._validator = _ChannelTokenValidator(configuration, self._keys)
@@ -125,7 +126,9 @@ class ChannelAuthenticator:
             log.warning(
                 "refused a %s activity from channel %s: Bot Framework authentication failed (%s; "
                 "Authorization header %s); nothing was processed",
-                str(activity.get("type"))[:40], str(activity.get("channelId"))[:40], reason,
+                str(activity.get("type"))[:40],
+                str(activity.get("channelId"))[:40],
+                reason,
                 "present" if auth_header else "missing",
                 extra={"event": "channel_auth_refused", "detail": reason},
             )
@@ -189,8 +192,13 @@ class BotMsalAuth(MsalAuth):  # type: ignore[misc]
         if self._ca_bundle:
             session.verify = self._ca_bundle
         return msal.ConfidentialClientApplication(
-            config.CLIENT_ID, client_credential=config.CLIENT_SECRET, authority=authority, validate_authority=False,
-            instance_discovery=False, http_client=session, timeout=self._timeout,
+            config.CLIENT_ID,
+            client_credential=config.CLIENT_SECRET,
+            authority=authority,
+            validate_authority=False,
+            instance_discovery=False,
+            http_client=session,
+            timeout=self._timeout,
         )
 
 

@@ -12,9 +12,10 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
+from microsoft_agents.hosting.core import RestChannelServiceClientFactory
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from .auth import BotMsalAuth
@@ -25,24 +26,51 @@ RETRYABLE = {412, 429, 502, 503, 504}
 MAX_SESSIONS = 32
 
 
+class _SharedSessionClient(TeamsConnectorClient):  # type: ignore[misc]
+    """The SDK closes a turn's connector client when the turn ends; the session is ours and stays open."""
+
+    async def close(self) -> None:
+        return None
+
+
+class ChannelClients(RestChannelServiceClientFactory):  # type: ignore[misc]
+    """The SDK's client factory, with the turn's connector client over our kept, time-limited sessions."""
+
+    def __init__(self, connector: Connector, connections: Any, token_service_endpoint: str, token_service_audience: str) -> None:
+        super().__init__(connections, token_service_endpoint=token_service_endpoint, token_service_audience=token_service_audience)
+        self._connector = connector
+
+    async def create_connector_client(
+        self,
+        context: Any,
+        claims_identity: Any,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> TeamsConnectorClient:
+        return await self._connector.client(service_url, anonymous=use_anonymous)
+
+
 class Connector:
     def __init__(self, provider: BotMsalAuth | None, timeout: float, attempts: int = 4, limit: int = MAX_SESSIONS) -> None:
         self._provider, self._timeout, self._attempts, self._limit = provider, timeout, attempts, limit
         self._sessions: OrderedDict[str, aiohttp.ClientSession] = OrderedDict()
 
-    async def client(self, service_url: str) -> TeamsConnectorClient:
+    async def client(self, service_url: str, anonymous: bool = False) -> TeamsConnectorClient:
         endpoint = service_url if service_url.endswith("/") else service_url + "/"
         session = self._sessions.get(endpoint)
         if session is None or session.closed:
             session = self._sessions[endpoint] = aiohttp.ClientSession(
-                base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._timeout))
+                base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
             while len(self._sessions) > self._limit:
                 _, evicted = self._sessions.popitem(last=False)
                 await evicted.close()
         self._sessions.move_to_end(endpoint)
-        # no app id (ANONYMOUS_ALLOWED): no token to send
-        token = await self._provider.get_access_token(endpoint, []) if self._provider is not None else ""
-        return TeamsConnectorClient(endpoint, token, session=session)
+        # no app id (ANONYMOUS_ALLOWED) or an anonymous turn: no token to send
+        token = "" if anonymous or self._provider is None else await self._provider.get_access_token(endpoint, [])
+        return _SharedSessionClient(endpoint, token, session=session)
 
     async def retry(self, call: Callable[[], Awaitable[T]]) -> T:
         return await with_retries(call, self._attempts)

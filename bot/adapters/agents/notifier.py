@@ -29,8 +29,9 @@ CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 class AgentsNotifier:
     """Notifier over the Bot Connector, through the Agents SDK's connector client."""
 
-    def __init__(self, connector: Connector, channel_auth: ChannelAuthenticator, render: CardRenderer, bot_id: str,
-                 trusted: ServiceUrlPolicy) -> None:
+    def __init__(
+        self, connector: Connector, channel_auth: ChannelAuthenticator, render: CardRenderer, bot_id: str, trusted: ServiceUrlPolicy
+    ) -> None:
         self._connector, self._auth, self._render = connector, channel_auth, render
         self._bot_id, self._trusted = bot_id, trusted
         self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU, MAX_MEMBER_LISTS
@@ -39,9 +40,11 @@ class AgentsNotifier:
         # The client sends the bot's token to this URL: only configured Bot Connector hosts, or one an
         # authenticated activity came from (the channel's token vouched for it). Checked for every call.
         if not (self._trusted.allows(service_url) or self._auth.vouched(service_url)):
-            raise UntrustedServiceUrl(f"refused to call the Bot Connector at an untrusted service URL "
-                                      f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
-                                      f"not from an authenticated activity)")
+            raise UntrustedServiceUrl(
+                f"refused to call the Bot Connector at an untrusted service URL "
+                f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
+                f"not from an authenticated activity)"
+            )
         return await self._connector.client(service_url)
 
     async def _approver_ids(self, plan: Plan) -> list[str] | None:
@@ -67,8 +70,9 @@ class AgentsNotifier:
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
-                        summary=f"Execution plan: {plan.title}")
+        return Activity(
+            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
+        )
 
     async def post_plan(self, plan: Plan) -> Thread:
         thread = plan.thread
@@ -96,7 +100,10 @@ class AgentsNotifier:
         client = await self._client(channel.service_url)
         activity = Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
         params = ConversationParameters(
-            is_group=True, agent=ChannelAccount(id=self._bot_id), tenant_id=channel.tenant_id, activity=activity,
+            is_group=True,
+            agent=ChannelAccount(id=self._bot_id),
+            tenant_id=channel.tenant_id,
+            activity=activity,
             channel_data={"channel": {"id": channel.conversation_id}, "tenant": {"id": channel.tenant_id}},
         )
         created = await self._connector.retry(lambda: client.conversations.create_conversation(params))

@@ -19,6 +19,7 @@ def build(settings: Settings, render: CardRenderer) -> SdkParts:
     notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.service_urls)
     return SdkParts(
         notifier=notifier,
-        endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), settings.channel),
-        close=connector.close, auth=channel_auth,
+        endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), connector, settings.channel),
+        close=connector.close,
+        auth=channel_auth,
     )
