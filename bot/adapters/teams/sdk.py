@@ -21,12 +21,17 @@ class BotbuilderEndpoint:
 
 
 def build(settings: Settings, render: CardRenderer) -> SdkParts:
-    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
-                                   settings.channel, settings.ca_bundle, settings.outbound_timeout)
+    auth, adapter = create_adapter(
+        settings.app_id,
+        settings.app_password,
+        settings.app_type,
+        settings.app_tenant_id,
+        settings.channel,
+        settings.ca_bundle,
+        settings.outbound_timeout,
+    )
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""), render, bot_id, settings.service_urls)
-    return SdkParts(notifier=notifier, endpoint_for=lambda c: BotbuilderEndpoint(adapter, ConsentBot(c)), close=auth.close,
-                    auth=auth, adapter=adapter)
-
-
-
+    return SdkParts(
+        notifier=notifier, endpoint_for=lambda c: BotbuilderEndpoint(adapter, ConsentBot(c)), close=auth.close, auth=auth, adapter=adapter
+    )
