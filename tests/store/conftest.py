@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from bot.adapters.store.sqlite import SqliteStore
+from bot.adapters.store.tables import TableStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "azure-tables"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -20,3 +22,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         sqlite = SqliteStore(tmp_path / "contract.sqlite3")
         yield sqlite
         sqlite.close()
+    else:
+        emulator = request.getfixturevalue("azurite")
+        tables = TableStore.from_connection_string(emulator.connection_string, prefix=f"t{uuid.uuid4().hex[:12]}")
+        yield tables
+        await tables.aclose()
