@@ -87,7 +87,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INCIDENT_WEBHOOK_SECRET", "secret the Azure Monitor action group puts in the webhook URL (?code=...); "
             "empty turns /api/incidents off", ""),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
+    Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
+            "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
+    Setting("STORE_SQLITE_WAL", "SQLite write-ahead log: auto (on, unless STORE_PATH is on a network file system such "
+            "as SMB/CIFS or NFS, where WAL is unsafe), on or off", "auto"),
+    Setting("AZURE_STORAGE_ACCOUNT_URL", "Table endpoint of the storage account for STORE=azure-tables "
+            "(https://<account>.table.core.windows.net), reached with the agent identity (AZURE_CLIENT_ID)", ""),
+    Setting("AZURE_STORAGE_CONNECTION_STRING", "connection string for STORE=azure-tables instead of "
+            "AZURE_STORAGE_ACCOUNT_URL (an account key: prefer the managed identity in Azure)", ""),
+    Setting("STORE_TABLE_PREFIX", "prefix of the store's table names (<prefix>plans, <prefix>deliveries); letters "
+            "and digits, starting with a letter", "sreconsent"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
     Setting("BOT_DOMAIN", "public host name of the bot, for the Teams manifest (default: taken from SSO_APP_ID_URI)", ""),
@@ -152,6 +162,11 @@ class Settings:
     store_path: Path
     log_level: str
     appinsights_connection_string: str = field(repr=False, default="")
+    store: str = "sqlite"
+    store_sqlite_wal: str = "auto"
+    storage_account_url: str = ""
+    storage_connection_string: str = field(repr=False, default="")
+    store_table_prefix: str = "sreconsent"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -257,7 +272,24 @@ class Settings:
                 raise ConfigError("INCIDENT_WEBHOOK_SECRET is invalid: expected at least 24 random characters")
             return secret
 
+        def store_choice() -> tuple[str, str, str, str]:
+            kind, wal = get("STORE").lower(), get("STORE_SQLITE_WAL").lower()
+            if kind not in ("sqlite", "azure-tables"):
+                raise ConfigError(f"STORE={kind!r} is invalid: expected sqlite or azure-tables")
+            if wal not in ("auto", "on", "off"):
+                raise ConfigError(f"STORE_SQLITE_WAL={wal!r} is invalid: expected auto, on or off")
+            prefix = get("STORE_TABLE_PREFIX")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,50}", prefix):
+                raise ConfigError(f"STORE_TABLE_PREFIX={prefix!r} is invalid: expected letters and digits, starting "
+                                  "with a letter, at most 51 characters (table names allow nothing else)")
+            account_url = optional_url("AZURE_STORAGE_ACCOUNT_URL")
+            if kind == "azure-tables" and not account_url and not get("AZURE_STORAGE_CONNECTION_STRING"):
+                raise ConfigError("AZURE_STORAGE_ACCOUNT_URL is required when STORE=azure-tables (or set "
+                                  "AZURE_STORAGE_CONNECTION_STRING)")
+            return kind, wal, prefix, account_url
+
         tenant_id = guid("AZURE_TENANT_ID", get("AZURE_TENANT_ID"))
+        store_kind, store_wal, table_prefix, storage_url = store_choice()
         app_id = guid("MicrosoftAppId", get("MicrosoftAppId"))
         app_type = get("MicrosoftAppType")
         if app_type.lower() not in ("multitenant", "singletenant", "userassignedmsi"):
@@ -330,6 +362,11 @@ class Settings:
             store_path=Path(get("STORE_PATH")),
             log_level=level,
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            store=store_kind,
+            store_sqlite_wal=store_wal,
+            storage_account_url=storage_url,
+            storage_connection_string=get("AZURE_STORAGE_CONNECTION_STRING"),
+            store_table_prefix=table_prefix,
         )
 
 

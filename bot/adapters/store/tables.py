@@ -45,16 +45,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import re
 import secrets
 import threading
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -74,6 +75,7 @@ PLAN_ROW = "plan"
 SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 STATES_PER_QUERY = 10  # a filter holds at most 15 comparisons
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class StoreLimitExceeded(ValueError):
@@ -161,6 +163,26 @@ def _conflict(error: HttpResponseError) -> bool:
     return error.status_code in (409, 412)
 
 
+def _on_its_loop(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run the call on the store's event loop, whoever calls: its HTTP connections belong to that loop, and
+    the store, like SqliteStore, is usable from any thread (the audit CLI, tests, a worker thread)."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        store = args[0]
+        assert isinstance(store, TableStore)
+        loop, running = store._loop, asyncio.get_running_loop()
+        if loop is None or loop is running or loop.is_closed():
+            return await method(*args, **kwargs)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(method(*args, **kwargs)), loop))
+
+    return call
+
+
+async def _awaited(work: Awaitable[T]) -> T:
+    return await work
+
+
 class TableStore:
     """PlanStore and AuditLog over Azure Table Storage (see the module docstring for the layout)."""
 
@@ -180,13 +202,14 @@ class TableStore:
         self._counts: dict[str, int] = {}
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent") -> TableStore:
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix)
+    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", **client: Any) -> TableStore:
+        """`client`: azure-core options, e.g. connection_verify (the CA bundle, SSL_CERT_FILE)."""
+        return cls(TableServiceClient.from_connection_string(connection_string, **client), prefix)
 
     @classmethod
-    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent") -> TableStore:
+    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", **client: Any) -> TableStore:
         """`credential`: an azure-core async TokenCredential (the agent's managed identity in production)."""
-        return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix)
+        return cls(TableServiceClient(endpoint=account_url, credential=credential, **client), prefix)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def _ready(self) -> None:
@@ -255,9 +278,11 @@ class TableStore:
         return counts
 
     # -- PlanStore ---------------------------------------------------------------------------------
+    @_on_its_loop
     async def add(self, plan: Plan) -> Plan:
         return await self.add_with_events(plan, ())
 
+    @_on_its_loop
     async def add_with_events(self, plan: Plan, events: Sequence[AuditEvent]) -> Plan:
         """Store a new plan at version 1 with its audit events, all or nothing."""
         await self._ready()
@@ -272,6 +297,7 @@ class TableStore:
             raise
         return plan
 
+    @_on_its_loop
     async def get(self, plan_id: str) -> Plan | None:
         entity = await self._plan_row(plan_id)
         return None if entity is None else _plan_from(entity)
@@ -286,9 +312,11 @@ class TableStore:
             return None
         return entity if entity.get("PlanId") == plan_id else None  # a digest partition is the id's only
 
+    @_on_its_loop
     async def save(self, plan: Plan, expected_version: int) -> Plan:
         return await self.save_with_events(plan, expected_version, ())
 
+    @_on_its_loop
     async def save_with_events(self, plan: Plan, expected_version: int, events: Sequence[AuditEvent]) -> Plan:
         """Compare-and-set the plan and append its audit events in one transaction (all or nothing)."""
         stored = await self._plan_row(plan.id)
@@ -312,6 +340,7 @@ class TableStore:
             raise
         return saved
 
+    @_on_its_loop
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         await self._ready()
         values = sorted({s.value for s in states})
@@ -324,6 +353,7 @@ class TableStore:
             found += [_plan_from(e) async for e in self._plans.query_entities(f"RowKey eq @row and ( {where} )", parameters=params)]
         return sorted(found, key=lambda p: p.expires_at)
 
+    @_on_its_loop
     async def for_incident(self, incident_id: str) -> list[Plan]:
         await self._ready()
         query = self._plans.query_entities(
@@ -331,6 +361,7 @@ class TableStore:
         )
         return [_plan_from(e) async for e in query]
 
+    @_on_its_loop
     async def first_delivery(self, key: str) -> bool:
         await self._ready()
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -374,10 +405,12 @@ class TableStore:
             )
         return events
 
+    @_on_its_loop
     async def record(self, event: AuditEvent) -> None:
         await self._ready()
         await self._plans.create_entity(self._event_entity(event, event.plan_id))
 
+    @_on_its_loop
     async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
         """In write order. With no plan id this scans every partition (the CLI and tests use it; the bot does not)."""
         await self._ready()
