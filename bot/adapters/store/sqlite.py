@@ -60,8 +60,9 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
 
-NETWORK_FILE_SYSTEMS = frozenset({"cifs", "smb3", "smbfs", "nfs", "nfs4", "9p", "afs", "ceph", "glusterfs",
-                                  "fuse.sshfs", "fuse.blobfuse", "fuse.blobfuse2", "lustre"})
+NETWORK_FILE_SYSTEMS = frozenset(
+    {"cifs", "smb3", "smbfs", "nfs", "nfs4", "9p", "afs", "ceph", "glusterfs", "fuse.sshfs", "fuse.blobfuse", "fuse.blobfuse2", "lustre"}
+)
 
 
 def file_system_type(path: Path, mounts: str | None = None) -> str | None:
