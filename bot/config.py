@@ -96,6 +96,10 @@ SETTINGS: tuple[Setting, ...] = (
             "never runs an autonomous response plan at once; the plan waits for a responder's approval instead",
             "true"),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
+    Setting("OUTBOX_MAX_ATTEMPTS", "sends of one message to Teams (and tries of one alert) before it is given up as a "
+            "dead letter, shown by /readyz and /metrics", "20"),
+    Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
+            "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
@@ -155,6 +159,8 @@ class Settings:
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
+    outbox_max_attempts: int
+    outbox_max_backoff: float
     buttons_for_everyone: bool
     response_plans: tuple[ResponsePlan, ...]
     incident_webhook_secret: str = field(repr=False)
@@ -337,6 +343,8 @@ class Settings:
                 credentials_expiry=timedelta(minutes=number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
             ),
             sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+            outbox_max_attempts=int(number("OUTBOX_MAX_ATTEMPTS", 1)),
+            outbox_max_backoff=number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
             buttons_for_everyone=card_buttons(),
             response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes),
             incident_webhook_secret=webhook_secret(),
