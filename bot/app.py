@@ -1,4 +1,4 @@
-"""The aiohttp application: /api/messages, /api/plans, /api/incidents, /healthz, /readyz, /metrics."""
+"""The aiohttp application: /api/messages, /api/plans, /api/incidents, /healthz, /readyz; /metrics apart."""
 
 from __future__ import annotations
 
@@ -90,21 +90,44 @@ def create_app(container: Container) -> web.Application:
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
     app.router.add_post("/api/incidents", incidents.receive)
-    async def metrics(request: web.Request) -> web.Response:
-        body = await asyncio.to_thread(generate_latest, container.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
     async def page(text: str) -> web.Response:
         return web.Response(text=text)
 
-    app.router.add_get("/metrics", metrics)
     app.router.add_get("/privacy", lambda r: page(PRIVACY))
     app.router.add_get("/terms", lambda r: page(TERMS))
     app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_lifecycle(container))
+    if container.settings.metrics_port is not None:
+        app.cleanup_ctx.append(_metrics_server(container))
     return app
+
+
+def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
+    """/metrics on its own listener (METRICS_HOST:METRICS_PORT, loopback by default), never on the public port:
+    plan counts and refusal codes are for the operators' scraper, not for anyone who can reach /api/messages."""
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(generate_latest, container.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def serve(app: web.Application) -> AsyncIterator[None]:
+        metrics_app = web.Application()
+        metrics_app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        s = container.settings
+        site = web.TCPSite(runner, s.metrics_host, s.metrics_port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else s.metrics_port
+        host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
+        container.metrics_url = f"http://{host}:{port}/metrics"
+        log.info("metrics served at %s", container.metrics_url)
+        yield
+        await runner.cleanup()
+
+    return serve
 
 
 def _lifecycle(container: Container):  # type: ignore[no-untyped-def]

@@ -45,6 +45,7 @@ class Container:
     metrics: Metrics
     outbox: OutboxWorker
     inbox: InboxWorker
+    metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
@@ -77,15 +78,16 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         agent_client_id=settings.agent_client_id or None, agent_client_secret=settings.agent_client_secret or None,
         obo_client_id=settings.sso_client_id or None, obo_client_secret=settings.sso_client_secret or None,
         user_scope=f"{settings.arm_endpoint}/user_impersonation", ca_bundle=settings.ca_bundle,
+        timeout=settings.outbound_timeout,
     )
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
     auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
-                                   settings.channel, settings.ca_bundle)
+                                   settings.channel, settings.ca_bundle, settings.outbound_timeout)
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
-                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id,
+                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls,
                              attempts=1)  # one try per send: the outbox worker tries again, durably
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
@@ -96,7 +98,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                 alerts=ArmAlerts(settings.arm_endpoint, broker.agent(), settings.ca_bundle))
     validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
-    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri)
+    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
+                         settings.rate_person_per_minute, settings.rate_conversation_per_minute)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
                           max_backoff=settings.outbox_max_backoff)

@@ -14,6 +14,7 @@ from .domain.callers import ApiCaller, parse_api_callers
 from .domain.consent import ConsentPolicy
 from .domain.incident import ResponsePlan, parse_response_plans
 from .domain.scope import Scope, parse_scopes
+from .domain.service_urls import UNTRUSTED_MESSAGE, ServiceUrlPolicy
 
 CHANNEL_SETTINGS = ("ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer", "ToChannelFromBotLoginUrl",
                     "ToChannelFromBotOAuthScope", "OAuthUrl")
@@ -66,6 +67,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_AUDIENCE", "audience of tokens for POST /api/plans (default: SSO_APP_ID_URI)", ""),
     Setting("API_ROLE", "app role a caller of POST /api/plans must hold", "Plans.Submit"),
     Setting("TEAMS_SERVICE_URL", "Bot Connector service URL for plans posted by the API", "https://smba.trafficmanager.net/teams/"),
+    Setting("TEAMS_SERVICE_URLS", "comma-separated https prefixes of the Bot Connector service URLs the bot may send to "
+            "(its token goes with every call), besides TEAMS_SERVICE_URL; default: the public cloud's Teams service "
+            "URLs", "https://smba.trafficmanager.net/"),
+    Setting("ALLOW_GUESTS", "true lets guests of the tenant (Teams userRole guest) propose and approve plans", "false"),
+    Setting("RATE_LIMIT_PERSON_PER_MINUTE", "commands and card actions one person may send per minute", "60"),
+    Setting("RATE_LIMIT_CONVERSATION_PER_MINUTE", "commands and card actions one conversation may send per minute", "120"),
+    Setting("RATE_LIMIT_API_PER_MINUTE", "plans one caller app may submit to POST /api/plans per minute", "30"),
+    Setting("OUTBOUND_TIMEOUT_SECONDS", "timeout of each call the bot makes to the Bot Connector, the token service, "
+            "Entra, Graph and ARM", "30"),
+    Setting("METRICS_PORT", "port of /metrics (Prometheus), served apart from the public endpoints; empty: no metrics "
+            "endpoint", ""),
+    Setting("METRICS_HOST", "interface /metrics listens on", "127.0.0.1"),
     Setting("DEFAULT_SUBSCRIPTION_ID", "subscription searched by chat commands that name a VM"),
     Setting("ALLOWED_SCOPES", "comma-separated scopes the bot may act on, /subscriptions/<id> or "
             "/subscriptions/<id>/resourceGroups/<group>; anything outside is refused before any Azure call "
@@ -154,6 +167,14 @@ class Settings:
     api_audience: str
     api_role: str
     teams_service_url: str
+    service_urls: ServiceUrlPolicy
+    allow_guests: bool
+    rate_person_per_minute: int
+    rate_conversation_per_minute: int
+    rate_api_per_minute: int
+    outbound_timeout: float
+    metrics_port: int | None
+    metrics_host: str
     default_subscription_id: str
     allowed_scopes: tuple[Scope, ...]
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
@@ -270,6 +291,27 @@ class Settings:
             except ValueError as e:
                 raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: {e}") from None
 
+        def service_urls(teams_service_url: str) -> ServiceUrlPolicy:
+            try:
+                ServiceUrlPolicy.of([teams_service_url])
+            except ValueError as e:
+                raise ConfigError(f"TEAMS_SERVICE_URL is invalid: {e}") from None
+            prefixes = [u.strip() for u in get("TEAMS_SERVICE_URLS").split(",") if u.strip()]
+            try:
+                return ServiceUrlPolicy.of([teams_service_url, *prefixes])
+            except ValueError as e:
+                raise ConfigError(f"TEAMS_SERVICE_URLS is invalid: {e}") from None
+
+        def trusted_channels(plans: tuple[ResponsePlan, ...], policy: ServiceUrlPolicy) -> tuple[ResponsePlan, ...]:
+            for p in plans:  # the bot's token goes to this host with every message of the incident thread
+                if not policy.allows(p.service_url):
+                    raise ConfigError(f"RESPONSE_PLANS_FILE={get('RESPONSE_PLANS_FILE')!r} is invalid: response plan "
+                                      f"{p.name!r}: channel.serviceUrl {p.service_url!r} {UNTRUSTED_MESSAGE}")
+            return plans
+
+        def metrics_port() -> int | None:
+            return int(number("METRICS_PORT", 0)) if get("METRICS_PORT") else None
+
         def webhook_secret() -> str:
             secret = get("INCIDENT_WEBHOOK_SECRET")
             if secret and len(secret) < 24:
@@ -306,6 +348,7 @@ class Settings:
         if anonymous and host not in LOOPBACK_HOSTS:
             host = "127.0.0.1"  # no channel authentication: never reachable from another machine
         sso_uri = get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
+        trusted = service_urls(get("TEAMS_SERVICE_URL"))
         return cls(
             host=host,
             port=int(number("PORT", 0)),
@@ -331,6 +374,14 @@ class Settings:
             api_audience=get("API_AUDIENCE") or sso_uri,
             api_role=get("API_ROLE"),
             teams_service_url=get("TEAMS_SERVICE_URL"),
+            service_urls=trusted,
+            allow_guests=boolean("ALLOW_GUESTS"),
+            rate_person_per_minute=int(number("RATE_LIMIT_PERSON_PER_MINUTE", 1)),
+            rate_conversation_per_minute=int(number("RATE_LIMIT_CONVERSATION_PER_MINUTE", 1)),
+            rate_api_per_minute=int(number("RATE_LIMIT_API_PER_MINUTE", 1)),
+            outbound_timeout=number("OUTBOUND_TIMEOUT_SECONDS", 1, integer=False),
+            metrics_port=metrics_port(),
+            metrics_host=get("METRICS_HOST"),
             default_subscription_id=default_subscription,
             allowed_scopes=scopes,
             api_callers=api_callers(scopes),
@@ -346,7 +397,7 @@ class Settings:
             outbox_max_attempts=int(number("OUTBOX_MAX_ATTEMPTS", 1)),
             outbox_max_backoff=number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
             buttons_for_everyone=card_buttons(),
-            response_plans=response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes),
+            response_plans=trusted_channels(response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes), trusted),
             incident_webhook_secret=webhook_secret(),
             action_groups_app_id=guid("ACTION_GROUPS_APP_ID", get("ACTION_GROUPS_APP_ID")),
             incident_webhook_role=get("INCIDENT_WEBHOOK_ROLE"),

@@ -46,6 +46,9 @@ param incidentWebhookSecret string = ''
 @description('Path on the web app of the JSON file of incident response plans: relative to the app root (a file shipped in the deployment zip, e.g. response-plans.json) or absolute (e.g. under /home). Empty: no response plans.')
 param responsePlansFile string = ''
 
+@description('Path on the web app of the JSON file of the agent apps that may call POST /api/plans ({"callers": [{"appId", "name", "scopes", "operations"}]}), like responsePlansFile. Empty: no app may submit plans.')
+param apiCallersFile string = ''
+
 param appServiceSku string = 'B1'
 param botSku string = 'F0'
 
@@ -210,6 +213,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'APPROVALS_REQUIRED', value: string(approvalsRequired) }
         { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
+        { name: 'API_CALLERS_FILE', value: apiCallersFile }
         { name: 'STORE_PATH', value: '/home/data/sre-consent-bot.sqlite3' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'HOST', value: '0.0.0.0' }

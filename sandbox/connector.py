@@ -19,7 +19,7 @@ from aiohttp import web
 
 from .bot_token import BotTokenCheck
 from .driver import ShowsActivity
-from .world import World
+from .world import User, World
 
 
 @dataclass(frozen=True)
@@ -195,12 +195,19 @@ class ConnectorSimulator:
         await self._notify()
         return web.Response(status=200)
 
+    def _as_member(self, u: User) -> dict[str, Any]:
+        """A TeamsChannelAccount as Teams reports it: `tenantId` is the tenant the account belongs to (a B2B
+        guest's account lives in the inviting tenant) and `userRole` is user, guest or anonymous.
+        https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context#get-single-member-details
+        """
+        return {"id": u.teams_id, "name": u.display_name, "aadObjectId": u.object_id, "givenName": u.display_name.split()[0],
+                "userPrincipalName": u.upn, "email": u.upn, "tenantId": u.guest_in or u.tenant_id,
+                "userRole": "guest" if u.guest_in else "user"}
+
     def _member_list(self) -> list[dict[str, Any]]:
-        return [
-            {"id": u.teams_id, "name": u.display_name, "aadObjectId": u.object_id, "givenName": u.display_name.split()[0],
-             "userPrincipalName": u.upn, "email": u.upn, "tenantId": u.tenant_id, "userRole": "user"}
-            for u in self.world.users.values() if u.tenant_id == self.world.home_tenant_id
-        ]
+        """The home tenant's people and its guests (the sandbox keeps no roster per conversation)."""
+        home = self.world.home_tenant_id
+        return [self._as_member(u) for u in self.world.users.values() if home in (u.tenant_id, u.guest_in)]
 
     async def _members(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request, "members", None):
@@ -211,7 +218,10 @@ class ConnectorSimulator:
         if refused := await self._guard(request, "member", None):
             return refused
         wanted = unquote(request.match_info["member"])
-        for m in self._member_list():
+        # anyone who can post in a conversation is one of its members: the sandbox answers for every person of the
+        # world (people of other tenants, in chats with them, included), as Teams reports them
+        for u in self.world.users.values():
+            m = self._as_member(u)
             if wanted in (m["id"], m["aadObjectId"]):
                 return web.json_response(m)
         return _not_found("The member was not found in this conversation.")

@@ -47,6 +47,7 @@ class User:
     tenant_id: str
     domain: str
     obo_error: OboError | None = None
+    guest_in: str | None = None  # a B2B guest: the tenant that invited them (their guest account lives there)
 
     @property
     def object_id(self) -> str:
@@ -225,6 +226,7 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
         "bob": User("bob", "Bob Reader", HOME_TENANT_ID, "contoso.example"),
         "carol": User("carol", "Carol Requester", HOME_TENANT_ID, "contoso.example"),
         "mallory": User("mallory", "Mallory Outsider", OTHER_TENANT_ID, "fabrikam.example"),
+        "gus": User("gus", "Gus Guest", OTHER_TENANT_ID, "fabrikam.example", guest_in=HOME_TENANT_ID),
     }
     assignments = [
         RoleAssignment(agent.object_id, "Virtual Machine Contributor", f"{sub}/resourceGroups/dev-rg"),

@@ -34,6 +34,7 @@ from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from .observability import Metrics
 from .store.sqlite import SqliteStore
+from .teams.notifier import UntrustedServiceUrl
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 412, 429}  # and every 5xx
@@ -81,6 +82,8 @@ def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
         return False, 0.0, f"undeliverable: {error}"
+    if isinstance(error, UntrustedServiceUrl):  # nothing was sent, and never will be: the bot keeps its token
+        return False, 0.0, "untrusted service URL"
     if isinstance(error, ErrorResponseException):
         response = error.response
         status = response.status_code if response is not None else None

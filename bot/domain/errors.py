@@ -19,6 +19,8 @@ class RefusalCode(str, Enum):
     WRONG_STATE = "wrong_state"
     OUT_OF_SCOPE = "out_of_scope"
     DIRECTORY_UNAVAILABLE = "directory_unavailable"  # the approver group could not be checked
+    GUEST = "guest"  # a guest (or anonymous) member of the tenant, without ALLOW_GUESTS
+    RATE_LIMITED = "rate_limited"  # too many commands or clicks from one person or conversation
 
 
 class Refusal(Exception):

@@ -5,20 +5,33 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
 from ..conftest import LOG_LINES
-from .harness import RunningBot, Teams
+from .harness import RunningBot, Teams, bot_settings, start_bot
+
+
+@pytest.fixture
+def bot(sandbox: Sandbox, store_path: Path) -> Iterator[RunningBot]:
+    """The bot with its metrics listener on (METRICS_PORT, a free loopback port)."""
+    running = start_bot(bot_settings(sandbox, store_path, METRICS_PORT="0"))
+    yield running
+    running.stop()
 
 
 async def _metrics(driver: TeamsDriver, bot: RunningBot) -> dict[str, float]:
-    async with driver.session.get(f"{bot.url}/metrics") as r:
+    assert bot.container.metrics_url is not None and bot.container.metrics_url.startswith("http://127.0.0.1:")
+    async with driver.session.get(bot.container.metrics_url) as r:
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
         text = await r.text()
     values = {}

@@ -50,7 +50,11 @@ async def test_approver_sees_buttons_and_others_a_read_only_card(teams: Teams, c
     assert find_action(card.card, "approve") is None  # the posted card is read-only
     assert find_action(await teams.view("alice", chat, card), "approve") is not None
     assert find_action(await teams.view("carol", chat, card), "approve") is None  # requester
-    assert find_action(await teams.view("mallory", chat, card), "approve") is None
+    # someone of another tenant gets no card at all, only the answer an unknown plan id gets
+    data = find_action(card.card, "refresh")
+    assert data is not None
+    outsider = await teams.driver.click(teams.user("mallory"), chat, card, "refresh", data, trigger="automatic")
+    assert outsider.type == "application/vnd.microsoft.activity.message" and "not available" in outsider.value
 
 
 async def test_two_of_two_needs_both_approvals(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:

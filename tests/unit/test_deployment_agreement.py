@@ -179,7 +179,7 @@ def test_guide_grants_exactly_the_files_graph_app_roles_to_the_agent_identity() 
     assert f"GRAPH_SP_ID=$(az ad sp show --id {GRAPH_APP_ID} --query id -o tsv)" in code
     assert '\\"resourceId\\": \\"$GRAPH_SP_ID\\"' in code
     # and the prose names no other permission than the file's
-    named = set(re.findall(r"\b[A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)+\b", GUIDE.read_text()))
+    named = set(re.findall(r"\b[A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)+\b", GUIDE.read_text())) - {"Microsoft.Insights"}
     roles = {r["value"] for r in _registrations()["bot"]["appRoles"]}
     assert named - roles == set(GRAPH_APP_ROLES), named
 
@@ -207,7 +207,8 @@ def test_guide_creates_the_service_principal_consents_and_deploys_the_bicep() ->
         "incidentWebhookSecret=",
         "responsePlansFile=",
         "manifest build",
-        '/api/incidents?code=$INCIDENT_WEBHOOK_SECRET" usecommonalertschema',
+        '\\"useAadAuth\\": true',  # the action group's secure webhook
+        '\\"identifierUri\\": \\"$IDENTIFIER_URI\\"',
         "manifest validate",
     ):
         assert command in code, command

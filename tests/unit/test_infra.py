@@ -91,6 +91,7 @@ def test_app_settings_are_settings_the_bot_reads_and_cover_what_it_needs() -> No
         "ALLOWED_SCOPES",
         "INCIDENT_WEBHOOK_SECRET",
         "RESPONSE_PLANS_FILE",
+        "API_CALLERS_FILE",
         "APPROVER_GROUP_ID",
     }
     assert required <= set(settings)
@@ -105,6 +106,7 @@ def test_app_settings_are_settings_the_bot_reads_and_cover_what_it_needs() -> No
 def test_incident_settings_are_parameters_and_the_webhook_secret_lives_in_key_vault() -> None:
     settings = _settings()
     assert settings["RESPONSE_PLANS_FILE"] == "responsePlansFile"
+    assert settings["API_CALLERS_FILE"] == "apiCallersFile"
     assert settings["INCIDENT_WEBHOOK_SECRET"] == "incidentSecretReference"
     secret = next(r for r in MAIN.by_type("Microsoft.KeyVault/vaults/secrets") if r.symbol == "incidentSecret")
     assert text(secret.prop("properties", "value")) == "incidentWebhookSecret"

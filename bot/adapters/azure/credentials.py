@@ -21,9 +21,10 @@ class AzureCredentialBroker:
 
     def __init__(self, *, tenant_id: str, authority_host: str, agent_client_id: str | None,
                  agent_client_secret: str | None, obo_client_id: str | None, obo_client_secret: str | None,
-                 user_scope: str, ca_bundle: str | None = None) -> None:
+                 user_scope: str, ca_bundle: str | None = None, timeout: float = 30.0) -> None:
         self.user_scope = user_scope
-        self._common: dict[str, Any] = {"authority": authority_host}
+        # azure-core transport timeouts for every token request (otherwise a silent authority blocks forever)
+        self._common: dict[str, Any] = {"authority": authority_host, "connection_timeout": timeout, "read_timeout": timeout}
         if ca_bundle:
             self._common["connection_verify"] = ca_bundle
         self._tenant_id = tenant_id
@@ -36,7 +37,8 @@ class AzureCredentialBroker:
             self._agent: Any = ClientSecretCredential(tenant_id, agent_client_id, agent_client_secret,
                                                       **self._common, **self._discovery)
         else:
-            self._agent = ManagedIdentityCredential(client_id=agent_client_id) if agent_client_id else ManagedIdentityCredential()
+            self._agent = ManagedIdentityCredential(client_id=agent_client_id or None, connection_timeout=timeout,
+                                                    read_timeout=timeout)
 
     def agent(self) -> Any:
         return self._agent

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,9 @@ from ...domain.callers import ApiCaller, find_caller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, operation_named
+from ...domain.ratelimit import RateLimiter
 from ...domain.scope import describe, in_scopes, out_of_scope_message
+from ...domain.service_urls import UNTRUSTED_MESSAGE
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 
@@ -34,6 +37,8 @@ POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequi
 class PlansApi:
     def __init__(self, container: Any) -> None:
         self.c = container
+        # per caller app (its verified app id), on the bot's clock: an agent in a loop cannot flood the channel
+        self._limiter = RateLimiter(container.settings.rate_api_per_minute, lambda: container.deps.clock.now().timestamp())
 
     async def _caller(self, request: web.Request) -> tuple[dict[str, Any], ApiCaller]:
         """The verified claims and the registered app behind them; 401/403 otherwise."""
@@ -63,6 +68,15 @@ class PlansApi:
 
     async def submit(self, request: web.Request) -> web.Response:
         claims, caller = await self._caller(request)
+        wait = self._limiter.take(caller.app_id)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            log.warning("rate limit: POST /api/plans from app %s refused", caller.app_id, extra={"event": "rate_limited"})
+            return web.json_response(
+                {"error": f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
+                          f"({self.c.settings.rate_api_per_minute} a minute); nothing was proposed. Retry after "
+                          f"{seconds} seconds."},
+                status=429, headers={"Retry-After": str(seconds)})
         try:
             body = await request.json()
         except ValueError:
@@ -172,11 +186,16 @@ class PlansApi:
         if not isinstance(target, dict):
             err("target", "required: {conversationId} or {channelId}, with optional serviceUrl and tenantId")
             return None
+        # the bot's Bot Framework token goes with every call to this URL: only hosts the bot trusts, never one
+        # the caller picks freely (https only; TEAMS_SERVICE_URL or under a TEAMS_SERVICE_URLS prefix)
         service_url = target.get("serviceUrl") or self.c.settings.teams_service_url
-        if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
-            err("target.serviceUrl", "an http(s) URL of the Bot Connector")
+        if not self.c.settings.service_urls.allows(service_url):
+            err("target.serviceUrl", UNTRUSTED_MESSAGE)
             return None
         tenant = target.get("tenantId") or claims.get("tid")
+        if str(tenant) not in self.c.settings.allowed_tenants:
+            err("target.tenantId", "must be a tenant the bot serves (ALLOWED_TENANTS); leave it out for the caller's own")
+            return None
         if "channelId" in target:
             channel = target["channelId"]
             if not isinstance(channel, str) or not channel.startswith("19:"):

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlparse
 
@@ -30,6 +31,7 @@ from botbuilder.integration.aiohttp import (
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
+    AuthenticationConstants,
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
@@ -42,6 +44,8 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msrest.authentication import Authentication
 
 log = logging.getLogger(__name__)
+MAX_CONNECTOR_CLIENTS = 32  # per app id; service URLs are few once only trusted hosts are called
+MAX_VOUCHED_URLS = 256
 
 
 class ChannelAuthRefused(PermissionError):
@@ -51,10 +55,12 @@ class ChannelAuthRefused(PermissionError):
 class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
     """Client credentials from an authority msal cannot validate online (sovereign or private cloud, sandbox)."""
 
-    def __init__(self, app_id: str, password: str, authority: str, oauth_scope: str, ca_bundle: str | None) -> None:
+    def __init__(self, app_id: str, password: str, authority: str, oauth_scope: str, ca_bundle: str | None,
+                 timeout: float = 30.0) -> None:
         super().__init__(app_id, password, oauth_scope=oauth_scope)
         self.oauth_endpoint = authority
         self._ca_bundle = ca_bundle
+        self._timeout = timeout
         self._msal: msal.ConfidentialClientApplication | None = None
 
     def get_access_token(self, force_refresh: bool = False) -> str:
@@ -70,6 +76,7 @@ class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc
                 validate_authority=False,
                 instance_discovery=False,
                 http_client=session,
+                timeout=self._timeout,
             )
         result = self._msal.acquire_token_for_client(scopes=[scope])  # msal answers from its cache while valid
         if "access_token" in result:
@@ -83,10 +90,11 @@ class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc
 class BotCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
     """The stock credentials factory, except for login URLs outside Microsoft's well-known authorities."""
 
-    def __init__(self, configuration: Any, ca_bundle: str | None) -> None:
+    def __init__(self, configuration: Any, ca_bundle: str | None, timeout: float = 30.0) -> None:
         self._inner = ConfigurationServiceClientCredentialFactory(configuration)
         self._app_id, self._password = configuration.APP_ID, configuration.APP_PASSWORD
         self._ca_bundle = ca_bundle
+        self._timeout = timeout
 
     async def is_valid_app_id(self, app_id: str) -> bool:
         return bool(await self._inner.is_valid_app_id(app_id))
@@ -99,37 +107,71 @@ class BotCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[mi
         if host and host not in WELL_KNOWN_AUTHORITY_HOSTS and self._password and not await self.is_authentication_disabled():
             if not await self.is_valid_app_id(app_id):
                 raise PermissionError("Invalid app_id")
-            return PrivateAuthorityCredentials(app_id, self._password, login_endpoint, oauth_scope, self._ca_bundle)
+            return PrivateAuthorityCredentials(app_id, self._password, login_endpoint, oauth_scope, self._ca_bundle,
+                                               self._timeout)
         return await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
 
 
 class _CachingConnectorFactory(ConnectorFactory):
-    def __init__(self, inner: ConnectorFactory) -> None:
-        self._inner = inner
-        self._clients: dict[tuple[str, str | None], ConnectorClient] = {}
+    """Connector clients per (service URL, audience), at most `limit` of them: the least recently used one is
+    closed when another is needed (each holds an HTTP session and its sockets)."""
+
+    def __init__(self, inner: ConnectorFactory, timeout: float, limit: int = MAX_CONNECTOR_CLIENTS) -> None:
+        self._inner, self._limit, self._timeout = inner, limit, timeout
+        self._clients: OrderedDict[tuple[str, str | None], ConnectorClient] = OrderedDict()
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (service_url, audience)
         client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = await self._inner.create(service_url, audience)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        client = self._clients[key] = await self._inner.create(service_url, audience)
+        _set_timeout(client, self._timeout)
+        while len(self._clients) > self._limit:
+            _, evicted = self._clients.popitem(last=False)
+            await _close(evicted)
         return client
+
+    @property
+    def size(self) -> int:  # not __len__: botbuilder tests the factory for truth
+        return len(self._clients)
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.__aexit__(None, None, None)
+            await _close(client)
         self._clients.clear()
+
+
+def _set_timeout(client: Any, timeout: float) -> None:
+    """msrest's per-request timeout (connect and read), otherwise 100 seconds per call."""
+    config = getattr(getattr(client, "_client", None), "config", None) or getattr(client, "config", None)
+    connection = getattr(config, "connection", None)
+    if connection is not None:
+        connection.timeout = timeout
+
+
+async def _close(client: ConnectorClient) -> None:
+    try:
+        await client.__aexit__(None, None, None)
+    except Exception:
+        log.warning("closing a connector client failed", exc_info=True)
 
 
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     """Stock ConfigurationBotFrameworkAuthentication, with its clients kept and reused."""
 
-    def __init__(self, configuration: Any, ca_bundle: str | None = None) -> None:
+    def __init__(self, configuration: Any, ca_bundle: str | None = None, timeout: float = 30.0) -> None:
         self._inner = ConfigurationBotFrameworkAuthentication(
-            configuration, credentials_factory=BotCredentialsFactory(configuration, ca_bundle)
+            configuration, credentials_factory=BotCredentialsFactory(configuration, ca_bundle, timeout)
         )
+        self._timeout = timeout
         self._factories: dict[str, _CachingConnectorFactory] = {}
         self._token_clients: dict[str, UserTokenClient] = {}
+        # service URLs that arrived on authenticated activities (botbuilder checks the channel token's `serviceurl`
+        # claim equals the activity's), most recent last; with authentication off (ANONYMOUS_ALLOWED) the bot
+        # has no token to send, so the activity's own URL is all there is
+        self._vouched: OrderedDict[str, None] = OrderedDict()
 
     @staticmethod
     def _app_id(claims_identity: ClaimsIdentity | None) -> str:
@@ -138,7 +180,7 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
 
     def _factory(self, app_id: str, make: Any) -> _CachingConnectorFactory:
         if app_id not in self._factories:
-            self._factories[app_id] = _CachingConnectorFactory(make())
+            self._factories[app_id] = _CachingConnectorFactory(make(), self._timeout)
         return self._factories[app_id]
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> AuthenticateRequestResult:
@@ -157,9 +199,28 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
                 extra={"event": "channel_auth_refused", "detail": reason},
             )
             raise ChannelAuthRefused(reason) from None
+        self._vouch(activity, result.claims_identity)
         inner = result.connector_factory
         result.connector_factory = self._factory(self._app_id(result.claims_identity), lambda: inner)
         return result
+
+    def _vouch(self, activity: Any, identity: ClaimsIdentity | None) -> None:
+        url = getattr(activity, "service_url", None)
+        if not isinstance(url, str) or not url:
+            return
+        claims = identity.claims if identity is not None and identity.claims else {}
+        claimed = claims.get(AuthenticationConstants.SERVICE_URL_CLAIM)
+        anonymous = identity is not None and identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
+        if claimed != url and not anonymous:
+            return
+        self._vouched[url] = None
+        self._vouched.move_to_end(url)
+        while len(self._vouched) > MAX_VOUCHED_URLS:
+            self._vouched.popitem(last=False)
+
+    def vouched(self, service_url: str) -> bool:
+        """True if an authenticated activity came with this service URL (so the channel itself named it)."""
+        return service_url in self._vouched
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
@@ -170,7 +231,9 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         app_id = self._app_id(claims_identity)
         if app_id not in self._token_clients:
-            self._token_clients[app_id] = await self._inner.create_user_token_client(claims_identity)
+            client = await self._inner.create_user_token_client(claims_identity)
+            _set_timeout(client, self._timeout)  # the token service's client (sign-in links, magic codes)
+            self._token_clients[app_id] = client
         return self._token_clients[app_id]
 
     def create_bot_framework_client(self) -> Any:

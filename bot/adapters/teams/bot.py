@@ -20,6 +20,7 @@ from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.markdown import literal
 from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
+from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
 from ...services.grant_credentials import cancel_credentials, grant_credentials
@@ -37,6 +38,7 @@ from .commands import (
     help_text,
     parse,
 )
+from .people import People, person_of
 
 log = logging.getLogger(__name__)
 CardFor = Callable[[Plan, Viewer], dict[str, Any]]
@@ -48,17 +50,9 @@ class BotOptions:
     policy: ConsentPolicy
     connection_name: str
     sso_app_id_uri: str
-
-
-def person_of(activity: Any) -> Person | None:
-    """Who sent the activity, from `from.aadObjectId` and the conversation's tenant."""
-    sender = activity.from_property
-    oid = getattr(sender, "aad_object_id", None) if sender else None
-    if not oid:
-        return None
-    tenant = (activity.conversation.tenant_id if activity.conversation else None) or (
-        (activity.channel_data or {}).get("tenant", {}).get("id"))
-    return Person(object_id=oid, name=sender.name or oid, tenant_id=tenant or "", teams_id=sender.id)
+    allow_guests: bool = False
+    rate_person_per_minute: int = 60
+    rate_conversation_per_minute: int = 120
 
 
 def thread_of(activity: Any) -> Thread:
@@ -72,6 +66,10 @@ class ConsentBot(ActivityHandler):
 
     def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify) -> None:
         self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
+        self.people = People(deps.check_tenant, options.allow_guests)
+        seconds = lambda: deps.clock.now().timestamp()  # noqa: E731 - the injected clock, so tests move time
+        self._per_person = RateLimiter(options.rate_person_per_minute, seconds)
+        self._per_conversation = RateLimiter(options.rate_conversation_per_minute, seconds)
         self._commands: dict[type, Callable[[TurnContext, Person, Any], Awaitable[None]]] = {
             HelpCommand: self._help, PendingCommand: self._pending, StatusCommand: self._status,
             VmCommand: self._propose, Unknown: self._unknown,
@@ -90,18 +88,33 @@ class ConsentBot(ActivityHandler):
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
-        person = person_of(activity)
-        if person is None:
-            await self._answer(turn_context, "I can only act for people signed in to Microsoft Teams with a work account.")
+        if self._too_fast(activity, "command"):
+            # in the turn, not through the outbox: a flood must not turn into as many store writes
+            await turn_context.send_activity(TOO_FAST)
             return
-        try:
-            self.deps.check_tenant(person)
+        try:  # the person's own tenant and role, as Teams reports the member (not the conversation's tenant)
+            person = await self.people.who(turn_context)
         except Refusal as r:
-            await self.deps.record(None, person, "command_refused", code=r.code.value)
+            claimed = person_of(activity)
+            if claimed is not None:
+                await self.deps.record(None, claimed, "command_refused", code=r.code.value)
             await self._answer(turn_context, r.message)
             return
         command: Command = parse(text or "")
         await self._commands[type(command)](turn_context, person, command)
+
+    def _too_fast(self, activity: Any, what: str) -> bool:
+        """Per person (the channel-authenticated sender) and per conversation; checked before any lookup or store read."""
+        sender = activity.from_property
+        who = str((sender.aad_object_id or sender.id) if sender else "") or "unknown"
+        conversation = str(activity.conversation.id if activity.conversation else "").split(";messageid=")[0]
+        wait = take_all([(self._per_person, who), (self._per_conversation, conversation)])
+        if wait <= 0:
+            return False
+        # logged, not audited: a flood must not turn into as many store writes
+        log.warning("rate limit: %s refused (person or conversation over its limit; %.0fs to wait)", what, wait,
+                    extra={"event": "rate_limited"})
+        return True
 
     async def _help(self, turn_context: TurnContext, person: Person, command: HelpCommand) -> None:
         await self._answer(turn_context, help_text())
@@ -175,9 +188,18 @@ class ConsentBot(ActivityHandler):
             await self.deps.record(None, person_of(turn_context.activity) or _ANON, "invoke_refused",
                                    code=RefusalCode.BAD_REQUEST.value, verb=str(verb)[:40])
             return invoke.error(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
-        person = person_of(turn_context.activity)
-        if person is None:
-            return invoke.error(403, "Forbidden", "I can only act for people signed in with a work account.")
+        if self._too_fast(turn_context.activity, str(verb)[:40]):
+            return invoke.error(429, "TooManyRequests", TOO_FAST)
+        try:  # every verb, refresh included: the person's own tenant and role
+            person = await self.people.who(turn_context)
+        except Refusal as r:
+            claimed = person_of(turn_context.activity)
+            await self.deps.record(None, claimed or _ANON, "invoke_refused", code=r.code.value, verb=str(verb)[:40])
+            if verb == VERB_REFRESH:
+                return invoke.message(PLAN_UNAVAILABLE)  # no hint whether the plan exists
+            if claimed is None:
+                return invoke.error(403, "Forbidden", "I can only act for people signed in with a work account.")
+            return invoke.message(r.message)
         return await handler(turn_context, person, data)
 
     async def _approve(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
@@ -208,8 +230,9 @@ class ConsentBot(ActivityHandler):
 
     async def _refresh(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         plan = await self.deps.store.get(data["planId"])
-        if plan is None:
-            return invoke.message("This plan no longer exists.")
+        if plan is None or not _shown_in(plan, turn_context.activity):
+            # the same answer for a plan that does not exist and one posted elsewhere: ids reveal nothing
+            return invoke.message(PLAN_UNAVAILABLE)
         return invoke.card(self.card_for(plan, await self._viewer(plan, person)))
 
     async def _grant(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
@@ -281,6 +304,18 @@ class ConsentBot(ActivityHandler):
 
 
 _ANON = Person(object_id="unknown", name="unknown", tenant_id="")
+TOO_FAST = ("You are sending commands faster than I can safely act on them; wait a minute and try again. "
+            "Nothing was done.")
+PLAN_UNAVAILABLE = ("This plan is not available here: it does not exist, has been removed, or belongs to another "
+                    "conversation. Nothing was changed; look for the card in the conversation where it was posted.")
+
+
+def _shown_in(plan: Plan, activity: Any) -> bool:
+    """True if the plan's card was posted in the conversation (any thread of it) this activity comes from."""
+    if plan.thread is None or activity.conversation is None:
+        return False
+    here = str(activity.conversation.id).split(";messageid=")[0]
+    return plan.thread.conversation_id.split(";messageid=")[0] == here
 
 
 def _clip(text: str, limit: int) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -21,12 +22,18 @@ from botframework.connector.models import ErrorResponseException
 from cards.common import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread
+from ...domain.service_urls import ServiceUrlPolicy
 from .auth import CachingBotFrameworkAuthentication
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE = {412, 429, 502, 503, 504}
 MEMBERS_TTL = 600.0
+MAX_MEMBER_LISTS = 256
+
+
+class UntrustedServiceUrl(ValueError):
+    """A service URL the bot will not send its token to; nothing was sent."""
 
 CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 
@@ -35,13 +42,21 @@ class TeamsNotifier:
     """Notifier over the Bot Connector."""
 
     def __init__(self, auth: CachingBotFrameworkAuthentication, claims_identity: Any, render: CardRenderer,
-                 bot_id: str, attempts: int = 4) -> None:
+                 bot_id: str, trusted: ServiceUrlPolicy, attempts: int = 4) -> None:
         self._auth, self._claims, self._render = auth, claims_identity, render
         self._bot_id = bot_id
+        self._trusted = trusted
         self._attempts = attempts
-        self._members: dict[str, tuple[float, dict[str, str]]] = {}
+        self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU, MAX_MEMBER_LISTS
 
     async def _client(self, service_url: str) -> ConnectorClient:
+        # The connector client sends the bot's token to this URL: only configured Bot Connector hosts, or one
+        # an authenticated activity came from (the channel's token vouched for it). Checked here, for every
+        # call, whatever stored the URL (API, response plan, an old row in the store).
+        if not (self._trusted.allows(service_url) or self._auth.vouched(service_url)):
+            raise UntrustedServiceUrl(f"refused to call the Bot Connector at an untrusted service URL "
+                                      f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
+                                      f"not from an authenticated activity)")
         factory = self._auth.create_connector_factory(self._claims)
         return await factory.create(service_url, self._auth.get_originating_audience())
 
@@ -74,6 +89,9 @@ class TeamsNotifier:
                 return None
             cached = (time.monotonic(), {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)})
             self._members[conversation] = cached
+            while len(self._members) > MAX_MEMBER_LISTS:
+                self._members.popitem(last=False)
+        self._members.move_to_end(conversation)
         ids = [cached[1][oid] for oid in sorted(plan.policy.approvers) if oid in cached[1]]
         return ids[:60] or None  # Teams refreshes for at most 60 users
 
