@@ -45,6 +45,7 @@ class Container:
     metrics: Metrics
     outbox: OutboxWorker
     inbox: InboxWorker
+    notifier: TeamsNotifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     async def idle(self) -> bool:
@@ -106,6 +107,6 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     store.subscribe(outbox.committed)
     container = Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics, outbox,
                           InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
-                                      max_backoff=settings.outbox_max_backoff))
+                                      max_backoff=settings.outbox_max_backoff), notifier)
     process = alert_processor(container)
     return container
