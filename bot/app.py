@@ -90,6 +90,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
     app.router.add_post("/api/incidents", incidents.receive)
+    app.router.add_get("/api/incidents/status", incidents.status)
     async def page(text: str) -> web.Response:
         return web.Response(text=text)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from .domain.callers import ApiCaller, parse_api_callers
@@ -18,11 +19,17 @@ from .domain.service_urls import UNTRUSTED_MESSAGE, ServiceUrlPolicy
 
 CHANNEL_SETTINGS = ("ToBotFromChannelOpenIdMetadataUrl", "ToBotFromChannelTokenIssuer", "ToChannelFromBotLoginUrl",
                     "ToChannelFromBotOAuthScope", "OAuthUrl")
+T = TypeVar("T")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ConfigError(Exception):
-    """A setting is missing or invalid; the message names it and what is expected."""
+    """Settings are missing or invalid: `problems` has one line per problem, each naming the setting and what is
+    expected; the message is the problems joined with "; " (the first one first)."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -194,223 +201,269 @@ class Settings:
     appinsights_connection_string: str = field(repr=False, default="")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Read and validate; raises ConfigError naming the first bad setting."""
-        def get(name: str) -> str:
-            s = next(s for s in SETTINGS if s.name == name)
-            value = env.get(name, "").strip()
-            if not value:
-                if s.default is None:
-                    raise ConfigError(f"{name} is required: {s.help}")
-                return s.default
+    def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
+        """Read and validate; raises ConfigError listing every problem (`problems`), each naming its setting.
+
+        `serving` adds what only a running bot needs: Bot Framework authentication (see `check_serving`) and a
+        consent policy that some set of approvers can satisfy."""
+        r = _Reader(env)
+        settings = _read(cls, r)
+        if serving and not r.problems:
+            r.problems.extend(serving_problems(settings))
+        if r.problems:
+            raise ConfigError(r.problems)
+        return settings
+
+
+class _Reader:
+    """Reads settings, noting each problem (one line: the setting and what is expected) and going on with a
+    harmless value, so that every problem is found in one pass."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env, self.problems = env, []  # type: list[str]
+
+    def bad(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def get(self, name: str) -> str:
+        s = next(s for s in SETTINGS if s.name == name)
+        value = self.env.get(name, "").strip()
+        if value:
             return value
+        if s.default is None:
+            self.bad(f"{name} is required: {s.help}")
+            return ""
+        return s.default
 
-        def number(name: str, minimum: float, integer: bool = True) -> float:
-            raw = get(name)
-            try:
-                value = int(raw) if integer else float(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} is invalid: expected a {'whole ' if integer else ''}number") from None
-            if value < minimum:
-                raise ConfigError(f"{name}={raw!r} is invalid: expected at least {minimum:g}")
-            return value
+    def number(self, name: str, minimum: float, integer: bool = True) -> float:
+        raw = self.get(name)
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            self.bad(f"{name}={raw!r} is invalid: expected a {'whole ' if integer else ''}number")
+            return minimum
+        if value < minimum:
+            self.bad(f"{name}={raw!r} is invalid: expected at least {minimum:g}")
+            return minimum
+        return value
 
-        def guid(name: str, value: str) -> str:
-            if value and not GUID.match(value):
-                raise ConfigError(f"{name}={value!r} is invalid: expected a GUID like 00000000-0000-0000-0000-000000000000")
-            return value
+    def guid(self, name: str, value: str) -> str:
+        if value and not GUID.match(value):
+            self.bad(f"{name}={value!r} is invalid: expected a GUID like 00000000-0000-0000-0000-000000000000")
+            return ""
+        return value
 
-        def url(name: str) -> str:
-            value = get(name)
-            parsed = urlparse(value)
-            if parsed.scheme != "https" or not parsed.netloc:
-                raise ConfigError(f"{name}={value!r} is invalid: expected an https:// URL")
-            return value.rstrip("/")
+    def guids(self, name: str, raw: str) -> frozenset[str]:
+        return frozenset(self.guid(name, v.strip()) for v in raw.split(",") if v.strip()) - {""}
 
-        def boolean(name: str) -> bool:
-            raw = get(name).lower()
-            if raw not in ("true", "false", "1", "0", "yes", "no"):
-                raise ConfigError(f"{name}={raw!r} is invalid: expected true or false")
-            return raw in ("true", "1", "yes")
+    def url(self, name: str, *, optional: bool = False) -> str:
+        value = self.get(name)
+        parsed = urlparse(value)
+        if (value or not optional) and (parsed.scheme != "https" or not parsed.netloc):
+            self.bad(f"{name}={value!r} is invalid: expected an https:// URL")
+        return value.rstrip("/")
 
-        def optional_url(name: str) -> str:
-            value = get(name)
-            parsed = urlparse(value)
-            if value and (parsed.scheme != "https" or not parsed.netloc):
-                raise ConfigError(f"{name}={value!r} is invalid: expected an https:// URL")
-            return value.rstrip("/")
+    def boolean(self, name: str) -> bool:
+        raw = self.get(name).lower()
+        if raw not in ("true", "false", "1", "0", "yes", "no"):
+            self.bad(f"{name}={raw!r} is invalid: expected true or false")
+        return raw in ("true", "1", "yes")
 
-        def channel_endpoints() -> ChannelEndpoints:
-            endpoints = ChannelEndpoints(
-                openid_metadata_url=optional_url("ToBotFromChannelOpenIdMetadataUrl"),
-                token_issuer=get("ToBotFromChannelTokenIssuer"),  # compared verbatim with the token's `iss`
-                login_url=optional_url("ToChannelFromBotLoginUrl"),
-                oauth_scope=get("ToChannelFromBotOAuthScope"),
-                oauth_url=optional_url("OAuthUrl"),
-            )
-            missing = [n for n, v in zip(CHANNEL_SETTINGS, vars(endpoints).values(), strict=True) if not v]
-            if endpoints.parameterized and missing:
-                # botbuilder uses the parameterized values for everything once one is set
-                raise ConfigError(f"{missing[0]} is required when any of {', '.join(CHANNEL_SETTINGS)} is set "
-                                  "(set all five, or none for the public cloud)")
-            return endpoints
+    def choice(self, name: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+        value = self.get(name)
+        value = value.upper() if upper else value
+        if value.lower() not in (c.lower() for c in choices):
+            self.bad(f"{name}={value!r} is invalid: expected {', '.join(choices[:-1])} or {choices[-1]}")
+        return value
 
-        def card_buttons() -> bool:
-            value = get("CARD_BUTTONS").lower()
-            if value not in ("approvers", "everyone"):
-                raise ConfigError(f"CARD_BUTTONS={value!r} is invalid: expected approvers or everyone")
-            return value == "everyone"
+    def json_file(self, name: str, parse: Callable[[Any], T]) -> T | None:
+        path = self.get(name)
+        if not path:
+            return None
+        try:
+            return parse(json.loads(Path(path).read_text()))
+        except OSError as e:
+            self.bad(f"{name}={path!r} is invalid: cannot read it ({e.strerror})")
+        except ValueError as e:
+            self.bad(f"{name}={path!r} is invalid: {e}")
+        return None
 
-        def allowed_scopes(default_subscription: str) -> tuple[Scope, ...]:
-            raw = get("ALLOWED_SCOPES") or f"/subscriptions/{default_subscription}"
-            try:
-                return parse_scopes(raw.split(","))
-            except ValueError as e:
-                raise ConfigError(f"ALLOWED_SCOPES is invalid: {e}") from None
 
-        def api_callers(allowed: tuple[Scope, ...]) -> tuple[ApiCaller, ...] | None:
-            path = get("API_CALLERS_FILE")
-            if not path:
-                return None
-            try:
-                return parse_api_callers(json.loads(Path(path).read_text()), allowed)
-            except OSError as e:
-                raise ConfigError(f"API_CALLERS_FILE={path!r} is invalid: cannot read it ({e.strerror})") from None
-            except ValueError as e:
-                raise ConfigError(f"API_CALLERS_FILE={path!r} is invalid: {e}") from None
+def _channel_endpoints(r: _Reader) -> ChannelEndpoints:
+    endpoints = ChannelEndpoints(
+        openid_metadata_url=r.url("ToBotFromChannelOpenIdMetadataUrl", optional=True),
+        token_issuer=r.get("ToBotFromChannelTokenIssuer"),  # compared verbatim with the token's `iss`
+        login_url=r.url("ToChannelFromBotLoginUrl", optional=True),
+        oauth_scope=r.get("ToChannelFromBotOAuthScope"),
+        oauth_url=r.url("OAuthUrl", optional=True),
+    )
+    missing = [n for n, v in zip(CHANNEL_SETTINGS, vars(endpoints).values(), strict=True) if not v]
+    if endpoints.parameterized and missing:
+        # botbuilder uses the parameterized values for everything once one is set
+        r.bad(f"{missing[0]} is required when any of {', '.join(CHANNEL_SETTINGS)} is set "
+              "(set all five, or none for the public cloud)")
+    return endpoints
 
-        def response_plans(service_url: str, tenant: str, allowed: tuple[Scope, ...]) -> tuple[ResponsePlan, ...]:
-            path = get("RESPONSE_PLANS_FILE")
-            if not path:
-                return ()
-            try:
-                data = json.loads(Path(path).read_text())
-                return tuple(parse_response_plans(data, service_url, tenant, allowed))
-            except OSError as e:
-                raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: cannot read it ({e.strerror})") from None
-            except ValueError as e:
-                raise ConfigError(f"RESPONSE_PLANS_FILE={path!r} is invalid: {e}") from None
 
-        def service_urls(teams_service_url: str) -> ServiceUrlPolicy:
-            try:
-                ServiceUrlPolicy.of([teams_service_url])
-            except ValueError as e:
-                raise ConfigError(f"TEAMS_SERVICE_URL is invalid: {e}") from None
-            prefixes = [u.strip() for u in get("TEAMS_SERVICE_URLS").split(",") if u.strip()]
-            try:
-                return ServiceUrlPolicy.of([teams_service_url, *prefixes])
-            except ValueError as e:
-                raise ConfigError(f"TEAMS_SERVICE_URLS is invalid: {e}") from None
+def _allowed_scopes(r: _Reader, default_subscription: str) -> tuple[Scope, ...]:
+    raw = r.get("ALLOWED_SCOPES") or (f"/subscriptions/{default_subscription}" if default_subscription else "")
+    if not raw:
+        return ()  # DEFAULT_SUBSCRIPTION_ID is missing or invalid: already said
+    try:
+        return parse_scopes(raw.split(","))
+    except ValueError as e:
+        r.bad(f"ALLOWED_SCOPES is invalid: {e}")
+        return ()
 
-        def trusted_channels(plans: tuple[ResponsePlan, ...], policy: ServiceUrlPolicy) -> tuple[ResponsePlan, ...]:
-            for p in plans:  # the bot's token goes to this host with every message of the incident thread
-                if not policy.allows(p.service_url):
-                    raise ConfigError(f"RESPONSE_PLANS_FILE={get('RESPONSE_PLANS_FILE')!r} is invalid: response plan "
-                                      f"{p.name!r}: channel.serviceUrl {p.service_url!r} {UNTRUSTED_MESSAGE}")
-            return plans
 
-        def metrics_port() -> int | None:
-            return int(number("METRICS_PORT", 0)) if get("METRICS_PORT") else None
+def _identity(r: _Reader) -> dict[str, Any]:
+    """The bot's and the agent's identities."""
+    tenant_id = r.guid("AZURE_TENANT_ID", r.get("AZURE_TENANT_ID"))
+    app_id = r.guid("MicrosoftAppId", r.get("MicrosoftAppId"))
+    app_type = r.choice("MicrosoftAppType", ("MultiTenant", "SingleTenant", "UserAssignedMSI"))
+    app_tenant = r.guid("MicrosoftAppTenantId", r.get("MicrosoftAppTenantId")) or tenant_id
+    app_password = r.get("MicrosoftAppPassword")
+    if app_id and app_type.lower() != "userassignedmsi" and not app_password:
+        r.bad("MicrosoftAppPassword is required when MicrosoftAppId is set (or use MicrosoftAppType=UserAssignedMSI)")
+    sso_client_id = r.guid("SSO_CLIENT_ID", r.get("SSO_CLIENT_ID") or app_id)
+    anonymous = r.boolean("ANONYMOUS_ALLOWED") and not app_id
+    host = r.get("HOST")
+    if anonymous and host not in LOOPBACK_HOSTS:
+        host = "127.0.0.1"  # no channel authentication: never reachable from another machine
+    sso_uri = r.get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
+    return dict(
+        host=host, app_id=app_id, app_password=app_password, app_type=app_type, app_tenant_id=app_tenant,
+        anonymous_allowed=anonymous, channel=_channel_endpoints(r), tenant_id=tenant_id,
+        agent_client_id=r.guid("AZURE_CLIENT_ID", r.get("AZURE_CLIENT_ID")), agent_client_secret=r.get("AZURE_CLIENT_SECRET"),
+        sso_client_id=sso_client_id, sso_client_secret=r.get("SSO_CLIENT_SECRET") or app_password, sso_app_id_uri=sso_uri,
+        oauth_connection_name=r.get("OAUTH_CONNECTION_NAME"), api_audience=r.get("API_AUDIENCE") or sso_uri,
+        allowed_tenants=r.guids("ALLOWED_TENANTS", r.get("ALLOWED_TENANTS") or app_tenant),
+    )
 
-        def webhook_secret() -> str:
-            secret = get("INCIDENT_WEBHOOK_SECRET")
-            if secret and len(secret) < 24:
-                raise ConfigError("INCIDENT_WEBHOOK_SECRET is invalid: expected at least 24 random characters")
-            return secret
 
-        tenant_id = guid("AZURE_TENANT_ID", get("AZURE_TENANT_ID"))
-        app_id = guid("MicrosoftAppId", get("MicrosoftAppId"))
-        app_type = get("MicrosoftAppType")
-        if app_type.lower() not in ("multitenant", "singletenant", "userassignedmsi"):
-            raise ConfigError(f"MicrosoftAppType={app_type!r} is invalid: expected MultiTenant, SingleTenant or UserAssignedMSI")
-        app_tenant = guid("MicrosoftAppTenantId", get("MicrosoftAppTenantId")) or tenant_id
-        app_password = get("MicrosoftAppPassword")
-        if app_id and app_type.lower() != "userassignedmsi" and not app_password:
-            raise ConfigError("MicrosoftAppPassword is required when MicrosoftAppId is set (or use MicrosoftAppType=UserAssignedMSI)")
-        sso_client_id = guid("SSO_CLIENT_ID", get("SSO_CLIENT_ID") or app_id)
-        approvers = frozenset(a.strip() for a in get("DEFAULT_APPROVERS").split(",") if a.strip())
-        for a in approvers:
-            guid("DEFAULT_APPROVERS", a)
-        allowed = frozenset(t.strip() for t in (get("ALLOWED_TENANTS") or app_tenant).split(",") if t.strip())
-        for t in allowed:
-            guid("ALLOWED_TENANTS", t)
-        polling = get("ARM_POLLING_INTERVAL")
-        level = get("LOG_LEVEL").upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"LOG_LEVEL={level!r} is invalid: expected DEBUG, INFO, WARNING or ERROR")
-        ca = get("SSL_CERT_FILE") or get("REQUESTS_CA_BUNDLE") or None
-        if ca and not Path(ca).is_file():
-            raise ConfigError(f"SSL_CERT_FILE={ca!r} is invalid: expected the path of a PEM file that exists")
-        default_subscription = guid("DEFAULT_SUBSCRIPTION_ID", get("DEFAULT_SUBSCRIPTION_ID"))
-        scopes = allowed_scopes(default_subscription)
-        anonymous = boolean("ANONYMOUS_ALLOWED") and not app_id
-        host = get("HOST")
-        if anonymous and host not in LOOPBACK_HOSTS:
-            host = "127.0.0.1"  # no channel authentication: never reachable from another machine
-        sso_uri = get("SSO_APP_ID_URI") or (f"api://botid-{sso_client_id}" if sso_client_id else "")
-        trusted = service_urls(get("TEAMS_SERVICE_URL"))
-        return cls(
-            host=host,
-            port=int(number("PORT", 0)),
-            app_id=app_id,
-            app_password=app_password,
-            app_type=app_type,
-            app_tenant_id=app_tenant,
-            anonymous_allowed=anonymous,
-            channel=channel_endpoints(),
-            tenant_id=tenant_id,
-            agent_client_id=guid("AZURE_CLIENT_ID", get("AZURE_CLIENT_ID")),
-            agent_client_secret=get("AZURE_CLIENT_SECRET"),
-            authority_host=url("AZURE_AUTHORITY_HOST"),
-            arm_endpoint=url("ARM_ENDPOINT"),
-            graph_endpoint=url("GRAPH_ENDPOINT"),
-            arm_polling_interval=number("ARM_POLLING_INTERVAL", 0, integer=False) if polling else None,
-            ca_bundle=ca,
-            sso_client_id=sso_client_id,
-            sso_client_secret=get("SSO_CLIENT_SECRET") or app_password,
-            sso_app_id_uri=sso_uri,
-            oauth_connection_name=get("OAUTH_CONNECTION_NAME"),
-            allowed_tenants=allowed,
-            api_audience=get("API_AUDIENCE") or sso_uri,
-            api_role=get("API_ROLE"),
-            teams_service_url=get("TEAMS_SERVICE_URL"),
-            service_urls=trusted,
-            allow_guests=boolean("ALLOW_GUESTS"),
-            rate_person_per_minute=int(number("RATE_LIMIT_PERSON_PER_MINUTE", 1)),
-            rate_conversation_per_minute=int(number("RATE_LIMIT_CONVERSATION_PER_MINUTE", 1)),
-            rate_api_per_minute=int(number("RATE_LIMIT_API_PER_MINUTE", 1)),
-            outbound_timeout=number("OUTBOUND_TIMEOUT_SECONDS", 1, integer=False),
-            metrics_port=metrics_port(),
-            metrics_host=get("METRICS_HOST"),
-            default_subscription_id=default_subscription,
-            allowed_scopes=scopes,
-            api_callers=api_callers(scopes),
-            policy=ConsentPolicy(
-                approvers=approvers,
-                approver_group=guid("APPROVER_GROUP_ID", get("APPROVER_GROUP_ID")) or None,
-                approvals_required=int(number("APPROVALS_REQUIRED", 1)),
-                allow_self_approval=boolean("ALLOW_SELF_APPROVAL"),
-                expiry=timedelta(minutes=number("PLAN_EXPIRY_MINUTES", 1, integer=False)),
-                credentials_expiry=timedelta(minutes=number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
-            ),
-            sweep_interval=number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
-            outbox_max_attempts=int(number("OUTBOX_MAX_ATTEMPTS", 1)),
-            outbox_max_backoff=number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
-            buttons_for_everyone=card_buttons(),
-            response_plans=trusted_channels(response_plans(get("TEAMS_SERVICE_URL"), app_tenant, scopes), trusted),
-            incident_webhook_secret=webhook_secret(),
-            action_groups_app_id=guid("ACTION_GROUPS_APP_ID", get("ACTION_GROUPS_APP_ID")),
-            incident_webhook_role=get("INCIDENT_WEBHOOK_ROLE"),
-            incident_accept_secret_only=boolean("INCIDENT_ACCEPT_SECRET_ONLY"),
-            autonomous_requires_secure_webhook=boolean("INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK"),
-            store_path=Path(get("STORE_PATH")),
-            log_level=level,
-            appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
-        )
+def _service_urls(r: _Reader, teams_service_url: str) -> ServiceUrlPolicy:
+    """The Bot Connector hosts the bot's token may go to."""
+    try:
+        ServiceUrlPolicy.of([teams_service_url])
+    except ValueError as e:
+        r.bad(f"TEAMS_SERVICE_URL is invalid: {e}")
+        return ServiceUrlPolicy.of(["https://smba.trafficmanager.net/"])
+    prefixes = [u.strip() for u in r.get("TEAMS_SERVICE_URLS").split(",") if u.strip()]
+    try:
+        return ServiceUrlPolicy.of([teams_service_url, *prefixes])
+    except ValueError as e:
+        r.bad(f"TEAMS_SERVICE_URLS is invalid: {e}")
+        return ServiceUrlPolicy.of([teams_service_url])
+
+
+def _trusted_channels(r: _Reader, plans: tuple[ResponsePlan, ...], policy: ServiceUrlPolicy) -> tuple[ResponsePlan, ...]:
+    for p in plans:  # the bot's token goes to this host with every message of the incident thread
+        if not policy.allows(p.service_url):
+            r.bad(f"RESPONSE_PLANS_FILE={r.get('RESPONSE_PLANS_FILE')!r} is invalid: response plan "
+                  f"{p.name!r}: channel.serviceUrl {p.service_url!r} {UNTRUSTED_MESSAGE}")
+    return plans
+
+
+def _limits(r: _Reader) -> dict[str, Any]:
+    """Abuse limits, outbound timeouts and the metrics listener."""
+    return dict(
+        allow_guests=r.boolean("ALLOW_GUESTS"),
+        rate_person_per_minute=int(r.number("RATE_LIMIT_PERSON_PER_MINUTE", 1)),
+        rate_conversation_per_minute=int(r.number("RATE_LIMIT_CONVERSATION_PER_MINUTE", 1)),
+        rate_api_per_minute=int(r.number("RATE_LIMIT_API_PER_MINUTE", 1)),
+        outbound_timeout=r.number("OUTBOUND_TIMEOUT_SECONDS", 1, integer=False),
+        metrics_port=int(r.number("METRICS_PORT", 0)) if r.get("METRICS_PORT") else None,
+        metrics_host=r.get("METRICS_HOST"),
+    )
+
+
+def _incidents(r: _Reader) -> dict[str, Any]:
+    """How /api/incidents authenticates Azure Monitor (secure webhook, or the ?code= secret)."""
+    secret = r.get("INCIDENT_WEBHOOK_SECRET")
+    if secret and len(secret) < 24:
+        r.bad("INCIDENT_WEBHOOK_SECRET is invalid: expected at least 24 random characters")
+    return dict(
+        incident_webhook_secret=secret,
+        action_groups_app_id=r.guid("ACTION_GROUPS_APP_ID", r.get("ACTION_GROUPS_APP_ID")),
+        incident_webhook_role=r.get("INCIDENT_WEBHOOK_ROLE"),
+        incident_accept_secret_only=r.boolean("INCIDENT_ACCEPT_SECRET_ONLY"),
+        autonomous_requires_secure_webhook=r.boolean("INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK"),
+    )
+
+
+def _policy(r: _Reader) -> ConsentPolicy:
+    return ConsentPolicy(
+        approvers=r.guids("DEFAULT_APPROVERS", r.get("DEFAULT_APPROVERS")),
+        approver_group=r.guid("APPROVER_GROUP_ID", r.get("APPROVER_GROUP_ID")) or None,
+        approvals_required=int(r.number("APPROVALS_REQUIRED", 1)),
+        allow_self_approval=r.boolean("ALLOW_SELF_APPROVAL"),
+        expiry=timedelta(minutes=r.number("PLAN_EXPIRY_MINUTES", 1, integer=False)),
+        credentials_expiry=timedelta(minutes=r.number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
+    )
+
+
+def _read(cls: type[Settings], r: _Reader) -> Settings:
+    identity = _identity(r)
+    ca = r.get("SSL_CERT_FILE") or r.get("REQUESTS_CA_BUNDLE") or None
+    if ca and not Path(ca).is_file():
+        r.bad(f"SSL_CERT_FILE={ca!r} is invalid: expected the path of a PEM file that exists")
+    default_subscription = r.guid("DEFAULT_SUBSCRIPTION_ID", r.get("DEFAULT_SUBSCRIPTION_ID"))
+    scopes = _allowed_scopes(r, default_subscription)
+    polling = r.get("ARM_POLLING_INTERVAL")
+    service_url = r.get("TEAMS_SERVICE_URL")
+    trusted = _service_urls(r, service_url)
+    plans = r.json_file("RESPONSE_PLANS_FILE",
+                        lambda data: tuple(parse_response_plans(data, service_url, identity["app_tenant_id"], scopes)))
+    return cls(
+        **identity,
+        port=int(r.number("PORT", 0)),
+        authority_host=r.url("AZURE_AUTHORITY_HOST"),
+        arm_endpoint=r.url("ARM_ENDPOINT"),
+        graph_endpoint=r.url("GRAPH_ENDPOINT"),
+        arm_polling_interval=r.number("ARM_POLLING_INTERVAL", 0, integer=False) if polling else None,
+        ca_bundle=ca,
+        api_role=r.get("API_ROLE"),
+        teams_service_url=service_url,
+        service_urls=trusted,
+        **_limits(r),
+        default_subscription_id=default_subscription,
+        allowed_scopes=scopes,
+        api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
+        policy=_policy(r),
+        sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+        outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
+        outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
+        buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
+        response_plans=_trusted_channels(r, plans or (), trusted),
+        **_incidents(r),
+        store_path=Path(r.get("STORE_PATH")),
+        log_level=r.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        appinsights_connection_string=r.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+    )
+
+
+def serving_problems(settings: Settings) -> list[str]:
+    """What makes a valid configuration unable to work as a bot: no channel authentication, or a consent policy
+    that no one can satisfy."""
+    problems = []
+    if not settings.app_id and not settings.anonymous_allowed:
+        problems.append("MicrosoftAppId is required to serve: without it anyone could post activities as anyone "
+                        "(set ANONYMOUS_ALLOWED=true only for a local client such as the Agents Playground)")
+    policy = settings.policy
+    if not policy.approvers and not policy.approver_group:
+        problems.append("DEFAULT_APPROVERS or APPROVER_GROUP_ID is required: with neither, nobody could approve a plan "
+                        "(expected comma-separated Entra object ids, or an Entra group id)")
+    elif not policy.approver_group and policy.approvals_required > len(policy.approvers):
+        problems.append(f"APPROVALS_REQUIRED={policy.approvals_required} is invalid: only {len(policy.approvers)} "
+                        "approver(s) in DEFAULT_APPROVERS and no APPROVER_GROUP_ID, so no plan could ever be approved "
+                        "(expected at most the number of approvers)")
+    return problems
 
 
 def check_serving(settings: Settings) -> None:
-    """Refuse to serve /api/messages without Bot Framework authentication, unless anonymous mode was asked for."""
-    if not settings.app_id and not settings.anonymous_allowed:
-        raise ConfigError("MicrosoftAppId is required to serve: without it anyone could post activities as anyone "
-                          "(set ANONYMOUS_ALLOWED=true only for a local client such as the Agents Playground)")
+    """Refuse to serve without Bot Framework authentication (unless anonymous mode was asked for) or with a consent
+    policy no one can satisfy."""
+    if problems := serving_problems(settings):
+        raise ConfigError(problems)
+

@@ -36,7 +36,10 @@ class ConnectorCall:
 
 @dataclass
 class PostedActivity(ShowsActivity):
-    """An activity as Teams currently shows it (updates replace it in place)."""
+    """An activity as Teams currently shows it (updates replace it in place), with every version it has had.
+
+    Teams shows only the latest version of an updated message; `versions` keeps each one, oldest first, so a
+    card's history can be followed (`GET /sandbox/activities`, `driver watch`)."""
 
     id: str
     conversation_id: str
@@ -105,7 +108,7 @@ class ConnectorSimulator:
 
     def record_incoming(self, conversation_id: str, activity: dict[str, Any]) -> None:
         """Register an activity the *user* posted (so threads and replies line up)."""
-        self.activities[activity["id"]] = PostedActivity(activity["id"], conversation_id, activity)
+        self.activities[activity["id"]] = PostedActivity(activity["id"], conversation_id, activity, versions=[activity])
 
     # -- handlers -----------------------------------------------------------------------------
     def _new_id(self) -> str:
@@ -195,7 +198,7 @@ class ConnectorSimulator:
 
     def _store(self, conversation_id: str, activity_id: str, body: dict[str, Any], reply_to: str | None) -> None:
         self.activities[activity_id] = PostedActivity(
-            activity_id, conversation_id, {**body, "id": activity_id}, reply_to, versions=[body]
+            activity_id, conversation_id, {**body, "id": activity_id}, reply_to, versions=[{**body, "id": activity_id}]
         )
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -207,7 +210,7 @@ class ConnectorSimulator:
         if posted is None or posted.deleted:
             return _not_found(f"Activity '{activity_id}' was not found.")
         posted.activity = {**body, "id": activity_id}
-        posted.versions.append(body)
+        posted.versions.append(posted.activity)
         await self._notify()
         return web.json_response({"id": activity_id})
 
@@ -254,7 +257,8 @@ class ConnectorSimulator:
 
     async def _list_activities(self, request: web.Request) -> web.Response:
         return web.json_response([
-            {"id": a.id, "conversationId": a.conversation_id, "replyToId": a.reply_to_id, "activity": a.activity}
+            {"id": a.id, "conversationId": a.conversation_id, "replyToId": a.reply_to_id, "activity": a.activity,
+             "versions": a.versions}  # every version, oldest first: a card's history can be followed
             for a in self.activities.values() if not a.deleted
         ])
 

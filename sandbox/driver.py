@@ -82,12 +82,13 @@ class Conversation:
 
 @dataclass(frozen=True)
 class BotMessage(ShowsActivity):
-    """An activity the bot posted, as currently shown (updates applied)."""
+    """An activity the bot posted, as currently shown (updates applied), and every version it has had, oldest first."""
 
     id: str
     conversation_id: str
     reply_to_id: str | None
     activity: dict[str, Any]
+    versions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ class TeamsDriver:
         async with self.session.get(f"{self.service_url}/sandbox/activities") as resp:
             items = await resp.json()
         return [
-            BotMessage(i["id"], i["conversationId"], i.get("replyToId"), i["activity"])
+            BotMessage(i["id"], i["conversationId"], i.get("replyToId"), i["activity"], tuple(i.get("versions") or ()))
             for i in items if conversation_id in (None, i["conversationId"])
         ]
 

@@ -8,9 +8,15 @@ import pytest
 
 from bot.config import SETTINGS, ConfigError, Settings
 
-GOOD = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
-        "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa",
-        "SSL_CERT_FILE": "", "REQUESTS_CA_BUNDLE": ""}
+GOOD = {
+    "AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+    "DEFAULT_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa",
+    "SSL_CERT_FILE": "",
+    "REQUESTS_CA_BUNDLE": "",
+}
+
+
+APPROVER = "33333333-3333-3333-3333-333333333333"
 
 
 def test_minimal_settings_are_valid() -> None:
@@ -26,8 +32,10 @@ def test_minimal_settings_are_valid() -> None:
         ({"AZURE_TENANT_ID": "contoso"}, "AZURE_TENANT_ID='contoso' is invalid: expected a GUID"),
         ({"PORT": "eighty"}, "PORT='eighty' is invalid: expected a whole number"),
         ({"APPROVALS_REQUIRED": "0"}, "APPROVALS_REQUIRED='0' is invalid: expected at least 1"),
-        ({"ARM_ENDPOINT": "http://management.azure.com"},
-         "ARM_ENDPOINT='http://management.azure.com' is invalid: expected an https:// URL"),
+        (
+            {"ARM_ENDPOINT": "http://management.azure.com"},
+            "ARM_ENDPOINT='http://management.azure.com' is invalid: expected an https:// URL",
+        ),
         ({"ALLOW_SELF_APPROVAL": "maybe"}, "ALLOW_SELF_APPROVAL='maybe' is invalid: expected true or false"),
         ({"MicrosoftAppId": "22222222-2222-2222-2222-222222222222"}, "MicrosoftAppPassword is required"),
         ({"MicrosoftAppType": "Weird"}, "MicrosoftAppType='Weird' is invalid"),
@@ -60,9 +68,46 @@ def test_anonymous_mode_binds_loopback_and_only_without_an_app_id() -> None:
 
     with pytest.raises(ConfigError, match=r"^MicrosoftAppId is required"):
         check_serving(Settings.from_env(GOOD))
-    anonymous = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0"})
+    anonymous = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0", "DEFAULT_APPROVERS": APPROVER})
     check_serving(anonymous)
     assert anonymous.anonymous_allowed and anonymous.host == "127.0.0.1"
-    signed = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "MicrosoftAppId": "22222222-2222-2222-2222-222222222222",
-                                "MicrosoftAppPassword": "x"})
+    signed = Settings.from_env(
+        {**GOOD, "ANONYMOUS_ALLOWED": "true", "MicrosoftAppId": "22222222-2222-2222-2222-222222222222", "MicrosoftAppPassword": "x"}
+    )
     assert not signed.anonymous_allowed and signed.host == "0.0.0.0"  # an app id always means authentication on
+
+
+def test_every_problem_is_listed_at_once_one_line_each() -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({**GOOD, "PORT": "abc", "AZURE_TENANT_ID": "contoso", "LOG_LEVEL": "loud"})
+    assert e.value.problems == [
+        "AZURE_TENANT_ID='contoso' is invalid: expected a GUID like 00000000-0000-0000-0000-000000000000",
+        "PORT='abc' is invalid: expected a whole number",
+        "LOG_LEVEL='LOUD' is invalid: expected DEBUG, INFO, WARNING or ERROR",
+    ]
+    assert str(e.value).startswith("AZURE_TENANT_ID='contoso' is invalid")
+
+
+SERVING = {**GOOD, "MicrosoftAppId": "22222222-2222-2222-2222-222222222222", "MicrosoftAppPassword": "x"}
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ({}, "DEFAULT_APPROVERS or APPROVER_GROUP_ID is required: with neither, nobody could approve a plan"),
+        (
+            {"DEFAULT_APPROVERS": APPROVER, "APPROVALS_REQUIRED": "3"},
+            "APPROVALS_REQUIRED=3 is invalid: only 1 approver(s) in DEFAULT_APPROVERS and no APPROVER_GROUP_ID",
+        ),
+    ],
+)
+def test_a_policy_no_one_can_satisfy_does_not_serve(override: dict[str, str], problem: str) -> None:
+    Settings.from_env({**SERVING, **override})  # valid settings, for tools that do not serve
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({**SERVING, **override}, serving=True)
+    assert len(e.value.problems) == 1 and e.value.problems[0].startswith(problem)
+
+
+def test_a_group_makes_any_quorum_satisfiable() -> None:
+    group = {"APPROVER_GROUP_ID": "44444444-4444-4444-4444-444444444444", "APPROVALS_REQUIRED": "3"}
+    assert Settings.from_env({**SERVING, **group}, serving=True).policy.approvals_required == 3

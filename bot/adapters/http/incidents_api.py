@@ -23,6 +23,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -33,6 +34,7 @@ from ...services.handle_alert import handle_alert
 from ..azure.tokens import TokenRejected
 
 log = logging.getLogger(__name__)
+STATUS_PATH = "/api/incidents/status"
 
 
 class IncidentsApi:
@@ -57,11 +59,29 @@ class IncidentsApi:
         if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
         self.c.inbox.accepted()
+        status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
         return web.json_response(
             {"alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value, "accepted": True,
-             "inboxKey": alert.key},
-            status=202,
+             "inboxKey": alert.key, "status": status_url},
+            status=202, headers={"Location": status_url},
         )
+
+    async def status(self, request: web.Request) -> web.Response:
+        """`GET /api/incidents/status?key=`: what processing a stored alert did (same authentication as the POST):
+        200 with the outcome once processed (or given up), 202 while it waits in the inbox, 404 for an unknown key."""
+        s = self.c.settings
+        if not s.incident_webhook_secret and not s.api_audience:
+            return _error(404, "incident notifications are not configured")
+        auth = await self._authenticate(request)
+        if isinstance(auth, web.Response):
+            return auth
+        found = await self.c.store.alert_state(request.query.get("key", ""))
+        if found is None:
+            return _error(404, "no alert delivery with this key")
+        state, outcome = found
+        if state == "pending":
+            return web.json_response({"status": "pending"}, status=202)
+        return web.json_response({"status": state, **(outcome or {})}, status=200)
 
     async def _authenticate(self, request: web.Request) -> AlertAuth | web.Response:
         s = self.c.settings

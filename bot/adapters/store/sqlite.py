@@ -381,6 +381,11 @@ class SqliteStore:
         rows = await self._run("SELECT MIN(MAX(not_before, claimed_until)) FROM inbox WHERE state = 'pending'")
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        """("pending" | "done" | "failed", the outcome once done) of the inbox entry `key`; None if there is none."""
+        rows = await self._run("SELECT state, outcome FROM inbox WHERE key = ?", (key,))
+        return (rows[0][0], json.loads(rows[0][1]) if rows[0][1] else None) if rows else None
+
     async def alert_outcome(self, key: str) -> dict[str, Any] | None:
         """What processing the alert did (the response plans matched, the plans proposed), once it is processed."""
         rows = await self._run("SELECT outcome FROM inbox WHERE key = ? AND state = 'done'", (key,))

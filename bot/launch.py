@@ -1,0 +1,52 @@
+"""What every command that starts or inspects the bot shares: settings from the environment and `.env`, and serving."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, Settings
+
+
+def load_env() -> dict[str, str]:
+    """`.env` (if present in the working directory) overlaid by the real environment, which wins."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if Path(".env").is_file() else {}
+    return {**values, **os.environ}
+
+
+def settings_or_exit(env: dict[str, str], *, serving: bool = False) -> Settings:
+    """The validated settings, or every problem on stderr (one line each) and exit code 2."""
+    try:
+        return Settings.from_env(env, serving=serving)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], Awaitable[None]] | None = None) -> None:
+    """Run the bot's web app until interrupted."""
+    from aiohttp import web
+
+    from .adapters.observability import configure_tracing
+    from .app import create_app
+    from .bootstrap import bootstrap
+    from .logs import configure
+
+    configure(settings.log_level)
+    if settings.anonymous_allowed:
+        logging.getLogger("bot").warning(
+            "ANONYMOUS_ALLOWED=true and no MicrosoftAppId: Bot Framework authentication is OFF, anyone who reaches "
+            "/api/messages can act as anyone; listening on loopback only. Never run a real deployment like this."
+        )
+    configure_tracing(settings.appinsights_connection_string)
+    app = create_app(bootstrap(settings))
+    if on_ready:
+        app.on_startup.append(on_ready)
+    web.run_app(app, host=hosts, port=settings.port, print=None, access_log=None)
