@@ -20,6 +20,7 @@ from .adapters.inbox import InboxWorker
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
 from .adapters.store.sqlite import SqliteStore
+from .adapters.store.tables import TableStore
 from .adapters.teams.adapter import create_adapter
 from .adapters.teams.auth import CachingBotFrameworkAuthentication
 from .adapters.teams.bot import BotOptions, ConsentBot
@@ -34,7 +35,7 @@ from .services.deps import Deps
 class Container:
     settings: Settings
     deps: Deps
-    store: SqliteStore
+    store: SqliteStore | TableStore
     tasks: BackgroundTasks
     auth: CachingBotFrameworkAuthentication
     adapter: Any  # botbuilder's CloudAdapter (kept out of this module's imports)
@@ -60,13 +61,28 @@ class Container:
         await self.runner.close()
         await self.broker.close()
         await self.auth.close()
-        self.store.close()
+        if isinstance(self.store, TableStore):
+            await self.store.aclose()
+        else:
+            self.store.close()
+
+
+def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
+    """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
+    set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+    if settings.store == "azure-tables":
+        client: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+        if settings.storage_connection_string:
+            return TableStore.from_connection_string(settings.storage_connection_string, settings.store_table_prefix,
+                                                     **client)
+        return TableStore.from_account_url(settings.storage_account_url, agent_credential, settings.store_table_prefix,
+                                           **client)
+    return SqliteStore(settings.store_path, settings.store_sqlite_wal)
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     """Build the bot from settings; `clock` may be replaced (tests move time forward)."""
     clock = clock or SystemClock()
-    store = SqliteStore(settings.store_path)
     tasks = BackgroundTasks()
     sso = SsoSettings(settings.oauth_connection_name, settings.sso_app_id_uri)
 
@@ -81,6 +97,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         user_scope=f"{settings.arm_endpoint}/user_impersonation", ca_bundle=settings.ca_bundle,
         timeout=settings.outbound_timeout,
     )
+    store = make_store(settings, broker.agent())
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
     auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,

@@ -120,7 +120,17 @@ SETTINGS: tuple[Setting, ...] = (
             "dead letter, shown by /readyz and /metrics", "20"),
     Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
             "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
+    Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
+            "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
+    Setting("STORE_SQLITE_WAL", "SQLite write-ahead log: auto (on, unless STORE_PATH is on a network file system such "
+            "as SMB/CIFS or NFS, where WAL is unsafe), on or off", "auto"),
+    Setting("AZURE_STORAGE_ACCOUNT_URL", "Table endpoint of the storage account for STORE=azure-tables "
+            "(https://<account>.table.core.windows.net), reached with the agent identity (AZURE_CLIENT_ID)", ""),
+    Setting("AZURE_STORAGE_CONNECTION_STRING", "connection string for STORE=azure-tables instead of "
+            "AZURE_STORAGE_ACCOUNT_URL (an account key: prefer the managed identity in Azure)", ""),
+    Setting("STORE_TABLE_PREFIX", "prefix of the store's table names (<prefix>plans, <prefix>deliveries); letters "
+            "and digits, starting with a letter", "sreconsent"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
     Setting("BOT_DOMAIN", "public host name of the bot, for the Teams manifest (default: taken from SSO_APP_ID_URI)", ""),
@@ -199,6 +209,11 @@ class Settings:
     store_path: Path
     log_level: str
     appinsights_connection_string: str = field(repr=False, default="")
+    store: str = "sqlite"
+    store_sqlite_wal: str = "auto"
+    storage_account_url: str = ""
+    storage_connection_string: str = field(repr=False, default="")
+    store_table_prefix: str = "sreconsent"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
@@ -392,6 +407,22 @@ def _incidents(r: _Reader) -> dict[str, Any]:
     )
 
 
+def _store(r: _Reader) -> dict[str, Any]:
+    """Where plans, audit and delivery keys live."""
+    kind = r.choice("STORE", ("sqlite", "azure-tables")).lower()
+    prefix = r.get("STORE_TABLE_PREFIX")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,50}", prefix):
+        r.bad(f"STORE_TABLE_PREFIX={prefix!r} is invalid: expected letters and digits, starting with a letter, at most "
+              "51 characters (table names allow nothing else)")
+    account_url = r.url("AZURE_STORAGE_ACCOUNT_URL", optional=True)
+    connection_string = r.get("AZURE_STORAGE_CONNECTION_STRING")
+    if kind == "azure-tables" and not account_url and not connection_string:
+        r.bad("AZURE_STORAGE_ACCOUNT_URL is required when STORE=azure-tables (or set AZURE_STORAGE_CONNECTION_STRING)")
+    return dict(store=kind, store_sqlite_wal=r.choice("STORE_SQLITE_WAL", ("auto", "on", "off")).lower(),
+                storage_account_url=account_url, storage_connection_string=connection_string,
+                store_table_prefix=prefix, store_path=Path(r.get("STORE_PATH")))
+
+
 def _policy(r: _Reader) -> ConsentPolicy:
     return ConsentPolicy(
         approvers=r.guids("DEFAULT_APPROVERS", r.get("DEFAULT_APPROVERS")),
@@ -437,7 +468,7 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
         response_plans=_trusted_channels(r, plans or (), trusted),
         **_incidents(r),
-        store_path=Path(r.get("STORE_PATH")),
+        **_store(r),
         log_level=r.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         appinsights_connection_string=r.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )

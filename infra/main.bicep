@@ -97,7 +97,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// For the scale-out store (Azure Tables with ETag compare-and-set).
+// The production store (STORE=azure-tables, bot/adapters/store/tables.py): plans, audit and delivery keys in
+// Azure Table Storage, reached with the agent identity only (no account key: allowSharedKeyAccess is false).
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: toLower(take('${baseName}${uniqueString(resourceGroup().id)}', 24))
   location: location
@@ -119,6 +120,35 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
     principalId: agentIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
+}
+
+// Storage Queue Data Contributor, for the outbox queue a later unit of work will use
+resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, agentIdentity.id, 'queue-data-contributor')
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
+    principalId: agentIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The store's tables exist before the bot starts (the bot also creates them if missing)
+var storeTablePrefix = 'sreconsent'
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource plansTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${storeTablePrefix}plans'
+}
+
+resource deliveriesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${storeTablePrefix}deliveries'
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -214,6 +244,11 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'API_CALLERS_FILE', value: apiCallersFile }
+        // several instances and slot swaps share Table Storage; SQLite on /home (an SMB share) would not do
+        { name: 'STORE', value: 'azure-tables' }
+        { name: 'AZURE_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.table }
+        { name: 'STORE_TABLE_PREFIX', value: storeTablePrefix }
+        // only if STORE is switched back to sqlite: one instance, rollback journal on the share (STORE_SQLITE_WAL=auto)
         { name: 'STORE_PATH', value: '/home/data/sre-consent-bot.sqlite3' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'HOST', value: '0.0.0.0' }
@@ -227,6 +262,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
   }
   dependsOn: [
     secretsUser
+    tableDataContributor
   ]
 }
 

@@ -18,6 +18,8 @@ from sandbox.tls import SandboxTLS
 if TYPE_CHECKING:
     from sandbox import Sandbox
 
+    from .azurite import Azurite
+
 # Created when this file is imported: pytest imports it before any nested conftest, so before aiohttp.
 _TLS = SandboxTLS.create(Path(tempfile.mkdtemp(prefix="sre-consent-bot-ca-")))
 # clients under test find the throwaway CA the way production finds a corporate CA
@@ -114,3 +116,13 @@ def _clean_sandbox_state(request: pytest.FixtureRequest) -> Iterator[None]:
         box.connector.throttle(0)
         for user in box.world.users.values():
             user.obo_error = None
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Azurite's Table service for the session (the Azure Table Storage store's tests)."""
+    from .azurite import Azurite
+
+    emulator = Azurite.start()
+    yield emulator
+    emulator.stop()

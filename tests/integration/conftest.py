@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,8 +22,26 @@ def store_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bot(sandbox: Sandbox, store_path: Path) -> Iterator[RunningBot]:
-    running = start_bot(bot_settings(sandbox, store_path))
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The store the test bots use: SQLite, or with TEST_STORE=azure-tables the whole suite on Azurite."""
+    if os.environ.get("TEST_STORE", "sqlite") != "azure-tables":
+        return {}
+    return azure_tables_settings(request)
+
+
+def azure_tables_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """STORE=azure-tables on the session's Azurite, in tables of this test's own."""
+    emulator = request.getfixturevalue("azurite")
+    return {
+        "STORE": "azure-tables",
+        "AZURE_STORAGE_CONNECTION_STRING": emulator.connection_string,
+        "STORE_TABLE_PREFIX": f"t{uuid.uuid4().hex[:12]}",
+    }
+
+
+@pytest.fixture
+def bot(sandbox: Sandbox, store_path: Path, store_settings: dict[str, str]) -> Iterator[RunningBot]:
+    running = start_bot(bot_settings(sandbox, store_path, **store_settings))
     yield running
     running.stop()
 
@@ -50,12 +69,12 @@ def channel(sandbox: Sandbox) -> Conversation:
 
 
 @pytest.fixture
-def make_bot(sandbox: Sandbox, store_path: Path) -> Iterator[object]:
+def make_bot(sandbox: Sandbox, store_path: Path, store_settings: dict[str, str]) -> Iterator[object]:
     """Start extra bot instances (other settings, or a restart on the same store)."""
     started: list[RunningBot] = []
 
     def make(clock: object = None, **overrides: str) -> RunningBot:
-        running = start_bot(bot_settings(sandbox, store_path, **overrides), clock)  # type: ignore[arg-type]
+        running = start_bot(bot_settings(sandbox, store_path, **{**store_settings, **overrides}), clock)  # type: ignore[arg-type]
         started.append(running)
         return running
 

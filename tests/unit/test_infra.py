@@ -145,3 +145,25 @@ def test_storage_key_vault_and_insights_exist_and_outputs_are_declared() -> None
         "oauthConnectionName",
         "botResourceName",
     } <= set(MAIN.outputs)
+
+
+def test_production_stores_plans_in_table_storage_with_the_agent_identity() -> None:
+    settings = _settings()
+    assert settings["STORE"] == "'azure-tables'"
+    assert settings["AZURE_STORAGE_ACCOUNT_URL"] == "storage.properties.primaryEndpoints.table"
+    assert "AZURE_STORAGE_CONNECTION_STRING" not in settings  # no account key: the managed identity only
+    storage = MAIN.one("Microsoft.Storage/storageAccounts")
+    assert text(storage.prop("properties", "allowSharedKeyAccess")) == "false"
+    roles = {
+        text(r.prop("properties", "roleDefinitionId"))
+        for r in MAIN.by_type("Microsoft.Authorization/roleAssignments")
+        if text(r.prop("scope")) == storage.symbol
+    }
+    for role in (
+        "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",  # Storage Table Data Contributor
+        "974c5e8b-45b9-4653-ba55-5f855dd0fb88",  # Storage Queue Data Contributor (the outbox, later)
+    ):
+        assert any(role in r for r in roles), role
+    tables = {text(t.prop("name")) for t in MAIN.by_type("Microsoft.Storage/storageAccounts/tableServices/tables")}
+    assert tables == {"'${storeTablePrefix}plans'", "'${storeTablePrefix}deliveries'"}
+    assert settings["STORE_TABLE_PREFIX"] == "storeTablePrefix"

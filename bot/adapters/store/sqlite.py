@@ -5,6 +5,12 @@ A unit of work is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT): the plan'
 and its outbox messages are written together or not at all. SQLite serialises writers itself, so the version check
 in the UPDATE's WHERE clause is what makes a transition compare-and-set, across tasks, threads and processes sharing
 the file. Audit events are published to the listeners (metrics, logs) only once their transaction has committed.
+
+Write-ahead logging (STORE_SQLITE_WAL): WAL needs shared memory between the processes using the file,
+which network file systems do not provide (https://www.sqlite.org/wal.html: "WAL does not work over a
+network filesystem"). `auto` turns it on for local disks and off (the rollback journal) when the file
+is on SMB/CIFS or NFS, as /home is on App Service for Linux; several instances should use the Azure
+Table Storage store instead (STORE=azure-tables).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
@@ -188,14 +194,46 @@ class SqliteUnitOfWork:
         self.writes.append(_Write("UPDATE outbox SET state = 'dead', last_error = ?, claimed_by = NULL WHERE seq = ?", (error[:500], seq)))
 
 
+NETWORK_FILE_SYSTEMS = frozenset(
+    {"cifs", "smb3", "smbfs", "nfs", "nfs4", "9p", "afs", "ceph", "glusterfs", "fuse.sshfs", "fuse.blobfuse", "fuse.blobfuse2", "lustre"}
+)
+
+
+def file_system_type(path: Path, mounts: str | None = None) -> str | None:
+    """The type of the file system holding `path` (Linux /proc/mounts, the longest mount point), or None."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    target, best, kind = str(path.resolve()), "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def use_wal(path: Path, setting: Literal["auto", "on", "off"] | str) -> bool:
+    """WAL on a local disk; never on a network file system unless asked for explicitly (`on`)."""
+    if setting in ("on", "off"):
+        return setting == "on"
+    return file_system_type(path.parent) not in NETWORK_FILE_SYSTEMS
+
+
 class SqliteStore:
     """PlanStore, AuditLog, outbox and inbox over one SQLite file; calls run in a worker thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, wal: str = "auto") -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self.journal_mode = "WAL" if use_wal(path, wal) else "DELETE"
+        self._conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.executescript(SCHEMA)
         self._lock = threading.Lock()

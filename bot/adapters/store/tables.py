@@ -1,0 +1,426 @@
+"""The production store: plans, their audit trail and webhook delivery keys in Azure Table Storage.
+
+Why: on App Service the SQLite file lives on an SMB share (no WAL, no safe sharing between the
+instances of a scale-out or of a slot swap). Table Storage is in the storage account the Bicep already
+creates, reached with the agent's managed identity (role "Storage Table Data Contributor").
+
+Layout (two tables, names `<STORE_TABLE_PREFIX>plans` and `<STORE_TABLE_PREFIX>deliveries`):
+
+    plans table, one partition per plan (PartitionKey = the plan id, see `_partition`):
+      RowKey "plan"                      the plan: State, Version, ExpiresAt, IncidentId, and the plan's JSON
+                                         (the codec's form) as binary chunks Data00, Data01, ... of <= 64,000 bytes
+      RowKey "version-0000000007"        one marker per version ever written (State, At); created, never updated
+      RowKey "audit-<ns:020>-<random>"   one audit event each; created, never updated. <ns> is the writing
+                                         process's clock in nanoseconds, strictly increasing within a process,
+                                         so RowKey order is write order; the random part keeps two instances
+                                         writing in the same nanosecond apart
+    partition "!no-plan"                 audit events that name no plan (a click on an unknown plan)
+    deliveries table: PartitionKey = first 2 hex digits of sha256(key), RowKey = the whole sha256 hex digest
+
+Compare-and-set. A save reads the plan row (its ETag and Version), then writes, in one entity-group
+transaction (one partition, all or nothing): the plan row replaced *if its ETag is unchanged*
+(If-Match), the version marker of the new version *created*, and the audit events *created*. A 412
+(ETag changed) or a 409 (the marker exists: another writer took that version) fails the whole
+transaction: `ConcurrentUpdate`, nothing written. The marker is what makes the check hold where ETags
+inside a batch are not enforced (Azurite ignores them, Azure/Azurite#1233): the test emulator and Azure
+both refuse a second insert of one key, so the store never relies on the batch ETag alone.
+`save_with_events` is the adapter method a unit of work can use to commit a state change with its
+audit events; `add_with_events` likewise for a new plan.
+
+Queries by state and by incident are filter queries over the plan rows (`RowKey eq 'plan' and (State eq
+...)`): Table Storage has no secondary index, and an index partition per state could not be updated in
+the plan's transaction (another partition), so it would need repair logic for every crash between two
+writes. A consent bot stores tens of plans a day; the sweeper's scan every SWEEP_INTERVAL_SECONDS reads
+them server-side in pages of 1,000. Revisit with an index (or an archive table for finished plans) if
+the table grows past ~100,000 plans.
+
+Limits (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model):
+64 KiB per property, 1 MiB per entity, 255 properties; a transaction holds at most 100 operations and
+4 MiB (https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions). Plans
+and audit details are split into 64,000-byte chunks, up to 14 (896,000 bytes); anything larger is refused
+with `StoreLimitExceeded` before any write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from ...domain.audit import AuditEvent
+from ...domain.errors import ConcurrentUpdate
+from ...domain.plan import Plan, PlanState
+from .codec import plan_from_dict, plan_to_dict
+
+CHUNK_BYTES = 64_000  # a binary property holds at most 64 KiB
+MAX_CHUNKS = 14  # 896,000 bytes: room left for the other properties under the 1 MiB entity limit
+MAX_EVENTS_PER_SAVE = 98  # a transaction holds 100 operations: the plan row, its version marker, the events
+NO_PLAN = "!no-plan"  # cannot be a plan's partition: `_partition` never yields "!"
+PLAN_ROW = "plan"
+SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+STATES_PER_QUERY = 10  # a filter holds at most 15 comparisons
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class StoreLimitExceeded(ValueError):
+    """A plan or audit event too large for one Table Storage entity; nothing was written."""
+
+
+class PlanAlreadyExists(Exception):
+    """`add` of a plan id that is already stored; the stored plan is unchanged."""
+
+
+class StoreClosed(RuntimeError):
+    """The store was closed; no call reaches Azure any more."""
+
+
+def _partition(plan_id: str) -> str:
+    """The plan's PartitionKey: the id itself when it is plain; otherwise a digest, as keys may not hold
+    / \\ # ? or control characters and are at most 1 KiB (ids come from URLs too)."""
+    return plan_id if SIMPLE_ID.match(plan_id) else "~" + hashlib.sha256(plan_id.encode()).hexdigest()
+
+
+def _chunks(prefix: str, data: bytes, what: str) -> dict[str, bytes]:
+    if len(data) > CHUNK_BYTES * MAX_CHUNKS:
+        raise StoreLimitExceeded(
+            f"{what} takes {len(data):,} bytes once stored; Azure Table Storage holds at most "
+            f"{CHUNK_BYTES * MAX_CHUNKS:,} bytes per entity: nothing was written. Shorten it (or split the plan)."
+        )
+    return {f"{prefix}{i:02d}": data[o : o + CHUNK_BYTES] for i, o in enumerate(range(0, max(len(data), 1), CHUNK_BYTES))}
+
+
+def _unchunk(prefix: str, entity: dict[str, Any]) -> bytes:
+    parts: list[bytes] = []
+    while (part := entity.get(f"{prefix}{len(parts):02d}")) is not None:
+        parts.append(bytes(part))
+    return b"".join(parts)
+
+
+def _marker(plan_id: str, version: int, state: PlanState) -> dict[str, Any]:
+    return {
+        "PartitionKey": _partition(plan_id),
+        "RowKey": f"version-{version:010d}",
+        "Kind": "version",
+        "PlanId": plan_id,
+        "Version": version,
+        "State": state.value,
+        "At": datetime.now().astimezone().isoformat(),
+    }
+
+
+def _plan_entity(plan: Plan) -> dict[str, Any]:
+    data = json.dumps(plan_to_dict(plan), ensure_ascii=False).encode()
+    return {
+        "PartitionKey": _partition(plan.id),
+        "RowKey": PLAN_ROW,
+        "Kind": "plan",
+        "PlanId": plan.id,
+        "State": plan.state.value,
+        "Version": plan.version,
+        "ExpiresAt": plan.expires_at.isoformat(),
+        "IncidentId": plan.incident_id or "",
+        "Size": len(data),
+        **_chunks("Data", data, f"plan {plan.id}"),
+    }
+
+
+def _plan_from(entity: dict[str, Any]) -> Plan:
+    return plan_from_dict(json.loads(_unchunk("Data", entity)))
+
+
+def _event_from(entity: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        at=datetime.fromisoformat(entity["At"]),
+        plan_id=entity.get("PlanId") or None,
+        actor=entity["Actor"],
+        actor_name=entity["ActorName"],
+        event=entity["Event"],
+        from_state=entity.get("FromState") or None,
+        to_state=entity.get("ToState") or None,
+        detail=json.loads(_unchunk("Detail", entity)),
+        seq=int(entity["RowKey"].split("-")[1]),
+    )
+
+
+def _conflict(error: HttpResponseError) -> bool:
+    """412: the plan row's ETag changed; 409: the version marker exists. Either way another writer won."""
+    return error.status_code in (409, 412)
+
+
+def _on_its_loop(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run the call on the store's event loop, whoever calls: its HTTP connections belong to that loop, and
+    the store, like SqliteStore, is usable from any thread (the audit CLI, tests, a worker thread)."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        store = args[0]
+        assert isinstance(store, TableStore)
+        loop, running = store._loop, asyncio.get_running_loop()
+        if loop is None or loop is running or loop.is_closed():
+            return await method(*args, **kwargs)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(method(*args, **kwargs)), loop))
+
+    return call
+
+
+async def _awaited(work: Awaitable[T]) -> T:
+    return await work
+
+
+class TableStore:
+    """PlanStore and AuditLog over Azure Table Storage (see the module docstring for the layout)."""
+
+    def __init__(self, service: TableServiceClient, prefix: str = "sreconsent") -> None:
+        self._service = service
+        self.plans_table, self.deliveries_table = f"{prefix}plans", f"{prefix}deliveries"
+        self._plans: TableClient = service.get_table_client(self.plans_table)
+        self._deliveries: TableClient = service.get_table_client(self.deliveries_table)
+        try:  # the bot builds its adapters on its event loop; the clients' connections belong to it
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # set by the first call
+        self._created = False
+        self._closed = False
+        self._clock_lock = threading.Lock()
+        self._last_ns = 0
+        self._counts: dict[str, int] = {}
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", **client: Any) -> TableStore:
+        """`client`: azure-core options, e.g. connection_verify (the CA bundle, SSL_CERT_FILE)."""
+        return cls(TableServiceClient.from_connection_string(connection_string, **client), prefix)
+
+    @classmethod
+    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", **client: Any) -> TableStore:
+        """`credential`: an azure-core async TokenCredential (the agent's managed identity in production)."""
+        return cls(TableServiceClient(endpoint=account_url, credential=credential, **client), prefix)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def _ready(self) -> None:
+        if self._closed:
+            raise StoreClosed("the plan store is closed")
+        self._loop = self._loop or asyncio.get_running_loop()
+        if not self._created:
+            for name in (self.plans_table, self.deliveries_table):
+                with contextlib.suppress(ResourceExistsError):  # created by the deployment or another instance
+                    await self._service.create_table(name)
+            self._created = True
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._plans.close()
+        await self._deliveries.close()
+        await self._service.close()
+
+    def close(self) -> None:
+        """Stop serving (synchronous, like SqliteStore.close); the HTTP clients close on their loop."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.aclose(), loop)
+
+    def _call(self, work: Coroutine[Any, Any, T], timeout: float = 10) -> T:
+        """Run `work` on the store's event loop from another thread (the /readyz and /metrics callers)."""
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or loop.is_closed() or running is loop:
+            work.close()
+            raise StoreClosed("the plan store's event loop is not available from here")
+        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+
+    def ping(self) -> bool:
+        """True when Table Storage answers (for /readyz; called from a worker thread)."""
+        if self._closed:
+            return False
+        try:
+            return self._call(self._aping())
+        except Exception:
+            return False
+
+    async def _aping(self) -> bool:
+        await self._ready()
+        with contextlib.suppress(ResourceNotFoundError):  # an answer: the service is there and lets us read
+            await self._plans.get_entity(NO_PLAN, "ping")
+        return True
+
+    def count_by_state(self) -> dict[str, int]:
+        """Plans per state (for /metrics, called from a worker thread); the last known counts if Azure is slow."""
+        with contextlib.suppress(Exception):  # a scrape must not fail because Azure is slow
+            self._counts = self._call(self._acount())
+        return dict(self._counts)
+
+    async def _acount(self) -> dict[str, int]:
+        await self._ready()
+        counts: dict[str, int] = {}
+        async for e in self._plans.query_entities("RowKey eq @row", parameters={"row": PLAN_ROW}, select=["State"]):
+            counts[e["State"]] = counts.get(e["State"], 0) + 1
+        return counts
+
+    # -- PlanStore ---------------------------------------------------------------------------------
+    @_on_its_loop
+    async def add(self, plan: Plan) -> Plan:
+        return await self.add_with_events(plan, ())
+
+    @_on_its_loop
+    async def add_with_events(self, plan: Plan, events: Sequence[AuditEvent]) -> Plan:
+        """Store a new plan at version 1 with its audit events, all or nothing."""
+        await self._ready()
+        plan = replace(plan, version=1)
+        operations: list[Any] = [("create", _plan_entity(plan)), ("create", _marker(plan.id, 1, plan.state))]
+        operations += [("create", self._event_entity(e, plan.id)) for e in self._check_events(events)]
+        try:
+            await self._plans.submit_transaction(operations)
+        except HttpResponseError as e:
+            if e.status_code == 409:
+                raise PlanAlreadyExists(f"plan {plan.id} is already stored; it was not replaced") from None
+            raise
+        return plan
+
+    @_on_its_loop
+    async def get(self, plan_id: str) -> Plan | None:
+        entity = await self._plan_row(plan_id)
+        return None if entity is None else _plan_from(entity)
+
+    async def _plan_row(self, plan_id: str) -> dict[str, Any] | None:
+        await self._ready()
+        if not plan_id:
+            return None
+        try:
+            entity = await self._plans.get_entity(_partition(plan_id), PLAN_ROW)
+        except ResourceNotFoundError:
+            return None
+        return entity if entity.get("PlanId") == plan_id else None  # a digest partition is the id's only
+
+    @_on_its_loop
+    async def save(self, plan: Plan, expected_version: int) -> Plan:
+        return await self.save_with_events(plan, expected_version, ())
+
+    @_on_its_loop
+    async def save_with_events(self, plan: Plan, expected_version: int, events: Sequence[AuditEvent]) -> Plan:
+        """Compare-and-set the plan and append its audit events in one transaction (all or nothing)."""
+        stored = await self._plan_row(plan.id)
+        if stored is None or stored["Version"] != expected_version:
+            raise ConcurrentUpdate(plan.id, expected_version)
+        saved = replace(plan, version=expected_version + 1)
+        operations: list[Any] = [
+            (
+                "update",
+                _plan_entity(saved),
+                {"mode": UpdateMode.REPLACE, "etag": stored.metadata["etag"], "match_condition": MatchConditions.IfNotModified},
+            ),
+            ("create", _marker(plan.id, saved.version, saved.state)),
+        ]
+        operations += [("create", self._event_entity(e, plan.id)) for e in self._check_events(events)]
+        try:
+            await self._plans.submit_transaction(operations)
+        except TableTransactionError as e:
+            if _conflict(e):
+                raise ConcurrentUpdate(plan.id, expected_version) from None
+            raise
+        return saved
+
+    @_on_its_loop
+    async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
+        await self._ready()
+        values = sorted({s.value for s in states})
+        found: list[Plan] = []
+        for start in range(0, len(values), STATES_PER_QUERY):
+            group = values[start : start + STATES_PER_QUERY]
+            params: dict[str, Any] = {"row": PLAN_ROW, **{f"s{i}": v for i, v in enumerate(group)}}
+            where = " or ".join(f"State eq @s{i}" for i in range(len(group)))
+            # spaces around the parentheses: the SDK finds @parameters by splitting the filter on spaces
+            found += [_plan_from(e) async for e in self._plans.query_entities(f"RowKey eq @row and ( {where} )", parameters=params)]
+        return sorted(found, key=lambda p: p.expires_at)
+
+    @_on_its_loop
+    async def for_incident(self, incident_id: str) -> list[Plan]:
+        await self._ready()
+        query = self._plans.query_entities(
+            "RowKey eq @row and IncidentId eq @incident", parameters={"row": PLAN_ROW, "incident": incident_id}
+        )
+        return [_plan_from(e) async for e in query]
+
+    @_on_its_loop
+    async def first_delivery(self, key: str) -> bool:
+        await self._ready()
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        try:
+            await self._deliveries.create_entity(
+                {"PartitionKey": digest[:2], "RowKey": digest, "At": datetime.now().astimezone().isoformat()}
+            )
+        except ResourceExistsError:
+            return False  # the first writer won; this is a retry of a delivery already acted on
+        return True
+
+    # -- AuditLog ----------------------------------------------------------------------------------
+    def _next_ns(self) -> int:
+        """Nanoseconds since the epoch, strictly increasing within this process (the audit order)."""
+        with self._clock_lock:
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            return self._last_ns
+
+    def _event_entity(self, event: AuditEvent, plan_id: str | None) -> dict[str, Any]:
+        seq = self._next_ns()
+        detail = json.dumps(event.detail, sort_keys=True, ensure_ascii=False).encode()
+        return {
+            "PartitionKey": _partition(plan_id) if plan_id else NO_PLAN,
+            "RowKey": f"audit-{seq:020d}-{secrets.token_hex(4)}",
+            "Kind": "audit",
+            "At": event.at.isoformat(),
+            "PlanId": plan_id or "",
+            "Actor": event.actor,
+            "ActorName": event.actor_name,
+            "Event": event.event,
+            "FromState": event.from_state or "",
+            "ToState": event.to_state or "",
+            **_chunks("Detail", detail, f"audit event {event.event} of plan {plan_id}"),
+        }
+
+    @staticmethod
+    def _check_events(events: Sequence[AuditEvent]) -> Sequence[AuditEvent]:
+        if len(events) > MAX_EVENTS_PER_SAVE:
+            raise StoreLimitExceeded(
+                f"{len(events)} audit events in one save; a transaction holds at most {MAX_EVENTS_PER_SAVE}: nothing was written"
+            )
+        return events
+
+    @_on_its_loop
+    async def record(self, event: AuditEvent) -> None:
+        await self._ready()
+        await self._plans.create_entity(self._event_entity(event, event.plan_id))
+
+    @_on_its_loop
+    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        """In write order. With no plan id this scans every partition (the CLI and tests use it; the bot does not)."""
+        await self._ready()
+        where, params = "RowKey ge @low and RowKey lt @high", {"low": "audit-", "high": "audit."}
+        if plan_id:
+            where += " and PartitionKey eq @partition"
+            params["partition"] = _partition(plan_id)
+        if since:
+            where += " and At ge @since"  # ISO strings, compared as the SQLite store compares them
+            params["since"] = since.isoformat()
+        rows = [e async for e in self._plans.query_entities(where, parameters=params)]
+        rows.sort(key=lambda e: str(e["RowKey"]))  # the writing time in nanoseconds, then the random part
+        return [_event_from(e) for e in rows if not plan_id or e.get("PlanId") == plan_id]
