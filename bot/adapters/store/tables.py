@@ -14,8 +14,12 @@ Layout (two tables, names `<STORE_TABLE_PREFIX>plans` and `<STORE_TABLE_PREFIX>d
                                          process's clock in nanoseconds, strictly increasing within a process,
                                          so RowKey order is write order; the random part keeps two instances
                                          writing in the same nanosecond apart
+      RowKey "outbox-<ns:020>-<random>"  one message to Teams each (the outbox), written in the plan's transaction
     partition "!no-plan"                 audit events that name no plan (a click on an unknown plan)
-    deliveries table: PartitionKey = first 2 hex digits of sha256(key), RowKey = the whole sha256 hex digest
+    partition "!outbox"                  messages to Teams that name no plan (a command's answer, an incident thread)
+    partition "!threads"                 channel threads the outbox opened, by the name later messages knew them by
+    deliveries table: PartitionKey = first 2 hex digits of sha256(key), RowKey = the whole sha256 hex digest;
+                                         the alert inbox (payload, state, attempts, outcome)
 
 Compare-and-set. A save reads the plan row (its ETag and Version), then writes, in one entity-group
 transaction (one partition, all or nothing): the plan row replaced *if its ETag is unchanged*
