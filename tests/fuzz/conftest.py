@@ -30,12 +30,17 @@ _DEFAULT_EXAMPLES = {"ci": 30, "fuzz": 10_000}
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or _DEFAULT_EXAMPLES.get(PROFILE, 30))
 # fixtures are shared by the examples of one test on purpose (one bot per test function): the properties,
 # checked after every example, are what examples have in common
-_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-           HealthCheck.filter_too_much, HealthCheck.large_base_example]
-settings.register_profile("ci", max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                          suppress_health_check=_HEALTH, print_blob=True)
-settings.register_profile("fuzz", max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=_HEALTH,
-                          print_blob=True)
+_HEALTH = [
+    HealthCheck.function_scoped_fixture,
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.large_base_example,
+]
+settings.register_profile(
+    "ci", max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=_HEALTH, print_blob=True
+)
+settings.register_profile("fuzz", max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=_HEALTH, print_blob=True)
 # applied per test (a decorator), so loading it changes nothing for the other hypothesis tests of the suite
 FUZZ = settings(settings.get_profile(PROFILE if PROFILE in _DEFAULT_EXAMPLES else "ci"))
 
@@ -76,8 +81,15 @@ def review_only_plans(sandbox: Sandbox, tmp_path: Path) -> Path:
 @pytest.fixture
 def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path) -> Iterator[RunningBot]:
     """One bot per test function; plans never expire during a run (no state change but the examples')."""
-    running = start_bot(bot_settings(sandbox, store_path, PLAN_EXPIRY_MINUTES="1000000",
-                                     CREDENTIALS_EXPIRY_MINUTES="1000000", RESPONSE_PLANS_FILE=str(review_only_plans)))
+    running = start_bot(
+        bot_settings(
+            sandbox,
+            store_path,
+            PLAN_EXPIRY_MINUTES="1000000",
+            CREDENTIALS_EXPIRY_MINUTES="1000000",
+            RESPONSE_PLANS_FILE=str(review_only_plans),
+        )
+    )
     yield running
     running.stop()
 

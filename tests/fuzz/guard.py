@@ -78,7 +78,7 @@ def assert_preserved(before: Snapshot, after: Snapshot, sandbox: Sandbox, new_pl
     added = sorted(set(after.plans) - set(before.plans))
     for plan_id in added:
         new_plan(plan_id, after.plans[plan_id])
-    assert len(sandbox.arm.writes) == before.writes, f"ARM writes: {sandbox.arm.writes[before.writes:]}"
+    assert len(sandbox.arm.writes) == before.writes, f"ARM writes: {sandbox.arm.writes[before.writes :]}"
     return added
 
 

@@ -8,14 +8,46 @@ from typing import Any
 from hypothesis import strategies as st
 
 # text that stresses parsers and escaping: markdown, mentions, control and zero-width characters, path tricks
-NASTY = st.sampled_from([
-    "", " ", "..", "../..", "/", "//", "%2e%2e", "\x00", "\u200b", "\u202e", "\r\n", "<at>x</at>", "[x](https://e.example)",
-    "*", "_", "`", "@", "\ud7ff", "\U0001f600", "a" * 300, "9" * 40, "-1", "0", "1e309", "NaN", "null", "true",
-    "/subscriptions/", "web-01", "dev-01", "prod-rg", "dev-rg",
-])
+NASTY = st.sampled_from(
+    [
+        "",
+        " ",
+        "..",
+        "../..",
+        "/",
+        "//",
+        "%2e%2e",
+        "\x00",
+        "\u200b",
+        "\u202e",
+        "\r\n",
+        "<at>x</at>",
+        "[x](https://e.example)",
+        "*",
+        "_",
+        "`",
+        "@",
+        "\ud7ff",
+        "\U0001f600",
+        "a" * 300,
+        "9" * 40,
+        "-1",
+        "0",
+        "1e309",
+        "NaN",
+        "null",
+        "true",
+        "/subscriptions/",
+        "web-01",
+        "dev-01",
+        "prod-rg",
+        "dev-rg",
+    ]
+)
 TEXT = st.one_of(st.text(max_size=60), NASTY)
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=False, allow_infinity=False), TEXT)
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False, allow_infinity=False), TEXT
+)
 JSON: st.SearchStrategy[Any] = st.recursive(
     SCALARS,
     lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(TEXT, children, max_size=4)),

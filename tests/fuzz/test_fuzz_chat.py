@@ -26,12 +26,16 @@ def targets(draw: st.DrawFn) -> str:
     sub = draw(st.sampled_from(["/subscriptions/00000000-0000-0000-0000-0000000000aa", OTHER_SUB, "/subscriptions/x"]))
     rg = draw(st.sampled_from(["prod-rg", "dev-rg", "..", "prod-rg/../dev-rg", "nope"]))
     name = draw(st.one_of(st.sampled_from(["web-01", "web-02", "dev-01", "WEB-01", "web-01.", "web..01", "x" * 80]), TEXT))
-    return draw(st.sampled_from([
-        name,
-        f"{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}",
-        f"{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}/../../../..",
-        f"{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}",
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                name,
+                f"{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}",
+                f"{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}/../../../..",
+                f"{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}",
+            ]
+        )
+    )
 
 
 @st.composite
@@ -60,8 +64,7 @@ def test_parser_never_raises_and_lets_only_valid_names_through(text: str) -> Non
 
 @pytest.fixture
 def conversations(sandbox: Sandbox) -> dict[str, object]:
-    return {name: TeamsDriver.group_chat(sandbox.world.user(name).tenant_id, f"fuzz-chat-{name}")
-            for name in ("alice", "carol", "mallory")}
+    return {name: TeamsDriver.group_chat(sandbox.world.user(name).tenant_id, f"fuzz-chat-{name}") for name in ("alice", "carol", "mallory")}
 
 
 @FUZZ

@@ -32,8 +32,9 @@ CHANNEL = "19:sandbox-fuzz@thread.tacv2"
 def agent_token(sandbox: Sandbox) -> str:
     """An app-only token of the registered agent for the bot's API (valid for an hour: longer than a CI run)."""
     app = sandbox.world.agent
-    cred = ClientSecretCredential(sandbox.world.home_tenant_id, app.client_id, app.secret,
-                                  authority=sandbox.entra.base_url, disable_instance_discovery=True)
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
     return cred.get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
 
 
@@ -67,8 +68,9 @@ async def test_plans_api_answers_4xx_or_a_plan_waiting_for_consent(
     assert_not_5xx(status, text)
     assert status in (202, 400), (status, text[:500])
     await settle(bot)
-    added = assert_preserved(before, snapshot(store_path, sandbox), sandbox,
-                             awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "api"))
+    added = assert_preserved(
+        before, snapshot(store_path, sandbox), sandbox, awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "api")
+    )
     assert len(added) == (1 if status == 202 else 0)
 
 
@@ -91,14 +93,14 @@ async def test_incidents_api_answers_4xx_or_plans_waiting_for_consent(
     assert_not_5xx(status, text)
     assert status in (200, 202, 400, 401), (status, text[:500])
     await settle(bot)
-    added = assert_preserved(before, snapshot(store_path, sandbox), sandbox,
-                             awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "incident"))
+    added = assert_preserved(
+        before, snapshot(store_path, sandbox), sandbox, awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "incident")
+    )
     if status != 202 or code != sandbox.webhook_secret:
         assert not added, (status, added)
 
 
-async def test_the_documents_mutated_above_are_valid(sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver,
-                                                      agent_token: str) -> None:
+async def test_the_documents_mutated_above_are_valid(sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, agent_token: str) -> None:
     """The near-valid mutations start from documents the bot accepts (else they would test nothing)."""
     status, text = await _post(driver, f"{bot.url}/api/plans", _valid_plan(sandbox), {"Authorization": f"Bearer {agent_token}"})
     assert status == 202, text

@@ -78,15 +78,19 @@ def clicks(draw: st.DrawFn) -> dict[str, Any]:
     verb = draw(st.one_of(st.sampled_from(VERBS), TEXT, JSON))
     structured = st.fixed_dictionaries(
         {"planId": st.one_of(st.just(plan), TEXT, JSON)},
-        optional={"planHash": st.one_of(st.sampled_from(["real", "real-altered"]), TEXT, JSON),
-                  "reason": st.one_of(TEXT, st.text(min_size=400, max_size=700), JSON)},
+        optional={
+            "planHash": st.one_of(st.sampled_from(["real", "real-altered"]), TEXT, JSON),
+            "reason": st.one_of(TEXT, st.text(min_size=400, max_size=700), JSON),
+        },
     ).flatmap(lambda d: st.builds(lambda extra: {**extra, **d}, st.dictionaries(TEXT, JSON, max_size=2)))
     data = draw(st.one_of(structured, JSON))
     value: dict[str, Any] = {"trigger": draw(st.one_of(st.sampled_from(["manual", "automatic"]), TEXT))}
     if draw(st.booleans()):
-        value["authentication"] = draw(st.one_of(
-            st.fixed_dictionaries({"id": TEXT, "connectionName": st.one_of(st.just("sso"), TEXT), "token": st.one_of(TEXT, JSON)}),
-            JSON))
+        value["authentication"] = draw(
+            st.one_of(
+                st.fixed_dictionaries({"id": TEXT, "connectionName": st.one_of(st.just("sso"), TEXT), "token": st.one_of(TEXT, JSON)}), JSON
+            )
+        )
     if draw(st.booleans()):
         value["state"] = draw(st.one_of(TEXT, JSON))
     action_type = draw(st.sampled_from(["Action.Execute"] * 6 + ["Action.Submit", "", "action.execute"]))
@@ -143,8 +147,12 @@ def _sso_others(sandbox: Sandbox) -> dict[str, list[Any]]:
     other_tenant = w.user("mallory").tenant_id
     return {
         "aud": ["api://elsewhere", "https://management.azure.com", "https://graph.microsoft.com", w.agent.client_id, ""],
-        "iss": [sandbox.entra.issuer(other_tenant, 1), sandbox.entra.issuer(other_tenant, 2), "https://evil.example/",
-                "https://sts.windows.net/"],
+        "iss": [
+            sandbox.entra.issuer(other_tenant, 1),
+            sandbox.entra.issuer(other_tenant, 2),
+            "https://evil.example/",
+            "https://sts.windows.net/",
+        ],
         "tid": [other_tenant],
         "oid": [w.user("bob").object_id, w.user("carol").object_id, w.user("mallory").object_id, ""],
         "scp": ["", "User.Read", "access_as_user_not", "ACCESS_AS_USER", ["access_as_user"]],
@@ -154,8 +162,7 @@ def _sso_others(sandbox: Sandbox) -> dict[str, list[Any]]:
 @FUZZ
 @given(data=st.data())
 async def test_no_mutated_sso_token_lends_rights(
-    data: st.DataObject, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, plans: World,
-    sso_base: dict[str, Any]
+    data: st.DataObject, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, plans: World, sso_base: dict[str, Any]
 ) -> None:
     """alice clicks "Use my credentials" with the right plan and hash, but a token broken in at least one way
     (claims, header, signature, algorithm; signed by the simulator's key or a forged one): refused, no change."""
@@ -163,8 +170,9 @@ async def test_no_mutated_sso_token_lends_rights(
     token = data.draw(mutated_token(sso_base, sandbox.entra.keys, _sso_others(sandbox), sandbox.entra.issued))
     before = snapshot(store_path, sandbox)
     alice = sandbox.world.user("alice")
-    activity = driver.invoke(alice, plans.chat2, plans.chat2.id, plans.credentials_card, "grant", dict(plans.credentials),
-                             token=token, connection_name="sso")
+    activity = driver.invoke(
+        alice, plans.chat2, plans.chat2.id, plans.credentials_card, "grant", dict(plans.credentials), token=token, connection_name="sso"
+    )
     result = await driver.post(activity)
     assert_invoke_ok(result)
     assert result.status_code in (400, 401, 403, 412) or result.type == "application/vnd.microsoft.activity.message", result.body

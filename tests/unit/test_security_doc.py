@@ -19,8 +19,7 @@ def _test_functions(path: Path) -> set[str]:
 def test_every_test_named_in_the_security_doc_exists() -> None:
     references = REFERENCE.findall(DOC.read_text())
     assert len(references) >= 20, "the STRIDE table should name the tests that cover each threat"
-    missing = [f"{file}::{name}" for file, name in references
-               if not (ROOT / file).is_file() or name not in _test_functions(ROOT / file)]
+    missing = [f"{file}::{name}" for file, name in references if not (ROOT / file).is_file() or name not in _test_functions(ROOT / file)]
     assert not missing, f"docs/security.md names tests that do not exist: {missing}"
 
 
