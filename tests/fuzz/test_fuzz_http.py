@@ -8,6 +8,7 @@ fuzzing bot's response plans are all in review mode, so an accepted alert cannot
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,16 @@ async def test_the_documents_mutated_above_are_valid(sandbox: Sandbox, bot: Runn
     assert status == 202, text
     status, text = await _post(driver, f"{bot.url}/api/incidents?code={sandbox.webhook_secret}", _valid_alert(sandbox), {})
     assert status == 202, text
+
+
+@pytest.mark.parametrize("expiry", [1440000000000.0, 1e300, "NaN", "Infinity"])
+async def test_an_expiry_too_large_for_a_clock_is_a_400_naming_the_field(
+    expiry: object, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, agent_token: str
+) -> None:
+    """Found by the fuzzer: an expiresInMinutes beyond what a timedelta holds was an HTTP 500."""
+    body = json.dumps(_valid_plan(sandbox)).replace('"expiresInMinutes": 15', f'"expiresInMinutes": {expiry}')
+    headers = {"Authorization": f"Bearer {agent_token}", "Content-Type": "application/json"}
+    async with driver.session.post(f"{bot.url}/api/plans", data=body, headers=headers) as r:
+        status, answer = r.status, await r.json(content_type=None)
+    assert status == 400, answer
+    assert [e["field"] for e in answer["errors"]] == ["expiresInMinutes"]
