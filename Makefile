@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: $(STAMP) $(BROWSER_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - no test ran (pytest exit code 5)"; exit 1; fi; \
 	exit $$rc
+
+## fuzz: at least FUZZ_EXAMPLES examples per input surface (tests/fuzz) through the running bot; prints the counts
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q --timeout=0 -p no:cacheprovider \
+		-W ignore::hypothesis.errors.HypothesisWarning $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check bot cards sandbox tests

@@ -18,12 +18,15 @@ from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
-from .adapters.observability import Metrics, ObservedAuditLog
+from .adapters.http.incidents_api import alert_processor
+from .adapters.inbox import InboxWorker
+from .adapters.observability import AuditPublisher, Metrics
+from .adapters.outbox import OutboxWorker
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
 from .config import Settings
 from .domain.plan import Plan
-from .ports import Clock
+from .ports import Clock, Notifier
 from .services.deps import Deps
 
 
@@ -33,25 +36,37 @@ class Container:
     deps: Deps
     store: SqliteStore | TableStore
     tasks: BackgroundTasks
-    sdk: SdkParts
+    sdk: SdkParts  # the Teams SDK adapter BOT_SDK chose (its modules are imported only when chosen)
     conversation: Conversation
-    endpoint: Endpoint
+    endpoint: Endpoint  # /api/messages on that SDK
     runner: ArmRunner
     broker: AzureCredentialBroker
     validator: EntraTokenValidator
     metrics: Metrics
+    outbox: OutboxWorker
+    inbox: InboxWorker
+    notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     @property
     def auth(self) -> Any:
+        """The SDK's authentication object (botbuilder: CachingBotFrameworkAuthentication; agents: ChannelAuthenticator)."""
         return self.sdk.auth
 
     @property
     def adapter(self) -> Any:
+        """The SDK's adapter (botbuilder: CloudAdapter; agents: None, its CloudAdapter lives in the endpoint)."""
         return self.sdk.adapter
 
+    async def idle(self) -> bool:
+        """Everything the bot was going to do after its last answer is done: no background task running, no alert
+        waiting in the inbox, no message waiting in the outbox (dead letters aside)."""
+        return self.tasks.pending == 0 and await self.inbox.idle() and await self.outbox.idle() and self.tasks.pending == 0
+
     async def close(self) -> None:
+        await self.inbox.stop()
         await self.tasks.drain()
+        await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
@@ -98,8 +113,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
     notifier = sdk.notifier
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
-    metrics = Metrics(store.count_by_state, lambda: tasks.pending)
-    deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
+    metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
+    store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
+    deps = Deps(store=store, audit=store, runner=runner, broker=broker,
                 clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory,
                 allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id,
                 alerts=ArmAlerts(settings.arm_endpoint, broker.agent(), settings.ca_bundle))
@@ -108,15 +124,22 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
     conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
-    return Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
-                     validator, metrics)
+    outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
+                          max_backoff=settings.outbox_max_backoff)
+    store.subscribe(outbox.committed)
+    container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
+                          validator, metrics, outbox,
+                          InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
+                                      max_backoff=settings.outbox_max_backoff), notifier)
+    process = alert_processor(container)
+    return container
 
 
 SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
 
 
 def sdk_parts(settings: Settings, render: Any) -> SdkParts:
-    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be installed."""
+    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be loaded."""
     module = importlib.import_module(SDK_MODULES[settings.bot_sdk])
     parts: SdkParts = module.build(settings, render)
     return parts

@@ -53,6 +53,7 @@ def incoming_of(activity: Activity) -> Incoming:
         conversation_tenant_id=(conv.tenant_id if conv is not None else None) or "",
         data_tenant_id=str(tenant.get("id") or ""),
         sender=Sender(str(sender.id or ""), sender.aad_object_id, sender.name) if sender is not None else None,
+        activity_id=activity.id,
         name=activity.name,
         text=activity.text or "",
         raw_text=activity.text or "",

@@ -78,8 +78,14 @@ class Conversation:
         self._per_conversation = RateLimiter(options.rate_conversation_per_minute, seconds)
 
     # -- messages ---------------------------------------------------------------------------------
+    async def answer(self, turn: Turn, text: str) -> None:
+        """Answer a command through the outbox: a reply to the command's activity, sent in order and within Teams'
+        rate limits, tried again until Teams takes it (a throttled turn no longer loses the answer)."""
+        await self.deps.say(thread_of(turn.incoming), text, reply_to=turn.incoming.activity_id)
+
     async def on_message(self, turn: Turn) -> None:
         if self._too_fast(turn.incoming, "command"):
+            # in the turn, not through the outbox: a flood must not turn into as many store writes
             await turn.replies.reply(TOO_FAST)
             return
         try:  # the person's own tenant and role, as Teams reports the member (not the conversation's tenant)
@@ -88,7 +94,7 @@ class Conversation:
             claimed = person_of(turn.incoming)
             if claimed is not None:
                 await self.deps.record(None, claimed, "command_refused", code=r.code.value)
-            await turn.replies.reply(r.message)
+            await self.answer(turn, r.message)
             return
         command: Command = parse(turn.incoming.text)
         await self.router.run_command(self, turn, person, command)
@@ -164,19 +170,19 @@ Conversation.router = ROUTER
 # -- commands -------------------------------------------------------------------------------------
 @ROUTER.command(HelpCommand)
 async def _help(c: Conversation, turn: Turn, person: Person, command: HelpCommand) -> None:
-    await turn.replies.reply(help_text())
+    await c.answer(turn, help_text())
 
 
 @ROUTER.command(Unknown)
 async def _unknown(c: Conversation, turn: Turn, person: Person, command: Unknown) -> None:
-    await turn.replies.reply(command.hint)
+    await c.answer(turn, command.hint)
 
 
 @ROUTER.command(PendingCommand)
 async def _pending(c: Conversation, turn: Turn, person: Person, command: PendingCommand) -> None:
     plans = await pending_for(c.deps, person.object_id)
     if not plans:
-        await turn.replies.reply("Nothing is waiting for you.")
+        await c.answer(turn, "Nothing is waiting for you.")
         return
     now = c.deps.clock.now()
     lines = [
@@ -184,7 +190,7 @@ async def _pending(c: Conversation, turn: Turn, person: Person, command: Pending
         f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
         for p in plans
     ]
-    await turn.replies.reply("Waiting for you:\n\n" + "\n".join(lines))
+    await c.answer(turn, "Waiting for you:\n\n" + "\n".join(lines))
 
 
 @ROUTER.command(StatusCommand)
@@ -192,10 +198,10 @@ async def _status(c: Conversation, turn: Turn, person: Person, command: StatusCo
     try:
         ref = await resolve_vm(c.deps, command.target, command.resource_group)
     except Refusal as r:
-        await turn.replies.reply(r.message)
+        await c.answer(turn, r.message)
         return
     state = await c.deps.runner.power_state(ref)
-    await turn.replies.reply(f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable."))
+    await c.answer(turn, f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable."))
 
 
 @ROUTER.command(VmCommand)
@@ -203,7 +209,7 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
     try:
         ref = await resolve_vm(c.deps, command.target, command.resource_group)
     except Refusal as r:
-        await turn.replies.reply(r.message)
+        await c.answer(turn, r.message)
         return
     action = PlannedAction(command.operation, ref)
     state = await c.deps.runner.power_state(ref)
@@ -215,11 +221,12 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         policy=c.options.policy,
         thread=thread_of(turn.incoming),
         power_states={ref.id.lower(): state} if state else {},
+        reply_to=turn.incoming.activity_id,
     )
     try:
         await propose_plan(c.deps, request)
     except Refusal as r:
-        await turn.replies.reply(r.message)
+        await c.answer(turn, r.message)
 
 
 # -- card clicks ----------------------------------------------------------------------------------

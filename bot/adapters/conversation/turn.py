@@ -32,6 +32,7 @@ class Incoming:
     conversation_tenant_id: str = ""  # conversation.tenantId
     data_tenant_id: str = ""  # channelData.tenant.id
     sender: Sender | None = None
+    activity_id: str | None = None  # the activity's own id (a command's answer replies to it)
     name: str | None = None  # the invoke's name (adaptiveCard/action, ...)
     text: str = ""
     raw_text: str = ""

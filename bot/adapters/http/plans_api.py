@@ -174,9 +174,14 @@ class PlansApi:
             ok = False
         if not ok:
             return None
+        try:  # a number JSON allows but timedelta cannot hold (1e300, NaN) is the caller's error, not a 500
+            expiry_delta = timedelta(minutes=expiry) if expiry else None
+        except (OverflowError, ValueError):
+            err("expiresInMinutes", f"a number of minutes, at most the configured {base.expiry.total_seconds() / 60:g}")
+            return None
         try:
             return tightened(base, approvers=frozenset(approvers) if approvers else None,
-                             approvals_required=required, expiry=timedelta(minutes=expiry) if expiry else None)
+                             approvals_required=required, expiry=expiry_delta)
         except PolicyLoosened as e:
             for field, message in e.problems:
                 err(POLICY_FIELDS[field], message)

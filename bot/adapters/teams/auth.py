@@ -52,6 +52,18 @@ class ChannelAuthRefused(PermissionError):
     """An inbound activity failed Bot Framework authentication; CloudAdapter answers it 401."""
 
 
+def _require_expiry(identity: ClaimsIdentity | None) -> None:
+    """A channel token must carry `exp`: botbuilder 4.17 (PyJWT without `require`) checks expiry only when the claim
+    is present, so a token without one would never expire. "Authenticate requests from the Bot Framework Connector
+    service" requires that the token has not expired
+    (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication)."""
+    if identity is None or identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE:
+        return  # authentication off (ANONYMOUS_ALLOWED): there is no token
+    exp = (identity.claims or {}).get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise PermissionError("the token carries no expiry (exp)")
+
+
 class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
     """Client credentials from an authority msal cannot validate online (sovereign or private cloud, sandbox)."""
 
@@ -186,6 +198,7 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     async def authenticate_request(self, activity: Any, auth_header: str) -> AuthenticateRequestResult:
         try:
             result = await self._inner.authenticate_request(activity, auth_header)
+            _require_expiry(result.claims_identity)
         except Exception as e:  # botbuilder raises PermissionError, IndexError, jwt errors or plain Exception
             # the reason names the check that failed; the token itself is never logged
             reason = "no Authorization header" if not auth_header else f"{type(e).__name__}: {e}"[:200]

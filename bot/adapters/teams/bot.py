@@ -30,6 +30,7 @@ def incoming_of(activity: Any, text: str | None = None) -> Incoming:
         conversation_tenant_id=(conv.tenant_id if conv is not None else None) or "",
         data_tenant_id=data_tenant or "",
         sender=Sender(str(sender.id or ""), getattr(sender, "aad_object_id", None), sender.name) if sender else None,
+        activity_id=activity.id,
         name=activity.name,
         text=text if text is not None else activity.text or "",
         raw_text=activity.text or "",

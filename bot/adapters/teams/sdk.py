@@ -31,7 +31,9 @@ def build(settings: Settings, render: CardRenderer) -> SdkParts:
         settings.outbound_timeout,
     )
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
-    notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""), render, bot_id, settings.service_urls)
+    notifier = TeamsNotifier(
+        auth, adapter.create_claims_identity(settings.app_id or ""), render, bot_id, settings.service_urls, attempts=1
+    )  # one try per send: the outbox worker tries again, durably
     return SdkParts(
         notifier=notifier, endpoint_for=lambda c: BotbuilderEndpoint(adapter, ConsentBot(c)), close=auth.close, auth=auth, adapter=adapter
     )

@@ -1,0 +1,97 @@
+"""The properties every fuzzed example must keep, checked against the store file and the ARM simulator.
+
+- never a 5xx (`assert_not_5xx`, on the HTTP status and on an invoke's `statusCode`);
+- nothing already stored is lost or altered: every plan row and every audit row from before is still there,
+  unchanged; the only differences are additions (new plans the example was entitled to create, new audit rows);
+- no ARM write at all: no example carries a valid, authenticated, authorised approval, so none may write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox import Sandbox
+from sandbox.driver import InvokeResult
+
+from ..integration.harness import RunningBot
+
+PlanRow = tuple[str, int, dict[str, Any]]  # state, version, the stored plan
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    plans: dict[str, PlanRow]
+    audit: list[tuple[Any, ...]]
+    writes: int
+
+
+def snapshot(store: Path, sandbox: Sandbox) -> Snapshot:
+    """The store's plans and audit as they are now (read straight from the file), and the ARM writes so far."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        plans = {r[0]: (r[1], r[2], json.loads(r[3])) for r in conn.execute("SELECT id, state, version, data FROM plans")}
+        audit = conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return Snapshot(plans, audit, len(sandbox.arm.writes))
+
+
+async def settle(bot: RunningBot, timeout: float = 15.0) -> None:
+    """Wait until the bot's background work (card updates, replies) is done, so the next example starts clean."""
+    deadline = time.monotonic() + timeout
+    # the inbox's alerts and the outbox's messages included (they run after the answer too)
+    while not await asyncio.to_thread(bot.thread.call, bot.container.idle):
+        assert time.monotonic() < deadline, "background work did not finish"
+        await asyncio.sleep(0.005)
+
+
+def assert_not_5xx(status: int, body: Any = None) -> None:
+    assert status < 500, f"HTTP {status}: {body!r}"[:2000]
+    if isinstance(body, dict) and isinstance(body.get("statusCode"), int):
+        assert body["statusCode"] < 500, f"invoke statusCode {body['statusCode']}: {body!r}"[:2000]
+
+
+def assert_invoke_ok(result: InvokeResult) -> None:
+    assert_not_5xx(result.status, result.body)
+
+
+NewPlan = Callable[[str, PlanRow], None]  # checks one plan the example added (raises AssertionError)
+
+
+def no_new_plan(plan_id: str, row: PlanRow) -> None:
+    raise AssertionError(f"plan {plan_id} was created: {row!r}"[:2000])
+
+
+def assert_preserved(before: Snapshot, after: Snapshot, sandbox: Sandbox, new_plan: NewPlan = no_new_plan) -> list[str]:
+    """Only additions since `before`, each accepted by `new_plan`, and no ARM write; returns the new plans' ids."""
+    lost = set(before.plans) - set(after.plans)
+    assert not lost, f"plans lost: {lost}"
+    for plan_id, row in before.plans.items():
+        assert after.plans[plan_id] == row, f"plan {plan_id} changed: {row[:2]} -> {after.plans[plan_id][:2]}"
+    assert after.audit[: len(before.audit)] == before.audit, "audit rows were altered or removed"
+    added = sorted(set(after.plans) - set(before.plans))
+    for plan_id in added:
+        new_plan(plan_id, after.plans[plan_id])
+    assert len(sandbox.arm.writes) == before.writes, f"ARM writes: {sandbox.arm.writes[before.writes :]}"
+    return added
+
+
+def awaiting_consent_in(scope_prefix: str, source: str) -> NewPlan:
+    """A new plan is acceptable if it only waits for consent, comes from `source`, and acts inside the scope."""
+
+    def check(plan_id: str, row: PlanRow) -> None:
+        state, _, data = row
+        assert state == "awaiting_consent", f"new plan {plan_id} is {state}"
+        assert data["source"] == source and data["mode"] == "review", data
+        assert not data.get("approvals"), data
+        for action in data["actions"]:
+            assert action["resource_id"].lower().startswith(scope_prefix.lower() + "/"), action
+
+    return check

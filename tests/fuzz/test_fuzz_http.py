@@ -1,0 +1,122 @@
+"""Fuzzing the HTTP API: `POST /api/plans` bodies (any JSON, and near-valid mutations of a valid plan) and
+`POST /api/incidents` payloads (any JSON, and mutations of a common-schema alert), through the running bot.
+
+Answers are 2xx or 4xx, never 5xx. A body may be accepted (that is the API's job), and then the only change is new
+plans waiting for consent inside the allowed scope; nothing already stored changes, and ARM sees no write (the
+fuzzing bot's response plans are all in review mode, so an accepted alert cannot act by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.identity import ClientSecretCredential
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sandbox import Sandbox
+from sandbox.driver import TeamsDriver
+from sandbox.monitor import alert_payload
+
+from ..integration.harness import RunningBot
+from .conftest import FUZZ, count
+from .guard import assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot
+from .strategies import JSON, mutated
+
+CHANNEL = "19:sandbox-fuzz@thread.tacv2"
+
+
+@pytest.fixture(scope="module")
+def agent_token(sandbox: Sandbox) -> str:
+    """An app-only token of the registered agent for the bot's API (valid for an hour: longer than a CI run)."""
+    app = sandbox.world.agent
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    return cred.get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
+
+
+def _valid_plan(sandbox: Sandbox) -> dict[str, Any]:
+    vms = {v.name: v for v in sandbox.world.vms}
+    return {
+        "title": "Restart dev-01",
+        "rationale": "Memory leak",
+        "actions": [{"operation": "restart", "resourceId": vms["dev-01"].id}, {"operation": "start", "resourceId": vms["web-02"].id}],
+        "target": {"channelId": CHANNEL, "serviceUrl": sandbox.connector.base_url},
+        "approvers": [sandbox.world.user("alice").object_id],
+        "approvalsRequired": 1,
+        "expiresInMinutes": 15,
+    }
+
+
+async def _post(driver: TeamsDriver, url: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    async with driver.session.post(url, json=body, headers=headers) as r:
+        return r.status, await r.text()
+
+
+@FUZZ
+@given(data=st.data())
+async def test_plans_api_answers_4xx_or_a_plan_waiting_for_consent(
+    data: st.DataObject, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, agent_token: str
+) -> None:
+    count("/api/plans bodies")
+    body = data.draw(st.one_of(mutated(_valid_plan(sandbox)), mutated(_valid_plan(sandbox), max_mutations=1), JSON))
+    before = snapshot(store_path, sandbox)
+    status, text = await _post(driver, f"{bot.url}/api/plans", body, {"Authorization": f"Bearer {agent_token}"})
+    assert_not_5xx(status, text)
+    assert status in (202, 400), (status, text[:500])
+    await settle(bot)
+    added = assert_preserved(
+        before, snapshot(store_path, sandbox), sandbox, awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "api")
+    )
+    assert len(added) == (1 if status == 202 else 0)
+
+
+def _valid_alert(sandbox: Sandbox) -> dict[str, Any]:
+    vms = [v for v in sandbox.world.vms if v.name in ("dev-01", "web-02")]
+    return alert_payload("High CPU on dev-01", vms, severity="Sev2")
+
+
+@FUZZ
+@given(data=st.data())
+async def test_incidents_api_answers_4xx_or_plans_waiting_for_consent(
+    data: st.DataObject, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path
+) -> None:
+    count("/api/incidents payloads")
+    # a fresh valid alert each time (its own alertId), mutated, or anything at all; the secret right or wrong
+    body = data.draw(st.one_of(mutated(_valid_alert(sandbox)), mutated(_valid_alert(sandbox), max_mutations=1), JSON))
+    code = data.draw(st.sampled_from([sandbox.webhook_secret] * 4 + ["", "wrong", sandbox.webhook_secret[:-1]]))
+    before = snapshot(store_path, sandbox)
+    status, text = await _post(driver, f"{bot.url}/api/incidents?code={code}", body, {})
+    assert_not_5xx(status, text)
+    assert status in (200, 202, 400, 401), (status, text[:500])
+    await settle(bot)
+    added = assert_preserved(
+        before, snapshot(store_path, sandbox), sandbox, awaiting_consent_in(f"/subscriptions/{sandbox.world.subscription_id}", "incident")
+    )
+    if status != 202 or code != sandbox.webhook_secret:
+        assert not added, (status, added)
+
+
+async def test_the_documents_mutated_above_are_valid(sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, agent_token: str) -> None:
+    """The near-valid mutations start from documents the bot accepts (else they would test nothing)."""
+    status, text = await _post(driver, f"{bot.url}/api/plans", _valid_plan(sandbox), {"Authorization": f"Bearer {agent_token}"})
+    assert status == 202, text
+    status, text = await _post(driver, f"{bot.url}/api/incidents?code={sandbox.webhook_secret}", _valid_alert(sandbox), {})
+    assert status == 202, text
+
+
+@pytest.mark.parametrize("expiry", [1440000000000.0, 1e300, "NaN", "Infinity"])
+async def test_an_expiry_too_large_for_a_clock_is_a_400_naming_the_field(
+    expiry: object, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, agent_token: str
+) -> None:
+    """Found by the fuzzer: an expiresInMinutes beyond what a timedelta holds was an HTTP 500."""
+    body = json.dumps(_valid_plan(sandbox)).replace('"expiresInMinutes": 15', f'"expiresInMinutes": {expiry}')
+    headers = {"Authorization": f"Bearer {agent_token}", "Content-Type": "application/json"}
+    async with driver.session.post(f"{bot.url}/api/plans", data=body, headers=headers) as r:
+        status, answer = r.status, await r.json(content_type=None)
+    assert status == 400, answer
+    assert [e["field"] for e in answer["errors"]] == ["expiresInMinutes"]
