@@ -1,4 +1,4 @@
-"""Review mode end to end (DESIGN.md §2, review branch): card, Approve / Deny, agent execution, result."""
+"""Review mode end to end (docs/design.md §2, review branch): card, Approve / Deny, agent execution, result."""
 
 from __future__ import annotations
 

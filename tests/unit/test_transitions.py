@@ -1,4 +1,4 @@
-"""The state machine of DESIGN.md §2, as pure functions."""
+"""The state machine of docs/design.md §2, as pure functions."""
 
 from __future__ import annotations
 
