@@ -25,16 +25,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-
-from botframework.connector.models import ErrorResponseException
+from typing import Any
 
 from ..domain.errors import ConcurrentUpdate
 from ..domain.plan import Plan, Thread
+from ..domain.service_urls import UntrustedServiceUrl
 from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from .observability import Metrics
 from .store.sqlite import SqliteStore
-from .teams.notifier import UntrustedServiceUrl
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 412, 429}  # and every 5xx
@@ -78,17 +77,33 @@ class ThreadRateLimit:
                 del self._sent[key]
 
 
+def _http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
+    """(HTTP status, headers) of a Connector call Teams answered with an error, from either SDK adapter's exception:
+    botbuilder's msrest ErrorResponseException (`.response.status_code`) or the Agents SDK's aiohttp
+    ClientResponseError (`.status`); None for anything else (network errors, timeouts). Duck-typed: the outbox
+    imports no Teams SDK."""
+    response = getattr(error, "response", None)
+    if response is not None and hasattr(response, "status_code"):
+        return response.status_code, response.headers
+    if type(error).__name__ == "ErrorResponseException":  # msrest's, without a response
+        return None, None
+    status = getattr(error, "status", None)
+    if isinstance(status, int) and hasattr(error, "request_info"):
+        return status, getattr(error, "headers", None)
+    return None
+
+
 def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
         return False, 0.0, f"undeliverable: {error}"
     if isinstance(error, UntrustedServiceUrl):  # nothing was sent, and never will be: the bot keeps its token
         return False, 0.0, "untrusted service URL"
-    if isinstance(error, ErrorResponseException):
-        response = error.response
-        status = response.status_code if response is not None else None
+    refused = _http_refusal(error)
+    if refused is not None:
+        status, headers = refused
         retry_after = 0.0
-        header = response.headers.get("Retry-After") if response is not None else None
+        header = headers.get("Retry-After") if headers is not None else None
         if header:
             with contextlib.suppress(ValueError):
                 retry_after = max(0.0, float(header))

@@ -306,7 +306,7 @@ def test_agents_connector_sessions_are_bounded_closed_on_eviction_and_time_out(b
     the outbound timeout; the credential broker's timeout as for botbuilder."""
     from bot.adapters.agents import connector as connector_module
 
-    connector = bot.container.deps.notifier._connector  # type: ignore[attr-defined]
+    connector = bot.container.notifier._connector  # type: ignore[attr-defined]
     limit = connector_module.MAX_SESSIONS
 
     async def make_many() -> list[Any]:
