@@ -29,8 +29,16 @@ ALLOWED: dict[PlanState, frozenset[PlanState]] = {
     S.APPROVED: frozenset({S.EXECUTING, S.EXPIRED, S.INTERRUPTED}),
     S.EXECUTING: frozenset({S.EXECUTING, S.SUCCEEDED, S.AWAITING_CREDENTIALS, S.FAILED, S.INTERRUPTED}),
     S.AWAITING_CREDENTIALS: frozenset({S.EXECUTING_AS_USER, S.CREDENTIALS_DENIED, S.EXPIRED}),
-    S.EXECUTING_AS_USER: frozenset({S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED}),
+    S.EXECUTING_AS_USER: frozenset({
+        S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED,
+        S.AWAITING_CREDENTIALS,  # refused again, while CREDENTIALS_ATTEMPTS remain: another approver may try
+    }),
 }
+
+# The states whose card offers "Propose again": a new plan with the same actions, and a new consent round
+PROPOSE_AGAIN_STATES = frozenset({
+    S.USER_NOT_AUTHORIZED, S.DENIED, S.EXPIRED, S.CREDENTIALS_DENIED, S.INTERRUPTED, S.FAILED,
+})
 
 
 def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
@@ -135,11 +143,24 @@ def agent_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now:
     )
 
 
+def user_attempts(plan: Plan) -> int:
+    """How many approvers have lent rights that Azure refused (every refusal after the agent's one)."""
+    return max(0, sum(1 for o in plan.outcomes if o.status == "refused") - 1)
+
+
 def user_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now: datetime) -> Plan:
-    """EXECUTING_AS_USER -> USER_NOT_AUTHORIZED: the user lacks the rights too."""
+    """EXECUTING_AS_USER -> USER_NOT_AUTHORIZED: the user lacks the rights too.
+
+    While the policy's credentials_attempts are not used up and the request has not expired, the plan goes back to
+    AWAITING_CREDENTIALS instead (same deadline), so another approver may lend theirs.
+    """
     if plan.state is not S.EXECUTING_AS_USER:
         raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
-    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=(*plan.outcomes, outcome),
+    after = replace(plan, outcomes=(*plan.outcomes, outcome))
+    if user_attempts(after) < plan.policy.credentials_attempts and now < plan.expires_at:
+        return _move(plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=after.outcomes,
+                     credentials_by=None, progress=None)
+    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=after.outcomes,
                  finished_at=now, progress=None)
 
 
@@ -169,10 +190,10 @@ def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
     return _move(plan, S.EXECUTING_AS_USER, credentials_by=person, progress="Starting with your credentials")
 
 
-def cancel_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
-    """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs."""
+def cancel_credentials(plan: Plan, person: Person, now: datetime, reason: str | None = None) -> Plan:
+    """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs; who declined, and why, stay on the plan."""
     _check_credentials_open(plan, now)
-    return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, finished_at=now, progress=None)
+    return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, reason=reason, finished_at=now, progress=None)
 
 
 def expire(plan: Plan, now: datetime) -> Plan:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from ..domain import transitions
+from ..domain import messages, transitions
 from ..domain.errors import ConcurrentUpdate, CredentialProblem, Refusal, RefusalCode
 from ..domain.plan import Person, Plan
 from ..ports import Credential
@@ -75,17 +75,18 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
     return Decision(plan, f"Running the rest of the plan on behalf of {person.name}.")
 
 
-async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Decision:
+async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str,
+                             reason: str | None = None) -> Decision:
     """Cancel on the credentials request: CREDENTIALS_DENIED, nothing more runs."""
     for _ in range(10):
         try:
             plan = await _check_grantor(deps, plan_id, person, seen_hash)
-            after = transitions.cancel_credentials(plan, person, deps.clock.now())
+            after = transitions.cancel_credentials(plan, person, deps.clock.now(), reason)
         except Refusal as r:
             await deps.record(await deps.store.get(plan_id), person, "credentials_refused", code=r.code.value, reason=r.message)
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, "credentials_declined")
+            saved = await deps.commit(plan, after, person, "credentials_declined", **({"reason": reason} if reason else {}))
         except ConcurrentUpdate:
             continue
         return _declined(deps, saved)
@@ -95,4 +96,4 @@ async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash
 def _declined(deps: Deps, plan: Plan) -> Decision:
     deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
     deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
-    return Decision(plan, "Cancelled. Nothing more will be done.")
+    return Decision(plan, messages.declined_line(plan))

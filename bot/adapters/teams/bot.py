@@ -14,7 +14,16 @@ from typing import Any
 from botbuilder.core import ActivityHandler, CloudAdapterBase, InvokeResponse, MessageFactory, TurnContext
 from botframework.connector.auth import UserTokenClient
 
-from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH, Viewer
+from cards.plan_card import (
+    READ_ONLY,
+    VERB_APPROVE,
+    VERB_CANCEL,
+    VERB_DENY,
+    VERB_GRANT,
+    VERB_PROPOSE_AGAIN,
+    VERB_REFRESH,
+    Viewer,
+)
 
 from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
@@ -25,6 +34,7 @@ from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
 from ...services.grant_credentials import cancel_credentials, grant_credentials
 from ...services.housekeeping import pending_for
+from ...services.propose_again import propose_again
 from ...services.propose_plan import PlanRequest, propose_plan
 from ...services.resolve import resolve_vm
 from . import invoke
@@ -76,7 +86,7 @@ class ConsentBot(ActivityHandler):
         }
         self._verbs: dict[str, Callable[[TurnContext, Person, dict[str, Any]], Awaitable[InvokeResponse]]] = {
             VERB_APPROVE: self._approve, VERB_DENY: self._deny, VERB_REFRESH: self._refresh,
-            VERB_GRANT: self._grant, VERB_CANCEL: self._cancel,
+            VERB_GRANT: self._grant, VERB_CANCEL: self._cancel, VERB_PROPOSE_AGAIN: self._propose_again,
         }
 
     # -- messages ---------------------------------------------------------------------------------
@@ -292,8 +302,20 @@ class ConsentBot(ActivityHandler):
         return token
 
     async def _cancel(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
-        decision = await cancel_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")))
+        reason = data.get("reason")
+        reason = _clip(reason, 500) if isinstance(reason, str) and reason.strip() else None
+        decision = await cancel_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")), reason)
         return await self._after_click(decision, person)
+
+    async def _propose_again(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
+        """A new plan with the same actions, posted in the same thread; the old card stays as it is."""
+        plan = await self.deps.store.get(data["planId"])
+        if plan is None or not _shown_in(plan, turn_context.activity):
+            return invoke.message(PLAN_UNAVAILABLE)
+        decision = await propose_again(self.deps, data["planId"], person, str(data.get("planHash", "")))
+        if decision.refusal is not None and decision.refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
+            return invoke.error(400, decision.refusal.code.value, decision.refusal.message)
+        return invoke.message(decision.message)
 
 
 _ANON = Person(object_id="unknown", name="unknown", tenant_id="")
