@@ -71,11 +71,8 @@ READ_ONLY = Viewer()
 
 
 def _time_left(plan: Plan, now: datetime) -> str:
-    seconds = (plan.expires_at - now).total_seconds()
-    if seconds <= 0:
-        return "expired"
-    minutes = int(seconds // 60)
-    return f"{minutes} min left (until {plan.expires_at:%H:%M} UTC)" if minutes else f"{int(seconds)} s left"
+    # relative, as Teams shows times; a clock time would need the reader's time zone (DATE/TIME work in TextBlocks only)
+    return messages.time_left(plan.expires_at, now)
 
 
 def _actions_section(plan: Plan) -> list[Any]:
@@ -85,8 +82,9 @@ def _actions_section(plan: Plan) -> list[Any]:
         facts = [
             Fact(title="Resource group", value=literal(r.resource_group)),
             Fact(title="Subscription", value=literal(r.subscription_id)),
-            Fact(title="Power state", value=plan.power_state(r) or "unknown"),
         ]
+        if state := plan.power_state(r):  # an unknown state is left out rather than shown as "unknown"
+            facts.append(Fact(title="Power state", value=literal(state)))
         outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
         if outcome:
             facts.append(Fact(title="Outcome", value=f"{outcome.status} ({outcome.identity})"))
@@ -132,8 +130,7 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
         facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))
-    if plan.decided_by and plan.state in (PlanState.DENIED, PlanState.CREDENTIALS_DENIED):
-        facts.append(Fact(title="Decided by", value=literal(plan.decided_by.name)))
+    # who denied or declined is told once, in the status text above
     if plan.credentials_by:
         facts.append(Fact(title="Credentials of", value=literal(plan.credentials_by.name)))
     facts.append(Fact(title="Plan", value=plan.id))
@@ -190,7 +187,7 @@ def plan_card(
         )
     if plan.state is PlanState.AWAITING_CREDENTIALS and sso is not None:
         card.authentication = Authentication(
-            text="Sign in to lend your Azure rights for this plan",
+            text=messages.SIGN_IN_PROMPT,
             connection_name=sso.connection_name,
             token_exchange_resource=TokenExchangeResource(id=plan.id, uri=sso.app_id_uri),
             buttons=[AuthCardButton(type="signin", title="Sign in", value=sso.sign_in_url)] if sso.sign_in_url else None,

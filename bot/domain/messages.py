@@ -9,6 +9,7 @@ ARM id only where it adds something, and at most once per message. Azure's own e
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from .markdown import literal
 from .plan import AccessDenied, Plan, PlanState, ResourceRef
@@ -150,4 +151,137 @@ def cannot_propose_again(plan: Plan) -> str:
     return (
         f"This plan is {plan.state.label.lower()}, so it cannot be proposed again; "
         "Propose again applies to plans that ended without doing everything. Nothing was done."
+    )
+
+
+# -- answers to a click that came too late -------------------------------------------------------------------------
+
+_NOW_IS = {
+    S.APPROVED: "the agent is starting it",
+    S.EXECUTING: "the agent is carrying it out",
+    S.EXECUTING_AS_USER: "it is running with an approver's rights",
+    S.AWAITING_CREDENTIALS: "Azure refused the agent, and it is waiting for an approver's credentials",
+    S.SUCCEEDED: "it has succeeded",
+    S.FAILED: "it has failed",
+    S.USER_NOT_AUTHORIZED: "it ended because the lent rights were refused too",
+    S.CREDENTIALS_DENIED: "it ended because credentials were declined",
+    S.EXPIRED: "it has since expired",
+    S.INTERRUPTED: "it was interrupted",
+}
+
+
+def already(plan: Plan) -> str:
+    """What to tell someone whose click came too late: what happened, and where things stand now."""
+    if plan.state is S.DENIED and plan.decided_by:
+        return f"This plan was already denied by {literal(plan.decided_by.name)}. Nothing was done."
+    if plan.state is S.EXPIRED and not plan.approvals:
+        return EXPIRED_CLICK
+    if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
+        who = ", ".join(literal(p.name) for p in plan.approvers_so_far)
+        return f"This plan was already approved by {who}; {_NOW_IS.get(plan.state, plan.state.label.lower())}."
+    return f"This plan is {plan.state.label.lower()}; that action no longer applies. Nothing was done."
+
+
+EXPIRED_CLICK = "This plan has expired; nothing was done. Select Propose again on its card if it is still needed."
+CREDENTIALS_EXPIRED_CLICK = (
+    "This credentials request has expired; nothing more was done. Select Propose again on its card if it is still needed."
+)
+INTERRUPTED_REASON = "The bot stopped while this plan was running, so whether its last action took effect is unknown."
+
+
+def expired_reason(waiting_for_credentials: bool) -> str:
+    waiting_for = "credentials" if waiting_for_credentials else "a decision"
+    return f"Nobody gave {waiting_for} before the plan expired; nothing more was done."
+
+
+# -- commands that make no sense for the VM's power state ----------------------------------------------------------
+
+_NOT_RUNNING = {"stopped", "deallocated"}
+
+
+def pointless(operation: str, state: str | None, name: str, group: str) -> str | None:
+    """A question instead of a plan when `operation` (the ARM action name) cannot help a VM in `state`."""
+    if not state:
+        return None
+    where = f"{literal(name)} in {literal(group)}"
+    if operation == "start" and state == "running":
+        return f"{where} is already running. Did you mean `restart vm {name}`? Nothing was proposed."
+    if operation in ("powerOff", "deallocate") and state in _NOT_RUNNING:
+        if operation == "deallocate" and state == "stopped":
+            return None  # stopped still bills compute; deallocating it is meaningful
+        return f"{where} is already {state}. Did you mean `start vm {name}`? Nothing was proposed."
+    if operation == "restart" and state in _NOT_RUNNING:
+        return f"{where} is {state}, and a restart needs a running VM. Did you mean `start vm {name}`? Nothing was proposed."
+    return None
+
+
+# -- times, as Teams shows them ------------------------------------------------------------------------------------
+
+
+def card_time(at: datetime) -> str:
+    """A time for card text, in the reader's own time zone and locale: the Adaptive Card DATE/TIME functions
+    (learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/cards-format#date-and-time-formatting-and-localization)
+    take RFC 3339 without fractions of a second."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+def card_time_of(value: str) -> str:
+    """`card_time` of an ISO 8601 string from someone else (an alert's firedDateTime); the text itself when it is not one."""
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return literal(value)
+    return card_time(at if at.tzinfo else at.replace(tzinfo=UTC))
+
+
+def time_left(expires_at: datetime, now: datetime) -> str:
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return "expired"
+    minutes = int(seconds // 60)
+    return f"{minutes} min left" if minutes else f"{int(seconds)} s left"
+
+
+# -- the Teams router's own answers ---------------------------------------------------------------------------------
+
+NOTHING_PENDING = "Nothing is waiting for you. Plans that need you appear here, and on their cards, as soon as they are proposed."
+TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
+PLAN_UNAVAILABLE = (
+    "This plan is not available here: it does not exist, has been removed, or belongs to another "
+    "conversation. Nothing was changed; look for the card in the conversation where it was posted."
+)
+INTERNAL_ERROR = (
+    "Something went wrong on the bot's side; nothing was changed. The error was logged; try again, or ask the SRE team if it happens again."
+)
+NOT_EXECUTE = "This card action is not an Action.Execute with a value; nothing was done. Use the buttons of the bot's own card."
+MALFORMED_ACTION = (
+    "This card action is malformed (unknown verb or missing plan id); nothing was done. Use the buttons of the bot's own card."
+)
+WORK_ACCOUNT_ONLY = "I can only act for people signed in with a work account; nothing was done."
+SIGN_IN_UNAVAILABLE = "I could not get a sign-in link from the Bot Framework token service; nothing was changed. Try again in a minute."
+SIGN_IN_PROMPT = "Sign in to lend your Azure rights for this plan"
+
+
+def pending_list(plans: list[Plan], now: datetime) -> str:
+    """`pending`: each plan with the same headline as its card, who asked, and the time left."""
+    lines = [
+        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, {time_left(p.expires_at, now)}"
+        for p in plans
+    ]
+    return "Waiting for you (decide on each plan's card):\n\n" + "\n".join(lines)
+
+
+def vm_status(ref: ResourceRef, state: str | None) -> str:
+    if state:
+        return f"VM **{vm(ref)}**: **{literal(state)}**."
+    return f"VM **{vm(ref)}**: its power state is unavailable right now; check it in the Azure portal."
+
+
+def wrong_group(name: str, asked_group: str, groups: list[str]) -> str:
+    """A VM named in a group it is not in: say where it is."""
+    where = " and ".join(f"`{literal(g)}`" for g in groups)
+    return (
+        f"There is no VM `{literal(name)}` in `{literal(asked_group)}`: {literal(name)} is in {where}. "
+        f"Say `... {literal(name)} in {literal(groups[0])}`, or leave the group out. Nothing was proposed."
     )

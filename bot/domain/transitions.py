@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from . import messages
 from .errors import Refusal, RefusalCode
 from .plan import (
     EXECUTING_STATES,
@@ -49,14 +50,7 @@ def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
 
 def already_message(plan: Plan) -> str:
     """What to tell someone whose click came too late."""
-    who = ", ".join(p.name for p in plan.approvers_so_far)
-    if plan.state is S.DENIED and plan.decided_by:
-        return f"This plan was already denied by {plan.decided_by.name}."
-    if plan.state is S.EXPIRED:
-        return "This plan has expired; nothing was done. Ask for it again if it is still needed."
-    if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
-        return f"This plan was already approved by {who}; it is now {plan.state.label.lower()}."
-    return f"This plan is {plan.state.label.lower()}; that action no longer applies."
+    return messages.already(plan)
 
 
 def present(plan: Plan, now: datetime) -> Plan:
@@ -86,7 +80,7 @@ def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, 
     if plan.state is not S.AWAITING_CONSENT:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if now >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, "This plan has expired; nothing was done. Ask for it again if it is still needed.")
+        raise Refusal(RefusalCode.EXPIRED, messages.EXPIRED_CLICK)
     if person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval:
         raise Refusal(RefusalCode.SELF_APPROVAL, "You asked for this plan, so someone else has to approve it.")
     if not is_approver:
@@ -173,7 +167,7 @@ def _check_credentials_open(plan: Plan, now: datetime) -> None:
     if plan.state is not S.AWAITING_CREDENTIALS:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if now >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
+        raise Refusal(RefusalCode.EXPIRED, messages.CREDENTIALS_EXPIRED_CLICK)
 
 
 def check_can_answer_credentials(plan: Plan, seen_hash: str, now: datetime, is_approver: bool) -> None:
@@ -200,12 +194,11 @@ def expire(plan: Plan, now: datetime) -> Plan:
     """A waiting plan past its expiry becomes EXPIRED."""
     if now < plan.expires_at:
         raise Refusal(RefusalCode.WRONG_STATE, "This plan has not expired yet.")
-    waiting_for = "credentials" if plan.state is S.AWAITING_CREDENTIALS else "a decision"
     return _move(plan, S.EXPIRED, finished_at=now, progress=None,
-                 reason=f"Nobody gave {waiting_for} before the plan expired; nothing more was done.")
+                 reason=messages.expired_reason(plan.state is S.AWAITING_CREDENTIALS))
 
 
 def interrupt(plan: Plan, now: datetime) -> Plan:
     """Found approved or executing at start-up: the process died mid-way. Never re-run by itself."""
     return _move(plan, S.INTERRUPTED, finished_at=now, progress=None,
-                 reason="The bot stopped while this plan was running. Check the resource before asking again.")
+                 reason=messages.INTERRUPTED_REASON)

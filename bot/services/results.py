@@ -44,13 +44,17 @@ def run_detail(action: PlannedAction, result: RunResult) -> str:
         return result.detail
     explained = _explain(action, result)
     said = result.azure_error
-    return f"{explained} Azure said: {said.code} — {said.message}" if said else explained
+    return f"{explained} Azure said: {said.code} — {said.message}".strip() if said else explained
 
 
 def _explain(action: PlannedAction, result: RunResult) -> str:
     r, state, p = action.resource, result.power_state, result.problem
     if p is AzureProblem.AUTHORIZATION_FAILED and result.access_denied:
-        d = result.access_denied  # short names here: Azure's own text, with the full ids, follows once
+        # the plan's refusal line already says who lacks what, where (messages.refusal_line): only Azure's own
+        # text follows, once, with the full ids; without it, the short form
+        if result.azure_error:
+            return ""
+        d = result.access_denied
         return f"Azure refused: {messages.identity_label(d.identity)} lacks {d.permission} on {messages.scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
         if state in _NOT_RUNNING and action.operation is Operation.RESTART:

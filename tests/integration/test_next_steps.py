@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.adapters.store.sqlite import SqliteStore
 from bot.domain.plan import PlanState
 from sandbox import Sandbox
-from sandbox.driver import BotMessage, Conversation
+from sandbox.driver import BotMessage, Conversation, TeamsDriver
 
 from .harness import ManualClock, RunningBot, Teams, card_text, find_action
 
@@ -140,3 +140,20 @@ async def test_interrupted_plan_offers_propose_again(
         reply = await restarted.wait_reply(card, "Interrupted")
         assert "status vm dev-01" in reply.text and "Propose again" in reply.text
         assert find_action(await restarted.card_now(card), PROPOSE_AGAIN) is not None
+
+
+async def test_start_for_a_running_vm_is_answered_with_its_state_and_a_question(
+    driver: TeamsDriver, sandbox: Sandbox, chat: Conversation
+) -> None:
+    await driver.say(sandbox.world.user("carol"), "start vm web-01", chat)
+    reply = await driver.wait_for(lambda m: "already running" in m.text, conversation_id=chat.id)
+    assert "Did you mean `restart vm web-01`?" in reply.text and "Nothing was proposed" in reply.text
+    assert not [m for m in await driver.bot_messages(chat.id) if m.card is not None]
+
+
+async def test_a_vm_named_in_the_wrong_group_is_answered_with_the_group_it_is_in(
+    driver: TeamsDriver, sandbox: Sandbox, chat: Conversation
+) -> None:
+    await driver.say(sandbox.world.user("carol"), "restart vm web-01 in dev-rg", chat)
+    reply = await driver.wait_for(lambda m: "web-01" in m.text, conversation_id=chat.id)
+    assert "web-01 is in `prod-rg`" in reply.text and "dev-01" not in reply.text

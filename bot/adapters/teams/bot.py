@@ -25,9 +25,9 @@ from cards.plan_card import (
     Viewer,
 )
 
+from ...domain import messages
 from ...domain.consent import ConsentPolicy
 from ...domain.errors import Refusal, RefusalCode
-from ...domain.markdown import literal
 from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
 from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
@@ -129,15 +129,9 @@ class ConsentBot(ActivityHandler):
     async def _pending(self, turn_context: TurnContext, person: Person, command: PendingCommand) -> None:
         plans = await pending_for(self.deps, person.object_id)
         if not plans:
-            await turn_context.send_activity("Nothing is waiting for you.")
+            await turn_context.send_activity(messages.NOTHING_PENDING)
             return
-        now = self.deps.clock.now()
-        lines = [
-            f"- **{literal(p.title)}** ({p.id}): {p.state.label.lower()}, asked by {literal(p.requested_by.name)}, "
-            f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
-            for p in plans
-        ]
-        await turn_context.send_activity(MessageFactory.text("Waiting for you:\n\n" + "\n".join(lines)))
+        await turn_context.send_activity(MessageFactory.text(messages.pending_list(plans, self.deps.clock.now())))
 
     async def _status(self, turn_context: TurnContext, person: Person, command: StatusCommand) -> None:
         try:
@@ -146,8 +140,7 @@ class ConsentBot(ActivityHandler):
             await turn_context.send_activity(MessageFactory.text(r.message))
             return
         state = await self.deps.runner.power_state(ref)
-        await turn_context.send_activity(MessageFactory.text(
-            f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable.")))
+        await turn_context.send_activity(MessageFactory.text(messages.vm_status(ref, state)))
 
     async def _propose(self, turn_context: TurnContext, person: Person, command: VmCommand) -> None:
         try:
@@ -157,6 +150,9 @@ class ConsentBot(ActivityHandler):
             return
         action = PlannedAction(command.operation, ref)
         state = await self.deps.runner.power_state(ref)
+        if question := messages.pointless(command.operation.value, state, ref.name, ref.resource_group):
+            await turn_context.send_activity(MessageFactory.text(question))  # a question, not a plan nobody needs
+            return
         text = (turn_context.activity.text or "").strip()
         request = PlanRequest(
             title=f"{command.operation.label} VM {ref.name}",
@@ -177,20 +173,19 @@ class ConsentBot(ActivityHandler):
             return await self._card_action(turn_context)
         except Exception:
             log.exception("card action failed")
-            return invoke.error(500, "InternalError", "Something went wrong on the bot's side; nothing was changed. "
-                                                     "The error was logged; try again or ask the SRE team.")
+            return invoke.error(500, "InternalError", messages.INTERNAL_ERROR)
 
     async def _card_action(self, turn_context: TurnContext) -> InvokeResponse:
         value = turn_context.activity.value
         action = value.get("action") if isinstance(value, dict) else None
         if not isinstance(action, dict) or action.get("type") != "Action.Execute":
-            return invoke.error(400, "BadRequest", "This card action is not an Action.Execute with a value.")
+            return invoke.error(400, "BadRequest", messages.NOT_EXECUTE)
         verb, data = action.get("verb"), action.get("data")
         handler = self._verbs.get(verb) if isinstance(verb, str) else None
         if handler is None or not isinstance(data, dict) or not isinstance(data.get("planId"), str):
             await self.deps.record(None, person_of(turn_context.activity) or _ANON, "invoke_refused",
                                    code=RefusalCode.BAD_REQUEST.value, verb=str(verb)[:40])
-            return invoke.error(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
+            return invoke.error(400, "BadRequest", messages.MALFORMED_ACTION)
         if self._too_fast(turn_context.activity, str(verb)[:40]):
             return invoke.error(429, "TooManyRequests", TOO_FAST)
         try:  # every verb, refresh included: the person's own tenant and role
@@ -201,7 +196,7 @@ class ConsentBot(ActivityHandler):
             if verb == VERB_REFRESH:
                 return invoke.message(PLAN_UNAVAILABLE)  # no hint whether the plan exists
             if claimed is None:
-                return invoke.error(403, "Forbidden", "I can only act for people signed in with a work account.")
+                return invoke.error(403, "Forbidden", messages.WORK_ACCOUNT_ONLY)
             return invoke.message(r.message)
         return await handler(turn_context, person, data)
 
@@ -258,8 +253,7 @@ class ConsentBot(ActivityHandler):
             o = self.options
             link = await self._sign_in_link(turn_context)
             if link is None:
-                return invoke.error(503, "SignInUnavailable", "I could not get a sign-in link from the Bot Framework "
-                                                              "token service; nothing was changed. Try again in a minute.")
+                return invoke.error(503, "SignInUnavailable", messages.SIGN_IN_UNAVAILABLE)
             return invoke.login_request(o.connection_name, data["planId"], o.sso_app_id_uri, link)
         if decision.retry_sso:
             return invoke.precondition_failed(decision.message)
@@ -319,10 +313,7 @@ class ConsentBot(ActivityHandler):
 
 
 _ANON = Person(object_id="unknown", name="unknown", tenant_id="")
-TOO_FAST = ("You are sending commands faster than I can safely act on them; wait a minute and try again. "
-            "Nothing was done.")
-PLAN_UNAVAILABLE = ("This plan is not available here: it does not exist, has been removed, or belongs to another "
-                    "conversation. Nothing was changed; look for the card in the conversation where it was posted.")
+TOO_FAST, PLAN_UNAVAILABLE = messages.TOO_FAST, messages.PLAN_UNAVAILABLE
 
 
 def _shown_in(plan: Plan, activity: Any) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 from botbuilder.core import InvokeResponse
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
+from ...domain import messages
+
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
 ERROR = "application/vnd.microsoft.error"
@@ -50,7 +52,7 @@ def login_request(connection_name: str, resource_id: str, resource_uri: str, sig
     shows the sign-in button (`sign_in_url`, from the Bot Framework token service) and, once the person has
     signed in, sends the same invoke again with the magic code in `value.state`."""
     return _respond(401, LOGIN_REQUEST, {
-        "text": "Sign in to lend your Azure rights for this plan",
+        "text": messages.SIGN_IN_PROMPT,
         "connectionName": connection_name,
         "tokenExchangeResource": {"id": resource_id, "uri": resource_uri},
         "buttons": [{"title": "Sign in", "text": "Sign in", "type": "signin", "value": sign_in_url}],
