@@ -285,3 +285,31 @@ def wrong_group(name: str, asked_group: str, groups: list[str]) -> str:
         f"There is no VM `{literal(name)}` in `{literal(asked_group)}`: {literal(name)} is in {where}. "
         f"Say `... {literal(name)} in {literal(groups[0])}`, or leave the group out. Nothing was proposed."
     )
+
+
+# -- answers to a click --------------------------------------------------------------------------------------------
+
+STALE_CARD = "This card does not match the stored plan (it was changed or tampered with). Nothing was done."
+SELF_APPROVAL = "You asked for this plan, so someone else has to approve it."
+NOT_AN_APPROVER = "You are not one of the approvers of this plan; nothing was done."
+NOT_A_GRANTOR = "Only the plan's approvers may lend their credentials; nothing was done."
+AUTONOMOUS_NOT_ALLOWED = "Autonomous mode is only allowed for plans created by an incident response plan."
+APPROVED = "Approved. The agent is carrying out the plan now; the result will be posted in this thread."
+DENIED = "Denied. Nothing will be done; select Propose again on the card if it is still needed later."
+NO_LONGER_EXISTS = "This plan no longer exists; nothing was done."
+
+
+def no_plan(plan_id: str) -> str:
+    return f"There is no plan '{literal(plan_id)}'; nothing was done. Look for the card in the conversation where it was posted."
+
+
+def approval_recorded(missing: int) -> str:
+    return f"Your approval is recorded; {missing} more approval(s) needed before the plan runs."
+
+
+def already_approved_by_you(missing: int) -> str:
+    return f"You already approved this plan; it still needs {missing} more approval(s) from someone else."
+
+
+def running_on_behalf(name: str) -> str:
+    return f"Running the rest of the plan on behalf of {literal(name)}; the result will be posted in this thread."

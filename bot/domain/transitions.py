@@ -59,7 +59,7 @@ def present(plan: Plan, now: datetime) -> Plan:
         if plan.source is not Source.INCIDENT:
             raise Refusal(
                 RefusalCode.AUTONOMOUS_NOT_ALLOWED,
-                "Autonomous mode is only allowed for plans created by an incident response plan.",
+                messages.AUTONOMOUS_NOT_ALLOWED,
             )
         return _move(plan, S.APPROVED)
     return _move(plan, S.AWAITING_CONSENT)
@@ -70,7 +70,7 @@ def _check_card(plan: Plan, seen_hash: str) -> None:
     if seen_hash != plan.content_hash:
         raise Refusal(
             RefusalCode.STALE_CARD,
-            "This card does not match the stored plan (it was changed or tampered with). Nothing was done.",
+            messages.STALE_CARD,
         )
 
 
@@ -82,9 +82,9 @@ def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, 
     if now >= plan.expires_at:
         raise Refusal(RefusalCode.EXPIRED, messages.EXPIRED_CLICK)
     if person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval:
-        raise Refusal(RefusalCode.SELF_APPROVAL, "You asked for this plan, so someone else has to approve it.")
+        raise Refusal(RefusalCode.SELF_APPROVAL, messages.SELF_APPROVAL)
     if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "You are not one of the approvers of this plan; nothing was done.")
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER)
 
 
 def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
@@ -93,7 +93,7 @@ def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approv
     if any(a.approver.object_id == person.object_id for a in plan.approvals):
         raise Refusal(
             RefusalCode.ALREADY_APPROVED_BY_YOU,
-            f"You already approved this plan; it still needs {plan.approvals_missing} more approval(s).",
+            messages.already_approved_by_you(plan.approvals_missing),
         )
     approvals = (*plan.approvals, Approval(person, now))
     done = len(approvals) >= plan.policy.approvals_required
@@ -175,7 +175,7 @@ def check_can_answer_credentials(plan: Plan, seen_hash: str, now: datetime, is_a
     _check_card(plan, seen_hash)
     _check_credentials_open(plan, now)
     if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_A_GRANTOR)
 
 
 def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:

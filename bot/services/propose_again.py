@@ -22,12 +22,10 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
     old = await deps.store.get(plan_id)
     try:
         if old is None:
-            raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
+            raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
         deps.check_tenant(person)
         if seen_hash != old.content_hash:
-            raise Refusal(
-                RefusalCode.STALE_CARD, "This card does not match the stored plan (it was changed or tampered with). Nothing was done."
-            )
+            raise Refusal(RefusalCode.STALE_CARD, messages.STALE_CARD)
         if old.state not in PROPOSE_AGAIN_STATES:
             raise Refusal(RefusalCode.WRONG_STATE, messages.cannot_propose_again(old))
         power_states = dict(old.power_states)

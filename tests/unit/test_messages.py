@@ -65,6 +65,10 @@ def _every_text() -> dict[str, str]:
     texts["status/unknown"] = m.vm_status(WEB01, None)
     texts["proposed again"] = m.proposed_again("p-000000000001", "p-000000000002")
     texts["cannot propose again"] = m.cannot_propose_again(STATES["succeeded"])
+    texts["no plan"] = m.no_plan("p-000000000009")
+    texts["approval recorded"] = m.approval_recorded(1)
+    texts["already approved by you"] = m.already_approved_by_you(1)
+    texts["running on behalf"] = m.running_on_behalf("Alice Admin")
     texts["card time"] = m.card_time_of("2026-11-25T09:08:07.613163+00:00")
     for const in (
         "NOTHING_PENDING",
@@ -79,6 +83,14 @@ def _every_text() -> dict[str, str]:
         "EXPIRED_CLICK",
         "CREDENTIALS_EXPIRED_CLICK",
         "INTERRUPTED_REASON",
+        "STALE_CARD",
+        "SELF_APPROVAL",
+        "NOT_AN_APPROVER",
+        "NOT_A_GRANTOR",
+        "AUTONOMOUS_NOT_ALLOWED",
+        "APPROVED",
+        "DENIED",
+        "NO_LONGER_EXISTS",
     ):
         texts[f"constant/{const}"] = getattr(m, const)
     return texts
