@@ -43,6 +43,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "interface to listen on", "0.0.0.0"),
     Setting("PORT", "port of /api/messages and the HTTP API", "3978"),
+    Setting("BOT_SDK", "the SDK that speaks to Teams: botbuilder (Bot Framework SDK 4.17) or agents (Microsoft 365 Agents SDK); "
+            "services, cards and store are the same with either", "botbuilder"),
     Setting("MicrosoftAppId", "the bot's Entra app id; `serve` refuses to start without it unless ANONYMOUS_ALLOWED=true", ""),
     Setting("MicrosoftAppPassword", "the bot's client secret (Bot Framework channel auth)", ""),
     Setting("MicrosoftAppType", "MultiTenant, SingleTenant or UserAssignedMSI", "SingleTenant"),
@@ -118,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
             "never runs an autonomous response plan at once; the plan waits for a responder's approval instead",
             "true"),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
+    Setting("OUTBOX_MAX_ATTEMPTS", "sends of one message to Teams (and tries of one alert) before it is given up as a "
+            "dead letter, shown by /readyz and /metrics", "20"),
+    Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
+            "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
     Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
             "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
@@ -166,6 +172,7 @@ class Settings:
     app_tenant_id: str
     anonymous_allowed: bool
     channel: ChannelEndpoints
+    bot_sdk: str
     tenant_id: str
     agent_client_id: str
     agent_client_secret: str = field(repr=False)
@@ -195,6 +202,8 @@ class Settings:
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
+    outbox_max_attempts: int
+    outbox_max_backoff: float
     buttons_for_everyone: bool
     response_plans: tuple[ResponsePlan, ...]
     incident_webhook_secret: str = field(repr=False)
@@ -346,6 +355,7 @@ def _identity(r: _Reader) -> dict[str, Any]:
     return dict(
         host=host, app_id=app_id, app_password=app_password, app_type=app_type, app_tenant_id=app_tenant,
         anonymous_allowed=anonymous, channel=_channel_endpoints(r), tenant_id=tenant_id,
+        bot_sdk=r.choice("BOT_SDK", ("botbuilder", "agents")).lower(),
         agent_client_id=r.guid("AZURE_CLIENT_ID", r.get("AZURE_CLIENT_ID")), agent_client_secret=r.get("AZURE_CLIENT_SECRET"),
         sso_client_id=sso_client_id, sso_client_secret=r.get("SSO_CLIENT_SECRET") or app_password, sso_app_id_uri=sso_uri,
         oauth_connection_name=r.get("OAUTH_CONNECTION_NAME"), api_audience=r.get("API_AUDIENCE") or sso_uri,
@@ -460,6 +470,8 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
         policy=_policy(r),
         sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+        outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
+        outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
         buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
         response_plans=_trusted_channels(r, plans or (), trusted),
         **_incidents(r),

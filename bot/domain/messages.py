@@ -254,6 +254,7 @@ PLAN_UNAVAILABLE = (
 INTERNAL_ERROR = (
     "Something went wrong on the bot's side; nothing was changed. The error was logged; try again, or ask the SRE team if it happens again."
 )
+TURN_FAILED = "Something went wrong on my side; nothing was changed. The error was logged; try again in a minute."
 NOT_EXECUTE = "This card action is not an Action.Execute with a value; nothing was done. Use the buttons of the bot's own card."
 MALFORMED_ACTION = (
     "This card action is malformed (unknown verb or missing plan id); nothing was done. Use the buttons of the bot's own card."
