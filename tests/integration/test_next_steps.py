@@ -132,7 +132,8 @@ async def test_interrupted_plan_offers_propose_again(
     card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)  # type: ignore[operator]
     store = SqliteStore(store_path)
     plan = (await store.in_states({PlanState.AWAITING_CONSENT}))[0]
-    await store.save(replace(plan, state=PlanState.EXECUTING), plan.version)
+    async with store.unit_of_work() as uow:  # the process died while executing: what it left behind
+        uow.save(replace(plan, state=PlanState.EXECUTING), plan.version)
     store.close()
     second: RunningBot = make_bot()  # type: ignore[operator]
     async with sandbox.driver(second.messages_url) as d:
