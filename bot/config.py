@@ -102,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
     Setting("PLAN_EXPIRY_MINUTES", "minutes a plan waits for consent", "30"),
     Setting("CREDENTIALS_EXPIRY_MINUTES", "minutes a credentials request waits", "15"),
+    Setting("CREDENTIALS_ATTEMPTS", "approvers who may lend their rights to one refused plan: 1 ends the plan at the "
+            "first approver who lacks the rights too; more keeps the request open for others until it expires", "1"),
     Setting("CARD_BUTTONS", "approvers: buttons only in approvers' own card view (Teams user-specific views); everyone: "
             "buttons on the shared card too, for clients without user-specific views such as the Agents Playground "
             "(every click is still checked against the policy)", "approvers"),
@@ -435,6 +437,7 @@ def _policy(r: _Reader) -> ConsentPolicy:
         allow_self_approval=r.boolean("ALLOW_SELF_APPROVAL"),
         expiry=timedelta(minutes=r.number("PLAN_EXPIRY_MINUTES", 1, integer=False)),
         credentials_expiry=timedelta(minutes=r.number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
+        credentials_attempts=int(r.number("CREDENTIALS_ATTEMPTS", 1)),
     )
 
 
