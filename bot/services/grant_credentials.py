@@ -55,7 +55,7 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
     try:
         plan = await deps.commit(plan, transitions.grant_credentials(plan, person, deps.clock.now()), person,
-                                 "credentials_used", identity=f"on behalf of {person.name}")
+                                 "credentials_used", card=True, identity=f"on behalf of {person.name}")
     except (ConcurrentUpdate, Refusal):
         await stack.aclose()
         await deps.record(plan, person, "credentials_released", reason="another grant or cancel came first")
@@ -65,7 +65,6 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
 
     async def run_then_release() -> None:
         try:
-            await deps.notifier.update_card(plan)
             await execute_actions(deps, plan, credential, person)
         finally:
             await stack.aclose()
@@ -85,14 +84,8 @@ async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash
             await deps.record(await deps.store.get(plan_id), person, "credentials_refused", code=r.code.value, reason=r.message)
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, "credentials_declined")
+            saved = await deps.commit(plan, after, person, "credentials_declined", card=True, reply=result_text(after))
         except ConcurrentUpdate:
             continue
-        return _declined(deps, saved)
+        return Decision(saved, "Cancelled. Nothing more will be done.")
     raise RuntimeError(f"plan {plan_id}: cancel could not be stored")
-
-
-def _declined(deps: Deps, plan: Plan) -> Decision:
-    deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
-    deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
-    return Decision(plan, "Cancelled. Nothing more will be done.")
