@@ -70,14 +70,15 @@ class Container:
 def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
     """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
     set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+    owner, lease_seconds = settings.instance_id, settings.execution_lease_seconds
     if settings.store == "azure-tables":
         client: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
         if settings.storage_connection_string:
             return TableStore.from_connection_string(settings.storage_connection_string, settings.store_table_prefix,
-                                                     **client)
+                                                     owner=owner, lease_seconds=lease_seconds, **client)
         return TableStore.from_account_url(settings.storage_account_url, agent_credential, settings.store_table_prefix,
-                                           **client)
-    return SqliteStore(settings.store_path, settings.store_sqlite_wal)
+                                           owner=owner, lease_seconds=lease_seconds, **client)
+    return SqliteStore(settings.store_path, settings.store_sqlite_wal, owner, lease_seconds)
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
