@@ -121,7 +121,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
-                          max_backoff=settings.outbox_max_backoff)
+                          max_backoff=settings.outbox_max_backoff, owner=store.leases.owner,
+                          claim_seconds=settings.execution_lease_seconds)
     store.subscribe(outbox.committed)
     container = Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics, outbox,
                           InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,

@@ -122,8 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
     Setting("INSTANCE_ID", "name of this instance in execution leases and outbox claims (a random suffix is added); "
             "default: App Service's WEBSITE_INSTANCE_ID, else the host name", ""),
-    Setting("EXECUTION_LEASE_SECONDS", "how long an instance's claim on a plan it is running lasts without a "
-            "heartbeat (renewed every third of it); after that another instance marks the plan interrupted", "30"),
+    Setting("EXECUTION_LEASE_SECONDS", "how long an instance's claim on a plan it is running (or a message to Teams it "
+            "is sending) lasts without a heartbeat (renewed every third of it); after that another instance marks the "
+            "plan interrupted (or sends the message)", "30"),
     Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
             "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),

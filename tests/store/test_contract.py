@@ -394,3 +394,11 @@ async def test_one_outbox_message_is_claimed_by_one_instance_at_a_time(instances
     assert sorted(won) == [False, False, True]
     for s in stores:
         assert await s.due_messages(time.time(), 10) == []  # held: nobody else is given it
+    winner = won.index(True)
+    seq = seen[winner][0].seq
+    assert await stores[winner].renew_claim(seq, f"i{winner}", time.time() + 60) is True  # its sender's heartbeat
+    loser = (winner + 1) % 3
+    assert await stores[loser].renew_claim(seq, f"i{loser}", time.time() + 60) is False
+    async with stores[winner].unit_of_work() as uow:
+        uow.delivered(seq)
+    assert await stores[winner].renew_claim(seq, f"i{winner}", time.time() + 60) is False  # sent: nothing to hold

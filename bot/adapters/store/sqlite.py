@@ -387,6 +387,16 @@ class SqliteStore:
             == 1
         )
 
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent; False once it is sent or not ours."""
+        return (
+            await self._count(
+                "UPDATE outbox SET claimed_until = ? WHERE seq = ? AND state = 'pending' AND claimed_by = ?",
+                (until, seq, owner),
+            )
+            == 1
+        )
+
     async def retry_message(self, seq: int, attempts: int, not_before: float, error: str) -> None:
         await self._count(
             "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?, claimed_by = NULL, claimed_until = 0 WHERE seq = ?",

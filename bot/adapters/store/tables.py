@@ -468,6 +468,8 @@ class TableStore:
         yield uow
         if uow.ops:
             await self._apply(uow)
+            for seq in uow.finished:
+                self._seqs.pop(seq, None)
             for plan_id, state in uow.saved:
                 self.leases.saved(plan_id, state)
             for listener in self._listeners:
@@ -478,6 +480,7 @@ class TableStore:
         await self._ready()
         partitions: dict[str, list[Any]] = {}
         inbox: list[Callable[[], Awaitable[None]]] = []
+        coalesce: list[tuple[str, int]] = []
         for op in uow.ops:
             if callable(op):
                 inbox.append(op)
@@ -499,16 +502,7 @@ class TableStore:
                     # into or out of APPROVED/executing; a save that keeps the state leaves the lease with its holder
                     partitions[partition].append(("upsert", self._lease_entity(plan)))
             elif kind == "coalesce":
-                _, version = payload
-                query = self._plans.query_entities(
-                    "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v "
-                    "and ClaimedUntil le @zero",
-                    parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
-                ops = partitions.setdefault(partition, [])
-                taken = {r[1]["RowKey"] for r in ops if r[0] == "delete"}
-                async for e in query:
-                    if e["RowKey"] not in taken:
-                        ops.append(("delete", {"PartitionKey": partition, "RowKey": e["RowKey"]}))
+                coalesce.append((partition, payload[1]))
             else:
                 partitions.setdefault(partition, []).append(payload)
         ordered = sorted(partitions, key=lambda p: p in (OUTBOX, THREADS))  # plans first
@@ -523,6 +517,23 @@ class TableStore:
                     raise
         for write in inbox:
             await write()
+        for partition, version in coalesce:
+            await self._coalesce(partition, version, {op[1]["RowKey"] for op in partitions.get(partition, ()) if op[0] == "delete"})
+
+    async def _coalesce(self, partition: str, version: int, deleted: set[str]) -> None:
+        """Drop the card updates the card just sent covers, after the commit and one by one, each only if unchanged
+        since read (ETag): another instance may claim one meanwhile (and then sends and deletes it itself). Best effort:
+        an update left behind is sent later and shows the plan as stored then, so nothing is lost or shown wrong.
+        (Inside the transaction, a row deleted by another instance first would fail the whole batch with a 404.)"""
+        query = self._plans.query_entities(
+            "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v and ClaimedUntil le @zero",
+            parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
+        async for e in query:
+            if e["RowKey"] in deleted:
+                continue
+            with contextlib.suppress(ResourceNotFoundError, HttpResponseError):
+                await self._plans.delete_entity(partition, e["RowKey"], etag=e.metadata["etag"],
+                                                match_condition=MatchConditions.IfNotModified)
 
     def _lease_entity(self, plan: Plan) -> dict[str, Any]:
         """The plan's lease as its new state makes it: held by this instance in APPROVED or an executing state,
@@ -600,6 +611,26 @@ class TableStore:
                                             match_condition=MatchConditions.IfNotModified)
         except HttpResponseError:
             return False  # another instance claimed it first
+        return True
+
+    @_on_its_loop
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent (ETag-conditional); False once it is sent
+        or not ours."""
+        if seq not in self._seqs:
+            return False  # delivered or given up by this instance
+        pk, rk = self._row(seq)
+        try:
+            e = await self._plans.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        if e["State"] != "pending" or e.get("ClaimedBy") != owner:
+            return False
+        try:
+            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedUntil": until}, mode=UpdateMode.MERGE,
+                                            etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return False
         return True
 
     async def _merge(self, seq: int, **values: Any) -> None:
@@ -734,6 +765,7 @@ class TableUnitOfWork:
         self.events: list[AuditEvent] = []
         self.messages = 0
         self.saved: list[tuple[str, PlanState]] = []  # (plan id, state) written, for the lease keeper
+        self.finished: list[int] = []  # outbox messages sent or given up: forgotten once committed (else retried)
 
     def add(self, plan: Plan) -> Plan:
         plan = replace(plan, version=1)
@@ -777,7 +809,8 @@ class TableUnitOfWork:
         self.ops.append(write)
 
     def delivered(self, seq: int) -> None:
-        pk, rk = self._store._seqs.pop(seq)
+        pk, rk = self._store._seqs[seq]
+        self.finished.append(seq)
         self.ops.append((pk, "op", ("delete", {"PartitionKey": pk, "RowKey": rk})))
 
     def coalesce(self, plan_id: str, up_to_version: int) -> None:
@@ -789,6 +822,7 @@ class TableUnitOfWork:
             "Thread": json.dumps(thread_to_dict(thread))})))
 
     def dead_letter(self, seq: int, error: str) -> None:
-        pk, rk = self._store._seqs.pop(seq)
+        pk, rk = self._store._seqs[seq]
+        self.finished.append(seq)
         self.ops.append((pk, "op", ("update", {"PartitionKey": pk, "RowKey": rk, "State": "dead", "LastError": error[:500],
                                                "ClaimedBy": ""}, {"mode": UpdateMode.MERGE})))
