@@ -240,18 +240,16 @@ class OutboxWorker:
             )
             async with self._store.unit_of_work() as uow:
                 uow.dead_letter(m.seq, cause)
-                uow.record(
-                    self._deps.event(
-                        None,
-                        SYSTEM,
-                        "outbox_dead_letter",
-                        message=str(m.seq),
-                        kind=m.kind.value,
-                        error=cause,
-                        attempts=str(attempts),
-                        **({"plan": m.plan_id} if m.plan_id else {}),
-                    )
+                dead = self._deps.event(
+                    None,
+                    SYSTEM,
+                    "outbox_dead_letter",
+                    message=str(m.seq),
+                    kind=m.kind.value,
+                    error=cause,
+                    attempts=str(attempts),
                 )
+                uow.record(replace(dead, plan_id=m.plan_id))  # on the plan's trail when it is a plan's message
         except Exception:
             log.exception("outbox: could not record the failure of message %d; it is tried again after its lease", m.seq)
 
