@@ -470,7 +470,8 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
         policy=_policy(r),
         sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
-        instance_id=r.get("INSTANCE_ID"),
+        # App Service names each instance of a plan in WEBSITE_INSTANCE_ID (a long hex string): its start suffices
+        instance_id=r.get("INSTANCE_ID") or r.env.get("WEBSITE_INSTANCE_ID", "").strip()[:16],
         execution_lease_seconds=r.number("EXECUTION_LEASE_SECONDS", 0.3, integer=False),
         outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
         outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),

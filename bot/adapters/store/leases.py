@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import socket
 import time
@@ -29,9 +28,9 @@ DEFAULT_LEASE_SECONDS = 30.0
 
 
 def instance_id(configured: str = "") -> str:
-    """INSTANCE_ID, else App Service's WEBSITE_INSTANCE_ID, else the host name; a random suffix keeps two processes
-    on one host (a restart overlapping its predecessor) apart."""
-    base = configured or os.environ.get("WEBSITE_INSTANCE_ID", "")[:16] or socket.gethostname()
+    """The configured name (INSTANCE_ID, else App Service's WEBSITE_INSTANCE_ID: see bot/config.py), else the host
+    name; a random suffix keeps two processes on one host (a restart overlapping its predecessor) apart."""
+    base = configured or socket.gethostname()
     return f"{base}-{secrets.token_hex(4)}"
 
 
