@@ -126,6 +126,7 @@ class OutboxWorker:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._keys: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -138,6 +139,10 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         """Stop sending; messages being sent are released for the next start (or another instance)."""
+        # the flag as well as the cancellation: on Python 3.11 asyncio.wait_for can swallow a cancellation that
+        # arrives as the awaited event is set (a commit woke the worker), and the loop would then run for ever
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
         for t in tasks:
             t.cancel()
@@ -155,7 +160,7 @@ class OutboxWorker:
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._dispatch()
                 wait = POLL
