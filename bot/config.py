@@ -124,6 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
             "dead letter, shown by /readyz and /metrics", "20"),
     Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
             "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
+    Setting("INSTANCE_ID", "name of this instance in execution leases and outbox claims (a random suffix is added); "
+            "default: App Service's WEBSITE_INSTANCE_ID, else the host name", ""),
+    Setting("EXECUTION_LEASE_SECONDS", "how long an instance's claim on a plan it is running (or a message to Teams it "
+            "is sending) lasts without a heartbeat (renewed every third of it); after that another instance marks the "
+            "plan interrupted (or sends the message)", "30"),
     Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
             "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
@@ -202,6 +207,8 @@ class Settings:
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
+    instance_id: str
+    execution_lease_seconds: float
     outbox_max_attempts: int
     outbox_max_backoff: float
     buttons_for_everyone: bool
@@ -470,6 +477,9 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
         policy=_policy(r),
         sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+        # App Service names each instance of a plan in WEBSITE_INSTANCE_ID (a long hex string): its start suffices
+        instance_id=r.get("INSTANCE_ID") or r.env.get("WEBSITE_INSTANCE_ID", "").strip()[:16],
+        execution_lease_seconds=r.number("EXECUTION_LEASE_SECONDS", 0.3, integer=False),
         outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
         outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
         buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
