@@ -38,7 +38,7 @@ from .store.sqlite import SqliteStore
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 412, 429}  # and every 5xx
 WINDOWS = ((1.0, 7), (30.0, 60))  # (seconds, sends) per bot per thread
-LEASE = 60.0  # seconds a claimed message is left alone by other instances
+LEASE = 30.0  # seconds a claimed message is left alone by other instances unless its sender renews the claim
 POLL = 1.0  # seconds between looks at the store when nothing wakes the worker (another instance may write)
 
 
@@ -126,16 +126,22 @@ class OutboxWorker:
         max_backoff: float = 300.0,
         base_backoff: float = 0.5,
         concurrency: int = 16,
+        owner: str = "",
+        claim_seconds: float = LEASE,
     ) -> None:
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
         self._max_attempts, self._max_backoff, self._base = max_attempts, max_backoff, base_backoff
         self._concurrency = concurrency
-        self._owner = secrets.token_hex(8)
+        self._owner = owner or secrets.token_hex(8)  # the instance id: who holds a claim
+        # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
+        # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
+        self._claim = claim_seconds
         self._limit = ThreadRateLimit()
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._keys: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -148,6 +154,10 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         """Stop sending; messages being sent are released for the next start (or another instance)."""
+        # the flag as well as the cancellation: on Python 3.11 asyncio.wait_for can swallow a cancellation that
+        # arrives as the awaited event is set (a commit woke the worker), and the loop would then run for ever
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
         for t in tasks:
             t.cancel()
@@ -165,7 +175,7 @@ class OutboxWorker:
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._dispatch()
                 wait = POLL
@@ -190,12 +200,23 @@ class OutboxWorker:
         for message in await self._store.due_messages(now, free + len(self._keys)):
             if message.seq in self._inflight or message.key in self._keys or len(self._inflight) >= self._concurrency:
                 continue
-            if not await self._store.claim_message(message.seq, self._owner, now, now + LEASE):
+            if not await self._store.claim_message(message.seq, self._owner, now, now + self._claim):
                 continue  # another instance is sending it
             self._keys.add(message.key)
             self._inflight[message.seq] = asyncio.get_running_loop().create_task(self._deliver(message), name=f"outbox {message.seq}")
 
+    async def _hold(self, seq: int) -> None:
+        """Renew the claim on message `seq` while it is being sent."""
+        while True:
+            await asyncio.sleep(self._claim / 3)
+            try:
+                if not await self._store.renew_claim(seq, self._owner, time.time() + self._claim):
+                    return  # sent, or no longer ours
+            except Exception:  # the store is unreachable: the claim lapses if this lasts
+                log.warning("outbox: could not renew the claim on message %d; retrying", seq)
+
     async def _deliver(self, m: OutboxMessage) -> None:
+        holding = asyncio.get_running_loop().create_task(self._hold(m.seq), name=f"outbox claim {m.seq}")
         try:
             await self._send(m)
             self._metrics.outbox_sent.labels(m.kind.value).inc()
@@ -204,6 +225,7 @@ class OutboxWorker:
         except Exception as e:
             await self._failed(m, e)
         finally:
+            holding.cancel()
             self._inflight.pop(m.seq, None)
             self._keys.discard(m.key)
             self._wake.set()
