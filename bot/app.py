@@ -73,15 +73,21 @@ def create_app(container: Container) -> web.Application:
             store_ok = False
         directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
         try:
-            depth, dead, failed_alerts = await asyncio.to_thread(
-                lambda: (container.store.outbox_depth(), container.store.dead_letters(), container.store.failed_alerts()))
+            depth, dead, failed_alerts, parked = await asyncio.to_thread(
+                lambda: (container.store.outbox_depth(), container.store.dead_letters(), container.store.failed_alerts(),
+                         container.inbox.parked()))
         except Exception:
-            depth, dead, failed_alerts = -1, -1, -1
+            depth, dead, failed_alerts, parked = -1, -1, -1, -1
         # dead letters do not make the instance unready (another instance would do no better), but they are shown
         outbox = "ok" if dead == 0 else (
             f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+        # parked alerts, like dead letters, are shown without making the instance unready
+        inbox = "ok" if parked == 0 else (
+            f"{parked} alert(s) could not be processed and were parked in {container.inbox.where_parked()} "
+            "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor")
         checks = {"store": store_ok, "outbox_depth": depth, "outbox": outbox, "outbox_dead_letters": dead,
-                  "inbox_failed": failed_alerts, "background_tasks": container.tasks.pending,
+                  "inbox_failed": failed_alerts, "inbox": inbox, "inbox_parked": parked,
+                  "background_tasks": container.tasks.pending,
                   "directory": (directory.problem() if directory else None) or "ok"}
         ok = bool(checks["store"])
         return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Gauge
+
 from cards.plan_card import SsoSettings, Viewer, plan_card
 
 from .adapters.azure.alerts import ArmAlerts
@@ -19,9 +21,10 @@ from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
-from .adapters.inbox import InboxWorker
+from .adapters.inbox import Inbox, InboxWorker
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
+from .adapters.queue_inbox import QueueInbox, clients
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
 from .config import Settings
@@ -44,7 +47,7 @@ class Container:
     validator: EntraTokenValidator
     metrics: Metrics
     outbox: OutboxWorker
-    inbox: InboxWorker
+    inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
@@ -129,12 +132,27 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                           max_backoff=settings.outbox_max_backoff, owner=store.leases.owner,
                           claim_seconds=settings.execution_lease_seconds)
     store.subscribe(outbox.committed)
+    inbox = make_inbox(settings, store, clock, broker.agent(), lambda *a: process(*a))
+    Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)",
+          registry=metrics.registry).set_function(inbox.parked)
     container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
-                          validator, metrics, outbox,
-                          InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
-                                      max_backoff=settings.outbox_max_backoff), notifier)
+                          validator, metrics, outbox, inbox, notifier)
     process = alert_processor(container)
     return container
+
+
+def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, agent_credential: Any,
+               process: Any) -> Inbox:
+    """STORE=sqlite: the store's inbox table. STORE=azure-tables: a Storage Queue shared by the instances, reached
+    like the table store (connection string, else the queue endpoint and the agent identity)."""
+    if settings.store != "azure-tables":
+        return InboxWorker(store, process, max_attempts=settings.outbox_max_attempts, max_backoff=settings.outbox_max_backoff)
+    client: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
+    queue, poison = clients(settings.inbox_queue_name, connection_string=settings.storage_connection_string,
+                            account_url=settings.storage_queue_url, credential=agent_credential, **client)
+    return QueueInbox(store, queue, poison, process, clock, visibility_timeout=settings.inbox_visibility_timeout,
+                      max_dequeue_count=settings.inbox_max_dequeue_count, max_backoff=settings.outbox_max_backoff,
+                      owner=store.leases.owner)
 
 
 SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}

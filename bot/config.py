@@ -140,6 +140,16 @@ SETTINGS: tuple[Setting, ...] = (
             "AZURE_STORAGE_ACCOUNT_URL (an account key: prefer the managed identity in Azure)", ""),
     Setting("STORE_TABLE_PREFIX", "prefix of the store's table names (<prefix>plans, <prefix>deliveries); letters "
             "and digits, starting with a letter", "sreconsent"),
+    Setting("INBOX_QUEUE_NAME", "with STORE=azure-tables, the Storage Queue alerts wait in (its poison queue is "
+            "<name>-poison); lower-case letters, digits and single hyphens, 3 to 56 characters", "sreconsent-alerts"),
+    Setting("AZURE_STORAGE_QUEUE_URL", "Queue endpoint of the storage account (https://<account>.queue.core.windows.net); "
+            "default: AZURE_STORAGE_ACCOUNT_URL with .table. replaced by .queue. (with a connection string: its "
+            "QueueEndpoint)", ""),
+    Setting("INBOX_VISIBILITY_TIMEOUT_SECONDS", "how long a received alert stays hidden from other instances while "
+            "it is processed; default: 6 x OUTBOUND_TIMEOUT_SECONDS (the outbound calls processing makes, token, "
+            "Azure Monitor and the store, each allowed one retry)", ""),
+    Setting("INBOX_MAX_DEQUEUE_COUNT", "receives after which an alert that keeps failing is parked in the poison "
+            "queue (Azure Functions' default, 5)", "5"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
     Setting("BOT_DOMAIN", "public host name of the bot, for the Teams manifest (default: taken from SSO_APP_ID_URI)", ""),
@@ -226,6 +236,10 @@ class Settings:
     storage_account_url: str = ""
     storage_connection_string: str = field(repr=False, default="")
     store_table_prefix: str = "sreconsent"
+    inbox_queue_name: str = "sreconsent-alerts"
+    storage_queue_url: str = ""
+    inbox_visibility_timeout: int = 180
+    inbox_max_dequeue_count: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
@@ -433,7 +447,32 @@ def _store(r: _Reader) -> dict[str, Any]:
         r.bad("AZURE_STORAGE_ACCOUNT_URL is required when STORE=azure-tables (or set AZURE_STORAGE_CONNECTION_STRING)")
     return dict(store=kind, store_sqlite_wal=r.choice("STORE_SQLITE_WAL", ("auto", "on", "off")).lower(),
                 storage_account_url=account_url, storage_connection_string=connection_string,
-                store_table_prefix=prefix, store_path=Path(r.get("STORE_PATH")))
+                store_table_prefix=prefix, store_path=Path(r.get("STORE_PATH")), **_queue(r, kind, account_url))
+
+
+def _queue(r: _Reader, kind: str, account_url: str) -> dict[str, Any]:
+    """The alert inbox's Storage Queue (used with STORE=azure-tables)."""
+    name = r.get("INBOX_QUEUE_NAME")
+    # queue names: 3-63 lower-case letters, digits and single hyphens, not starting or ending with one
+    # (https://learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata); 56 leaves room for -poison
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,54}[a-z0-9]", name):
+        r.bad(f"INBOX_QUEUE_NAME={name!r} is invalid: expected 3 to 56 lower-case letters, digits and single hyphens, "
+              "starting and ending with a letter or digit")
+    queue_url = r.url("AZURE_STORAGE_QUEUE_URL", optional=True)
+    if not queue_url and ".table." in account_url:
+        queue_url = account_url.replace(".table.", ".queue.", 1)
+    if kind == "azure-tables" and account_url and not queue_url and not r.get("AZURE_STORAGE_CONNECTION_STRING"):
+        r.bad("AZURE_STORAGE_QUEUE_URL is required when AZURE_STORAGE_ACCOUNT_URL is not a *.table.* endpoint "
+              "(expected https://<account>.queue.core.windows.net)")
+    visibility = r.get("INBOX_VISIBILITY_TIMEOUT_SECONDS")
+    try:
+        outbound = float(r.env.get("OUTBOUND_TIMEOUT_SECONDS", "").strip() or "30")
+    except ValueError:
+        outbound = 30.0  # the bad value is reported with OUTBOUND_TIMEOUT_SECONDS
+    return dict(inbox_queue_name=name, storage_queue_url=queue_url,
+                inbox_visibility_timeout=int(r.number("INBOX_VISIBILITY_TIMEOUT_SECONDS", 1)) if visibility
+                else max(1, round(6 * outbound)),
+                inbox_max_dequeue_count=int(r.number("INBOX_MAX_DEQUEUE_COUNT", 1)))
 
 
 def _policy(r: _Reader) -> ConsentPolicy:

@@ -120,7 +120,7 @@ def _clean_sandbox_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
-    """Azurite's Table service for the session (the Azure Table Storage store's tests)."""
+    """Azurite's Table and Queue services for the session (the Azure Table Storage store and the queue inbox)."""
     from .azurite import Azurite
 
     emulator = Azurite.start()

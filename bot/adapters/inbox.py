@@ -9,80 +9,97 @@ API unreachable, the store busy) leaves nothing half-done and the alert is tried
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .store.sqlite import SqliteStore
+from .worker import POLL, Worker
 
 log = logging.getLogger(__name__)
 LEASE = 120.0
-POLL = 1.0
 Process = Callable[[str, dict[str, Any], str], Awaitable[None]]  # (inbox key, payload, authentication)
 
 
-class InboxWorker:
+class InboxUnavailable(Exception):
+    """The alert could not be put in the inbox (its queue unreachable): nothing was promised, the sender retries."""
+
+
+class Inbox(Protocol):
+    """The inbox port: where `/api/incidents` puts an authenticated, validated alert, and the worker that processes
+    each one once (through its delivery key) in the background. Two adapters: `InboxWorker` (the store's own inbox
+    table, polled) and `QueueInbox` (bot/adapters/queue_inbox.py: an Azure Storage Queue, for STORE=azure-tables)."""
+
+    async def accept(self, key: str, payload: dict[str, Any], auth: str) -> str:
+        """Keep the alert for processing: "new", "pending" (a repeat of a delivery not processed yet) or "done" (a
+        repeat of a delivery already processed, or given up); raises InboxUnavailable when it could not be kept."""
+        ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def idle(self) -> bool:
+        """Nothing being processed and nothing waiting (parked alerts aside)."""
+        ...
+
+    def parked(self) -> int:
+        """Alerts given up after repeated failures (for /readyz and /metrics; called from a worker thread)."""
+        ...
+
+    def where_parked(self) -> str:
+        """Where an operator finds the parked alerts, for /readyz."""
+        ...
+
+
+class InboxWorker(Worker):
+    """The store's inbox: alerts in a table of the store, claimed with a lease, retried with back-off."""
+
+    name = "inbox worker"
+
     def __init__(
         self, store: SqliteStore, process: Process, *, max_attempts: int = 20, max_backoff: float = 300.0, concurrency: int = 8
     ) -> None:
+        super().__init__(concurrency)
         self._store, self._process = store, process
-        self._max_attempts, self._max_backoff, self._concurrency = max_attempts, max_backoff, concurrency
+        self._max_attempts, self._max_backoff = max_attempts, max_backoff
         self._owner = secrets.token_hex(8)
-        self._wake = asyncio.Event()
-        self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False  # see OutboxWorker.stop: Python 3.11's wait_for can swallow a cancellation
+
+    async def accept(self, key: str, payload: dict[str, Any], auth: str) -> str:
+        stored: str = await self._store.accept_alert(key, payload, auth)
+        if stored != "done":
+            self.accepted()
+        return stored
 
     def accepted(self) -> None:
         """An alert was stored: look at the inbox now."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="inbox worker")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._inflight.clear()
+        self.wake()
 
     async def idle(self) -> bool:
         return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            wait = POLL
-            try:
-                free = self._concurrency - len(self._inflight)
-                now = time.time()
-                if free > 0:
-                    for key, payload, auth, attempts in await self._store.due_alerts(now, free + len(self._inflight)):
-                        if key in self._inflight or len(self._inflight) >= self._concurrency:
-                            continue
-                        if await self._store.claim_alert(key, self._owner, now, now + LEASE):
-                            self._inflight[key] = asyncio.get_running_loop().create_task(
-                                self._handle(key, payload, auth, attempts), name=f"alert {key}"
-                            )
-                due = await self._store.next_alert_due()
-                if due is not None:
-                    wait = min(POLL, max(0.0, due - time.time()))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the inbox worker could not read the store; trying again")
-            if wait > 0 or len(self._inflight) >= self._concurrency:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
-            self._wake.clear()
+    def parked(self) -> int:
+        return int(self._store.failed_alerts())
+
+    def where_parked(self) -> str:
+        return "the store's inbox (state failed)"
+
+    async def _look(self) -> float:
+        wait = POLL
+        now = time.time()
+        if self.free > 0:
+            for key, payload, auth, attempts in await self._store.due_alerts(now, self._concurrency):
+                if key in self._inflight or self.free <= 0:
+                    continue
+                if await self._store.claim_alert(key, self._owner, now, now + LEASE):
+                    self._spawn(key, self._handle(key, payload, auth, attempts), f"alert {key}")
+        due = await self._store.next_alert_due()
+        if due is not None:
+            wait = min(POLL, max(0.0, due - time.time()))
+        return wait
 
     async def _handle(self, key: str, payload: dict[str, Any], auth: str, attempts: int) -> None:
         try:
@@ -96,10 +113,12 @@ class InboxWorker:
                 log.error("alert %s given up after %d attempts (%s)", key, attempts, cause)
                 await self._store.retry_alert(key, attempts, None, cause)
             else:
-                ceiling = min(self._max_backoff, 0.5 * 2 ** (attempts - 1))
-                delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+                delay = backoff(attempts, self._max_backoff)
                 log.warning("alert %s could not be processed (%s); attempt %d in %.1fs", key, cause, attempts + 1, delay, exc_info=True)
                 await self._store.retry_alert(key, attempts, time.time() + delay, cause)
-        finally:
-            self._inflight.pop(key, None)
-            self._wake.set()
+
+
+def backoff(attempts: int, ceiling: float) -> float:
+    """Seconds before attempt `attempts + 1`: exponential from half a second, capped, with jitter."""
+    top = min(ceiling, 0.5 * 2 ** (attempts - 1))
+    return top / 2 + random.uniform(0, top / 2)

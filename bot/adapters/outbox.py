@@ -34,12 +34,12 @@ from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from .observability import Metrics
 from .store.sqlite import SqliteStore
+from .worker import POLL, Worker
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 412, 429}  # and every 5xx
 WINDOWS = ((1.0, 7), (30.0, 60))  # (seconds, sends) per bot per thread
 LEASE = 30.0  # seconds a claimed message is left alone by other instances unless its sender renews the claim
-POLL = 1.0  # seconds between looks at the store when nothing wakes the worker (another instance may write)
 
 
 class Undeliverable(Exception):
@@ -112,8 +112,10 @@ def classify(error: BaseException) -> tuple[bool, float, str]:
     return True, 0.0, type(error).__name__  # connection refused, reset, timeout: Teams may answer later
 
 
-class OutboxWorker:
+class OutboxWorker(Worker):
     """Sends the outbox, in the background, for as long as the bot runs."""
+
+    name = "outbox worker"
 
     def __init__(
         self,
@@ -129,19 +131,15 @@ class OutboxWorker:
         owner: str = "",
         claim_seconds: float = LEASE,
     ) -> None:
+        super().__init__(concurrency)
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
         self._max_attempts, self._max_backoff, self._base = max_attempts, max_backoff, base_backoff
-        self._concurrency = concurrency
         self._owner = owner or secrets.token_hex(8)  # the instance id: who holds a claim
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
         self._limit = ThreadRateLimit()
-        self._wake = asyncio.Event()
-        self._inflight: dict[int, asyncio.Task[None]] = {}
         self._keys: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -149,48 +147,21 @@ class OutboxWorker:
         if messages:
             self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox worker")
-
-    async def stop(self) -> None:
-        """Stop sending; messages being sent are released for the next start (or another instance)."""
-        # the flag as well as the cancellation: on Python 3.11 asyncio.wait_for can swallow a cancellation that
-        # arrives as the awaited event is set (a commit woke the worker), and the loop would then run for ever
-        self._stopping = True
-        self._wake.set()
-        tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        for seq in list(self._inflight):
+    async def _released(self, keys: list[Any]) -> None:
+        """Messages `stop` cut short are released for the next start (or another instance) at once."""
+        for seq in keys:
             with contextlib.suppress(Exception):
                 await self._store.release_message(seq)
-        self._inflight.clear()
 
     async def idle(self) -> bool:
         """Nothing being sent and nothing waiting to be sent (dead letters aside)."""
         return not self._inflight and await asyncio.to_thread(self._store.outbox_depth) == 0
 
     # -- the loop ----------------------------------------------------------------------------------
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._dispatch()
-                wait = POLL
-                due = await self._store.next_message_due()
-                if due is not None:
-                    wait = min(POLL, max(0.0, due - time.time()))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("the outbox worker could not read the store; trying again")
-                wait = POLL
-            if wait > 0 or len(self._inflight) >= self._concurrency:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
-            self._wake.clear()
+    async def _look(self) -> float:
+        await self._dispatch()
+        due = await self._store.next_message_due()
+        return POLL if due is None else min(POLL, max(0.0, due - time.time()))
 
     async def _dispatch(self) -> None:
         free = self._concurrency - len(self._inflight)
@@ -203,7 +174,7 @@ class OutboxWorker:
             if not await self._store.claim_message(message.seq, self._owner, now, now + self._claim):
                 continue  # another instance is sending it
             self._keys.add(message.key)
-            self._inflight[message.seq] = asyncio.get_running_loop().create_task(self._deliver(message), name=f"outbox {message.seq}")
+            self._spawn(message.seq, self._deliver(message), f"outbox {message.seq}")
 
     async def _hold(self, seq: int) -> None:
         """Renew the claim on message `seq` while it is being sent."""
@@ -226,9 +197,7 @@ class OutboxWorker:
             await self._failed(m, e)
         finally:
             holding.cancel()
-            self._inflight.pop(m.seq, None)
             self._keys.discard(m.key)
-            self._wake.set()
 
     async def _failed(self, m: OutboxMessage, error: Exception) -> None:
         retryable, retry_after, cause = classify(error)

@@ -32,6 +32,7 @@ from cards.incident_card import incident_card
 from ...domain.incident import AlertAuth, parse_alert
 from ...services.handle_alert import handle_alert
 from ..azure.tokens import TokenRejected
+from ..inbox import InboxUnavailable
 
 log = logging.getLogger(__name__)
 STATUS_PATH = "/api/incidents/status"
@@ -55,10 +56,12 @@ class IncidentsApi:
             alert = parse_alert(payload)
         except ValueError as e:
             return _error(400, str(e))
-        stored = await self.c.store.accept_alert(alert.key, payload, auth.value)
+        try:
+            stored = await self.c.inbox.accept(alert.key, payload, auth.value)
+        except InboxUnavailable as e:  # Azure Monitor retries a 503 (action groups: 408, 429, 503, 504)
+            return _error(503, f"{e}; the alert was not accepted: send it again shortly")
         if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
-        self.c.inbox.accepted()
         status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
         return web.json_response(
             {"alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value, "accepted": True,

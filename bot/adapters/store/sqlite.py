@@ -452,6 +452,11 @@ class SqliteStore:
         )
         return [(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
 
+    async def pending_alert(self, key: str) -> tuple[dict[str, Any], str, int] | None:
+        """(payload, authentication, attempts) of the inbox entry `key` while it waits to be processed; else None."""
+        rows = await self._run("SELECT payload, auth, attempts FROM inbox WHERE key = ? AND state = 'pending'", (key,))
+        return (json.loads(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
     async def claim_alert(self, key: str, owner: str, now: float, until: float) -> bool:
         return (
             await self._count(

@@ -703,6 +703,17 @@ class TableStore:
         return [(e["Key"], json.loads(_unchunk("Payload", e)), e["Auth"], int(e["Attempts"])) for e in rows[:limit]]
 
     @_on_its_loop
+    async def pending_alert(self, key: str) -> tuple[dict[str, Any], str, int] | None:
+        await self._ready()
+        try:
+            e = await self._deliveries.get_entity(*self._inbox_key(key))
+        except ResourceNotFoundError:
+            return None
+        if e.get("State") != "pending":
+            return None
+        return json.loads(_unchunk("Payload", e)), str(e["Auth"]), int(e["Attempts"])
+
+    @_on_its_loop
     async def claim_alert(self, key: str, owner: str, now: float, until: float) -> bool:
         pk, rk = self._inbox_key(key)
         e = await self._deliveries.get_entity(pk, rk)
