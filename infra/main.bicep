@@ -49,6 +49,14 @@ param responsePlansFile string = ''
 @description('Path on the web app of the JSON file of the agent apps that may call POST /api/plans ({"callers": [{"appId", "name", "scopes", "operations"}]}), like responsePlansFile. Empty: no app may submit plans.')
 param apiCallersFile string = ''
 
+@description('Where plans, audit and delivery keys live (STORE). azure-tables (the default): Table Storage, with alerts arriving through a Storage Queue; several instances and slot swaps share them. sqlite: one instance only, on the /home share (infra/README.md, "Which store").')
+@allowed(['azure-tables', 'sqlite'])
+param store string = 'azure-tables'
+
+@description('The Teams SDK the bot runs on (BOT_SDK): botbuilder (Bot Framework SDK 4.17) or agents (Microsoft 365 Agents SDK).')
+@allowed(['botbuilder', 'agents'])
+param botSdk string = 'botbuilder'
+
 param appServiceSku string = 'B1'
 param botSku string = 'F0'
 
@@ -98,7 +106,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // The production store (STORE=azure-tables, bot/adapters/store/tables.py): plans, audit and delivery keys in
-// Azure Table Storage, reached with the agent identity only (no account key: allowSharedKeyAccess is false).
+// Azure Table Storage, and the alert inbox in a Storage Queue (bot/adapters/queue_inbox.py), reached with the agent
+// identity only (no account key: allowSharedKeyAccess is false).
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: toLower(take('${baseName}${uniqueString(resourceGroup().id)}', 24))
   location: location
@@ -122,7 +131,7 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// Storage Queue Data Contributor, for the outbox queue a later unit of work will use
+// Storage Queue Data Contributor: the alert inbox queue (send, receive, update, delete) and its poison queue
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, agentIdentity.id, 'queue-data-contributor')
   scope: storage
@@ -149,6 +158,24 @@ resource plansTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023
 resource deliveriesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: '${storeTablePrefix}deliveries'
+}
+
+// The alert inbox (INBOX_QUEUE_NAME) and its poison queue, named as Azure Functions names them (<name>-poison)
+var inboxQueueName = 'sreconsent-alerts'
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource inboxQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: inboxQueueName
+}
+
+resource inboxPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${inboxQueueName}-poison'
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -244,10 +271,13 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'API_CALLERS_FILE', value: apiCallersFile }
-        // several instances and slot swaps share Table Storage; SQLite on /home (an SMB share) would not do
-        { name: 'STORE', value: 'azure-tables' }
+        { name: 'BOT_SDK', value: botSdk }
+        // several instances and slot swaps share Table Storage and the inbox queue; SQLite on /home (an SMB share) would not do
+        { name: 'STORE', value: store }
         { name: 'AZURE_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.table }
         { name: 'STORE_TABLE_PREFIX', value: storeTablePrefix }
+        { name: 'AZURE_STORAGE_QUEUE_URL', value: storage.properties.primaryEndpoints.queue }
+        { name: 'INBOX_QUEUE_NAME', value: inboxQueueName }
         // only if STORE is switched back to sqlite: one instance, rollback journal on the share (STORE_SQLITE_WAL=auto)
         { name: 'STORE_PATH', value: '/home/data/sre-consent-bot.sqlite3' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
@@ -263,6 +293,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
   dependsOn: [
     secretsUser
     tableDataContributor
+    queueDataContributor
   ]
 }
 

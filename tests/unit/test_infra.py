@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SETTINGS
+from bot.config import SETTINGS, Settings
 
 from .bicep import PARSER, Template, Unevaluable, problems, text
 
@@ -149,7 +149,7 @@ def test_storage_key_vault_and_insights_exist_and_outputs_are_declared() -> None
 
 def test_production_stores_plans_in_table_storage_with_the_agent_identity() -> None:
     settings = _settings()
-    assert settings["STORE"] == "'azure-tables'"
+    assert settings["STORE"] == "store" and MAIN.identifier("store") == "azure-tables"  # the default, a parameter
     assert settings["AZURE_STORAGE_ACCOUNT_URL"] == "storage.properties.primaryEndpoints.table"
     assert "AZURE_STORAGE_CONNECTION_STRING" not in settings  # no account key: the managed identity only
     storage = MAIN.one("Microsoft.Storage/storageAccounts")
@@ -161,9 +161,30 @@ def test_production_stores_plans_in_table_storage_with_the_agent_identity() -> N
     }
     for role in (
         "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",  # Storage Table Data Contributor
-        "974c5e8b-45b9-4653-ba55-5f855dd0fb88",  # Storage Queue Data Contributor (the outbox, later)
+        "974c5e8b-45b9-4653-ba55-5f855dd0fb88",  # Storage Queue Data Contributor (the alert inbox queue)
     ):
         assert any(role in r for r in roles), role
     tables = {text(t.prop("name")) for t in MAIN.by_type("Microsoft.Storage/storageAccounts/tableServices/tables")}
     assert tables == {"'${storeTablePrefix}plans'", "'${storeTablePrefix}deliveries'"}
     assert settings["STORE_TABLE_PREFIX"] == "storeTablePrefix"
+
+
+def test_production_receives_alerts_through_a_queue_and_its_poison_queue() -> None:
+    settings = _settings()
+    assert settings["AZURE_STORAGE_QUEUE_URL"] == "storage.properties.primaryEndpoints.queue"
+    assert settings["INBOX_QUEUE_NAME"] == "inboxQueueName"
+    name = MAIN.var("inboxQueueName")
+    queues = {text(q.prop("name")) for q in MAIN.by_type("Microsoft.Storage/storageAccounts/queueServices/queues")}
+    assert queues == {"inboxQueueName", "'${inboxQueueName}-poison'"}  # Azure Functions' poison queue convention
+    guid = "00000000-0000-0000-0000-000000000001"
+    env = {"AZURE_TENANT_ID": guid, "DEFAULT_SUBSCRIPTION_ID": guid, "INBOX_QUEUE_NAME": name}
+    assert Settings.from_env(env).inbox_queue_name == name  # a name the bot accepts
+    site = MAIN.one("Microsoft.Web/sites")
+    assert "queueDataContributor" in text(site.prop("dependsOn"))  # the role exists before the bot starts
+
+
+def test_bot_sdk_is_a_parameter_defaulting_to_botbuilder() -> None:
+    assert _settings()["BOT_SDK"] == "botSdk"
+    assert MAIN.identifier("botSdk") == "botbuilder"
+    main = (INFRA / "main.bicep").read_text()
+    assert "@allowed(['botbuilder', 'agents'])\nparam botSdk string = 'botbuilder'" in main
