@@ -37,7 +37,7 @@ def test_the_queue_endpoint_is_derived_from_the_table_endpoint() -> None:
 
 @pytest.mark.parametrize("name", ["Alerts", "al", "a--b", "-alerts", "alerts-", "a" * 57, "alerts_1"])
 def test_a_queue_name_azure_would_refuse_is_refused_with_the_rule(name: str) -> None:
-    with pytest.raises(ConfigError, match="INBOX_QUEUE_NAME=.* expected 3 to 56 lower-case letters"):
+    with pytest.raises(ConfigError, match=r"INBOX_QUEUE_NAME=.* expected 3 to 56 lower-case letters"):
         read(INBOX_QUEUE_NAME=name)
 
 
