@@ -30,12 +30,13 @@ def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 def azure_tables_settings(request: pytest.FixtureRequest) -> dict[str, str]:
-    """STORE=azure-tables on the session's Azurite, in tables of this test's own."""
+    """STORE=azure-tables on the session's Azurite, in tables and an alert queue of this test's own."""
     emulator = request.getfixturevalue("azurite")
     return {
         "STORE": "azure-tables",
         "AZURE_STORAGE_CONNECTION_STRING": emulator.connection_string,
         "STORE_TABLE_PREFIX": f"t{uuid.uuid4().hex[:12]}",
+        "INBOX_QUEUE_NAME": f"alerts-{uuid.uuid4().hex[:12]}",
     }
 
 
