@@ -178,6 +178,9 @@ class QueueInbox(Worker):
             await self._park(message, key, f"received {message.dequeue_count} times without being completed")
             return
         entry = await self._store.pending_alert(key)
+        if entry is None and await self._store.alert_state(key) is None:  # never lost silently: parked, shown
+            await self._park(message, key, "no delivery with this key in the store (a queue shared by two stores?)")
+            return
         if entry is None:  # processed (or given up) already: this copy is a repeat
             self.repeats += 1
             await self._queue.delete_message(message)
@@ -223,5 +226,5 @@ class QueueInbox(Worker):
                     detail={"key": key, "queue": self._poison.queue_name, "error": cause, "receives": str(message.dequeue_count)},
                 )
             )
-        if key != "?":
+        if key != "?" and await self._store.alert_state(key) is not None:
             await self._store.retry_alert(key, attempts if attempts is not None else message.dequeue_count, None, cause)

@@ -168,3 +168,25 @@ async def test_two_instances_share_the_inbox_and_process_each_alert_once(kit: Ki
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_queued_key_the_store_does_not_know_is_parked_not_dropped(kit: Kit) -> None:
+    if kit.kind != "queue":
+        pytest.skip("the store inbox has no message apart from its entry")
+    processing = Processing(kit.store)
+    inbox = kit.inbox(processing)
+    await inbox._ensure_queues()
+    await inbox._queue.send_message(json.dumps({"key": "never-stored"}))  # e.g. a queue shared by two stores
+
+    async def parked() -> list[Any]:
+        return [e for e in await kit.store.events() if e.event == "alert_parked"]
+
+    await eventually(lambda: _true(inbox.parked() == 1), "the message is parked", timeout=30)
+
+    async def audited() -> bool:
+        return bool(await parked())
+
+    await eventually(audited, "the parking is audited")
+    assert processing.calls == {}
+    events = await parked()
+    assert [e.detail["key"] for e in events] == ["never-stored"] and "no delivery" in events[0].detail["error"]
