@@ -177,18 +177,18 @@ class QueueInbox(Worker):
         if message.dequeue_count > self._max_dequeue:  # received that often and never completed: instances died on it
             await self._park(message, key, f"received {message.dequeue_count} times without being completed")
             return
-        entry = await self._store.pending_alert(key)
-        if entry is None and await self._store.alert_state(key) is None:  # never lost silently: parked, shown
+        # the claim lapses when the message would be visible again: then a copy may be processed, not before
+        state, entry = await self._store.claim_pending_alert(key, self._owner, time.time(), received_at + self._visibility)
+        if state == "unknown":  # never dropped silently: parked, shown
             await self._park(message, key, "no delivery with this key in the store (a queue shared by two stores?)")
             return
+        if state == "busy":
+            return  # another copy is being processed; this one comes back after the visibility timeout
         if entry is None:  # processed (or given up) already: this copy is a repeat
             self.repeats += 1
             await self._queue.delete_message(message)
             return
         payload, auth, attempts = entry
-        # the claim lapses when the message would be visible again: then a copy may be processed, not before
-        if not await self._store.claim_alert(key, self._owner, time.time(), received_at + self._visibility):
-            return  # another copy is being processed; this one comes back after the visibility timeout
         try:
             await self._process(key, payload, auth)
         except asyncio.CancelledError:
@@ -226,5 +226,5 @@ class QueueInbox(Worker):
                     detail={"key": key, "queue": self._poison.queue_name, "error": cause, "receives": str(message.dequeue_count)},
                 )
             )
-        if key != "?" and await self._store.alert_state(key) is not None:
+        if key != "?" and await self._store.alert_state(key) is not None:  # an entry to mark failed
             await self._store.retry_alert(key, attempts if attempts is not None else message.dequeue_count, None, cause)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.azurite import Azurite
 from .harness import RunningBot, eventually
 from .queue_flood import post_through_queue, start_queue_bots
 
+ALERTS = int(os.environ.get("QUEUE_FLOOD_ALERTS", "5000"))  # fewer while iterating; the specification says 5,000
+
 
 @pytest.fixture
 def two_instances(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> Iterator[list[RunningBot]]:
@@ -27,17 +30,17 @@ def two_instances(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> Iterato
         b.stop()
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)  # ~8 storage requests per alert on Azurite: minutes on a busy machine
 async def test_five_thousand_alerts_on_two_instances_are_each_processed_once(two_instances: list[RunningBot], sandbox: Sandbox) -> None:
     vm = next(v for v in sandbox.world.vms if v.name == "dev-01")
-    payloads = [alert_payload(f"Disk almost full {i}", [vm]) for i in range(5_000)]  # distinct alerts, no plan matches
+    payloads = [alert_payload(f"Disk almost full {i}", [vm]) for i in range(ALERTS)]  # distinct alerts, no plan matches
     result = await post_through_queue(two_instances, sandbox.webhook_secret, payloads)
-    assert (result.posted, result.statuses) == (5_000, {202: 5_000})  # all accepted at once
-    assert (result.processed, result.pending, result.failed) == (5_000, 0, 0)  # none lost, none given up, none twice
+    assert (result.posted, result.statuses) == (ALERTS, {202: ALERTS})  # all accepted at once
+    assert (result.processed, result.pending, result.failed) == (ALERTS, 0, 0)  # none lost, none given up, none twice
     assert all(n > 0 for n in result.per_instance)  # both instances took their share of the queue
     again = await post_through_queue(two_instances, sandbox.webhook_secret, payloads[:100])
     assert again.statuses == {200: 100}  # repeats of processed deliveries are recognised
-    assert again.processed == 5_000  # and not processed again
+    assert again.processed == ALERTS  # and not processed again
 
 
 async def test_an_alert_that_cannot_be_processed_is_parked_and_shown(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> None:

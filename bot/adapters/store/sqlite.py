@@ -452,10 +452,18 @@ class SqliteStore:
         )
         return [(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
 
-    async def pending_alert(self, key: str) -> tuple[dict[str, Any], str, int] | None:
-        """(payload, authentication, attempts) of the inbox entry `key` while it waits to be processed; else None."""
-        rows = await self._run("SELECT payload, auth, attempts FROM inbox WHERE key = ? AND state = 'pending'", (key,))
-        return (json.loads(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+    async def claim_pending_alert(
+        self, key: str, owner: str, now: float, until: float
+    ) -> tuple[str, tuple[dict[str, Any], str, int] | None]:
+        """Claim the inbox entry `key` until `until`: ("claimed", (payload, authentication, attempts)), or why not:
+        ("busy", None) claimed by someone else, ("done" | "failed", None) no longer pending, ("unknown", None)."""
+        if await self.claim_alert(key, owner, now, until):
+            rows = await self._run("SELECT payload, auth, attempts FROM inbox WHERE key = ?", (key,))
+            return "claimed", (json.loads(rows[0][0]), str(rows[0][1]), int(rows[0][2]))
+        rows = await self._run("SELECT state FROM inbox WHERE key = ?", (key,))
+        if not rows:
+            return "unknown", None
+        return ("busy" if rows[0][0] == "pending" else str(rows[0][0])), None
 
     async def claim_alert(self, key: str, owner: str, now: float, until: float) -> bool:
         return (

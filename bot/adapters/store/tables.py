@@ -703,15 +703,27 @@ class TableStore:
         return [(e["Key"], json.loads(_unchunk("Payload", e)), e["Auth"], int(e["Attempts"])) for e in rows[:limit]]
 
     @_on_its_loop
-    async def pending_alert(self, key: str) -> tuple[dict[str, Any], str, int] | None:
+    async def claim_pending_alert(
+        self, key: str, owner: str, now: float, until: float
+    ) -> tuple[str, tuple[dict[str, Any], str, int] | None]:
+        """As SqliteStore.claim_pending_alert, in two requests: the entry, then its claim conditional on its ETag."""
         await self._ready()
+        pk, rk = self._inbox_key(key)
         try:
-            e = await self._deliveries.get_entity(*self._inbox_key(key))
+            e = await self._deliveries.get_entity(pk, rk)
         except ResourceNotFoundError:
-            return None
+            return "unknown", None
         if e.get("State") != "pending":
-            return None
-        return json.loads(_unchunk("Payload", e)), str(e["Auth"]), int(e["Attempts"])
+            return str(e.get("State", "done")), None
+        if e["ClaimedUntil"] > now:
+            return "busy", None
+        try:
+            await self._deliveries.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                                                 mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                                 match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return "busy", None
+        return "claimed", (json.loads(_unchunk("Payload", e)), str(e["Auth"]), int(e["Attempts"]))
 
     @_on_its_loop
     async def claim_alert(self, key: str, owner: str, now: float, until: float) -> bool:
