@@ -34,7 +34,7 @@ def two_instances(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> Iterato
 async def test_five_thousand_alerts_on_two_instances_are_each_processed_once(two_instances: list[RunningBot], sandbox: Sandbox) -> None:
     vm = next(v for v in sandbox.world.vms if v.name == "dev-01")
     payloads = [alert_payload(f"Disk almost full {i}", [vm]) for i in range(ALERTS)]  # distinct alerts, no plan matches
-    result = await post_through_queue(two_instances, sandbox.webhook_secret, payloads)
+    result = await post_through_queue(two_instances, sandbox.webhook_secret, payloads, timeout=2000)
     assert (result.posted, result.statuses) == (ALERTS, {202: ALERTS})  # all accepted at once
     assert (result.processed, result.pending, result.failed) == (ALERTS, 0, 0)  # none lost, none given up, none twice
     assert all(n > 0 for n in result.per_instance)  # both instances took their share of the queue
