@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .plan import Operation, operation_named
+from .plan import OPERATION_WORDS, Operation
 from .scope import Scope, describe, parse_scopes
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -58,11 +58,12 @@ def parse_api_callers(data: Any, allowed: Sequence[Scope]) -> tuple[ApiCaller, .
         if outside:
             raise ValueError(f"{where}: scope {outside[0]} is outside ALLOWED_SCOPES ({describe(allowed)})")
         if not isinstance(raw_ops, list) or not raw_ops or not all(isinstance(o, str) for o in raw_ops):
-            raise ValueError(f"{where}: operations must list some of {', '.join(o.value for o in Operation)}")
-        operations = [operation_named(o) for o in raw_ops]
-        if None in operations:
-            raise ValueError(f"{where}: operations must list some of {', '.join(o.value for o in Operation)}")
-        callers[app_id.lower()] = ApiCaller(app_id.lower(), name.strip(), scopes, frozenset(o for o in operations if o is not None))
+            raise ValueError(f"{where}: operations must list some of {', '.join(OPERATION_WORDS)}")
+        try:
+            operations = frozenset(Operation.parse(o) for o in raw_ops)
+        except ValueError:
+            raise ValueError(f"{where}: operations must list some of {', '.join(OPERATION_WORDS)}") from None
+        callers[app_id.lower()] = ApiCaller(app_id.lower(), name.strip(), scopes, operations)
     return tuple(callers.values())
 
 

@@ -186,7 +186,6 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
     if not isinstance(items, list):
         raise ValueError('expected {"responsePlans": [...]}')
     plans = []
-    operations = {o.value.lower(): o for o in Operation}
     for i, item in enumerate(items):
         where = f"responsePlans[{i}]"
         if not isinstance(item, dict):
@@ -202,9 +201,10 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
         severities = match.get("severities") or []
         if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
             raise ValueError(f"{where}: match.severities must list values among {', '.join(SEVERITIES)}")
-        operation = operations.get(str(item.get("operation", "")).lower())
-        if operation is None:
-            raise ValueError(f"{where}: operation must be one of {', '.join(o.value for o in Operation)}")
+        try:
+            operation = Operation.parse(str(item.get("operation", "")))
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
         try:
             mode = Mode(item.get("mode", "review"))
         except ValueError:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from .errors import Refusal, RefusalCode
+from .permissions import PlanAction, Why, permission
 from .plan import (
     EXECUTING_STATES,
     AccessDenied,
@@ -23,6 +24,7 @@ from .plan import (
 )
 
 S = PlanState
+_EXPIRED = "This plan has expired; nothing was done. Ask for it again if it is still needed."
 ALLOWED: dict[PlanState, frozenset[PlanState]] = {
     S.PROPOSED: frozenset({S.AWAITING_CONSENT, S.APPROVED}),
     S.AWAITING_CONSENT: frozenset({S.AWAITING_CONSENT, S.APPROVED, S.DENIED, S.EXPIRED}),
@@ -45,7 +47,7 @@ def already_message(plan: Plan) -> str:
     if plan.state is S.DENIED and plan.decided_by:
         return f"This plan was already denied by {plan.decided_by.name}."
     if plan.state is S.EXPIRED:
-        return "This plan has expired; nothing was done. Ask for it again if it is still needed."
+        return _EXPIRED
     if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
         return f"This plan was already approved by {who}; it is now {plan.state.label.lower()}."
     return f"This plan is {plan.state.label.lower()}; that action no longer applies."
@@ -72,27 +74,39 @@ def _check_card(plan: Plan, seen_hash: str) -> None:
         )
 
 
-def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> None:
-    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
-    _check_card(plan, seen_hash)
-    if plan.state is not S.AWAITING_CONSENT:
+def _refuse(plan: Plan, person: Person, now: datetime, is_approver: bool, action: PlanAction) -> None:
+    """Raise the Refusal explaining why `permission` does not let `person` do `action` now, if it does not."""
+    allowed = permission(plan, person.object_id, now, is_approver)
+    if allowed.allows(action):
+        return
+    deciding = action in (PlanAction.APPROVE, PlanAction.DENY)
+    waits = S.AWAITING_CONSENT if deciding else S.AWAITING_CREDENTIALS
+    if plan.state is not waits or allowed.why is Why.NOT_WAITING:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
-    if now >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, "This plan has expired; nothing was done. Ask for it again if it is still needed.")
-    if person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval:
+    if allowed.why is Why.EXPIRED:
+        raise Refusal(RefusalCode.EXPIRED, _EXPIRED if deciding else "This credentials request has expired; nothing was done.")
+    if allowed.why is Why.SELF_APPROVAL:
         raise Refusal(RefusalCode.SELF_APPROVAL, "You asked for this plan, so someone else has to approve it.")
-    if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "You are not one of the approvers of this plan; nothing was done.")
-
-
-def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
-    """Add `person`'s approval; the plan becomes APPROVED once enough approvals are in."""
-    check_can_decide(plan, person, seen_hash, now, is_approver)
-    if any(a.approver.object_id == person.object_id for a in plan.approvals):
+    if allowed.why is Why.ALREADY_APPROVED_BY_YOU:
         raise Refusal(
             RefusalCode.ALREADY_APPROVED_BY_YOU,
             f"You already approved this plan; it still needs {plan.approvals_missing} more approval(s).",
         )
+    if deciding:
+        raise Refusal(RefusalCode.NOT_AN_APPROVER, "You are not one of the approvers of this plan; nothing was done.")
+    raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+
+
+def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
+                     action: PlanAction = PlanAction.DENY) -> None:
+    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
+    _check_card(plan, seen_hash)
+    _refuse(plan, person, now, is_approver, action)
+
+
+def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
+    """Add `person`'s approval; the plan becomes APPROVED once enough approvals are in."""
+    check_can_decide(plan, person, seen_hash, now, is_approver, PlanAction.APPROVE)
     approvals = (*plan.approvals, Approval(person, now))
     done = len(approvals) >= plan.policy.approvals_required
     return _move(plan, S.APPROVED if done else S.AWAITING_CONSENT, approvals=approvals)
@@ -155,12 +169,11 @@ def _check_credentials_open(plan: Plan, now: datetime) -> None:
         raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
 
 
-def check_can_answer_credentials(plan: Plan, seen_hash: str, now: datetime, is_approver: bool) -> None:
-    """Raise the Refusal that applies to someone granting or cancelling `plan`'s credentials request now, if any."""
+def check_can_answer_credentials(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
+                                 action: PlanAction = PlanAction.GRANT) -> None:
+    """Raise the Refusal that applies to `person` granting or cancelling `plan`'s credentials request now, if any."""
     _check_card(plan, seen_hash)
-    _check_credentials_open(plan, now)
-    if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+    _refuse(plan, person, now, is_approver, action)
 
 
 def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:

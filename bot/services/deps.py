@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..domain.audit import AuditEvent
+from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
+from ..domain.permissions import Permission, permission
 from ..domain.plan import Person, Plan
 from ..domain.scope import Scope
 from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
@@ -28,7 +29,8 @@ class Deps:
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
-    async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None, **detail: str) -> None:
+    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
+                     **detail: str) -> None:
         """Append an audit event; `before` gives the from-state when the plan moved."""
         await self.audit.record(
             AuditEvent(
@@ -36,14 +38,14 @@ class Deps:
                 plan_id=plan.id if plan else None,
                 actor=actor.object_id,
                 actor_name=actor.name,
-                event=event,
+                event=event.value,
                 from_state=before.state.value if before else None,
                 to_state=plan.state.value if plan and before else None,
                 detail=detail,
             )
         )
 
-    async def commit(self, before: Plan, after: Plan, actor: Person, event: str, **detail: str) -> Plan:
+    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, **detail: str) -> Plan:
         """Compare-and-set `after` over `before` (raises ConcurrentUpdate if someone else won), then audit."""
         saved = await self.store.save(after, expected_version=before.version)
         await self.record(saved, actor, event, before, **detail)
@@ -68,10 +70,16 @@ class Deps:
             raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
         return plan.policy.names_approver(person.object_id, in_group)
 
-    async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
-        """For card views only: group answers may come from a cache, and when the group cannot be checked the
-        buttons are shown anyway, so the click (checked fresh) tells the person why it cannot be decided."""
+    async def permission(self, plan: Plan, person: Person, group_unknown_is_approver: bool = True) -> Permission:
+        """What `person` may do with `plan` now, for views (the card's buttons, `pending`): group answers may come
+        from a cache. When the group cannot be checked the card counts the person as an approver, so the click
+        (checked fresh) tells them why it cannot be decided; `pending` does not list the plan."""
         try:
-            return await self.is_approver(plan, person, fresh=False)
+            is_approver = await self.is_approver(plan, person, fresh=False)
         except Refusal:
-            return True
+            is_approver = group_unknown_is_approver
+        return permission(plan, person.object_id, self.clock.now(), is_approver)
+
+    async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
+        """The card shows `person` buttons when the plan waits for them (domain/permissions.py)."""
+        return (await self.permission(plan, person)).awaits_you

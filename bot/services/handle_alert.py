@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
 from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
-from ..domain.plan import Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ..domain.plan import Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ..domain.scope import describe, select_targets
 from .deps import Deps
 from .propose_plan import PlanRequest, propose_plan
@@ -69,7 +70,7 @@ async def handle_alert(
                 mode = Mode.REVIEW
                 withheld.append((rp.name, reason))
                 log.warning("alert %s: response plan %s runs in review mode: %s", alert.alert_id, rp.name, reason)
-        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
+        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
         thread = await deps.notifier.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
         if selection.out_of_scope or selection.over_cap:
             await deps.notifier.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap))
@@ -93,7 +94,7 @@ async def handle_alert(
         )
         plan = await propose_plan(deps, request)
         if reason is not None:
-            await deps.record(plan, responder, "autonomy_withheld", reason=reason, authentication=auth.value)
+            await deps.record(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value)
         proposed.append(plan)
     return AlertOutcome(False, matched, tuple(proposed), tuple(withheld))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import EXECUTING_STATES, WAITING_STATES, Plan, PlanState
+from ..domain.plan import EXECUTING_STATES, WAITING_STATES, Person, Plan, PlanState
 from .deps import SYSTEM, Deps
 from .results import result_text
 
@@ -16,37 +17,34 @@ log = logging.getLogger(__name__)
 async def recover_interrupted(deps: Deps) -> list[Plan]:
     """Mark plans left approved or executing by a dead process INTERRUPTED and tell their threads."""
     found = await deps.store.in_states({PlanState.APPROVED, *EXECUTING_STATES})
-    return [p for p in [await _end(deps, plan, "interrupted") for plan in found] if p is not None]
+    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_INTERRUPTED) for plan in found] if p is not None]
 
 
 async def expire_due(deps: Deps) -> list[Plan]:
     """Expire waiting plans past their deadline and update their cards."""
     now = deps.clock.now()
     due = [p for p in await deps.store.in_states(WAITING_STATES) if now >= p.expires_at]
-    return [p for p in [await _end(deps, plan, "expired") for plan in due] if p is not None]
+    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_EXPIRED) for plan in due] if p is not None]
 
 
-async def _end(deps: Deps, plan: Plan, how: str) -> Plan | None:
+async def _end(deps: Deps, plan: Plan, how: AuditEventName) -> Plan | None:
     now = deps.clock.now()
     try:
-        after = transitions.interrupt(plan, now) if how == "interrupted" else transitions.expire(plan, now)
-        plan = await deps.commit(plan, after, SYSTEM, f"plan_{how}")
+        after = transitions.interrupt(plan, now) if how is AuditEventName.PLAN_INTERRUPTED else transitions.expire(plan, now)
+        plan = await deps.commit(plan, after, SYSTEM, how)
     except (ConcurrentUpdate, Refusal):
         return None  # someone acted on it in the meantime
     try:
         await deps.notifier.update_card(plan)
         await deps.notifier.reply(plan, result_text(plan))
     except Exception:
-        log.warning("plan %s is %s but its thread could not be told", plan.id, how, exc_info=True)
+        log.warning("plan %s is %s but its thread could not be told", plan.id, plan.state.value, exc_info=True)
     return plan
 
 
-async def pending_for(deps: Deps, object_id: str) -> list[Plan]:
-    """Plans awaiting a decision that `object_id` may give and has not given yet."""
-    plans = await deps.store.in_states({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})
-    now = deps.clock.now()
-    return [
-        p for p in plans
-        if p.expires_at > now and p.policy.names_approver(object_id)
-        and object_id not in {a.approver.object_id for a in p.approvals}
-    ]
+async def pending_for(deps: Deps, person: Person) -> list[Plan]:
+    """Every plan waiting for `person` now (domain/permissions.py): consent they can give, approver-group members
+    included, and credentials they can lend; oldest first."""
+    plans = await deps.store.in_states(WAITING_STATES)
+    waiting = [p for p in plans if (await deps.permission(p, person, group_unknown_is_approver=False)).awaits_you]
+    return sorted(waiting, key=lambda p: p.created_at)

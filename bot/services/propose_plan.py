@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from ..domain.scope import check_in_scope
@@ -50,10 +51,11 @@ async def propose_plan(deps: Deps, request: PlanRequest) -> Plan:
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     plan = await deps.store.add(plan)
-    await deps.record(plan, request.requested_by, "plan_proposed", source=request.source.value, mode=request.mode.value,
+    await deps.record(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value, mode=request.mode.value,
                       actions="; ".join(a.describe() for a in plan.actions))
     plan = await deps.commit(plan, replace(presented, version=plan.version), SYSTEM,
-                             "consent_implicit" if presented.state is PlanState.APPROVED else "consent_requested")
+                             AuditEventName.CONSENT_IMPLICIT if presented.state is PlanState.APPROVED
+                             else AuditEventName.CONSENT_REQUESTED)
     if plan.thread is not None:
         thread = await deps.notifier.post_plan(plan)
         plan = await deps.store.save(replace(plan, thread=thread), expected_version=plan.version)

@@ -7,8 +7,9 @@ import time
 from dataclasses import replace
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import AccessDenied, ActionOutcome, Person, Plan, PlanState
+from ..domain.plan import AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlanState
 from ..ports import Credential, RunResult, RunStatus
 from .deps import Deps
 from .results import result_text, run_detail
@@ -24,8 +25,8 @@ async def run_plan(deps: Deps, plan_id: str) -> Plan | None:
     if plan is None or plan.state is not PlanState.APPROVED:
         return plan
     try:
-        plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, "execution_started",
-                                 identity="agent")
+        plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, AuditEventName.EXECUTION_STARTED,
+                                 identity="agent", acting=ActingIdentity.AGENT.value)
     except (ConcurrentUpdate, Refusal):
         return await deps.store.get(plan_id)  # another task or instance is running it
     await deps.notifier.update_card(plan)
@@ -34,7 +35,8 @@ async def run_plan(deps: Deps, plan_id: str) -> Plan | None:
 
 async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting: Person) -> Plan:
     """Run the remaining actions in order with `credential`; the first refusal or failure stops the plan."""
-    identity = "the agent identity" if acting is AGENT else f"on behalf of {acting.name}"
+    who = ActingIdentity.AGENT if acting is AGENT else ActingIdentity.USER
+    identity = who.describe(acting.name)
     while plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER) and plan.next_action < len(plan.actions):
         action = plan.actions[plan.next_action]
         described = action.describe()
@@ -57,7 +59,7 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
                                 deps.clock.now())
         if result.power_state:
             plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
-        plan = await _record_outcome(deps, plan, outcome, result.access_denied, acting)
+        plan = await _record_outcome(deps, plan, outcome, result.access_denied, acting, who)
     await deps.notifier.update_card(plan)
     if plan.state.is_terminal or plan.state is PlanState.AWAITING_CREDENTIALS:
         await deps.notifier.reply(plan, result_text(plan))
@@ -65,24 +67,26 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
 
 
 async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None,
-                          acting: Person) -> Plan:
+                          acting: Person, who: ActingIdentity) -> Plan:
     now = deps.clock.now()
     if outcome.status == RunStatus.SUCCEEDED:
         after = transitions.action_succeeded(plan, outcome)
-        event = "action_succeeded"
+        event = AuditEventName.ACTION_SUCCEEDED
     elif outcome.status == RunStatus.REFUSED and denied is not None:
         if plan.state is PlanState.EXECUTING:
-            after, event = transitions.agent_refused(plan, denied, outcome, now), "agent_refused"
+            after, event = transitions.agent_refused(plan, denied, outcome, now), AuditEventName.AGENT_REFUSED
         else:
-            after, event = transitions.user_refused(plan, denied, outcome, now), "user_refused"
+            after, event = transitions.user_refused(plan, denied, outcome, now), AuditEventName.USER_REFUSED
     else:
-        after, event = transitions.action_failed(plan, outcome, now), "action_failed"
-    detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "result": outcome.detail,
+        after, event = transitions.action_failed(plan, outcome, now), AuditEventName.ACTION_FAILED
+    detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "acting": who.value,
+              "result": outcome.detail,
               "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
     return await _commit_retrying(deps, plan, after, acting, event, detail)
 
 
-async def _commit_retrying(deps: Deps, plan: Plan, after: Plan, actor: Person, event: str, detail: dict[str, str]) -> Plan:
+async def _commit_retrying(deps: Deps, plan: Plan, after: Plan, actor: Person, event: AuditEventName,
+                           detail: dict[str, str]) -> Plan:
     """The executor owns the plan while it runs; a lost race can only be a progress write, so re-apply on top."""
     try:
         return await deps.commit(plan, after, actor, event, **detail)

@@ -20,7 +20,7 @@ from aiohttp import web
 from ...domain.callers import ApiCaller, find_caller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
-from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, operation_named
+from ...domain.plan import OPERATION_WORDS, Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter
 from ...domain.scope import describe, in_scopes, out_of_scope_message
 from ...domain.service_urls import UNTRUSTED_MESSAGE
@@ -123,10 +123,12 @@ class PlansApi:
             if not isinstance(a, dict):
                 err(f"actions[{i}]", "must be an object with operation and resourceId")
                 continue
-            op = operation_named(str(a.get("operation", "")))
-            if op is None:
-                err(f"actions[{i}].operation", f"one of {', '.join(o.value for o in Operation)}")
-            elif op not in caller.operations:
+            try:
+                op: Operation | None = Operation.parse(str(a.get("operation", "")))
+            except ValueError:
+                op = None
+                err(f"actions[{i}].operation", f"one of {', '.join(OPERATION_WORDS)}")
+            if op is not None and op not in caller.operations:
                 err(f"actions[{i}].operation", f"{caller.name} may propose only "
                     f"{', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)")
                 op = None
@@ -206,12 +208,13 @@ class PlansApi:
             if not isinstance(channel, str) or not channel.startswith("19:"):
                 err("target.channelId", "a Teams channel id (19:...@thread.tacv2)")
                 return None
-            return Thread(service_url, channel, str(tenant), "channel")
+            return Thread(service_url, channel, str(tenant), ThreadKind.CHANNEL)
         conversation = target.get("conversationId")
         if not isinstance(conversation, str) or not conversation:
             err("target.conversationId", "a Teams conversation id")
             return None
-        kind = "channel" if ";messageid=" in conversation else "personal" if conversation.startswith("a:") else "groupChat"
+        kind = (ThreadKind.CHANNEL if ";messageid=" in conversation
+                else ThreadKind.PERSONAL if conversation.startswith("a:") else ThreadKind.GROUP_CHAT)
         return Thread(service_url, conversation, str(tenant), kind)
 
 

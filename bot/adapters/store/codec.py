@@ -21,6 +21,7 @@ from ...domain.plan import (
     ResourceRef,
     Source,
     Thread,
+    ThreadKind,
 )
 
 
@@ -106,7 +107,8 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         expires_at=_parse_dt(d["expires_at"]) or datetime.min,
         mode=Mode(d["mode"]),
         source=Source(d["source"]),
-        thread=None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], t["kind"], t.get("card_activity_id")),
+        thread=None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]),
+                                     t.get("card_activity_id")),
         incident_id=d.get("incident_id"),
         state=PlanState(d["state"]),
         version=d["version"],

@@ -16,10 +16,11 @@ from botframework.connector.auth import UserTokenClient
 
 from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH, Viewer
 
+from ...domain.audit import AuditEventName
 from ...domain.consent import ConsentPolicy
-from ...domain.errors import Refusal, RefusalCode
+from ...domain.errors import CredentialProblemKind, Refusal, RefusalCode
 from ...domain.markdown import literal
-from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
+from ...domain.plan import Person, Plan, PlannedAction, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
@@ -57,7 +58,7 @@ class BotOptions:
 
 def thread_of(activity: Any) -> Thread:
     conv = activity.conversation
-    kind = conv.conversation_type or ("groupChat" if conv.is_group else "personal")
+    kind = ThreadKind.of(conv.conversation_type or (ThreadKind.GROUP_CHAT if conv.is_group else None))
     return Thread(service_url=activity.service_url, conversation_id=conv.id, tenant_id=conv.tenant_id or "", kind=kind)
 
 
@@ -91,7 +92,7 @@ class ConsentBot(ActivityHandler):
         except Refusal as r:
             claimed = person_of(activity)
             if claimed is not None:
-                await self.deps.record(None, claimed, "command_refused", code=r.code.value)
+                await self.deps.record(None, claimed, AuditEventName.COMMAND_REFUSED, code=r.code.value)
             await turn_context.send_activity(r.message)
             return
         command: Command = parse(text or "")
@@ -117,7 +118,7 @@ class ConsentBot(ActivityHandler):
         await turn_context.send_activity(MessageFactory.text(command.hint))
 
     async def _pending(self, turn_context: TurnContext, person: Person, command: PendingCommand) -> None:
-        plans = await pending_for(self.deps, person.object_id)
+        plans = await pending_for(self.deps, person)
         if not plans:
             await turn_context.send_activity("Nothing is waiting for you.")
             return
@@ -178,7 +179,7 @@ class ConsentBot(ActivityHandler):
         verb, data = action.get("verb"), action.get("data")
         handler = self._verbs.get(verb) if isinstance(verb, str) else None
         if handler is None or not isinstance(data, dict) or not isinstance(data.get("planId"), str):
-            await self.deps.record(None, person_of(turn_context.activity) or _ANON, "invoke_refused",
+            await self.deps.record(None, person_of(turn_context.activity) or _ANON, AuditEventName.INVOKE_REFUSED,
                                    code=RefusalCode.BAD_REQUEST.value, verb=str(verb)[:40])
             return invoke.error(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
         if self._too_fast(turn_context.activity, str(verb)[:40]):
@@ -187,7 +188,7 @@ class ConsentBot(ActivityHandler):
             person = await self.people.who(turn_context)
         except Refusal as r:
             claimed = person_of(turn_context.activity)
-            await self.deps.record(None, claimed or _ANON, "invoke_refused", code=r.code.value, verb=str(verb)[:40])
+            await self.deps.record(None, claimed or _ANON, AuditEventName.INVOKE_REFUSED, code=r.code.value, verb=str(verb)[:40])
             if verb == VERB_REFRESH:
                 return invoke.message(PLAN_UNAVAILABLE)  # no hint whether the plan exists
             if claimed is None:
@@ -215,11 +216,8 @@ class ConsentBot(ActivityHandler):
         return invoke.message(decision.message)
 
     async def _viewer(self, plan: Plan, person: Person) -> Viewer:
-        actionable = plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS)
-        already = plan.state is PlanState.AWAITING_CONSENT and person.object_id in {a.approver.object_id for a in plan.approvals}
-        self_request = person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval
-        allowed = actionable and not already and not self_request and await self.deps.may_see_buttons(plan, person)
-        return Viewer(can_act=True) if allowed else READ_ONLY
+        """Buttons for the people the plan waits for (one rule: domain/permissions.py), a read-only card for others."""
+        return Viewer(can_act=True) if await self.deps.may_see_buttons(plan, person) else READ_ONLY
 
     async def _refresh(self, turn_context: TurnContext, person: Person, data: dict[str, Any]) -> InvokeResponse:
         plan = await self.deps.store.get(data["planId"])
@@ -239,8 +237,9 @@ class ConsentBot(ActivityHandler):
             # magic code, which the token service trades for the connection's token (checked like an SSO token)
             token = await self._token_for_code(turn_context, state)
             if token is None:
-                await self.deps.record(await self.deps.store.get(data["planId"]), person, "credentials_refused",
-                                       code="invalid_auth_code", reason="the sign-in code did not match a sign-in")
+                await self.deps.record(await self.deps.store.get(data["planId"]), person,
+                                       AuditEventName.CREDENTIALS_REFUSED, code=CredentialProblemKind.INVALID_AUTH_CODE.value,
+                                       reason="the sign-in code did not match a sign-in")
                 return invoke.invalid_auth_code()
         decision = await grant_credentials(self.deps, data["planId"], person, str(data.get("planHash", "")),
                                            token, self.sso_verify)
