@@ -221,8 +221,7 @@ class ScriptedRunner:
         self.vms: list[ResourceRef] = []
         self.power: dict[str, str] = {}
 
-    async def run(self, action: PlannedAction, credential: FakeCredential,
-                  progress: Callable[[str], Awaitable[None]]) -> RunResult:
+    async def run(self, action: PlannedAction, credential: FakeCredential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
         self.calls.append((action, credential.owner))
         await progress("in progress")
         entry = self.script.popleft() if self.script else RunResult(RunStatus.SUCCEEDED, "done", power_state="running")
@@ -310,9 +309,16 @@ class World:
 
     def __post_init__(self) -> None:
         self.deps = Deps(
-            store=self.store, audit=self.audit, notifier=self.notifier, runner=self.runner,  # type: ignore[arg-type]
-            broker=self.broker, clock=self.clock, tasks=self.tasks,  # type: ignore[arg-type]
-            allowed_tenants=frozenset({"t"}), directory=self.directory, alerts=self.alerts,
+            store=self.store,
+            audit=self.audit,
+            notifier=self.notifier,
+            runner=self.runner,  # type: ignore[arg-type]
+            broker=self.broker,
+            clock=self.clock,
+            tasks=self.tasks,  # type: ignore[arg-type]
+            allowed_tenants=frozenset({"t"}),
+            directory=self.directory,
+            alerts=self.alerts,
         )
 
     def plan(self, plan_id: str) -> Plan:

@@ -24,14 +24,26 @@ def world() -> World:
     return w
 
 
-async def propose(world: World, *, policy: ConsentPolicy = POLICY, requested_by: Person = CAROL,
-                  targets: tuple[ResourceRef, ...] = (WEB01,), operation: Operation = Operation.RESTART,
-                  mode: Mode = Mode.REVIEW, source: Source = Source.CHAT) -> Plan:
+async def propose(
+    world: World,
+    *,
+    policy: ConsentPolicy = POLICY,
+    requested_by: Person = CAROL,
+    targets: tuple[ResourceRef, ...] = (WEB01,),
+    operation: Operation = Operation.RESTART,
+    mode: Mode = Mode.REVIEW,
+    source: Source = Source.CHAT,
+) -> Plan:
     """A plan proposed through the service, as chat would (its card posted, its thread set)."""
     request = PlanRequest(
-        title=f"{operation.label} VM {', '.join(t.name for t in targets)}", rationale="asked in a test",
-        actions=tuple(PlannedAction(operation, t) for t in targets), requested_by=requested_by, policy=policy,
-        thread=THREAD, mode=mode, source=source,
+        title=f"{operation.label} VM {', '.join(t.name for t in targets)}",
+        rationale="asked in a test",
+        actions=tuple(PlannedAction(operation, t) for t in targets),
+        requested_by=requested_by,
+        policy=policy,
+        thread=THREAD,
+        mode=mode,
+        source=source,
     )
     return await propose_plan(world.deps, request)
 

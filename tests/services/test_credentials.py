@@ -63,8 +63,7 @@ async def test_a_grant_runs_the_rest_on_behalf_of_the_user_then_releases_the_cre
     assert world.plan(plan.id).state is PlanState.SUCCEEDED
     assert [owner for _, owner in world.runner.calls] == ["agent", "sso-token", "sso-token"]
     assert world.broker.issued[0].closed
-    assert world.audit.names(plan.id)[-4:] == [E.CREDENTIALS_USED, E.ACTION_SUCCEEDED, E.ACTION_SUCCEEDED,
-                                               E.CREDENTIALS_RELEASED]
+    assert world.audit.names(plan.id)[-4:] == [E.CREDENTIALS_USED, E.ACTION_SUCCEEDED, E.ACTION_SUCCEEDED, E.CREDENTIALS_RELEASED]
     assert world.audit.last(E.ACTION_SUCCEEDED).detail["acting"] == "user"
     assert world.audit.last(E.CREDENTIALS_USED).detail == {"identity": "on behalf of Bob Reader", "acting": "user"}
 

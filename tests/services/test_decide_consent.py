@@ -26,7 +26,11 @@ async def test_one_approval_runs_the_plan_with_the_agent_identity_and_tells_the_
     assert done.state is PlanState.SUCCEEDED
     assert [owner for _, owner in world.runner.calls] == ["agent"]
     assert world.audit.names(plan.id) == [
-        E.PLAN_PROPOSED, E.CONSENT_REQUESTED, E.APPROVAL_GIVEN, E.EXECUTION_STARTED, E.ACTION_SUCCEEDED,
+        E.PLAN_PROPOSED,
+        E.CONSENT_REQUESTED,
+        E.APPROVAL_GIVEN,
+        E.EXECUTION_STARTED,
+        E.ACTION_SUCCEEDED,
     ]
     assert world.audit.last(E.ACTION_SUCCEEDED).detail["acting"] == "agent"
     assert "Succeeded" in world.notifier.replies(plan.id)[-1]
