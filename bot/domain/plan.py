@@ -208,7 +208,7 @@ class ActionOutcome:
 
     index: int
     status: str  # succeeded | refused | failed
-    identity: str  # "the agent" or "on behalf of <name>"
+    identity: str  # ActingIdentity.describe(): "the agent identity" or "on behalf of <name>" (shown, never parsed)
     detail: str
     started_at: datetime
     finished_at: datetime
