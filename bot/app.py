@@ -72,7 +72,16 @@ def create_app(container: Container) -> web.Application:
         except Exception:
             store_ok = False
         directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
-        checks = {"store": store_ok, "outbox_depth": container.tasks.pending,
+        try:
+            depth, dead, failed_alerts = await asyncio.to_thread(
+                lambda: (container.store.outbox_depth(), container.store.dead_letters(), container.store.failed_alerts()))
+        except Exception:
+            depth, dead, failed_alerts = -1, -1, -1
+        # dead letters do not make the instance unready (another instance would do no better), but they are shown
+        outbox = "ok" if dead == 0 else (
+            f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+        checks = {"store": store_ok, "outbox_depth": depth, "outbox": outbox, "outbox_dead_letters": dead,
+                  "inbox_failed": failed_alerts, "background_tasks": container.tasks.pending,
                   "directory": (directory.problem() if directory else None) or "ok"}
         ok = bool(checks["store"])
         return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
@@ -81,6 +90,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
     app.router.add_post("/api/incidents", incidents.receive)
+    app.router.add_get("/api/incidents/status", incidents.status)
     async def page(text: str) -> web.Response:
         return web.Response(text=text)
 
@@ -123,9 +133,12 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
 
 def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them
         recovered = await recover_interrupted(container.deps)
         for plan in recovered:
-            log.warning("plan %s was interrupted by a restart; its thread was told", plan.id, extra={"plan_id": plan.id})
+            log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
+        container.outbox.start()
+        container.inbox.start()
         sweeper = asyncio.create_task(_sweep(container), name="expiry sweeper")
         yield
         sweeper.cancel()

@@ -15,7 +15,10 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
-from .adapters.observability import Metrics, ObservedAuditLog
+from .adapters.http.incidents_api import alert_processor
+from .adapters.inbox import InboxWorker
+from .adapters.observability import AuditPublisher, Metrics
+from .adapters.outbox import OutboxWorker
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
 from .adapters.teams.adapter import create_adapter
@@ -41,10 +44,20 @@ class Container:
     broker: AzureCredentialBroker
     validator: EntraTokenValidator
     metrics: Metrics
+    outbox: OutboxWorker
+    inbox: InboxWorker
+    notifier: TeamsNotifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
+    async def idle(self) -> bool:
+        """Everything the bot was going to do after its last answer is done: no background task running, no alert
+        waiting in the inbox, no message waiting in the outbox (dead letters aside)."""
+        return self.tasks.pending == 0 and await self.inbox.idle() and await self.outbox.idle() and self.tasks.pending == 0
+
     async def close(self) -> None:
+        await self.inbox.stop()
         await self.tasks.drain()
+        await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
         await self.runner.close()
         await self.broker.close()
         await self.auth.close()
@@ -92,10 +105,12 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
     notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
-                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls)
+                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls,
+                             attempts=1)  # one try per send: the outbox worker tries again, durably
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
-    metrics = Metrics(store.count_by_state, lambda: tasks.pending)
-    deps = Deps(store=store, audit=ObservedAuditLog(store, metrics), notifier=notifier, runner=runner, broker=broker,
+    metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
+    store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
+    deps = Deps(store=store, audit=store, runner=runner, broker=broker,
                 clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory,
                 allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id,
                 alerts=ArmAlerts(settings.arm_endpoint, broker.agent(), settings.ca_bundle))
@@ -104,4 +119,11 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
     bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
-    return Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics)
+    outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
+                          max_backoff=settings.outbox_max_backoff)
+    store.subscribe(outbox.committed)
+    container = Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics, outbox,
+                          InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
+                                      max_backoff=settings.outbox_max_backoff), notifier)
+    process = alert_processor(container)
+    return container

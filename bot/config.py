@@ -116,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
             "never runs an autonomous response plan at once; the plan waits for a responder's approval instead",
             "true"),
     Setting("SWEEP_INTERVAL_SECONDS", "how often expired plans are swept", "30"),
+    Setting("OUTBOX_MAX_ATTEMPTS", "sends of one message to Teams (and tries of one alert) before it is given up as a "
+            "dead letter, shown by /readyz and /metrics", "20"),
+    Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
+            "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
     Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
             "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
@@ -193,6 +197,8 @@ class Settings:
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
+    outbox_max_attempts: int
+    outbox_max_backoff: float
     buttons_for_everyone: bool
     response_plans: tuple[ResponsePlan, ...]
     incident_webhook_secret: str = field(repr=False)
@@ -457,6 +463,8 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
         policy=_policy(r),
         sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+        outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
+        outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
         buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
         response_plans=_trusted_channels(r, plans or (), trusted),
         **_incidents(r),

@@ -4,53 +4,112 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from .domain.audit import AuditEvent
 from .domain.incident import AlertCheck
 from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
 
 
-class PlanStore(Protocol):
-    """Plans with versioned compare-and-set saves."""
+class MessageKind(str, Enum):
+    """What an outbox message asks of Teams (stored as these words)."""
 
-    async def add(self, plan: Plan) -> Plan: ...
-    async def get(self, plan_id: str) -> Plan | None: ...
-    async def save(self, plan: Plan, expected_version: int) -> Plan:
-        """Write `plan` if the stored version is still `expected_version`; raise ConcurrentUpdate otherwise."""
+    POST_CARD = "post_card"  # post the plan's card (rendered from the plan as stored when it is sent)
+    UPDATE_CARD = "update_card"  # update the plan's card in place (the newest state only: updates coalesce)
+    TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
+    OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
+
+
+PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD message has not created yet
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message to Teams, written in the unit of work of the change that caused it and sent later, in order per `key`.
+
+    Plan messages (`plan_id` set) are aimed at the plan's thread as stored when they are sent; others at `thread`.
+    A thread whose conversation id starts with PENDING_THREAD is the one the OPEN_THREAD message `thread_ref` creates.
+    """
+
+    kind: MessageKind
+    key: str  # ordering: the conversation (or pending thread) it goes to
+    plan_id: str | None = None
+    plan_version: int = 0  # the plan's version when it was written (card updates at or below a sent version coalesce)
+    thread: Thread | None = None
+    text: str | None = None
+    card: dict[str, Any] | None = field(default=None, compare=False)
+    reply_to: str | None = None  # the activity this message answers (a chat command)
+    thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
+    seq: int = 0  # set by the store: the order of writing
+    attempts: int = 0
+
+
+class UnitOfWork(Protocol):
+    """The writes of one transition, committed together or not at all when the `async with` block ends.
+
+    Saves are compare-and-set on the plan's version: if any fails, nothing is written and ConcurrentUpdate is raised
+    when the block ends. Audit events are published (metrics, logs) only after the commit.
+    """
+
+    def add(self, plan: Plan) -> Plan:
+        """Insert a new plan (version 1); returns it as it will be stored."""
+        ...
+    def save(self, plan: Plan, expected_version: int) -> Plan:
+        """Write `plan` if the stored version is still `expected_version`; returns it with its new version."""
+        ...
+    def record(self, event: AuditEvent) -> None: ...
+    def send(self, message: OutboxMessage) -> None:
+        """Queue a message to Teams, sent by the outbox worker once this unit of work is committed."""
+        ...
+    def alert_processed(self, key: str, outcome: dict[str, Any]) -> None:
+        """Mark the inbox's alert `key` processed with its outcome (a later delivery of it is a repeat)."""
+        ...
+    # the outbox worker's side
+    def delivered(self, seq: int) -> None:
+        """Message `seq` was sent: remove it from the outbox."""
+        ...
+    def coalesce(self, plan_id: str, up_to_version: int) -> None:
+        """Drop pending card updates of `plan_id` written at or below `up_to_version` (the card sent shows newer)."""
+        ...
+    def name_thread(self, ref: str, thread: Thread) -> None:
+        """The pending thread `ref` now exists as `thread`."""
+        ...
+    def dead_letter(self, seq: int, error: str) -> None:
+        """Give up on message `seq`: it stays in the outbox as a dead letter, counted by /readyz and /metrics."""
         ...
 
+
+class PlanStore(Protocol):
+    """Plans with versioned compare-and-set, written through units of work."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    async def get(self, plan_id: str) -> Plan | None: ...
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
-    async def first_delivery(self, key: str) -> bool:
-        """True the first time `key` is seen (webhooks are retried: act once per delivery key)."""
-        ...
 
 
 class AuditLog(Protocol):
-    """Append-only trail."""
+    """Append-only trail (written through units of work)."""
 
-    async def record(self, event: AuditEvent) -> None: ...
     async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]: ...
 
 
 class Notifier(Protocol):
-    """Teams, as the services see it: post the card, update it in place, reply in the thread."""
+    """Teams, as the outbox worker sees it: post the card, update it in place, say something in a thread."""
 
-    async def post_plan(self, plan: Plan) -> Thread:
+    async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         """Post the plan card in the plan's thread; returns the thread with the card's activity id."""
         ...
 
     async def update_card(self, plan: Plan) -> None: ...
-    async def reply(self, plan: Plan, text: str) -> None: ...
     async def open_thread(self, channel: Thread, card: dict[str, object]) -> Thread:
         """Start a new thread in a channel with `card` as its first message; returns the thread."""
         ...
 
-    async def say(self, thread: Thread, text: str) -> None: ...
+    async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None: ...
 
 
 class Credential(Protocol):

@@ -60,6 +60,10 @@ class ConnectorSimulator:
     throttle_remaining: int = 0
     refused: int = 0  # calls answered 401 for want of a valid bot token
     throttle_retry_after: int = 1
+    throttle_every: int = 0  # 0: off; n: every n-th write (create, send, reply, update) is answered 429
+    writes_seen: int = 0
+    outage: bool = False  # every call answered 502 Bad Gateway (the service is down)
+    outage_refused: int = 0
     changed: asyncio.Condition | None = None
     _next_id: int = 1_700_000_000_000
 
@@ -86,6 +90,18 @@ class ConnectorSimulator:
         """Answer the next `count` calls with 429 Too Many Requests."""
         self.throttle_remaining, self.throttle_retry_after = count, retry_after
 
+    def throttle_writes(self, every: int, retry_after: int = 1) -> None:
+        """Answer every `every`-th write with 429 for as long as it is set (0 stops): a bot over its per-thread
+        or per-bot limits for a whole scenario. Teams answers 429 Too Many Requests when a bot exceeds its limits
+        (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit)."""
+        self.throttle_every, self.throttle_retry_after, self.writes_seen = every, retry_after, 0
+
+    def set_outage(self, down: bool) -> None:
+        """While down, every call is answered 502 Bad Gateway and nothing is performed: one of the transient errors
+        the rate-limit guide tells bots to retry with back-off (412, 429, 502, 504;
+        https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit)."""
+        self.outage = down
+
     def in_conversation(self, conversation_id: str) -> list[PostedActivity]:
         """Activities currently shown in a conversation (or a channel thread), oldest first."""
         return [a for a in self.activities.values() if a.conversation_id == conversation_id and not a.deleted]
@@ -108,10 +124,20 @@ class ConnectorSimulator:
             # the Connector's answer to a call without a valid bot token (nothing is recorded or performed)
             return web.json_response({"error": {"code": "Unauthorized", "message": "Authorization has been denied for "
                                                 f"this request: {caller}."}}, status=401)
+        if self.outage:
+            self.outage_refused += 1
+            return web.json_response({"error": {"code": "ServiceError", "message": "Bad Gateway."}}, status=502)
         self.calls.append(
             ConnectorCall(operation, conversation, unquote(activity) if activity else None, body,
                           caller.client_id, self.clock())
         )
+        if self.throttle_every and operation in ("create_conversation", "send", "reply", "update"):
+            self.writes_seen += 1
+            if self.writes_seen % self.throttle_every == 0:
+                return web.json_response(
+                    {"error": {"code": "TooManyRequests", "message": "Too many requests. Retry later."}},
+                    status=429, headers={"Retry-After": str(self.throttle_retry_after)},
+                )
         if self.throttle_remaining > 0:
             self.throttle_remaining -= 1
             return web.json_response(

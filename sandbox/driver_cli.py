@@ -262,9 +262,31 @@ async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any
                 payload = await r.json()
         async with session.post(url, json=payload, headers=headers) as r:
             status, text = r.status, await r.text()
+            location = r.headers.get("Location")
+        if status == 202 and location:  # stored: the bot processes it in the background; ask how it went
+            text = await _processed(session, url, location, headers, text)
     print(f"posted through the {'secure webhook (Entra token)' if secure else 'webhook secret'}")
     await _print_alert_outcome(driver, status, text, payload["data"]["essentials"]["alertId"])
     return 0 if status < 300 else 1
+
+
+async def _processed(session: Any, url: str, location: str, headers: dict[str, str], accepted: str,
+                     timeout: float = 15.0) -> str:
+    """Poll the alert's status URL (same credentials as the POST) until the bot has processed it; the answer merged
+    with what processing did (response plans matched, plans proposed)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    base, query = urlsplit(url), dict(parse_qsl(urlsplit(url).query))
+    status_url = f"{base.scheme}://{base.netloc}{location}"
+    if "code" in query:
+        status_url += "&" + urlencode({"code": query["code"]})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session.get(status_url, headers=headers) as r:
+            if r.status == 200:
+                return json.dumps({**json.loads(accepted), **(await r.json())})
+        await asyncio.sleep(POLL_SECONDS)
+    return accepted
 
 
 def _action_groups_token(app: dict[str, str], endpoints: dict[str, Any]) -> str:

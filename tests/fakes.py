@@ -1,27 +1,157 @@
 """In-memory fakes of the ports (bot/ports.py), for service tests that run in milliseconds.
 
-They model the contracts the real adapters keep (the store's compare-and-set on version, the broker's
-credential released when its block ends), and record what the services asked of them so a test can read it.
+An in-memory store with the SQLite store's semantics (units of work that apply all their writes or none,
+compare-and-set on the plan's version, an append-only audit log and an outbox), a clock that moves when told,
+a recording notifier fed from the outbox, a scripted ARM runner, a credential broker whose user credentials are
+released when their block ends, a task runner the test drains, a directory and Azure Monitor's alerts.
 Nothing here talks to Teams or Azure: the simulators in sandbox/ do that for the integration tests.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
 from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
-from bot.ports import RunResult, RunStatus
+from bot.ports import MessageKind, OutboxMessage, RunResult, RunStatus
 from bot.services.deps import Deps
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeUnitOfWork:
+    """Writes staged as functions over a copy of the store's state; applied together when the block ends."""
+
+    changes: list[Any] = field(default_factory=list)
+
+    def add(self, plan: Plan) -> Plan:
+        plan = replace(plan, version=1)
+
+        def apply(s: InMemoryStore) -> None:
+            if plan.id in s.plans:
+                raise ValueError(f"plan {plan.id} exists")
+            s.plans[plan.id] = plan
+
+        self.changes.append(apply)
+        return plan
+
+    def save(self, plan: Plan, expected_version: int) -> Plan:
+        saved = replace(plan, version=expected_version + 1)
+
+        def apply(s: InMemoryStore) -> None:
+            current = s.plans.get(plan.id)
+            if current is None or current.version != expected_version:
+                raise ConcurrentUpdate(plan.id, expected_version)
+            s.plans[plan.id] = saved
+
+        self.changes.append(apply)
+        return saved
+
+    def record(self, event: AuditEvent) -> None:
+        self.changes.append(lambda s: s.audit.append(replace(event, seq=len(s.audit) + 1)))
+
+    def send(self, message: OutboxMessage) -> None:
+        def apply(s: InMemoryStore) -> None:
+            s.seq += 1
+            s.outbox[s.seq] = replace(message, seq=s.seq)
+
+        self.changes.append(apply)
+
+    def alert_processed(self, key: str, outcome: dict[str, Any]) -> None:
+        self.changes.append(lambda s: s.inbox.__setitem__(key, outcome))
+
+    def delivered(self, seq: int) -> None:
+        self.changes.append(lambda s: s.outbox.pop(seq, None))
+
+    def coalesce(self, plan_id: str, up_to_version: int) -> None:
+        def apply(s: InMemoryStore) -> None:
+            for seq, m in list(s.outbox.items()):
+                if m.plan_id == plan_id and m.kind is MessageKind.UPDATE_CARD and m.plan_version <= up_to_version:
+                    del s.outbox[seq]
+
+        self.changes.append(apply)
+
+    def name_thread(self, ref: str, thread: Thread) -> None:
+        self.changes.append(lambda s: s.threads.__setitem__(ref, thread))
+
+    def dead_letter(self, seq: int, error: str) -> None:
+        self.changes.append(lambda s: s.dead.__setitem__(seq, s.outbox.pop(seq)))
+
+
+@dataclass
+class InMemoryStore:
+    plans: dict[str, Plan] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    outbox: dict[int, OutboxMessage] = field(default_factory=dict)
+    dead: dict[int, OutboxMessage] = field(default_factory=dict)
+    threads: dict[str, Thread] = field(default_factory=dict)
+    inbox: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seq: int = 0
+    fail_on: str | None = None  # an audit event whose write fails (a fault injected between the writes of a unit)
+    # runs once, just before the next unit of work applies its writes: a test lets a competitor write first
+    before_commit: Callable[[], Awaitable[None]] | None = None
+    conflicts: int = 0
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:
+        uow = FakeUnitOfWork()
+        yield uow
+        hook, self.before_commit = self.before_commit, None
+        if hook is not None:
+            await hook()
+        staged = replace(
+            self,
+            plans=dict(self.plans),
+            audit=list(self.audit),
+            outbox=dict(self.outbox),
+            dead=dict(self.dead),
+            threads=dict(self.threads),
+            inbox=dict(self.inbox),
+        )
+        try:
+            for change in uow.changes:
+                change(staged)
+        except ConcurrentUpdate:
+            self.conflicts += 1
+            raise
+        if self.fail_on and any(e.event == self.fail_on for e in staged.audit[len(self.audit) :]):
+            raise RuntimeError(f"injected failure writing {self.fail_on}")
+        self.__dict__.update(staged.__dict__)  # all at once, after every write succeeded
+
+    async def get(self, plan_id: str) -> Plan | None:
+        return self.plans.get(plan_id)
+
+    async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
+        wanted = set(states)
+        return sorted((p for p in self.plans.values() if p.state in wanted), key=lambda p: p.expires_at)
+
+    async def for_incident(self, incident_id: str) -> list[Plan]:
+        return [p for p in self.plans.values() if p.incident_id == incident_id]
+
+    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
+        return [e for e in self.audit if (plan_id is None or e.plan_id == plan_id) and (since is None or e.at >= since)]
+
+    def messages(self) -> list[OutboxMessage]:
+        return [self.outbox[k] for k in sorted(self.outbox)]
+
+    def names(self, plan_id: str | None = None) -> list[AuditEventName]:
+        """The audit events recorded (for `plan_id`, if given), in order."""
+        return [AuditEventName(e.event) for e in self.audit if plan_id is None or e.plan_id == plan_id]
+
+    def last(self, name: AuditEventName) -> AuditEvent:
+        return next(e for e in reversed(self.audit) if e.event == name)
+
+    def texts(self, plan_id: str) -> list[str]:
+        """What the outbox will say in the plan's thread (results, notices), in order."""
+        return [m.text or "" for m in self.messages() if m.plan_id == plan_id and m.kind is MessageKind.TEXT]
 
 
 class FakeClock:
@@ -35,136 +165,6 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
-
-
-class MemoryStore:
-    """PlanStore: plans by id with versioned compare-and-set, and units of work that commit or roll back whole.
-
-    `before_save` runs just before a save's compare-and-set: a test uses it to let a competitor write first.
-    """
-
-    def __init__(self) -> None:
-        self.plans: dict[str, Plan] = {}
-        self.deliveries: set[str] = set()
-        self.saves = 0
-        self.conflicts = 0
-        self.before_save: Callable[[Plan], Awaitable[None]] | None = None
-
-    async def add(self, plan: Plan) -> Plan:
-        if plan.id in self.plans:
-            raise ValueError(f"plan {plan.id} already exists")
-        stored = replace(plan, version=1)
-        self.plans[plan.id] = stored
-        return stored
-
-    async def get(self, plan_id: str) -> Plan | None:
-        return self.plans.get(plan_id)
-
-    async def save(self, plan: Plan, expected_version: int) -> Plan:
-        hook, self.before_save = self.before_save, None  # once: the competitor writes, then the save is tried
-        if hook is not None:
-            await hook(plan)
-        current = self.plans.get(plan.id)
-        if current is None or current.version != expected_version:
-            self.conflicts += 1
-            raise ConcurrentUpdate(plan.id, expected_version)
-        stored = replace(plan, version=expected_version + 1)
-        self.plans[plan.id] = stored
-        self.saves += 1
-        return stored
-
-    async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
-        wanted = set(states)
-        return [p for p in self.plans.values() if p.state in wanted]
-
-    async def for_incident(self, incident_id: str) -> list[Plan]:
-        return [p for p in self.plans.values() if p.incident_id == incident_id]
-
-    async def first_delivery(self, key: str) -> bool:
-        if key in self.deliveries:
-            return False
-        self.deliveries.add(key)
-        return True
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[MemoryStore]:
-        """Everything written inside the block is kept together, or (on an exception) none of it."""
-        plans, deliveries = dict(self.plans), set(self.deliveries)
-        try:
-            yield self
-        except BaseException:
-            self.plans, self.deliveries = plans, deliveries
-            raise
-
-
-class MemoryAudit:
-    """AuditLog: the trail in a list."""
-
-    def __init__(self) -> None:
-        self.trail: list[AuditEvent] = []
-
-    async def record(self, event: AuditEvent) -> None:
-        self.trail.append(replace(event, seq=len(self.trail) + 1, detail=dict(event.detail)))
-
-    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
-        return [e for e in self.trail if (plan_id is None or e.plan_id == plan_id) and (since is None or e.at >= since)]
-
-    def names(self, plan_id: str | None = None) -> list[AuditEventName]:
-        """The events recorded (for `plan_id`, if given), in order."""
-        return [AuditEventName(e.event) for e in self.trail if plan_id is None or e.plan_id == plan_id]
-
-    def last(self, name: AuditEventName) -> AuditEvent:
-        return next(e for e in reversed(self.trail) if e.event == name)
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One thing posted to Teams: what, for which plan (or thread), the plan's state then, and the text."""
-
-    what: str  # post_plan | update_card | reply | open_thread | say
-    plan_id: str | None
-    state: PlanState | None
-    text: str = ""
-
-
-class RecordingNotifier:
-    """Notifier: records every post, update and reply; `fail` makes every call raise (Teams unreachable)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Sent] = []
-        self.fail = False
-        self._threads = 0
-
-    def _check(self) -> None:
-        if self.fail:
-            raise ConnectionError("Teams is unreachable (fake)")
-
-    async def post_plan(self, plan: Plan) -> Thread:
-        self._check()
-        self.sent.append(Sent("post_plan", plan.id, plan.state))
-        assert plan.thread is not None
-        return replace(plan.thread, card_activity_id=f"card-{plan.id}")
-
-    async def update_card(self, plan: Plan) -> None:
-        self._check()
-        self.sent.append(Sent("update_card", plan.id, plan.state))
-
-    async def reply(self, plan: Plan, text: str) -> None:
-        self._check()
-        self.sent.append(Sent("reply", plan.id, plan.state, text))
-
-    async def open_thread(self, channel: Thread, card: dict[str, object]) -> Thread:
-        self._check()
-        self._threads += 1
-        self.sent.append(Sent("open_thread", None, None, str(card.get("title", ""))))
-        return replace(channel, conversation_id=f"{channel.conversation_id};messageid={self._threads}")
-
-    async def say(self, thread: Thread, text: str) -> None:
-        self._check()
-        self.sent.append(Sent("say", None, None, text))
-
-    def replies(self, plan_id: str) -> list[str]:
-        return [s.text for s in self.sent if s.what == "reply" and s.plan_id == plan_id]
 
 
 @dataclass
@@ -296,10 +296,8 @@ class FakeAlerts:
 class World:
     """The services' dependencies as fakes, wired into one Deps."""
 
-    store: MemoryStore = field(default_factory=MemoryStore)
-    audit: MemoryAudit = field(default_factory=MemoryAudit)
-    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
-    runner: ScriptedRunner = field(default_factory=ScriptedRunner)
+    store: InMemoryStore = field(default_factory=InMemoryStore)
+    runner: ScriptedRunner = field(default_factory=lambda: ScriptedRunner())
     broker: FakeBroker = field(default_factory=FakeBroker)
     clock: FakeClock = field(default_factory=FakeClock)
     tasks: DrainableTasks = field(default_factory=DrainableTasks)
@@ -310,17 +308,15 @@ class World:
     def __post_init__(self) -> None:
         self.deps = Deps(
             store=self.store,
-            audit=self.audit,
-            notifier=self.notifier,
-            runner=self.runner,  # type: ignore[arg-type]
-            broker=self.broker,
+            audit=self.store,
+            runner=self.runner,
+            broker=self.broker,  # type: ignore[arg-type]
             clock=self.clock,
-            tasks=self.tasks,  # type: ignore[arg-type]
+            tasks=self.tasks,
             allowed_tenants=frozenset({"t"}),
             directory=self.directory,
             alerts=self.alerts,
         )
 
     def plan(self, plan_id: str) -> Plan:
-        plan = self.store.plans[plan_id]
-        return copy.copy(plan)
+        return self.store.plans[plan_id]

@@ -1,14 +1,13 @@
 """Metrics (Prometheus), a log line per audit event (the plan id is the correlation id), and traces.
 
-The audit log is the one record of what happened, so metrics and logs hang off it: a decorator
-around the AuditLog port counts and logs every event as it is recorded.
+The audit log is the one record of what happened, so metrics and logs hang off it: every audit event is counted
+and logged once its unit of work has committed (an event rolled back with its transition is never published).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -17,7 +16,6 @@ from prometheus_client.registry import Collector
 
 from ..domain.audit import AuditEvent, AuditEventName, event_named
 from ..domain.plan import ActingIdentity
-from ..ports import AuditLog
 
 log = logging.getLogger("bot.audit")
 tracer = trace.get_tracer("sre-consent-bot")
@@ -40,7 +38,8 @@ class _PlansByState(Collector):
 class Metrics:
     """The bot's Prometheus registry."""
 
-    def __init__(self, count_by_state: Callable[[], dict[str, int]], outbox_depth: Callable[[], int]) -> None:
+    def __init__(self, count_by_state: Callable[[], dict[str, int]], outbox_depth: Callable[[], int],
+                 dead_letters: Callable[[], int] = lambda: 0, inbox_depth: Callable[[], int] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter("sre_consent_audit_events", "Audit events recorded, by kind", ["event"], registry=r)
@@ -49,8 +48,13 @@ class Metrics:
         self.credentials = Counter("sre_consent_credential_grants", "User credential grants, by outcome", ["outcome"], registry=r)
         self.execution = Histogram("sre_consent_action_seconds", "Time an action took in Azure, by identity and result",
                                    ["identity", "result"], registry=r, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
-        Gauge("sre_consent_outbox_depth", "Background work (executions, card updates) not finished yet",
-              registry=r).set_function(outbox_depth)
+        Gauge("sre_consent_outbox_depth", "Messages to Teams written but not sent yet", registry=r).set_function(outbox_depth)
+        Gauge("sre_consent_outbox_dead_letters", "Messages to Teams given up on after repeated failures",
+              registry=r).set_function(dead_letters)
+        Gauge("sre_consent_inbox_depth", "Alert deliveries accepted but not processed yet", registry=r).set_function(inbox_depth)
+        self.outbox_sent = Counter("sre_consent_outbox_sent", "Messages sent to Teams, by kind", ["kind"], registry=r)
+        self.outbox_retries = Counter("sre_consent_outbox_retries", "Sends to Teams to be tried again, by cause",
+                                      ["cause"], registry=r)
         r.register(_PlansByState(count_by_state))
 
     def observe(self, e: AuditEvent) -> None:
@@ -69,22 +73,19 @@ class Metrics:
             self.execution.labels(e.detail.get("acting", ActingIdentity.USER), name.value).observe(float(e.detail["seconds"]))
 
 
-class ObservedAuditLog:
-    """AuditLog decorator: after the event is stored, count it, log it, and mark the current trace."""
+class AuditPublisher:
+    """A store listener: once a unit of work has committed, count each of its audit events, log it, mark the trace."""
 
-    def __init__(self, inner: AuditLog, metrics: Metrics) -> None:
-        self._inner, self._metrics = inner, metrics
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
 
-    async def record(self, event: AuditEvent) -> None:
-        await self._inner.record(event)
-        self._metrics.observe(event)
-        move = f" {event.from_state} -> {event.to_state}" if event.from_state else ""
-        log.info("%s by %s%s", event.event, event.actor_name, move,
-                 extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail})
-        trace.get_current_span().add_event(event.event, {"plan_id": event.plan_id or "", "actor": event.actor})
-
-    async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
-        return await self._inner.events(plan_id, since)
+    def __call__(self, events: Sequence[AuditEvent], messages: int = 0) -> None:
+        for event in events:
+            self._metrics.observe(event)
+            move = f" {event.from_state} -> {event.to_state}" if event.from_state else ""
+            log.info("%s by %s%s", event.event, event.actor_name, move,
+                     extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail})
+            trace.get_current_span().add_event(event.event, {"plan_id": event.plan_id or "", "actor": event.actor})
 
 
 def configure_tracing(connection_string: str | None) -> bool:

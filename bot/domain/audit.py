@@ -26,6 +26,8 @@ class AuditEventName(StrEnum):
     CREDENTIALS_DECLINED = "credentials_declined"
     PLAN_EXPIRED = "plan_expired"
     PLAN_INTERRUPTED = "plan_interrupted"
+    OUTCOME_AFTER_STOP = "outcome_after_stop"  # an action ended after its plan was stopped (interrupted elsewhere)
+    OUTBOX_DEAD_LETTER = "outbox_dead_letter"  # a message to Teams that could never be sent
     # a person's request the bot declined: each carries `code` (a RefusalCode or a credential problem)
     APPROVAL_REFUSED = "approval_refused"
     DENIAL_REFUSED = "denial_refused"

@@ -197,6 +197,13 @@ def expire(plan: Plan, now: datetime) -> Plan:
                  reason=f"Nobody gave {waiting_for} before the plan expired; nothing more was done.")
 
 
+def withdraw(plan: Plan, now: datetime, reason: str) -> Plan:
+    """A waiting plan whose cause went away (its alert was resolved) becomes EXPIRED at once, saying why."""
+    if plan.state not in (S.AWAITING_CONSENT, S.AWAITING_CREDENTIALS):
+        raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
+    return _move(plan, S.EXPIRED, finished_at=now, progress=None, reason=reason)
+
+
 def interrupt(plan: Plan, now: datetime) -> Plan:
     """Found approved or executing at start-up: the process died mid-way. Never re-run by itself."""
     return _move(plan, S.INTERRUPTED, finished_at=now, progress=None,

@@ -47,20 +47,22 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
             return Decision(plan, refusal.message, refusal)
         try:
             event = AuditEventName.APPROVAL_GIVEN if approve else AuditEventName.PLAN_DENIED
-            saved = await deps.commit(plan, after, person, event, **({"reason": reason} if reason else {}))
+            # the card changes for everyone and a denial is told in the thread, in the same unit of work; an approval
+            # that completes the quorum leaves the card to the execution, which updates it as it starts
+            saved = await deps.commit(plan, after, person, event, card=after.state is not PlanState.APPROVED,
+                                      reply=result_text(after) if after.state is PlanState.DENIED else None,
+                                      **({"reason": reason} if reason else {}))
         except ConcurrentUpdate:
             continue  # someone else moved the plan first: decide again against what they left
-        return await _after_decision(deps, saved)
+        return _after_decision(deps, saved)
     raise RuntimeError(f"plan {plan_id}: no decision could be stored after {MAX_ATTEMPTS} attempts")
 
 
-async def _after_decision(deps: Deps, plan: Plan) -> Decision:
+def _after_decision(deps: Deps, plan: Plan) -> Decision:
     if plan.state is PlanState.APPROVED:
         plan_id = plan.id
         deps.tasks.spawn(lambda: run_plan(deps, plan_id), name=f"run {plan_id}")
         return Decision(plan, "Approved. The agent is carrying out the plan now; the result will be posted in this thread.")
-    deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
     if plan.state is PlanState.DENIED:
-        deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
         return Decision(plan, "Denied. Nothing will be done.")
     return Decision(plan, f"Your approval is recorded; {plan.approvals_missing} more approval(s) needed.")

@@ -1,4 +1,4 @@
-"""What every use case needs, wired once by the bootstrap; plus the save-and-audit step they share."""
+"""What every use case needs, wired once by the bootstrap; plus the unit-of-work steps they share."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.permissions import Permission, permission
-from ..domain.plan import Person, Plan
+from ..domain.plan import Person, Plan, Thread
 from ..domain.scope import Scope
-from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, Notifier, PlanStore, TaskRunner
+from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
+from . import messages
 
 SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
 
@@ -18,7 +19,6 @@ SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
 class Deps:
     store: PlanStore
     audit: AuditLog
-    notifier: Notifier
     runner: ActionRunner
     broker: CredentialBroker
     clock: Clock
@@ -29,27 +29,48 @@ class Deps:
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
-    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
-                     **detail: str) -> None:
-        """Append an audit event; `before` gives the from-state when the plan moved."""
-        await self.audit.record(
-            AuditEvent(
-                at=self.clock.now(),
-                plan_id=plan.id if plan else None,
-                actor=actor.object_id,
-                actor_name=actor.name,
-                event=event.value,
-                from_state=before.state.value if before else None,
-                to_state=plan.state.value if plan and before else None,
-                detail=detail,
-            )
+    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
+              **detail: str) -> AuditEvent:
+        """An audit event; `before` gives the from-state when the plan moved."""
+        return AuditEvent(
+            at=self.clock.now(),
+            plan_id=plan.id if plan else None,
+            actor=actor.object_id,
+            actor_name=actor.name,
+            event=str(event),  # StrEnum: its value
+            from_state=before.state.value if before else None,
+            to_state=plan.state.value if plan and before else None,
+            detail=detail,
         )
 
-    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, **detail: str) -> Plan:
-        """Compare-and-set `after` over `before` (raises ConcurrentUpdate if someone else won), then audit."""
-        saved = await self.store.save(after, expected_version=before.version)
-        await self.record(saved, actor, event, before, **detail)
+    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
+                     **detail: str) -> None:
+        """Append one audit event on its own (a refusal: nothing else changes)."""
+        async with self.store.unit_of_work() as uow:
+            uow.record(self.event(plan, actor, event, before, **detail))
+
+    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, *, card: bool = False,
+                     reply: str | None = None, **detail: str) -> Plan:
+        """One transition as one unit of work: compare-and-set `after` over `before`, its audit event, and its messages
+        (the card updated in place when `card`, `reply` in the thread). Raises ConcurrentUpdate if someone else won:
+        then nothing is written."""
+        async with self.store.unit_of_work() as uow:
+            saved = uow.save(after, expected_version=before.version)
+            uow.record(self.event(saved, actor, event, before, **detail))
+            notify(uow, saved, card=card, reply=reply)
         return saved
+
+    async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
+        """A change that is not a transition worth auditing (progress on the card): the save and the card update."""
+        async with self.store.unit_of_work() as uow:
+            saved = uow.save(after, expected_version=before.version)
+            notify(uow, saved, card=True)
+        return saved
+
+    async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
+        """A message in a conversation (an answer to a command: `reply_to` is the command's activity), via the outbox."""
+        async with self.store.unit_of_work() as uow:
+            uow.send(messages.say(thread, text, reply_to))
 
     def check_tenant(self, person: Person) -> None:
         """Refuse people from tenants this bot does not serve (guests from elsewhere, other organisations)."""
@@ -83,3 +104,13 @@ class Deps:
     async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
         """The card shows `person` buttons when the plan waits for them (domain/permissions.py)."""
         return (await self.permission(plan, person)).awaits_you
+
+
+def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:
+    """Queue the plan's card update and its reply in `uow` (sent once it commits, in this order)."""
+    if card:
+        for m in messages.update_card(plan):
+            uow.send(m)
+    if reply is not None:
+        for m in messages.reply(plan, reply):
+            uow.send(m)

@@ -41,7 +41,8 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.GRANT)
     except Refusal as r:
         await deps.record(None if r.code is RefusalCode.NOT_FOUND else await deps.store.get(plan_id), person,
-                          AuditEventName.CREDENTIALS_REFUSED, code=r.code.value, reason=r.message)
+                          AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
+                              reason=r.message)
         return Decision(None, r.message, r)
     if sso_token is None:
         return Decision(plan, "Sign-in needed", needs_sign_in=True)
@@ -58,8 +59,8 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
     try:
         plan = await deps.commit(plan, transitions.grant_credentials(plan, person, deps.clock.now()), person,
-                                 AuditEventName.CREDENTIALS_USED, identity=ActingIdentity.USER.describe(person.name),
-                                 acting=ActingIdentity.USER.value)
+                                 AuditEventName.CREDENTIALS_USED, card=True,
+                                 identity=ActingIdentity.USER.describe(person.name), acting=ActingIdentity.USER.value)
     except (ConcurrentUpdate, Refusal):
         await stack.aclose()
         await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED, reason="another grant or cancel came first")
@@ -69,7 +70,6 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
 
     async def run_then_release() -> None:
         try:
-            await deps.notifier.update_card(plan)
             await execute_actions(deps, plan, credential, person)
         finally:
             await stack.aclose()
@@ -90,14 +90,8 @@ async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash
                               reason=r.message)
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED)
+            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED, card=True, reply=result_text(after))
         except ConcurrentUpdate:
             continue
-        return _declined(deps, saved)
+        return Decision(saved, "Cancelled. Nothing more will be done.")
     raise RuntimeError(f"plan {plan_id}: cancel could not be stored")
-
-
-def _declined(deps: Deps, plan: Plan) -> Decision:
-    deps.tasks.spawn(lambda: deps.notifier.update_card(plan), name=f"card {plan.id}")
-    deps.tasks.spawn(lambda: deps.notifier.reply(plan, result_text(plan)), name=f"reply {plan.id}")
-    return Decision(plan, "Cancelled. Nothing more will be done.")

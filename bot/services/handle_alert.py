@@ -7,14 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
+from ..domain.errors import ConcurrentUpdate
 from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
-from ..domain.plan import Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
+from ..domain.plan import WAITING_STATES, Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ..domain.scope import describe, select_targets
-from .deps import Deps
-from .propose_plan import PlanRequest, propose_plan
+from . import messages
+from .deps import SYSTEM, Deps, notify
+from .propose_plan import PlanRequest, stage_proposal, start_if_approved
+from .results import result_text
 
 log = logging.getLogger(__name__)
 # (alert, response plan, why an autonomous plan waits for review instead, or None) -> the incident card
@@ -23,10 +27,23 @@ IncidentCard = Callable[[Alert, ResponsePlan, str | None], dict[str, Any]]
 
 @dataclass(frozen=True)
 class AlertOutcome:
-    duplicate: bool
     matched: tuple[str, ...]
     plans: tuple[Plan, ...] = ()
     withheld: tuple[tuple[str, str], ...] = ()  # (response plan, why it runs in review mode instead of autonomous)
+    expired: tuple[Plan, ...] = ()  # Resolved: the waiting plans it closed
+
+    def as_dict(self, alert: Alert, auth: AlertAuth) -> dict[str, Any]:
+        """What processing did, as stored with the inbox entry (and logged)."""
+        return {
+            "alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value,
+            "matched": list(self.matched),
+            "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in self.plans],
+            "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in self.withheld],
+            "expired": [p.id for p in self.expired],
+        }
+
+
+MAX_ATTEMPTS = 20  # a retry means a plan of the incident moved while the Resolved notice was being written
 
 
 async def handle_alert(
@@ -37,23 +54,22 @@ async def handle_alert(
     card: IncidentCard,
     auth: AlertAuth,
     autonomous_requires_secure: bool = True,
+    inbox_key: str | None = None,
 ) -> AlertOutcome:
-    """Act once per alert and condition: open threads and propose plans when Fired, tell them when Resolved.
+    """Act on one alert delivery taken from the inbox: open threads and propose plans when Fired; when Resolved,
+    tell the threads and expire the plans still waiting. Everything it writes (plans, audit, messages to Teams, and
+    the inbox entry `inbox_key` marked processed with its outcome) is one unit of work: a failure leaves nothing
+    half-done, and the inbox tries the delivery again.
 
     An autonomous response plan acts at once only for an alert that came through the secure webhook (unless
     `autonomous_requires_secure` is off) and that Azure Monitor confirms is real, firing, and on the targets
     acted on; otherwise it is proposed in review mode and the incident card says why.
     """
     matched = tuple(p.name for p in response_plans if p.matches(alert))
-    if not await deps.store.first_delivery(alert.key):
-        return AlertOutcome(True, matched)
     if alert.condition == "Resolved":
-        for plan in await deps.store.for_incident(alert.alert_id):
-            if plan.thread is not None:
-                await deps.notifier.say(plan.thread, f"\u2705 Azure Monitor reports the alert **{literal(alert.rule)}** resolved.")
-        return AlertOutcome(False, matched)
-    proposed, withheld = [], []
-    checked: list[AlertCheck] = []  # Azure Monitor is asked at most once per notification
+        return await _resolved(deps, alert, matched, auth, inbox_key)
+    confirmation: list[AlertCheck] = []  # Azure Monitor is asked at most once per notification, before writing
+    decided = []
     for rp in (p for p in response_plans if p.matches(alert)):
         # only the plan's own scopes (inside ALLOWED_SCOPES), each VM once, at most max_targets of them
         selection = select_targets(alert.vm_targets(), rp.scopes, rp.max_targets)
@@ -62,41 +78,79 @@ async def handle_alert(
         if rp.mode is Mode.AUTONOMOUS and targets:
             check = None
             if auth is AlertAuth.SECURE_WEBHOOK or not autonomous_requires_secure:
-                if not checked:
-                    checked.append(await _confirm(deps, alert))
-                check = checked[0]
+                if not confirmation:
+                    confirmation.append(await _confirm(deps, alert))
+                check = confirmation[0]
             reason = autonomy_withheld(auth, autonomous_requires_secure, check, targets)
             if reason is not None:
                 mode = Mode.REVIEW
-                withheld.append((rp.name, reason))
                 log.warning("alert %s: response plan %s runs in review mode: %s", alert.alert_id, rp.name, reason)
-        channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
-        thread = await deps.notifier.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
-        if selection.out_of_scope or selection.over_cap:
-            await deps.notifier.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap))
-        if not targets:
-            await deps.notifier.say(
-                thread, "This alert names no virtual machine inside the response plan's scopes, so the response plan has nothing to act on."
+        decided.append((rp, selection, targets, mode, reason))
+    proposed, withheld = [], []
+    async with deps.store.unit_of_work() as uow:
+        for rp, selection, targets, mode, reason in decided:
+            channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
+            opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
+            uow.send(opening)
+            if reason is not None:
+                withheld.append((rp.name, reason))
+            if selection.out_of_scope or selection.over_cap:
+                uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
+            if not targets:
+                uow.send(messages.say(
+                    thread, "This alert names no virtual machine inside the response plan's scopes, so the response plan "
+                            "has nothing to act on."))
+                continue
+            names = ", ".join(t.name for t in targets)
+            responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
+            request = PlanRequest(
+                title=f"{rp.operation.label} VM {names}",
+                rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
+                actions=tuple(PlannedAction(rp.operation, t) for t in targets),
+                requested_by=responder,
+                policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
+                thread=thread,
+                mode=mode,
+                source=Source.INCIDENT,
+                incident_id=alert.alert_id,
             )
-            continue
-        names = ", ".join(t.name for t in targets)
-        responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
-        request = PlanRequest(
-            title=f"{rp.operation.label} VM {names}",
-            rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
-            actions=tuple(PlannedAction(rp.operation, t) for t in targets),
-            requested_by=responder,
-            policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
-            thread=replace(thread, card_activity_id=None),
-            mode=mode,
-            source=Source.INCIDENT,
-            incident_id=alert.alert_id,
-        )
-        plan = await propose_plan(deps, request)
-        if reason is not None:
-            await deps.record(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value)
-        proposed.append(plan)
-    return AlertOutcome(False, matched, tuple(proposed), tuple(withheld))
+            plan = stage_proposal(deps, uow, request)
+            if reason is not None:
+                uow.record(deps.event(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value))
+            proposed.append(plan)
+        outcome = AlertOutcome(matched, tuple(proposed), tuple(withheld))
+        if inbox_key is not None:
+            uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
+    for plan in proposed:
+        start_if_approved(deps, plan)
+    return outcome
+
+
+async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: AlertAuth, inbox_key: str | None) -> AlertOutcome:
+    """Tell each of the incident's threads; the plans still waiting for consent or credentials expire, saying why."""
+    notice = f"\u2705 Azure Monitor reports the alert **{literal(alert.rule)}** resolved."
+    reason = f"Azure Monitor reported the alert {alert.rule} resolved before the plan ran; nothing more will be done."
+    for _ in range(MAX_ATTEMPTS):
+        expired = []
+        try:
+            async with deps.store.unit_of_work() as uow:
+                for plan in await deps.store.for_incident(alert.alert_id):
+                    if plan.thread is not None:
+                        for m in messages.reply(plan, notice):
+                            uow.send(m)
+                    if plan.state in WAITING_STATES:
+                        after = transitions.withdraw(plan, deps.clock.now(), reason)
+                        saved = uow.save(after, expected_version=plan.version)
+                        uow.record(deps.event(saved, SYSTEM, AuditEventName.PLAN_EXPIRED, plan, reason="alert resolved"))
+                        notify(uow, saved, card=True, reply=result_text(saved))
+                        expired.append(saved)
+                outcome = AlertOutcome(matched, expired=tuple(expired))
+                if inbox_key is not None:
+                    uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
+        except ConcurrentUpdate:
+            continue  # a plan moved meanwhile (approved, say): decide again on what it is now
+        return outcome
+    raise RuntimeError(f"alert {alert.alert_id}: the Resolved notice could not be stored")
 
 
 async def _confirm(deps: Deps, alert: Alert) -> AlertCheck:

@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 async def recover_interrupted(deps: Deps) -> list[Plan]:
-    """Mark plans left approved or executing by a dead process INTERRUPTED and tell their threads."""
+    """Mark plans left approved or executing by a dead process INTERRUPTED and queue the notice to their threads
+    (never waits on Teams: the outbox sends it)."""
     found = await deps.store.in_states({PlanState.APPROVED, *EXECUTING_STATES})
     return [p for p in [await _end(deps, plan, AuditEventName.PLAN_INTERRUPTED) for plan in found] if p is not None]
 
@@ -31,15 +32,9 @@ async def _end(deps: Deps, plan: Plan, how: AuditEventName) -> Plan | None:
     now = deps.clock.now()
     try:
         after = transitions.interrupt(plan, now) if how is AuditEventName.PLAN_INTERRUPTED else transitions.expire(plan, now)
-        plan = await deps.commit(plan, after, SYSTEM, how)
+        return await deps.commit(plan, after, SYSTEM, how, card=True, reply=result_text(after))
     except (ConcurrentUpdate, Refusal):
         return None  # someone acted on it in the meantime
-    try:
-        await deps.notifier.update_card(plan)
-        await deps.notifier.reply(plan, result_text(plan))
-    except Exception:
-        log.warning("plan %s is %s but its thread could not be told", plan.id, plan.state.value, exc_info=True)
-    return plan
 
 
 async def pending_for(deps: Deps, person: Person) -> list[Plan]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from ..domain.scope import check_in_scope
+from ..ports import UnitOfWork
+from . import messages
 from .deps import SYSTEM, Deps
 from .run_plan import run_plan
 
@@ -28,6 +30,7 @@ class PlanRequest:
     source: Source = Source.CHAT
     incident_id: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None  # the chat command's activity: the card answers it
 
 
 def new_plan_id() -> str:
@@ -35,11 +38,19 @@ def new_plan_id() -> str:
 
 
 async def propose_plan(deps: Deps, request: PlanRequest) -> Plan:
-    """Create the plan, post its card in the thread, and start it at once if consent is implicit.
+    """Create the plan and queue its card in one unit of work, then start it at once if consent is implicit.
 
     Raises Refusal (OUT_OF_SCOPE) before anything is stored when an action lies outside ALLOWED_SCOPES:
     every entry point checks earlier with the same rule, this is the last line.
     """
+    async with deps.store.unit_of_work() as uow:
+        plan = stage_proposal(deps, uow, request)
+    start_if_approved(deps, plan)
+    return plan
+
+
+def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
+    """The writes of a proposal, in `uow`: the plan (already presented), its audit events and its card."""
     for action in request.actions:
         check_in_scope(action.resource, deps.allowed_scopes)
     now = deps.clock.now()
@@ -50,16 +61,19 @@ async def propose_plan(deps: Deps, request: PlanRequest) -> Plan:
         thread=request.thread, incident_id=request.incident_id, power_states=dict(request.power_states),
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
-    plan = await deps.store.add(plan)
-    await deps.record(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value, mode=request.mode.value,
-                      actions="; ".join(a.describe() for a in plan.actions))
-    plan = await deps.commit(plan, replace(presented, version=plan.version), SYSTEM,
-                             AuditEventName.CONSENT_IMPLICIT if presented.state is PlanState.APPROVED
-                             else AuditEventName.CONSENT_REQUESTED)
-    if plan.thread is not None:
-        thread = await deps.notifier.post_plan(plan)
-        plan = await deps.store.save(replace(plan, thread=thread), expected_version=plan.version)
+    uow.record(deps.event(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value,
+                          mode=request.mode.value, actions="; ".join(a.describe() for a in plan.actions)))
+    stored = uow.add(presented)
+    uow.record(deps.event(stored, SYSTEM, AuditEventName.CONSENT_IMPLICIT if stored.state is PlanState.APPROVED
+                            else AuditEventName.CONSENT_REQUESTED,
+                          plan))
+    for m in messages.post_card(stored, request.reply_to):
+        uow.send(m)
+    return stored
+
+
+def start_if_approved(deps: Deps, plan: Plan) -> None:
+    """After the commit: an implicitly approved plan runs now."""
     if plan.state is PlanState.APPROVED:
         plan_id = plan.id
         deps.tasks.spawn(lambda: run_plan(deps, plan_id), name=f"run {plan_id}")
-    return plan

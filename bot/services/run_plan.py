@@ -9,13 +9,14 @@ from dataclasses import replace
 from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlanState
+from ..domain.plan import EXECUTING_STATES, AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlanState
 from ..ports import Credential, RunResult, RunStatus
 from .deps import Deps
 from .results import result_text, run_detail
 
 log = logging.getLogger(__name__)
 AGENT = Person(object_id="agent", name="the agent", tenant_id="")
+MAX_ATTEMPTS = 20  # each retry means a concurrent write (a card's activity id being recorded, an interruption)
 PROGRESS_EVERY = 2.0  # seconds between card updates while an action runs (Teams rate limits per thread)
 
 
@@ -26,22 +27,38 @@ async def run_plan(deps: Deps, plan_id: str) -> Plan | None:
         return plan
     try:
         plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, AuditEventName.EXECUTION_STARTED,
-                                 identity="agent", acting=ActingIdentity.AGENT.value)
+                                 card=True, identity="agent", acting=ActingIdentity.AGENT.value)
     except (ConcurrentUpdate, Refusal):
         return await deps.store.get(plan_id)  # another task or instance is running it
-    await deps.notifier.update_card(plan)
     return await execute_actions(deps, plan, deps.broker.agent(), AGENT)
 
 
 async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting: Person) -> Plan:
-    """Run the remaining actions in order with `credential`; the first refusal or failure stops the plan."""
+    """Run the remaining actions in order with `credential`; the first refusal or failure stops the plan.
+
+    The plan is read again before each action: as soon as it is no longer executing (interrupted by another
+    instance, say) nothing more is sent to Azure. Each outcome is committed through the state machine with the card
+    update (and, when the plan ends or needs credentials, the reply) in the same unit of work.
+    """
     who = ActingIdentity.AGENT if acting is AGENT else ActingIdentity.USER
     identity = who.describe(acting.name)
-    while plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER) and plan.next_action < len(plan.actions):
+    executing = plan.state
+    while True:
+        current = await deps.store.get(plan.id)
+        if current is None or current.state is not executing or current.next_action != plan.next_action:
+            if current is not None and current.version != plan.version:
+                log.warning("plan %s moved to %s under its execution; nothing more is run", plan.id, current.state.value,
+                            extra={"plan_id": plan.id})
+            return current or plan
+        plan = current
+        if plan.next_action >= len(plan.actions):
+            return plan
         action = plan.actions[plan.next_action]
         described = action.describe()
         started = deps.clock.now()
         plan = await _progress(deps, plan, f"{described}: sent to Azure")
+        if plan.state is not executing:
+            return plan
         last_update = time.monotonic()
 
         async def progress(text: str, described: str = described) -> None:
@@ -57,56 +74,52 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
             result = RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
         outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started,
                                 deps.clock.now())
+        plan = await _record_outcome(deps, plan, outcome, result, acting, who)
+        if plan.state is not executing:
+            return plan
+
+
+async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person,
+                          who: ActingIdentity) -> Plan:
+    """Commit the outcome over the plan as stored; a lost race re-reads and decides again through the state machine,
+    so nothing is written over a newer state (an interrupted plan stays interrupted; the outcome is still audited)."""
+    action = plan.actions[outcome.index]
+    detail = {"action": action.describe(), "identity": outcome.identity, "acting": who.value, "result": outcome.detail,
+              "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
+    for _ in range(MAX_ATTEMPTS):
+        if plan.state not in EXECUTING_STATES or plan.next_action != outcome.index:
+            await deps.record(plan, acting, AuditEventName.OUTCOME_AFTER_STOP, None, **detail, state=plan.state.value)
+            return plan
         if result.power_state:
             plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
-        plan = await _record_outcome(deps, plan, outcome, result.access_denied, acting, who)
-    await deps.notifier.update_card(plan)
-    if plan.state.is_terminal or plan.state is PlanState.AWAITING_CREDENTIALS:
-        await deps.notifier.reply(plan, result_text(plan))
-    return plan
+        after, event = _decide(deps, plan, outcome, result.access_denied)
+        ends = after.state.is_terminal or after.state is PlanState.AWAITING_CREDENTIALS
+        try:
+            return await deps.commit(plan, after, acting, event, card=True, reply=result_text(after) if ends else None,
+                                     **detail)
+        except ConcurrentUpdate:
+            fresh = await deps.store.get(plan.id)
+            if fresh is None:
+                return plan
+            plan = fresh
+    raise RuntimeError(f"plan {plan.id}: the outcome of action {outcome.index} could not be stored")
 
 
-async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None,
-                          acting: Person, who: ActingIdentity) -> Plan:
+def _decide(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None) -> tuple[Plan, AuditEventName]:
     now = deps.clock.now()
     if outcome.status == RunStatus.SUCCEEDED:
-        after = transitions.action_succeeded(plan, outcome)
-        event = AuditEventName.ACTION_SUCCEEDED
-    elif outcome.status == RunStatus.REFUSED and denied is not None:
+        return transitions.action_succeeded(plan, outcome), AuditEventName.ACTION_SUCCEEDED
+    if outcome.status == RunStatus.REFUSED and denied is not None:
         if plan.state is PlanState.EXECUTING:
-            after, event = transitions.agent_refused(plan, denied, outcome, now), AuditEventName.AGENT_REFUSED
-        else:
-            after, event = transitions.user_refused(plan, denied, outcome, now), AuditEventName.USER_REFUSED
-    else:
-        after, event = transitions.action_failed(plan, outcome, now), AuditEventName.ACTION_FAILED
-    detail = {"action": plan.actions[outcome.index].describe(), "identity": outcome.identity, "acting": who.value,
-              "result": outcome.detail,
-              "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
-    return await _commit_retrying(deps, plan, after, acting, event, detail)
-
-
-async def _commit_retrying(deps: Deps, plan: Plan, after: Plan, actor: Person, event: AuditEventName,
-                           detail: dict[str, str]) -> Plan:
-    """The executor owns the plan while it runs; a lost race can only be a progress write, so re-apply on top."""
-    try:
-        return await deps.commit(plan, after, actor, event, **detail)
-    except ConcurrentUpdate:
-        current = await deps.store.get(plan.id)
-        assert current is not None
-        merged = replace(after, version=current.version)
-        return await deps.commit(current, merged, actor, event, **detail)
+            return transitions.agent_refused(plan, denied, outcome, now), AuditEventName.AGENT_REFUSED
+        return transitions.user_refused(plan, denied, outcome, now), AuditEventName.USER_REFUSED
+    return transitions.action_failed(plan, outcome, now), AuditEventName.ACTION_FAILED
 
 
 async def _progress(deps: Deps, plan: Plan, text: str) -> Plan:
-    """Show progress on the card; progress is best effort and never stops the run."""
+    """Show progress on the card (the update is queued with the write); a lost race returns the plan as stored."""
     try:
-        plan = await deps.store.save(transitions.report_progress(plan, text), expected_version=plan.version)
+        return await deps.commit_quietly(plan, transitions.report_progress(plan, text))
     except (ConcurrentUpdate, Refusal):
         fresh = await deps.store.get(plan.id)
         return fresh or plan
-    try:
-        await deps.notifier.update_card(plan)
-    except Exception:
-        log.warning("could not update the card of plan %s with progress", plan.id, exc_info=True)
-    return plan
-

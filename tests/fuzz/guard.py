@@ -46,7 +46,8 @@ def snapshot(store: Path, sandbox: Sandbox) -> Snapshot:
 async def settle(bot: RunningBot, timeout: float = 15.0) -> None:
     """Wait until the bot's background work (card updates, replies) is done, so the next example starts clean."""
     deadline = time.monotonic() + timeout
-    while bot.container.tasks.pending:
+    # the inbox's alerts and the outbox's messages included (they run after the answer too)
+    while not await asyncio.to_thread(bot.thread.call, bot.container.idle):
         assert time.monotonic() < deadline, "background work did not finish"
         await asyncio.sleep(0.005)
 

@@ -47,10 +47,11 @@ class RunningBot:
         self.thread.stop()
 
     async def settled(self, timeout: float = 10.0) -> None:
-        """Wait until the bot has no work left in the background (executions, card updates): what it was going
-        to do after the last answer has been done, so asserting that nothing happened is meaningful."""
+        """Wait until the bot has no work left in the background (executions, alerts in the inbox, messages in the
+        outbox): what it was going to do after the last answer has been done, so asserting that nothing happened is
+        meaningful."""
         async def idle() -> bool:
-            return self.container.tasks.pending == 0
+            return await asyncio.to_thread(self.thread.call, self.container.idle)
 
         await eventually(idle, "the bot's background work finishes", timeout)
 

@@ -122,7 +122,7 @@ def test_response_plan_naming_a_foreign_service_url_stops_start_up(sandbox: Sand
 
 async def test_the_notifier_refuses_any_untrusted_url_whatever_stored_it(bot: RunningBot, listener: Listener) -> None:
     """Defence in depth: a thread in the store (an old row, a response plan) naming a foreign host is never called."""
-    notifier = bot.container.deps.notifier
+    notifier = bot.container.notifier  # the outbox worker's
     for url in (listener.url, listener.url.replace("https://", "http://")):
         thread = Thread(url, "19:sandbox-x@thread.v2", "t", "groupChat")
 
@@ -223,16 +223,18 @@ async def test_refresh_answers_alike_for_unknown_plans_other_conversations_and_o
 TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
 
 
-async def _replies(d: TeamsDriver, conversation: Conversation, count: int) -> list[str]:
-    """Wait (polling, with a deadline) until the bot has answered `count` times in the conversation; texts, oldest first."""
+async def _replies(d: TeamsDriver, conversation: Conversation, asked: list[dict[str, Any]]) -> list[str]:
+    """Wait (polling, with a deadline) until the bot has answered each command `asked`; the answers' texts in the
+    order of the commands (each answer is a reply to its command: answers sent through the outbox may arrive after a
+    refusal sent in the turn)."""
     await d.wait_for(lambda m: True, conversation_id=conversation.id)
-    texts: list[str] = []
+    answers: dict[str, str] = {}
     for _ in range(500):
-        texts = [m.text for m in await d.bot_messages(conversation.id)]
-        if len(texts) >= count:
-            return texts
+        answers = {m.reply_to_id: m.text for m in await d.bot_messages(conversation.id) if m.reply_to_id}
+        if all(a["id"] in answers for a in asked):
+            return [answers[a["id"]] for a in asked]
         await asyncio.sleep(0.02)
-    raise AssertionError(f"only {len(texts)} answers: {texts}")
+    raise AssertionError(f"only {len(answers)} answers: {list(answers.values())}")
 
 
 async def test_commands_beyond_a_persons_limit_get_a_polite_refusal_until_time_passes(
@@ -242,22 +244,20 @@ async def test_commands_beyond_a_persons_limit_get_a_polite_refusal_until_time_p
     bot: RunningBot = make_bot(clock=clock, RATE_LIMIT_PERSON_PER_MINUTE="3")
     carol = sandbox.world.user("carol")
     async with sandbox.driver(bot.messages_url) as d:
-        for _ in range(4):
-            await d.say(carol, "help", chat)
-        texts = await _replies(d, chat, 4)
+        asked = [await d.say(carol, "help", chat) for _ in range(4)]
+        texts = await _replies(d, chat, asked)
         assert texts[:3] == [texts[0]] * 3 and TOO_FAST not in texts[0]
         assert texts[3] == TOO_FAST  # never silence
         clock.advance(seconds=61)
-        await d.say(carol, "help", chat)
-        assert (await _replies(d, chat, 5))[4] == texts[0]
+        asked.append(await d.say(carol, "help", chat))
+        assert (await _replies(d, chat, asked))[4] == texts[0]
 
 
 async def test_a_conversation_has_its_own_limit_across_people(sandbox: Sandbox, chat: Conversation, make_bot: Any) -> None:
     bot: RunningBot = make_bot(clock=ManualClock(), RATE_LIMIT_CONVERSATION_PER_MINUTE="2")
     async with sandbox.driver(bot.messages_url) as d:
-        for who in ("carol", "alice", "bob"):
-            await d.say(sandbox.world.user(who), "help", chat)
-        texts = await _replies(d, chat, 3)
+        asked = [await d.say(sandbox.world.user(who), "help", chat) for who in ("carol", "alice", "bob")]
+        texts = await _replies(d, chat, asked)
         assert texts[2] == TOO_FAST and TOO_FAST not in texts[0] + texts[1]
 
 
@@ -351,10 +351,12 @@ async def test_a_thousand_commands_naming_distinct_subscriptions_leave_memory_an
         fds, rss = _open_fds(), _rss_kib()
         await _flood(d, carol, chat, subscriptions[200:])  # the 1,000 measured commands
         answered = [m for m in await d.bot_messages(chat.id) if "power state" in m.text or "VM **" in m.text]
+        # answers go out through the outbox within Teams' per-thread rate limit (60 per 30 s): the rest are queued
+        queued = bot.container.store.outbox_depth()
         gc.collect()
         fds_after, rss_after = _open_fds(), _rss_kib()
     print(f"1,000 distinct subscriptions: open fds {fds} -> {fds_after}, RSS {rss / 1024:.1f} -> {rss_after / 1024:.1f} MiB")
-    assert len(answered) >= 1_200  # every command was answered (none dropped by a limit)
+    assert len(answered) + queued >= 1_200  # every command was answered or its answer queued (none dropped by a limit)
     reached = {path.split("/")[2] for _, path in sandbox.arm.requests if path.startswith("/subscriptions/")}
     assert len(reached & set(subscriptions)) >= 1_000  # each command really went to ARM for its own subscription
     assert fds_after - fds <= 8  # a leaked client per subscription would leave ~1,000 sockets open

@@ -20,7 +20,7 @@ from sandbox.monitor import alert_payload, fire, resolve
 from sandbox.world import VirtualMachine
 
 from ..conftest import each_token_version
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, eventually
 
 OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
 ROLE = "ActionGroupsSecureWebhook"
@@ -39,7 +39,22 @@ def _token(sandbox: Sandbox, app_name: str = "action-groups") -> str:
 async def _secure(driver: TeamsDriver, bot: RunningBot, payload: Any, token: str) -> tuple[int, Any]:
     """POST as the secure webhook: a Bearer token, no secret in the URL."""
     async with driver.session.post(f"{bot.url}/api/incidents", json=payload, headers={"Authorization": f"Bearer {token}"}) as r:
-        return r.status, await r.json()
+        return await _processed(bot, r.status, await r.json())
+
+
+async def _processed(bot: RunningBot, status: int, body: Any) -> tuple[int, Any]:
+    """The webhook answers 202 as soon as the alert is stored; the inbox worker then processes it. For an accepted
+    alert, wait until it is processed and return what processing did (response plans matched, plans proposed)."""
+    if status != 202 or not body.get("accepted"):
+        return status, body
+    outcome: dict[str, Any] = {}
+
+    async def processed() -> bool:
+        outcome.update(await bot.container.store.alert_outcome(body["inboxKey"]) or {})
+        return bool(outcome)
+
+    await eventually(processed, "the alert is processed")
+    return status, {**body, **outcome}
 
 
 def _vm(sandbox: Sandbox, name: str) -> Any:
@@ -49,7 +64,7 @@ def _vm(sandbox: Sandbox, name: str) -> Any:
 async def _post(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, payload: Any, code: str | None = None) -> tuple[int, Any]:
     url = f"{bot.url}/api/incidents?code={code if code is not None else sandbox.webhook_secret}"
     async with driver.session.post(url, json=payload) as r:
-        return r.status, await r.json()
+        return await _processed(bot, r.status, await r.json())
 
 
 async def _thread_cards(driver: TeamsDriver, conversation_id: str) -> list[BotMessage]:

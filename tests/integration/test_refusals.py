@@ -133,7 +133,8 @@ async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
     store = SqliteStore(store_path)
     plans = await store.in_states({PlanState.AWAITING_CONSENT})
     plan = plans[0]
-    await store.save(replace(plan, state=PlanState.EXECUTING), plan.version)
+    async with store.unit_of_work() as uow:
+        uow.save(replace(plan, state=PlanState.EXECUTING), plan.version)
     store.close()
     before = sandbox.arm.writes_to("dev-01")
     second: RunningBot = make_bot()  # type: ignore[operator]

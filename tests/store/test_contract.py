@@ -1,8 +1,9 @@
-"""What every store promises (bot/ports.py: PlanStore and AuditLog), run against each backend.
+"""What every store promises (bot/ports.py: PlanStore, UnitOfWork and AuditLog), run against each backend.
 
-The services rely on exactly these properties: a save is a compare-and-set on the plan's version
-(two clicks, two tasks or two instances: one wins, the other is told and writes nothing), a delivery
-key is acted on once, and the audit trail only grows, in the order it was written.
+The services rely on exactly these properties: every write goes through a unit of work; a save is a
+compare-and-set on the plan's version (two clicks, two tasks or two instances: one wins, the other is told and
+writes nothing), a transition's plan, audit events and outbox messages are written together or not at all, an
+alert delivery is stored once, and the audit trail only grows, in the order it was written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.domain import transitions as t
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import ConcurrentUpdate
 from bot.domain.plan import Plan, PlanState
+from bot.ports import MessageKind, OutboxMessage
 
 from ..unit.factories import ALICE, NOW, every_state, proposed
 
@@ -39,11 +41,28 @@ def same_event(a: AuditEvent, b: AuditEvent) -> bool:
     return replace(a, seq=None) == replace(b, seq=None)
 
 
+async def add(store: Any, plan: Plan) -> Plan:
+    async with store.unit_of_work() as uow:
+        added: Plan = uow.add(plan)
+    return added
+
+
+async def save(store: Any, plan: Plan, expected_version: int) -> Plan:
+    async with store.unit_of_work() as uow:
+        saved: Plan = uow.save(plan, expected_version)
+    return saved
+
+
+async def record(store: Any, e: AuditEvent) -> None:
+    async with store.unit_of_work() as uow:
+        uow.record(e)
+
+
 # -- plans -------------------------------------------------------------------------------------
 
 
 async def test_add_stores_version_1_and_get_returns_it(store: Any) -> None:
-    added = await store.add(proposed())
+    added = await add(store, proposed())
     assert added.version == 1
     assert await store.get(added.id) == added
 
@@ -56,51 +75,51 @@ async def test_get_of_an_unknown_plan_is_none(store: Any) -> None:
 
 
 async def test_adding_the_same_plan_id_twice_is_refused_and_keeps_the_first(store: Any) -> None:
-    first = await store.add(plan_with_id("p-twice"))
+    first = await add(store, plan_with_id("p-twice"))
     with pytest.raises(Exception):  # noqa: B017 - the backends' own "already exists" errors
-        await store.add(plan_with_id("p-twice", title="Another plan"))
+        await add(store, plan_with_id("p-twice", title="Another plan"))
     assert await store.get("p-twice") == first
 
 
 @pytest.mark.parametrize("name", sorted(every_state()))
 async def test_every_field_of_a_plan_in_every_state_round_trips(store: Any, name: str) -> None:
     plan = replace(every_state()[name], id=f"p-{name}")
-    added = await store.add(plan)
+    added = await add(store, plan)
     assert added == replace(plan, version=1)
     assert await store.get(plan.id) == added
-    saved = await store.save(replace(added, reason="changed"), expected_version=1)
+    saved = await save(store, replace(added, reason="changed"), expected_version=1)
     assert await store.get(plan.id) == saved == replace(plan, version=2, reason="changed")
 
 
 async def test_save_with_the_current_version_writes_and_bumps_it(store: Any) -> None:
-    added = await store.add(proposed())
+    added = await add(store, proposed())
     presented = t.present(added, NOW)
-    saved = await store.save(presented, expected_version=1)
+    saved = await save(store, presented, expected_version=1)
     assert saved.version == 2 and saved.state is PlanState.AWAITING_CONSENT
     assert await store.get(added.id) == saved
 
 
 async def test_save_with_a_stale_version_raises_and_writes_nothing(store: Any) -> None:
-    added = await store.add(proposed())
-    current = await store.save(t.present(added, NOW), expected_version=1)
+    added = await add(store, proposed())
+    current = await save(store, t.present(added, NOW), expected_version=1)
     with pytest.raises(ConcurrentUpdate) as raised:
-        await store.save(replace(added, title="Stale"), expected_version=1)
+        await save(store, replace(added, title="Stale"), expected_version=1)
     assert (raised.value.plan_id, raised.value.expected_version) == (added.id, 1)
     with pytest.raises(ConcurrentUpdate):
-        await store.save(replace(added, title="From the future"), expected_version=7)
+        await save(store, replace(added, title="From the future"), expected_version=7)
     assert await store.get(added.id) == current
 
 
 async def test_save_of_a_plan_never_added_raises(store: Any) -> None:
     with pytest.raises(ConcurrentUpdate):
-        await store.save(plan_with_id("p-never-added"), expected_version=1)
+        await save(store, plan_with_id("p-never-added"), expected_version=1)
     assert await store.get("p-never-added") is None
 
 
 async def test_concurrent_saves_of_one_version_exactly_one_wins(store: Any) -> None:
-    added = await store.add(t.present(proposed(), NOW))
+    added = await add(store, t.present(proposed(), NOW))
     attempts = [replace(added, reason=f"writer {i}") for i in range(CONCURRENCY)]
-    results = await asyncio.gather(*(store.save(p, expected_version=1) for p in attempts), return_exceptions=True)
+    results = await asyncio.gather(*(save(store, p, expected_version=1) for p in attempts), return_exceptions=True)
     won = [r for r in results if isinstance(r, Plan)]
     lost = [r for r in results if isinstance(r, ConcurrentUpdate)]
     assert len(won) == 1 and len(lost) == CONCURRENCY - 1, results
@@ -108,7 +127,7 @@ async def test_concurrent_saves_of_one_version_exactly_one_wins(store: Any) -> N
 
 
 async def test_in_states_returns_the_plans_in_those_states_only(store: Any) -> None:
-    plans = {name: await store.add(replace(p, id=f"p-{name}")) for name, p in every_state().items()}
+    plans = {name: await add(store, replace(p, id=f"p-{name}")) for name, p in every_state().items()}
     waiting = await store.in_states({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})
     assert {p.id for p in waiting} == {plans[n].id for n in ("awaiting_consent", "awaiting_consent_one_of_two", "awaiting_credentials")}
     assert await store.in_states({PlanState.SUCCEEDED}) == [plans["succeeded"]]
@@ -116,43 +135,50 @@ async def test_in_states_returns_the_plans_in_those_states_only(store: Any) -> N
 
 
 async def test_in_states_follows_saves(store: Any) -> None:
-    added = await store.add(proposed())
+    added = await add(store, proposed())
     assert [p.id for p in await store.in_states({PlanState.PROPOSED})] == [added.id]
-    await store.save(t.present(added, NOW), expected_version=1)
+    await save(store, t.present(added, NOW), expected_version=1)
     assert await store.in_states({PlanState.PROPOSED}) == []
     assert [p.id for p in await store.in_states({PlanState.AWAITING_CONSENT})] == [added.id]
 
 
 async def test_in_states_lists_the_soonest_to_expire_first(store: Any) -> None:
     for i, minutes in enumerate((30, 5, 60, 15)):
-        await store.add(plan_with_id(f"p-expiry-{i}", expires_at=NOW + timedelta(minutes=minutes)))
+        await add(store, plan_with_id(f"p-expiry-{i}", expires_at=NOW + timedelta(minutes=minutes)))
     found = await store.in_states({PlanState.PROPOSED})
     assert [p.id for p in found] == ["p-expiry-1", "p-expiry-3", "p-expiry-0", "p-expiry-2"]
 
 
 async def test_for_incident_returns_that_incidents_plans(store: Any) -> None:
-    a = await store.add(plan_with_id("p-inc-a", incident_id="alert-1"))
-    b = await store.add(plan_with_id("p-inc-b", incident_id="alert-1"))
-    await store.add(plan_with_id("p-inc-c", incident_id="alert-2"))
-    await store.add(plan_with_id("p-no-inc"))
+    a = await add(store, plan_with_id("p-inc-a", incident_id="alert-1"))
+    b = await add(store, plan_with_id("p-inc-b", incident_id="alert-1"))
+    await add(store, plan_with_id("p-inc-c", incident_id="alert-2"))
+    await add(store, plan_with_id("p-no-inc"))
     assert sorted(p.id for p in await store.for_incident("alert-1")) == [a.id, b.id]
     assert await store.for_incident("alert-unknown") == []
     assert await store.for_incident("alert-1' or '1' eq '1") == []  # quoted, never a filter of its own
 
 
-# -- delivery keys -------------------------------------------------------------------------------
+# -- the alert inbox -----------------------------------------------------------------------------
 
 
-async def test_first_delivery_is_true_once_per_key(store: Any) -> None:
-    assert await store.first_delivery("alert-1/fired/2026-11-24T09:00:00Z") is True
-    assert await store.first_delivery("alert-1/fired/2026-11-24T09:00:00Z") is False
-    assert await store.first_delivery("alert-1/resolved/2026-11-24T09:10:00Z") is True
-    assert await store.first_delivery("odd #?/\\' key " + "x" * 2000) is True
+async def test_an_alert_delivery_is_stored_once_and_a_repeat_is_recognised_once_processed(store: Any) -> None:
+    key = "alert-1/fired/2026-11-24T09:00:00Z"
+    assert await store.accept_alert(key, {"n": 1}, "shared_secret") == "new"
+    assert await store.accept_alert(key, {"n": 1}, "shared_secret") == "pending"  # not processed yet: kept once
+    assert await store.accept_alert("odd #?/\\' key " + "x" * 2000, {}, "secure_webhook") == "new"
+    (due,) = [d for d in await store.due_alerts(1e12, 10) if d[0] == key]
+    assert due == (key, {"n": 1}, "shared_secret", 0)
+    async with store.unit_of_work() as uow:
+        uow.alert_processed(key, {"matched": ["high-cpu"]})
+    assert await store.accept_alert(key, {"n": 1}, "shared_secret") == "done"
+    assert await store.alert_outcome(key) == {"matched": ["high-cpu"]}
+    assert key not in [d[0] for d in await store.due_alerts(1e12, 10)]
 
 
-async def test_concurrent_first_deliveries_of_one_key_exactly_one_wins(store: Any) -> None:
-    results = await asyncio.gather(*(store.first_delivery("retried-webhook") for _ in range(CONCURRENCY)))
-    assert sorted(results) == [False] * (CONCURRENCY - 1) + [True]
+async def test_concurrent_deliveries_of_one_alert_store_it_once(store: Any) -> None:
+    results = await asyncio.gather(*(store.accept_alert("retried-webhook", {}, "shared_secret") for _ in range(CONCURRENCY)))
+    assert sorted(results) == ["new"] + ["pending"] * (CONCURRENCY - 1)
 
 
 # -- audit -----------------------------------------------------------------------------------------
@@ -161,17 +187,17 @@ async def test_concurrent_first_deliveries_of_one_key_exactly_one_wins(store: An
 async def test_audit_events_come_back_in_the_order_written(store: Any) -> None:
     written = [event("p-audit", f"event_{i}", reason=f"number {i}") for i in range(15)]  # same `at`: order by write
     for e in written:
-        await store.record(e)
+        await record(store, e)
     back = await store.events("p-audit")
     assert len(back) == len(written) and all(same_event(a, b) for a, b in zip(back, written, strict=True))
     assert all(e.seq is not None for e in back) and [e.seq for e in back] == sorted({e.seq for e in back})
 
 
 async def test_audit_events_are_filtered_by_plan_and_time(store: Any) -> None:
-    await store.record(event("p-one", "plan_proposed", 0))
-    await store.record(event("p-two", "plan_proposed", 1))
-    await store.record(event("p-one", "approval_given", 2))
-    await store.record(event(None, "approval_refused", 3, code="not_found"))  # about no plan we know
+    await record(store, event("p-one", "plan_proposed", 0))
+    await record(store, event("p-two", "plan_proposed", 1))
+    await record(store, event("p-one", "approval_given", 2))
+    await record(store, event(None, "approval_refused", 3, code="not_found"))  # about no plan we know
     assert [e.event for e in await store.events("p-one")] == ["plan_proposed", "approval_given"]
     assert [e.event for e in await store.events("p-one", since=NOW + timedelta(minutes=1))] == ["approval_given"]
     assert [(e.plan_id, e.event) for e in await store.events(since=NOW + timedelta(minutes=1))] == [
@@ -185,13 +211,13 @@ async def test_audit_events_are_filtered_by_plan_and_time(store: Any) -> None:
 
 async def test_audit_is_append_only_a_record_never_replaces_another(store: Any) -> None:
     first = event("p-append", "approval_given")
-    await store.record(first)
-    await store.record(first)  # the same event twice is two lines of the trail
+    await record(store, first)
+    await record(store, first)  # the same event twice is two lines of the trail
     assert len(await store.events("p-append")) == 2
 
 
 async def test_concurrent_audit_records_are_all_kept(store: Any) -> None:
-    await asyncio.gather(*(store.record(event("p-busy", f"event_{i}")) for i in range(CONCURRENCY)))
+    await asyncio.gather(*(record(store, event("p-busy", f"event_{i}")) for i in range(CONCURRENCY)))
     assert sorted(e.event for e in await store.events("p-busy")) == sorted(f"event_{i}" for i in range(CONCURRENCY))
 
 
@@ -206,6 +232,72 @@ async def test_audit_detail_and_every_field_round_trip(store: Any) -> None:
         "failed",
         {"code": "Conflict", "message": "Operation 'restart' is not allowed — ünïcödé ✅", "seconds": "1.5"},
     )
-    await store.record(e)
+    await record(store, e)
     (back,) = await store.events("p-detail")
     assert same_event(back, e)
+
+
+# -- units of work and the outbox ------------------------------------------------------------------
+
+
+def _message(plan: Plan, kind: MessageKind, key: str = "conv-a", text: str | None = None) -> OutboxMessage:
+    return OutboxMessage(kind, key, plan.id, plan.version, text=text)
+
+
+async def test_a_transition_its_events_and_its_messages_are_written_together_or_not_at_all(store: Any) -> None:
+    added = await add(store, plan_with_id("p-uow"))
+    await save(store, replace(added, reason="someone else first"), added.version)
+    with pytest.raises(ConcurrentUpdate):
+        async with store.unit_of_work() as uow:
+            uow.record(event(added.id, "approval_given"))
+            uow.send(_message(added, MessageKind.UPDATE_CARD))
+            uow.save(replace(added, state=PlanState.DENIED), added.version)  # stale: the whole unit fails
+    assert await store.events(added.id) == []
+    assert await store.due_messages(1e12, 10) == [] and await asyncio.to_thread(store.outbox_depth) == 0
+    async with store.unit_of_work() as uow:
+        current = await store.get(added.id)
+        saved = uow.save(replace(current, state=PlanState.DENIED), current.version)
+        uow.record(event(added.id, "plan_denied"))
+        uow.send(_message(saved, MessageKind.UPDATE_CARD))
+        uow.send(_message(saved, MessageKind.TEXT, text="Denied"))
+    assert (await store.get(added.id)).state is PlanState.DENIED
+    assert [e.event for e in await store.events(added.id)] == ["plan_denied"]
+    assert await asyncio.to_thread(store.outbox_depth) == 2
+
+
+async def test_the_outbox_gives_one_message_per_key_at_a_time_in_the_order_written(store: Any) -> None:
+    a, b = await add(store, plan_with_id("p-out-a")), await add(store, plan_with_id("p-out-b"))
+    async with store.unit_of_work() as uow:
+        uow.send(_message(a, MessageKind.POST_CARD))
+        uow.send(_message(a, MessageKind.TEXT, text="first"))
+        uow.send(_message(b, MessageKind.POST_CARD, key="conv-b"))
+    heads = await store.due_messages(1e12, 10)
+    assert [(m.key, m.kind) for m in heads] == [("conv-a", MessageKind.POST_CARD), ("conv-b", MessageKind.POST_CARD)]
+    first = heads[0]
+    assert await store.claim_message(first.seq, "me", 100.0, 160.0) is True
+    assert await store.claim_message(first.seq, "other", 100.0, 160.0) is False  # held by "me"
+    assert [m.key for m in await store.due_messages(100.0, 10)] == ["conv-b"]  # conv-a waits for its head
+    async with store.unit_of_work() as uow:
+        uow.delivered(first.seq)
+    (text,) = [m for m in await store.due_messages(1e12, 10) if m.key == "conv-a"]
+    assert text.kind is MessageKind.TEXT and text.text == "first"
+    await store.retry_message(text.seq, 1, 5_000.0, "HTTP 429")
+    assert [m.key for m in await store.due_messages(4_999.0, 10)] == ["conv-b"]  # not before its back-off
+    assert [m.attempts for m in await store.due_messages(5_000.0, 10) if m.key == "conv-a"] == [1]
+    async with store.unit_of_work() as uow:
+        uow.dead_letter(text.seq, "HTTP 404")
+    assert await asyncio.to_thread(store.dead_letters) == 1 and await asyncio.to_thread(store.outbox_depth) == 1
+
+
+async def test_a_sent_card_covers_the_card_updates_written_before_it(store: Any) -> None:
+    added = await add(store, plan_with_id("p-coalesce"))
+    async with store.unit_of_work() as uow:
+        for version in (1, 2, 3):
+            uow.send(_message(replace(added, version=version), MessageKind.UPDATE_CARD))
+        uow.send(_message(replace(added, version=4), MessageKind.UPDATE_CARD))
+    (head,) = await store.due_messages(1e12, 10)
+    async with store.unit_of_work() as uow:
+        uow.delivered(head.seq)
+        uow.coalesce(added.id, 3)  # the card sent showed version 3
+    (left,) = await store.due_messages(1e12, 10)
+    assert left.plan_version == 4 and await asyncio.to_thread(store.outbox_depth) == 1

@@ -10,16 +10,20 @@ Two ways in (https://learn.microsoft.com/azure/azure-monitor/alerts/action-group
   an alert never runs an autonomous plan at once while `INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK` is on.
 
 A request that carries a Bearer token is judged by the token alone (a bad token is not rescued by the secret).
-The answer comes quickly (the action group waits about 10 s and retries 408/429/503/504): 202 once the alert is
-handled, 200 for a repeated delivery, 400 for a payload that is not a common-schema alert, 401 for no or bad
-credentials, 403 for a valid token that is not Azure Monitor's secure webhook, 404 when nothing is configured.
+The answer comes within milliseconds (the action group waits about 10 s and retries 408/429/503/504): the alert is
+stored in the inbox and processed by the inbox worker (bot/adapters/inbox.py). 202 once it is stored (also for a
+repeat of a delivery not processed yet: the inbox keeps one), 200 for a repeat of a delivery already processed, 400
+for a payload that is not a common-schema alert, 401 for no or bad credentials, 403 for a valid token that is not
+Azure Monitor's secure webhook, 404 when nothing is configured.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -30,6 +34,7 @@ from ...services.handle_alert import handle_alert
 from ..azure.tokens import TokenRejected
 
 log = logging.getLogger(__name__)
+STATUS_PATH = "/api/incidents/status"
 
 
 class IncidentsApi:
@@ -46,26 +51,37 @@ class IncidentsApi:
         if isinstance(auth, web.Response):
             return auth
         try:
-            alert = parse_alert(await request.json())
+            payload = await request.json()
+            alert = parse_alert(payload)
         except ValueError as e:
             return _error(400, str(e))
-        outcome = await handle_alert(
-            self.c.deps, alert, list(s.response_plans), s.policy, incident_card, auth, s.autonomous_requires_secure_webhook
-        )
-        if outcome.duplicate:
+        stored = await self.c.store.accept_alert(alert.key, payload, auth.value)
+        if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
-        log.info("alert %s (%s, %s) matched %s", alert.rule, alert.condition, auth.value, list(outcome.matched) or "no response plan")
+        self.c.inbox.accepted()
+        status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
         return web.json_response(
-            {
-                "alertId": alert.alert_id,
-                "condition": alert.condition,
-                "authentication": auth.value,
-                "matched": list(outcome.matched),
-                "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in outcome.plans],
-                "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in outcome.withheld],
-            },
-            status=202,
+            {"alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value, "accepted": True,
+             "inboxKey": alert.key, "status": status_url},
+            status=202, headers={"Location": status_url},
         )
+
+    async def status(self, request: web.Request) -> web.Response:
+        """`GET /api/incidents/status?key=`: what processing a stored alert did (same authentication as the POST):
+        200 with the outcome once processed (or given up), 202 while it waits in the inbox, 404 for an unknown key."""
+        s = self.c.settings
+        if not s.incident_webhook_secret and not s.api_audience:
+            return _error(404, "incident notifications are not configured")
+        auth = await self._authenticate(request)
+        if isinstance(auth, web.Response):
+            return auth
+        found = await self.c.store.alert_state(request.query.get("key", ""))
+        if found is None:
+            return _error(404, "no alert delivery with this key")
+        state, outcome = found
+        if state == "pending":
+            return web.json_response({"status": "pending"}, status=202)
+        return web.json_response({"status": state, **(outcome or {})}, status=200)
 
     async def _authenticate(self, request: web.Request) -> AlertAuth | web.Response:
         s = self.c.settings
@@ -108,6 +124,17 @@ class IncidentsApi:
                 f"Groups service principal (infra/README.md)",
             )
         return AlertAuth.SECURE_WEBHOOK
+
+
+def alert_processor(container: Any) -> Callable[[str, dict[str, Any], str], Awaitable[None]]:
+    """What the inbox worker does with each stored alert: the handle_alert use case, marking the entry done."""
+    async def process(key: str, payload: dict[str, Any], auth: str) -> None:
+        s = container.settings
+        alert = parse_alert(payload)
+        outcome = await handle_alert(container.deps, alert, list(s.response_plans), s.policy, incident_card, AlertAuth(auth),
+                                     s.autonomous_requires_secure_webhook, inbox_key=key)
+        log.info("alert %s (%s, %s) matched %s", alert.rule, alert.condition, auth, list(outcome.matched) or "no response plan")
+    return process
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -23,6 +23,7 @@ from ...domain.plan import (
     Thread,
     ThreadKind,
 )
+from ...ports import MessageKind, OutboxMessage
 
 
 def _dt(value: datetime | None) -> str | None:
@@ -39,6 +40,29 @@ def _person(p: Person | None) -> dict[str, Any] | None:
 
 def _parse_person(d: dict[str, Any] | None) -> Person | None:
     return None if d is None else Person(d["object_id"], d["name"], d["tenant_id"], d.get("teams_id"))
+
+
+def thread_to_dict(t: Thread | None) -> dict[str, Any] | None:
+    return None if t is None else {"service_url": t.service_url, "conversation_id": t.conversation_id,
+                                   "tenant_id": t.tenant_id, "kind": t.kind, "card_activity_id": t.card_activity_id}
+
+
+def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
+    return None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]),
+                                         t.get("card_activity_id"))
+
+
+def message_data(m: OutboxMessage) -> str:
+    """The parts of an outbox message that are not columns of their own."""
+    return json.dumps({"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to,
+                       "thread_ref": m.thread_ref})
+
+
+def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str,
+                     attempts: int) -> OutboxMessage:
+    d = json.loads(data)
+    return OutboxMessage(MessageKind(kind), key, plan_id, plan_version, thread_from_dict(d.get("thread")), d.get("text"),
+                         d.get("card"), d.get("reply_to"), d.get("thread_ref"), seq, attempts)
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -58,10 +82,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "expires_at": _dt(plan.expires_at),
         "mode": plan.mode.value,
         "source": plan.source.value,
-        "thread": None if plan.thread is None else {
-            "service_url": plan.thread.service_url, "conversation_id": plan.thread.conversation_id,
-            "tenant_id": plan.thread.tenant_id, "kind": plan.thread.kind, "card_activity_id": plan.thread.card_activity_id,
-        },
+        "thread": thread_to_dict(plan.thread),
         "incident_id": plan.incident_id,
         "state": plan.state.value,
         "version": plan.version,
@@ -107,8 +128,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         expires_at=_parse_dt(d["expires_at"]) or datetime.min,
         mode=Mode(d["mode"]),
         source=Source(d["source"]),
-        thread=None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]),
-                                     t.get("card_activity_id")),
+        thread=thread_from_dict(t),
         incident_id=d.get("incident_id"),
         state=PlanState(d["state"]),
         version=d["version"],

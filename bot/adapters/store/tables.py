@@ -14,8 +14,12 @@ Layout (two tables, names `<STORE_TABLE_PREFIX>plans` and `<STORE_TABLE_PREFIX>d
                                          process's clock in nanoseconds, strictly increasing within a process,
                                          so RowKey order is write order; the random part keeps two instances
                                          writing in the same nanosecond apart
+      RowKey "outbox-<ns:020>-<random>"  one message to Teams each (the outbox), written in the plan's transaction
     partition "!no-plan"                 audit events that name no plan (a click on an unknown plan)
-    deliveries table: PartitionKey = first 2 hex digits of sha256(key), RowKey = the whole sha256 hex digest
+    partition "!outbox"                  messages to Teams that name no plan (a command's answer, an incident thread)
+    partition "!threads"                 channel threads the outbox opened, by the name later messages knew them by
+    deliveries table: PartitionKey = first 2 hex digits of sha256(key), RowKey = the whole sha256 hex digest;
+                                         the alert inbox (payload, state, attempts, outcome)
 
 Compare-and-set. A save reads the plan row (its ETag and Version), then writes, in one entity-group
 transaction (one partition, all or nothing): the plan row replaced *if its ETag is unchanged*
@@ -52,7 +56,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -64,13 +68,16 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
-from ...domain.plan import Plan, PlanState
-from .codec import plan_from_dict, plan_to_dict
+from ...domain.plan import Plan, PlanState, Thread
+from ...ports import OutboxMessage
+from .codec import message_data, message_from_row, plan_from_dict, plan_to_dict, thread_from_dict, thread_to_dict
 
 CHUNK_BYTES = 64_000  # a binary property holds at most 64 KiB
 MAX_CHUNKS = 14  # 896,000 bytes: room left for the other properties under the 1 MiB entity limit
 MAX_EVENTS_PER_SAVE = 98  # a transaction holds 100 operations: the plan row, its version marker, the events
 NO_PLAN = "!no-plan"  # cannot be a plan's partition: `_partition` never yields "!"
+OUTBOX = "!outbox"  # messages to Teams that name no plan
+THREADS = "!threads"  # channel threads the outbox created, by the name messages knew them by
 PLAN_ROW = "plan"
 SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 STATES_PER_QUERY = 10  # a filter holds at most 15 comparisons
@@ -200,6 +207,8 @@ class TableStore:
         self._clock_lock = threading.Lock()
         self._last_ns = 0
         self._counts: dict[str, int] = {}
+        self._listeners: list[Callable[[Sequence[AuditEvent], int], None]] = []
+        self._seqs: dict[int, tuple[str, str]] = {}  # outbox seq -> (PartitionKey, RowKey), as the worker read them
 
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", **client: Any) -> TableStore:
@@ -424,3 +433,293 @@ class TableStore:
         rows = [e async for e in self._plans.query_entities(where, parameters=params)]
         rows.sort(key=lambda e: str(e["RowKey"]))  # the writing time in nanoseconds, then the random part
         return [_event_from(e) for e in rows if not plan_id or e.get("PlanId") == plan_id]
+
+    # -- units of work, the outbox and the inbox ---------------------------------------------------
+    # A unit of work is applied as one entity-group transaction per partition: a plan's row, its version marker,
+    # its audit events and its outbox messages share the plan's PartitionKey, so one transition is all or nothing.
+    # Messages that name no plan (a command's answer, an incident thread) live in the OUTBOX partition, pending
+    # threads in THREADS; alerts in the deliveries table. A unit of work spanning several partitions (an alert that
+    # proposes several plans) commits partition by partition, plans first and the inbox entry last: a failure
+    # between two leaves the alert unprocessed, and processing it again may propose a plan twice.
+
+    def subscribe(self, listener: Callable[[Sequence[AuditEvent], int], None]) -> None:
+        self._listeners.append(listener)
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[TableUnitOfWork]:
+        uow = TableUnitOfWork(self)
+        yield uow
+        if uow.ops:
+            await self._apply(uow)
+            for listener in self._listeners:
+                listener(uow.events, uow.messages)
+
+    @_on_its_loop
+    async def _apply(self, uow: TableUnitOfWork) -> None:
+        await self._ready()
+        partitions: dict[str, list[Any]] = {}
+        inbox: list[Callable[[], Awaitable[None]]] = []
+        for op in uow.ops:
+            if callable(op):
+                inbox.append(op)
+                continue
+            partition, kind, payload = op
+            if kind == "save":
+                plan, expected = payload
+                stored = await self._plan_row(plan.id)
+                if stored is None or stored["Version"] != expected:
+                    raise ConcurrentUpdate(plan.id, expected)
+                partitions.setdefault(partition, []).extend([
+                    ("update", _plan_entity(plan),
+                     {"mode": UpdateMode.REPLACE, "etag": stored.metadata["etag"],
+                      "match_condition": MatchConditions.IfNotModified}),
+                    ("create", _marker(plan.id, plan.version, plan.state)),
+                ])
+            elif kind == "coalesce":
+                _, version = payload
+                query = self._plans.query_entities(
+                    "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v "
+                    "and ClaimedUntil le @zero",
+                    parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
+                ops = partitions.setdefault(partition, [])
+                taken = {r[1]["RowKey"] for r in ops if r[0] == "delete"}
+                async for e in query:
+                    if e["RowKey"] not in taken:
+                        ops.append(("delete", {"PartitionKey": partition, "RowKey": e["RowKey"]}))
+            else:
+                partitions.setdefault(partition, []).append(payload)
+        ordered = sorted(partitions, key=lambda p: p in (OUTBOX, THREADS))  # plans first
+        for partition in ordered:
+            operations = partitions[partition]
+            for start in range(0, len(operations), 100):
+                try:
+                    await self._plans.submit_transaction(operations[start : start + 100])
+                except TableTransactionError as e:
+                    if _conflict(e):
+                        raise ConcurrentUpdate(partition, -1) from None
+                    raise
+        for write in inbox:
+            await write()
+
+    def _row(self, seq: int) -> tuple[str, str]:
+        return self._seqs[seq]
+
+    @_on_its_loop
+    async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
+        heads: dict[str, dict[str, Any]] = {}
+        async for e in self._pending():
+            if e["Key"] not in heads or e["Seq"] < heads[e["Key"]]["Seq"]:
+                heads[e["Key"]] = e
+        due = sorted((e for e in heads.values() if e["NotBefore"] <= now and e["ClaimedUntil"] <= now), key=lambda e: e["Seq"])
+        return [self._message(e) for e in due[:limit]]
+
+    def _pending(self) -> AsyncIterator[dict[str, Any]]:
+        return self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": "pending"})
+
+    def _message(self, e: dict[str, Any]) -> OutboxMessage:
+        self._seqs[int(e["Seq"])] = (e["PartitionKey"], e["RowKey"])
+        return message_from_row(int(e["Seq"]), e["Key"], e["MsgKind"], e.get("PlanId") or None, int(e["PlanVersion"]),
+                                _unchunk("Data", e).decode(), int(e["Attempts"]))
+
+    @_on_its_loop
+    async def claim_message(self, seq: int, owner: str, now: float, until: float) -> bool:
+        pk, rk = self._row(seq)
+        try:
+            e = await self._plans.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        if e["State"] != "pending" or e["ClaimedUntil"] > now:
+            return False
+        try:
+            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                            match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return False  # another instance claimed it first
+        return True
+
+    async def _merge(self, seq: int, **values: Any) -> None:
+        pk, rk = self._row(seq)
+        with contextlib.suppress(ResourceNotFoundError):
+            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, **values}, mode=UpdateMode.MERGE)
+
+    @_on_its_loop
+    async def retry_message(self, seq: int, attempts: int, not_before: float, error: str) -> None:
+        await self._merge(seq, Attempts=attempts, NotBefore=not_before, LastError=error[:500], ClaimedBy="", ClaimedUntil=0.0)
+
+    @_on_its_loop
+    async def release_message(self, seq: int) -> None:
+        await self._merge(seq, ClaimedBy="", ClaimedUntil=0.0)
+
+    @_on_its_loop
+    async def next_message_due(self) -> float | None:
+        times = [max(float(e["NotBefore"]), float(e["ClaimedUntil"])) async for e in self._pending()]
+        return min(times) if times else None
+
+    @_on_its_loop
+    async def thread_named(self, ref: str) -> Thread | None:
+        await self._ready()
+        try:
+            e = await self._plans.get_entity(THREADS, hashlib.sha256(ref.encode()).hexdigest())
+        except ResourceNotFoundError:
+            return None
+        return thread_from_dict(json.loads(e["Thread"]))
+
+    async def _count_outbox(self, state: str) -> int:
+        await self._ready()
+        query = self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": state},
+                                           select=["RowKey"])
+        return len([e async for e in query])
+
+    def outbox_depth(self) -> int:
+        """Messages not sent yet (for /metrics and /readyz, called from a worker thread)."""
+        return self._call(self._count_outbox("pending"))
+
+    def dead_letters(self) -> int:
+        return self._call(self._count_outbox("dead"))
+
+    # the inbox of alerts, in the deliveries table (PartitionKey: 2 hex digits of the key's digest)
+    def _inbox_key(self, key: str) -> tuple[str, str]:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return digest[:2], digest
+
+    @_on_its_loop
+    async def accept_alert(self, key: str, payload: dict[str, Any], auth: str) -> str:
+        await self._ready()
+        pk, rk = self._inbox_key(key)
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            await self._deliveries.create_entity({
+                "PartitionKey": pk, "RowKey": rk, "Key": key, "Auth": auth, "State": "pending", "Attempts": 0,
+                "NotBefore": 0.0, "ClaimedUntil": 0.0, "Received": f"{time.time_ns():020d}", **_chunks("Payload", data, "the alert")})
+        except ResourceExistsError:
+            e = await self._deliveries.get_entity(pk, rk)
+            return "done" if e.get("State") == "done" else "pending"
+        return "new"
+
+    def _inbox_pending(self) -> AsyncIterator[dict[str, Any]]:
+        return self._deliveries.query_entities("State eq @s", parameters={"s": "pending"})
+
+    @_on_its_loop
+    async def due_alerts(self, now: float, limit: int) -> list[tuple[str, dict[str, Any], str, int]]:
+        await self._ready()
+        rows = [e async for e in self._inbox_pending() if e["NotBefore"] <= now and e["ClaimedUntil"] <= now]
+        rows.sort(key=lambda e: e["Received"])
+        return [(e["Key"], json.loads(_unchunk("Payload", e)), e["Auth"], int(e["Attempts"])) for e in rows[:limit]]
+
+    @_on_its_loop
+    async def claim_alert(self, key: str, owner: str, now: float, until: float) -> bool:
+        pk, rk = self._inbox_key(key)
+        e = await self._deliveries.get_entity(pk, rk)
+        if e["State"] != "pending" or e["ClaimedUntil"] > now:
+            return False
+        try:
+            await self._deliveries.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                                                 mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                                 match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return False
+        return True
+
+    @_on_its_loop
+    async def retry_alert(self, key: str, attempts: int, not_before: float | None, error: str) -> None:
+        pk, rk = self._inbox_key(key)
+        await self._deliveries.update_entity(
+            {"PartitionKey": pk, "RowKey": rk, "Attempts": attempts, "NotBefore": not_before or 0.0, "LastError": error[:500],
+             "State": "pending" if not_before is not None else "failed", "ClaimedBy": "", "ClaimedUntil": 0.0},
+            mode=UpdateMode.MERGE)
+
+    @_on_its_loop
+    async def next_alert_due(self) -> float | None:
+        await self._ready()
+        times = [max(float(e["NotBefore"]), float(e["ClaimedUntil"])) async for e in self._inbox_pending()]
+        return min(times) if times else None
+
+    @_on_its_loop
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        await self._ready()
+        try:
+            e = await self._deliveries.get_entity(*self._inbox_key(key))
+        except ResourceNotFoundError:
+            return None
+        outcome = _unchunk("Outcome", e)
+        return str(e.get("State", "done")), json.loads(outcome) if outcome else None
+
+    async def alert_outcome(self, key: str) -> dict[str, Any] | None:
+        found = await self.alert_state(key)
+        return found[1] if found and found[0] == "done" else None
+
+    async def _count_inbox(self, state: str) -> int:
+        await self._ready()
+        query = self._deliveries.query_entities("State eq @s", parameters={"s": state}, select=["RowKey"])
+        return len([e async for e in query])
+
+    def inbox_depth(self) -> int:
+        return self._call(self._count_inbox("pending"))
+
+    def failed_alerts(self) -> int:
+        return self._call(self._count_inbox("failed"))
+
+
+class TableUnitOfWork:
+    """The writes of one transition, staged; TableStore applies them per partition when the block ends."""
+
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+        self.ops: list[Any] = []  # (partition, kind, payload) or an inbox write (a coroutine function)
+        self.events: list[AuditEvent] = []
+        self.messages = 0
+
+    def add(self, plan: Plan) -> Plan:
+        plan = replace(plan, version=1)
+        p = _partition(plan.id)
+        self.ops += [(p, "op", ("create", _plan_entity(plan))), (p, "op", ("create", _marker(plan.id, 1, plan.state)))]
+        return plan
+
+    def save(self, plan: Plan, expected_version: int) -> Plan:
+        saved = replace(plan, version=expected_version + 1)
+        _plan_entity(saved)  # too large: refused now, before anything is written
+        self.ops.append((_partition(plan.id), "save", (saved, expected_version)))
+        return saved
+
+    def record(self, event: AuditEvent) -> None:
+        entity = self._store._event_entity(event, event.plan_id)
+        self.ops.append((entity["PartitionKey"], "op", ("create", entity)))
+        self.events.append(event)
+
+    def send(self, message: OutboxMessage) -> None:
+        seq = self._store._next_ns()
+        partition = _partition(message.plan_id) if message.plan_id else OUTBOX
+        self.ops.append((partition, "op", ("create", {
+            "PartitionKey": partition, "RowKey": f"outbox-{seq:020d}-{secrets.token_hex(4)}", "Kind": "outbox",
+            "Seq": f"{seq:020d}", "Key": message.key, "MsgKind": message.kind.value, "PlanId": message.plan_id or "",
+            "PlanVersion": message.plan_version, "State": "pending", "Attempts": 0, "NotBefore": 0.0,
+            "ClaimedUntil": 0.0, "ClaimedBy": "", **_chunks("Data", message_data(message).encode(), "a message to Teams"),
+        })))
+        self.messages += 1
+
+    def alert_processed(self, key: str, outcome: dict[str, Any]) -> None:
+        store, (pk, rk) = self._store, self._store._inbox_key(key)
+
+        async def write() -> None:
+            await store._deliveries.update_entity(
+                {"PartitionKey": pk, "RowKey": rk, "State": "done", "LastError": "",
+                 **_chunks("Outcome", json.dumps(outcome).encode(), "an alert's outcome")}, mode=UpdateMode.MERGE)
+        self.ops.append(write)
+
+    def delivered(self, seq: int) -> None:
+        pk, rk = self._store._seqs.pop(seq)
+        self.ops.append((pk, "op", ("delete", {"PartitionKey": pk, "RowKey": rk})))
+
+    def coalesce(self, plan_id: str, up_to_version: int) -> None:
+        self.ops.append((_partition(plan_id), "coalesce", (plan_id, up_to_version)))
+
+    def name_thread(self, ref: str, thread: Thread) -> None:
+        self.ops.append((THREADS, "op", ("upsert", {
+            "PartitionKey": THREADS, "RowKey": hashlib.sha256(ref.encode()).hexdigest(), "Kind": "thread",
+            "Thread": json.dumps(thread_to_dict(thread))})))
+
+    def dead_letter(self, seq: int, error: str) -> None:
+        pk, rk = self._store._seqs.pop(seq)
+        self.ops.append((pk, "op", ("update", {"PartitionKey": pk, "RowKey": rk, "State": "dead", "LastError": error[:500],
+                                               "ClaimedBy": ""}, {"mode": UpdateMode.MERGE})))

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import ActivityHandler, CloudAdapterBase, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import ActivityHandler, CloudAdapterBase, InvokeResponse, TurnContext
 from botframework.connector.auth import UserTokenClient
 
 from cards.plan_card import READ_ONLY, VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH, Viewer
@@ -81,10 +81,16 @@ class ConsentBot(ActivityHandler):
         }
 
     # -- messages ---------------------------------------------------------------------------------
+    async def _answer(self, turn_context: TurnContext, text: str) -> None:
+        """Answer a command through the outbox: a reply to the command's activity, sent in order and within Teams'
+        rate limits, tried again until Teams takes it (a throttled turn no longer loses the answer)."""
+        await self.deps.say(thread_of(turn_context.activity), text, reply_to=turn_context.activity.id)
+
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
         if self._too_fast(activity, "command"):
+            # in the turn, not through the outbox: a flood must not turn into as many store writes
             await turn_context.send_activity(TOO_FAST)
             return
         try:  # the person's own tenant and role, as Teams reports the member (not the conversation's tenant)
@@ -93,7 +99,7 @@ class ConsentBot(ActivityHandler):
             claimed = person_of(activity)
             if claimed is not None:
                 await self.deps.record(None, claimed, AuditEventName.COMMAND_REFUSED, code=r.code.value)
-            await turn_context.send_activity(r.message)
+            await self._answer(turn_context, r.message)
             return
         command: Command = parse(text or "")
         await self._commands[type(command)](turn_context, person, command)
@@ -112,15 +118,15 @@ class ConsentBot(ActivityHandler):
         return True
 
     async def _help(self, turn_context: TurnContext, person: Person, command: HelpCommand) -> None:
-        await turn_context.send_activity(MessageFactory.text(help_text()))
+        await self._answer(turn_context, help_text())
 
     async def _unknown(self, turn_context: TurnContext, person: Person, command: Unknown) -> None:
-        await turn_context.send_activity(MessageFactory.text(command.hint))
+        await self._answer(turn_context, command.hint)
 
     async def _pending(self, turn_context: TurnContext, person: Person, command: PendingCommand) -> None:
         plans = await pending_for(self.deps, person)
         if not plans:
-            await turn_context.send_activity("Nothing is waiting for you.")
+            await self._answer(turn_context, "Nothing is waiting for you.")
             return
         now = self.deps.clock.now()
         lines = [
@@ -128,23 +134,23 @@ class ConsentBot(ActivityHandler):
             f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
             for p in plans
         ]
-        await turn_context.send_activity(MessageFactory.text("Waiting for you:\n\n" + "\n".join(lines)))
+        await self._answer(turn_context, "Waiting for you:\n\n" + "\n".join(lines))
 
     async def _status(self, turn_context: TurnContext, person: Person, command: StatusCommand) -> None:
         try:
             ref = await resolve_vm(self.deps, command.target, command.resource_group)
         except Refusal as r:
-            await turn_context.send_activity(MessageFactory.text(r.message))
+            await self._answer(turn_context, r.message)
             return
         state = await self.deps.runner.power_state(ref)
-        await turn_context.send_activity(MessageFactory.text(
-            f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable.")))
+        await self._answer(turn_context,
+            f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable."))
 
     async def _propose(self, turn_context: TurnContext, person: Person, command: VmCommand) -> None:
         try:
             ref = await resolve_vm(self.deps, command.target, command.resource_group)
         except Refusal as r:
-            await turn_context.send_activity(MessageFactory.text(r.message))
+            await self._answer(turn_context, r.message)
             return
         action = PlannedAction(command.operation, ref)
         state = await self.deps.runner.power_state(ref)
@@ -154,11 +160,12 @@ class ConsentBot(ActivityHandler):
             rationale=f"Asked in Teams by {person.name}: \u201c{_clip(text, 200)}\u201d",
             actions=(action,), requested_by=person, policy=self.options.policy,
             thread=thread_of(turn_context.activity), power_states={ref.id.lower(): state} if state else {},
+            reply_to=turn_context.activity.id,
         )
         try:
             await propose_plan(self.deps, request)
         except Refusal as r:
-            await turn_context.send_activity(MessageFactory.text(r.message))
+            await self._answer(turn_context, r.message)
 
     # -- card actions -----------------------------------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:

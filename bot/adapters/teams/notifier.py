@@ -100,7 +100,7 @@ class TeamsNotifier:
         return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
                         summary=f"Execution plan: {plan.title}")
 
-    async def post_plan(self, plan: Plan) -> Thread:
+    async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread
         if thread is None:
             raise ValueError(f"plan {plan.id} has no thread to post in")
@@ -108,7 +108,7 @@ class TeamsNotifier:
             return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
         client = await self._client(thread.service_url)
         activity = await self._card_activity(plan)
-        sent = await self._retry(lambda: client.conversations.send_to_conversation(thread.conversation_id, activity))
+        sent = await self._retry(lambda: self._send(client, thread.conversation_id, activity, reply_to))
         return replace(thread, card_activity_id=sent.id)
 
     async def update_card(self, plan: Plan) -> None:
@@ -132,12 +132,15 @@ class TeamsNotifier:
         created = await self._retry(lambda: client.conversations.create_conversation(params))
         return replace(channel, conversation_id=created.id, card_activity_id=created.activity_id)
 
-    async def reply(self, plan: Plan, text: str) -> None:
-        if plan.thread is not None:
-            await self.say(plan.thread, text)
-
-    async def say(self, thread: Thread, text: str) -> None:
-        """A plain message in a thread (used by incident notifications and housekeeping)."""
+    async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
+        """A plain message in a thread; with `reply_to`, as a reply to that activity (a chat command's answer)."""
         client = await self._client(thread.service_url)
         activity = Activity(type="message", text=text, text_format="markdown")
-        await self._retry(lambda: client.conversations.send_to_conversation(thread.conversation_id, activity))
+        await self._retry(lambda: self._send(client, thread.conversation_id, activity, reply_to))
+
+    @staticmethod
+    async def _send(client: ConnectorClient, conversation_id: str, activity: Activity, reply_to: str | None) -> Any:
+        if reply_to:
+            activity.reply_to_id = reply_to
+            return await client.conversations.reply_to_activity(conversation_id, reply_to, activity)
+        return await client.conversations.send_to_conversation(conversation_id, activity)

@@ -1,0 +1,310 @@
+"""The outbox worker: sends the messages transitions wrote to the store, to Teams, and never loses one.
+
+- In order per conversation: one message at a time per outbox key (the conversation it was written for).
+- Within Teams' per-thread limits (7 sends a second and 60 per 30 seconds per bot per thread,
+  https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit), counted per conversation.
+- 429, 412, 408, 5xx and network errors are tried again with exponential back-off and jitter, never sooner than
+  `Retry-After`; a message that keeps failing (or that Teams refuses outright, 400/403/404) becomes a dead letter:
+  kept in the store, counted by /readyz and /metrics, and audited.
+- Cards are rendered from the plan as stored when they are sent, and a sent card covers the card updates written
+  before it (coalesced): only the newest state of a card goes out.
+- Posting a card yields its activity id, recorded on the plan through a unit of work so later updates target it.
+- Each message is claimed (a lease in the store) while it is sent, so instances sharing a store do not both send
+  it. Delivery is at least once: a process killed after Teams accepted a message and before the store recorded it
+  sends that message again after restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+from botframework.connector.models import ErrorResponseException
+
+from ..domain.audit import AuditEventName
+from ..domain.errors import ConcurrentUpdate
+from ..domain.plan import Plan, Thread
+from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
+from ..services.deps import SYSTEM, Deps
+from .observability import Metrics
+from .store.sqlite import SqliteStore
+from .teams.notifier import UntrustedServiceUrl
+
+log = logging.getLogger(__name__)
+RETRYABLE = {408, 412, 429}  # and every 5xx
+WINDOWS = ((1.0, 7), (30.0, 60))  # (seconds, sends) per bot per thread
+LEASE = 60.0  # seconds a claimed message is left alone by other instances
+POLL = 1.0  # seconds between looks at the store when nothing wakes the worker (another instance may write)
+
+
+class Undeliverable(Exception):
+    """The message can never be sent (its thread was never created, its plan is gone)."""
+
+
+class ThreadRateLimit:
+    """Sliding windows per conversation; `acquire` waits until one more send fits in every window."""
+
+    def __init__(self, windows: tuple[tuple[float, int], ...] = WINDOWS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._windows, self._clock = windows, clock
+        self._sent: dict[str, deque[float]] = {}
+        self._longest = max(w for w, _ in windows)
+
+    async def acquire(self, conversation: str) -> None:
+        while True:
+            now = self._clock()
+            sent = self._sent.setdefault(conversation, deque())
+            while sent and now - sent[0] >= self._longest:
+                sent.popleft()
+            wait = 0.0
+            for window, limit in self._windows:
+                recent = [t for t in sent if now - t < window]
+                if len(recent) >= limit:
+                    wait = max(wait, recent[-limit] + window - now)
+            if wait <= 0:
+                sent.append(now)
+                self._forget_idle(now)
+                return
+            await asyncio.sleep(wait)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._sent) > 1000:  # bounded: conversations silent for a whole window hold nothing
+            for key in [k for k, v in self._sent.items() if not v or now - v[-1] >= self._longest]:
+                del self._sent[key]
+
+
+def classify(error: BaseException) -> tuple[bool, float, str]:
+    """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
+    if isinstance(error, Undeliverable):
+        return False, 0.0, f"undeliverable: {error}"
+    if isinstance(error, UntrustedServiceUrl):  # nothing was sent, and never will be: the bot keeps its token
+        return False, 0.0, "untrusted service URL"
+    if isinstance(error, ErrorResponseException):
+        response = error.response
+        status = response.status_code if response is not None else None
+        retry_after = 0.0
+        header = response.headers.get("Retry-After") if response is not None else None
+        if header:
+            with contextlib.suppress(ValueError):
+                retry_after = max(0.0, float(header))
+        retryable = status is None or status in RETRYABLE or status >= 500
+        return retryable, retry_after, f"HTTP {status}"
+    return True, 0.0, type(error).__name__  # connection refused, reset, timeout: Teams may answer later
+
+
+class OutboxWorker:
+    """Sends the outbox, in the background, for as long as the bot runs."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        notifier: Notifier,
+        deps: Deps,
+        metrics: Metrics,
+        *,
+        max_attempts: int = 20,
+        max_backoff: float = 300.0,
+        base_backoff: float = 0.5,
+        concurrency: int = 16,
+    ) -> None:
+        self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
+        self._max_attempts, self._max_backoff, self._base = max_attempts, max_backoff, base_backoff
+        self._concurrency = concurrency
+        self._owner = secrets.token_hex(8)
+        self._limit = ThreadRateLimit()
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._keys: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def committed(self, events: object, messages: int) -> None:
+        """Store listener: a unit of work wrote messages, look at the outbox now."""
+        if messages:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox worker")
+
+    async def stop(self) -> None:
+        """Stop sending; messages being sent are released for the next start (or another instance)."""
+        tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for seq in list(self._inflight):
+            with contextlib.suppress(Exception):
+                await self._store.release_message(seq)
+        self._inflight.clear()
+
+    async def idle(self) -> bool:
+        """Nothing being sent and nothing waiting to be sent (dead letters aside)."""
+        return not self._inflight and await asyncio.to_thread(self._store.outbox_depth) == 0
+
+    # -- the loop ----------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._dispatch()
+                wait = POLL
+                due = await self._store.next_message_due()
+                if due is not None:
+                    wait = min(POLL, max(0.0, due - time.time()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the outbox worker could not read the store; trying again")
+                wait = POLL
+            if wait > 0 or len(self._inflight) >= self._concurrency:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+            self._wake.clear()
+
+    async def _dispatch(self) -> None:
+        free = self._concurrency - len(self._inflight)
+        if free <= 0:
+            return
+        now = time.time()
+        for message in await self._store.due_messages(now, free + len(self._keys)):
+            if message.seq in self._inflight or message.key in self._keys or len(self._inflight) >= self._concurrency:
+                continue
+            if not await self._store.claim_message(message.seq, self._owner, now, now + LEASE):
+                continue  # another instance is sending it
+            self._keys.add(message.key)
+            self._inflight[message.seq] = asyncio.get_running_loop().create_task(self._deliver(message), name=f"outbox {message.seq}")
+
+    async def _deliver(self, m: OutboxMessage) -> None:
+        try:
+            await self._send(m)
+            self._metrics.outbox_sent.labels(m.kind.value).inc()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            await self._failed(m, e)
+        finally:
+            self._inflight.pop(m.seq, None)
+            self._keys.discard(m.key)
+            self._wake.set()
+
+    async def _failed(self, m: OutboxMessage, error: Exception) -> None:
+        retryable, retry_after, cause = classify(error)
+        attempts = m.attempts + 1
+        self._metrics.outbox_retries.labels(cause.split(":")[0]).inc()
+        try:
+            if retryable and attempts < self._max_attempts:
+                ceiling = min(self._max_backoff, self._base * 2 ** (attempts - 1))
+                delay = max(retry_after, ceiling / 2 + random.uniform(0, ceiling / 2))  # jitter; never before Retry-After
+                log.info(
+                    "outbox: %s of plan %s failed (%s); attempt %d in %.1fs",
+                    m.kind.value,
+                    m.plan_id,
+                    cause,
+                    attempts + 1,
+                    delay,
+                    extra={"plan_id": m.plan_id},
+                )
+                await self._store.retry_message(m.seq, attempts, time.time() + delay, cause)
+                return
+            log.error(
+                "outbox: %s of plan %s given up after %d attempt(s) (%s): dead letter %d",
+                m.kind.value,
+                m.plan_id,
+                attempts,
+                cause,
+                m.seq,
+                extra={"plan_id": m.plan_id},
+            )
+            async with self._store.unit_of_work() as uow:
+                uow.dead_letter(m.seq, cause)
+                dead = self._deps.event(
+                    None,
+                    SYSTEM,
+                    AuditEventName.OUTBOX_DEAD_LETTER,
+                    message=str(m.seq),
+                    kind=m.kind.value,
+                    error=cause,
+                    attempts=str(attempts),
+                )
+                uow.record(replace(dead, plan_id=m.plan_id))  # on the plan's trail when it is a plan's message
+        except Exception:
+            log.exception("outbox: could not record the failure of message %d; it is tried again after its lease", m.seq)
+
+    # -- one message -------------------------------------------------------------------------------
+    async def _send(self, m: OutboxMessage) -> None:
+        if m.kind is MessageKind.OPEN_THREAD:
+            assert m.thread is not None and m.card is not None and m.thread_ref is not None
+            await self._limit.acquire(m.thread.conversation_id)
+            thread = await self._notifier.open_thread(m.thread, m.card)
+            async with self._store.unit_of_work() as uow:
+                uow.name_thread(m.thread_ref, thread)
+                uow.delivered(m.seq)
+            return
+        if m.kind is MessageKind.TEXT and m.plan_id is None:
+            assert m.thread is not None and m.text is not None
+            thread = await self._resolve(m.thread)
+            await self._limit.acquire(thread.conversation_id)
+            await self._notifier.say(thread, m.text, m.reply_to)
+            await self._done(m)
+            return
+        plan = await self._store.get(m.plan_id or "")
+        if plan is None or plan.thread is None:
+            raise Undeliverable(f"plan {m.plan_id} has no thread")
+        thread = await self._resolve(plan.thread)
+        plan = replace(plan, thread=thread)
+        if m.kind is MessageKind.TEXT:
+            assert m.text is not None
+            await self._limit.acquire(thread.conversation_id)
+            await self._notifier.say(thread, m.text, m.reply_to)
+            await self._done(m)
+        elif m.kind is MessageKind.UPDATE_CARD:
+            if thread.card_activity_id is None:
+                raise Undeliverable(f"the card of plan {plan.id} was never posted")
+            await self._limit.acquire(thread.conversation_id)
+            await self._notifier.update_card(plan)
+            await self._done(m, plan)
+        elif thread.card_activity_id is not None:
+            await self._done(m, plan)  # posted before a restart: the post was recorded, this copy is not needed
+        else:
+            await self._limit.acquire(thread.conversation_id)
+            posted = await self._notifier.post_plan(plan, m.reply_to)
+            await self._card_posted(m, plan, posted)
+
+    async def _resolve(self, thread: Thread) -> Thread:
+        """A pending thread (opened by an earlier message of the same key) as Teams created it."""
+        if not thread.conversation_id.startswith(PENDING_THREAD):
+            return thread
+        created = await self._store.thread_named(thread.conversation_id)
+        if created is None:
+            raise Undeliverable("its thread was never created")
+        return replace(created, card_activity_id=thread.card_activity_id)
+
+    async def _done(self, m: OutboxMessage, shown: Plan | None = None) -> None:
+        async with self._store.unit_of_work() as uow:
+            uow.delivered(m.seq)
+            if shown is not None:
+                uow.coalesce(shown.id, shown.version)
+
+    async def _card_posted(self, m: OutboxMessage, shown: Plan, posted: Thread) -> None:
+        """Record the card's activity id (and its thread) on the plan, whatever else changed on it meanwhile."""
+        for _ in range(50):
+            current = await self._store.get(shown.id)
+            if current is None:
+                await self._done(m, shown)
+                return
+            try:
+                async with self._store.unit_of_work() as uow:
+                    uow.save(replace(current, thread=posted), expected_version=current.version)
+                    uow.delivered(m.seq)
+                    uow.coalesce(shown.id, shown.version)
+                return
+            except ConcurrentUpdate:
+                continue  # the execution moved the plan: record the card on what it left
+        raise RuntimeError(f"the card of plan {shown.id} was posted but could not be recorded")

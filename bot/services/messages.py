@@ -1,0 +1,46 @@
+"""The messages a transition sends to Teams, as outbox entries (written in the transition's unit of work)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..domain.plan import Plan, Thread, ThreadKind
+from ..ports import PENDING_THREAD, MessageKind, OutboxMessage
+
+
+def conversation_key(thread: Thread) -> str:
+    """Messages to one conversation (or one channel thread) are sent in the order they were written."""
+    return f"{thread.service_url}|{thread.conversation_id}"
+
+
+def post_card(plan: Plan, reply_to: str | None = None) -> list[OutboxMessage]:
+    if plan.thread is None:
+        return []
+    return [OutboxMessage(MessageKind.POST_CARD, conversation_key(plan.thread), plan.id, plan.version, reply_to=reply_to)]
+
+
+def update_card(plan: Plan) -> list[OutboxMessage]:
+    if plan.thread is None:
+        return []
+    return [OutboxMessage(MessageKind.UPDATE_CARD, conversation_key(plan.thread), plan.id, plan.version)]
+
+
+def reply(plan: Plan, text: str) -> list[OutboxMessage]:
+    """A message in the plan's thread (the thread as stored when it is sent: the card may open it)."""
+    if plan.thread is None:
+        return []
+    return [OutboxMessage(MessageKind.TEXT, conversation_key(plan.thread), plan.id, plan.version, text=text)]
+
+
+def say(thread: Thread, text: str, reply_to: str | None = None) -> OutboxMessage:
+    return OutboxMessage(MessageKind.TEXT, conversation_key(thread), thread=thread, text=text, reply_to=reply_to)
+
+
+def open_thread(channel: Thread, card: dict[str, Any]) -> tuple[OutboxMessage, Thread]:
+    """A new thread in `channel` starting with `card`, and the pending thread later messages (and plans) can aim at;
+    the outbox worker replaces it with the real thread once Teams has created it."""
+    ref = PENDING_THREAD + secrets.token_hex(8)
+    pending = Thread(channel.service_url, ref, channel.tenant_id, ThreadKind.CHANNEL)
+    message = OutboxMessage(MessageKind.OPEN_THREAD, conversation_key(pending), thread=channel, card=card, thread_ref=ref)
+    return message, pending
