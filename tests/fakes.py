@@ -142,6 +142,11 @@ class InMemoryStore:
     def messages(self) -> list[OutboxMessage]:
         return [self.outbox[k] for k in sorted(self.outbox)]
 
+    async def write(self, plan: Plan) -> Plan:
+        """A competitor's write (another click, instance or card refresh): `plan` over the stored version."""
+        async with self.unit_of_work() as uow:
+            return uow.save(plan, expected_version=self.plans[plan.id].version)
+
     def names(self, plan_id: str | None = None) -> list[AuditEventName]:
         """The audit events recorded (for `plan_id`, if given), in order."""
         return [AuditEventName(e.event) for e in self.audit if plan_id is None or e.plan_id == plan_id]

@@ -40,8 +40,8 @@ async def refused_plan(world: World, targets: int = 1) -> Plan:
 
 async def test_the_agents_403_asks_the_thread_for_credentials(world: World) -> None:
     plan = await refused_plan(world)
-    assert world.audit.last(E.AGENT_REFUSED).detail["acting"] == "agent"
-    assert "lend their own rights" in world.notifier.replies(plan.id)[-1]
+    assert world.store.last(E.AGENT_REFUSED).detail["acting"] == "agent"
+    assert "lend their own rights" in world.store.texts(plan.id)[-1]
     assert plan.expires_at == world.clock.now() + POLICY.credentials_expiry
 
 
@@ -63,9 +63,9 @@ async def test_a_grant_runs_the_rest_on_behalf_of_the_user_then_releases_the_cre
     assert world.plan(plan.id).state is PlanState.SUCCEEDED
     assert [owner for _, owner in world.runner.calls] == ["agent", "sso-token", "sso-token"]
     assert world.broker.issued[0].closed
-    assert world.audit.names(plan.id)[-4:] == [E.CREDENTIALS_USED, E.ACTION_SUCCEEDED, E.ACTION_SUCCEEDED, E.CREDENTIALS_RELEASED]
-    assert world.audit.last(E.ACTION_SUCCEEDED).detail["acting"] == "user"
-    assert world.audit.last(E.CREDENTIALS_USED).detail == {"identity": "on behalf of Bob Reader", "acting": "user"}
+    assert world.store.names(plan.id)[-4:] == [E.CREDENTIALS_USED, E.ACTION_SUCCEEDED, E.ACTION_SUCCEEDED, E.CREDENTIALS_RELEASED]
+    assert world.store.last(E.ACTION_SUCCEEDED).detail["acting"] == "user"
+    assert world.store.last(E.CREDENTIALS_USED).detail == {"identity": "on behalf of Bob Reader", "acting": "user"}
 
 
 async def test_the_user_refused_too_ends_the_plan_and_still_releases(world: World) -> None:
@@ -75,16 +75,16 @@ async def test_the_user_refused_too_ends_the_plan_and_still_releases(world: Worl
     await world.tasks.drain()
     assert world.plan(plan.id).state is PlanState.USER_NOT_AUTHORIZED
     assert world.broker.issued[0].closed
-    assert world.audit.names(plan.id)[-2:] == [E.USER_REFUSED, E.CREDENTIALS_RELEASED]
+    assert world.store.names(plan.id)[-2:] == [E.USER_REFUSED, E.CREDENTIALS_RELEASED]
 
 
 async def test_a_run_that_crashes_still_releases_the_credential(world: World) -> None:
     plan = await refused_plan(world)
-    world.notifier.fail = True  # the card update before the run raises
+    world.store.fail_on = E.ACTION_SUCCEEDED  # the store fails while the outcome is written
     await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "sso-token", verify)
     await world.tasks.drain()
     assert world.broker.issued[0].closed
-    assert world.audit.names(plan.id)[-1] is E.CREDENTIALS_RELEASED
+    assert world.store.names(plan.id)[-1] is E.CREDENTIALS_RELEASED
     assert [name for name, _ in world.tasks.failed] == [f"run {plan.id} as user"]
 
 
@@ -93,7 +93,7 @@ async def test_a_token_that_fails_validation_is_a_bad_request_and_nothing_is_len
     decision = await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "forged", reject)
     assert decision.refusal is not None and decision.refusal.code is RefusalCode.BAD_REQUEST
     assert world.broker.issued == []
-    assert world.audit.last(E.CREDENTIALS_REFUSED).detail["code"] == "rejected"
+    assert world.store.last(E.CREDENTIALS_REFUSED).detail["code"] == "rejected"
     assert world.plan(plan.id).state is PlanState.AWAITING_CREDENTIALS
 
 
@@ -103,7 +103,7 @@ async def test_an_expired_assertion_asks_teams_to_retry_sso_and_drops_the_creden
     decision = await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "old", verify)
     assert decision.retry_sso
     assert world.broker.issued[0].closed
-    assert world.audit.last(E.CREDENTIALS_REFUSED).detail["code"] == "expired"
+    assert world.store.last(E.CREDENTIALS_REFUSED).detail["code"] == "expired"
     assert world.plan(plan.id).state is PlanState.AWAITING_CREDENTIALS
 
 
@@ -119,14 +119,14 @@ async def test_consent_missing_is_explained_and_the_plan_still_waits(world: Worl
 async def test_a_grant_that_loses_to_a_cancel_releases_at_once(world: World) -> None:
     plan = await refused_plan(world)
 
-    async def alice_cancels(_: object) -> None:
+    async def alice_cancels() -> None:
         await cancel_credentials(world.deps, plan.id, ALICE, plan.content_hash)
 
-    world.store.before_save = alice_cancels
+    world.store.before_commit = alice_cancels
     decision = await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "sso-token", verify)
     assert decision.refusal is not None and decision.refusal.code is RefusalCode.ALREADY_DECIDED
     assert world.broker.issued[0].closed
-    assert world.audit.last(E.CREDENTIALS_RELEASED).detail == {"reason": "another grant or cancel came first"}
+    assert world.store.last(E.CREDENTIALS_RELEASED).detail == {"reason": "another grant or cancel came first"}
     await world.tasks.drain()
     assert world.plan(plan.id).state is PlanState.CREDENTIALS_DENIED
     assert len(world.runner.calls) == 1  # only the agent's refused attempt
@@ -137,18 +137,17 @@ async def test_cancel_ends_the_plan_and_tells_the_thread(world: World) -> None:
     decision = await cancel_credentials(world.deps, plan.id, BOB, plan.content_hash)
     assert decision.plan is not None and decision.plan.state is PlanState.CREDENTIALS_DENIED
     await world.tasks.drain()
-    assert world.audit.names(plan.id)[-1] is E.CREDENTIALS_DECLINED
-    assert "Credentials declined" in world.notifier.replies(plan.id)[-1]
+    assert world.store.names(plan.id)[-1] is E.CREDENTIALS_DECLINED
+    assert "Credentials declined" in world.store.texts(plan.id)[-1]
 
 
 async def test_cancel_retries_after_a_concurrent_progress_write(world: World) -> None:
     plan = await refused_plan(world)
 
-    async def touch(_: object) -> None:
-        current = world.store.plans[plan.id]
-        await world.store.save(replace(current, progress="card refreshed"), current.version)
+    async def touch() -> None:
+        await world.store.write(replace(world.store.plans[plan.id], progress="card refreshed"))
 
-    world.store.before_save = touch
+    world.store.before_commit = touch
     decision = await cancel_credentials(world.deps, plan.id, BOB, plan.content_hash)
     assert world.store.conflicts == 1
     assert decision.plan is not None and decision.plan.state is PlanState.CREDENTIALS_DENIED
@@ -172,8 +171,8 @@ async def test_grant_and_cancel_refusals(world: World) -> None:
     late = await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "t", verify)
     assert late.refusal is not None and late.refusal.code is RefusalCode.EXPIRED
     assert world.broker.issued == []
-    assert world.audit.names(plan.id).count(E.CREDENTIALS_REFUSED) == 4  # and the unknown plan's, under no plan
-    assert world.audit.names(None).count(E.CREDENTIALS_REFUSED) == 5
+    assert world.store.names(plan.id).count(E.CREDENTIALS_REFUSED) == 4  # and the unknown plan's, under no plan
+    assert world.store.names(None).count(E.CREDENTIALS_REFUSED) == 5
 
 
 async def test_credentials_are_not_asked_of_a_plan_waiting_for_consent(world: World) -> None:

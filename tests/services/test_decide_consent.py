@@ -25,15 +25,15 @@ async def test_one_approval_runs_the_plan_with_the_agent_identity_and_tells_the_
     done = world.plan(plan.id)
     assert done.state is PlanState.SUCCEEDED
     assert [owner for _, owner in world.runner.calls] == ["agent"]
-    assert world.audit.names(plan.id) == [
+    assert world.store.names(plan.id) == [
         E.PLAN_PROPOSED,
         E.CONSENT_REQUESTED,
         E.APPROVAL_GIVEN,
         E.EXECUTION_STARTED,
         E.ACTION_SUCCEEDED,
     ]
-    assert world.audit.last(E.ACTION_SUCCEEDED).detail["acting"] == "agent"
-    assert "Succeeded" in world.notifier.replies(plan.id)[-1]
+    assert world.store.last(E.ACTION_SUCCEEDED).detail["acting"] == "agent"
+    assert "Succeeded" in world.store.texts(plan.id)[-1]
 
 
 async def test_a_quorum_of_two_waits_for_the_second_approver(world: World) -> None:
@@ -55,8 +55,8 @@ async def test_a_deny_ends_the_plan_and_nothing_runs(world: World) -> None:
     assert decision.plan is not None and decision.plan.state is PlanState.DENIED
     await world.tasks.drain()
     assert world.runner.calls == []
-    assert world.audit.last(E.PLAN_DENIED).detail == {"reason": "not now"}
-    assert "Denied by Bob Reader: not now" in world.notifier.replies(plan.id)[-1]
+    assert world.store.last(E.PLAN_DENIED).detail == {"reason": "not now"}
+    assert "Denied by Bob Reader: not now" in world.store.texts(plan.id)[-1]
 
 
 async def test_an_approver_who_approved_may_still_deny_before_the_quorum(world: World) -> None:
@@ -82,7 +82,7 @@ async def test_each_refusal_is_explained_audited_and_changes_nothing(world: Worl
     for person, approve, seen, code in cases:
         decision = await decide_consent(world.deps, plan.id, person, approve, seen)
         assert decision.refusal is not None and decision.refusal.code is code, (person.name, code)
-        event = world.audit.trail[-1]
+        event = world.store.audit[-1]
         assert event.event == (E.APPROVAL_REFUSED if approve else E.DENIAL_REFUSED)
         assert event.detail["code"] == code.value
     assert world.plan(plan.id).state is PlanState.AWAITING_CONSENT
@@ -102,10 +102,10 @@ async def test_a_click_that_loses_the_race_is_decided_again_against_the_winner(w
     """Alice and Bob approve a 2-of-2 plan at once: Bob's write lands between Alice's read and her save."""
     plan = await propose(world, policy=with_quorum(2))
 
-    async def bob_first(_: object) -> None:
+    async def bob_first() -> None:
         await decide_consent(world.deps, plan.id, BOB, True, plan.content_hash)
 
-    world.store.before_save = bob_first
+    world.store.before_commit = bob_first
     decision = await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
     assert world.store.conflicts == 1
     assert decision.plan is not None and decision.plan.state is PlanState.APPROVED
@@ -115,10 +115,10 @@ async def test_a_click_that_loses_the_race_is_decided_again_against_the_winner(w
 async def test_a_deny_that_loses_to_the_deciding_approval_is_told_it_came_too_late(world: World) -> None:
     plan = await propose(world)
 
-    async def alice_approves(_: object) -> None:
+    async def alice_approves() -> None:
         await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
 
-    world.store.before_save = alice_approves
+    world.store.before_commit = alice_approves
     decision = await decide_consent(world.deps, plan.id, BOB, False, plan.content_hash)
     assert decision.refusal is not None and decision.refusal.code is RefusalCode.ALREADY_DECIDED
     assert "already approved by Alice Admin" in decision.message
@@ -132,7 +132,7 @@ async def test_the_first_failing_action_stops_the_plan(world: World) -> None:
     done = world.plan(plan.id)
     assert done.state is PlanState.FAILED
     assert len(world.runner.calls) == 1
-    assert world.audit.last(E.ACTION_FAILED).detail["acting"] == "agent"
+    assert world.store.last(E.ACTION_FAILED).detail["acting"] == "agent"
 
 
 async def test_an_unexpected_runner_error_still_ends_the_plan_failed(world: World) -> None:
@@ -148,9 +148,8 @@ async def test_a_progress_write_racing_the_executor_does_not_lose_the_outcome(wo
     plan = await propose(world)
     await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
 
-    async def racing_write(p: object) -> None:  # e.g. another instance refreshing the card's progress line
-        current = world.store.plans[plan.id]
-        await world.store.save(replace(current, progress="elsewhere"), current.version)
+    async def racing_write() -> None:  # e.g. another instance refreshing the card's progress line
+        await world.store.write(replace(world.store.plans[plan.id], progress="elsewhere"))
 
     world.clock.advance(timedelta(seconds=1))
     world.runner.script.append(lambda action, cred: _arm_race(world, racing_write))
@@ -160,5 +159,5 @@ async def test_a_progress_write_racing_the_executor_does_not_lose_the_outcome(wo
 
 
 def _arm_race(world: World, hook: object) -> RunResult:
-    world.store.before_save = hook  # type: ignore[assignment]
+    world.store.before_commit = hook  # type: ignore[assignment]
     return RunResult(RunStatus.SUCCEEDED, "done", power_state="running")

@@ -7,6 +7,7 @@ from bot.domain.consent import ConsentPolicy
 from bot.domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan
 from bot.domain.plan import Mode, Operation, PlanState, Source
 from bot.domain.scope import Scope
+from bot.ports import MessageKind
 from bot.services.handle_alert import handle_alert
 from tests.fakes import World
 from tests.unit.factories import ALICE, SUB, WEB01
@@ -37,16 +38,16 @@ def card(a: Alert, rp: ResponsePlan, why: str | None) -> dict[str, object]:
     return {"title": f"{a.rule}: {rp.name} ({rp.mode.value})", "why": why or ""}
 
 
-async def test_a_fired_alert_opens_a_thread_and_proposes_for_review_once(world: World) -> None:
-    outcome = await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
-    assert outcome.matched == ("restart-on-cpu",) and not outcome.duplicate
+async def test_a_fired_alert_opens_a_thread_and_proposes_for_review(world: World) -> None:
+    outcome = await handle_alert(
+        world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK, inbox_key="delivery-1"
+    )
+    assert outcome.matched == ("restart-on-cpu",)
     (plan,) = outcome.plans
     assert plan.state is PlanState.AWAITING_CONSENT and plan.source is Source.INCIDENT
     assert plan.policy.approvers == frozenset({ALICE.object_id})
-    assert [s.what for s in world.notifier.sent] == ["open_thread", "post_plan"]
-    again = await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
-    assert again.duplicate and again.plans == ()
-    assert len(world.store.plans) == 1
+    assert [m.kind for m in world.store.messages()] == [MessageKind.OPEN_THREAD, MessageKind.POST_CARD]
+    assert world.store.inbox["delivery-1"]["plans"] == [{"id": plan.id, "state": "awaiting_consent", "mode": "review"}]
 
 
 async def test_an_autonomous_plan_acts_at_once_on_a_confirmed_secure_alert(world: World) -> None:
@@ -54,7 +55,7 @@ async def test_an_autonomous_plan_acts_at_once_on_a_confirmed_secure_alert(world
     outcome = await handle_alert(world.deps, alert(), [response_plan(Mode.AUTONOMOUS)], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
     (plan,) = outcome.plans
     assert plan.state is PlanState.APPROVED and outcome.withheld == ()
-    assert E.CONSENT_IMPLICIT in world.audit.names(plan.id)
+    assert E.CONSENT_IMPLICIT in world.store.names(plan.id)
     await world.tasks.drain()
     assert world.plan(plan.id).state is PlanState.SUCCEEDED
 
@@ -63,17 +64,7 @@ async def test_autonomy_is_withheld_for_a_shared_secret_or_an_unconfirmed_alert(
     shared = await handle_alert(world.deps, alert(), [response_plan(Mode.AUTONOMOUS)], ConsentPolicy(), card, AlertAuth.SHARED_SECRET)
     (plan,) = shared.plans
     assert plan.state is PlanState.AWAITING_CONSENT and plan.mode is Mode.REVIEW
-    assert world.audit.last(E.AUTONOMY_WITHHELD).detail["authentication"] == "shared_secret"
-    unknown = await handle_alert(
-        world.deps,
-        alert(targets=(WEB01.id, WEB01.id.replace("web-01", "web-09"))),
-        [response_plan(Mode.AUTONOMOUS)],
-        ConsentPolicy(),
-        card,
-        AlertAuth.SECURE_WEBHOOK,
-    )
-    assert unknown.duplicate  # same alert and condition: retried delivery
-    world.store.deliveries.clear()
+    assert world.store.last(E.AUTONOMY_WITHHELD).detail["authentication"] == "shared_secret"
     forged = await handle_alert(world.deps, alert(), [response_plan(Mode.AUTONOMOUS)], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
     (plan,) = forged.plans  # Azure Monitor does not know the alert id
     assert plan.state is PlanState.AWAITING_CONSENT and forged.withheld
@@ -84,8 +75,10 @@ async def test_autonomy_is_withheld_for_a_shared_secret_or_an_unconfirmed_alert(
 async def test_a_resolved_alert_tells_the_threads_of_its_plans(world: World) -> None:
     await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
     resolved = await handle_alert(world.deps, alert("Resolved"), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
-    assert resolved.plans == ()
-    assert "resolved" in world.notifier.sent[-1].text
+    (plan,) = world.store.plans.values()
+    assert resolved.plans == () and resolved.expired == (plan,)
+    assert plan.state is PlanState.EXPIRED  # nothing will run for an alert that is over
+    assert any("resolved" in t for t in world.store.texts(plan.id))
 
 
 async def test_an_alert_without_targets_in_scope_proposes_nothing_and_says_why(world: World) -> None:
@@ -94,5 +87,5 @@ async def test_an_alert_without_targets_in_scope_proposes_nothing_and_says_why(w
         world.deps, alert(targets=(elsewhere,)), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK
     )
     assert outcome.plans == () and world.store.plans == {}
-    assert "nothing to act on" in world.notifier.sent[-1].text
-    assert "outside its scopes" in world.notifier.sent[-2].text
+    said = [m.text or "" for m in world.store.messages() if m.kind is MessageKind.TEXT]
+    assert "outside its scopes" in said[0] and "nothing to act on" in said[1]

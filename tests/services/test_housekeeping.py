@@ -32,8 +32,8 @@ async def test_a_plan_past_its_expiry_is_expired_and_its_thread_told(world: Worl
     expired = await expire_due(world.deps)
     assert {p.id for p in expired} == {plan.id, fresh.id}
     assert world.plan(plan.id).state is PlanState.EXPIRED
-    assert world.audit.names(plan.id)[-1] is E.PLAN_EXPIRED
-    assert "Expired" in world.notifier.replies(plan.id)[-1]
+    assert world.store.names(plan.id)[-1] is E.PLAN_EXPIRED
+    assert "Expired" in world.store.texts(plan.id)[-1]
     late = await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
     assert late.refusal is not None
 
@@ -52,21 +52,12 @@ async def test_expiry_that_loses_to_a_decision_leaves_the_plan_alone(world: Worl
     plan = await propose(world)
     world.clock.advance(POLICY.expiry)
 
-    async def decided_meanwhile(_: object) -> None:
-        current = world.store.plans[plan.id]
-        await world.store.save(replace(current, progress="moved"), current.version)
+    async def decided_meanwhile() -> None:
+        await world.store.write(replace(world.store.plans[plan.id], progress="moved"))
 
-    world.store.before_save = decided_meanwhile
+    world.store.before_commit = decided_meanwhile
     assert await expire_due(world.deps) == []
     assert world.plan(plan.id).state is PlanState.AWAITING_CONSENT
-
-
-async def test_an_expired_plan_whose_thread_is_unreachable_is_still_expired(world: World) -> None:
-    plan = await propose(world)
-    world.clock.advance(POLICY.expiry)
-    world.notifier.fail = True
-    assert [p.id for p in await expire_due(world.deps)] == [plan.id]
-    assert world.plan(plan.id).state is PlanState.EXPIRED
 
 
 async def test_plans_left_running_by_a_dead_process_are_interrupted_never_rerun(world: World) -> None:
@@ -75,23 +66,26 @@ async def test_plans_left_running_by_a_dead_process_are_interrupted_never_rerun(
     running = await propose(world)
     await decide_consent(world.deps, running.id, ALICE, True, running.content_hash)
     world.tasks.queue.clear()  # the process died before its background work ran
-    stored = world.store.plans[running.id]
-    await world.store.save(replace(stored, state=PlanState.EXECUTING), stored.version)
+    await world.store.write(replace(world.store.plans[running.id], state=PlanState.EXECUTING))
     waiting = await propose(world)
     recovered = await recover_interrupted(world.deps)
     assert {p.id for p in recovered} == {approved.id, running.id}
     assert world.plan(waiting.id).state is PlanState.AWAITING_CONSENT
-    assert world.audit.names(running.id)[-1] is E.PLAN_INTERRUPTED
+    assert world.store.names(running.id)[-1] is E.PLAN_INTERRUPTED
     assert await run_plan(world.deps, approved.id) is not None
     assert world.runner.calls == []
 
 
 async def test_pending_lists_what_waits_for_the_person_now(world: World) -> None:
+    second = timedelta(seconds=1)  # `pending` lists the oldest first
     consent = await propose(world, policy=with_quorum(2))
+    world.clock.advance(second)
     approved_by_alice = await propose(world, policy=with_quorum(2))
+    world.clock.advance(second)
     await decide_consent(world.deps, approved_by_alice.id, ALICE, True, approved_by_alice.content_hash)
     world.runner.script.append(RunResult(RunStatus.REFUSED, "refused", access_denied=DENIED))
     credentials = await propose(world)
+    world.clock.advance(second)
     await decide_consent(world.deps, credentials.id, ALICE, True, credentials.content_hash)
     await world.tasks.drain()
     assert world.plan(credentials.id).state is PlanState.AWAITING_CREDENTIALS
@@ -139,14 +133,14 @@ async def test_the_card_shows_buttons_exactly_to_the_people_pending_lists(world:
 async def test_the_store_fake_keeps_the_contract_of_compare_and_set_and_units_of_work(world: World) -> None:
     """A save over an old version is a ConcurrentUpdate; a unit of work that fails leaves nothing behind."""
     plan = await propose(world)
-    await world.store.save(replace(plan, progress="a"), plan.version)
+    await world.store.write(replace(plan, progress="a"))
     with pytest.raises(ConcurrentUpdate):
-        await world.store.save(replace(plan, progress="b"), plan.version)
+        async with world.store.unit_of_work() as uow:
+            uow.save(replace(plan, progress="b"), plan.version)
     with pytest.raises(RuntimeError):
-        async with world.store.unit_of_work() as store:
+        async with world.store.unit_of_work() as uow:
             current = world.store.plans[plan.id]
-            await store.save(replace(current, progress="c"), current.version)
-            assert await store.first_delivery("alert|Fired")
+            uow.save(replace(current, progress="c"), current.version)
             raise RuntimeError("the second write failed")
     assert world.plan(plan.id).progress == "a"
-    assert await world.store.first_delivery("alert|Fired")
+    assert world.store.conflicts == 1
