@@ -54,10 +54,10 @@ def create_app(container: Container) -> web.Application:
         if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body.get("serviceUrl"):
             return web.json_response({"error": "expected a Bot Framework activity with type and serviceUrl"}, status=400)
         try:
-            response = await container.adapter.process(request, container.bot)
+            response = await container.endpoint.process(request)
         except web.HTTPUnauthorized:
-            # CloudAdapter's answer to a failed Bot Framework authentication (logged as a refusal in
-            # adapters/teams/auth.py): the activity was not processed at all
+            # the SDK adapter's answer to a failed Bot Framework authentication (logged as a refusal in its
+            # auth module): the activity was not processed at all
             return web.json_response({"error": "Bot Framework authentication failed: the activity needs a valid channel "
                                                "token for this bot (Authorization: Bearer ...); it was not processed"},
                                      status=401)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,19 +16,17 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.conversation.core import BotOptions, Conversation
+from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
 from .adapters.inbox import InboxWorker
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
-from .adapters.teams.adapter import create_adapter
-from .adapters.teams.auth import CachingBotFrameworkAuthentication
-from .adapters.teams.bot import BotOptions, ConsentBot
-from .adapters.teams.notifier import TeamsNotifier
 from .config import Settings
 from .domain.plan import Plan
-from .ports import Clock
+from .ports import Clock, Notifier
 from .services.deps import Deps
 
 
@@ -37,17 +36,27 @@ class Container:
     deps: Deps
     store: SqliteStore | TableStore
     tasks: BackgroundTasks
-    auth: CachingBotFrameworkAuthentication
-    adapter: Any  # botbuilder's CloudAdapter (kept out of this module's imports)
-    bot: ConsentBot
+    sdk: SdkParts  # the Teams SDK adapter BOT_SDK chose (its modules are imported only when chosen)
+    conversation: Conversation
+    endpoint: Endpoint  # /api/messages on that SDK
     runner: ArmRunner
     broker: AzureCredentialBroker
     validator: EntraTokenValidator
     metrics: Metrics
     outbox: OutboxWorker
     inbox: InboxWorker
-    notifier: TeamsNotifier  # used by the outbox worker only: the services write messages to the outbox
+    notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
+
+    @property
+    def auth(self) -> Any:
+        """The SDK's authentication object (botbuilder: CachingBotFrameworkAuthentication; agents: ChannelAuthenticator)."""
+        return self.sdk.auth
+
+    @property
+    def adapter(self) -> Any:
+        """The SDK's adapter (botbuilder: CloudAdapter; agents: None, its CloudAdapter lives in the endpoint)."""
+        return self.sdk.adapter
 
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
@@ -60,7 +69,7 @@ class Container:
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
         await self.runner.close()
         await self.broker.close()
-        await self.auth.close()
+        await self.sdk.close()
         if isinstance(self.store, TableStore):
             await self.store.aclose()
         else:
@@ -100,13 +109,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     store = make_store(settings, broker.agent())
     runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
                        ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    auth, adapter = create_adapter(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id,
-                                   settings.channel, settings.ca_bundle, settings.outbound_timeout)
-    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
     shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
-    notifier = TeamsNotifier(auth, adapter.create_claims_identity(settings.app_id or ""),
-                             lambda plan, ids: card_for(plan, shared_view, ids), bot_id, settings.service_urls,
-                             attempts=1)  # one try per send: the outbox worker tries again, durably
+    sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
+    notifier = sdk.notifier
     directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
@@ -118,12 +123,23 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
-    bot = ConsentBot(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
                           max_backoff=settings.outbox_max_backoff)
     store.subscribe(outbox.committed)
-    container = Container(settings, deps, store, tasks, auth, adapter, bot, runner, broker, validator, metrics, outbox,
+    container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
+                          validator, metrics, outbox,
                           InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
                                       max_backoff=settings.outbox_max_backoff), notifier)
     process = alert_processor(container)
     return container
+
+
+SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
+
+
+def sdk_parts(settings: Settings, render: Any) -> SdkParts:
+    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be loaded."""
+    module = importlib.import_module(SDK_MODULES[settings.bot_sdk])
+    parts: SdkParts = module.build(settings, render)
+    return parts

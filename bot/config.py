@@ -43,6 +43,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "interface to listen on", "0.0.0.0"),
     Setting("PORT", "port of /api/messages and the HTTP API", "3978"),
+    Setting("BOT_SDK", "the SDK that speaks to Teams: botbuilder (Bot Framework SDK 4.17) or agents (Microsoft 365 Agents SDK); "
+            "services, cards and store are the same with either", "botbuilder"),
     Setting("MicrosoftAppId", "the bot's Entra app id; `serve` refuses to start without it unless ANONYMOUS_ALLOWED=true", ""),
     Setting("MicrosoftAppPassword", "the bot's client secret (Bot Framework channel auth)", ""),
     Setting("MicrosoftAppType", "MultiTenant, SingleTenant or UserAssignedMSI", "SingleTenant"),
@@ -168,6 +170,7 @@ class Settings:
     app_tenant_id: str
     anonymous_allowed: bool
     channel: ChannelEndpoints
+    bot_sdk: str
     tenant_id: str
     agent_client_id: str
     agent_client_secret: str = field(repr=False)
@@ -350,6 +353,7 @@ def _identity(r: _Reader) -> dict[str, Any]:
     return dict(
         host=host, app_id=app_id, app_password=app_password, app_type=app_type, app_tenant_id=app_tenant,
         anonymous_allowed=anonymous, channel=_channel_endpoints(r), tenant_id=tenant_id,
+        bot_sdk=r.choice("BOT_SDK", ("botbuilder", "agents")).lower(),
         agent_client_id=r.guid("AZURE_CLIENT_ID", r.get("AZURE_CLIENT_ID")), agent_client_secret=r.get("AZURE_CLIENT_SECRET"),
         sso_client_id=sso_client_id, sso_client_secret=r.get("SSO_CLIENT_SECRET") or app_password, sso_app_id_uri=sso_uri,
         oauth_connection_name=r.get("OAUTH_CONNECTION_NAME"), api_audience=r.get("API_AUDIENCE") or sso_uri,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.teams.commands import COMMAND_HELP
+from bot.adapters.conversation.commands import COMMAND_HELP
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

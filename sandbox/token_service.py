@@ -35,6 +35,7 @@ from aiohttp import web
 from .bot_token import BotTokenCheck
 from .entra import EntraSimulator
 
+AAD_V2_PROVIDER_ID = "30dd229c-58e3-4a48-bdfd-91ec48eb906c"
 TOKEN_LIFETIME = 3600
 
 
@@ -61,6 +62,9 @@ class TokenService:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/botsignin/GetSignInResource", self._sign_in_resource)
+        # the service's routes match case-insensitively (ASP.NET Core routing, "Route matching is case-insensitive":
+        # https://learn.microsoft.com/aspnet/core/fundamentals/routing); the Agents SDK asks for `getSignInResource`
+        app.router.add_get("/api/botsignin/getSignInResource", self._sign_in_resource)
         app.router.add_get("/api/oauth/signin", self._sign_in_page)
         app.router.add_get("/api/usertoken/GetToken", self._get_token)
         app.router.add_post("/api/usertoken/exchange", self._exchange)
@@ -94,7 +98,11 @@ class TokenService:
         return web.json_response(
             {
                 "signInLink": f"{self.base_url}/api/oauth/signin?signin={sign_in}",
-                "tokenExchangeResource": {"id": secrets.token_hex(8), "uri": self.connections[connection], "providerId": ""},
+                "tokenExchangeResource": {"id": secrets.token_hex(8), "uri": self.connections[connection],
+                                          # the connection's service provider (Azure Active Directory v2, as in
+                                          # infra/main.bicep); the Adaptive Cards schema makes it required:
+                                          # https://adaptivecards.io/explorer/TokenExchangeResource.html
+                                          "providerId": AAD_V2_PROVIDER_ID},
             }
         )
 

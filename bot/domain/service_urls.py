@@ -82,3 +82,7 @@ UNTRUSTED_MESSAGE = (
     "must be a Bot Connector URL the bot trusts: TEAMS_SERVICE_URL or under a prefix of "
     "TEAMS_SERVICE_URLS (https only); leave it out to use TEAMS_SERVICE_URL"
 )
+
+
+class UntrustedServiceUrl(ValueError):
+    """A service URL the bot will not send its token to; nothing was sent (raised by every SDK adapter's notifier)."""

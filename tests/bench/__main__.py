@@ -3,7 +3,8 @@
 Three servers answer the same Teams-shaped messages, each sending one reply to the same Bot
 Connector simulator: a bare aiohttp echo (the floor: HTTP in, HTTP out), the stock botbuilder
 echo bot on CloudAdapter (the baseline every Python Teams bot starts from), and this bot answering
-`help`. This bot's card refresh invokes (store read, card render, invoke response) are measured
+`help` on each of its Teams SDK adapters (botbuilder and the Microsoft 365 Agents SDK). This bot's card
+refresh invokes (store read, card render, invoke response) are measured
 too. Figures go to docs/benchmarks.md; ratios, not absolute times, are what carry across machines.
 """
 
@@ -116,40 +117,51 @@ async def _load(name: str, make: object, count: int = REQUESTS) -> Result:
     return Result(name, count / elapsed, statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.95)] * 1000)
 
 
+SDKS = ("botbuilder", "agents")  # this bot on each Teams SDK adapter (BOT_SDK)
+
+
 async def _run(box: Sandbox, tmp: Path) -> list[Result]:
     servers = ServerThread("bench-baselines")
     floor_url = f"http://127.0.0.1:{servers.serve(_floor_app())}/api/messages"
     stock_url = f"http://127.0.0.1:{servers.serve(_stock_app())}/api/messages"
-    bot = start_bot(bot_settings(box, tmp / "bench.sqlite3", LOG_LEVEL="WARNING"))
-    carol = box.world.user("carol")
-    chat = TeamsDriver.group_chat(box.world.home_tenant_id, "bench")
-    driver = box.driver(bot.messages_url)
+    bots = {sdk: start_bot(bot_settings(box, tmp / f"bench-{sdk}.sqlite3", LOG_LEVEL="WARNING", BOT_SDK=sdk)) for sdk in SDKS}
+    carol, alice = box.world.user("carol"), box.world.user("alice")
 
-    def message(url: str, text: str) -> object:
+    def message(driver: TeamsDriver, url: str, text: str, chat: object) -> object:
         def make() -> dict[str, object]:
-            return {**driver.message(carol, text, chat), "__url": url}
+            return {**driver.message(carol, text, chat), "__url": url}  # type: ignore[arg-type]
         return make
 
     try:
-        async with driver:
-            await driver.say(carol, "restart vm dev-01", chat)
-            card = await driver.wait_for(lambda m: m.card is not None, conversation_id=chat.id)
-        refresh = find_action(card.card, "refresh")
-        alice = box.world.user("alice")
+        loads: list[tuple[str, object]] = []
+        for sdk, bot in bots.items():
+            chat = TeamsDriver.group_chat(box.world.home_tenant_id, f"bench-{sdk}")
+            driver = box.driver(bot.messages_url)
+            async with driver:
+                await driver.say(carol, "restart vm dev-01", chat)
+                card = await driver.wait_for(lambda m: m.card is not None, conversation_id=chat.id)
+            refresh = find_action(card.card, "refresh")
 
-        def invoke() -> dict[str, object]:
-            return {**driver.invoke(alice, chat, chat.id, card.id, "refresh", dict(refresh or {})), "__url": bot.messages_url}
+            def invoke(driver: TeamsDriver = driver, chat: object = chat, card: object = card, bot: object = bot,
+                       refresh: object = refresh) -> dict[str, object]:
+                return {**driver.invoke(alice, chat, chat.id, card.id, "refresh", dict(refresh or {})),  # type: ignore[attr-defined,arg-type]
+                        "__url": bot.messages_url}  # type: ignore[attr-defined]
 
-        for warm in (message(floor_url, "warm"), message(stock_url, "warm"), message(bot.messages_url, "help"), invoke):
+            loads += [(f"this bot on {sdk} (BOT_SDK={sdk}): `help` message", message(driver, bot.messages_url, "help", chat)),
+                      (f"this bot on {sdk} (BOT_SDK={sdk}): card refresh invoke", invoke)]
+        warm_chat = TeamsDriver.group_chat(box.world.home_tenant_id, "bench-warm")
+        any_driver = box.driver(bots["botbuilder"].messages_url)
+        for warm in (message(any_driver, floor_url, "warm", warm_chat), message(any_driver, stock_url, "warm", warm_chat),
+                     *(make for _, make in loads)):
             await _load("warm-up", warm, 20)
         return [
-            await _load("bare aiohttp echo (floor)", message(floor_url, "help")),
-            await _load("stock botbuilder echo on CloudAdapter (baseline)", message(stock_url, "help")),
-            await _load("this bot: `help` message", message(bot.messages_url, "help")),
-            await _load("this bot: card refresh invoke", invoke),
+            await _load("bare aiohttp echo (floor)", message(any_driver, floor_url, "help", warm_chat)),
+            await _load("stock botbuilder echo on CloudAdapter (baseline)", message(any_driver, stock_url, "help", warm_chat)),
+            *[await _load(name, make) for name, make in loads],
         ]
     finally:
-        bot.stop()
+        for bot in bots.values():
+            bot.stop()
         servers.stop()
 
 
@@ -179,8 +191,10 @@ Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}.
 - **floor**: a bare aiohttp handler that posts the reply itself; no Bot Framework code at all.
 - **baseline**: botbuilder's own echo bot on `CloudAdapter`, which builds new connector and token
   clients on every turn (reference/botbuilder-pitfalls.md §2).
-- **this bot, `help`**: the full adapter path (authentication, turn context, command parsing, reply)
-  with connector clients built once per service URL and reused (`bot/adapters/teams/auth.py`).
+- **this bot, `help`**: the full adapter path (authentication, turn context, command parsing, reply), on each
+  Teams SDK adapter: botbuilder with connector clients built once per service URL and reused
+  (`bot/adapters/teams/auth.py`); the Microsoft 365 Agents SDK (`BOT_SDK=agents`) with its AgentApplication,
+  the connector over kept sessions (`bot/adapters/agents/connector.py`) and the SDK's own token client per turn.
 - **this bot, refresh invoke**: what each approver's Teams client asks when a card is shown: a
   store read, the card rendered for that person, the invoke response; no outbound call.
 """)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.adapters.teams.commands import HelpCommand, PendingCommand, StatusCommand, Unknown, VmCommand, parse
+from bot.adapters.conversation.commands import HelpCommand, PendingCommand, StatusCommand, Unknown, VmCommand, parse
 from bot.domain.names import resource_group_problem, vm_name_problem
 from sandbox import Sandbox
 from sandbox.driver import TeamsDriver

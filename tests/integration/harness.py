@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -56,8 +57,13 @@ class RunningBot:
         await eventually(idle, "the bot's background work finishes", timeout)
 
 
+def bot_sdk() -> str:
+    """The SDK adapter the suite runs on: BOT_SDK=botbuilder (default) or BOT_SDK=agents (`BOT_SDK=agents make test`)."""
+    return os.environ.get("BOT_SDK", "").strip().lower() or "botbuilder"
+
+
 def bot_settings(box: Sandbox, store: Path, **overrides: str) -> Settings:
-    env = {**box.bot_environment(), "STORE_PATH": str(store), "ARM_POLLING_INTERVAL": "0.02", "PORT": "0",
+    env = {**box.bot_environment(), "BOT_SDK": bot_sdk(), "STORE_PATH": str(store), "ARM_POLLING_INTERVAL": "0.02", "PORT": "0",
            "HOST": "127.0.0.1", "SWEEP_INTERVAL_SECONDS": "0.1", **overrides}
     return Settings.from_env(env)
 

@@ -24,7 +24,7 @@ from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 from sandbox.server import ServerThread
 
-from .harness import ManualClock, RunningBot, Teams, bot_settings, card_text, find_action
+from .harness import ManualClock, RunningBot, Teams, bot_sdk, bot_settings, card_text, find_action
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 
@@ -134,6 +134,11 @@ async def test_the_notifier_refuses_any_untrusted_url_whatever_stored_it(bot: Ru
     assert listener.requests == []
 
 
+BOTBUILDER_ONLY = pytest.mark.skipif(bot_sdk() != "botbuilder", reason="botbuilder's connector factory (BOT_SDK=botbuilder)")
+AGENTS_ONLY = pytest.mark.skipif(bot_sdk() != "agents", reason="the Agents SDK adapter's connector (BOT_SDK=agents)")
+
+
+@BOTBUILDER_ONLY
 def test_connector_clients_are_bounded_and_closed_on_eviction(bot: RunningBot, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.adapters.teams import auth as auth_module
 
@@ -295,6 +300,26 @@ async def test_metrics_are_not_on_the_public_port(driver: TeamsDriver, bot: Runn
     assert bot.container.metrics_url is None  # METRICS_PORT empty: no metrics listener at all
 
 
+@AGENTS_ONLY
+def test_agents_connector_sessions_are_bounded_closed_on_eviction_and_time_out(bot: RunningBot, sandbox: Sandbox) -> None:
+    """The Agents SDK adapter's Connector sessions: at most MAX_SESSIONS, the least recently used closed, each with
+    the outbound timeout; the credential broker's timeout as for botbuilder."""
+    from bot.adapters.agents import connector as connector_module
+
+    connector = bot.container.deps.notifier._connector  # type: ignore[attr-defined]
+    limit = connector_module.MAX_SESSIONS
+
+    async def make_many() -> list[Any]:
+        return [(await connector.client(f"{sandbox.connector.base_url}/r{i}/")).client for i in range(limit + 8)]
+
+    sessions = bot.thread.call(make_many)
+    assert len(connector._sessions) == limit
+    assert all(s.closed for s in sessions[:8]) and not any(s.closed for s in sessions[8:])
+    assert all(s.timeout.total == bot.container.settings.outbound_timeout for s in sessions)
+    assert bot.container.broker._common["read_timeout"] == bot.container.settings.outbound_timeout
+
+
+@BOTBUILDER_ONLY
 def test_every_outbound_client_has_a_timeout(bot: RunningBot, sandbox: Sandbox) -> None:
     settings = bot.container.settings
     factory = bot.container.auth.create_connector_factory(bot.container.adapter.create_claims_identity(sandbox.world.bot.client_id))

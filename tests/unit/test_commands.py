@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.adapters.teams.commands import (
+from bot.adapters.conversation.commands import (
     COMMAND_HELP,
     HelpCommand,
     PendingCommand,

@@ -70,7 +70,7 @@ def test_operation_parse_accepts_the_same_words_as_chat_api_and_response_plans()
 
 
 def test_a_response_plan_may_say_stop_like_chat_and_the_api() -> None:
-    from bot.adapters.teams.commands import VmCommand, parse
+    from bot.adapters.conversation.commands import VmCommand, parse
 
     command = parse("stop vm web-01")
     assert isinstance(command, VmCommand) and command.operation is Operation.POWER_OFF

@@ -22,18 +22,16 @@ from botframework.connector.models import ErrorResponseException
 from cards.common import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
-from ...domain.service_urls import ServiceUrlPolicy
+from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from .auth import CachingBotFrameworkAuthentication
 
 log = logging.getLogger(__name__)
+__all__ = ["TeamsNotifier", "UntrustedServiceUrl"]
 T = TypeVar("T")
 RETRYABLE = {412, 429, 502, 503, 504}
 MEMBERS_TTL = 600.0
 MAX_MEMBER_LISTS = 256
 
-
-class UntrustedServiceUrl(ValueError):
-    """A service URL the bot will not send its token to; nothing was sent."""
 
 CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 

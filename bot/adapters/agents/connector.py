@@ -1,0 +1,97 @@
+"""Bot Connector calls on the Agents SDK's ConnectorClient: the bot's token, a bounded session per service URL,
+an outbound timeout, and retries on 429/412/5xx that honour `Retry-After` (the Teams rate-limit guide).
+
+The SDK's ConnectorClient puts a bearer token in its session's headers when it is built, so a client is built
+per call over the kept session (the token comes from msal's cache while it is valid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from microsoft_agents.hosting.core import RestChannelServiceClientFactory
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+
+from .auth import BotMsalAuth
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRYABLE = {412, 429, 502, 503, 504}
+MAX_SESSIONS = 32
+
+
+class _SharedSessionClient(TeamsConnectorClient):  # type: ignore[misc]
+    """The SDK closes a turn's connector client when the turn ends; the session is ours and stays open."""
+
+    async def close(self) -> None:
+        return None
+
+
+class ChannelClients(RestChannelServiceClientFactory):  # type: ignore[misc]
+    """The SDK's client factory, with the turn's connector client over our kept, time-limited sessions."""
+
+    def __init__(self, connector: Connector, connections: Any, token_service_endpoint: str, token_service_audience: str) -> None:
+        super().__init__(connections, token_service_endpoint=token_service_endpoint, token_service_audience=token_service_audience)
+        self._connector = connector
+
+    async def create_connector_client(
+        self,
+        context: Any,
+        claims_identity: Any,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> TeamsConnectorClient:
+        return await self._connector.client(service_url, anonymous=use_anonymous)
+
+
+class Connector:
+    def __init__(self, provider: BotMsalAuth | None, timeout: float, attempts: int = 4, limit: int = MAX_SESSIONS) -> None:
+        self._provider, self._timeout, self._attempts, self._limit = provider, timeout, attempts, limit
+        self._sessions: OrderedDict[str, aiohttp.ClientSession] = OrderedDict()
+
+    async def client(self, service_url: str, anonymous: bool = False) -> TeamsConnectorClient:
+        endpoint = service_url if service_url.endswith("/") else service_url + "/"
+        session = self._sessions.get(endpoint)
+        if session is None or session.closed:
+            session = self._sessions[endpoint] = aiohttp.ClientSession(
+                base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            while len(self._sessions) > self._limit:
+                _, evicted = self._sessions.popitem(last=False)
+                await evicted.close()
+        self._sessions.move_to_end(endpoint)
+        # no app id (ANONYMOUS_ALLOWED) or an anonymous turn: no token to send
+        token = "" if anonymous or self._provider is None else await self._provider.get_access_token(endpoint, [])
+        return _SharedSessionClient(endpoint, token, session=session)
+
+    async def retry(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await with_retries(call, self._attempts)
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+    """`call`, again on 429/412/5xx after `Retry-After` (or a backoff). botbuilder's msrest client retries these
+    itself; the Agents SDK's connector client raises at once, so every Connector call of this adapter goes through here."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except aiohttp.ClientResponseError as e:
+            if e.status not in RETRYABLE or attempt == attempts - 1:
+                raise
+            retry_after = (e.headers or {}).get("Retry-After")
+            delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
+            log.info("Teams answered %s; retrying in %.1fs", e.status, delay)
+            await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
+    raise AssertionError("unreachable")

@@ -1,0 +1,134 @@
+"""Proactive messages to Teams on the Agents SDK: post the plan card, update it in place, reply in its thread,
+open a channel thread. The same Notifier port and the same trusted-service-URL rule as bot/adapters/teams."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from microsoft_agents.activity import Activity, Attachment, ChannelAccount, ConversationParameters
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+
+from cards.common import CONTENT_TYPE
+
+from ...domain.plan import Plan, Thread, ThreadKind
+from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
+from .auth import ChannelAuthenticator
+from .connector import Connector, with_retries
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MEMBERS_TTL = 600.0
+MAX_MEMBER_LISTS = 256
+CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
+
+
+class AgentsNotifier:
+    """Notifier over the Bot Connector, through the Agents SDK's connector client."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        channel_auth: ChannelAuthenticator,
+        render: CardRenderer,
+        bot_id: str,
+        trusted: ServiceUrlPolicy,
+        attempts: int = 1,
+    ) -> None:
+        # one try per send by default: the outbox worker tries again, durably
+        self._connector, self._auth, self._render, self._attempts = connector, channel_auth, render, attempts
+        self._bot_id, self._trusted = bot_id, trusted
+        self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU, MAX_MEMBER_LISTS
+
+    async def _client(self, service_url: str) -> TeamsConnectorClient:
+        # The client sends the bot's token to this URL: only configured Bot Connector hosts, or one an
+        # authenticated activity came from (the channel's token vouched for it). Checked for every call.
+        if not (self._trusted.allows(service_url) or self._auth.vouched(service_url)):
+            raise UntrustedServiceUrl(
+                f"refused to call the Bot Connector at an untrusted service URL "
+                f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
+                f"not from an authenticated activity)"
+            )
+        return await self._connector.client(service_url)
+
+    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await with_retries(call, self._attempts)
+
+    async def _approver_ids(self, plan: Plan) -> list[str] | None:
+        """Teams ids of the plan's approvers in this conversation, for the card's `refresh.userIds`."""
+        if plan.thread is None or not plan.policy.approvers:
+            return None
+        conversation = plan.thread.conversation_id.split(";messageid=")[0]
+        cached = self._members.get(conversation)
+        if cached is None or time.monotonic() - cached[0] > MEMBERS_TTL:
+            try:
+                client = await self._client(plan.thread.service_url)
+                members = await self._retry(lambda: client.conversations.get_conversation_members(conversation))
+            except Exception:
+                log.info("members of %s unavailable; the card refreshes for everyone", conversation, exc_info=True)
+                return None
+            cached = (time.monotonic(), {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)})
+            self._members[conversation] = cached
+            while len(self._members) > MAX_MEMBER_LISTS:
+                self._members.popitem(last=False)
+        self._members.move_to_end(conversation)
+        ids = [cached[1][oid] for oid in sorted(plan.policy.approvers) if oid in cached[1]]
+        return ids[:60] or None  # Teams refreshes for at most 60 users
+
+    async def _card_activity(self, plan: Plan) -> Activity:
+        card = self._render(plan, await self._approver_ids(plan))
+        return Activity(
+            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
+        )
+
+    async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
+        thread = plan.thread
+        if thread is None:
+            raise ValueError(f"plan {plan.id} has no thread to post in")
+        if thread.kind == ThreadKind.CHANNEL and ";messageid=" not in thread.conversation_id:
+            return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
+        client = await self._client(thread.service_url)
+        activity = await self._card_activity(plan)
+        sent = await self._retry(lambda: self._send(client, thread.conversation_id, activity, reply_to))
+        return replace(thread, card_activity_id=sent.id)
+
+    async def update_card(self, plan: Plan) -> None:
+        thread = plan.thread
+        if thread is None or thread.card_activity_id is None:
+            return
+        client = await self._client(thread.service_url)
+        activity = await self._card_activity(plan)
+        card_id = thread.card_activity_id
+        activity.id = card_id
+        await self._retry(lambda: client.conversations.update_activity(thread.conversation_id, card_id, activity))
+
+    async def open_thread(self, channel: Thread, card: dict[str, Any]) -> Thread:
+        """A new thread in `channel` whose first message is `card`; `card_activity_id` is that message."""
+        client = await self._client(channel.service_url)
+        activity = Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
+        params = ConversationParameters(
+            is_group=True,
+            agent=ChannelAccount(id=self._bot_id),
+            tenant_id=channel.tenant_id,
+            activity=activity,
+            channel_data={"channel": {"id": channel.conversation_id}, "tenant": {"id": channel.tenant_id}},
+        )
+        created = await self._retry(lambda: client.conversations.create_conversation(params))
+        return replace(channel, conversation_id=created.id, card_activity_id=created.activity_id)
+
+    async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
+        """A plain message in a thread; with `reply_to`, as a reply to that activity (a chat command's answer)."""
+        client = await self._client(thread.service_url)
+        activity = Activity(type="message", text=text, text_format="markdown")
+        await self._retry(lambda: self._send(client, thread.conversation_id, activity, reply_to))
+
+    @staticmethod
+    async def _send(client: TeamsConnectorClient, conversation_id: str, activity: Activity, reply_to: str | None) -> Any:
+        if reply_to:
+            activity.reply_to_id = reply_to
+            return await client.conversations.reply_to_activity(conversation_id, reply_to, activity)
+        return await client.conversations.send_to_conversation(conversation_id, activity)

@@ -1,0 +1,25 @@
+"""The Agents SDK adapter's parts for bootstrap (BOT_SDK=agents)."""
+
+from __future__ import annotations
+
+from ...config import Settings
+from ..conversation.sdk import SdkParts
+from .agent import AgentsEndpoint
+from .auth import BotConnections, BotMsalAuth, ChannelAuthenticator, auth_configuration
+from .connector import Connector
+from .notifier import AgentsNotifier, CardRenderer
+
+
+def build(settings: Settings, render: CardRenderer) -> SdkParts:
+    config = auth_configuration(settings.app_id, settings.app_password, settings.app_tenant_id, settings.channel)
+    channel_auth = ChannelAuthenticator(config, settings.channel, settings.ca_bundle, settings.outbound_timeout)
+    provider = BotMsalAuth(config, settings.ca_bundle, settings.outbound_timeout)
+    connector = Connector(provider if settings.app_id else None, settings.outbound_timeout)
+    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
+    notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.service_urls)
+    return SdkParts(
+        notifier=notifier,
+        endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), connector, settings.channel),
+        close=connector.close,
+        auth=channel_auth,
+    )
