@@ -154,5 +154,9 @@ async def _sweep(container: Container) -> None:
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+            # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
+            for plan in await recover_interrupted(container.deps):
+                log.warning("plan %s was interrupted: the instance running it stopped renewing its lease", plan.id,
+                            extra={"plan_id": plan.id})
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")

@@ -79,14 +79,15 @@ class Container:
 def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
     """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
     set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+    owner, lease_seconds = settings.instance_id, settings.execution_lease_seconds
     if settings.store == "azure-tables":
         client: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
         if settings.storage_connection_string:
             return TableStore.from_connection_string(settings.storage_connection_string, settings.store_table_prefix,
-                                                     **client)
+                                                     owner=owner, lease_seconds=lease_seconds, **client)
         return TableStore.from_account_url(settings.storage_account_url, agent_credential, settings.store_table_prefix,
-                                           **client)
-    return SqliteStore(settings.store_path, settings.store_sqlite_wal)
+                                           owner=owner, lease_seconds=lease_seconds, **client)
+    return SqliteStore(settings.store_path, settings.store_sqlite_wal, owner, lease_seconds)
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
@@ -125,7 +126,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
     conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
-                          max_backoff=settings.outbox_max_backoff)
+                          max_backoff=settings.outbox_max_backoff, owner=store.leases.owner,
+                          claim_seconds=settings.execution_lease_seconds)
     store.subscribe(outbox.committed)
     container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
                           validator, metrics, outbox,

@@ -102,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALLOW_SELF_APPROVAL", "true lets the requester approve their own plan", "false"),
     Setting("PLAN_EXPIRY_MINUTES", "minutes a plan waits for consent", "30"),
     Setting("CREDENTIALS_EXPIRY_MINUTES", "minutes a credentials request waits", "15"),
+    Setting("CREDENTIALS_ATTEMPTS", "approvers who may lend their rights to one refused plan: 1 ends the plan at the "
+            "first approver who lacks the rights too; more keeps the request open for others until it expires", "1"),
     Setting("CARD_BUTTONS", "approvers: buttons only in approvers' own card view (Teams user-specific views); everyone: "
             "buttons on the shared card too, for clients without user-specific views such as the Agents Playground "
             "(every click is still checked against the policy)", "approvers"),
@@ -122,6 +124,11 @@ SETTINGS: tuple[Setting, ...] = (
             "dead letter, shown by /readyz and /metrics", "20"),
     Setting("OUTBOX_MAX_BACKOFF_SECONDS", "longest wait between two tries of a message to Teams or of an alert "
             "(exponential back-off with jitter, never shorter than Teams' Retry-After)", "300"),
+    Setting("INSTANCE_ID", "name of this instance in execution leases and outbox claims (a random suffix is added); "
+            "default: App Service's WEBSITE_INSTANCE_ID, else the host name", ""),
+    Setting("EXECUTION_LEASE_SECONDS", "how long an instance's claim on a plan it is running (or a message to Teams it "
+            "is sending) lasts without a heartbeat (renewed every third of it); after that another instance marks the "
+            "plan interrupted (or sends the message)", "30"),
     Setting("STORE", "where plans, audit and delivery keys live: sqlite (one instance, a local file: STORE_PATH) or "
             "azure-tables (Azure Table Storage: several instances, slot swaps, App Service)", "sqlite"),
     Setting("STORE_PATH", "SQLite file of plans and audit", "data/sre-consent-bot.sqlite3"),
@@ -200,6 +207,8 @@ class Settings:
     api_callers: tuple[ApiCaller, ...] | None  # None: API_CALLERS_FILE not set, no app may submit
     policy: ConsentPolicy
     sweep_interval: float
+    instance_id: str
+    execution_lease_seconds: float
     outbox_max_attempts: int
     outbox_max_backoff: float
     buttons_for_everyone: bool
@@ -435,6 +444,7 @@ def _policy(r: _Reader) -> ConsentPolicy:
         allow_self_approval=r.boolean("ALLOW_SELF_APPROVAL"),
         expiry=timedelta(minutes=r.number("PLAN_EXPIRY_MINUTES", 1, integer=False)),
         credentials_expiry=timedelta(minutes=r.number("CREDENTIALS_EXPIRY_MINUTES", 1, integer=False)),
+        credentials_attempts=int(r.number("CREDENTIALS_ATTEMPTS", 1)),
     )
 
 
@@ -467,6 +477,9 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         api_callers=r.json_file("API_CALLERS_FILE", lambda data: parse_api_callers(data, scopes)),
         policy=_policy(r),
         sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
+        # App Service names each instance of a plan in WEBSITE_INSTANCE_ID (a long hex string): its start suffices
+        instance_id=r.get("INSTANCE_ID") or r.env.get("WEBSITE_INSTANCE_ID", "").strip()[:16],
+        execution_lease_seconds=r.number("EXECUTION_LEASE_SECONDS", 0.3, integer=False),
         outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
         outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
         buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",

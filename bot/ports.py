@@ -82,11 +82,29 @@ class UnitOfWork(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Which instance looks after a plan in APPROVED or an executing state, and until when (seconds since the epoch)
+    unless its heartbeat renews it. An `until` in the past means that instance is gone."""
+
+    plan_id: str
+    owner: str
+    until: float
+
+
 class PlanStore(Protocol):
-    """Plans with versioned compare-and-set, written through units of work."""
+    """Plans with versioned compare-and-set, written through units of work.
+
+    Execution leases: a unit of work that moves a plan into APPROVED or an executing state records, in the same
+    transaction, a lease held by the committing instance, renewed by the store's heartbeat while the plan stays
+    there; a save that keeps the plan in the same state leaves the lease with its holder; moving the plan out ends it.
+    """
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
     async def get(self, plan_id: str) -> Plan | None: ...
+    async def lease(self, plan_id: str) -> Lease | None:
+        """The plan's execution lease, or None if it never had one or it ended."""
+        ...
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
 

@@ -21,29 +21,34 @@ from microsoft_teams.cards import (
     TokenExchangeResource,
 )
 
+from bot.domain import messages
 from bot.domain.markdown import literal
 from bot.domain.plan import Plan, PlanState
+from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
 from .common import dump, heading, text
 
 VERB_APPROVE, VERB_DENY, VERB_REFRESH = "approve", "deny", "refresh"
 VERB_GRANT, VERB_CANCEL = "grant", "cancel"
+VERB_PROPOSE_AGAIN = "proposeAgain"
 
-STATE_STYLE: dict[PlanState, tuple[str, str]] = {
-    PlanState.PROPOSED: ("Proposed", "Default"),
-    PlanState.AWAITING_CONSENT: ("⏳ Awaiting approval", "Accent"),
-    PlanState.DENIED: ("🚫 Denied", "Attention"),
-    PlanState.APPROVED: ("✅ Approved, starting", "Good"),
-    PlanState.EXECUTING: ("⚙️ Running with the agent identity", "Accent"),
-    PlanState.SUCCEEDED: ("✅ Succeeded", "Good"),
-    PlanState.AWAITING_CREDENTIALS: ("🔐 The agent was refused: credentials needed", "Warning"),
-    PlanState.CREDENTIALS_DENIED: ("🚫 Credentials declined", "Attention"),
-    PlanState.EXECUTING_AS_USER: ("⚙️ Running on behalf of an approver", "Accent"),
-    PlanState.USER_NOT_AUTHORIZED: ("⛔ Not authorized", "Attention"),
-    PlanState.FAILED: ("❌ Failed", "Attention"),
-    PlanState.EXPIRED: ("⌛ Expired", "Warning"),
-    PlanState.INTERRUPTED: ("⚠️ Interrupted", "Warning"),
+_COLOR: dict[PlanState, str] = {
+    PlanState.PROPOSED: "Default",
+    PlanState.AWAITING_CONSENT: "Accent",
+    PlanState.DENIED: "Attention",
+    PlanState.APPROVED: "Good",
+    PlanState.EXECUTING: "Accent",
+    PlanState.SUCCEEDED: "Good",
+    PlanState.AWAITING_CREDENTIALS: "Warning",
+    PlanState.CREDENTIALS_DENIED: "Attention",
+    PlanState.EXECUTING_AS_USER: "Accent",
+    PlanState.USER_NOT_AUTHORIZED: "Attention",
+    PlanState.FAILED: "Attention",
+    PlanState.EXPIRED: "Warning",
+    PlanState.INTERRUPTED: "Warning",
 }
+# the same headline as the thread's reply (bot/domain/messages.py), with the card's colour
+STATE_STYLE: dict[PlanState, tuple[str, str]] = {s: (messages.HEADLINES[s], c) for s, c in _COLOR.items()}
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,8 @@ READ_ONLY = Viewer()
 
 
 def _time_left(plan: Plan, now: datetime) -> str:
-    seconds = (plan.expires_at - now).total_seconds()
-    if seconds <= 0:
-        return "expired"
-    minutes = int(seconds // 60)
-    return f"{minutes} min left (until {plan.expires_at:%H:%M} UTC)" if minutes else f"{int(seconds)} s left"
+    # relative, as Teams shows times; a clock time would need the reader's time zone (DATE/TIME work in TextBlocks only)
+    return messages.time_left(plan.expires_at, now)
 
 
 def _actions_section(plan: Plan) -> list[Any]:
@@ -80,8 +82,9 @@ def _actions_section(plan: Plan) -> list[Any]:
         facts = [
             Fact(title="Resource group", value=literal(r.resource_group)),
             Fact(title="Subscription", value=literal(r.subscription_id)),
-            Fact(title="Power state", value=plan.power_state(r) or "unknown"),
         ]
+        if state := plan.power_state(r):  # an unknown state is left out rather than shown as "unknown"
+            facts.append(Fact(title="Power state", value=literal(state)))
         outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
         if outcome:
             facts.append(Fact(title="Outcome", value=f"{outcome.status} ({outcome.identity})"))
@@ -102,17 +105,16 @@ def _status_section(plan: Plan, now: datetime) -> list[Any]:
     body: list[Any] = [TextBlock(text=label, weight="Bolder", color=color, wrap=True)]  # type: ignore[arg-type]
     if plan.progress and plan.state in (PlanState.EXECUTING, PlanState.EXECUTING_AS_USER):
         body.append(text(literal(plan.progress), subtle=True))
-    if plan.access_denied and plan.state in (PlanState.AWAITING_CREDENTIALS, PlanState.USER_NOT_AUTHORIZED):
-        d = plan.access_denied
-        who = "The agent identity" if plan.state is PlanState.AWAITING_CREDENTIALS else (
-            plan.credentials_by.name if plan.credentials_by else d.identity)
-        # Adaptive Card markdown has bold but no inline code: the scope is plain text
-        body.append(text(f"{literal(who)} ({literal(d.identity)}) lacks **{literal(d.permission)}** on scope {literal(d.scope)}."))
-        if plan.state is PlanState.AWAITING_CREDENTIALS:
-            body.append(text("An approver may let the agent act with their own rights, once, for this plan. "
-                             "Their credentials are dropped as soon as it ends.", subtle=True))
-    if plan.reason and plan.state in (PlanState.DENIED, PlanState.FAILED, PlanState.EXPIRED, PlanState.INTERRUPTED):
+    if line := messages.refusal_line(plan):  # the scope shortened ("web-01 in prod-rg"), as in the thread
+        body.append(text(line))
+    if plan.state is PlanState.DENIED:
+        body.append(text(messages.denied_line(plan)))
+    elif plan.state is PlanState.CREDENTIALS_DENIED:
+        body.append(text(messages.declined_line(plan)))
+    elif plan.reason and plan.state in (PlanState.FAILED, PlanState.EXPIRED, PlanState.INTERRUPTED):
         body.append(text(literal(plan.reason)))
+    if step := messages.next_step(plan):
+        body.append(text(step, subtle=True))
     return body
 
 
@@ -120,15 +122,15 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
     approvals = ", ".join(literal(a.approver.name) for a in plan.approvals)
     facts = [
         Fact(title="Requested by", value=literal(plan.requested_by.name)),
-        Fact(title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}"
-             + (f" ({approvals})" if approvals else "")),
+        Fact(
+            title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}" + (f" ({approvals})" if approvals else "")
+        ),
     ]
     if plan.mode.value == "autonomous":
         facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))
-    if plan.decided_by and plan.state in (PlanState.DENIED, PlanState.CREDENTIALS_DENIED):
-        facts.append(Fact(title="Decided by", value=literal(plan.decided_by.name)))
+    # who denied or declined is told once, in the status text above
     if plan.credentials_by:
         facts.append(Fact(title="Credentials of", value=literal(plan.credentials_by.name)))
     facts.append(Fact(title="Plan", value=plan.id))
@@ -136,27 +138,37 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
 
 
 def _buttons(plan: Plan, viewer: Viewer) -> list[Any]:
+    data = {"planId": plan.id, "planHash": plan.content_hash}
+    if plan.state in PROPOSE_AGAIN_STATES:  # anyone in the conversation: the new plan is checked like any other
+        return [ActionSet(actions=[ExecuteAction(title=messages.PROPOSE_AGAIN, verb=VERB_PROPOSE_AGAIN, data=data)])]
     if not viewer.can_act:
         return []
-    data = {"planId": plan.id, "planHash": plan.content_hash}
     if plan.state is PlanState.AWAITING_CONSENT:
         return [
             TextInput(id="reason", placeholder="Reason (optional, shown with a Deny)", max_length=500, spacing="Medium"),
-            ActionSet(actions=[
-                ExecuteAction(title="Approve", verb=VERB_APPROVE, data=data, style="positive"),
-                ExecuteAction(title="Deny", verb=VERB_DENY, data=data, style="destructive"),
-            ]),
+            ActionSet(
+                actions=[
+                    ExecuteAction(title="Approve", verb=VERB_APPROVE, data=data, style="positive"),
+                    ExecuteAction(title="Deny", verb=VERB_DENY, data=data, style="destructive"),
+                ]
+            ),
         ]
     if plan.state is PlanState.AWAITING_CREDENTIALS:
-        return [ActionSet(actions=[
-            ExecuteAction(title="Use my credentials", verb=VERB_GRANT, data=data, style="positive"),
-            ExecuteAction(title="Cancel", verb=VERB_CANCEL, data=data, style="destructive"),
-        ])]
+        return [
+            TextInput(id="reason", placeholder="Reason (optional, shown with a Cancel)", max_length=500, spacing="Medium"),
+            ActionSet(
+                actions=[
+                    ExecuteAction(title="Use my credentials", verb=VERB_GRANT, data=data, style="positive"),
+                    ExecuteAction(title="Cancel", verb=VERB_CANCEL, data=data, style="destructive"),
+                ]
+            ),
+        ]
     return []
 
 
-def plan_card(plan: Plan, viewer: Viewer, now: datetime, *, refresh_user_ids: list[str] | None = None,
-              sso: SsoSettings | None = None) -> dict[str, Any]:
+def plan_card(
+    plan: Plan, viewer: Viewer, now: datetime, *, refresh_user_ids: list[str] | None = None, sso: SsoSettings | None = None
+) -> dict[str, Any]:
     """The card for `viewer`. Waiting states carry a `refresh` so each approver's client fetches their own view."""
     body: list[Any] = [
         # caller text (title, rationale, names, reasons) goes through literal(): no links or formatting of theirs
@@ -175,7 +187,7 @@ def plan_card(plan: Plan, viewer: Viewer, now: datetime, *, refresh_user_ids: li
         )
     if plan.state is PlanState.AWAITING_CREDENTIALS and sso is not None:
         card.authentication = Authentication(
-            text="Sign in to lend your Azure rights for this plan",
+            text=messages.SIGN_IN_PROMPT,
             connection_name=sso.connection_name,
             token_exchange_resource=TokenExchangeResource(id=plan.id, uri=sso.app_id_uri),
             buttons=[AuthCardButton(type="signin", title="Sign in", value=sso.sign_in_url)] if sso.sign_in_url else None,

@@ -1,6 +1,6 @@
 """Loopback simulators of Microsoft Entra ID, Azure Resource Manager and the Bot Connector.
 
-They speak the real wire protocols (see ../shared/reference/protocols.md) over HTTPS with a
+They speak the real wire protocols (each module cites the Microsoft page it follows) over HTTPS with a
 throwaway CA, and are driven by the real SDK clients. `make run` and the tests share them.
 
 Importing this package imports nothing heavy: aiohttp builds its default SSL context when it is

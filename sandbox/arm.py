@@ -1,6 +1,7 @@
 """A loopback Azure Resource Manager for the compute subset the bot uses.
 
-Wire formats follow reference/protocols.md §4: virtual machine GET (with `$expand=instanceView`),
+Wire formats follow https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations
+and the compute REST reference: virtual machine GET (with `$expand=instanceView`),
 `instanceView`, the power actions answering 202 with `Azure-AsyncOperation` and `Location`,
 the async-operation status resource, RBAC per scope with the exact `AuthorizationFailed` body,
 `ResourceNotFound`, and 401s for bad tokens. Paths are matched case-insensitively, as ARM does.

@@ -1,6 +1,7 @@
 """A loopback Bot Connector (the Teams side of `serviceUrl`).
 
-Serves the REST subset in reference/protocols.md §3.3: create conversation (a new channel thread),
+Serves the REST subset of https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference:
+create conversation (a new channel thread),
 send, reply, update, delete, and members. Every call is recorded so tests can assert what the bot
 posted; 429s with `Retry-After` can be injected. Every /v3 call must carry the bot's Entra token for
 `https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.

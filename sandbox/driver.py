@@ -2,7 +2,9 @@
 
 Messages carry the @mention entity, `channelData` with tenant/team/channel and `from.aadObjectId`;
 card clicks are `adaptiveCard/action` invokes (with or without `value.authentication.token`),
-exactly as reference/protocols.md §1.1 shows. Like the Teams service, it signs every activity with a
+exactly as Microsoft's Universal Actions authentication flow shows
+(https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/authentication-flow-in-universal-action-for-adaptive-cards).
+Like the Teams service, it signs every activity with a
 channel token (`Authorization: Bearer`, from the sandbox channel issuer, sandbox/channel.py) whose
 `aud` is the bot's app id and whose `serviceurl` is the activity's `serviceUrl`. What the bot posts is
 read back from the Connector simulator's `/sandbox/activities` over HTTP, so the driver works against

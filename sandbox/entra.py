@@ -1,6 +1,7 @@
 """A loopback Microsoft Entra ID: OpenID discovery (v1 and v2), JWKS, the v2 token endpoint and Teams SSO tokens.
 
-Speaks the wire formats in reference/protocols.md §2: `client_credentials` for app identities,
+Speaks the wire formats of https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow:
+`client_credentials` for app identities,
 the On-Behalf-Of grant (`urn:ietf:params:oauth:grant-type:jwt-bearer`) with the error bodies the
 real service returns (AADSTS codes, `suberror`, `claims`), and a sandbox-only endpoint that mints
 the SSO token the Teams client would obtain for a user.

@@ -25,7 +25,7 @@ def alert_payload(
     alert_id: str | None = None,
     description: str = "",
 ) -> dict[str, Any]:
-    """A metric alert notification in the common alert schema (reference/protocols.md §5.1)."""
+    """A metric alert notification in the common alert schema (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema)."""
     sub = vms[0].subscription_id if vms else "00000000-0000-0000-0000-000000000000"
     now = datetime.now(UTC).isoformat()
     essentials: dict[str, Any] = {

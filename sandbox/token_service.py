@@ -4,7 +4,7 @@ Modelled on "User authentication within a conversation"
 (https://learn.microsoft.com/azure/bot-service/bot-builder-concept-authentication) and the Teams
 Universal Actions authentication flow
 (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/authentication-flow-in-universal-action-for-adaptive-cards),
-with the REST paths botframework-connector's token API client calls (reference/protocols.md §2.2):
+with the REST paths botframework-connector's token API client calls (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference):
 - `GET /api/botsignin/GetSignInResource?state=` answers the sign-in link for an OAuth connection
   (`state` is botbuilder's base64 TokenExchangeState: connection, conversation, the Teams user);
 - the sign-in page signs a person in at the identity provider; in the sandbox it completes for a

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.adapters.store.leases import ACTIVE_STATES
 from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
 from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
-from bot.ports import MessageKind, OutboxMessage, RunResult, RunStatus
+from bot.ports import Lease, MessageKind, OutboxMessage, RunResult, RunStatus
 from bot.services.deps import Deps
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -39,6 +40,7 @@ class FakeUnitOfWork:
             if plan.id in s.plans:
                 raise ValueError(f"plan {plan.id} exists")
             s.plans[plan.id] = plan
+            s.moved(None, plan)
 
         self.changes.append(apply)
         return plan
@@ -51,6 +53,7 @@ class FakeUnitOfWork:
             if current is None or current.version != expected_version:
                 raise ConcurrentUpdate(plan.id, expected_version)
             s.plans[plan.id] = saved
+            s.moved(current, saved)
 
         self.changes.append(apply)
         return saved
@@ -94,6 +97,7 @@ class InMemoryStore:
     dead: dict[int, OutboxMessage] = field(default_factory=dict)
     threads: dict[str, Thread] = field(default_factory=dict)
     inbox: dict[str, dict[str, Any]] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)
     seq: int = 0
     fail_on: str | None = None  # an audit event whose write fails (a fault injected between the writes of a unit)
     # runs once, just before the next unit of work applies its writes: a test lets a competitor write first
@@ -115,6 +119,7 @@ class InMemoryStore:
             dead=dict(self.dead),
             threads=dict(self.threads),
             inbox=dict(self.inbox),
+            leases=dict(self.leases),
         )
         try:
             for change in uow.changes:
@@ -126,8 +131,18 @@ class InMemoryStore:
             raise RuntimeError(f"injected failure writing {self.fail_on}")
         self.__dict__.update(staged.__dict__)  # all at once, after every write succeeded
 
+    def moved(self, before: Plan | None, after: Plan) -> None:
+        """Execution leases as the real stores keep them; this one process holds them for ever (it never dies)."""
+        if after.state not in ACTIVE_STATES:
+            self.leases.pop(after.id, None)
+        elif before is None or before.state is not after.state:
+            self.leases[after.id] = Lease(after.id, "in-memory", float("inf"))
+
     async def get(self, plan_id: str) -> Plan | None:
         return self.plans.get(plan_id)
+
+    async def lease(self, plan_id: str) -> Lease | None:
+        return self.leases.get(plan_id)
 
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         wanted = set(states)

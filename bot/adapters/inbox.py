@@ -35,6 +35,7 @@ class InboxWorker:
         self._wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # see OutboxWorker.stop: Python 3.11's wait_for can swallow a cancellation
 
     def accepted(self) -> None:
         """An alert was stored: look at the inbox now."""
@@ -44,6 +45,8 @@ class InboxWorker:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="inbox worker")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
         for t in tasks:
             t.cancel()
@@ -56,7 +59,7 @@ class InboxWorker:
         return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             wait = POLL
             try:
                 free = self._concurrency - len(self._inflight)

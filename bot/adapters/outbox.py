@@ -25,22 +25,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-
-from botframework.connector.models import ErrorResponseException
+from typing import Any
 
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate
 from ..domain.plan import Plan, Thread
+from ..domain.service_urls import UntrustedServiceUrl
 from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from .observability import Metrics
 from .store.sqlite import SqliteStore
-from .teams.notifier import UntrustedServiceUrl
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 412, 429}  # and every 5xx
 WINDOWS = ((1.0, 7), (30.0, 60))  # (seconds, sends) per bot per thread
-LEASE = 60.0  # seconds a claimed message is left alone by other instances
+LEASE = 30.0  # seconds a claimed message is left alone by other instances unless its sender renews the claim
 POLL = 1.0  # seconds between looks at the store when nothing wakes the worker (another instance may write)
 
 
@@ -79,17 +78,33 @@ class ThreadRateLimit:
                 del self._sent[key]
 
 
+def _http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
+    """(HTTP status, headers) of a Connector call Teams answered with an error, from either SDK adapter's exception:
+    botbuilder's msrest ErrorResponseException (`.response.status_code`) or the Agents SDK's aiohttp
+    ClientResponseError (`.status`); None for anything else (network errors, timeouts). Duck-typed: the outbox
+    imports no Teams SDK."""
+    response = getattr(error, "response", None)
+    if response is not None and hasattr(response, "status_code"):
+        return response.status_code, response.headers
+    if type(error).__name__ == "ErrorResponseException":  # msrest's, without a response
+        return None, None
+    status = getattr(error, "status", None)
+    if isinstance(status, int) and hasattr(error, "request_info"):
+        return status, getattr(error, "headers", None)
+    return None
+
+
 def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
         return False, 0.0, f"undeliverable: {error}"
     if isinstance(error, UntrustedServiceUrl):  # nothing was sent, and never will be: the bot keeps its token
         return False, 0.0, "untrusted service URL"
-    if isinstance(error, ErrorResponseException):
-        response = error.response
-        status = response.status_code if response is not None else None
+    refused = _http_refusal(error)
+    if refused is not None:
+        status, headers = refused
         retry_after = 0.0
-        header = response.headers.get("Retry-After") if response is not None else None
+        header = headers.get("Retry-After") if headers is not None else None
         if header:
             with contextlib.suppress(ValueError):
                 retry_after = max(0.0, float(header))
@@ -112,16 +127,22 @@ class OutboxWorker:
         max_backoff: float = 300.0,
         base_backoff: float = 0.5,
         concurrency: int = 16,
+        owner: str = "",
+        claim_seconds: float = LEASE,
     ) -> None:
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
         self._max_attempts, self._max_backoff, self._base = max_attempts, max_backoff, base_backoff
         self._concurrency = concurrency
-        self._owner = secrets.token_hex(8)
+        self._owner = owner or secrets.token_hex(8)  # the instance id: who holds a claim
+        # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
+        # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
+        self._claim = claim_seconds
         self._limit = ThreadRateLimit()
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._keys: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -134,6 +155,10 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         """Stop sending; messages being sent are released for the next start (or another instance)."""
+        # the flag as well as the cancellation: on Python 3.11 asyncio.wait_for can swallow a cancellation that
+        # arrives as the awaited event is set (a commit woke the worker), and the loop would then run for ever
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in (self._task, *self._inflight.values()) if t is not None]
         for t in tasks:
             t.cancel()
@@ -151,7 +176,7 @@ class OutboxWorker:
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._dispatch()
                 wait = POLL
@@ -176,12 +201,23 @@ class OutboxWorker:
         for message in await self._store.due_messages(now, free + len(self._keys)):
             if message.seq in self._inflight or message.key in self._keys or len(self._inflight) >= self._concurrency:
                 continue
-            if not await self._store.claim_message(message.seq, self._owner, now, now + LEASE):
+            if not await self._store.claim_message(message.seq, self._owner, now, now + self._claim):
                 continue  # another instance is sending it
             self._keys.add(message.key)
             self._inflight[message.seq] = asyncio.get_running_loop().create_task(self._deliver(message), name=f"outbox {message.seq}")
 
+    async def _hold(self, seq: int) -> None:
+        """Renew the claim on message `seq` while it is being sent."""
+        while True:
+            await asyncio.sleep(self._claim / 3)
+            try:
+                if not await self._store.renew_claim(seq, self._owner, time.time() + self._claim):
+                    return  # sent, or no longer ours
+            except Exception:  # the store is unreachable: the claim lapses if this lasts
+                log.warning("outbox: could not renew the claim on message %d; retrying", seq)
+
     async def _deliver(self, m: OutboxMessage) -> None:
+        holding = asyncio.get_running_loop().create_task(self._hold(m.seq), name=f"outbox claim {m.seq}")
         try:
             await self._send(m)
             self._metrics.outbox_sent.labels(m.kind.value).inc()
@@ -190,6 +226,7 @@ class OutboxWorker:
         except Exception as e:
             await self._failed(m, e)
         finally:
+            holding.cancel()
             self._inflight.pop(m.seq, None)
             self._keys.discard(m.key)
             self._wake.set()

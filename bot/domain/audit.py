@@ -26,6 +26,7 @@ class AuditEventName(StrEnum):
     CREDENTIALS_DECLINED = "credentials_declined"
     PLAN_EXPIRED = "plan_expired"
     PLAN_INTERRUPTED = "plan_interrupted"
+    PLAN_PROPOSED_AGAIN = "plan_proposed_again"  # on the new plan, naming the one it replaces (previous_plan)
     OUTCOME_AFTER_STOP = "outcome_after_stop"  # an action ended after its plan was stopped (interrupted elsewhere)
     OUTBOX_DEAD_LETTER = "outbox_dead_letter"  # a message to Teams that could never be sent
     # a person's request the bot declined: each carries `code` (a RefusalCode or a credential problem)
@@ -34,6 +35,7 @@ class AuditEventName(StrEnum):
     CREDENTIALS_REFUSED = "credentials_refused"
     COMMAND_REFUSED = "command_refused"
     INVOKE_REFUSED = "invoke_refused"
+    PROPOSE_AGAIN_REFUSED = "propose_again_refused"
 
     @property
     def is_refusal(self) -> bool:
@@ -46,7 +48,8 @@ class AuditEventName(StrEnum):
 
 
 E = AuditEventName
-REFUSAL_EVENTS = frozenset({E.APPROVAL_REFUSED, E.DENIAL_REFUSED, E.CREDENTIALS_REFUSED, E.COMMAND_REFUSED, E.INVOKE_REFUSED})
+REFUSAL_EVENTS = frozenset({E.APPROVAL_REFUSED, E.DENIAL_REFUSED, E.CREDENTIALS_REFUSED, E.COMMAND_REFUSED, E.INVOKE_REFUSED,
+                            E.PROPOSE_AGAIN_REFUSED})
 EXECUTION_EVENTS = frozenset({E.ACTION_SUCCEEDED, E.ACTION_FAILED, E.AGENT_REFUSED, E.USER_REFUSED})
 
 

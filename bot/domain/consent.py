@@ -16,10 +16,13 @@ class ConsentPolicy:
     allow_self_approval: bool = False
     expiry: timedelta = timedelta(minutes=30)
     credentials_expiry: timedelta = timedelta(minutes=15)
+    credentials_attempts: int = 1  # approvers who may try their rights before a refusal ends the plan
 
     def __post_init__(self) -> None:
         if self.approvals_required < 1:
             raise ValueError("approvals_required must be at least 1")
+        if self.credentials_attempts < 1:
+            raise ValueError("credentials_attempts must be at least 1")
         if self.expiry <= timedelta(0) or self.credentials_expiry <= timedelta(0):
             raise ValueError("expiries must be positive")
 

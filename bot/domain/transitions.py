@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from . import messages
 from .errors import Refusal, RefusalCode
 from .permissions import PlanAction, Why, permission
 from .plan import (
@@ -24,15 +25,22 @@ from .plan import (
 )
 
 S = PlanState
-_EXPIRED = "This plan has expired; nothing was done. Ask for it again if it is still needed."
 ALLOWED: dict[PlanState, frozenset[PlanState]] = {
     S.PROPOSED: frozenset({S.AWAITING_CONSENT, S.APPROVED}),
     S.AWAITING_CONSENT: frozenset({S.AWAITING_CONSENT, S.APPROVED, S.DENIED, S.EXPIRED}),
     S.APPROVED: frozenset({S.EXECUTING, S.EXPIRED, S.INTERRUPTED}),
     S.EXECUTING: frozenset({S.EXECUTING, S.SUCCEEDED, S.AWAITING_CREDENTIALS, S.FAILED, S.INTERRUPTED}),
     S.AWAITING_CREDENTIALS: frozenset({S.EXECUTING_AS_USER, S.CREDENTIALS_DENIED, S.EXPIRED}),
-    S.EXECUTING_AS_USER: frozenset({S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED}),
+    S.EXECUTING_AS_USER: frozenset({
+        S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED,
+        S.AWAITING_CREDENTIALS,  # refused again, while CREDENTIALS_ATTEMPTS remain: another approver may try
+    }),
 }
+
+# The states whose card offers "Propose again": a new plan with the same actions, and a new consent round
+PROPOSE_AGAIN_STATES = frozenset({
+    S.USER_NOT_AUTHORIZED, S.DENIED, S.EXPIRED, S.CREDENTIALS_DENIED, S.INTERRUPTED, S.FAILED,
+})
 
 
 def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
@@ -43,14 +51,7 @@ def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
 
 def already_message(plan: Plan) -> str:
     """What to tell someone whose click came too late."""
-    who = ", ".join(p.name for p in plan.approvers_so_far)
-    if plan.state is S.DENIED and plan.decided_by:
-        return f"This plan was already denied by {plan.decided_by.name}."
-    if plan.state is S.EXPIRED:
-        return _EXPIRED
-    if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
-        return f"This plan was already approved by {who}; it is now {plan.state.label.lower()}."
-    return f"This plan is {plan.state.label.lower()}; that action no longer applies."
+    return messages.already(plan)
 
 
 def present(plan: Plan, now: datetime) -> Plan:
@@ -59,7 +60,7 @@ def present(plan: Plan, now: datetime) -> Plan:
         if plan.source is not Source.INCIDENT:
             raise Refusal(
                 RefusalCode.AUTONOMOUS_NOT_ALLOWED,
-                "Autonomous mode is only allowed for plans created by an incident response plan.",
+                messages.AUTONOMOUS_NOT_ALLOWED,
             )
         return _move(plan, S.APPROVED)
     return _move(plan, S.AWAITING_CONSENT)
@@ -70,7 +71,7 @@ def _check_card(plan: Plan, seen_hash: str) -> None:
     if seen_hash != plan.content_hash:
         raise Refusal(
             RefusalCode.STALE_CARD,
-            "This card does not match the stored plan (it was changed or tampered with). Nothing was done.",
+            messages.STALE_CARD,
         )
 
 
@@ -84,17 +85,15 @@ def _refuse(plan: Plan, person: Person, now: datetime, is_approver: bool, action
     if plan.state is not waits or allowed.why is Why.NOT_WAITING:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if allowed.why is Why.EXPIRED:
-        raise Refusal(RefusalCode.EXPIRED, _EXPIRED if deciding else "This credentials request has expired; nothing was done.")
+        raise Refusal(RefusalCode.EXPIRED, messages.EXPIRED_CLICK if deciding else messages.CREDENTIALS_EXPIRED_CLICK)
     if allowed.why is Why.SELF_APPROVAL:
-        raise Refusal(RefusalCode.SELF_APPROVAL, "You asked for this plan, so someone else has to approve it.")
+        raise Refusal(RefusalCode.SELF_APPROVAL, messages.SELF_APPROVAL)
     if allowed.why is Why.ALREADY_APPROVED_BY_YOU:
         raise Refusal(
             RefusalCode.ALREADY_APPROVED_BY_YOU,
-            f"You already approved this plan; it still needs {plan.approvals_missing} more approval(s).",
+            messages.already_approved_by_you(plan.approvals_missing),
         )
-    if deciding:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, "You are not one of the approvers of this plan; nothing was done.")
-    raise Refusal(RefusalCode.NOT_AN_APPROVER, "Only the plan's approvers may lend their credentials; nothing was done.")
+    raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER if deciding else messages.NOT_A_GRANTOR)
 
 
 def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
@@ -149,11 +148,24 @@ def agent_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now:
     )
 
 
+def user_attempts(plan: Plan) -> int:
+    """How many approvers have lent rights that Azure refused (every refusal after the agent's one)."""
+    return max(0, sum(1 for o in plan.outcomes if o.status == "refused") - 1)
+
+
 def user_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now: datetime) -> Plan:
-    """EXECUTING_AS_USER -> USER_NOT_AUTHORIZED: the user lacks the rights too."""
+    """EXECUTING_AS_USER -> USER_NOT_AUTHORIZED: the user lacks the rights too.
+
+    While the policy's credentials_attempts are not used up and the request has not expired, the plan goes back to
+    AWAITING_CREDENTIALS instead (same deadline), so another approver may lend theirs.
+    """
     if plan.state is not S.EXECUTING_AS_USER:
         raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
-    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=(*plan.outcomes, outcome),
+    after = replace(plan, outcomes=(*plan.outcomes, outcome))
+    if user_attempts(after) < plan.policy.credentials_attempts and now < plan.expires_at:
+        return _move(plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=after.outcomes,
+                     credentials_by=None, progress=None)
+    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=after.outcomes,
                  finished_at=now, progress=None)
 
 
@@ -166,7 +178,7 @@ def _check_credentials_open(plan: Plan, now: datetime) -> None:
     if plan.state is not S.AWAITING_CREDENTIALS:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
     if now >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, "This credentials request has expired; nothing was done.")
+        raise Refusal(RefusalCode.EXPIRED, messages.CREDENTIALS_EXPIRED_CLICK)
 
 
 def check_can_answer_credentials(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
@@ -182,19 +194,18 @@ def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
     return _move(plan, S.EXECUTING_AS_USER, credentials_by=person, progress="Starting with your credentials")
 
 
-def cancel_credentials(plan: Plan, person: Person, now: datetime) -> Plan:
-    """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs."""
+def cancel_credentials(plan: Plan, person: Person, now: datetime, reason: str | None = None) -> Plan:
+    """AWAITING_CREDENTIALS -> CREDENTIALS_DENIED: nothing more runs; who declined, and why, stay on the plan."""
     _check_credentials_open(plan, now)
-    return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, finished_at=now, progress=None)
+    return _move(plan, S.CREDENTIALS_DENIED, decided_by=person, reason=reason, finished_at=now, progress=None)
 
 
 def expire(plan: Plan, now: datetime) -> Plan:
     """A waiting plan past its expiry becomes EXPIRED."""
     if now < plan.expires_at:
         raise Refusal(RefusalCode.WRONG_STATE, "This plan has not expired yet.")
-    waiting_for = "credentials" if plan.state is S.AWAITING_CREDENTIALS else "a decision"
     return _move(plan, S.EXPIRED, finished_at=now, progress=None,
-                 reason=f"Nobody gave {waiting_for} before the plan expired; nothing more was done.")
+                 reason=messages.expired_reason(plan.state is S.AWAITING_CREDENTIALS))
 
 
 def withdraw(plan: Plan, now: datetime, reason: str) -> Plan:
@@ -207,4 +218,4 @@ def withdraw(plan: Plan, now: datetime, reason: str) -> Plan:
 def interrupt(plan: Plan, now: datetime) -> Plan:
     """Found approved or executing at start-up: the process died mid-way. Never re-run by itself."""
     return _move(plan, S.INTERRUPTED, finished_at=now, progress=None,
-                 reason="The bot stopped while this plan was running. Check the resource before asking again.")
+                 reason=messages.INTERRUPTED_REASON)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domain import transitions
+from ..domain import messages, transitions
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal, RefusalCode
 from ..domain.plan import Person, Plan, PlanState
@@ -33,7 +33,7 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
         plan = await deps.store.get(plan_id)
         try:
             if plan is None:
-                raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
+                raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
             deps.check_tenant(person)
             is_approver = await deps.is_approver(plan, person)
             now = deps.clock.now()
@@ -62,7 +62,7 @@ def _after_decision(deps: Deps, plan: Plan) -> Decision:
     if plan.state is PlanState.APPROVED:
         plan_id = plan.id
         deps.tasks.spawn(lambda: run_plan(deps, plan_id), name=f"run {plan_id}")
-        return Decision(plan, "Approved. The agent is carrying out the plan now; the result will be posted in this thread.")
+        return Decision(plan, messages.APPROVED)
     if plan.state is PlanState.DENIED:
-        return Decision(plan, "Denied. Nothing will be done.")
-    return Decision(plan, f"Your approval is recorded; {plan.approvals_missing} more approval(s) needed.")
+        return Decision(plan, messages.DENIED)
+    return Decision(plan, messages.approval_recorded(plan.approvals_missing))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from ..domain import transitions
+from ..domain import messages, transitions
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, CredentialProblem, Refusal, RefusalCode
 from ..domain.permissions import PlanAction
@@ -27,7 +27,7 @@ async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: st
     """The plan, if `person` may answer its credentials request now; Refusal otherwise."""
     plan = await deps.store.get(plan_id)
     if plan is None:
-        raise Refusal(RefusalCode.NOT_FOUND, f"There is no plan '{plan_id}'.")
+        raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
     deps.check_tenant(person)
     transitions.check_can_answer_credentials(plan, person, seen_hash, deps.clock.now(), await deps.is_approver(plan, person),
                                              action)
@@ -65,7 +65,7 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         await stack.aclose()
         await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED, reason="another grant or cancel came first")
         fresh = await deps.store.get(plan_id)
-        message = transitions.already_message(fresh) if fresh else "This plan no longer exists."
+        message = transitions.already_message(fresh) if fresh else messages.NO_LONGER_EXISTS
         return Decision(fresh, message, Refusal(RefusalCode.ALREADY_DECIDED, message))
 
     async def run_then_release() -> None:
@@ -76,22 +76,24 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
             await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED)
 
     deps.tasks.spawn(run_then_release, name=f"run {plan.id} as user")
-    return Decision(plan, f"Running the rest of the plan on behalf of {person.name}.")
+    return Decision(plan, messages.running_on_behalf(person.name))
 
 
-async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Decision:
+async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str,
+                             reason: str | None = None) -> Decision:
     """Cancel on the credentials request: CREDENTIALS_DENIED, nothing more runs."""
     for _ in range(10):
         try:
             plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.CANCEL)
-            after = transitions.cancel_credentials(plan, person, deps.clock.now())
+            after = transitions.cancel_credentials(plan, person, deps.clock.now(), reason)
         except Refusal as r:
             await deps.record(await deps.store.get(plan_id), person, AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
                               reason=r.message)
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED, card=True, reply=result_text(after))
+            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED, card=True,
+                                      reply=result_text(after), **({"reason": reason} if reason else {}))
         except ConcurrentUpdate:
             continue
-        return Decision(saved, "Cancelled. Nothing more will be done.")
+        return Decision(saved, messages.declined_line(saved))
     raise RuntimeError(f"plan {plan_id}: cancel could not be stored")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
 from ..domain.plan import EXECUTING_STATES, WAITING_STATES, Person, Plan, PlanState
+from ..ports import Lease
 from .deps import SYSTEM, Deps
 from .results import result_text
 
@@ -15,10 +17,21 @@ log = logging.getLogger(__name__)
 
 
 async def recover_interrupted(deps: Deps) -> list[Plan]:
-    """Mark plans left approved or executing by a dead process INTERRUPTED and queue the notice to their threads
-    (never waits on Teams: the outbox sends it)."""
+    """Mark plans left approved or executing by a dead instance INTERRUPTED and queue the notice to their threads
+    (never waits on Teams: the outbox sends it). Never re-executes anything.
+
+    Only plans whose execution lease has lapsed are taken: a plan another live instance is running (scale-out, the
+    overlap of a slot swap or a rolling restart) keeps its lease fresh and is left alone. Run at start-up and by
+    the sweeper, so a plan whose instance died is ended by whichever instance is still up."""
     found = await deps.store.in_states({PlanState.APPROVED, *EXECUTING_STATES})
-    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_INTERRUPTED) for plan in found] if p is not None]
+    # leases are wall-clock times shared by every instance, not the plans' clock (which only decides expiries)
+    now = time.time()
+    lapsed = [plan for plan in found if not _held(await deps.store.lease(plan.id), now)]
+    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_INTERRUPTED) for plan in lapsed] if p is not None]
+
+
+def _held(lease: Lease | None, now: float) -> bool:
+    return lease is not None and lease.until > now
 
 
 async def expire_due(deps: Deps) -> list[Plan]:

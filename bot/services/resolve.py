@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from ..domain import messages
 from ..domain.errors import Refusal, RefusalCode
 from ..domain.markdown import literal
 from ..domain.plan import ResourceRef
@@ -26,10 +27,12 @@ async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> Res
         return ref
     if resource_group is not None:
         check_group_in_scope(deps.home_subscription, resource_group, scopes)
-    in_group = [vm for vm in await deps.runner.list_vms()  # one listing serves the match and the suggestions
-                if in_scopes(vm, scopes)
-                and (resource_group is None or vm.resource_group.lower() == resource_group.lower())]
+    visible = [vm for vm in await deps.runner.list_vms() if in_scopes(vm, scopes)]  # one listing for all answers
+    in_group = [vm for vm in visible if resource_group is None or vm.resource_group.lower() == resource_group.lower()]
     matches = [vm for vm in in_group if vm.name.lower() == target.lower()]
+    elsewhere = sorted({vm.resource_group for vm in visible if vm.name.lower() == target.lower()})
+    if resource_group is not None and not matches and elsewhere:
+        raise Refusal(RefusalCode.NOT_FOUND, messages.wrong_group(target, resource_group, elsewhere))
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain import messages
 from ..domain.markdown import literal
 from ..domain.plan import Operation, Plan, PlannedAction, PlanState
 from ..ports import AzureProblem, RunResult, RunStatus
@@ -43,14 +44,18 @@ def run_detail(action: PlannedAction, result: RunResult) -> str:
         return result.detail
     explained = _explain(action, result)
     said = result.azure_error
-    return f"{explained} Azure said: {said.code} — {said.message}" if said else explained
+    return f"{explained} Azure said: {said.code} — {said.message}".strip() if said else explained
 
 
 def _explain(action: PlannedAction, result: RunResult) -> str:
     r, state, p = action.resource, result.power_state, result.problem
     if p is AzureProblem.AUTHORIZATION_FAILED and result.access_denied:
+        # the plan's refusal line already says who lacks what, where (messages.refusal_line): only Azure's own
+        # text follows, once, with the full ids; without it, the short form
+        if result.azure_error:
+            return ""
         d = result.access_denied
-        return f"Azure refused: {d.identity} lacks {d.permission} on {d.scope}."
+        return f"Azure refused: {messages.identity_label(d.identity)} lacks {d.permission} on {messages.scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
         if state in _NOT_RUNNING and action.operation is Operation.RESTART:
             return f"Azure refused: the VM must be running for a restart. {r.name} is {state}: start it instead."
@@ -108,30 +113,14 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
 
 
 def result_text(plan: Plan) -> str:
-    """The reply posted in the thread when a plan reaches an end (or needs credentials)."""
-    headline = {
-        PlanState.SUCCEEDED: "✅ Succeeded",
-        PlanState.FAILED: "❌ Failed",
-        PlanState.DENIED: "🚫 Denied",
-        PlanState.EXPIRED: "⌛ Expired",
-        PlanState.INTERRUPTED: "⚠️ Interrupted",
-        PlanState.CREDENTIALS_DENIED: "🚫 Credentials declined",
-        PlanState.USER_NOT_AUTHORIZED: "⛔ Not authorized",
-        PlanState.AWAITING_CREDENTIALS: "🔐 The agent's identity was refused",
-    }.get(plan.state, plan.state.label)
-    parts = [f"**{headline}**: {literal(plan.title)} (plan {plan.id})"]  # caller text: literal(), never markup
-    if plan.state is PlanState.AWAITING_CREDENTIALS and plan.access_denied:
-        d = plan.access_denied
-        parts.append(
-            f"Azure refused the agent identity ({d.identity}): it lacks **{d.permission}** on `{d.scope}`. "
-            "An approver can lend their own rights for this plan from the card."
-        )
-    elif plan.state is PlanState.USER_NOT_AUTHORIZED and plan.access_denied:
-        d = plan.access_denied
-        parts.append(f"{d.identity} lacks **{d.permission}** on `{d.scope}` too. Nothing more was done.")
-    elif plan.state is PlanState.DENIED and plan.decided_by:
-        parts.append(f"Denied by {literal(plan.decided_by.name)}" + (f": {literal(plan.reason)}" if plan.reason else ".")
-                     + " Nothing was done.")
+    """The reply posted in the thread when a plan reaches an end (or needs credentials): what happened, then what next."""
+    parts = [f"**{messages.HEADLINES[plan.state]}**: {literal(plan.title)} (plan {plan.id})"]  # caller text: literal()
+    if line := messages.refusal_line(plan):
+        parts.append(line)
+    elif plan.state is PlanState.DENIED:
+        parts.append(messages.denied_line(plan))
+    elif plan.state is PlanState.CREDENTIALS_DENIED:
+        parts.append(messages.declined_line(plan))
     elif (
         plan.state in (PlanState.FAILED, PlanState.INTERRUPTED, PlanState.EXPIRED)
         and plan.reason
@@ -145,4 +134,6 @@ def result_text(plan: Plan) -> str:
     if took := duration_text(plan):
         facts.append(f"duration {took}")
     parts.append("; ".join(facts) + ".")
+    if step := messages.next_step(plan):
+        parts.append(step)
     return "\n\n".join(parts)

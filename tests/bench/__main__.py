@@ -190,7 +190,7 @@ Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}.
 
 - **floor**: a bare aiohttp handler that posts the reply itself; no Bot Framework code at all.
 - **baseline**: botbuilder's own echo bot on `CloudAdapter`, which builds new connector and token
-  clients on every turn (reference/botbuilder-pitfalls.md §2).
+  clients on every turn (measured: docs/benchmarks.md).
 - **this bot, `help`**: the full adapter path (authentication, turn context, command parsing, reply), on each
   Teams SDK adapter: botbuilder with connector clients built once per service URL and reused
   (`bot/adapters/teams/auth.py`); the Microsoft 365 Agents SDK (`BOT_SDK=agents`) with its AgentApplication,

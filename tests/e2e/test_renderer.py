@@ -18,9 +18,9 @@ def test_every_card_state_is_covered() -> None:
 
 
 async def test_every_card_renders_with_zero_events_and_its_buttons_send_what_the_bot_accepts(browser: Browser) -> None:
-    from cards.plan_card import VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_REFRESH
+    from cards.plan_card import VERB_APPROVE, VERB_CANCEL, VERB_DENY, VERB_GRANT, VERB_PROPOSE_AGAIN, VERB_REFRESH
 
-    handled = {VERB_APPROVE, VERB_DENY, VERB_REFRESH, VERB_GRANT, VERB_CANCEL}
+    handled = {VERB_APPROVE, VERB_DENY, VERB_REFRESH, VERB_GRANT, VERB_CANCEL, VERB_PROPOSE_AGAIN}
     page = await renderer_page(browser)
     clicked_verbs: set[str] = set()
     for path in SNAPSHOTS:
@@ -33,10 +33,10 @@ async def test_every_card_renders_with_zero_events_and_its_buttons_send_what_the
             data = action["data"]
             assert isinstance(data.get("planId"), str), f"{path.name}: {data}"
             assert isinstance(data.get("planHash"), str), f"{path.name}: {data}"
-            if action["verb"] == VERB_DENY:
-                assert data.get("reason") == "checked by the renderer test"  # the typed reason travels with Deny
+            if action["verb"] in (VERB_DENY, VERB_CANCEL):
+                assert data.get("reason") == "checked by the renderer test"  # the typed reason travels with Deny/Cancel
             clicked_verbs.add(action["verb"])
-    assert clicked_verbs == {VERB_APPROVE, VERB_DENY, VERB_GRANT, VERB_CANCEL}
+    assert clicked_verbs == {VERB_APPROVE, VERB_DENY, VERB_GRANT, VERB_CANCEL, VERB_PROPOSE_AGAIN}
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from bot.ports import AzureError, AzureProblem, RunResult, RunStatus
 from bot.services.results import run_detail
 from sandbox import Sandbox
 from sandbox.arm import Fault
-from sandbox.driver import Conversation
+from sandbox.driver import Conversation, TeamsDriver
 
 from .harness import Teams
 
@@ -158,18 +158,33 @@ def test_success_keeps_the_runners_words() -> None:
 
 
 async def test_the_thread_shows_azures_refusal_of_a_restart_of_a_deallocated_vm_once(
-    teams: Teams, sandbox: Sandbox, chat: Conversation, deallocated_dev: str
+    teams: Teams, sandbox: Sandbox, chat: Conversation
 ) -> None:
     since = len(sandbox.arm.writes)
-    card = await teams.ask("carol", "restart vm dev-01", chat)
-    await teams.click("alice", chat, card, "approve")
-    reply = await teams.wait_reply(card, "Failed")
+    card = await teams.ask("carol", "restart vm dev-01", chat)  # running when asked: a plan is proposed
+    sandbox.arm.set_power_state("dev-01", "deallocated")  # then someone deallocates it before the approval
+    try:
+        await teams.click("alice", chat, card, "approve")
+        reply = await teams.wait_reply(card, "Failed")
+    finally:
+        sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
     said = "Azure said: OperationNotAllowed — The operation requires the VM to be running (or set to run)."
     assert reply.text.count(said) == 1
     assert reply.text.count("The operation requires the VM to be running") == 1  # Azure's words once, not repeated
     assert "the VM must be running for a restart. dev-01 is deallocated: start it instead." in reply.text
     assert "another operation" not in reply.text
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
+
+
+async def test_a_restart_asked_for_a_deallocated_vm_is_answered_with_its_state_and_a_question(
+    driver: TeamsDriver, sandbox: Sandbox, chat: Conversation, deallocated_dev: str
+) -> None:
+    """Nothing in Azure would come of it: the bot says the state and asks, instead of proposing a plan."""
+    await driver.say(sandbox.world.user("carol"), "restart vm dev-01", chat)
+    reply = await driver.wait_for(lambda m: "Did you mean" in m.text, conversation_id=chat.id)
+    assert reply.text == ("dev-01 in dev-rg is deallocated, and a restart needs a running VM. "
+                          "Did you mean `start vm dev-01`? Nothing was proposed.")
+    assert not [m for m in await driver.bot_messages(chat.id) if m.card is not None]
 
 
 async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(

@@ -1,4 +1,4 @@
-"""Temporary credentials (DESIGN.md §2 "Credentials"): SSO over Universal Actions, On-Behalf-Of, release."""
+"""Temporary credentials (docs/design.md §2-§3): SSO over Universal Actions, On-Behalf-Of, release."""
 
 from __future__ import annotations
 

@@ -306,7 +306,7 @@ def test_agents_connector_sessions_are_bounded_closed_on_eviction_and_time_out(b
     the outbound timeout; the credential broker's timeout as for botbuilder."""
     from bot.adapters.agents import connector as connector_module
 
-    connector = bot.container.deps.notifier._connector  # type: ignore[attr-defined]
+    connector = bot.container.notifier._connector  # type: ignore[attr-defined]
     limit = connector_module.MAX_SESSIONS
 
     async def make_many() -> list[Any]:
@@ -375,9 +375,10 @@ async def test_a_thousand_commands_naming_distinct_subscriptions_leave_memory_an
         gc.collect()
         fds, rss = _open_fds(), _rss_kib()
         await _flood(d, carol, chat, subscriptions[200:])  # the 1,000 measured commands
-        answered = [m for m in await d.bot_messages(chat.id) if "power state" in m.text or "VM **" in m.text]
-        # answers go out through the outbox within Teams' per-thread rate limit (60 per 30 s): the rest are queued
+        # answers go out through the outbox within Teams' per-thread rate limit (60 per 30 s): the rest are queued.
+        # The queue is read first: a message sent between the two reads is then counted twice, never missed.
         queued = bot.container.store.outbox_depth()
+        answered = [m for m in await d.bot_messages(chat.id) if "power state" in m.text or "VM **" in m.text]
         gc.collect()
         fds_after, rss_after = _open_fds(), _rss_kib()
     print(f"1,000 distinct subscriptions: open fds {fds} -> {fds_after}, RSS {rss / 1024:.1f} -> {rss_after / 1024:.1f} MiB")

@@ -1,4 +1,4 @@
-"""Review mode end to end (DESIGN.md §2, review branch): card, Approve / Deny, agent execution, result."""
+"""Review mode end to end (docs/design.md §2, review branch): card, Approve / Deny, agent execution, result."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ async def test_agent_refused_on_prod_waits_for_credentials_and_names_the_permiss
     waiting = await teams.wait_card(card, "credentials needed")
     text = card_text(waiting)
     assert "Microsoft.Compute/virtualMachines/restart/action" in text
-    assert "/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web-01" in text
+    assert "on web-01 in prod-rg" in text  # the scope named as people name it; the full ARM id adds nothing here
     reply = await teams.wait_reply(card, "refused")
     assert "restart/action" in reply.text
     assert not [w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/web-01")]

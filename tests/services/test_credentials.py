@@ -41,7 +41,7 @@ async def refused_plan(world: World, targets: int = 1) -> Plan:
 async def test_the_agents_403_asks_the_thread_for_credentials(world: World) -> None:
     plan = await refused_plan(world)
     assert world.store.last(E.AGENT_REFUSED).detail["acting"] == "agent"
-    assert "lend their own rights" in world.store.texts(plan.id)[-1]
+    assert "**Use my credentials** to let the agent act with their rights" in world.store.texts(plan.id)[-1]
     assert plan.expires_at == world.clock.now() + POLICY.credentials_expiry
 
 

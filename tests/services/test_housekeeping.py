@@ -9,9 +9,10 @@ import pytest
 
 from bot.domain.audit import AuditEventName as E
 from bot.domain.errors import ConcurrentUpdate
-from bot.domain.plan import PlanState
+from bot.domain.plan import Person, PlanState
 from bot.ports import RunResult, RunStatus
 from bot.services.decide_consent import decide_consent
+from bot.services.grant_credentials import grant_credentials
 from bot.services.housekeeping import expire_due, pending_for, recover_interrupted
 from bot.services.run_plan import run_plan
 from tests.fakes import World
@@ -68,6 +69,8 @@ async def test_plans_left_running_by_a_dead_process_are_interrupted_never_rerun(
     world.tasks.queue.clear()  # the process died before its background work ran
     await world.store.write(replace(world.store.plans[running.id], state=PlanState.EXECUTING))
     waiting = await propose(world)
+    assert await recover_interrupted(world.deps) == []  # their execution leases are still held: left alone
+    world.store.leases.clear()  # the dead process's leases lapse
     recovered = await recover_interrupted(world.deps)
     assert {p.id for p in recovered} == {approved.id, running.id}
     assert world.plan(waiting.id).state is PlanState.AWAITING_CONSENT
@@ -108,6 +111,39 @@ async def test_pending_includes_approver_group_members(world: World) -> None:
     assert [p.id for p in await pending_for(world.deps, DAVE)] == [plan.id]
     assert await pending_for(world.deps, BOB) == []
     assert (DAVE.object_id, GROUP, False) in world.directory.asked  # a view: the cached answer will do
+
+
+async def test_pending_lists_a_group_members_credentials_to_lend(world: World) -> None:
+    world.directory.members[GROUP] = {DAVE.object_id, ALICE.object_id}
+    world.runner.script.append(RunResult(RunStatus.REFUSED, "refused", access_denied=DENIED))
+    plan = await propose(world, policy=replace(POLICY, approvers=frozenset(), approver_group=GROUP))
+    await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    await world.tasks.drain()
+    assert world.plan(plan.id).state is PlanState.AWAITING_CREDENTIALS
+    # both group members may lend their rights, the one who approved too; Bob is not in the group
+    assert [p.id for p in await pending_for(world.deps, DAVE)] == [plan.id]
+    assert [p.id for p in await pending_for(world.deps, ALICE)] == [plan.id]
+    assert await pending_for(world.deps, BOB) == []
+
+
+async def test_pending_lists_a_credentials_request_reopened_after_an_approvers_rights_were_refused(world: World) -> None:
+    """CREDENTIALS_ATTEMPTS: Azure refused Bob's rights too, one attempt is left: the other approvers are asked again."""
+    refused = RunResult(RunStatus.REFUSED, "refused", access_denied=DENIED)
+    world.runner.script.extend([refused, refused])
+    plan = await propose(world, policy=replace(POLICY, credentials_attempts=2))
+    await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    await world.tasks.drain()
+    await grant_credentials(world.deps, plan.id, BOB, world.plan(plan.id).content_hash, "sso-token", _verified)
+    await world.tasks.drain()
+    assert world.plan(plan.id).state is PlanState.AWAITING_CREDENTIALS
+    assert [p.id for p in await pending_for(world.deps, ALICE)] == [plan.id]
+    assert await pending_for(world.deps, CAROL) == []  # asked for it, not an approver
+    world.clock.advance(POLICY.credentials_expiry)
+    assert await pending_for(world.deps, ALICE) == []  # the reopened request keeps its deadline
+
+
+async def _verified(token: str, person: Person) -> None:
+    """Teams' SSO token accepted (the fakes have no Entra)."""
 
 
 async def test_pending_leaves_out_group_plans_while_the_directory_is_down(world: World) -> None:

@@ -9,6 +9,7 @@ alert delivery is stored once, and the audit trail only grows, in the order it w
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -301,3 +302,103 @@ async def test_a_sent_card_covers_the_card_updates_written_before_it(store: Any)
         uow.coalesce(added.id, 3)  # the card sent showed version 3
     (left,) = await store.due_messages(1e12, 10)
     assert left.plan_version == 4 and await asyncio.to_thread(store.outbox_depth) == 1
+
+
+# -- execution leases: which instance runs a plan (several instances share the store) ---------------
+
+
+async def approved(store: Any) -> Plan:
+    added = await add(store, proposed())
+    return await save(store, replace(added, state=PlanState.APPROVED), added.version)
+
+
+async def test_moving_a_plan_into_approved_gives_its_lease_to_the_committing_instance(instances: Any) -> None:
+    first = instances(owner="first")
+    before = time.time()
+    plan = await approved(first)
+    lease = await first.lease(plan.id)
+    assert lease is not None and lease.owner.startswith("first-") and lease.until > before
+    assert await first.lease((await add(first, plan_with_id("p-waiting"))).id) is None  # waiting plans: no lease
+
+
+async def test_the_instance_that_starts_the_execution_takes_the_lease(instances: Any) -> None:
+    first, second = instances(owner="first"), instances(owner="second")
+    plan = await approved(first)
+    executing = await save(second, replace(plan, state=PlanState.EXECUTING), plan.version)
+    lease = await first.lease(executing.id)
+    assert lease is not None and lease.owner.startswith("second-")
+
+
+async def test_a_save_that_keeps_the_state_leaves_the_lease_with_its_holder(instances: Any) -> None:
+    first, second = instances(owner="first"), instances(owner="second")
+    plan = await approved(first)
+    executing = await save(first, replace(plan, state=PlanState.EXECUTING), plan.version)
+    # another instance records the card's activity id on the running plan (the outbox worker does)
+    await save(second, replace(executing, progress="card posted"), executing.version)
+    lease = await second.lease(plan.id)
+    assert lease is not None and lease.owner.startswith("first-")
+    assert await second.renew_lease(plan.id, second.leases.owner, time.time() + 60) is False  # not its lease
+
+
+async def test_moving_a_plan_out_of_an_executing_state_ends_its_lease(instances: Any) -> None:
+    first, second = instances(owner="first"), instances(owner="second")
+    plan = await approved(first)
+    interrupted = await save(second, replace(plan, state=PlanState.INTERRUPTED), plan.version)
+    lease = await first.lease(interrupted.id)
+    assert lease is None or lease.until <= time.time()
+    assert await first.renew_lease(plan.id, first.leases.owner, time.time() + 60) is False
+
+
+async def test_a_transition_that_loses_the_race_writes_no_lease(instances: Any) -> None:
+    first, second = instances(owner="first"), instances(owner="second")
+    added = await add(first, proposed())
+    await save(first, replace(added, state=PlanState.APPROVED), added.version)
+    with pytest.raises(ConcurrentUpdate):
+        await save(second, replace(added, state=PlanState.APPROVED), added.version)
+    lease = await second.lease(added.id)
+    assert lease is not None and lease.owner.startswith("first-")
+
+
+async def test_the_heartbeat_keeps_the_lease_of_a_running_plan_fresh(instances: Any) -> None:
+    first = instances(owner="first", lease_seconds=0.3)
+    plan = await approved(first)
+    lease = await first.lease(plan.id)
+    assert lease is not None
+    deadline = time.monotonic() + 10
+    while (renewed := await first.lease(plan.id)) is not None and renewed.until <= lease.until + 0.3:
+        assert time.monotonic() < deadline, "the lease was not renewed within 10s"
+        await asyncio.sleep(0.02)
+    assert renewed is not None and renewed.owner == lease.owner
+
+
+async def test_a_store_that_stops_ends_the_leases_it_holds_so_others_recover_at_once(instances: Any) -> None:
+    first, second = instances(owner="first"), instances(owner="second")
+    plan = await approved(first)
+    if hasattr(first, "aclose"):
+        await first.aclose()
+    else:
+        first.close()
+    lease = await second.lease(plan.id)
+    assert lease is not None and lease.until <= time.time()
+
+
+async def test_one_outbox_message_is_claimed_by_one_instance_at_a_time(instances: Any) -> None:
+    stores = [instances(owner=f"i{i}") for i in range(3)]
+    async with stores[0].unit_of_work() as uow:
+        uow.send(OutboxMessage(MessageKind.TEXT, key="conv-1", thread=None, text="hello"))
+    seen = [await s.due_messages(time.time(), 10) for s in stores]
+    assert all(len(m) == 1 for m in seen)
+    now = time.time()
+    claims = (s.claim_message(m[0].seq, f"i{i}", now, now + 60) for i, (s, m) in enumerate(zip(stores, seen, strict=True)))
+    won = await asyncio.gather(*claims)
+    assert sorted(won) == [False, False, True]
+    for s in stores:
+        assert await s.due_messages(time.time(), 10) == []  # held: nobody else is given it
+    winner = won.index(True)
+    seq = seen[winner][0].seq
+    assert await stores[winner].renew_claim(seq, f"i{winner}", time.time() + 60) is True  # its sender's heartbeat
+    loser = (winner + 1) % 3
+    assert await stores[loser].renew_claim(seq, f"i{loser}", time.time() + 60) is False
+    async with stores[winner].unit_of_work() as uow:
+        uow.delivered(seq)
+    assert await stores[winner].renew_claim(seq, f"i{winner}", time.time() + 60) is False  # sent: nothing to hold

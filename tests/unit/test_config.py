@@ -111,3 +111,16 @@ def test_a_policy_no_one_can_satisfy_does_not_serve(override: dict[str, str], pr
 def test_a_group_makes_any_quorum_satisfiable() -> None:
     group = {"APPROVER_GROUP_ID": "44444444-4444-4444-4444-444444444444", "APPROVALS_REQUIRED": "3"}
     assert Settings.from_env({**SERVING, **group}, serving=True).policy.approvals_required == 3
+
+
+def test_an_instance_is_named_by_instance_id_else_by_app_service_else_left_to_the_host_name() -> None:
+    assert Settings.from_env({**GOOD, "INSTANCE_ID": "blue-1"}).instance_id == "blue-1"
+    on_app_service = {**GOOD, "WEBSITE_INSTANCE_ID": "0fe3a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"}
+    assert Settings.from_env(on_app_service).instance_id == "0fe3a2b4c5d6e7f8"
+    assert Settings.from_env({**on_app_service, "INSTANCE_ID": "blue-1"}).instance_id == "blue-1"
+    assert Settings.from_env(GOOD).instance_id == ""  # the store names it after the host
+
+
+def test_an_execution_lease_too_short_to_renew_is_refused() -> None:
+    with pytest.raises(ConfigError, match="EXECUTION_LEASE_SECONDS"):
+        Settings.from_env({**GOOD, "EXECUTION_LEASE_SECONDS": "0.1"})

@@ -1,4 +1,4 @@
-"""The state machine of DESIGN.md §2, as pure functions."""
+"""The state machine of docs/design.md §2, as pure functions."""
 
 from __future__ import annotations
 
@@ -153,3 +153,51 @@ def test_policy_rejects_nonsense() -> None:
         ConsentPolicy(approvals_required=0)
     with pytest.raises(ValueError):
         ConsentPolicy(expiry=timedelta(0))
+
+
+def _refused_as(plan: object, who: str) -> object:
+    return outcome("refused", f"on behalf of {who}", "Azure refused")
+
+
+def test_a_user_refusal_ends_the_plan_by_default() -> None:
+    as_user = every_state()["executing_as_user"]
+    ended = t.user_refused(as_user, DENIED, _refused_as(as_user, "Alice Admin"), NOW + timedelta(minutes=2))  # type: ignore[arg-type]
+    assert ended.state is PlanState.USER_NOT_AUTHORIZED and ended.finished_at is not None
+
+
+def test_a_user_refusal_reopens_the_request_while_attempts_remain() -> None:
+    """CREDENTIALS_ATTEMPTS=2: the first approver's refusal leaves the request open, the second ends it."""
+    policy = replace(POLICY, credentials_attempts=2)
+    refused = replace(every_state()["awaiting_credentials"], policy=policy)
+    first = t.grant_credentials(refused, BOB, NOW + timedelta(minutes=1))
+    reopened = t.user_refused(first, DENIED, _refused_as(first, "Bob Reader"), NOW + timedelta(minutes=2))  # type: ignore[arg-type]
+    assert reopened.state is PlanState.AWAITING_CREDENTIALS and PlanState.AWAITING_CREDENTIALS in t.ALLOWED[first.state]
+    assert reopened.credentials_by is None and reopened.finished_at is None
+    assert reopened.expires_at == refused.expires_at  # the same deadline: attempts never extend it
+    assert t.user_attempts(reopened) == 1
+    second = t.grant_credentials(reopened, ALICE, NOW + timedelta(minutes=3))
+    ended = t.user_refused(second, DENIED, _refused_as(second, "Alice Admin"), NOW + timedelta(minutes=4))  # type: ignore[arg-type]
+    assert ended.state is PlanState.USER_NOT_AUTHORIZED and t.user_attempts(ended) == 2
+
+
+def test_a_user_refusal_after_the_deadline_ends_the_plan_even_with_attempts_left() -> None:
+    policy = replace(POLICY, credentials_attempts=5)
+    refused = replace(every_state()["awaiting_credentials"], policy=policy)
+    as_user = t.grant_credentials(refused, BOB, NOW + timedelta(minutes=1))
+    late = refused.expires_at + timedelta(seconds=1)
+    assert t.user_refused(as_user, DENIED, _refused_as(as_user, "Bob Reader"), late).state is PlanState.USER_NOT_AUTHORIZED  # type: ignore[arg-type]
+
+
+def test_policy_needs_at_least_one_credentials_attempt() -> None:
+    with pytest.raises(ValueError):
+        ConsentPolicy(credentials_attempts=0)
+
+
+def test_cancel_keeps_who_declined_and_why() -> None:
+    declined = t.cancel_credentials(every_state()["awaiting_credentials"], BOB, NOW, "not during the sale")
+    assert declined.state is PlanState.CREDENTIALS_DENIED and declined.decided_by == BOB
+    assert declined.reason == "not during the sale"
+
+
+def test_propose_again_is_offered_on_every_end_that_did_not_do_everything() -> None:
+    assert {s for s in PlanState if s.is_terminal} - {PlanState.SUCCEEDED} == t.PROPOSE_AGAIN_STATES

@@ -147,6 +147,9 @@ class ChannelAuthenticator:
         if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
             raise ChannelAuthRefused("not a Bearer token")
         identity: ClaimsIdentity = await self._validator.validate_token(token)
+        # PyJWT checks `exp` only when present; a channel token always carries one (botbuilder requires it too)
+        if not isinstance(identity.claims.get("exp"), int | float):
+            raise ChannelAuthRefused("the token has no expiry")
         claimed = identity.claims.get("serviceurl")
         if claimed != activity.get("serviceUrl"):
             raise ChannelAuthRefused("the token's serviceurl claim is not the activity's serviceUrl")

@@ -16,7 +16,9 @@ def build(settings: Settings, render: CardRenderer) -> SdkParts:
     provider = BotMsalAuth(config, settings.ca_bundle, settings.outbound_timeout)
     connector = Connector(provider if settings.app_id else None, settings.outbound_timeout)
     bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
-    notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.service_urls)
+    # botbuilder's msrest client retries 429/5xx itself (3 retries, honouring Retry-After) under the outbox's own
+    # tries; the Agents SDK's client does not, so the notifier does the same, for the same traffic to Teams
+    notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.service_urls, attempts=4)
     return SdkParts(
         notifier=notifier,
         endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), connector, settings.channel),

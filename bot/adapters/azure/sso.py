@@ -1,4 +1,4 @@
-"""Checks a Teams SSO token before it is exchanged: DESIGN.md §2 "Credentials", step 3."""
+"""Checks a Teams SSO token before it is exchanged: docs/design.md §3 and §5 (the credentials checks)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ class Verb(str, Enum):
     REFRESH = "refresh"
     GRANT = "grant"
     CANCEL = "cancel"
+    PROPOSE_AGAIN = "proposeAgain"  # a new plan with the actions of one that ended short of success
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def parse_click(value: object) -> ParsedClick:
         known = None
     if known is None or not isinstance(data, dict) or not isinstance(data.get("planId"), str):
         return Malformed(str(verb)[:40])
-    reason = data.get("reason") if known is Verb.DENY else None
+    reason = data.get("reason") if known in (Verb.DENY, Verb.CANCEL) else None
     trigger = value.get("trigger")
     return CardClick(
         verb=known,

@@ -14,16 +14,17 @@ from typing import Any
 
 from cards.plan_card import READ_ONLY, Viewer
 
+from ...domain import messages
 from ...domain.audit import AuditEventName
 from ...domain.consent import ConsentPolicy
 from ...domain.errors import CredentialProblemKind, Refusal, RefusalCode
-from ...domain.markdown import literal
 from ...domain.plan import Person, Plan, PlannedAction, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
 from ...services.grant_credentials import cancel_credentials, grant_credentials
 from ...services.housekeeping import pending_for
+from ...services.propose_again import propose_again
 from ...services.propose_plan import PlanRequest, propose_plan
 from ...services.resolve import resolve_vm
 from .answers import Answer, CardAnswer, ErrorAnswer, InvalidAuthCode, LoginRequest, MessageAnswer, PreconditionFailed
@@ -39,13 +40,9 @@ SsoVerify = Callable[[str, Person], Awaitable[None]]
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 
 _ANON = Person(object_id="unknown", name="unknown", tenant_id="")
-TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
-PLAN_UNAVAILABLE = (
-    "This plan is not available here: it does not exist, has been removed, or belongs to another "
-    "conversation. Nothing was changed; look for the card in the conversation where it was posted."
-)
-INTERNAL_ERROR = "Something went wrong on the bot's side; nothing was changed. The error was logged; try again or ask the SRE team."
-TURN_FAILED = "Something went wrong on my side; nothing was changed. The error was logged."
+TOO_FAST, INTERNAL_ERROR = messages.TOO_FAST, messages.INTERNAL_ERROR
+PLAN_UNAVAILABLE = messages.PLAN_UNAVAILABLE
+TURN_FAILED = messages.TURN_FAILED
 
 
 @dataclass(frozen=True)
@@ -126,12 +123,12 @@ class Conversation:
         incoming = turn.incoming
         click = parse_click(incoming.value)
         if isinstance(click, NotExecute):
-            return ErrorAnswer(400, "BadRequest", "This card action is not an Action.Execute with a value.")
+            return ErrorAnswer(400, "BadRequest", messages.NOT_EXECUTE)
         if isinstance(click, Malformed):
             await self.deps.record(
                 None, person_of(incoming) or _ANON, AuditEventName.INVOKE_REFUSED, code=RefusalCode.BAD_REQUEST.value, verb=click.verb
             )
-            return ErrorAnswer(400, "BadRequest", "This card action is malformed (unknown verb or missing plan id).")
+            return ErrorAnswer(400, "BadRequest", messages.MALFORMED_ACTION)
         if self._too_fast(incoming, click.verb.value):
             return ErrorAnswer(429, "TooManyRequests", TOO_FAST)
         try:  # every verb, refresh included: the person's own tenant and role
@@ -142,7 +139,7 @@ class Conversation:
             if click.verb is Verb.REFRESH:
                 return MessageAnswer(PLAN_UNAVAILABLE)  # no hint whether the plan exists
             if claimed is None:
-                return ErrorAnswer(403, "Forbidden", "I can only act for people signed in with a work account.")
+                return ErrorAnswer(403, "Forbidden", messages.WORK_ACCOUNT_ONLY)
             return MessageAnswer(r.message)
         return await self.router.click(self, turn, person, click)
 
@@ -180,15 +177,9 @@ async def _unknown(c: Conversation, turn: Turn, person: Person, command: Unknown
 async def _pending(c: Conversation, turn: Turn, person: Person, command: PendingCommand) -> None:
     plans = await pending_for(c.deps, person)
     if not plans:
-        await c.answer(turn, "Nothing is waiting for you.")
+        await c.answer(turn, messages.NOTHING_PENDING)
         return
-    now = c.deps.clock.now()
-    lines = [
-        f"- **{literal(p.title)}** ({p.id}): {p.state.label.lower()}, asked by {literal(p.requested_by.name)}, "
-        f"{max(0, int((p.expires_at - now).total_seconds() // 60))} min left"
-        for p in plans
-    ]
-    await c.answer(turn, "Waiting for you:\n\n" + "\n".join(lines))
+    await c.answer(turn, messages.pending_list(plans, c.deps.clock.now()))
 
 
 @ROUTER.command(StatusCommand)
@@ -199,7 +190,7 @@ async def _status(c: Conversation, turn: Turn, person: Person, command: StatusCo
         await c.answer(turn, r.message)
         return
     state = await c.deps.runner.power_state(ref)
-    await c.answer(turn, f"VM **{ref.name}** in `{ref.resource_group}`: " + (f"**{state}**." if state else "power state unavailable."))
+    await c.answer(turn, messages.vm_status(ref, state))
 
 
 @ROUTER.command(VmCommand)
@@ -211,6 +202,9 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         return
     action = PlannedAction(command.operation, ref)
     state = await c.deps.runner.power_state(ref)
+    if question := messages.pointless(command.operation.value, state, ref.name, ref.resource_group):
+        await c.answer(turn, question)  # a question, not a plan nobody needs
+        return
     request = PlanRequest(
         title=f"{command.operation.label} VM {ref.name}",
         rationale=f"Asked in Teams by {person.name}: \u201c{clip(turn.incoming.raw_text.strip(), 200)}\u201d",
@@ -272,7 +266,7 @@ async def _grant(c: Conversation, turn: Turn, person: Person, click: CardClick) 
             return ErrorAnswer(
                 503,
                 "SignInUnavailable",
-                "I could not get a sign-in link from the Bot Framework token service; nothing was changed. Try again in a minute.",
+                messages.SIGN_IN_UNAVAILABLE,
             )
         return LoginRequest(o.connection_name, click.plan_id, o.sso_app_id_uri, link)
     if decision.retry_sso:
@@ -282,7 +276,20 @@ async def _grant(c: Conversation, turn: Turn, person: Person, click: CardClick) 
 
 @ROUTER.verb(Verb.CANCEL)
 async def _cancel(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    return await c.after_click(await cancel_credentials(c.deps, click.plan_id, person, click.plan_hash), person)
+    decision = await cancel_credentials(c.deps, click.plan_id, person, click.plan_hash, click.reason)
+    return await c.after_click(decision, person)
+
+
+@ROUTER.verb(Verb.PROPOSE_AGAIN)
+async def _propose_again(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
+    """A new plan with the same actions, posted in the same thread; the old card stays as it is."""
+    plan = await c.deps.store.get(click.plan_id)
+    if plan is None or not _shown_in(plan, turn.incoming):
+        return MessageAnswer(PLAN_UNAVAILABLE)
+    decision = await propose_again(c.deps, click.plan_id, person, click.plan_hash)
+    if decision.refusal is not None and decision.refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
+        return ErrorAnswer(400, decision.refusal.code.value, decision.refusal.message)
+    return MessageAnswer(decision.message)
 
 
 async def _sign_in_link(c: Conversation, turn: Turn) -> str | None:

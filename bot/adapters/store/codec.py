@@ -77,6 +77,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             "approvers": sorted(pol.approvers), "approver_group": pol.approver_group,
             "approvals_required": pol.approvals_required, "allow_self_approval": pol.allow_self_approval,
             "expiry_s": pol.expiry.total_seconds(), "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
+            "credentials_attempts": pol.credentials_attempts,
         },
         "created_at": _dt(plan.created_at),
         "expires_at": _dt(plan.expires_at),
@@ -123,6 +124,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
             approvers=frozenset(pol["approvers"]), approver_group=pol.get("approver_group"),
             approvals_required=pol["approvals_required"], allow_self_approval=pol["allow_self_approval"],
             expiry=timedelta(seconds=pol["expiry_s"]), credentials_expiry=timedelta(seconds=pol["credentials_expiry_s"]),
+            credentials_attempts=pol.get("credentials_attempts", 1),  # plans stored before the setting existed
         ),
         created_at=_parse_dt(d["created_at"]) or datetime.min,
         expires_at=_parse_dt(d["expires_at"]) or datetime.min,

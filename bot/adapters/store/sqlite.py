@@ -29,7 +29,7 @@ from typing import Any, Literal
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
 from ...domain.plan import Plan, PlanState, Thread
-from ...ports import MessageKind, OutboxMessage
+from ...ports import Lease, MessageKind, OutboxMessage
 from .codec import (
     event_from_row,
     event_to_row,
@@ -40,6 +40,7 @@ from .codec import (
     thread_from_dict,
     thread_to_dict,
 )
+from .leases import ACTIVE_STATES, DEFAULT_LEASE_SECONDS, LeaseKeeper, instance_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
@@ -98,6 +99,11 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 CREATE INDEX IF NOT EXISTS inbox_queue ON inbox(state, not_before);
+CREATE TABLE IF NOT EXISTS leases (
+    plan_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until REAL NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_u BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_d BEFORE DELETE ON audit
@@ -118,12 +124,31 @@ class _Write:
 class SqliteUnitOfWork:
     """The writes of one transition, applied in one SQLite transaction when the block ends."""
 
+    keeper: LeaseKeeper | None = None
     writes: list[_Write] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     messages: int = 0
+    saved: list[tuple[str, PlanState]] = field(default_factory=list)  # (plan id, state) written, for the lease keeper
+
+    def _lease(self, plan: Plan) -> None:
+        """Staged before the plan's own write: a plan moving into APPROVED or an executing state is now looked after
+        by this instance (a save that keeps its state leaves the lease with its holder); moving out ends the lease."""
+        self.saved.append((plan.id, plan.state))
+        if plan.state not in ACTIVE_STATES:
+            self.writes.append(_Write("DELETE FROM leases WHERE plan_id = ?", (plan.id,)))
+        elif self.keeper is not None:
+            self.writes.append(
+                _Write(
+                    "INSERT INTO leases (plan_id, owner, until) SELECT ?, ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM plans WHERE id = ? AND state = ?) "
+                    "ON CONFLICT(plan_id) DO UPDATE SET owner = excluded.owner, until = excluded.until",
+                    (plan.id, self.keeper.owner, self.keeper.until(), plan.id, plan.state.value),
+                )
+            )
 
     def add(self, plan: Plan) -> Plan:
         plan = replace(plan, version=1)
+        self._lease(plan)
         self.writes.append(
             _Write(
                 "INSERT INTO plans (id, state, version, expires_at, data) VALUES (?, ?, ?, ?, ?)",
@@ -134,6 +159,7 @@ class SqliteUnitOfWork:
 
     def save(self, plan: Plan, expected_version: int) -> Plan:
         saved = replace(plan, version=expected_version + 1)
+        self._lease(saved)
         self.writes.append(
             _Write(
                 "UPDATE plans SET state = ?, version = ?, expires_at = ?, data = ?, updated_at = CURRENT_TIMESTAMP "
@@ -228,8 +254,9 @@ def use_wal(path: Path, setting: Literal["auto", "on", "off"] | str) -> bool:
 class SqliteStore:
     """PlanStore, AuditLog, outbox and inbox over one SQLite file; calls run in a worker thread."""
 
-    def __init__(self, path: Path, wal: str = "auto") -> None:
+    def __init__(self, path: Path, wal: str = "auto", owner: str = "", lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self.path = path
+        self.leases = LeaseKeeper(instance_id(owner), lease_seconds, self.renew_lease)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self.journal_mode = "WAL" if use_wal(path, wal) else "DELETE"
@@ -240,7 +267,13 @@ class SqliteStore:
         self._listeners: list[Listener] = []
 
     def close(self) -> None:
+        """Stop; the leases this instance still holds end now (its executions were drained or cancelled), so another
+        instance recovers those plans at once instead of after the lease."""
+        held = self.leases.held
+        self.leases.close()
         with self._lock:
+            for plan_id in held:
+                self._conn.execute("UPDATE leases SET until = 0 WHERE plan_id = ? AND owner = ?", (plan_id, self.leases.owner))
             self._conn.close()
 
     def ping(self) -> bool:
@@ -271,10 +304,12 @@ class SqliteStore:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqliteUnitOfWork]:
-        uow = SqliteUnitOfWork()
+        uow = SqliteUnitOfWork(self.leases)
         yield uow  # an exception in the block propagates from here: nothing is written
         if uow.writes:
             await asyncio.to_thread(self._apply, uow)
+            for plan_id, state in uow.saved:
+                self.leases.saved(plan_id, state)
             for listener in self._listeners:
                 listener(uow.events, uow.messages)
 
@@ -304,6 +339,15 @@ class SqliteStore:
     async def for_incident(self, incident_id: str) -> list[Plan]:
         rows = await self._run("SELECT data FROM plans WHERE json_extract(data, '$.incident_id') = ?", (incident_id,))
         return [plan_from_dict(json.loads(r[0])) for r in rows]
+
+    async def lease(self, plan_id: str) -> Lease | None:
+        rows = await self._run("SELECT owner, until FROM leases WHERE plan_id = ?", (plan_id,))
+        return Lease(plan_id, rows[0][0], float(rows[0][1])) if rows else None
+
+    async def renew_lease(self, plan_id: str, owner: str, until: float) -> bool:
+        """Extend `owner`'s lease (the heartbeat); False when it ended or another instance holds it now."""
+        return await self._count("UPDATE leases SET until = ? WHERE plan_id = ? AND owner = ? AND until > 0",
+                                 (until, plan_id, owner)) == 1
 
     def count_by_state(self) -> dict[str, int]:
         """Plans per state (for /metrics); a quick indexed query run at scrape time."""
@@ -339,6 +383,16 @@ class SqliteStore:
             await self._count(
                 "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE seq = ? AND state = 'pending' AND claimed_until <= ?",
                 (owner, until, seq, now),
+            )
+            == 1
+        )
+
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent; False once it is sent or not ours."""
+        return (
+            await self._count(
+                "UPDATE outbox SET claimed_until = ? WHERE seq = ? AND state = 'pending' AND claimed_by = ?",
+                (until, seq, owner),
             )
             == 1
         )

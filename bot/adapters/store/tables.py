@@ -15,6 +15,9 @@ Layout (two tables, names `<STORE_TABLE_PREFIX>plans` and `<STORE_TABLE_PREFIX>d
                                          so RowKey order is write order; the random part keeps two instances
                                          writing in the same nanosecond apart
       RowKey "outbox-<ns:020>-<random>"  one message to Teams each (the outbox), written in the plan's transaction
+      RowKey "lease"                     the execution lease (Owner, Until): written in the transaction that moves the
+                                         plan into APPROVED or an executing state, renewed by its owner's heartbeat
+                                         (ETag-conditional), ended (Until 0) in the transaction that moves it out
     partition "!no-plan"                 audit events that name no plan (a click on an unknown plan)
     partition "!outbox"                  messages to Teams that name no plan (a command's answer, an incident thread)
     partition "!threads"                 channel threads the outbox opened, by the name later messages knew them by
@@ -69,8 +72,9 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
 from ...domain.plan import Plan, PlanState, Thread
-from ...ports import OutboxMessage
+from ...ports import Lease, OutboxMessage
 from .codec import message_data, message_from_row, plan_from_dict, plan_to_dict, thread_from_dict, thread_to_dict
+from .leases import ACTIVE_STATES, DEFAULT_LEASE_SECONDS, LeaseKeeper, instance_id
 
 CHUNK_BYTES = 64_000  # a binary property holds at most 64 KiB
 MAX_CHUNKS = 14  # 896,000 bytes: room left for the other properties under the 1 MiB entity limit
@@ -79,6 +83,7 @@ NO_PLAN = "!no-plan"  # cannot be a plan's partition: `_partition` never yields 
 OUTBOX = "!outbox"  # messages to Teams that name no plan
 THREADS = "!threads"  # channel threads the outbox created, by the name messages knew them by
 PLAN_ROW = "plan"
+LEASE_ROW = "lease"
 SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 STATES_PER_QUERY = 10  # a filter holds at most 15 comparisons
 T = TypeVar("T")
@@ -193,8 +198,10 @@ async def _awaited(work: Awaitable[T]) -> T:
 class TableStore:
     """PlanStore and AuditLog over Azure Table Storage (see the module docstring for the layout)."""
 
-    def __init__(self, service: TableServiceClient, prefix: str = "sreconsent") -> None:
+    def __init__(self, service: TableServiceClient, prefix: str = "sreconsent", owner: str = "",
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self._service = service
+        self.leases = LeaseKeeper(instance_id(owner), lease_seconds, self.renew_lease)
         self.plans_table, self.deliveries_table = f"{prefix}plans", f"{prefix}deliveries"
         self._plans: TableClient = service.get_table_client(self.plans_table)
         self._deliveries: TableClient = service.get_table_client(self.deliveries_table)
@@ -211,14 +218,16 @@ class TableStore:
         self._seqs: dict[int, tuple[str, str]] = {}  # outbox seq -> (PartitionKey, RowKey), as the worker read them
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", **client: Any) -> TableStore:
+    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", owner: str = "",
+                               lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
         """`client`: azure-core options, e.g. connection_verify (the CA bundle, SSL_CERT_FILE)."""
-        return cls(TableServiceClient.from_connection_string(connection_string, **client), prefix)
+        return cls(TableServiceClient.from_connection_string(connection_string, **client), prefix, owner, lease_seconds)
 
     @classmethod
-    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", **client: Any) -> TableStore:
+    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", owner: str = "",
+                         lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
         """`credential`: an azure-core async TokenCredential (the agent's managed identity in production)."""
-        return cls(TableServiceClient(endpoint=account_url, credential=credential, **client), prefix)
+        return cls(TableServiceClient(endpoint=account_url, credential=credential, **client), prefix, owner, lease_seconds)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def _ready(self) -> None:
@@ -232,6 +241,15 @@ class TableStore:
             self._created = True
 
     async def aclose(self) -> None:
+        """Stop; the leases this instance still holds end now (its executions were drained or cancelled), so another
+        instance recovers those plans at once instead of after the lease."""
+        if self._closed:
+            return
+        held = self.leases.held
+        self.leases.close()
+        for plan_id in held:
+            with contextlib.suppress(Exception):  # unreachable: the lease lapses by itself
+                await self._end_lease(plan_id)
         self._closed = True
         await self._plans.close()
         await self._deliveries.close()
@@ -241,7 +259,6 @@ class TableStore:
         """Stop serving (synchronous, like SqliteStore.close); the HTTP clients close on their loop."""
         if self._closed:
             return
-        self._closed = True
         loop = self._loop
         if loop is not None and not loop.is_closed():
             asyncio.run_coroutine_threadsafe(self.aclose(), loop)
@@ -451,6 +468,10 @@ class TableStore:
         yield uow
         if uow.ops:
             await self._apply(uow)
+            for seq in uow.finished:
+                self._seqs.pop(seq, None)
+            for plan_id, state in uow.saved:
+                self.leases.saved(plan_id, state)
             for listener in self._listeners:
                 listener(uow.events, uow.messages)
 
@@ -459,6 +480,7 @@ class TableStore:
         await self._ready()
         partitions: dict[str, list[Any]] = {}
         inbox: list[Callable[[], Awaitable[None]]] = []
+        coalesce: list[tuple[str, int]] = []
         for op in uow.ops:
             if callable(op):
                 inbox.append(op)
@@ -475,17 +497,12 @@ class TableStore:
                       "match_condition": MatchConditions.IfNotModified}),
                     ("create", _marker(plan.id, plan.version, plan.state)),
                 ])
+                was = stored["State"]
+                if was != plan.state.value and {was, plan.state.value} & {s.value for s in ACTIVE_STATES}:
+                    # into or out of APPROVED/executing; a save that keeps the state leaves the lease with its holder
+                    partitions[partition].append(("upsert", self._lease_entity(plan)))
             elif kind == "coalesce":
-                _, version = payload
-                query = self._plans.query_entities(
-                    "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v "
-                    "and ClaimedUntil le @zero",
-                    parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
-                ops = partitions.setdefault(partition, [])
-                taken = {r[1]["RowKey"] for r in ops if r[0] == "delete"}
-                async for e in query:
-                    if e["RowKey"] not in taken:
-                        ops.append(("delete", {"PartitionKey": partition, "RowKey": e["RowKey"]}))
+                coalesce.append((partition, payload[1]))
             else:
                 partitions.setdefault(partition, []).append(payload)
         ordered = sorted(partitions, key=lambda p: p in (OUTBOX, THREADS))  # plans first
@@ -500,6 +517,64 @@ class TableStore:
                     raise
         for write in inbox:
             await write()
+        for partition, version in coalesce:
+            await self._coalesce(partition, version, {op[1]["RowKey"] for op in partitions.get(partition, ()) if op[0] == "delete"})
+
+    async def _coalesce(self, partition: str, version: int, deleted: set[str]) -> None:
+        """Drop the card updates the card just sent covers, after the commit and one by one, each only if unchanged
+        since read (ETag): another instance may claim one meanwhile (and then sends and deletes it itself). Best effort:
+        an update left behind is sent later and shows the plan as stored then, so nothing is lost or shown wrong.
+        (Inside the transaction, a row deleted by another instance first would fail the whole batch with a 404.)"""
+        query = self._plans.query_entities(
+            "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v and ClaimedUntil le @zero",
+            parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
+        async for e in query:
+            if e["RowKey"] in deleted:
+                continue
+            with contextlib.suppress(ResourceNotFoundError, HttpResponseError):
+                await self._plans.delete_entity(partition, e["RowKey"], etag=e.metadata["etag"],
+                                                match_condition=MatchConditions.IfNotModified)
+
+    def _lease_entity(self, plan: Plan) -> dict[str, Any]:
+        """The plan's lease as its new state makes it: held by this instance in APPROVED or an executing state,
+        ended (Until 0) otherwise."""
+        held = plan.state in ACTIVE_STATES
+        return {"PartitionKey": _partition(plan.id), "RowKey": LEASE_ROW, "Kind": "lease", "PlanId": plan.id,
+                "Owner": self.leases.owner if held else "", "Until": self.leases.until() if held else 0.0}
+
+    @_on_its_loop
+    async def lease(self, plan_id: str) -> Lease | None:
+        await self._ready()
+        try:
+            e = await self._plans.get_entity(_partition(plan_id), LEASE_ROW)
+        except ResourceNotFoundError:
+            return None
+        return Lease(plan_id, e["Owner"], float(e["Until"])) if e["Owner"] else None
+
+    @_on_its_loop
+    async def renew_lease(self, plan_id: str, owner: str, until: float) -> bool:
+        """Extend `owner`'s lease (the heartbeat), ETag-conditional; False when it ended or another instance holds it."""
+        await self._ready()
+        try:
+            e = await self._plans.get_entity(_partition(plan_id), LEASE_ROW)
+        except ResourceNotFoundError:
+            return False
+        if e["Owner"] != owner or float(e["Until"]) <= 0:
+            return False
+        try:
+            await self._plans.update_entity({"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": until},
+                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                            match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return False  # written meanwhile: the plan moved on (or another instance took it)
+        return True
+
+    async def _end_lease(self, plan_id: str) -> None:
+        e = await self._plans.get_entity(_partition(plan_id), LEASE_ROW)
+        if e["Owner"] == self.leases.owner:
+            await self._plans.update_entity({"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": 0.0},
+                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                            match_condition=MatchConditions.IfNotModified)
 
     def _row(self, seq: int) -> tuple[str, str]:
         return self._seqs[seq]
@@ -536,6 +611,26 @@ class TableStore:
                                             match_condition=MatchConditions.IfNotModified)
         except HttpResponseError:
             return False  # another instance claimed it first
+        return True
+
+    @_on_its_loop
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent (ETag-conditional); False once it is sent
+        or not ours."""
+        if seq not in self._seqs:
+            return False  # delivered or given up by this instance
+        pk, rk = self._row(seq)
+        try:
+            e = await self._plans.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        if e["State"] != "pending" or e.get("ClaimedBy") != owner:
+            return False
+        try:
+            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedUntil": until}, mode=UpdateMode.MERGE,
+                                            etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError:
+            return False
         return True
 
     async def _merge(self, seq: int, **values: Any) -> None:
@@ -669,17 +764,23 @@ class TableUnitOfWork:
         self.ops: list[Any] = []  # (partition, kind, payload) or an inbox write (a coroutine function)
         self.events: list[AuditEvent] = []
         self.messages = 0
+        self.saved: list[tuple[str, PlanState]] = []  # (plan id, state) written, for the lease keeper
+        self.finished: list[int] = []  # outbox messages sent or given up: forgotten once committed (else retried)
 
     def add(self, plan: Plan) -> Plan:
         plan = replace(plan, version=1)
         p = _partition(plan.id)
         self.ops += [(p, "op", ("create", _plan_entity(plan))), (p, "op", ("create", _marker(plan.id, 1, plan.state)))]
+        if plan.state in ACTIVE_STATES:
+            self.ops.append((p, "op", ("upsert", self._store._lease_entity(plan))))
+        self.saved.append((plan.id, plan.state))
         return plan
 
     def save(self, plan: Plan, expected_version: int) -> Plan:
         saved = replace(plan, version=expected_version + 1)
         _plan_entity(saved)  # too large: refused now, before anything is written
         self.ops.append((_partition(plan.id), "save", (saved, expected_version)))
+        self.saved.append((plan.id, saved.state))
         return saved
 
     def record(self, event: AuditEvent) -> None:
@@ -708,7 +809,8 @@ class TableUnitOfWork:
         self.ops.append(write)
 
     def delivered(self, seq: int) -> None:
-        pk, rk = self._store._seqs.pop(seq)
+        pk, rk = self._store._seqs[seq]
+        self.finished.append(seq)
         self.ops.append((pk, "op", ("delete", {"PartitionKey": pk, "RowKey": rk})))
 
     def coalesce(self, plan_id: str, up_to_version: int) -> None:
@@ -720,6 +822,7 @@ class TableUnitOfWork:
             "Thread": json.dumps(thread_to_dict(thread))})))
 
     def dead_letter(self, seq: int, error: str) -> None:
-        pk, rk = self._store._seqs.pop(seq)
+        pk, rk = self._store._seqs[seq]
+        self.finished.append(seq)
         self.ops.append((pk, "op", ("update", {"PartitionKey": pk, "RowKey": rk, "State": "dead", "LastError": error[:500],
                                                "ClaimedBy": ""}, {"mode": UpdateMode.MERGE})))

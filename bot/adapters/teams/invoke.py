@@ -1,4 +1,6 @@
-"""Universal Actions invoke responses (reference/protocols.md §1.2) as botbuilder's InvokeResponse.
+"""Universal Actions invoke responses as botbuilder's InvokeResponse.
+
+Shapes: https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/sso-adaptive-cards-universal-action
 
 The HTTP status is always 200 once the bot has processed the invoke; the outcome is in the body's
 `statusCode`. The body is the AdaptiveCardInvokeResponse model, serialized once by the adapter

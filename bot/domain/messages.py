@@ -1,0 +1,316 @@
+"""Every text a person reads about a plan, in one place, so each state reads the same on the card, in the thread,
+in the answer to a click and in `pending`.
+
+Rules for every text here: say what happened, then what to do next. Name a VM as "web-01 in prod-rg"; show a full
+ARM id only where it adds something, and at most once per message. Azure's own error text appears once. Caller text
+(titles, rationales, names, reasons) goes through `literal()` by the caller of these functions or here, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from .markdown import literal
+from .plan import AccessDenied, Plan, PlanState, ResourceRef
+
+S = PlanState
+PROPOSE_AGAIN = "Propose again"
+
+# One headline per state, shared by the card's status line and the thread's reply
+HEADLINES: dict[PlanState, str] = {
+    S.PROPOSED: "Proposed",
+    S.AWAITING_CONSENT: "⏳ Awaiting approval",
+    S.DENIED: "🚫 Denied",
+    S.APPROVED: "✅ Approved, starting",
+    S.EXECUTING: "⚙️ Running with the agent identity",
+    S.SUCCEEDED: "✅ Succeeded",
+    S.AWAITING_CREDENTIALS: "🔐 Refused by Azure: credentials needed",
+    S.CREDENTIALS_DENIED: "🚫 Credentials declined",
+    S.EXECUTING_AS_USER: "⚙️ Running on behalf of an approver",
+    S.USER_NOT_AUTHORIZED: "⛔ Not authorized",
+    S.FAILED: "❌ Failed",
+    S.EXPIRED: "⌛ Expired",
+    S.INTERRUPTED: "⚠️ Interrupted",
+}
+
+_SCOPE = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+)(?:/providers/[^/]+/[^/]+/(?P<name>[^/]+))?)?/?$",
+    re.IGNORECASE,
+)
+_GUID_IN_CLIENT = re.compile(r"\s*\(?with object id '?[0-9a-f-]{36}'?\)?", re.IGNORECASE)
+
+
+def vm(ref: ResourceRef) -> str:
+    """A VM as people name it: "web-01 in prod-rg" (the full id adds nothing in a conversation)."""
+    return f"{literal(ref.name)} in {literal(ref.resource_group)}"
+
+
+def scope_label(scope: str) -> str:
+    """An ARM scope, shortened: "web-01 in prod-rg", "resource group prod-rg", "subscription <id>"."""
+    m = _SCOPE.match(scope.strip())
+    if not m:
+        return literal(scope)
+    if m["name"]:
+        return f"{literal(m['name'])} in {literal(m['rg'])}"
+    if m["rg"]:
+        return f"resource group {literal(m['rg'])}"
+    return f"subscription {literal(m['sub'])}"
+
+
+def _group_of(scope: str) -> str | None:
+    m = _SCOPE.match(scope.strip())
+    return m["rg"] if m and m["rg"] else None
+
+
+def identity_label(identity: str) -> str:
+    """Azure's client name without the object id that follows it (the id is in the audit log, not in the chat)."""
+    return literal(_GUID_IN_CLIENT.sub("", identity).strip() or identity)
+
+
+def sufficient_role(denied: AccessDenied) -> str:
+    """A built-in role, and the scope, that would let an identity do what was refused.
+
+    Virtual Machine Contributor grants Microsoft.Compute/virtualMachines/* (every power action here); see
+    learn.microsoft.com/azure/role-based-access-control/built-in-roles/compute#virtual-machine-contributor.
+    """
+    role = "Virtual Machine Contributor" if denied.permission.lower().startswith("microsoft.compute/virtualmachines/") else "Contributor"
+    group = _group_of(denied.scope)
+    return f"{role} on {literal(group)}" if group else f"{role} on {scope_label(denied.scope)}"
+
+
+def refused_line(who: str, denied: AccessDenied) -> str:
+    """One sentence naming who was refused what, where: the permission and the scope, each once."""
+    return f"Azure refused {who}: it lacks **{literal(denied.permission)}** on {scope_label(denied.scope)}."
+
+
+def refusal_line(plan: Plan) -> str:
+    """Who Azure refused, what, where: for a plan awaiting credentials or not authorized (empty otherwise)."""
+    d = plan.access_denied
+    if d is None or plan.state not in (S.AWAITING_CREDENTIALS, S.USER_NOT_AUTHORIZED):
+        return ""
+    refused = [o for o in plan.outcomes if o.status == "refused"]
+    if plan.state is S.USER_NOT_AUTHORIZED:
+        who = literal(plan.credentials_by.name) if plan.credentials_by else identity_label(d.identity)
+        return refused_line(who, d).replace(": it lacks", " too: it lacks") + " Nothing more was done."
+    if len(refused) <= 1:
+        return refused_line("the agent identity", d)
+    who = literal(refused[-1].identity.removeprefix("on behalf of "))
+    return refused_line(who, d).replace(": it lacks", " too: it lacks") + " Another approver may try theirs."
+
+
+def next_step(plan: Plan) -> str:
+    """What to do now that `plan` has reached its state (empty when nothing is needed)."""
+    again = f"select **{PROPOSE_AGAIN}** on the card"
+    if plan.state is S.AWAITING_CREDENTIALS:
+        role = sufficient_role(plan.access_denied) if plan.access_denied else "the rights needed"
+        return (
+            f"An approver with {role} can select **Use my credentials** to let the agent act with their rights, "
+            "once, for this plan (dropped as soon as it ends); **Cancel** ends it."
+        )
+    if plan.state is S.USER_NOT_AUTHORIZED:
+        role = sufficient_role(plan.access_denied) if plan.access_denied else "the rights needed"
+        return (
+            f"It needs {role}. Someone with that role can {again}, approve it and lend their rights; "
+            f"or ask an owner of the resource group to grant the role."
+        )
+    if plan.state is S.DENIED:
+        return f"If it is still needed, {again} to ask for a new decision."
+    if plan.state is S.EXPIRED:
+        return f"If it is still needed, {again} to ask for a new decision."
+    if plan.state is S.CREDENTIALS_DENIED:
+        return f"If it is still needed, {again}; an approver with the rights can then lend them."
+    if plan.state is S.INTERRUPTED:
+        names = ", ".join(f"`status vm {a.resource.name}`" for a in plan.actions)
+        return f"Check the VM's state first ({names}), then {again} if it is still needed."
+    if plan.state is S.FAILED:
+        return f"Once the cause above is dealt with, {again}."
+    return ""
+
+
+def declined_line(plan: Plan) -> str:
+    who = literal(plan.decided_by.name) if plan.decided_by else "An approver"
+    why = f": {literal(plan.reason)}" if plan.reason else " (no reason given)"
+    return f"{who} declined to lend credentials{why}. Nothing more was done."
+
+
+def denied_line(plan: Plan) -> str:
+    who = literal(plan.decided_by.name) if plan.decided_by else "An approver"
+    why = f": {literal(plan.reason)}" if plan.reason else " (no reason given)"
+    return f"Denied by {who}{why}. Nothing was done."
+
+
+def proposed_again(old_id: str, new_id: str) -> str:
+    return (
+        f"Proposed again as plan {new_id}, with the same actions as {old_id}. "
+        "Its approvers will find a new card in this conversation; nothing runs until they approve it."
+    )
+
+
+def cannot_propose_again(plan: Plan) -> str:
+    return (
+        f"This plan is {plan.state.label.lower()}, so it cannot be proposed again; "
+        "Propose again applies to plans that ended without doing everything. Nothing was done."
+    )
+
+
+# -- answers to a click that came too late -------------------------------------------------------------------------
+
+_NOW_IS = {
+    S.APPROVED: "the agent is starting it",
+    S.EXECUTING: "the agent is carrying it out",
+    S.EXECUTING_AS_USER: "it is running with an approver's rights",
+    S.AWAITING_CREDENTIALS: "Azure refused the agent, and it is waiting for an approver's credentials",
+    S.SUCCEEDED: "it has succeeded",
+    S.FAILED: "it has failed",
+    S.USER_NOT_AUTHORIZED: "it ended because the lent rights were refused too",
+    S.CREDENTIALS_DENIED: "it ended because credentials were declined",
+    S.EXPIRED: "it has since expired",
+    S.INTERRUPTED: "it was interrupted",
+}
+
+
+def already(plan: Plan) -> str:
+    """What to tell someone whose click came too late: what happened, and where things stand now."""
+    if plan.state is S.DENIED and plan.decided_by:
+        return f"This plan was already denied by {literal(plan.decided_by.name)}. Nothing was done."
+    if plan.state is S.EXPIRED and not plan.approvals:
+        return EXPIRED_CLICK
+    if plan.approvals and plan.state not in (S.AWAITING_CONSENT, S.PROPOSED):
+        who = ", ".join(literal(p.name) for p in plan.approvers_so_far)
+        return f"This plan was already approved by {who}; {_NOW_IS.get(plan.state, plan.state.label.lower())}."
+    return f"This plan is {plan.state.label.lower()}; that action no longer applies. Nothing was done."
+
+
+EXPIRED_CLICK = "This plan has expired; nothing was done. Select Propose again on its card if it is still needed."
+CREDENTIALS_EXPIRED_CLICK = (
+    "This credentials request has expired; nothing more was done. Select Propose again on its card if it is still needed."
+)
+INTERRUPTED_REASON = "The bot stopped while this plan was running, so whether its last action took effect is unknown."
+
+
+def expired_reason(waiting_for_credentials: bool) -> str:
+    waiting_for = "credentials" if waiting_for_credentials else "a decision"
+    return f"Nobody gave {waiting_for} before the plan expired; nothing more was done."
+
+
+# -- commands that make no sense for the VM's power state ----------------------------------------------------------
+
+_NOT_RUNNING = {"stopped", "deallocated"}
+
+
+def pointless(operation: str, state: str | None, name: str, group: str) -> str | None:
+    """A question instead of a plan when `operation` (the ARM action name) cannot help a VM in `state`."""
+    if not state:
+        return None
+    where = f"{literal(name)} in {literal(group)}"
+    if operation == "start" and state == "running":
+        return f"{where} is already running. Did you mean `restart vm {name}`? Nothing was proposed."
+    if operation in ("powerOff", "deallocate") and state in _NOT_RUNNING:
+        if operation == "deallocate" and state == "stopped":
+            return None  # stopped still bills compute; deallocating it is meaningful
+        return f"{where} is already {state}. Did you mean `start vm {name}`? Nothing was proposed."
+    if operation == "restart" and state in _NOT_RUNNING:
+        return f"{where} is {state}, and a restart needs a running VM. Did you mean `start vm {name}`? Nothing was proposed."
+    return None
+
+
+# -- times, as Teams shows them ------------------------------------------------------------------------------------
+
+
+def card_time(at: datetime) -> str:
+    """A time for card text, in the reader's own time zone and locale: the Adaptive Card DATE/TIME functions
+    (learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/cards-format#date-and-time-formatting-and-localization)
+    take RFC 3339 without fractions of a second."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+def card_time_of(value: str) -> str:
+    """`card_time` of an ISO 8601 string from someone else (an alert's firedDateTime); the text itself when it is not one."""
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return literal(value)
+    return card_time(at if at.tzinfo else at.replace(tzinfo=UTC))
+
+
+def time_left(expires_at: datetime, now: datetime) -> str:
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return "expired"
+    minutes = int(seconds // 60)
+    return f"{minutes} min left" if minutes else f"{int(seconds)} s left"
+
+
+# -- the Teams router's own answers ---------------------------------------------------------------------------------
+
+NOTHING_PENDING = "Nothing is waiting for you. Plans that need you appear here, and on their cards, as soon as they are proposed."
+TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
+PLAN_UNAVAILABLE = (
+    "This plan is not available here: it does not exist, has been removed, or belongs to another "
+    "conversation. Nothing was changed; look for the card in the conversation where it was posted."
+)
+INTERNAL_ERROR = (
+    "Something went wrong on the bot's side; nothing was changed. The error was logged; try again, or ask the SRE team if it happens again."
+)
+TURN_FAILED = "Something went wrong on my side; nothing was changed. The error was logged; try again in a minute."
+NOT_EXECUTE = "This card action is not an Action.Execute with a value; nothing was done. Use the buttons of the bot's own card."
+MALFORMED_ACTION = (
+    "This card action is malformed (unknown verb or missing plan id); nothing was done. Use the buttons of the bot's own card."
+)
+WORK_ACCOUNT_ONLY = "I can only act for people signed in with a work account; nothing was done."
+SIGN_IN_UNAVAILABLE = "I could not get a sign-in link from the Bot Framework token service; nothing was changed. Try again in a minute."
+SIGN_IN_PROMPT = "Sign in to lend your Azure rights for this plan"
+
+
+def pending_list(plans: list[Plan], now: datetime) -> str:
+    """`pending`: each plan with the same headline as its card, who asked, and the time left."""
+    lines = [
+        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, {time_left(p.expires_at, now)}"
+        for p in plans
+    ]
+    return "Waiting for you (decide on each plan's card):\n\n" + "\n".join(lines)
+
+
+def vm_status(ref: ResourceRef, state: str | None) -> str:
+    if state:
+        return f"VM **{vm(ref)}**: **{literal(state)}**."
+    return f"VM **{vm(ref)}**: its power state is unavailable right now; check it in the Azure portal."
+
+
+def wrong_group(name: str, asked_group: str, groups: list[str]) -> str:
+    """A VM named in a group it is not in: say where it is."""
+    where = " and ".join(f"`{literal(g)}`" for g in groups)
+    return (
+        f"There is no VM `{literal(name)}` in `{literal(asked_group)}`: {literal(name)} is in {where}. "
+        f"Say `... {literal(name)} in {literal(groups[0])}`, or leave the group out. Nothing was proposed."
+    )
+
+
+# -- answers to a click --------------------------------------------------------------------------------------------
+
+STALE_CARD = "This card does not match the stored plan (it was changed or tampered with). Nothing was done."
+SELF_APPROVAL = "You asked for this plan, so someone else has to approve it."
+NOT_AN_APPROVER = "You are not one of the approvers of this plan; nothing was done."
+NOT_A_GRANTOR = "Only the plan's approvers may lend their credentials; nothing was done."
+AUTONOMOUS_NOT_ALLOWED = "Autonomous mode is only allowed for plans created by an incident response plan."
+APPROVED = "Approved. The agent is carrying out the plan now; the result will be posted in this thread."
+DENIED = "Denied. Nothing will be done; select Propose again on the card if it is still needed later."
+NO_LONGER_EXISTS = "This plan no longer exists; nothing was done."
+
+
+def no_plan(plan_id: str) -> str:
+    return f"There is no plan '{literal(plan_id)}'; nothing was done. Look for the card in the conversation where it was posted."
+
+
+def approval_recorded(missing: int) -> str:
+    return f"Your approval is recorded; {missing} more approval(s) needed before the plan runs."
+
+
+def already_approved_by_you(missing: int) -> str:
+    return f"You already approved this plan; it still needs {missing} more approval(s) from someone else."
+
+
+def running_on_behalf(name: str) -> str:
+    return f"Running the rest of the plan on behalf of {literal(name)}; the result will be posted in this thread."

@@ -1,0 +1,59 @@
+"""Propose again: a plan that ended without doing everything becomes a fresh plan with the same actions.
+
+Never a re-run of the old plan: the new one has its own id, its own consent round under the same policy, in the
+same thread; the person who clicked is its requester, so the self-approval rule applies to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..domain import messages
+from ..domain.audit import AuditEventName
+from ..domain.errors import Refusal, RefusalCode
+from ..domain.plan import Mode, Person
+from ..domain.transitions import PROPOSE_AGAIN_STATES
+from .decide_consent import Decision
+from .deps import Deps
+from .propose_plan import PlanRequest, propose_plan
+
+
+async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Decision:
+    """Create the new plan from `plan_id`'s actions; refusals are audited and explained, never raised."""
+    old = await deps.store.get(plan_id)
+    try:
+        if old is None:
+            raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
+        deps.check_tenant(person)
+        if seen_hash != old.content_hash:
+            raise Refusal(RefusalCode.STALE_CARD, messages.STALE_CARD)
+        if old.state not in PROPOSE_AGAIN_STATES:
+            raise Refusal(RefusalCode.WRONG_STATE, messages.cannot_propose_again(old))
+        power_states = dict(old.power_states)
+        for action in old.actions:  # what the approvers see must be today's state, not the old plan's
+            try:
+                state = await deps.runner.power_state(action.resource)
+            except Exception:
+                state = None
+            if state:
+                power_states[action.resource.id.lower()] = state
+        new = await propose_plan(
+            deps,
+            PlanRequest(
+                title=old.title,
+                rationale=old.rationale,
+                actions=old.actions,
+                requested_by=person,
+                policy=old.policy,
+                thread=replace(old.thread, card_activity_id=None) if old.thread else None,
+                mode=Mode.REVIEW,  # a person asked for it: always a consent round, even after an autonomous response
+                source=old.source,
+                incident_id=old.incident_id,
+                power_states=power_states,
+            ),
+        )
+    except Refusal as r:
+        await deps.record(old, person, AuditEventName.PROPOSE_AGAIN_REFUSED, code=r.code.value, reason=r.message)
+        return Decision(old, r.message, r)
+    await deps.record(new, person, AuditEventName.PLAN_PROPOSED_AGAIN, previous_plan=plan_id)
+    return Decision(new, messages.proposed_again(plan_id, new.id))
