@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -119,8 +120,24 @@ class PlansApi:
             err("title", "required: a string of 1 to 200 characters")
         if not isinstance(rationale, str) or len(rationale) > 2000:
             err("rationale", "a string of at most 2000 characters")
+        actions = self._actions(body.get("actions"), caller, err)
+        mode = body.get("mode", "review")
+        if mode != "review":
+            err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
+        policy = self._policy(body, err)
+        thread = self._target(body.get("target"), claims, err)
+        # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
+        if errors or policy is None:
+            return None
+        assert isinstance(title, str) and isinstance(rationale, str)
+        requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
+        return PlanRequest(title=title.strip(), rationale=rationale.strip() or "(no rationale given)",
+                           actions=tuple(actions), requested_by=requester, policy=policy, thread=thread,
+                           mode=Mode.REVIEW, source=Source.API)
+
+    def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:
+        """The body's actions, each an operation the caller may propose on a VM inside both its scopes and the bot's."""
         actions: list[PlannedAction] = []
-        raw_actions = body.get("actions")
         if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= MAX_ACTIONS:
             err("actions", f"required: a list of 1 to {MAX_ACTIONS} actions")
             raw_actions = []
@@ -150,19 +167,7 @@ class PlansApi:
                     f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)")
             elif op is not None:
                 actions.append(PlannedAction(op, ref))
-        mode = body.get("mode", "review")
-        if mode != "review":
-            err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
-        policy = self._policy(body, err)
-        thread = self._target(body.get("target"), claims, err)
-        # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
-        if errors or policy is None:
-            return None
-        assert isinstance(title, str) and isinstance(rationale, str)
-        requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
-        return PlanRequest(title=title.strip(), rationale=rationale.strip() or "(no rationale given)",
-                           actions=tuple(actions), requested_by=requester, policy=policy, thread=thread,
-                           mode=Mode.REVIEW, source=Source.API)
+        return actions
 
     def _policy(self, body: dict[str, Any], err: Any) -> ConsentPolicy | None:
         """The configured policy, tightened as the body asks (never loosened: 400 naming the field)."""
