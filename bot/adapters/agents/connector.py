@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from microsoft_agents.hosting.core import RestChannelServiceClientFactory
+from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from .auth import BotMsalAuth
@@ -34,7 +35,9 @@ class _SharedSessionClient(TeamsConnectorClient):  # type: ignore[misc]
 
 
 class ChannelClients(RestChannelServiceClientFactory):  # type: ignore[misc]
-    """The SDK's client factory, with the turn's connector client over our kept, time-limited sessions."""
+    """The SDK's client factory, with the turn's connector client over our kept, time-limited sessions and the
+    turn's token-service client on a session with the outbound timeout (the SDK 1.9.0 opens it with aiohttp's
+    default of 300 s, so a stalled token service would hold the click that long)."""
 
     def __init__(self, connector: Connector, connections: Any, token_service_endpoint: str, token_service_audience: str) -> None:
         super().__init__(connections, token_service_endpoint=token_service_endpoint, token_service_audience=token_service_audience)
@@ -51,11 +54,32 @@ class ChannelClients(RestChannelServiceClientFactory):  # type: ignore[misc]
     ) -> TeamsConnectorClient:
         return await self._connector.client(service_url, anonymous=use_anonymous)
 
+    async def create_user_token_client(self, context: Any, claims_identity: Any, use_anonymous: bool = False) -> UserTokenClient:
+        # the SDK's own token choice (anonymous, agentic, or the connection's token for the token service's audience)
+        if use_anonymous:
+            token = ""
+        elif context.activity.is_agentic_request():
+            token = await self._get_agentic_token(context, self._token_service_endpoint)
+        else:
+            provider = self._connection_manager.get_token_provider(claims_identity, self._token_service_endpoint)
+            token = await provider.get_access_token(self._token_service_audience, claims_identity.get_token_scope())
+            if not token:
+                raise ValueError("no token for the Bot Framework token service")
+        endpoint = self._token_service_endpoint.rstrip("/") + "/"
+        # a session per turn as the SDK makes it (it closes it when the turn ends), with our timeout
+        session = aiohttp.ClientSession(base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._connector.timeout))
+        return UserTokenClient(endpoint, token, app_id=claims_identity.get_app_id(), session=session)
+
 
 class Connector:
     def __init__(self, provider: BotMsalAuth | None, timeout: float, attempts: int = 4, limit: int = MAX_SESSIONS) -> None:
         self._provider, self._timeout, self._attempts, self._limit = provider, timeout, attempts, limit
         self._sessions: OrderedDict[str, aiohttp.ClientSession] = OrderedDict()
+
+    @property
+    def timeout(self) -> float:
+        """OUTBOUND_TIMEOUT_SECONDS: the limit of every call to the Bot Connector and the token service."""
+        return self._timeout
 
     async def client(self, service_url: str, anonymous: bool = False) -> TeamsConnectorClient:
         endpoint = service_url if service_url.endswith("/") else service_url + "/"
