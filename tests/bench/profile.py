@@ -66,14 +66,6 @@ async def _load(box: Any, running: Any, sdk: str, store: str, load: str, approve
     target = _Target(f"profile {sdk}/{store}", running.messages_url)
     carol = box.world.user("carol")
     chat = TeamsDriver.group_chat(HOME_TENANT_ID, f"profile-{sdk}-{store}")
-    async with box.driver(running.messages_url) as driver:
-        if load == "help":
-            await run_load("warm-up", target.name, [driver.message(carol, "help", chat) for _ in range(20)], poster(driver, False), 10)
-            activities = [driver.message(carol, "help", chat) for _ in range(COUNT)]
-            concurrency, post = bench.SENDERS, poster(driver, False)
-        else:
-            activities = await bench.plans_to_approve(box, target, sdk, f"profile-{store}", approvers)  # type: ignore[arg-type]
-            concurrency, post = len(approvers), poster(driver, True)
     profile = cProfile.Profile()
 
     async def on() -> None:
@@ -83,6 +75,14 @@ async def _load(box: Any, running: Any, sdk: str, store: str, load: str, approve
         profile.disable()
 
     async with box.driver(running.messages_url) as driver:
+        if load == "help":
+            warm = [driver.message(carol, "help", chat) for _ in range(20)]
+            await run_load("warm-up", target.name, warm, poster(driver, False), 10)
+            activities = [driver.message(carol, "help", chat) for _ in range(COUNT)]
+            concurrency, post = bench.SENDERS, poster(driver, False)
+        else:
+            activities = await bench.plans_to_approve(box, target, sdk, f"profile-{store}", approvers)  # type: ignore[arg-type]
+            concurrency, post = len(approvers), poster(driver, True)
         running.thread.call(on)
         started = time.perf_counter()
         result = await run_load(load, target.name, activities, post, concurrency)
@@ -125,6 +125,7 @@ def main() -> None:
             finally:
                 running.stop()
             table, total = _table(profile)
+            profile.dump_stats(bench._TMP / f"profile-{sdk}-{store}-{load}.pstats")  # for `python -m pstats`
             sections.append(
                 f"### {'`help`' if load == 'help' else 'Approve'} on BOT_SDK={sdk}, STORE={store}\n\n"
                 f"{result.count} requests at concurrency {result.concurrency} under the profiler "
