@@ -49,7 +49,7 @@ from . import alerts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))  # `help` messages per server
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "400"))  # `help` messages per server
 SENDERS = int(os.environ.get("BENCH_SENDERS", "50"))  # concurrent senders of `help`
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))  # each load in this many rounds, the servers taking turns
 APPROVERS = int(os.environ.get("BENCH_APPROVERS", "200"))  # concurrent approvers, one plan each
