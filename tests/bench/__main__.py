@@ -236,27 +236,44 @@ async def plans_to_approve(box: Sandbox, bot: Server, sdk: str, store: str, appr
     carol = box.world.user("carol")
     chats = [TeamsDriver.group_chat(HOME_TENANT_ID, f"bench-{sdk}-{store}-{i}") for i in range(len(approvers))]
     async with box.driver(bot.url) as driver:
-        await run_load("setup", bot.name, [driver.message(carol, "restart vm dev-01", c) for c in chats], poster(driver, False), 16)
-        wanted = {c.id for c in chats}
-        deadline = time.monotonic() + 120
-        cards: dict[str, Any] = {}
-        while len(cards) < len(chats):
-            for a in await bot_messages(box):
-                if a.conversation_id in wanted and a.activity.get("attachments"):
-                    cards[a.conversation_id] = a
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{bot.name}: {len(cards)} of {len(chats)} plan cards posted within 120 s")
-            await asyncio.sleep(0.2)
+        for attempt in range(3):  # a request the loaded machine failed (a 5xx, a timeout) is asked again
+            have = await _with_cards(box, chats)
+            asked = [(c, driver.message(carol, "restart vm dev-01", c)) for c in chats if c.id not in have]
+            if not asked:
+                break
+            await run_load("setup", bot.name, [a for _, a in asked], poster(driver, False), 16)
+            cards = await _wait_for_cards(box, chats, 60.0 if attempt < 2 else 240.0)
+            if len(cards) == len(chats):
+                break
+        cards = await _with_cards(box, chats)
+        if len(cards) < len(chats):  # measured with the plans there are; the table shows the count
+            print(f"{bot.name}: {len(chats) - len(cards)} of {len(chats)} plan cards never posted", file=sys.stderr)
         clicks: list[dict[str, Any]] = []
         for approver, chat in zip(approvers, chats, strict=True):
+            if chat.id not in cards:
+                continue
             posted = cards[chat.id]
             refresh = execute_data(posted.activity["attachments"][0]["content"], "refresh")
             view = await driver.post(driver.invoke(approver, chat, chat.id, posted.id, "refresh", dict(refresh or {}), trigger="automatic"))
             approve = execute_data(view.value, "approve")
-            if approve is None:
-                raise RuntimeError(f"{approver.name} sees no Approve button on {chat.id}: {view.body}")
+            if approve is None:  # a view the loaded machine failed: that plan is left out (the table shows the count)
+                print(f"{approver.name} saw no Approve button on {chat.id}: {str(view.body)[:200]}", file=sys.stderr)
+                continue
             clicks.append(driver.invoke(approver, chat, chat.id, posted.id, "approve", approve))
         return clicks
+
+
+async def _with_cards(box: Sandbox, chats: list[Any]) -> dict[str, Any]:
+    """The latest plan card posted in each of `chats`."""
+    wanted = {c.id for c in chats}
+    return {a.conversation_id: a for a in await bot_messages(box) if a.conversation_id in wanted and a.activity.get("attachments")}
+
+
+async def _wait_for_cards(box: Sandbox, chats: list[Any], seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while len(cards := await _with_cards(box, chats)) < len(chats) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return cards
 
 
 def bench_world(approvers: int) -> tuple[Any, list[User]]:
