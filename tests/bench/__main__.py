@@ -475,7 +475,7 @@ STORE=sqlite bot at concurrency {alerts.CONCURRENCY}: {flood.accepted:,} answere
 
 """
     )
-    text = f"""## One run: `help`, Approve, 5,000 alerts, memory, start-up
+    text = f"""## One run: `help`, Approve, {alerts.ALERTS:,} alerts, memory, start-up
 
 Command: `make bench` (`python -m tests.bench`; sizes: BENCH_REQUESTS={REQUESTS}, BENCH_SENDERS={SENDERS},
 BENCH_APPROVERS={APPROVERS}, BENCH_ROUNDS={ROUNDS},
@@ -508,7 +508,7 @@ Goals of issue 17 (the faster adapter: `help` ≥ half the floor, Approve ≥ a 
 
 {chr(10).join(summary)}
 
-### 5,000 alerts, memory, start-up
+### {alerts.ALERTS:,} alerts, memory, start-up
 
 {alerts_text}Resident memory (`VmRSS` of each server's process from `/proc/<pid>/status` after all the runs above; `VmHWM`
 its peak) and start-up (from starting the process to its port accepting connections; this bot: `sre-consent-bot
