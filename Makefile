@@ -49,8 +49,12 @@ lint: $(STAMP)
 screenshots: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m tests.e2e.screenshots docs/images
 
+## bench: one run of every load against baselines measured alongside, then a profile; writes docs/benchmarks.md.
+## Sizes: BENCH_REQUESTS, BENCH_SENDERS, BENCH_APPROVERS, BENCH_ROUNDS, BENCH_ALERTS, BENCH_STORES, BENCH_SDKS,
+## BENCH_PROFILE, BENCH_PROFILE_COUNT (tests/bench/__main__.py and profile.py)
 bench: $(STAMP)
 	$(PY) -m tests.bench
+	$(PY) -m tests.bench.profile
 
 clean:
 	rm -rf $(VENV) node_modules build .sandbox .pytest_cache .mypy_cache .ruff_cache
