@@ -64,6 +64,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
+import aiohttp
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.core.pipeline.transport import AioHttpTransport
@@ -176,6 +177,9 @@ def _conflict(error: HttpResponseError) -> bool:
     return error.status_code in (409, 412)
 
 
+IDLE_CONNECTION_SECONDS = 4.0  # below the 5 s after which Node's HTTP server (Azurite) drops an idle connection
+
+
 class _PooledTransport(AioHttpTransport):  # type: ignore[misc]
     """azure-core's aiohttp transport, with the TLS context built once instead of on every request.
 
@@ -185,6 +189,20 @@ class _PooledTransport(AioHttpTransport):  # type: ignore[misc]
     click's time on Table Storage."""
 
     _ssl: tuple[Any, Any] | None = None
+
+    async def open(self) -> None:
+        # Keep idle connections for less time than the service does: a server that closes an idle connection just
+        # as a request goes out on it fails that request, and azure-core does not retry non-idempotent ones (POST
+        # inserts, entity-group batches, MERGE). Node's HTTP server, Azurite's, closes them after 5 s; aiohttp's
+        # default keeps them 15 s. Reconnecting after an idle moment costs one handshake.
+        if self.session is None and self._session_owner:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS),
+                trust_env=self._use_env_settings,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        await super().open()
 
     def _build_ssl_config(self, cert: Any, verify: Any) -> Any:
         if self._ssl is None or self._ssl[0] != (cert, verify):
