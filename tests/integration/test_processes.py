@@ -1,0 +1,299 @@
+"""Several real bot processes behind one Azure Bot Service, sharing Azure Table Storage (Azurite), killed with a real
+SIGKILL (`kill -9`): what issue 13 (nothing lost) and issue 14 (several instances) promise, on the operating system's
+terms rather than an event loop stopped in-process (tests/integration/test_scale.py and test_nothing_lost.py keep
+those faster in-process versions).
+
+Each process is `python -m bot serve`, configured only through environment variables as a deployment is
+(tests/integration/processes.py). The assertions read the shared store, the audit trail, the ARM simulator's write log
+and what the Bot Connector simulator received. Run with `make test-scale` (the `scale` marker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.plan import PlanState
+from sandbox import Sandbox
+from sandbox.driver import Conversation, TeamsDriver
+from sandbox.world import VirtualMachine
+
+from ..azurite import Azurite
+from .harness import Teams, card_text, eventually, find_action
+from .processes import BotProcess, BotProcesses, http_status
+
+pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
+
+LEASE_SECONDS = "2"  # short, so a dead process's plans are recovered within the test (production default: 30)
+VM = "dev-01"
+
+
+@pytest.fixture
+async def processes(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> AsyncIterator[BotProcesses]:
+    procs = BotProcesses(
+        sandbox,
+        azurite,
+        tmp_path,
+        shared={
+            "EXECUTION_LEASE_SECONDS": LEASE_SECONDS,
+            "RATE_LIMIT_PERSON_PER_MINUTE": "100000",  # one person clicks 100 times, or asks 200 times, here
+            "RATE_LIMIT_CONVERSATION_PER_MINUTE": "100000",
+        },
+    )
+    try:
+        yield procs
+    finally:
+        await procs.close()
+
+
+@pytest.fixture
+def long_operations(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
+    """ARM's long-running operations stay InProgress for `seconds` from now on (the Azure-AsyncOperation status the
+    bot polls: learn.microsoft.com/azure/azure-resource-manager/management/async-operations); whatever is still
+    running ends with the test, so the next test finds its VM free."""
+
+    def take(seconds: float) -> None:
+        monkeypatch.setattr(sandbox.arm, "operation_seconds", seconds)
+
+    yield take
+    for op in sandbox.arm.operations.values():
+        op.ends = min(op.ends, sandbox.arm.clock())
+
+
+@contextlib.contextmanager
+def teams_down(sandbox: Sandbox) -> Iterator[None]:
+    """The Bot Connector answers every call 502 Bad Gateway and performs nothing (sandbox/connector.py)."""
+    sandbox.connector.set_outage(True)
+    try:
+        yield
+    finally:
+        sandbox.connector.set_outage(False)
+
+
+async def plan_in(procs: BotProcesses, conversation: Conversation) -> Any:
+    plans = await procs.store.in_states(set(PlanState))
+    return next(p for p in plans if p.thread and p.thread.conversation_id == conversation.id)
+
+
+async def events_named(procs: BotProcesses, plan_id: str, name: str) -> int:
+    return len([e for e in await procs.store.events(plan_id) if e.event == name])
+
+
+async def nothing_left_to_send(procs: BotProcesses, timeout: float = 60) -> None:
+    """Every message any process wrote (a killed one's too) was sent: none is waiting, none was given up."""
+
+    async def empty() -> bool:
+        return await asyncio.to_thread(procs.store.outbox_depth) == 0
+
+    await eventually(empty, "the outbox is empty", timeout)
+    assert await asyncio.to_thread(procs.store.dead_letters) == 0
+
+
+def sent_to(sandbox: Sandbox, conversation_id: str, text: str) -> list[Any]:
+    """The new messages (not card updates) the Connector accepted in a conversation whose text contains `text`."""
+    return [
+        c
+        for c in sandbox.connector.calls
+        if c.operation in ("send", "reply")
+        and c.conversation_id.split(";")[0] == conversation_id.split(";")[0]
+        and text in str((c.body or {}).get("text", ""))
+    ]
+
+
+async def test_100_concurrent_approvals_spread_over_three_processes_write_to_azure_once(
+    sandbox: Sandbox, processes: BotProcesses, chat: Conversation
+) -> None:
+    bots = await processes.start_many(3, EXECUTION_LEASE_SECONDS="30")  # 100 clicks at once slow Azurite down
+    async with contextlib.AsyncExitStack() as stack:
+        drivers: list[TeamsDriver] = [await stack.enter_async_context(sandbox.driver(b.messages_url)) for b in bots]
+        teams = Teams(drivers[0], sandbox)
+        card = await teams.ask("carol", f"restart vm {VM}", chat)
+        approve = find_action(await teams.view("alice", chat, card), "approve")
+        assert approve is not None
+        before = sandbox.arm.writes_to(VM)
+        alice = sandbox.world.user("alice")
+        answers = await asyncio.gather(*(drivers[i % 3].click(alice, chat, card, "approve", approve) for i in range(100)))
+        assert [a.status for a in answers] == [200] * 100  # every click is answered; one of them approved the plan
+        await teams.wait_card(card, "Succeeded", timeout=120)
+        await nothing_left_to_send(processes)
+    assert sandbox.arm.writes_to(VM) == before + 1
+    plan = await plan_in(processes, chat)
+    assert plan.state is PlanState.SUCCEEDED
+    assert await events_named(processes, plan.id, "execution_started") == 1
+    assert all(b.alive for b in bots)
+
+
+async def test_kill_9_of_the_executing_process_leaves_its_plan_interrupted_by_another_never_run_twice(
+    sandbox: Sandbox, processes: BotProcesses, chat: Conversation, long_operations: Callable[[float], None]
+) -> None:
+    bots = await processes.start_many(3)
+    long_operations(600)  # the restart is still running on Azure's side when its process dies
+    async with contextlib.AsyncExitStack() as stack:
+        drivers = [await stack.enter_async_context(sandbox.driver(b.messages_url)) for b in bots]
+        teams = Teams(drivers[0], sandbox)
+        card = await teams.ask("carol", f"restart vm {VM}", chat)
+        before = sandbox.arm.writes_to(VM)
+        await Teams(drivers[1], sandbox).click("alice", chat, card, "approve")  # process 2 runs the plan
+
+        async def sent_to_azure() -> bool:
+            return sandbox.arm.writes_to(VM) == before + 1
+
+        await eventually(sent_to_azure, "the restart reaches Azure", timeout=60)
+        plan = await plan_in(processes, chat)
+        lease = await processes.store.lease(plan.id)
+        assert plan.state is PlanState.EXECUTING
+        assert lease is not None and lease.owner.startswith(f"{bots[1].name}-")
+        await teams.wait_card(card, "Running", timeout=60)
+        bots[1].kill()
+
+        await teams.wait_card(card, "Interrupted", timeout=60)  # by a survivor, once the lease lapsed
+        notice = await teams.wait_reply(card, "Interrupted", timeout=60)
+        assert notice.conversation_id == card.conversation_id
+        await nothing_left_to_send(processes)
+    assert sandbox.arm.writes_to(VM) == before + 1  # never run again
+    plan = await plan_in(processes, chat)
+    assert plan.state is PlanState.INTERRUPTED
+    assert await events_named(processes, plan.id, "execution_started") == 1
+    assert await events_named(processes, plan.id, "plan_interrupted") == 1
+    assert len(sent_to(sandbox, chat.id, "Interrupted")) == 1  # the thread is told once
+    assert bots[1].process.returncode == -9 and bots[0].alive and bots[2].alive
+
+
+async def test_a_rolling_restart_lets_the_running_plan_finish_and_never_interrupts_it(
+    sandbox: Sandbox, processes: BotProcesses, chat: Conversation, long_operations: Callable[[float], None]
+) -> None:
+    old = await processes.start("old")
+    long_operations(6)  # several leases long: the old process's heartbeat has to keep its claim
+    async with sandbox.driver(old.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", f"restart vm {VM}", chat)
+        before = sandbox.arm.writes_to(VM)
+        await teams.click("alice", chat, card, "approve")
+
+        async def sent_to_azure() -> bool:
+            return sandbox.arm.writes_to(VM) == before + 1
+
+        await eventually(sent_to_azure, "the restart reaches Azure", timeout=60)
+    new = await processes.start("new")  # up before the old one stops: its start-up recovery and sweeps see the plan
+    assert (await plan_in(processes, chat)).state is PlanState.EXECUTING
+    assert await asyncio.to_thread(old.terminate) == 0  # SIGTERM: the old process drains its execution, then exits
+    async with sandbox.driver(new.messages_url) as d:
+        await Teams(d, sandbox).wait_card(card, "Succeeded", timeout=60)
+    await nothing_left_to_send(processes)
+    plan = await plan_in(processes, chat)
+    assert plan.state is PlanState.SUCCEEDED
+    assert await events_named(processes, plan.id, "plan_interrupted") == 0
+    assert sandbox.arm.writes_to(VM) == before + 1
+    assert sent_to(sandbox, chat.id, "Interrupted") == []
+
+
+async def test_kill_9_between_commit_and_delivery_loses_nothing_and_sends_each_message_once(
+    sandbox: Sandbox, processes: BotProcesses, chat: Conversation
+) -> None:
+    first = await processes.start("first")
+    carol = sandbox.world.user("carol")
+    with teams_down(sandbox):  # the messages are committed with their change, then refused by Teams: they wait
+        async with sandbox.driver(first.messages_url) as d:
+            helped = await d.say(carol, "help", chat)
+            asked = await d.say(carol, "restart vm dev-01", chat)
+        refused = sandbox.connector.outage_refused
+
+        async def committed_and_tried() -> bool:
+            depth = await asyncio.to_thread(processes.store.outbox_depth)
+            return depth == 2 and sandbox.connector.outage_refused > refused
+
+        await eventually(committed_and_tried, "the answer and the card are in the outbox, Teams refusing them", 60)
+        first.kill()  # with both messages committed and undelivered (one of them perhaps claimed by `first`)
+        second = await processes.start("second")
+        assert await asyncio.to_thread(processes.store.outbox_depth) == 2
+        assert [c for c in sandbox.connector.calls if c.conversation_id.startswith(chat.id)] == []
+    async with sandbox.driver(second.messages_url) as d:
+        card = await d.wait_for(lambda m: m.card is not None, conversation_id=chat.id, timeout=60)
+        await nothing_left_to_send(processes)
+        shown = await d.bot_messages(chat.id)
+    assert [m.reply_to_id for m in shown] == [helped["id"], asked["id"]]  # each once, in order, answering its command
+    assert card.reply_to_id == asked["id"] and "Awaiting approval" in card_text(card.card)
+    posted = [c for c in sandbox.connector.calls if c.conversation_id.startswith(chat.id) and c.operation in ("send", "reply")]
+    assert len(posted) == 2  # the Connector received each message exactly once
+    plans = [p for p in await processes.store.in_states(set(PlanState)) if p.thread and p.thread.conversation_id == chat.id]
+    assert len(plans) == 1  # no duplicate plan
+    assert await events_named(processes, plans[0].id, "plan_proposed") == 1  # its audit event, once
+    assert plans[0].thread is not None and plans[0].thread.card_activity_id == card.id  # later updates target it
+
+
+@pytest.fixture
+def many_vms(sandbox: Sandbox) -> Iterator[list[VirtualMachine]]:
+    """200 more VMs in the demo subscription's dev-rg for this test (Azure runs one operation per VM at a time)."""
+    world = sandbox.world
+    added = [VirtualMachine(world.subscription_id, "dev-rg", f"load-{i:03d}") for i in range(200)]
+    world.vms.extend(added)
+    yield added
+    world.vms[:] = [v for v in world.vms if v not in added]
+
+
+async def test_200_plans_executing_teams_down_kill_9_restart_listens_at_once_and_tells_every_thread_once(
+    sandbox: Sandbox,
+    processes: BotProcesses,
+    many_vms: list[VirtualMachine],
+    long_operations: Callable[[float], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chats = [TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"outage-{vm.name}-{time.time_ns() % 10**6}") for vm in many_vms]
+    long_operations(3600)
+    # ARM_POLLING_INTERVAL: 200 operations polled every 5 s rather than 20 times a second (the machine is shared)
+    first = await processes.start("first", CARD_BUTTONS="everyone", ARM_POLLING_INTERVAL="5")
+    alice, carol = sandbox.world.user("alice"), sandbox.world.user("carol")
+    limit = asyncio.Semaphore(10)
+    async with sandbox.driver(first.messages_url) as d:
+
+        async def run(vm: VirtualMachine, chat: Conversation) -> None:
+            async with limit:
+                card = await Teams(d, sandbox).ask("carol", f"restart vm {vm.name}", chat)
+                approve = find_action(card.card, "approve")  # CARD_BUTTONS=everyone: the shared card has the buttons
+                assert approve is not None
+                answer = await d.click(alice, chat, card, "approve", approve)
+                assert answer.status == 200
+
+        assert carol.name == "carol"
+        await asyncio.gather(*(run(vm, c) for vm, c in zip(many_vms, chats, strict=True)))
+
+        async def all_running_in_azure() -> bool:
+            return all(sandbox.arm.writes_to(vm.name) == 1 for vm in many_vms)
+
+        await eventually(all_running_in_azure, "200 restarts are running in Azure", timeout=180)
+        await nothing_left_to_send(processes, timeout=180)  # every card shows "Running"
+    assert len(await processes.store.in_states({PlanState.EXECUTING})) == 200
+
+    with teams_down(sandbox):
+        first.kill()
+        second = processes.spawn("second", OUTBOX_MAX_BACKOFF_SECONDS="0.5", OUTBOX_MAX_ATTEMPTS="1000")
+        await processes.ready(second)
+        listening_after = time.monotonic() - second.spawned_at
+        answer = await http_status(f"{second.url}/readyz")
+        assert answer is not None and answer[0] == 200  # ready while no call to Teams can succeed
+
+        async def all_interrupted() -> bool:
+            return len(await processes.store.in_states({PlanState.INTERRUPTED})) == 200
+
+        await eventually(all_interrupted, "the 200 plans are marked interrupted", timeout=120)
+        assert await asyncio.to_thread(processes.store.outbox_depth) >= 400  # 200 card updates, 200 notices wait
+        assert not [c for c in sandbox.connector.calls if "Interrupted" in str((c.body or {}).get("text", ""))]
+    with capsys.disabled():
+        print(f"\n[process restart] 'second' ready {listening_after:.1f}s after spawn, with Teams down and 200 plans to recover")
+
+    await nothing_left_to_send(processes, timeout=300)  # Teams answers again: the notices go out
+    for vm, chat in zip(many_vms, chats, strict=True):
+        assert len(sent_to(sandbox, chat.id, "Interrupted")) == 1, vm.name  # each thread is told, once
+        assert sandbox.arm.writes_to(vm.name) == 1, vm.name  # never run again
+    async with sandbox.driver(second.messages_url) as d:
+        shown = await d.bot_messages()
+    for chat in chats:
+        assert [m for m in shown if m.conversation_id == chat.id and m.card is not None and "Interrupted" in card_text(m.card)]
+    interrupted = [e for e in await processes.store.events() if e.event == "plan_interrupted"]
+    assert len(interrupted) == 200 and len({e.plan_id for e in interrupted}) == 200  # one audit event per plan
