@@ -86,7 +86,7 @@ async def http_status(url: str, timeout: float = 2.0) -> tuple[int, dict[str, An
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as s, s.get(url) as r:
             body = await r.json(content_type=None)
             return r.status, body if isinstance(body, dict) else {}
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         return None
 
 
