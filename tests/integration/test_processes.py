@@ -21,6 +21,7 @@ import pytest
 
 from bot.domain.plan import PlanState
 from sandbox import Sandbox
+from sandbox.arm import Fault
 from sandbox.driver import Conversation, TeamsDriver
 from sandbox.world import VirtualMachine
 
@@ -308,23 +309,24 @@ async def test_200_plans_executing_teams_down_kill_9_restart_listens_at_once_and
             async with limit:
                 assert (await d.click(alice, chat, card, "approve", data)).status == 200
 
-        # first every card, then every approval: a running plan shows its progress on its card every few seconds,
-        # so the 200 approvals come together at the end
+        # first every card, then every approval together, with Azure slow to answer the restarts (45 s, within the
+        # bot's 60 s read timeout): the process dies with all 200 plans executing. (With the restarts accepted at once,
+        # 200 running plans refresh their cards every 2 s each, more than this shared test machine can serve.)
         phase = time.monotonic()
         cards = await asyncio.gather(*(ask(vm, c) for vm, c in zip(many_vms, chats, strict=True)))
         asked_in = time.monotonic() - phase
+        sandbox.arm.inject(Fault(kind="latency", latency=45, count=-1, action="restart"))
         await asyncio.gather(*(approve(c, card) for c, card in zip(chats, cards, strict=True)))
 
-    async def all_running_in_azure() -> bool:
-        return all(sandbox.arm.writes_to(vm.name) == 1 for vm in many_vms)
+    running: list[Any] = []
 
-    await eventually(all_running_in_azure, "200 restarts are running in Azure", timeout=180)
-    running = await processes.store.in_states({PlanState.EXECUTING})
-    assert len(running) == 200
+    async def all_executing() -> bool:
+        running[:] = await processes.store.in_states({PlanState.EXECUTING})
+        return len(running) == 200
+
+    await eventually(all_executing, "200 plans are executing", timeout=60)
     with capsys.disabled():
-        print(
-            f"\n[200 plans] cards posted in {asked_in:.0f}s; all 200 running in Azure {time.monotonic() - phase:.0f}s after the first ask"
-        )
+        print(f"\n[200 plans] cards posted in {asked_in:.0f}s; all 200 executing {time.monotonic() - phase:.0f}s after the first ask")
 
     with teams_down(sandbox):
         first.kill()
@@ -358,7 +360,7 @@ async def test_200_plans_executing_teams_down_kill_9_restart_listens_at_once_and
         print(f"[200 plans] all interrupted {interrupted_in:.0f}s after the restart; all sent {sent_in:.0f}s after Teams came back")
     for vm, chat in zip(many_vms, chats, strict=True):
         assert len(sent_to(sandbox, chat.id, "Interrupted")) == 1, vm.name  # each thread is told, once
-        assert sandbox.arm.writes_to(vm.name) == 1, vm.name  # never run again
+        assert sandbox.arm.writes_to(vm.name) <= 1, vm.name  # a restart Azure received before the kill, never a second
     async with sandbox.driver(second.messages_url) as d:
         shown = await d.bot_messages()
     for chat in chats:
