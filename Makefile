@@ -35,8 +35,11 @@ test: $(STAMP) $(BROWSER_STAMP)
 
 ## test-scale: the real-process tests (three `sre-consent-bot serve` processes on Azurite, kill -9, rolling restart,
 ## 200 plans recovered with Teams down), then the whole-run token-leak scan over their logs
+## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart)
+SCALE ?= quick
 test-scale: $(STAMP)
-	$(PY) -m pytest -m "scale or last" tests/integration/test_processes.py tests/test_no_token_leaks.py $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(if $(filter all,$(SCALE)),scale or last,(scale and not heavy) or last)" \
+		tests/integration/test_processes.py tests/test_no_token_leaks.py $(PYTEST_ARGS)
 
 ## fuzz: at least FUZZ_EXAMPLES examples per input surface (tests/fuzz) through the running bot; prints the counts
 FUZZ_EXAMPLES ?= 10000
