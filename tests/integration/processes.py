@@ -73,10 +73,12 @@ class BotProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
-    def terminate(self, timeout: float = SIGTERM_DRAIN_SECONDS) -> int:
+    def terminate(self) -> None:
         """SIGTERM, as App Service or Kubernetes stop an instance: aiohttp shuts down gracefully (the bot drains its
-        executions and hands its leases back). Returns the exit code."""
+        executions and hands its leases back); `exit_code` waits for the end."""
         self.process.send_signal(signal.SIGTERM)
+
+    def exit_code(self, timeout: float = SIGTERM_DRAIN_SECONDS) -> int:
         return self.process.wait(timeout)
 
 
