@@ -170,7 +170,9 @@ async def test_kill_9_of_the_executing_process_leaves_its_plan_interrupted_by_an
 async def test_a_rolling_restart_lets_the_running_plan_finish_and_never_interrupts_it(
     sandbox: Sandbox, processes: BotProcesses, chat: Conversation, long_operations: Callable[[float], None]
 ) -> None:
-    old = await processes.start("old")
+    # a lease several heartbeats long (10 s, renewed every 3 s): with 2 s, a process starved of CPU on a busy machine
+    # misses renewals and a sweep rightly takes its plan as dead; this test is about the overlap, not lapsed leases
+    old = await processes.start("old", EXECUTION_LEASE_SECONDS="10")
     long_operations(600)  # still running when the new process is up: the old one's heartbeat keeps its claim meanwhile
     async with sandbox.driver(old.messages_url) as d:
         teams = Teams(d, sandbox)
@@ -182,7 +184,9 @@ async def test_a_rolling_restart_lets_the_running_plan_finish_and_never_interrup
             return sandbox.arm.writes_to(VM) == before + 1
 
         await eventually(sent_to_azure, "the restart reaches Azure", timeout=120)
-    new = await processes.start("new")  # up before the old one stops: its start-up recovery and sweeps see the plan
+    new = await processes.start(
+        "new", EXECUTION_LEASE_SECONDS="10"
+    )  # up before the old one stops: its start-up recovery and sweeps see the plan
     assert (await plan_in(processes, chat)).state is PlanState.EXECUTING
     old.terminate()  # SIGTERM while the restart is still running in Azure: the old process drains its execution
     for op in sandbox.arm.operations.values():  # then Azure finishes the restart
