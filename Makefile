@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test lint fuzz bench screenshots clean
+.PHONY: run test test-scale lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: $(STAMP) $(BROWSER_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - no test ran (pytest exit code 5)"; exit 1; fi; \
 	exit $$rc
+
+## test-scale: the real-process tests (three `sre-consent-bot serve` processes on Azurite, kill -9, rolling restart,
+## 200 plans recovered with Teams down), then the whole-run token-leak scan over their logs
+## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart)
+SCALE ?= quick
+test-scale: $(STAMP)
+	$(PY) -m pytest -m "$(if $(filter all,$(SCALE)),scale or last,(scale and not heavy) or last)" \
+		tests/integration/test_processes.py tests/test_no_token_leaks.py $(PYTEST_ARGS)
 
 ## fuzz: at least FUZZ_EXAMPLES examples per input surface (tests/fuzz) through the running bot; prints the counts
 FUZZ_EXAMPLES ?= 10000
