@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test lint fuzz bench screenshots clean
+.PHONY: run test test-scale lint fuzz bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -33,22 +33,38 @@ test: $(STAMP) $(BROWSER_STAMP)
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED - no test ran (pytest exit code 5)"; exit 1; fi; \
 	exit $$rc
 
+## test-scale: the real-process tests (three `sre-consent-bot serve` processes on Azurite, kill -9, rolling restart,
+## 200 plans recovered with Teams down), the 5,000-alert floods (SQLite inbox; Storage Queue on two instances), then
+## the whole-run token-leak scan over their logs
+## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart)
+SCALE ?= quick
+test-scale: $(STAMP)
+	$(PY) -m pytest -m "$(if $(filter all,$(SCALE)),scale or last,(scale and not heavy) or last)" \
+		tests/integration/test_processes.py tests/integration/test_queue_inbox.py tests/integration/test_alert_inbox.py \
+		tests/test_no_token_leaks.py $(PYTEST_ARGS)
+
 ## fuzz: at least FUZZ_EXAMPLES examples per input surface (tests/fuzz) through the running bot; prints the counts
 FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q --timeout=0 -p no:cacheprovider \
 		-W ignore::hypothesis.errors.HypothesisWarning $(PYTEST_ARGS)
 
+# ruff format --check fails until the tree-wide `ruff format` (done once, last, so parallel branches do not conflict)
 lint: $(STAMP)
 	$(PY) -m ruff check bot cards sandbox tests
 	$(PY) -m mypy
+	$(PY) -m ruff format --check bot cards sandbox tests
 
 ## screenshots: PNGs of every card state and of a Playground conversation, into docs/images/
 screenshots: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m tests.e2e.screenshots docs/images
 
+## bench: one run of every load against baselines measured alongside, then a profile; writes docs/benchmarks.md.
+## Sizes: BENCH_REQUESTS, BENCH_SENDERS, BENCH_APPROVERS, BENCH_ROUNDS, BENCH_ALERTS, BENCH_STORES, BENCH_SDKS,
+## BENCH_PROFILE, BENCH_PROFILE_COUNT (tests/bench/__main__.py and profile.py)
 bench: $(STAMP)
 	$(PY) -m tests.bench
+	$(PY) -m tests.bench.profile
 
 clean:
 	rm -rf $(VENV) node_modules build .sandbox .pytest_cache .mypy_cache .ruff_cache

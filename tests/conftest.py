@@ -30,6 +30,8 @@ LOG_LINES: list[str] = []  # every log record of the session, formatted as produ
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "last: run after every other test (whole-suite checks)")
+    config.addinivalue_line("markers", "scale: real processes, kill -9, 5,000-alert floods (`make test-scale`; left out of `make test`)")
+    config.addinivalue_line("markers", "heavy: a scale test that takes minutes (`make test-scale SCALE=all`)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -38,6 +38,10 @@ class Inbox(Protocol):
         repeat of a delivery already processed, or given up); raises InboxUnavailable when it could not be kept."""
         ...
 
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        """("pending" | "done" | "failed", the outcome once done) of a kept alert; None if there is none."""
+        ...
+
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -77,6 +81,10 @@ class InboxWorker(Worker):
     def accepted(self) -> None:
         """An alert was stored: look at the inbox now."""
         self.wake()
+
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        found: tuple[str, dict[str, Any] | None] | None = await self._store.alert_state(key)
+        return found
 
     async def idle(self) -> bool:
         return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
@@ -120,5 +128,5 @@ class InboxWorker(Worker):
 
 def backoff(attempts: int, ceiling: float) -> float:
     """Seconds before attempt `attempts + 1`: exponential from half a second, capped, with jitter."""
-    top = min(ceiling, 0.5 * 2 ** (attempts - 1))
+    top = min(ceiling, 0.5 * 2.0 ** (attempts - 1))
     return top / 2 + random.uniform(0, top / 2)

@@ -124,6 +124,11 @@ class QueueInbox(Worker):
         self.wake()
         return stored
 
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        """The store's entry: the queue holds only keys."""
+        found: tuple[str, dict[str, Any] | None] | None = await self._store.alert_state(key)
+        return found
+
     async def idle(self) -> bool:
         return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
 

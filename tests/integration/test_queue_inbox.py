@@ -19,7 +19,9 @@ from tests.azurite import Azurite
 from .harness import RunningBot, eventually
 from .queue_flood import post_through_queue, start_queue_bots
 
-ALERTS = int(os.environ.get("QUEUE_FLOOD_ALERTS", "5000"))  # fewer while iterating; the specification says 5,000
+# `make test` posts a bounded flood (QUEUE_FLOOD_ALERTS, about a minute on a shared machine); the specification's
+# 5,000 runs in `make test-scale` (Azurite answers ~8 storage requests per alert: many minutes under load)
+BOUNDED = int(os.environ.get("QUEUE_FLOOD_ALERTS", "400"))
 
 
 @pytest.fixture
@@ -30,23 +32,32 @@ def two_instances(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> Iterato
         b.stop()
 
 
-@pytest.mark.timeout(2400)  # ~8 storage requests per alert on Azurite: minutes on a busy machine
-async def test_five_thousand_alerts_on_two_instances_are_each_processed_once(two_instances: list[RunningBot], sandbox: Sandbox) -> None:
+@pytest.mark.parametrize(
+    "alerts",
+    [
+        pytest.param(BOUNDED, id="bounded", marks=pytest.mark.timeout(600)),
+        pytest.param(5_000, id="5000", marks=[pytest.mark.scale, pytest.mark.timeout(2400)]),
+    ],
+)
+async def test_alerts_posted_fast_on_two_instances_are_each_processed_once(
+    two_instances: list[RunningBot], sandbox: Sandbox, alerts: int
+) -> None:
     vm = next(v for v in sandbox.world.vms if v.name == "dev-01")
-    payloads = [alert_payload(f"Disk almost full {i}", [vm]) for i in range(ALERTS)]  # distinct alerts, no plan matches
+    payloads = [alert_payload(f"Disk almost full {i}", [vm]) for i in range(alerts)]  # distinct alerts, no plan matches
     result = await post_through_queue(two_instances, sandbox.webhook_secret, payloads, timeout=2000)
-    assert (result.posted, result.statuses) == (ALERTS, {202: ALERTS})  # all accepted at once
-    assert (result.processed, result.pending, result.failed) == (ALERTS, 0, 0)  # none lost, none given up, none twice
+    assert (result.posted, result.statuses) == (alerts, {202: alerts})  # all accepted at once
+    assert (result.processed, result.pending, result.failed) == (alerts, 0, 0)  # none lost, none given up, none twice
     assert all(n > 0 for n in result.per_instance)  # both instances took their share of the queue
-    again = await post_through_queue(two_instances, sandbox.webhook_secret, payloads[:100])
-    assert again.statuses == {200: 100}  # repeats of processed deliveries are recognised
-    assert again.processed == ALERTS  # and not processed again
+    repeats = min(100, alerts)
+    again = await post_through_queue(two_instances, sandbox.webhook_secret, payloads[:repeats])
+    assert again.statuses == {200: repeats}  # repeats of processed deliveries are recognised
+    assert again.processed == alerts  # and not processed again
 
 
 async def test_an_alert_that_cannot_be_processed_is_parked_and_shown(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> None:
     [bot] = start_queue_bots(sandbox, azurite, tmp_path, n=1, INBOX_MAX_DEQUEUE_COUNT="2", METRICS_PORT="0")
     try:
-        name = bot.container.settings.inbox_queue_name
+        name = bot.container.settings.store.inbox_queue_name
         key = f"unprocessable-{uuid.uuid4().hex[:8]}"
         # an inbox entry the processing always refuses (not a common-schema alert), and its message on the queue
         await bot.container.store.accept_alert(key, {"schemaId": "not-an-alert"}, "shared_secret")

@@ -178,7 +178,7 @@ def test_production_receives_alerts_through_a_queue_and_its_poison_queue() -> No
     assert queues == {"inboxQueueName", "'${inboxQueueName}-poison'"}  # Azure Functions' poison queue convention
     guid = "00000000-0000-0000-0000-000000000001"
     env = {"AZURE_TENANT_ID": guid, "DEFAULT_SUBSCRIPTION_ID": guid, "INBOX_QUEUE_NAME": name}
-    assert Settings.from_env(env).inbox_queue_name == name  # a name the bot accepts
+    assert Settings.from_env(env).store.inbox_queue_name == name  # a name the bot accepts
     site = MAIN.one("Microsoft.Web/sites")
     assert "queueDataContributor" in text(site.prop("dependsOn"))  # the role exists before the bot starts
 

@@ -144,7 +144,8 @@ class ChannelAuthenticator:
             raise ChannelAuthRefused("no Authorization header")
         scheme, _, token = auth_header.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+        # split() finds whitespace at C speed (a per-character generator was 2% of a `help` turn in the profile)
+        if scheme.lower() != "bearer" or not token or len(token.split()) != 1:
             raise ChannelAuthRefused("not a Bearer token")
         identity: ClaimsIdentity = await self._validator.validate_token(token)
         # PyJWT checks `exp` only when present; a channel token always carries one (botbuilder requires it too)

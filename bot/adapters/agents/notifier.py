@@ -15,7 +15,7 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from cards.common import CONTENT_TYPE
 
-from ...domain.plan import Plan, Thread
+from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from .auth import ChannelAuthenticator
 from .connector import Connector, with_retries
@@ -89,7 +89,7 @@ class AgentsNotifier:
         thread = plan.thread
         if thread is None:
             raise ValueError(f"plan {plan.id} has no thread to post in")
-        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
+        if thread.kind == ThreadKind.CHANNEL and ";messageid=" not in thread.conversation_id:
             return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
         client = await self._client(thread.service_url)
         activity = await self._card_activity(plan)

@@ -29,21 +29,26 @@ from aiohttp import web
 
 from cards.incident_card import incident_card
 
+from ...config import ApiSettings, PolicySettings
 from ...domain.incident import AlertAuth, parse_alert
+from ...services.deps import Deps
 from ...services.handle_alert import handle_alert
 from ..azure.tokens import TokenRejected
 from ..inbox import InboxUnavailable
+from .deps import AlertInbox, TokenValidator
 
 log = logging.getLogger(__name__)
 STATUS_PATH = "/api/incidents/status"
 
 
 class IncidentsApi:
-    def __init__(self, container: Any) -> None:
-        self.c = container
+    def __init__(self, api: ApiSettings, validator: TokenValidator, inbox: AlertInbox) -> None:
+        """`inbox`: the store's inbox table or the Storage Queue (bot/adapters/inbox.py, queue_inbox.py); it wakes its
+        own worker once an alert is kept."""
+        self.api, self.validator, self.inbox = api, validator, inbox
 
     async def receive(self, request: web.Request) -> web.Response:
-        s = self.c.settings
+        s = self.api
         if not s.incident_webhook_secret and not s.api_audience:
             return _error(
                 404, "incident notifications are not configured (INCIDENT_WEBHOOK_SECRET, or API_AUDIENCE for the secure webhook)"
@@ -57,28 +62,35 @@ class IncidentsApi:
         except ValueError as e:
             return _error(400, str(e))
         try:
-            stored = await self.c.inbox.accept(alert.key, payload, auth.value)
+            stored = await self.inbox.accept(alert.key, payload, auth.value)
         except InboxUnavailable as e:  # Azure Monitor retries a 503 (action groups: 408, 429, 503, 504)
             return _error(503, f"{e}; the alert was not accepted: send it again shortly")
         if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
         status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
         return web.json_response(
-            {"alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value, "accepted": True,
-             "inboxKey": alert.key, "status": status_url},
-            status=202, headers={"Location": status_url},
+            {
+                "alertId": alert.alert_id,
+                "condition": alert.condition,
+                "authentication": auth.value,
+                "accepted": True,
+                "inboxKey": alert.key,
+                "status": status_url,
+            },
+            status=202,
+            headers={"Location": status_url},
         )
 
     async def status(self, request: web.Request) -> web.Response:
         """`GET /api/incidents/status?key=`: what processing a stored alert did (same authentication as the POST):
         200 with the outcome once processed (or given up), 202 while it waits in the inbox, 404 for an unknown key."""
-        s = self.c.settings
+        s = self.api
         if not s.incident_webhook_secret and not s.api_audience:
             return _error(404, "incident notifications are not configured")
         auth = await self._authenticate(request)
         if isinstance(auth, web.Response):
             return auth
-        found = await self.c.store.alert_state(request.query.get("key", ""))
+        found = await self.inbox.alert_state(request.query.get("key", ""))
         if found is None:
             return _error(404, "no alert delivery with this key")
         state, outcome = found
@@ -87,7 +99,7 @@ class IncidentsApi:
         return web.json_response({"status": state, **(outcome or {})}, status=200)
 
     async def _authenticate(self, request: web.Request) -> AlertAuth | web.Response:
-        s = self.c.settings
+        s = self.api
         header = request.headers.get("Authorization", "")
         if header:
             if not header.startswith("Bearer ") or not s.api_audience:
@@ -108,9 +120,9 @@ class IncidentsApi:
 
     async def _secure_webhook(self, token: str) -> AlertAuth | web.Response:
         """Azure Monitor's Action Groups app, app-only, holding the secure webhook role; 401/403 otherwise."""
-        s = self.c.settings
+        s = self.api
         try:
-            claims: dict[str, Any] = await self.c.validator.validate(token, [s.api_audience, s.sso_client_id])
+            claims: dict[str, Any] = await self.validator.validate(token, list(s.audiences))
         except TokenRejected as e:
             return _error(401, e.reason)
         # app-only: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user"
@@ -129,14 +141,23 @@ class IncidentsApi:
         return AlertAuth.SECURE_WEBHOOK
 
 
-def alert_processor(container: Any) -> Callable[[str, dict[str, Any], str], Awaitable[None]]:
+def alert_processor(deps: Deps, policy: PolicySettings, api: ApiSettings) -> Callable[[str, dict[str, Any], str], Awaitable[None]]:
     """What the inbox worker does with each stored alert: the handle_alert use case, marking the entry done."""
+
     async def process(key: str, payload: dict[str, Any], auth: str) -> None:
-        s = container.settings
         alert = parse_alert(payload)
-        outcome = await handle_alert(container.deps, alert, list(s.response_plans), s.policy, incident_card, AlertAuth(auth),
-                                     s.autonomous_requires_secure_webhook, inbox_key=key)
+        outcome = await handle_alert(
+            deps,
+            alert,
+            list(policy.response_plans),
+            policy.consent,
+            incident_card,
+            AlertAuth(auth),
+            api.autonomous_requires_secure_webhook,
+            inbox_key=key,
+        )
         log.info("alert %s (%s, %s) matched %s", alert.rule, alert.condition, auth, list(outcome.matched) or "no response plan")
+
     return process
 
 

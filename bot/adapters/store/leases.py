@@ -41,6 +41,9 @@ class LeaseKeeper:
         self.owner, self.seconds = owner, seconds
         self._renew = renew
         self._held: set[str] = set()
+        # how many times this instance committed each plan into an active state: a renewal refused because the plan
+        # was written meanwhile (approved -> executing rewrites the lease) must not drop a lease that commit renewed
+        self._saves: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -54,19 +57,23 @@ class LeaseKeeper:
         """A unit of work of this instance committed `plan_id` in `state`: hold its lease, or let it go."""
         if state in ACTIVE_STATES:
             self._held.add(plan_id)
+            self._saves[plan_id] = self._saves.get(plan_id, 0) + 1
             if self._task is None or self._task.done():
                 with contextlib.suppress(RuntimeError):  # no running loop: renewed from the next call that has one
                     self._task = asyncio.get_running_loop().create_task(self._beat(), name="lease heartbeat")
         else:
             self._held.discard(plan_id)
+            self._saves.pop(plan_id, None)
 
     async def _beat(self) -> None:
         while self._held:
             await asyncio.sleep(self.seconds / 3)
             for plan_id in list(self._held):
+                saves = self._saves.get(plan_id, 0)
                 try:
-                    if not await self._renew(plan_id, self.owner, self.until()):
+                    if not await self._renew(plan_id, self.owner, self.until()) and self._saves.get(plan_id, 0) == saves:
                         self._held.discard(plan_id)  # ended, or taken over by another instance: not ours any more
+                        self._saves.pop(plan_id, None)
                         log.info("lease on plan %s is no longer ours", plan_id, extra={"plan_id": plan_id})
                 except Exception:  # the store is unreachable: keep trying, the lease lapses if this lasts
                     log.warning("could not renew the lease on plan %s; retrying", plan_id, extra={"plan_id": plan_id})
@@ -76,3 +83,4 @@ class LeaseKeeper:
         if self._task is not None:
             self._task.cancel()
         self._held.clear()
+        self._saves.clear()

@@ -279,7 +279,7 @@ class SqliteStore:
     def ping(self) -> bool:
         """True when the database answers (for /readyz)."""
         with self._lock:
-            return self._conn.execute("SELECT 1").fetchone() == (1,)
+            return bool(self._conn.execute("SELECT 1").fetchone() == (1,))
 
     async def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         def work() -> list[tuple[Any, ...]]:

@@ -64,8 +64,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
+import aiohttp
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
@@ -175,6 +177,46 @@ def _conflict(error: HttpResponseError) -> bool:
     return error.status_code in (409, 412)
 
 
+IDLE_CONNECTION_SECONDS = 4.0  # below the 5 s after which Node's HTTP server (Azurite) drops an idle connection
+
+
+class _PooledTransport(AioHttpTransport):  # type: ignore[misc]
+    """azure-core's aiohttp transport, with the TLS context built once instead of on every request.
+
+    Given `connection_verify` (a CA bundle: SSL_CERT_FILE), azure-core 1.x builds a new SSLContext per request
+    (reading the bundle each time) and aiohttp, whose connection pool is keyed by that context, then opens a new
+    connection for every request: measured in `make bench` (docs/benchmarks.md, Profile), a third of an Approve
+    click's time on Table Storage."""
+
+    _ssl: tuple[Any, Any] | None = None
+
+    async def open(self) -> None:
+        # Keep idle connections for less time than the service does: a server that closes an idle connection just
+        # as a request goes out on it fails that request, and azure-core does not retry non-idempotent ones (POST
+        # inserts, entity-group batches, MERGE). Node's HTTP server, Azurite's, closes them after 5 s; aiohttp's
+        # default keeps them 15 s. Reconnecting after an idle moment costs one handshake.
+        if self.session is None and self._session_owner:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS),
+                trust_env=self._use_env_settings,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        await super().open()
+
+    def _build_ssl_config(self, cert: Any, verify: Any) -> Any:
+        if self._ssl is None or self._ssl[0] != (cert, verify):
+            self._ssl = ((cert, verify), super()._build_ssl_config(cert, verify))
+        return self._ssl[1]
+
+
+def _pooled(client: dict[str, Any]) -> dict[str, Any]:
+    """azure-core client options with a CA bundle carried by a transport that keeps its connections."""
+    if "connection_verify" in client and "transport" not in client:
+        client = {**client, "transport": _PooledTransport(connection_verify=client["connection_verify"])}
+    return client
+
+
 def _on_its_loop(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Run the call on the store's event loop, whoever calls: its HTTP connections belong to that loop, and
     the store, like SqliteStore, is usable from any thread (the audit CLI, tests, a worker thread)."""
@@ -221,13 +263,13 @@ class TableStore:
     def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", owner: str = "",
                                lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
         """`client`: azure-core options, e.g. connection_verify (the CA bundle, SSL_CERT_FILE)."""
-        return cls(TableServiceClient.from_connection_string(connection_string, **client), prefix, owner, lease_seconds)
+        return cls(TableServiceClient.from_connection_string(connection_string, **_pooled(client)), prefix, owner, lease_seconds)
 
     @classmethod
     def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", owner: str = "",
                          lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
         """`credential`: an azure-core async TokenCredential (the agent's managed identity in production)."""
-        return cls(TableServiceClient(endpoint=account_url, credential=credential, **client), prefix, owner, lease_seconds)
+        return cls(TableServiceClient(endpoint=account_url, credential=credential, **_pooled(client)), prefix, owner, lease_seconds)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def _ready(self) -> None:

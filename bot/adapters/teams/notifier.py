@@ -21,7 +21,7 @@ from botframework.connector.models import ErrorResponseException
 
 from cards.common import CONTENT_TYPE
 
-from ...domain.plan import Plan, Thread
+from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from .auth import CachingBotFrameworkAuthentication
 
@@ -102,7 +102,7 @@ class TeamsNotifier:
         thread = plan.thread
         if thread is None:
             raise ValueError(f"plan {plan.id} has no thread to post in")
-        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
+        if thread.kind == ThreadKind.CHANNEL and ";messageid=" not in thread.conversation_id:
             return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
         client = await self._client(thread.service_url)
         activity = await self._card_activity(plan)

@@ -1,0 +1,156 @@
+"""Where a turn's time goes: stdlib cProfile on the bot's event loop while a `make bench` load runs.
+
+`python -m tests.bench.profile` (also run by `make bench`) starts the bot in this process on a thread of its own
+(tests/integration/harness.py), enables cProfile on that thread only (the load client and the sandbox run on
+others), runs one load, and writes the functions that took the most time (own time, with their share of all the
+profiled time, and cumulative time) to the "Profile" section of docs/benchmarks.md.
+
+BENCH_PROFILE lists the loads: `sdk:store:load` separated by commas (load: help or approve); by default the two
+slowest paths of the last run. Profiling slows every call (roughly twice): the shares count, not the times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import pstats
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import __main__ as bench
+from .__main__ import HOME_TENANT_ID, TeamsDriver, poster, run_load
+
+PROFILES = os.environ.get("BENCH_PROFILE", "agents:sqlite:help,botbuilder:azure-tables:approve")
+COUNT = int(os.environ.get("BENCH_PROFILE_COUNT", "200"))
+TOP = 15
+BEGIN, END = "<!-- profile:begin -->", "<!-- profile:end -->"
+
+
+@dataclass
+class _Target:  # what plans_to_approve needs of a server
+    name: str
+    url: str
+
+
+def _short(func: tuple[str, int, str]) -> str:
+    path, line, name = func
+    for marker in ("site-packages/", "/work/", str(bench.ROOT) + "/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"`{name}` ({path}:{line})" if line else f"`{name}` (built-in)"
+
+
+def _table(profile: cProfile.Profile) -> tuple[str, float]:
+    stats = pstats.Stats(profile)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, tt, _, _) in raw.values())
+    rows = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:TOP]
+    lines = ["| function | calls | own s | own share | cumulative s |", "|---|---|---|---|---|"]
+    for func, (_, calls, tt, ct, _) in rows:
+        lines.append(f"| {_short(func)} | {calls} | {tt:.2f} | {tt / total:.1%} | {ct:.2f} |")
+    by_cum = sorted(
+        ((f, v) for f, v in raw.items() if "/bot/" in f[0] or "botbuilder" in f[0] or "microsoft_agents" in f[0]),
+        key=lambda kv: kv[1][3],
+        reverse=True,
+    )[:TOP]
+    lines += ["", "| our code and the SDK, by cumulative time | calls | cumulative s | share of the loop's time |", "|---|---|---|---|"]
+    for func, (_, calls, _, ct, _) in by_cum:
+        lines.append(f"| {_short(func)} | {calls} | {ct:.2f} | {ct / total:.1%} |")
+    return "\n".join(lines), total
+
+
+async def _load(box: Any, running: Any, sdk: str, store: str, load: str, approvers: list[Any]) -> Any:
+    target = _Target(f"profile {sdk}/{store}", running.messages_url)
+    carol = box.world.user("carol")
+    chat = TeamsDriver.group_chat(HOME_TENANT_ID, f"profile-{sdk}-{store}")
+    profile = cProfile.Profile()
+
+    async def on() -> None:
+        profile.enable()  # this thread only: the bot's event loop
+
+    async def off() -> None:
+        profile.disable()
+
+    async with box.driver(running.messages_url) as driver:
+        if load == "help":
+            warm = [driver.message(carol, "help", chat) for _ in range(20)]
+            await run_load("warm-up", target.name, warm, poster(driver, False), 10)
+            activities = [driver.message(carol, "help", chat) for _ in range(COUNT)]
+            concurrency, post = bench.SENDERS, poster(driver, False)
+        else:
+            activities = await bench.plans_to_approve(box, target, sdk, f"profile-{store}", approvers)  # type: ignore[arg-type]
+            concurrency, post = len(approvers), poster(driver, True)
+        running.thread.call(on)
+        started = time.perf_counter()
+        result = await run_load(load, target.name, activities, post, concurrency)
+        running.thread.call(off)
+    return profile, result, time.perf_counter() - started
+
+
+def main() -> None:
+    from sandbox import Sandbox
+    from tests.azurite import Azurite
+    from tests.integration.harness import bot_settings, start_bot
+
+    world, approvers = bench.bench_world(min(COUNT, bench.APPROVERS))
+    box = Sandbox.start(bench._TMP, tls=bench._TLS, operation_seconds=0.05, world=world)
+    targets = [p.split(":") for p in PROFILES.split(",") if p]
+    azurite = Azurite.start() if any(store == "azure-tables" for _, store, _ in targets) else None
+    sections = []
+    try:
+        for sdk, store, load in targets:
+            overrides = {
+                "BOT_SDK": sdk,
+                "LOG_LEVEL": "WARNING",
+                "APPROVALS_REQUIRED": "2",
+                "DEFAULT_APPROVERS": ",".join(u.object_id for u in approvers),
+                "RATE_LIMIT_PERSON_PER_MINUTE": "1000000",
+                "RATE_LIMIT_CONVERSATION_PER_MINUTE": "1000000",
+            }
+            if store == "azure-tables":
+                assert azurite is not None
+                overrides.update(
+                    {
+                        "STORE": "azure-tables",
+                        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+                        "STORE_TABLE_PREFIX": f"prof{sdk[:3]}",
+                    }
+                )
+            running = start_bot(bot_settings(box, bench._TMP / f"profile-{sdk}-{store}.sqlite3", **overrides))
+            try:
+                profile, result, _ = asyncio.run(_load(box, running, sdk, store, load, approvers))
+            finally:
+                running.stop()
+            table, total = _table(profile)
+            profile.dump_stats(bench._TMP / f"profile-{sdk}-{store}-{load}.pstats")  # for `python -m pstats`
+            sections.append(
+                f"### {'`help`' if load == 'help' else 'Approve'} on BOT_SDK={sdk}, STORE={store}\n\n"
+                f"{result.count} requests at concurrency {result.concurrency} under the profiler "
+                f"({result.per_second:.0f}/s, p99 {result.p99_ms:.0f} ms, {result.failed} failed); "
+                f"{total:.1f} s of the bot loop's time profiled.\n\n{table}\n"
+            )
+            print(sections[-1])
+    finally:
+        if azurite:
+            azurite.stop()
+        box.stop()
+    text = f"""{BEGIN}
+## Profile: where the time goes
+
+`python -m tests.bench.profile` (part of `make bench`; BENCH_PROFILE={PROFILES}): cProfile on the bot's event-loop
+thread only, the bot in the bench process, the load as in the table above. "Own" time is spent in the function
+itself; "cumulative" includes what it calls (and, for coroutines, counts each resumption).
+
+{chr(10).join(sections)}
+{END}"""
+    old = bench.OUT.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.replace(bench.END, bench.END + "\n\n" + text, 1)
+    bench.OUT.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
