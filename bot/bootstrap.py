@@ -16,6 +16,7 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
@@ -124,7 +125,11 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
     options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
                          settings.rate_person_per_minute, settings.rate_conversation_per_minute)
-    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    approvals = Approvals(
+        ApprovalsChannel(settings.approvals_channel, settings.teams_service_url, settings.tenant_id or settings.app_tenant_id),
+        getattr(notifier, "roster", None), store, is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
+    )
+    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
                           max_backoff=settings.outbox_max_backoff, owner=store.leases.owner,
                           claim_seconds=settings.execution_lease_seconds)

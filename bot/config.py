@@ -107,6 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CARD_BUTTONS", "approvers: buttons only in approvers' own card view (Teams user-specific views); everyone: "
             "buttons on the shared card too, for clients without user-specific views such as the Agents Playground "
             "(every click is still checked against the policy)", "approvers"),
+    Setting("APPROVALS_CHANNEL", "Teams channel id (19:...@thread.tacv2) where plans asked where no approver can act (a "
+            "personal chat, a chat without approvers) are posted, on TEAMS_SERVICE_URL; empty: such plans stay where they "
+            "were asked and the requester is told nobody can approve them there", ""),
     Setting("RESPONSE_PLANS_FILE", "JSON file of incident response plans (alert rules -> operation, mode, channel, responders)", ""),
     Setting("INCIDENT_WEBHOOK_SECRET", "secret the Azure Monitor action group puts in the webhook URL (?code=...); "
             "empty: only the secure webhook (an Entra token) is accepted", ""),
@@ -226,6 +229,7 @@ class Settings:
     storage_account_url: str = ""
     storage_connection_string: str = field(repr=False, default="")
     store_table_prefix: str = "sreconsent"
+    approvals_channel: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
@@ -488,7 +492,18 @@ def _read(cls: type[Settings], r: _Reader) -> Settings:
         **_store(r),
         log_level=r.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         appinsights_connection_string=r.get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        approvals_channel=_approvals_channel(r),
     )
+
+
+def _approvals_channel(r: _Reader) -> str:
+    """A Teams channel id, as Teams sends it in `channelData.channel.id` (19:...@thread.tacv2, or @thread.skype)."""
+    value = r.get("APPROVALS_CHANNEL")
+    if value and not re.fullmatch(r"19:[^\s;/?#]+@thread\.[a-z0-9]+", value):
+        r.bad(f"APPROVALS_CHANNEL={value[:80]!r} is invalid: expected a Teams channel id such as "
+              "19:abc...@thread.tacv2 (Get link to channel in Teams shows it, URL-encoded)")
+        return ""
+    return value
 
 
 def serving_problems(settings: Settings) -> list[str]:

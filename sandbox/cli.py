@@ -98,6 +98,8 @@ def _bot_environment(box: Any, args: argparse.Namespace, port: int) -> dict[str,
     }
     if args.anonymous:
         env.update(box.anonymous_environment())
+    else:  # plans asked in a personal chat go to the SRE team's Approvals channel (the Playground shows no channels)
+        env.setdefault("APPROVALS_CHANNEL", box.world.approvals_channel.channel_id)
     return env
 
 
@@ -247,6 +249,11 @@ def add_commands(sub: Any) -> None:
         place = p.add_mutually_exclusive_group()
         place.add_argument("--chat", default=DEMO_CHAT, help=f"the group chat (default {DEMO_CHAT})")
         place.add_argument("--channel", action="store_true", help="the incidents channel (its threads)")
+        place.add_argument("--approvals", action="store_true", help="the approvals channel (APPROVALS_CHANNEL, its threads)")
+        place.add_argument("--personal", action="store_true", help="the user's 1:1 chat with the bot (no mention needed)")
+    for verb, text in (("install", "install the app for the user (personal scope): Teams tells the bot"),
+                       ("uninstall", "remove the app for the user: Teams tells the bot")):
+        dsub.add_parser(verb, help=text).add_argument("--as", dest="user", default="carol", help="demo user")
     _add_alert(dsub)
     dr.set_defaults(fn=cmd_driver)
 

@@ -66,6 +66,7 @@ class ConnectorSimulator:
     outage: bool = False  # every call answered 502 Bad Gateway (the service is down)
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
+    installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
     _next_id: int = 1_700_000_000_000
 
     def app(self) -> web.Application:
@@ -81,6 +82,8 @@ class ConnectorSimulator:
         r.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         r.add_get("/sandbox/activities", self._list_activities)
         r.add_post("/sandbox/throttle", self._throttle)
+        r.add_post("/sandbox/installations", self._install)
+        r.add_delete("/sandbox/installations/{user}", self._uninstall)
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -110,6 +113,42 @@ class ConnectorSimulator:
     def record_incoming(self, conversation_id: str, activity: dict[str, Any]) -> None:
         """Register an activity the *user* posted (so threads and replies line up)."""
         self.activities[activity["id"]] = PostedActivity(activity["id"], conversation_id, activity, versions=[activity])
+
+    # -- the app installed for people (personal scope) ------------------------------------------------
+    @staticmethod
+    def personal_chat_id(user: User) -> str:
+        """The id of a user's 1:1 chat with the bot (the driver's personal conversation uses the same id)."""
+        return f"a:sandbox-personal-{user.name}"
+
+    def install(self, user: User) -> str:
+        """The app installed for `user` in personal scope: their 1:1 chat with the bot exists from now on."""
+        self.installed[user.object_id] = self.personal_chat_id(user)
+        return self.installed[user.object_id]
+
+    def uninstall(self, user: User) -> None:
+        self.installed.pop(user.object_id, None)
+
+    def _user_named(self, name_or_id: str) -> User | None:
+        return self.world.users.get(name_or_id) or next(
+            (u for u in self.world.users.values() if name_or_id in (u.object_id, u.teams_id)), None)
+
+    async def _install(self, request: web.Request) -> web.Response:
+        user = self._user_named(str((await request.json()).get("user", "")))
+        if user is None:
+            return _not_found("No such user in the sandbox world.")
+        return web.json_response({"conversationId": self.install(user)}, status=201)
+
+    async def _uninstall(self, request: web.Request) -> web.Response:
+        user = self._user_named(unquote(request.match_info["user"]))
+        if user is None:
+            return _not_found("No such user in the sandbox world.")
+        self.uninstall(user)
+        return web.Response(status=204)
+
+    def _personal_member(self, conversation_id: str) -> User | None:
+        """The person of a 1:1 chat with the bot (its only member besides the bot), or None for other conversations."""
+        prefix = "a:sandbox-personal-"
+        return self.world.users.get(conversation_id[len(prefix):]) if conversation_id.startswith(prefix) else None
 
     # -- handlers -----------------------------------------------------------------------------
     def _new_id(self) -> str:
@@ -168,7 +207,19 @@ class ConnectorSimulator:
         members = body.get("members") or []
         if not members:
             return _bad_request("Conversation parameters must name a channel or at least one member.")
-        conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
+        # A 1:1 chat with a user (members=[the user], the tenant): Teams creates it, or answers the existing one, only
+        # when the app is installed for that user; otherwise the call is refused with 403 Forbidden
+        # (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages: "for a
+        # user to receive proactive messages, install the app for the user"). The member may be named by Teams id
+        # (29:...) or Entra object id.
+        user = self._user_named(str(members[0].get("id", ""))) if len(members) == 1 and not body.get("isGroup") else None
+        if user is not None:
+            if user.object_id not in self.installed:
+                return web.json_response({"error": {"code": "Forbidden", "message": "The bot is not installed for "
+                                                    "this user (BotNotInConversationRoster)."}}, status=403)
+            conversation_id = self.installed[user.object_id]
+        else:
+            conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
         activity_id = None
         if first:
             activity_id = self._new_id()
@@ -242,6 +293,11 @@ class ConnectorSimulator:
     async def _members(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request, "members", None):
             return refused
+        # a 1:1 chat's roster is its one person (the bot is not listed among the members)
+        # https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context#fetch-the-roster-or-user-profile
+        person = self._personal_member(unquote(request.match_info["conversation"]))
+        if person is not None:
+            return web.json_response([self._as_member(person)])
         return web.json_response(self._member_list())
 
     async def _member(self, request: web.Request) -> web.Response:

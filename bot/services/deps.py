@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..domain import messages as domain_messages
 from ..domain.audit import AuditEvent
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
-from ..domain.plan import Person, Plan, Thread
+from ..domain.plan import Person, Plan, PlanState, Thread
 from ..domain.scope import Scope
 from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
 from . import messages
@@ -55,6 +56,7 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
+            tell_requester(uow, before, saved)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -95,6 +97,13 @@ class Deps:
             return await self.is_approver(plan, person, fresh=False)
         except Refusal:
             return True
+
+
+def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
+    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided."""
+    decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
+    if decided and after.asked_in is not None:
+        uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:
