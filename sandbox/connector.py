@@ -203,7 +203,7 @@ class ConnectorSimulator:
             if first:
                 self._store(conversation_id, root_id, first, None)
             await self._notify()
-            return web.json_response({"id": conversation_id, "activityId": root_id if first else None}, status=201)
+            return web.json_response(_created(conversation_id, root_id if first else None), status=201)
         members = body.get("members") or []
         if not members:
             return _bad_request("Conversation parameters must name a channel or at least one member.")
@@ -225,7 +225,7 @@ class ConnectorSimulator:
             activity_id = self._new_id()
             self._store(conversation_id, activity_id, first, None)
         await self._notify()
-        return web.json_response({"id": conversation_id, "activityId": activity_id}, status=201)
+        return web.json_response(_created(conversation_id, activity_id), status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -323,6 +323,13 @@ class ConnectorSimulator:
         body = await request.json()
         self.throttle(int(body.get("count", 1)), int(body.get("retryAfter", 1)))
         return web.json_response({"count": self.throttle_remaining})
+
+
+def _created(conversation_id: str, activity_id: str | None) -> dict[str, Any]:
+    """A ConversationResourceResponse: `activityId` only when a first activity was sent with the conversation (the
+    Agents SDK's model refuses a null one)
+    https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#conversationresourceresponse-object"""
+    return {"id": conversation_id, **({"activityId": activity_id} if activity_id else {})}
 
 
 def _bad_request(message: str) -> web.Response:
