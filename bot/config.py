@@ -141,7 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(https://<account>.table.core.windows.net), reached with the agent identity (AZURE_CLIENT_ID)", ""),
     Setting("AZURE_STORAGE_CONNECTION_STRING", "connection string for STORE=azure-tables instead of "
             "AZURE_STORAGE_ACCOUNT_URL (an account key: prefer the managed identity in Azure)", ""),
-    Setting("STORE_TABLE_PREFIX", "prefix of the store's table names (<prefix>plans, <prefix>deliveries); letters "
+    Setting("STORE_TABLE_PREFIX", "prefix of the store's table names (<prefix>plans, <prefix>deliveries, <prefix>conversations); letters "
             "and digits, starting with a letter", "sreconsent"),
     Setting("LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR", "INFO"),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "when set, traces are exported to Application Insights", ""),
