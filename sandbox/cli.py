@@ -242,8 +242,8 @@ def add_commands(sub: Any) -> None:
     wa.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     wa.add_argument("--history", action="store_true", help="print what is already there first, every version")
     for name, p in dsub.choices.items():
-        if name != "watch":
-            p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
+        p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory"
+                       + (" (watch: whose 1:1 chat --personal follows)" if name == "watch" else ""))
         if name != "say":
             p.add_argument("--plan", help="the plan's id (any plan, finished ones included)")
         place = p.add_mutually_exclusive_group()

@@ -38,7 +38,7 @@ class Where:
 
 
 def where(args: argparse.Namespace, world: World, tenant_id: str) -> Where:
-    if getattr(args, "personal", False) and args.user in world.users:
+    if getattr(args, "personal", False) and getattr(args, "user", None) in world.users:
         user = world.user(args.user)
         return Where(TeamsDriver.personal(user), f"{args.user}'s 1:1 chat with the bot")
     if getattr(args, "approvals", False):
