@@ -41,3 +41,19 @@ async def test_a_remembered_chat_is_seen_by_every_instance(instances: Any) -> No
 
 async def test_the_in_memory_fake_keeps_the_same_promises() -> None:
     await behaves_as_a_reference_table(InMemoryStore())
+
+
+async def test_where_a_plan_was_asked_is_stored_with_it(store: Any) -> None:
+    """A plan whose card went to the approvals channel keeps the requester's chat (`asked_in`), where the decision
+    is told."""
+    from dataclasses import replace
+
+    from bot.domain.plan import Thread
+
+    from ..unit.factories import proposed
+
+    asked = Thread("https://smba.example/teams/", "a:1on1-carol", TENANT, "personal")
+    async with store.unit_of_work() as uow:
+        added = uow.add(replace(proposed(), id="p-asked0000001", asked_in=asked))
+    stored = await store.get(added.id)
+    assert stored is not None and stored.asked_in == asked
