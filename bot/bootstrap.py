@@ -128,6 +128,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     approvals = Approvals(
         ApprovalsChannel(settings.approvals_channel, settings.teams_service_url, settings.tenant_id or settings.app_tenant_id),
         getattr(notifier, "roster", None), store, is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
+        group_members=directory.group_members,
     )
     conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
     outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,

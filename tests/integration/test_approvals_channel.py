@@ -181,3 +181,22 @@ async def test_without_an_approvals_channel_the_requester_is_told_nobody_can_app
     card = await teams.driver.wait_for(lambda m: m.card is not None and m.reply_to_id == sent["id"], conversation_id=chat)
     plan_id = plan_id_of(card)
     assert plan_id is not None and bot.thread.call(lambda: bot.container.store.get(plan_id)) is not None
+
+
+async def test_members_of_the_approver_group_are_told_privately(
+    make_bot: Callable[..., RunningBot], sandbox: Sandbox, approvals: Conversation
+) -> None:
+    """Approvers are the members of "SRE On-Call" (alice), as Microsoft Graph lists them: alice gets the note."""
+    group_bot = make_bot(
+        APPROVALS_CHANNEL=sandbox.world.approvals_channel.channel_id,
+        DEFAULT_APPROVERS="",
+        APPROVER_GROUP_ID=sandbox.world.groups[0].object_id,
+    )
+    async with sandbox.driver(group_bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        await d.install(teams.user("alice"))
+        _, card = await ask_personally(teams, "carol", "restart vm dev-01")
+        alice_chat = TeamsDriver.personal(teams.user("alice")).id
+        await d.wait_for(lambda m: bool(notes_for([m], card)), conversation_id=alice_chat)
+        await teams.click("alice", approvals, card, "approve")
+        await d.wait_for(lambda m: "was approved by Alice Admin" in m.text, conversation_id=TeamsDriver.personal(teams.user("carol")).id)
