@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from bot.adapters.conversation.approvals import Approvals, ApprovalsChannel
 from bot.adapters.conversation.roster import Roster
 from bot.adapters.conversation.turn import Incoming, Sender
+from bot.config import ConfigError, Settings
 from bot.domain import messages, transitions
 from bot.domain.plan import Thread
 from bot.domain.scope import Scope
@@ -133,3 +136,18 @@ async def test_proposing_writes_the_card_and_the_notes_in_one_unit_of_work_and_a
     told = store.messages()[-1]
     assert told.kind is MessageKind.TEXT and told.thread == PERSONAL
     assert "denied by Bob Reader" in (told.text or "") and "change freeze" in (told.text or "")
+
+
+def test_approvals_channel_is_a_teams_channel_id_or_a_clear_one_line_error() -> None:
+    good = {
+        "AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+        "DEFAULT_SUBSCRIPTION_ID": SUB,
+        "SSL_CERT_FILE": "",
+        "REQUESTS_CA_BUNDLE": "",
+    }
+    assert Settings.from_env(good).approvals_channel == ""
+    channel = "19:0f9e0c1a2b3c4d5e@thread.tacv2"
+    assert Settings.from_env({**good, "APPROVALS_CHANNEL": channel}).approvals_channel == channel
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({**good, "APPROVALS_CHANNEL": "https://teams.microsoft.com/l/channel/19%3Aabc"})
+    assert "APPROVALS_CHANNEL=" in str(e.value) and "expected a Teams channel id" in str(e.value) and "\n" not in str(e.value)
