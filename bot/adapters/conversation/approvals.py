@@ -13,6 +13,7 @@ an approver it knows no chat for is written to through a 1:1 chat the outbox cre
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from .turn import Incoming
 
 log = logging.getLogger(__name__)
 MAX_NOTES = 25  # approvers told privately about one plan (explicit approvers, then group members)
+MAX_KNOWN = 4096  # 1:1 chats this instance remembered lately (a personal message then writes nothing)
 MAX_GROUP_CHECKS = 20  # members of a conversation checked against the approver group
 IsMember = Callable[[str, str], Awaitable[bool]]  # (object id, group id), may answer from a short cache
 GroupMembers = Callable[[str, int], Awaitable[list[str]]]  # (group id, at most): object ids
@@ -51,6 +53,7 @@ class Approvals:
     ) -> None:
         self.channel, self.roster, self.refs = channel if channel and channel.channel_id else None, roster, refs
         self._is_member, self._group_members = is_member, group_members
+        self._known: OrderedDict[tuple[str, str], ConversationRef] = OrderedDict()  # remembered lately: no rewrite
 
     # -- where a plan is asked ---------------------------------------------------------------------
     async def route(self, request: PlanRequest, incoming: Incoming) -> tuple[PlanRequest, str | None]:
@@ -124,8 +127,10 @@ class Approvals:
         if self.refs is None or person is None or incoming.conversation_type != "personal" or not incoming.conversation_id:
             return
         try:
+            key = (person.tenant_id, person.object_id)
             if incoming.type == "installationUpdate" and incoming.action.startswith("remove"):
-                await self.refs.forget(person.tenant_id, person.object_id)
+                self._known.pop(key, None)
+                await self.refs.forget(*key)
                 return
             if incoming.type == "installationUpdate" and not incoming.action.startswith("add"):
                 return
