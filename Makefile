@@ -39,9 +39,11 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q --timeout=0 -p no:cacheprovider \
 		-W ignore::hypothesis.errors.HypothesisWarning $(PYTEST_ARGS)
 
+# ruff format --check fails until the tree-wide `ruff format` (done once, last, so parallel branches do not conflict)
 lint: $(STAMP)
 	$(PY) -m ruff check bot cards sandbox tests
 	$(PY) -m mypy
+	$(PY) -m ruff format --check bot cards sandbox tests
 
 ## screenshots: PNGs of every card state and of a Playground conversation, into docs/images/
 screenshots: $(STAMP) $(BROWSER_STAMP)

@@ -18,7 +18,7 @@ from .launch import load_env, serve, settings_or_exit
 
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = settings_or_exit(load_env(), serving=True)
-    serve(settings, settings.host)
+    serve(settings, settings.teams.host)
 
 
 def cmd_check_config(args: argparse.Namespace) -> None:

@@ -41,8 +41,10 @@ TERMS = "This bot is operated by your organisation's SRE team for its own Azure 
 
 def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[traced])
-    api = PlansApi(container)
-    incidents = IncidentsApi(container)
+    s = container.settings
+    api = PlansApi(container.deps, container.validator, s.api, s.teams, s.policy.consent, s.azure.allowed_scopes,
+                   s.limits.rate_api_per_minute)
+    incidents = IncidentsApi(s.api, container.validator, container.store, container.inbox.accepted)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -100,7 +102,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.cleanup_ctx.append(_lifecycle(container))
-    if container.settings.metrics_port is not None:
+    if container.settings.observability.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_server(container))
     return app
 
@@ -118,7 +120,7 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
         metrics_app.router.add_get("/metrics", metrics)
         runner = web.AppRunner(metrics_app, access_log=None)
         await runner.setup()
-        s = container.settings
+        s = container.settings.observability
         site = web.TCPSite(runner, s.metrics_host, s.metrics_port)
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
@@ -150,7 +152,7 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
 
 async def _sweep(container: Container) -> None:
     while True:
-        await asyncio.sleep(container.settings.sweep_interval)
+        await asyncio.sleep(container.settings.limits.sweep_interval)
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})

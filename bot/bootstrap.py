@@ -80,66 +80,71 @@ class Container:
 def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
     """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
     set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
-    owner, lease_seconds = settings.instance_id, settings.execution_lease_seconds
-    if settings.store == "azure-tables":
-        client: dict[str, Any] = {"connection_verify": settings.ca_bundle} if settings.ca_bundle else {}
-        if settings.storage_connection_string:
-            return TableStore.from_connection_string(settings.storage_connection_string, settings.store_table_prefix,
+    owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
+    if settings.store.kind == "azure-tables":
+        client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
+        if settings.store.connection_string:
+            return TableStore.from_connection_string(settings.store.connection_string, settings.store.table_prefix,
                                                      owner=owner, lease_seconds=lease_seconds, **client)
-        return TableStore.from_account_url(settings.storage_account_url, agent_credential, settings.store_table_prefix,
+        return TableStore.from_account_url(settings.store.account_url, agent_credential, settings.store.table_prefix,
                                            owner=owner, lease_seconds=lease_seconds, **client)
-    return SqliteStore(settings.store_path, settings.store_sqlite_wal, owner, lease_seconds)
+    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     """Build the bot from settings; `clock` may be replaced (tests move time forward)."""
     clock = clock or SystemClock()
     tasks = BackgroundTasks()
-    sso = SsoSettings(settings.oauth_connection_name, settings.sso_app_id_uri)
+    sso = SsoSettings(settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri)
 
     def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
         now: datetime = clock.now()
         return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
 
     broker = AzureCredentialBroker(
-        tenant_id=settings.tenant_id, authority_host=settings.authority_host,
-        agent_client_id=settings.agent_client_id or None, agent_client_secret=settings.agent_client_secret or None,
-        obo_client_id=settings.sso_client_id or None, obo_client_secret=settings.sso_client_secret or None,
-        user_scope=f"{settings.arm_endpoint}/user_impersonation", ca_bundle=settings.ca_bundle,
-        timeout=settings.outbound_timeout,
+        tenant_id=settings.azure.tenant_id, authority_host=settings.azure.authority_host,
+        agent_client_id=settings.azure.agent_client_id or None, agent_client_secret=settings.azure.agent_client_secret or None,
+        obo_client_id=settings.teams.sso_client_id or None, obo_client_secret=settings.teams.sso_client_secret or None,
+        user_scope=f"{settings.azure.arm_endpoint}/user_impersonation", ca_bundle=settings.azure.ca_bundle,
+        timeout=settings.limits.outbound_timeout,
     )
     store = make_store(settings, broker.agent())
-    runner = ArmRunner(settings.arm_endpoint, broker.agent(), settings.default_subscription_id,
-                       ca_bundle=settings.ca_bundle, polling_interval=settings.arm_polling_interval)
-    shared_view = Viewer(can_act=settings.buttons_for_everyone)  # what people without their own refreshed view see
+    runner = ArmRunner(settings.azure.arm_endpoint, broker.agent(), settings.azure.default_subscription_id,
+                       ca_bundle=settings.azure.ca_bundle, polling_interval=settings.azure.arm_polling_interval)
+    shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
     sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
     notifier = sdk.notifier
-    directory = GraphDirectory(settings.graph_endpoint, broker.agent(), settings.ca_bundle)
+    directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
     deps = Deps(store=store, audit=store, runner=runner, broker=broker,
-                clock=clock, tasks=tasks, allowed_tenants=settings.allowed_tenants, directory=directory,
-                allowed_scopes=settings.allowed_scopes, home_subscription=settings.default_subscription_id,
-                alerts=ArmAlerts(settings.arm_endpoint, broker.agent(), settings.ca_bundle))
-    validator = EntraTokenValidator(settings.authority_host, settings.allowed_tenants, settings.ca_bundle)
-    verifier = SsoVerifier(validator, [settings.sso_app_id_uri, settings.sso_client_id])
-    options = BotOptions(settings.policy, settings.oauth_connection_name, settings.sso_app_id_uri, settings.allow_guests,
-                         settings.rate_person_per_minute, settings.rate_conversation_per_minute)
+                clock=clock, tasks=tasks, allowed_tenants=settings.teams.allowed_tenants, directory=directory,
+                allowed_scopes=settings.azure.allowed_scopes, home_subscription=settings.azure.default_subscription_id,
+                alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle))
+    validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
+    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
+    options = BotOptions(settings.policy.consent, settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri,
+                         settings.policy.allow_guests, settings.limits.rate_person_per_minute,
+                         settings.limits.rate_conversation_per_minute)
     approvals = Approvals(
-        ApprovalsChannel(settings.approvals_channel, settings.teams_service_url, settings.tenant_id or settings.app_tenant_id),
+        ApprovalsChannel(
+            settings.policy.approvals_channel,
+            settings.teams.teams_service_url,
+            settings.azure.tenant_id or settings.teams.app_tenant_id,
+        ),
         getattr(notifier, "roster", None), store, is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
         group_members=directory.group_members,
     )
     conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
-    outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.outbox_max_attempts,
-                          max_backoff=settings.outbox_max_backoff, owner=store.leases.owner,
-                          claim_seconds=settings.execution_lease_seconds)
+    outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.limits.outbox_max_attempts,
+                          max_backoff=settings.limits.outbox_max_backoff, owner=store.leases.owner,
+                          claim_seconds=settings.store.execution_lease_seconds)
     store.subscribe(outbox.committed)
     container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
                           validator, metrics, outbox,
-                          InboxWorker(store, lambda *a: process(*a), max_attempts=settings.outbox_max_attempts,
-                                      max_backoff=settings.outbox_max_backoff), notifier)
-    process = alert_processor(container)
+                          InboxWorker(store, alert_processor(deps, settings.policy, settings.api),
+                                      max_attempts=settings.limits.outbox_max_attempts,
+                                      max_backoff=settings.limits.outbox_max_backoff), notifier)
     return container
 
 
@@ -148,6 +153,6 @@ SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.a
 
 def sdk_parts(settings: Settings, render: Any) -> SdkParts:
     """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be loaded."""
-    module = importlib.import_module(SDK_MODULES[settings.bot_sdk])
+    module = importlib.import_module(SDK_MODULES[settings.teams.bot_sdk])
     parts: SdkParts = module.build(settings, render)
     return parts

@@ -39,14 +39,14 @@ def serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], 
     from .bootstrap import bootstrap
     from .logs import configure
 
-    configure(settings.log_level)
-    if settings.anonymous_allowed:
+    configure(settings.observability.log_level)
+    if settings.teams.anonymous_allowed:
         logging.getLogger("bot").warning(
             "ANONYMOUS_ALLOWED=true and no MicrosoftAppId: Bot Framework authentication is OFF, anyone who reaches "
             "/api/messages can act as anyone; listening on loopback only. Never run a real deployment like this."
         )
-    configure_tracing(settings.appinsights_connection_string)
+    configure_tracing(settings.observability.appinsights_connection_string)
     app = create_app(bootstrap(settings))
     if on_ready:
         app.on_startup.append(on_ready)
-    web.run_app(app, host=hosts, port=settings.port, print=None, access_log=None)
+    web.run_app(app, host=hosts, port=settings.teams.port, print=None, access_log=None)

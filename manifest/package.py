@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.conversation.commands import COMMAND_HELP
+from bot.config import ConfigError, ManifestSettings
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -63,26 +64,20 @@ def _fill(node: Any, values: Mapping[str, str]) -> Any:
 
 
 def build(env: Mapping[str, str]) -> AppPackage:
-    """The package for the bot configured by `env` (MicrosoftAppId, SSO settings, BOT_DOMAIN...)."""
-    app_id = env.get("MicrosoftAppId", "").strip()
-    if not GUID.match(app_id):
-        raise ManifestError("MicrosoftAppId must be the bot's Entra app id (a GUID) to build the Teams package")
-    sso_client = env.get("SSO_CLIENT_ID", "").strip() or app_id
-    domain = env.get("BOT_DOMAIN", "").strip()
-    sso_uri = env.get("SSO_APP_ID_URI", "").strip()
-    if not domain and sso_uri.startswith("api://"):
-        domain = sso_uri[len("api://") :].split("/")[0]
-    if not domain or "/" in domain or ":" in domain:
-        raise ManifestError("BOT_DOMAIN must be the bot's host name, e.g. sre-consent.azurewebsites.net")
-    sso_uri = sso_uri or f"api://{domain}/botid-{sso_client}"
+    """The package for the bot configured by `env` (MicrosoftAppId, SSO settings, BOT_DOMAIN...), read by the bot's
+    own settings group (bot/config/manifest.py): the same names, defaults and checks."""
+    try:
+        m = ManifestSettings.from_env(env)
+    except ConfigError as e:
+        raise ManifestError(str(e)) from None
     values = {
-        "VERSION": env.get("TEAMS_APP_VERSION", "").strip() or "1.0.0",
-        "TEAMS_APP_ID": env.get("TEAMS_APP_ID", "").strip() or app_id,
-        "DEVELOPER_NAME": env.get("TEAMS_APP_DEVELOPER", "").strip() or "SRE team",
-        "BOT_DOMAIN": domain,
-        "BOT_ID": app_id,
-        "SSO_CLIENT_ID": sso_client,
-        "SSO_APP_ID_URI": sso_uri,
+        "VERSION": m.version,
+        "TEAMS_APP_ID": m.teams_app_id,
+        "DEVELOPER_NAME": m.developer,
+        "BOT_DOMAIN": m.bot_domain,
+        "BOT_ID": m.bot_id,
+        "SSO_CLIENT_ID": m.sso_client_id,
+        "SSO_APP_ID_URI": m.sso_app_id_uri,
     }
     manifest = _fill(json.loads(TEMPLATE.read_text()), values)
     manifest["bots"][0]["commandLists"] = [

@@ -75,7 +75,7 @@ def _run_sandbox(args: argparse.Namespace, port: int) -> None:
     box = Sandbox.start(SANDBOX_DIR, tls=tls, operation_seconds=args.operation_seconds)
     try:
         settings = settings_or_exit(_bot_environment(box, args, port), serving=True)
-        endpoints = _write_files(box, args, settings.port)
+        endpoints = _write_files(box, args, settings.teams.port)
 
         async def banner(app: Any) -> None:
             print(_banner(endpoints), flush=True)

@@ -1,19 +1,30 @@
-"""An in-memory store with the SQLite store's semantics, for fast service tests: units of work that apply all their
-writes or none, compare-and-set on the plan's version, an append-only audit log and an outbox."""
+"""In-memory fakes of the ports (bot/ports.py), for service tests that run in milliseconds.
+
+An in-memory store with the SQLite store's semantics (units of work that apply all their writes or none,
+compare-and-set on the plan's version, an append-only audit log and an outbox), a clock that moves when told,
+a recording notifier fed from the outbox, a scripted ARM runner, a credential broker whose user credentials are
+released when their block ends, a task runner the test drains, a directory and Azure Monitor's alerts.
+Nothing here talks to Teams or Azure: the simulators in sandbox/ do that for the integration tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.adapters.store.leases import ACTIVE_STATES
-from bot.domain.audit import AuditEvent
-from bot.domain.errors import ConcurrentUpdate
-from bot.domain.plan import Plan, PlanState, Thread
-from bot.ports import ConversationRef, Lease, MessageKind, OutboxMessage
+from bot.domain.audit import AuditEvent, AuditEventName
+from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
+from bot.domain.incident import AlertCheck, AlertStatus
+from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
+from bot.ports import ConversationRef, Lease, MessageKind, OutboxMessage, RunResult, RunStatus
+from bot.services.deps import Deps
+
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -90,11 +101,17 @@ class InMemoryStore:
     refs: dict[tuple[str, str], ConversationRef] = field(default_factory=dict)
     seq: int = 0
     fail_on: str | None = None  # an audit event whose write fails (a fault injected between the writes of a unit)
+    # runs once, just before the next unit of work applies its writes: a test lets a competitor write first
+    before_commit: Callable[[], Awaitable[None]] | None = None
+    conflicts: int = 0
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:
         uow = FakeUnitOfWork()
         yield uow
+        hook, self.before_commit = self.before_commit, None
+        if hook is not None:
+            await hook()
         staged = replace(
             self,
             plans=dict(self.plans),
@@ -105,8 +122,12 @@ class InMemoryStore:
             inbox=dict(self.inbox),
             leases=dict(self.leases),
         )
-        for change in uow.changes:
-            change(staged)
+        try:
+            for change in uow.changes:
+                change(staged)
+        except ConcurrentUpdate:
+            self.conflicts += 1
+            raise
         if self.fail_on and any(e.event == self.fail_on for e in staged.audit[len(self.audit) :]):
             raise RuntimeError(f"injected failure writing {self.fail_on}")
         self.__dict__.update(staged.__dict__)  # all at once, after every write succeeded
@@ -146,3 +167,187 @@ class InMemoryStore:
 
     def messages(self) -> list[OutboxMessage]:
         return [self.outbox[k] for k in sorted(self.outbox)]
+
+    async def write(self, plan: Plan) -> Plan:
+        """A competitor's write (another click, instance or card refresh): `plan` over the stored version."""
+        async with self.unit_of_work() as uow:
+            return uow.save(plan, expected_version=self.plans[plan.id].version)
+
+    def names(self, plan_id: str | None = None) -> list[AuditEventName]:
+        """The audit events recorded (for `plan_id`, if given), in order."""
+        return [AuditEventName(e.event) for e in self.audit if plan_id is None or e.plan_id == plan_id]
+
+    def last(self, name: AuditEventName) -> AuditEvent:
+        return next(e for e in reversed(self.audit) if e.event == name)
+
+    def texts(self, plan_id: str) -> list[str]:
+        """What the outbox will say in the plan's thread (results, notices), in order."""
+        return [m.text or "" for m in self.messages() if m.plan_id == plan_id and m.kind is MessageKind.TEXT]
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+@dataclass
+class FakeCredential:
+    """A credential the broker handed out; `closed` once released."""
+
+    owner: str  # "agent" or the SSO token it was built from
+    closed: bool = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class FakeBroker:
+    """CredentialBroker: the agent's credential, and users' credentials released when their block ends.
+
+    `problem` makes the On-Behalf-Of check raise it (what Entra would refuse).
+    """
+
+    def __init__(self) -> None:
+        self.agent_credential = FakeCredential("agent")
+        self.issued: list[FakeCredential] = []
+        self.problem: CredentialProblem | None = None
+
+    def agent(self) -> FakeCredential:
+        return self.agent_credential
+
+    @asynccontextmanager
+    async def for_user(self, sso_token: str) -> AsyncIterator[FakeCredential]:
+        credential = FakeCredential(sso_token)
+        self.issued.append(credential)
+        try:
+            yield credential
+        finally:
+            await credential.close()
+
+    async def check(self, credential: object) -> None:
+        if self.problem is not None:
+            raise self.problem
+
+
+Script = Callable[[PlannedAction, FakeCredential], RunResult | BaseException]
+
+
+class ScriptedRunner:
+    """ActionRunner: answers from a script, one entry per run (then succeeded); records (action, credential owner).
+
+    A script entry is a RunResult, an exception to raise, or a function of (action, credential) returning either.
+    """
+
+    def __init__(self, *script: RunResult | BaseException | Script) -> None:
+        self.script: deque[RunResult | BaseException | Script] = deque(script)
+        self.calls: list[tuple[PlannedAction, str]] = []
+        self.vms: list[ResourceRef] = []
+        self.power: dict[str, str] = {}
+
+    async def run(self, action: PlannedAction, credential: FakeCredential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
+        self.calls.append((action, credential.owner))
+        await progress("in progress")
+        entry = self.script.popleft() if self.script else RunResult(RunStatus.SUCCEEDED, "done", power_state="running")
+        answer = entry(action, credential) if callable(entry) else entry
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def power_state(self, resource: ResourceRef) -> str | None:
+        return self.power.get(resource.id.lower())
+
+    async def list_vms(self) -> list[ResourceRef]:
+        return list(self.vms)
+
+
+class DrainableTasks:
+    """TaskRunner: spawned work waits in a queue until the test drains it (no event loop timing involved)."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[str, Callable[[], Awaitable[object]]]] = deque()
+        self.done: list[str] = []
+        self.failed: list[tuple[str, BaseException]] = []
+
+    def spawn(self, work: Callable[[], Awaitable[object]], name: str) -> None:
+        self.queue.append((name, work))
+
+    async def drain(self, limit: int = 1000) -> list[str]:
+        """Run queued work, including what it spawns, until none is left; returns the names run."""
+        ran: list[str] = []
+        while self.queue:
+            if len(ran) >= limit:
+                raise AssertionError(f"tasks keep spawning tasks: {[n for n, _ in self.queue][:10]}")
+            name, work = self.queue.popleft()
+            ran.append(name)
+            try:
+                await work()
+            except Exception as e:  # the real runner logs a failed task; the test can read it here
+                self.failed.append((name, e))
+        self.done.extend(ran)
+        return ran
+
+
+class FakeDirectory:
+    """Directory: group members by group id; `down` makes it unable to answer (never read as "not a member")."""
+
+    def __init__(self, members: dict[str, set[str]] | None = None) -> None:
+        self.members = members or {}
+        self.down = False
+        self.asked: list[tuple[str, str, bool]] = []
+
+    async def is_member(self, object_id: str, group_id: str, fresh: bool = True) -> bool:
+        self.asked.append((object_id, group_id, fresh))
+        if self.down:
+            raise DirectoryUnavailable("The approver group could not be checked (fake directory down). Try again later.")
+        return object_id in self.members.get(group_id, set())
+
+    def problem(self) -> str | None:
+        return "down" if self.down else None
+
+
+class FakeAlerts:
+    """AlertsReader: Azure Monitor's record of alerts by id (unknown ids: NOT_FOUND)."""
+
+    def __init__(self) -> None:
+        self.alerts: dict[str, AlertCheck] = {}
+
+    async def get(self, alert_id: str) -> AlertCheck:
+        return self.alerts.get(alert_id, AlertCheck(AlertStatus.NOT_FOUND))
+
+
+@dataclass
+class World:
+    """The services' dependencies as fakes, wired into one Deps."""
+
+    store: InMemoryStore = field(default_factory=InMemoryStore)
+    runner: ScriptedRunner = field(default_factory=lambda: ScriptedRunner())
+    broker: FakeBroker = field(default_factory=FakeBroker)
+    clock: FakeClock = field(default_factory=FakeClock)
+    tasks: DrainableTasks = field(default_factory=DrainableTasks)
+    directory: FakeDirectory = field(default_factory=FakeDirectory)
+    alerts: FakeAlerts = field(default_factory=FakeAlerts)
+    deps: Deps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deps = Deps(
+            store=self.store,
+            audit=self.store,
+            runner=self.runner,
+            broker=self.broker,  # type: ignore[arg-type]
+            clock=self.clock,
+            tasks=self.tasks,
+            allowed_tenants=frozenset({"t"}),
+            directory=self.directory,
+            alerts=self.alerts,
+        )
+
+    def plan(self, plan_id: str) -> Plan:
+        return self.store.plans[plan_id]

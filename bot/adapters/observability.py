@@ -14,13 +14,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..domain.audit import AuditEvent
+from ..domain.audit import AuditEvent, AuditEventName, event_named
+from ..domain.plan import ActingIdentity
 
 log = logging.getLogger("bot.audit")
 tracer = trace.get_tracer("sre-consent-bot")
-CREDENTIAL_EVENTS = {"credentials_used": "used", "credentials_refused": "refused", "credentials_released": "released",
-                     "credentials_declined": "declined"}
-EXECUTION_EVENTS = {"action_succeeded", "action_failed", "agent_refused", "user_refused"}
+E = AuditEventName
+CREDENTIAL_EVENTS = {E.CREDENTIALS_USED: "used", E.CREDENTIALS_REFUSED: "refused", E.CREDENTIALS_RELEASED: "released",
+                     E.CREDENTIALS_DECLINED: "declined"}
 
 
 class _PlansByState(Collector):
@@ -58,15 +59,18 @@ class Metrics:
 
     def observe(self, e: AuditEvent) -> None:
         self.events.labels(e.event).inc()
-        if e.event == "approval_given":
+        name = event_named(e.event)
+        if name is None:
+            return
+        if name is E.APPROVAL_GIVEN:
             self.approvals.inc()
-        if e.event.endswith("_refused") and "code" in e.detail:
+        if name.is_refusal and "code" in e.detail:
             self.refusals.labels(e.detail["code"]).inc()
-        if e.event in CREDENTIAL_EVENTS:
-            self.credentials.labels(CREDENTIAL_EVENTS[e.event]).inc()
-        if e.event in EXECUTION_EVENTS and "seconds" in e.detail:
-            identity = "agent" if e.detail.get("identity", "").startswith("the agent") else "user"
-            self.execution.labels(identity, e.event).observe(float(e.detail["seconds"]))
+        if name in CREDENTIAL_EVENTS:
+            self.credentials.labels(CREDENTIAL_EVENTS[name]).inc()
+        if name.is_execution and "seconds" in e.detail:
+            # the acting identity as recorded (ActingIdentity), never read from the prose shown to people
+            self.execution.labels(e.detail.get("acting", ActingIdentity.USER), name.value).observe(float(e.detail["seconds"]))
 
 
 class AuditPublisher:

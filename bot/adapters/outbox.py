@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate
 from ..domain.plan import Plan, Thread
 from ..domain.service_urls import UntrustedServiceUrl
@@ -268,7 +269,7 @@ class OutboxWorker:
                 dead = self._deps.event(
                     None,
                     SYSTEM,
-                    "outbox_dead_letter",
+                    AuditEventName.OUTBOX_DEAD_LETTER,
                     message=str(m.seq),
                     kind=m.kind.value,
                     error=cause,

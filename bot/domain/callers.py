@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .plan import Operation, operation_named
-from .scope import Scope, describe, parse_scopes
+from .entries import entries, operations, scopes_within
+from .plan import Operation
+from .scope import Scope
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -32,14 +33,8 @@ class ApiCaller:
 
 def parse_api_callers(data: Any, allowed: Sequence[Scope]) -> tuple[ApiCaller, ...]:
     """Parse `{"callers": [{"appId", "name", "scopes", "operations"}]}`; raises ValueError naming the entry at fault."""
-    items = data.get("callers") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ValueError('expected {"callers": [{"appId", "name", "scopes", "operations"}, ...]}')
     callers: dict[str, ApiCaller] = {}
-    for i, item in enumerate(items):
-        where = f"callers[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where} must be an object")
+    for where, item in entries(data, "callers", '{"callers": [{"appId", "name", "scopes", "operations"}, ...]}'):
         app_id, name = item.get("appId"), item.get("name")
         if not isinstance(app_id, str) or not _GUID.match(app_id):
             raise ValueError(f"{where}: appId must be the app's client id (a GUID)")
@@ -47,22 +42,8 @@ def parse_api_callers(data: Any, allowed: Sequence[Scope]) -> tuple[ApiCaller, .
             raise ValueError(f"{where}: appId {app_id} is listed twice")
         if not isinstance(name, str) or not name.strip() or len(name) > 80:
             raise ValueError(f"{where}: name must be a display name of 1 to 80 characters")
-        raw_scopes, raw_ops = item.get("scopes"), item.get("operations")
-        if not isinstance(raw_scopes, list) or not all(isinstance(s, str) for s in raw_scopes):
-            raise ValueError(f"{where}: scopes must list /subscriptions/<id>[/resourceGroups/<group>]")
-        try:
-            scopes = parse_scopes(raw_scopes)
-        except ValueError as e:
-            raise ValueError(f"{where}: scopes: {e}") from None
-        outside = [s for s in scopes if not s.within(allowed)]
-        if outside:
-            raise ValueError(f"{where}: scope {outside[0]} is outside ALLOWED_SCOPES ({describe(allowed)})")
-        if not isinstance(raw_ops, list) or not raw_ops or not all(isinstance(o, str) for o in raw_ops):
-            raise ValueError(f"{where}: operations must list some of {', '.join(o.value for o in Operation)}")
-        operations = [operation_named(o) for o in raw_ops]
-        if None in operations:
-            raise ValueError(f"{where}: operations must list some of {', '.join(o.value for o in Operation)}")
-        callers[app_id.lower()] = ApiCaller(app_id.lower(), name.strip(), scopes, frozenset(o for o in operations if o is not None))
+        scopes = scopes_within(item.get("scopes"), allowed, where, "/subscriptions/<id>[/resourceGroups/<group>]")
+        callers[app_id.lower()] = ApiCaller(app_id.lower(), name.strip(), scopes, operations(item.get("operations"), where))
     return tuple(callers.values())
 
 

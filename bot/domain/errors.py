@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
+from typing import ClassVar
 
 
 class RefusalCode(str, Enum):
@@ -41,16 +42,28 @@ class ConcurrentUpdate(Exception):
         self.expected_version = expected_version
 
 
-class CredentialProblem(Exception):
-    """The user's credentials could not be obtained or used; `kind` picks what to ask of them."""
+class CredentialProblemKind(StrEnum):
+    """What went wrong with a user's credentials, which picks what to ask of them (the audit `code`)."""
 
     SIGN_IN_AGAIN = "sign_in_again"  # MFA or conditional access: interaction needed
     CONSENT = "consent"  # admin consent missing for the delegated Azure permission
     EXPIRED = "expired"  # the SSO assertion is expired or invalid: get a fresh one
     REJECTED = "rejected"  # the SSO token failed validation in the bot
+    INVALID_AUTH_CODE = "invalid_auth_code"  # the sign-in fallback's magic code matched no sign-in
     OTHER = "other"
 
-    def __init__(self, kind: str, message: str) -> None:
+
+class CredentialProblem(Exception):
+    """The user's credentials could not be obtained or used; `kind` picks what to ask of them."""
+
+    # the kinds, reachable from the exception as before
+    SIGN_IN_AGAIN: ClassVar[CredentialProblemKind] = CredentialProblemKind.SIGN_IN_AGAIN
+    CONSENT: ClassVar[CredentialProblemKind] = CredentialProblemKind.CONSENT
+    EXPIRED: ClassVar[CredentialProblemKind] = CredentialProblemKind.EXPIRED
+    REJECTED: ClassVar[CredentialProblemKind] = CredentialProblemKind.REJECTED
+    OTHER: ClassVar[CredentialProblemKind] = CredentialProblemKind.OTHER
+
+    def __init__(self, kind: CredentialProblemKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message

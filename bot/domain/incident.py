@@ -8,9 +8,10 @@ from enum import Enum
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .entries import entries, scopes_within, strings, whole_number
 from .markdown import literal
 from .plan import Mode, Operation, ResourceRef
-from .scope import Scope, describe, parse_scopes
+from .scope import Scope
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 DEFAULT_MAX_TARGETS = 5
@@ -182,29 +183,17 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
 
     Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`.
     """
-    items = data.get("responsePlans") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ValueError('expected {"responsePlans": [...]}')
     plans = []
-    operations = {o.value.lower(): o for o in Operation}
-    for i, item in enumerate(items):
-        where = f"responsePlans[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{where} must be an object")
+    for where, item in entries(data, "responsePlans", '{"responsePlans": [...]}'):
         name = item.get("name")
         where = f"response plan {name!r}" if isinstance(name, str) else where
-        match = item.get("match") or {}
-        rules = match.get("alertRules") if isinstance(match, dict) else None
         if not isinstance(name, str) or not name:
             raise ValueError(f"{where}: name is required")
-        if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
-            raise ValueError(f"{where}: match.alertRules must be a non-empty list of rule name patterns")
-        severities = match.get("severities") or []
-        if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
-            raise ValueError(f"{where}: match.severities must list values among {', '.join(SEVERITIES)}")
-        operation = operations.get(str(item.get("operation", "")).lower())
-        if operation is None:
-            raise ValueError(f"{where}: operation must be one of {', '.join(o.value for o in Operation)}")
+        rules, severities = _match(item.get("match") or {}, where)
+        try:
+            operation = Operation.parse(str(item.get("operation", "")))
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
         try:
             mode = Mode(item.get("mode", "review"))
         except ValueError:
@@ -212,25 +201,14 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
         channel = item.get("channel") or {}
         if not isinstance(channel, dict) or not str(channel.get("id", "")).startswith("19:"):
             raise ValueError(f"{where}: channel.id must be a Teams channel id (19:...@thread.tacv2)")
-        responders = item.get("responders") or []
-        if not isinstance(responders, list) or not responders or not all(isinstance(r, str) for r in responders):
-            raise ValueError(f"{where}: responders must list the Entra object ids who approve or lend credentials")
-        required = item.get("approvalsRequired", 1)
-        if not isinstance(required, int) or isinstance(required, bool) or not 1 <= required <= len(responders):
-            raise ValueError(f"{where}: approvalsRequired must be between 1 and the number of responders")
-        raw_scopes = item.get("scopes")
-        if not isinstance(raw_scopes, list) or not all(isinstance(x, str) for x in raw_scopes):
-            raise ValueError(f"{where}: scopes must list where it may act (/subscriptions/<id>[/resourceGroups/<group>])")
-        try:
-            scopes = parse_scopes(raw_scopes)
-        except ValueError as e:
-            raise ValueError(f"{where}: scopes: {e}") from None
-        outside = [x for x in scopes if not x.within(allowed)]
-        if outside:
-            raise ValueError(f"{where}: scope {outside[0]} is outside ALLOWED_SCOPES ({describe(allowed)})")
-        cap = item.get("maxTargets", DEFAULT_MAX_TARGETS)
-        if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 50:
-            raise ValueError(f"{where}: maxTargets must be a whole number from 1 to 50")
+        responders = strings(item.get("responders") or [], where,
+                             "responders must list the Entra object ids who approve or lend credentials")
+        required = whole_number(item.get("approvalsRequired", 1), where,
+                                "approvalsRequired must be between 1 and the number of responders", 1, len(responders))
+        scopes = scopes_within(item.get("scopes"), allowed, where,
+                               "where it may act (/subscriptions/<id>[/resourceGroups/<group>])")
+        cap = whole_number(item.get("maxTargets", DEFAULT_MAX_TARGETS), where,
+                           "maxTargets must be a whole number from 1 to 50", 1, 50)
         plans.append(
             ResponsePlan(
                 name=name,
@@ -248,3 +226,13 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
             )
         )
     return plans
+
+
+def _match(match: Any, where: str) -> tuple[list[str], list[str]]:
+    """A response plan's `match`: its alert rule name patterns, and the severities (empty: any)."""
+    rules = strings(match.get("alertRules") if isinstance(match, dict) else None, where,
+                    "match.alertRules must be a non-empty list of rule name patterns")
+    severities = match.get("severities") or []
+    if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
+        raise ValueError(f"{where}: match.severities must list values among {', '.join(SEVERITIES)}")
+    return rules, severities

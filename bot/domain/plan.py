@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .consent import ConsentPolicy
 from .names import resource_group_problem, subscription_problem, vm_name_problem
@@ -33,11 +33,21 @@ class Operation(str, Enum):
             "deallocate": "Deallocate", "redeploy": "Redeploy",
         }[self.value]
 
+    @classmethod
+    def parse(cls, word: str) -> Operation:
+        """The operation a chat verb, an API body or a response plan names: one vocabulary everywhere.
 
-def operation_named(name: str) -> Operation | None:
-    """The operation an API body or a configuration file names (`stop` and `poweroff` mean powerOff)."""
-    aliases = {o.value.lower(): o for o in Operation} | {"stop": Operation.POWER_OFF}
-    return aliases.get(name.strip().lower())
+        The ARM action names in any case, and `stop` for powerOff (what people say). Raises ValueError
+        listing the accepted words.
+        """
+        found = _OPERATION_WORDS.get(word.strip().lower())
+        if found is None:
+            raise ValueError(f"operation must be one of {', '.join(OPERATION_WORDS)}")
+        return found
+
+
+_OPERATION_WORDS: dict[str, Operation] = {o.value.lower(): o for o in Operation} | {"stop": Operation.POWER_OFF}
+OPERATION_WORDS: tuple[str, ...] = (*(o.value for o in Operation), "stop")  # as error messages list them
 
 
 _RESOURCE_ID = re.compile(
@@ -95,6 +105,22 @@ class Person:
     teams_id: str | None = None
 
 
+class ThreadKind(StrEnum):
+    """Teams' conversationType: where a card is posted and how replies thread."""
+
+    PERSONAL = "personal"
+    GROUP_CHAT = "groupChat"
+    CHANNEL = "channel"
+
+    @classmethod
+    def of(cls, conversation_type: str | None) -> ThreadKind:
+        """Teams' `conversation.conversationType` (absent in personal chats)."""
+        try:
+            return cls(conversation_type or cls.PERSONAL)
+        except ValueError:
+            return cls.PERSONAL
+
+
 @dataclass(frozen=True)
 class Thread:
     """Where the plan lives in Teams: the conversation (or channel thread) and the card's activity id."""
@@ -102,7 +128,7 @@ class Thread:
     service_url: str
     conversation_id: str
     tenant_id: str
-    kind: str = "personal"  # personal | groupChat | channel
+    kind: ThreadKind = ThreadKind.PERSONAL
     card_activity_id: str | None = None
 
 
@@ -165,13 +191,24 @@ class AccessDenied:
     message: str
 
 
+class ActingIdentity(StrEnum):
+    """Whose rights an action ran with: the agent's own, or a user's lent On-Behalf-Of."""
+
+    AGENT = "agent"
+    USER = "user"
+
+    def describe(self, user_name: str = "") -> str:
+        """The words shown on the card and in the thread."""
+        return "the agent identity" if self is ActingIdentity.AGENT else f"on behalf of {user_name}"
+
+
 @dataclass(frozen=True)
 class ActionOutcome:
     """What happened to one action, and which identity acted."""
 
     index: int
     status: str  # succeeded | refused | failed
-    identity: str  # "the agent" or "on behalf of <name>"
+    identity: str  # ActingIdentity.describe(): "the agent identity" or "on behalf of <name>" (shown, never parsed)
     detail: str
     started_at: datetime
     finished_at: datetime

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from . import messages
 from .errors import Refusal, RefusalCode
+from .permissions import PlanAction, Why, permission
 from .plan import (
     EXECUTING_STATES,
     AccessDenied,
@@ -74,27 +75,37 @@ def _check_card(plan: Plan, seen_hash: str) -> None:
         )
 
 
-def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> None:
-    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
-    _check_card(plan, seen_hash)
-    if plan.state is not S.AWAITING_CONSENT:
+def _refuse(plan: Plan, person: Person, now: datetime, is_approver: bool, action: PlanAction) -> None:
+    """Raise the Refusal explaining why `permission` does not let `person` do `action` now, if it does not."""
+    allowed = permission(plan, person.object_id, now, is_approver)
+    if allowed.allows(action):
+        return
+    deciding = action in (PlanAction.APPROVE, PlanAction.DENY)
+    waits = S.AWAITING_CONSENT if deciding else S.AWAITING_CREDENTIALS
+    if plan.state is not waits or allowed.why is Why.NOT_WAITING:
         raise Refusal(RefusalCode.ALREADY_DECIDED, already_message(plan))
-    if now >= plan.expires_at:
-        raise Refusal(RefusalCode.EXPIRED, messages.EXPIRED_CLICK)
-    if person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval:
+    if allowed.why is Why.EXPIRED:
+        raise Refusal(RefusalCode.EXPIRED, messages.EXPIRED_CLICK if deciding else messages.CREDENTIALS_EXPIRED_CLICK)
+    if allowed.why is Why.SELF_APPROVAL:
         raise Refusal(RefusalCode.SELF_APPROVAL, messages.SELF_APPROVAL)
-    if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER)
-
-
-def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
-    """Add `person`'s approval; the plan becomes APPROVED once enough approvals are in."""
-    check_can_decide(plan, person, seen_hash, now, is_approver)
-    if any(a.approver.object_id == person.object_id for a in plan.approvals):
+    if allowed.why is Why.ALREADY_APPROVED_BY_YOU:
         raise Refusal(
             RefusalCode.ALREADY_APPROVED_BY_YOU,
             messages.already_approved_by_you(plan.approvals_missing),
         )
+    raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER if deciding else messages.NOT_A_GRANTOR)
+
+
+def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
+                     action: PlanAction = PlanAction.DENY) -> None:
+    """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
+    _check_card(plan, seen_hash)
+    _refuse(plan, person, now, is_approver, action)
+
+
+def approve(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool) -> Plan:
+    """Add `person`'s approval; the plan becomes APPROVED once enough approvals are in."""
+    check_can_decide(plan, person, seen_hash, now, is_approver, PlanAction.APPROVE)
     approvals = (*plan.approvals, Approval(person, now))
     done = len(approvals) >= plan.policy.approvals_required
     return _move(plan, S.APPROVED if done else S.AWAITING_CONSENT, approvals=approvals)
@@ -170,12 +181,11 @@ def _check_credentials_open(plan: Plan, now: datetime) -> None:
         raise Refusal(RefusalCode.EXPIRED, messages.CREDENTIALS_EXPIRED_CLICK)
 
 
-def check_can_answer_credentials(plan: Plan, seen_hash: str, now: datetime, is_approver: bool) -> None:
-    """Raise the Refusal that applies to someone granting or cancelling `plan`'s credentials request now, if any."""
+def check_can_answer_credentials(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
+                                 action: PlanAction = PlanAction.GRANT) -> None:
+    """Raise the Refusal that applies to `person` granting or cancelling `plan`'s credentials request now, if any."""
     _check_card(plan, seen_hash)
-    _check_credentials_open(plan, now)
-    if not is_approver:
-        raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_A_GRANTOR)
+    _refuse(plan, person, now, is_approver, action)
 
 
 def grant_credentials(plan: Plan, person: Person, now: datetime) -> Plan:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain import messages, transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal, RefusalCode
 from ..domain.plan import Person, Plan, PlanState
 from .deps import Deps
@@ -28,7 +29,6 @@ class Decision:
 async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str,
                          reason: str | None = None) -> Decision:
     """Apply one click; refusals are audited and explained, never raised."""
-    verb = "approval" if approve else "denial"
     for _ in range(MAX_ATTEMPTS):
         plan = await deps.store.get(plan_id)
         try:
@@ -42,10 +42,11 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
                 if approve else transitions.deny(plan, person, seen_hash, now, is_approver, reason)
             )
         except Refusal as refusal:
-            await deps.record(plan, person, f"{verb}_refused", code=refusal.code.value, reason=refusal.message)
+            refused = AuditEventName.APPROVAL_REFUSED if approve else AuditEventName.DENIAL_REFUSED
+            await deps.record(plan, person, refused, code=refusal.code.value, reason=refusal.message)
             return Decision(plan, refusal.message, refusal)
         try:
-            event = "approval_given" if approve else "plan_denied"
+            event = AuditEventName.APPROVAL_GIVEN if approve else AuditEventName.PLAN_DENIED
             # the card changes for everyone and a denial is told in the thread, in the same unit of work; an approval
             # that completes the quorum leaves the card to the execution, which updates it as it starts
             saved = await deps.commit(plan, after, person, event, card=after.state is not PlanState.APPROVED,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..domain import messages as domain_messages
-from ..domain.audit import AuditEvent
+from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
+from ..domain.permissions import Permission, permission
 from ..domain.plan import Person, Plan, PlanState, Thread
 from ..domain.scope import Scope
 from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
@@ -29,25 +30,27 @@ class Deps:
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
-    def event(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None, **detail: str) -> AuditEvent:
+    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
+              **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved."""
         return AuditEvent(
             at=self.clock.now(),
             plan_id=plan.id if plan else None,
             actor=actor.object_id,
             actor_name=actor.name,
-            event=event,
+            event=str(event),  # StrEnum: its value
             from_state=before.state.value if before else None,
             to_state=plan.state.value if plan and before else None,
             detail=detail,
         )
 
-    async def record(self, plan: Plan | None, actor: Person, event: str, before: Plan | None = None, **detail: str) -> None:
+    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
+                     **detail: str) -> None:
         """Append one audit event on its own (a refusal: nothing else changes)."""
         async with self.store.unit_of_work() as uow:
             uow.record(self.event(plan, actor, event, before, **detail))
 
-    async def commit(self, before: Plan, after: Plan, actor: Person, event: str, *, card: bool = False,
+    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, *, card: bool = False,
                      reply: str | None = None, **detail: str) -> Plan:
         """One transition as one unit of work: compare-and-set `after` over `before`, its audit event, and its messages
         (the card updated in place when `card`, `reply` in the thread). Raises ConcurrentUpdate if someone else won:
@@ -90,13 +93,19 @@ class Deps:
             raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
         return plan.policy.names_approver(person.object_id, in_group)
 
-    async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
-        """For card views only: group answers may come from a cache, and when the group cannot be checked the
-        buttons are shown anyway, so the click (checked fresh) tells the person why it cannot be decided."""
+    async def permission(self, plan: Plan, person: Person, group_unknown_is_approver: bool = True) -> Permission:
+        """What `person` may do with `plan` now, for views (the card's buttons, `pending`): group answers may come
+        from a cache. When the group cannot be checked the card counts the person as an approver, so the click
+        (checked fresh) tells them why it cannot be decided; `pending` does not list the plan."""
         try:
-            return await self.is_approver(plan, person, fresh=False)
+            is_approver = await self.is_approver(plan, person, fresh=False)
         except Refusal:
-            return True
+            is_approver = group_unknown_is_approver
+        return permission(plan, person.object_id, self.clock.now(), is_approver)
+
+    async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
+        """The card shows `person` buttons when the plan waits for them (domain/permissions.py)."""
+        return (await self.permission(plan, person)).awaits_you
 
 
 def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:

@@ -10,8 +10,10 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from ..domain import messages, transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, CredentialProblem, Refusal, RefusalCode
-from ..domain.plan import Person, Plan
+from ..domain.permissions import PlanAction
+from ..domain.plan import ActingIdentity, Person, Plan
 from ..ports import Credential
 from .decide_consent import Decision
 from .deps import Deps
@@ -21,13 +23,14 @@ from .run_plan import execute_actions
 SsoVerify = Callable[[str, Person], Awaitable[None]]
 
 
-async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: str) -> Plan:
+async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: str, action: PlanAction) -> Plan:
     """The plan, if `person` may answer its credentials request now; Refusal otherwise."""
     plan = await deps.store.get(plan_id)
     if plan is None:
         raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
     deps.check_tenant(person)
-    transitions.check_can_answer_credentials(plan, seen_hash, deps.clock.now(), await deps.is_approver(plan, person))
+    transitions.check_can_answer_credentials(plan, person, seen_hash, deps.clock.now(), await deps.is_approver(plan, person),
+                                             action)
     return plan
 
 
@@ -35,10 +38,11 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
                             verify: SsoVerify) -> Decision:
     """Answer a "Use my credentials" click; without a token, ask Teams for one (SSO)."""
     try:
-        plan = await _check_grantor(deps, plan_id, person, seen_hash)
+        plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.GRANT)
     except Refusal as r:
         await deps.record(None if r.code is RefusalCode.NOT_FOUND else await deps.store.get(plan_id), person,
-                          "credentials_refused", code=r.code.value, reason=r.message)
+                          AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
+                              reason=r.message)
         return Decision(None, r.message, r)
     if sso_token is None:
         return Decision(plan, "Sign-in needed", needs_sign_in=True)
@@ -49,16 +53,17 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         await deps.broker.check(credential)
     except CredentialProblem as p:
         await stack.aclose()
-        await deps.record(plan, person, "credentials_refused", code=p.kind, reason=p.message)
+        await deps.record(plan, person, AuditEventName.CREDENTIALS_REFUSED, code=p.kind.value, reason=p.message)
         refusal = Refusal(RefusalCode.BAD_REQUEST if p.kind == CredentialProblem.REJECTED else RefusalCode.WRONG_STATE,
                           p.message)
         return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
     try:
         plan = await deps.commit(plan, transitions.grant_credentials(plan, person, deps.clock.now()), person,
-                                 "credentials_used", card=True, identity=f"on behalf of {person.name}")
+                                 AuditEventName.CREDENTIALS_USED, card=True,
+                                 identity=ActingIdentity.USER.describe(person.name), acting=ActingIdentity.USER.value)
     except (ConcurrentUpdate, Refusal):
         await stack.aclose()
-        await deps.record(plan, person, "credentials_released", reason="another grant or cancel came first")
+        await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED, reason="another grant or cancel came first")
         fresh = await deps.store.get(plan_id)
         message = transitions.already_message(fresh) if fresh else messages.NO_LONGER_EXISTS
         return Decision(fresh, message, Refusal(RefusalCode.ALREADY_DECIDED, message))
@@ -68,7 +73,7 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
             await execute_actions(deps, plan, credential, person)
         finally:
             await stack.aclose()
-            await deps.record(plan, person, "credentials_released")
+            await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED)
 
     deps.tasks.spawn(run_then_release, name=f"run {plan.id} as user")
     return Decision(plan, messages.running_on_behalf(person.name))
@@ -79,14 +84,15 @@ async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash
     """Cancel on the credentials request: CREDENTIALS_DENIED, nothing more runs."""
     for _ in range(10):
         try:
-            plan = await _check_grantor(deps, plan_id, person, seen_hash)
+            plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.CANCEL)
             after = transitions.cancel_credentials(plan, person, deps.clock.now(), reason)
         except Refusal as r:
-            await deps.record(await deps.store.get(plan_id), person, "credentials_refused", code=r.code.value, reason=r.message)
+            await deps.record(await deps.store.get(plan_id), person, AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
+                              reason=r.message)
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, "credentials_declined", card=True, reply=result_text(after),
-                                      **({"reason": reason} if reason else {}))
+            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED, card=True,
+                                      reply=result_text(after), **({"reason": reason} if reason else {}))
         except ConcurrentUpdate:
             continue
         return Decision(saved, messages.declined_line(saved))

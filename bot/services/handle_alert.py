@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
 from ..domain.errors import ConcurrentUpdate
 from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
-from ..domain.plan import WAITING_STATES, Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread
+from ..domain.plan import WAITING_STATES, Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ..domain.scope import describe, select_targets
 from . import messages
 from .deps import SYSTEM, Deps, notify
@@ -88,7 +89,7 @@ async def handle_alert(
     proposed, withheld = [], []
     async with deps.store.unit_of_work() as uow:
         for rp, selection, targets, mode, reason in decided:
-            channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, "channel")
+            channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
             opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
             uow.send(opening)
             if reason is not None:
@@ -115,7 +116,7 @@ async def handle_alert(
             )
             plan = stage_proposal(deps, uow, request)
             if reason is not None:
-                uow.record(deps.event(plan, responder, "autonomy_withheld", reason=reason, authentication=auth.value))
+                uow.record(deps.event(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value))
             proposed.append(plan)
         outcome = AlertOutcome(matched, tuple(proposed), tuple(withheld))
         if inbox_key is not None:
@@ -140,7 +141,7 @@ async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: Al
                     if plan.state in WAITING_STATES:
                         after = transitions.withdraw(plan, deps.clock.now(), reason)
                         saved = uow.save(after, expected_version=plan.version)
-                        uow.record(deps.event(saved, SYSTEM, "plan_expired", plan, reason="alert resolved"))
+                        uow.record(deps.event(saved, SYSTEM, AuditEventName.PLAN_EXPIRED, plan, reason="alert resolved"))
                         notify(uow, saved, card=True, reply=result_text(saved))
                         expired.append(saved)
                 outcome = AlertOutcome(matched, expired=tuple(expired))

@@ -6,8 +6,9 @@ import logging
 import time
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import EXECUTING_STATES, WAITING_STATES, Plan, PlanState
+from ..domain.plan import EXECUTING_STATES, WAITING_STATES, Person, Plan, PlanState
 from ..ports import Lease
 from .deps import SYSTEM, Deps
 from .results import result_text
@@ -26,7 +27,7 @@ async def recover_interrupted(deps: Deps) -> list[Plan]:
     # leases are wall-clock times shared by every instance, not the plans' clock (which only decides expiries)
     now = time.time()
     lapsed = [plan for plan in found if not _held(await deps.store.lease(plan.id), now)]
-    return [p for p in [await _end(deps, plan, "interrupted") for plan in lapsed] if p is not None]
+    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_INTERRUPTED) for plan in lapsed] if p is not None]
 
 
 def _held(lease: Lease | None, now: float) -> bool:
@@ -37,24 +38,21 @@ async def expire_due(deps: Deps) -> list[Plan]:
     """Expire waiting plans past their deadline and update their cards."""
     now = deps.clock.now()
     due = [p for p in await deps.store.in_states(WAITING_STATES) if now >= p.expires_at]
-    return [p for p in [await _end(deps, plan, "expired") for plan in due] if p is not None]
+    return [p for p in [await _end(deps, plan, AuditEventName.PLAN_EXPIRED) for plan in due] if p is not None]
 
 
-async def _end(deps: Deps, plan: Plan, how: str) -> Plan | None:
+async def _end(deps: Deps, plan: Plan, how: AuditEventName) -> Plan | None:
     now = deps.clock.now()
     try:
-        after = transitions.interrupt(plan, now) if how == "interrupted" else transitions.expire(plan, now)
-        return await deps.commit(plan, after, SYSTEM, f"plan_{how}", card=True, reply=result_text(after))
+        after = transitions.interrupt(plan, now) if how is AuditEventName.PLAN_INTERRUPTED else transitions.expire(plan, now)
+        return await deps.commit(plan, after, SYSTEM, how, card=True, reply=result_text(after))
     except (ConcurrentUpdate, Refusal):
         return None  # someone acted on it in the meantime
 
 
-async def pending_for(deps: Deps, object_id: str) -> list[Plan]:
-    """Plans awaiting a decision that `object_id` may give and has not given yet."""
-    plans = await deps.store.in_states({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})
-    now = deps.clock.now()
-    return [
-        p for p in plans
-        if p.expires_at > now and p.policy.names_approver(object_id)
-        and object_id not in {a.approver.object_id for a in p.approvals}
-    ]
+async def pending_for(deps: Deps, person: Person) -> list[Plan]:
+    """Every plan waiting for `person` now (domain/permissions.py): consent they can give, approver-group members
+    included, and credentials they can lend; oldest first."""
+    plans = await deps.store.in_states(WAITING_STATES)
+    waiting = [p for p in plans if (await deps.permission(p, person, group_unknown_is_approver=False)).awaits_you]
+    return sorted(waiting, key=lambda p: p.created_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from ..domain.plan import Thread
+from ..domain.plan import Thread, ThreadKind
 
 TEAMS_WEB = "https://teams.microsoft.com"
 
@@ -20,7 +20,7 @@ def card_link(thread: Thread | None) -> str | None:
     The bot knows the channel, the thread's root message and the tenant; the team's group id and names are optional
     for Teams to open the message, and a channel message id is its creation time in milliseconds.
     """
-    if thread is None or thread.kind != "channel" or not thread.card_activity_id:
+    if thread is None or thread.kind != ThreadKind.CHANNEL or not thread.card_activity_id:
         return None
     channel, _, root = thread.conversation_id.partition(";messageid=")
     parent = root or thread.card_activity_id

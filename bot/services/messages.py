@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..domain.plan import Plan, Thread
+from ..domain.plan import Plan, Thread, ThreadKind
 from ..ports import PENDING_THREAD, MessageKind, OutboxMessage
 
 
@@ -41,7 +41,7 @@ def open_thread(channel: Thread, card: dict[str, Any]) -> tuple[OutboxMessage, T
     """A new thread in `channel` starting with `card`, and the pending thread later messages (and plans) can aim at;
     the outbox worker replaces it with the real thread once Teams has created it."""
     ref = PENDING_THREAD + secrets.token_hex(8)
-    pending = Thread(channel.service_url, ref, channel.tenant_id, "channel")
+    pending = Thread(channel.service_url, ref, channel.tenant_id, ThreadKind.CHANNEL)
     message = OutboxMessage(MessageKind.OPEN_THREAD, conversation_key(pending), thread=channel, card=card, thread_ref=ref)
     return message, pending
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..domain import messages
+from ..domain.audit import AuditEventName
 from ..domain.errors import Refusal, RefusalCode
 from ..domain.plan import Mode, Person
 from ..domain.transitions import PROPOSE_AGAIN_STATES
@@ -52,7 +53,7 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
             ),
         )
     except Refusal as r:
-        await deps.record(old, person, "propose_again_refused", code=r.code.value, reason=r.message)
+        await deps.record(old, person, AuditEventName.PROPOSE_AGAIN_REFUSED, code=r.code.value, reason=r.message)
         return Decision(old, r.message, r)
-    await deps.record(new, person, "plan_proposed_again", previous_plan=plan_id)
+    await deps.record(new, person, AuditEventName.PLAN_PROPOSED_AGAIN, previous_plan=plan_id)
     return Decision(new, messages.proposed_again(plan_id, new.id))

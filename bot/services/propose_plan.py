@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from ..domain.scope import check_in_scope
@@ -63,10 +64,11 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         asked_in=request.asked_in,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
-    uow.record(deps.event(plan, request.requested_by, "plan_proposed", source=request.source.value,
+    uow.record(deps.event(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value,
                           mode=request.mode.value, actions="; ".join(a.describe() for a in plan.actions)))
     stored = uow.add(presented)
-    uow.record(deps.event(stored, SYSTEM, "consent_implicit" if stored.state is PlanState.APPROVED else "consent_requested",
+    uow.record(deps.event(stored, SYSTEM, AuditEventName.CONSENT_IMPLICIT if stored.state is PlanState.APPROVED
+                            else AuditEventName.CONSENT_REQUESTED,
                           plan))
     reply_to = None if request.asked_in is not None else request.reply_to  # a card elsewhere answers no command
     for m in messages.post_card(stored, reply_to):

@@ -7,8 +7,9 @@ import time
 from dataclasses import replace
 
 from ..domain import transitions
+from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import EXECUTING_STATES, AccessDenied, ActionOutcome, Person, Plan, PlanState
+from ..domain.plan import EXECUTING_STATES, AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlanState
 from ..ports import Credential, RunResult, RunStatus
 from .deps import Deps
 from .results import result_text, run_detail
@@ -25,8 +26,8 @@ async def run_plan(deps: Deps, plan_id: str) -> Plan | None:
     if plan is None or plan.state is not PlanState.APPROVED:
         return plan
     try:
-        plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, "execution_started", card=True,
-                                 identity="agent")
+        plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, AuditEventName.EXECUTION_STARTED,
+                                 card=True, identity="agent", acting=ActingIdentity.AGENT.value)
     except (ConcurrentUpdate, Refusal):
         return await deps.store.get(plan_id)  # another task or instance is running it
     return await execute_actions(deps, plan, deps.broker.agent(), AGENT)
@@ -39,7 +40,8 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
     instance, say) nothing more is sent to Azure. Each outcome is committed through the state machine with the card
     update (and, when the plan ends or needs credentials, the reply) in the same unit of work.
     """
-    identity = "the agent identity" if acting is AGENT else f"on behalf of {acting.name}"
+    who = ActingIdentity.AGENT if acting is AGENT else ActingIdentity.USER
+    identity = who.describe(acting.name)
     executing = plan.state
     while True:
         current = await deps.store.get(plan.id)
@@ -72,20 +74,21 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
             result = RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
         outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started,
                                 deps.clock.now())
-        plan = await _record_outcome(deps, plan, outcome, result, acting)
+        plan = await _record_outcome(deps, plan, outcome, result, acting, who)
         if plan.state is not executing:
             return plan
 
 
-async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person) -> Plan:
+async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person,
+                          who: ActingIdentity) -> Plan:
     """Commit the outcome over the plan as stored; a lost race re-reads and decides again through the state machine,
     so nothing is written over a newer state (an interrupted plan stays interrupted; the outcome is still audited)."""
     action = plan.actions[outcome.index]
-    detail = {"action": action.describe(), "identity": outcome.identity, "result": outcome.detail,
+    detail = {"action": action.describe(), "identity": outcome.identity, "acting": who.value, "result": outcome.detail,
               "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
     for _ in range(MAX_ATTEMPTS):
         if plan.state not in EXECUTING_STATES or plan.next_action != outcome.index:
-            await deps.record(plan, acting, "outcome_after_stop", None, **detail, state=plan.state.value)
+            await deps.record(plan, acting, AuditEventName.OUTCOME_AFTER_STOP, None, **detail, state=plan.state.value)
             return plan
         if result.power_state:
             plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
@@ -102,15 +105,15 @@ async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result
     raise RuntimeError(f"plan {plan.id}: the outcome of action {outcome.index} could not be stored")
 
 
-def _decide(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None) -> tuple[Plan, str]:
+def _decide(deps: Deps, plan: Plan, outcome: ActionOutcome, denied: AccessDenied | None) -> tuple[Plan, AuditEventName]:
     now = deps.clock.now()
     if outcome.status == RunStatus.SUCCEEDED:
-        return transitions.action_succeeded(plan, outcome), "action_succeeded"
+        return transitions.action_succeeded(plan, outcome), AuditEventName.ACTION_SUCCEEDED
     if outcome.status == RunStatus.REFUSED and denied is not None:
         if plan.state is PlanState.EXECUTING:
-            return transitions.agent_refused(plan, denied, outcome, now), "agent_refused"
-        return transitions.user_refused(plan, denied, outcome, now), "user_refused"
-    return transitions.action_failed(plan, outcome, now), "action_failed"
+            return transitions.agent_refused(plan, denied, outcome, now), AuditEventName.AGENT_REFUSED
+        return transitions.user_refused(plan, denied, outcome, now), AuditEventName.USER_REFUSED
+    return transitions.action_failed(plan, outcome, now), AuditEventName.ACTION_FAILED
 
 
 async def _progress(deps: Deps, plan: Plan, text: str) -> Plan:

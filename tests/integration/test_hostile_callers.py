@@ -315,8 +315,8 @@ def test_agents_connector_sessions_are_bounded_closed_on_eviction_and_time_out(b
     sessions = bot.thread.call(make_many)
     assert len(connector._sessions) == limit
     assert all(s.closed for s in sessions[:8]) and not any(s.closed for s in sessions[8:])
-    assert all(s.timeout.total == bot.container.settings.outbound_timeout for s in sessions)
-    assert bot.container.broker._common["read_timeout"] == bot.container.settings.outbound_timeout
+    assert all(s.timeout.total == bot.container.settings.limits.outbound_timeout for s in sessions)
+    assert bot.container.broker._common["read_timeout"] == bot.container.settings.limits.outbound_timeout
 
 
 @BOTBUILDER_ONLY
@@ -328,8 +328,8 @@ def test_every_outbound_client_has_a_timeout(bot: RunningBot, sandbox: Sandbox) 
         return await factory.create(sandbox.connector.base_url, None)
 
     client = bot.thread.call(connector)
-    assert client.config.connection.timeout == settings.outbound_timeout
-    assert bot.container.broker._common["read_timeout"] == settings.outbound_timeout
+    assert client.config.connection.timeout == settings.limits.outbound_timeout
+    assert bot.container.broker._common["read_timeout"] == settings.limits.outbound_timeout
 
 
 # -- 4. a flood of distinct subscriptions leaves memory and open files flat ----------------------------------------

@@ -145,9 +145,9 @@ def test_approvals_channel_is_a_teams_channel_id_or_a_clear_one_line_error() -> 
         "SSL_CERT_FILE": "",
         "REQUESTS_CA_BUNDLE": "",
     }
-    assert Settings.from_env(good).approvals_channel == ""
+    assert Settings.from_env(good).policy.approvals_channel == ""
     channel = "19:0f9e0c1a2b3c4d5e@thread.tacv2"
-    assert Settings.from_env({**good, "APPROVALS_CHANNEL": channel}).approvals_channel == channel
+    assert Settings.from_env({**good, "APPROVALS_CHANNEL": channel}).policy.approvals_channel == channel
     with pytest.raises(ConfigError) as e:
         Settings.from_env({**good, "APPROVALS_CHANNEL": "https://teams.microsoft.com/l/channel/19%3Aabc"})
     assert "APPROVALS_CHANNEL=" in str(e.value) and "expected a Teams channel id" in str(e.value) and "\n" not in str(e.value)

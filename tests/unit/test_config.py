@@ -21,8 +21,8 @@ APPROVER = "33333333-3333-3333-3333-333333333333"
 
 def test_minimal_settings_are_valid() -> None:
     s = Settings.from_env(GOOD)
-    assert s.port == 3978 and s.arm_endpoint == "https://management.azure.com" and s.policy.approvals_required == 1
-    assert s.allowed_tenants == {GOOD["AZURE_TENANT_ID"]}
+    assert s.teams.port == 3978 and s.azure.arm_endpoint == "https://management.azure.com" and s.policy.consent.approvals_required == 1
+    assert s.teams.allowed_tenants == {GOOD["AZURE_TENANT_ID"]}
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_every_setting_is_documented_in_env_example_and_readme() -> None:
 
 
 def test_channel_endpoints_are_all_or_nothing() -> None:
-    assert not Settings.from_env(GOOD).channel.parameterized  # none: the public cloud
+    assert not Settings.from_env(GOOD).teams.channel.parameterized  # none: the public cloud
     with pytest.raises(ConfigError, match="ToBotFromChannelTokenIssuer is required when any of"):
         Settings.from_env({**GOOD, "ToBotFromChannelOpenIdMetadataUrl": "https://login.example/v1/.well-known/openidconfiguration"})
 
@@ -70,11 +70,11 @@ def test_anonymous_mode_binds_loopback_and_only_without_an_app_id() -> None:
         check_serving(Settings.from_env(GOOD))
     anonymous = Settings.from_env({**GOOD, "ANONYMOUS_ALLOWED": "true", "HOST": "0.0.0.0", "DEFAULT_APPROVERS": APPROVER})
     check_serving(anonymous)
-    assert anonymous.anonymous_allowed and anonymous.host == "127.0.0.1"
+    assert anonymous.teams.anonymous_allowed and anonymous.teams.host == "127.0.0.1"
     signed = Settings.from_env(
         {**GOOD, "ANONYMOUS_ALLOWED": "true", "MicrosoftAppId": "22222222-2222-2222-2222-222222222222", "MicrosoftAppPassword": "x"}
     )
-    assert not signed.anonymous_allowed and signed.host == "0.0.0.0"  # an app id always means authentication on
+    assert not signed.teams.anonymous_allowed and signed.teams.host == "0.0.0.0"  # an app id always means authentication on
 
 
 def test_every_problem_is_listed_at_once_one_line_each() -> None:
@@ -110,17 +110,33 @@ def test_a_policy_no_one_can_satisfy_does_not_serve(override: dict[str, str], pr
 
 def test_a_group_makes_any_quorum_satisfiable() -> None:
     group = {"APPROVER_GROUP_ID": "44444444-4444-4444-4444-444444444444", "APPROVALS_REQUIRED": "3"}
-    assert Settings.from_env({**SERVING, **group}, serving=True).policy.approvals_required == 3
+    assert Settings.from_env({**SERVING, **group}, serving=True).policy.consent.approvals_required == 3
 
 
 def test_an_instance_is_named_by_instance_id_else_by_app_service_else_left_to_the_host_name() -> None:
-    assert Settings.from_env({**GOOD, "INSTANCE_ID": "blue-1"}).instance_id == "blue-1"
+    assert Settings.from_env({**GOOD, "INSTANCE_ID": "blue-1"}).store.instance_id == "blue-1"
     on_app_service = {**GOOD, "WEBSITE_INSTANCE_ID": "0fe3a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"}
-    assert Settings.from_env(on_app_service).instance_id == "0fe3a2b4c5d6e7f8"
-    assert Settings.from_env({**on_app_service, "INSTANCE_ID": "blue-1"}).instance_id == "blue-1"
-    assert Settings.from_env(GOOD).instance_id == ""  # the store names it after the host
+    assert Settings.from_env(on_app_service).store.instance_id == "0fe3a2b4c5d6e7f8"
+    assert Settings.from_env({**on_app_service, "INSTANCE_ID": "blue-1"}).store.instance_id == "blue-1"
+    assert Settings.from_env(GOOD).store.instance_id == ""  # the store names it after the host
 
 
 def test_an_execution_lease_too_short_to_renew_is_refused() -> None:
     with pytest.raises(ConfigError, match="EXECUTION_LEASE_SECONDS"):
         Settings.from_env({**GOOD, "EXECUTION_LEASE_SECONDS": "0.1"})
+
+
+def test_each_group_is_parsed_and_validated_on_its_own() -> None:
+    from bot.config import StoreSettings, store
+    from bot.config.reader import parse
+
+    # no AZURE_TENANT_ID nor DEFAULT_SUBSCRIPTION_ID: only the store's own settings are read, and only its problems said
+    assert parse({}, store.SETTINGS, StoreSettings.read).kind == "sqlite"
+    with pytest.raises(ConfigError) as e:
+        parse({"STORE": "azure-tables", "PORT": "abc"}, store.SETTINGS, StoreSettings.read)
+    assert e.value.problems == ["AZURE_STORAGE_ACCOUNT_URL is required when STORE=azure-tables (or set AZURE_STORAGE_CONNECTION_STRING)"]
+
+
+def test_every_setting_belongs_to_exactly_one_group() -> None:
+    names = [s.name for s in SETTINGS]
+    assert len(names) == len(set(names))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from manifest.icons import outline_pixel, png
-from manifest.package import AppPackage, build, load, validate
+from manifest.package import AppPackage, ManifestError, build, load, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {
@@ -98,3 +98,15 @@ def test_committed_icons_are_the_ones_the_generator_draws() -> None:
 
     assert (HERE / "color.png").read_bytes() == png(192, color_pixel)
     assert (HERE / "outline.png").read_bytes() == png(32, outline_pixel)
+
+
+def test_the_package_reads_the_bots_own_settings() -> None:
+    """The manifest's defaults are the bot's (bot/config/settings.toml), never its own."""
+    from bot.config import SETTINGS
+
+    version = next(s.default for s in SETTINGS if s.name == "TEAMS_APP_VERSION")
+    developer = next(s.default for s in SETTINGS if s.name == "TEAMS_APP_DEVELOPER")
+    m = build(ENV).manifest
+    assert m["version"] == version and m["developer"]["name"] == developer
+    with pytest.raises(ManifestError, match="BOT_DOMAIN"):
+        build({**ENV, "BOT_DOMAIN": "https://x.example/"})

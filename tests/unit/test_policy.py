@@ -98,10 +98,10 @@ def test_api_callers_file_setting(tmp_path: Path) -> None:
         "SSL_CERT_FILE": "",
         "REQUESTS_CA_BUNDLE": "",
     }
-    assert Settings.from_env(env).api_callers is None  # no file: no app may submit
+    assert Settings.from_env(env).api.api_callers is None  # no file: no app may submit
     path = tmp_path / "callers.json"
     path.write_text(json.dumps({"callers": [_caller()]}))
-    assert len(Settings.from_env({**env, "API_CALLERS_FILE": str(path)}).api_callers or ()) == 1
+    assert len(Settings.from_env({**env, "API_CALLERS_FILE": str(path)}).api.api_callers or ()) == 1
     path.write_text(json.dumps({"callers": [_caller(operations=[])]}))
     with pytest.raises(ConfigError, match=r"API_CALLERS_FILE=.* callers\[0\]: operations"):
         Settings.from_env({**env, "API_CALLERS_FILE": str(path)})

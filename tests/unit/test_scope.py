@@ -110,8 +110,8 @@ BASE = {
 
 
 def test_allowed_scopes_default_to_the_default_subscription() -> None:
-    assert Settings.from_env(BASE).allowed_scopes == (Scope(SUB),)
+    assert Settings.from_env(BASE).azure.allowed_scopes == (Scope(SUB),)
     listed = Settings.from_env({**BASE, "ALLOWED_SCOPES": f"/subscriptions/{SUB}/resourceGroups/dev-rg, /subscriptions/{OTHER}"})
-    assert listed.allowed_scopes == (Scope(SUB, "dev-rg"), Scope(OTHER))
+    assert listed.azure.allowed_scopes == (Scope(SUB, "dev-rg"), Scope(OTHER))
     with pytest.raises(ConfigError, match="ALLOWED_SCOPES is invalid"):
         Settings.from_env({**BASE, "ALLOWED_SCOPES": "/subscriptions/nope"})

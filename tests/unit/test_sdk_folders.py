@@ -102,7 +102,7 @@ HIDDEN_BOTBUILDER = textwrap.dedent(
         finally:
             box.stop()
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("botbuilder", "botframework"))
-        return {"reply": reply.text[:200], "loaded": loaded, "sdk": bot.container.settings.bot_sdk}
+        return {"reply": reply.text[:200], "loaded": loaded, "sdk": bot.container.settings.teams.bot_sdk}
 
     print(json.dumps(asyncio.run(main())))
     """

@@ -13,6 +13,7 @@ import pytest
 
 from bot.adapters.store.sqlite import SqliteStore
 from bot.domain import transitions
+from bot.domain.audit import AuditEventName
 from bot.domain.errors import ConcurrentUpdate
 from bot.domain.plan import PlanState
 from bot.ports import MessageKind
@@ -81,7 +82,7 @@ async def test_a_lost_compare_and_set_writes_nothing(store: Any) -> None:
         uow.save(replace(plan, title="someone else first"), expected_version=plan.version)
     with pytest.raises(ConcurrentUpdate):
         async with store.unit_of_work() as uow:
-            uow.record(_deps(store).event(plan, ALICE, "approval_given"))
+            uow.record(_deps(store).event(plan, ALICE, AuditEventName.APPROVAL_GIVEN))
             uow.save(replace(plan, state=PlanState.DENIED), expected_version=plan.version)
     assert (await store.get(plan.id)).title == "someone else first"
     assert await store.events(plan.id) == []

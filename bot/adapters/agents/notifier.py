@@ -13,7 +13,7 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from cards.common import CONTENT_TYPE
 
-from ...domain.plan import Plan, Thread
+from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
 from ..conversation.roster import Roster
@@ -75,7 +75,7 @@ class AgentsNotifier:
         thread = plan.thread
         if thread is None:
             raise ValueError(f"plan {plan.id} has no thread to post in")
-        if thread.kind == "channel" and ";messageid=" not in thread.conversation_id:
+        if thread.kind == ThreadKind.CHANNEL and ";messageid=" not in thread.conversation_id:
             return await self.open_thread(thread, self._render(plan, await self._approver_ids(plan)))
         client = await self._client(thread.service_url)
         activity = await self._card_activity(plan)
@@ -118,7 +118,7 @@ class AgentsNotifier:
             tenant_id=thread.tenant_id, channel_data={"tenant": {"id": thread.tenant_id}},
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
-        return Thread(thread.service_url, created.id, thread.tenant_id, "personal")
+        return Thread(thread.service_url, created.id, thread.tenant_id, ThreadKind.PERSONAL)
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
         """A plain message in a thread; with `reply_to`, as a reply to that activity (a chat command's answer)."""

@@ -11,17 +11,17 @@ from .notifier import AgentsNotifier, CardRenderer
 
 
 def build(settings: Settings, render: CardRenderer) -> SdkParts:
-    config = auth_configuration(settings.app_id, settings.app_password, settings.app_tenant_id, settings.channel)
-    channel_auth = ChannelAuthenticator(config, settings.channel, settings.ca_bundle, settings.outbound_timeout)
-    provider = BotMsalAuth(config, settings.ca_bundle, settings.outbound_timeout)
-    connector = Connector(provider if settings.app_id else None, settings.outbound_timeout)
-    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
+    config = auth_configuration(settings.teams.app_id, settings.teams.app_password, settings.teams.app_tenant_id, settings.teams.channel)
+    channel_auth = ChannelAuthenticator(config, settings.teams.channel, settings.azure.ca_bundle, settings.limits.outbound_timeout)
+    provider = BotMsalAuth(config, settings.azure.ca_bundle, settings.limits.outbound_timeout)
+    connector = Connector(provider if settings.teams.app_id else None, settings.limits.outbound_timeout)
+    bot_id = f"28:{settings.teams.app_id}" if settings.teams.app_id else "28:sre-consent-bot"
     # botbuilder's msrest client retries 429/5xx itself (3 retries, honouring Retry-After) under the outbox's own
     # tries; the Agents SDK's client does not, so the notifier does the same, for the same traffic to Teams
-    notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.service_urls, attempts=4)
+    notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.teams.service_urls, attempts=4)
     return SdkParts(
         notifier=notifier,
-        endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), connector, settings.channel),
+        endpoint_for=lambda c: AgentsEndpoint(c, channel_auth, BotConnections(provider), connector, settings.teams.channel),
         close=connector.close,
         auth=channel_auth,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from ...domain import messages
 from ...domain.errors import DirectoryUnavailable
-from ...domain.plan import Person, Thread
+from ...domain.plan import Person, Thread, ThreadKind
 from ...ports import CARD_LINK, PERSONAL_CHAT, ConversationRef, ConversationRefs
 from ...services.propose_plan import PlanRequest
 from .roster import Roster
@@ -67,7 +67,7 @@ class Approvals:
             return request, messages.NOBODY_CAN_APPROVE
         ch = self.channel
         tenant = ch.tenant_id or asked.tenant_id
-        channel = Thread(ch.service_url or asked.service_url, ch.channel_id, tenant, "channel")
+        channel = Thread(ch.service_url or asked.service_url, ch.channel_id, tenant, ThreadKind.CHANNEL)
         notes = [(asked, messages.sent_to_approvals(request.title, CARD_LINK))]
         for oid in await self._approvers_to_tell(request):
             text = messages.approver_note(request.requested_by.name, request.title, CARD_LINK)
@@ -76,7 +76,7 @@ class Approvals:
 
     async def _approver_can_act(self, request: PlanRequest, thread: Thread) -> bool:
         policy, requester = request.policy, request.requested_by
-        if thread.kind == "personal":
+        if thread.kind == ThreadKind.PERSONAL:
             present = {requester.object_id}  # a personal chat's only member besides the bot
         else:
             if self.roster is None:
@@ -117,14 +117,14 @@ class Approvals:
     async def _personal_thread(self, tenant: str, object_id: str, service_url: str) -> Thread:
         ref = await self.refs.personal_chat(tenant, object_id) if self.refs is not None else None
         if ref is not None:
-            return Thread(ref.service_url, ref.conversation_id, ref.tenant_id, "personal")
-        return Thread(service_url, PERSONAL_CHAT + object_id, tenant, "personal")  # created by the outbox
+            return Thread(ref.service_url, ref.conversation_id, ref.tenant_id, ThreadKind.PERSONAL)
+        return Thread(service_url, PERSONAL_CHAT + object_id, tenant, ThreadKind.PERSONAL)  # created by the outbox
 
     # -- what Teams tells the bot about 1:1 chats ------------------------------------------------------
     async def learned(self, incoming: Incoming, person: Person | None) -> None:
         """Remember or forget the sender's 1:1 chat: install / uninstall of the app in personal scope, the bot added
         to a personal conversation, or any personal message."""
-        if self.refs is None or person is None or incoming.conversation_type != "personal" or not incoming.conversation_id:
+        if self.refs is None or person is None or incoming.conversation_type != ThreadKind.PERSONAL or not incoming.conversation_id:
             return
         try:
             key = (person.tenant_id, person.object_id)

@@ -7,15 +7,10 @@ import re
 from dataclasses import dataclass
 
 from ...domain.names import resource_group_problem, vm_name_problem
-from ...domain.plan import Operation
+from ...domain.plan import OPERATION_WORDS, Operation
 
-VM_COMMANDS: dict[str, Operation] = {
-    "restart vm": Operation.RESTART,
-    "start vm": Operation.START,
-    "stop vm": Operation.POWER_OFF,
-    "deallocate vm": Operation.DEALLOCATE,
-    "redeploy vm": Operation.REDEPLOY,
-}
+# "<verb> vm": every word Operation.parse accepts (the API and response plans accept the same words)
+VM_COMMANDS: dict[str, Operation] = {f"{w.lower()} vm": Operation.parse(w) for w in OPERATION_WORDS}
 # (command, example, description): the help text and the Teams manifest's commandLists use this list
 COMMAND_HELP: tuple[tuple[str, str, str], ...] = (
     ("restart vm", "restart vm web-01 [in prod-rg]", "Propose restarting a VM; approvers decide on the card"),

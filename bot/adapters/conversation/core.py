@@ -15,9 +15,10 @@ from typing import Any
 from cards.plan_card import READ_ONLY, Viewer
 
 from ...domain import messages
+from ...domain.audit import AuditEventName
 from ...domain.consent import ConsentPolicy
-from ...domain.errors import Refusal, RefusalCode
-from ...domain.plan import Person, Plan, PlannedAction, PlanState, Thread
+from ...domain.errors import CredentialProblemKind, Refusal, RefusalCode
+from ...domain.plan import Person, Plan, PlannedAction, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter, take_all
 from ...services.decide_consent import Decision, decide_consent
 from ...services.deps import Deps
@@ -56,7 +57,7 @@ class BotOptions:
 
 
 def thread_of(incoming: Incoming) -> Thread:
-    kind = incoming.conversation_type or ("groupChat" if incoming.is_group else "personal")
+    kind = ThreadKind.of(incoming.conversation_type or (ThreadKind.GROUP_CHAT if incoming.is_group else None))
     return Thread(
         service_url=incoming.service_url, conversation_id=incoming.conversation_id, tenant_id=incoming.conversation_tenant_id, kind=kind
     )
@@ -93,7 +94,7 @@ class Conversation:
         except Refusal as r:
             claimed = person_of(turn.incoming)
             if claimed is not None:
-                await self.deps.record(None, claimed, "command_refused", code=r.code.value)
+                await self.deps.record(None, claimed, AuditEventName.COMMAND_REFUSED, code=r.code.value)
             await self.answer(turn, r.message)
             return
         await self.approvals.learned(turn.incoming, person)  # a personal message: where to reach this person
@@ -145,7 +146,7 @@ class Conversation:
             return ErrorAnswer(400, "BadRequest", messages.NOT_EXECUTE)
         if isinstance(click, Malformed):
             await self.deps.record(
-                None, person_of(incoming) or _ANON, "invoke_refused", code=RefusalCode.BAD_REQUEST.value, verb=click.verb
+                None, person_of(incoming) or _ANON, AuditEventName.INVOKE_REFUSED, code=RefusalCode.BAD_REQUEST.value, verb=click.verb
             )
             return ErrorAnswer(400, "BadRequest", messages.MALFORMED_ACTION)
         if self._too_fast(incoming, click.verb.value):
@@ -154,7 +155,7 @@ class Conversation:
             person = await self.people.who(turn)
         except Refusal as r:
             claimed = person_of(incoming)
-            await self.deps.record(None, claimed or _ANON, "invoke_refused", code=r.code.value, verb=click.verb.value)
+            await self.deps.record(None, claimed or _ANON, AuditEventName.INVOKE_REFUSED, code=r.code.value, verb=click.verb.value)
             if click.verb is Verb.REFRESH:
                 return MessageAnswer(PLAN_UNAVAILABLE)  # no hint whether the plan exists
             if claimed is None:
@@ -173,11 +174,8 @@ class Conversation:
         return MessageAnswer(decision.message)
 
     async def viewer(self, plan: Plan, person: Person) -> Viewer:
-        actionable = plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS)
-        already = plan.state is PlanState.AWAITING_CONSENT and person.object_id in {a.approver.object_id for a in plan.approvals}
-        self_request = person.object_id == plan.requested_by.object_id and not plan.policy.allow_self_approval
-        allowed = actionable and not already and not self_request and await self.deps.may_see_buttons(plan, person)
-        return Viewer(can_act=True) if allowed else READ_ONLY
+        """Buttons for the people the plan waits for (one rule: domain/permissions.py), a read-only card for others."""
+        return Viewer(can_act=True) if await self.deps.may_see_buttons(plan, person) else READ_ONLY
 
 
 ROUTER: Router[Conversation] = Router()
@@ -197,7 +195,7 @@ async def _unknown(c: Conversation, turn: Turn, person: Person, command: Unknown
 
 @ROUTER.command(PendingCommand)
 async def _pending(c: Conversation, turn: Turn, person: Person, command: PendingCommand) -> None:
-    plans = await pending_for(c.deps, person.object_id)
+    plans = await pending_for(c.deps, person)
     if not plans:
         await c.answer(turn, messages.NOTHING_PENDING)
         return
@@ -280,8 +278,8 @@ async def _grant(c: Conversation, turn: Turn, person: Person, click: CardClick) 
             await c.deps.record(
                 await c.deps.store.get(click.plan_id),
                 person,
-                "credentials_refused",
-                code="invalid_auth_code",
+                AuditEventName.CREDENTIALS_REFUSED,
+                code=CredentialProblemKind.INVALID_AUTH_CODE.value,
                 reason="the sign-in code did not match a sign-in",
             )
             return InvalidAuthCode()

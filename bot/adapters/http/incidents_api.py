@@ -29,20 +29,24 @@ from aiohttp import web
 
 from cards.incident_card import incident_card
 
+from ...config import ApiSettings, PolicySettings
 from ...domain.incident import AlertAuth, parse_alert
+from ...services.deps import Deps
 from ...services.handle_alert import handle_alert
 from ..azure.tokens import TokenRejected
+from .deps import AlertInbox, TokenValidator
 
 log = logging.getLogger(__name__)
 STATUS_PATH = "/api/incidents/status"
 
 
 class IncidentsApi:
-    def __init__(self, container: Any) -> None:
-        self.c = container
+    def __init__(self, api: ApiSettings, validator: TokenValidator, inbox: AlertInbox, accepted: Callable[[], None]) -> None:
+        """`accepted`: wakes the inbox worker once an alert is stored."""
+        self.api, self.validator, self.inbox, self.accepted = api, validator, inbox, accepted
 
     async def receive(self, request: web.Request) -> web.Response:
-        s = self.c.settings
+        s = self.api
         if not s.incident_webhook_secret and not s.api_audience:
             return _error(
                 404, "incident notifications are not configured (INCIDENT_WEBHOOK_SECRET, or API_AUDIENCE for the secure webhook)"
@@ -55,10 +59,10 @@ class IncidentsApi:
             alert = parse_alert(payload)
         except ValueError as e:
             return _error(400, str(e))
-        stored = await self.c.store.accept_alert(alert.key, payload, auth.value)
+        stored = await self.inbox.accept_alert(alert.key, payload, auth.value)
         if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
-        self.c.inbox.accepted()
+        self.accepted()
         status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
         return web.json_response(
             {"alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value, "accepted": True,
@@ -69,13 +73,13 @@ class IncidentsApi:
     async def status(self, request: web.Request) -> web.Response:
         """`GET /api/incidents/status?key=`: what processing a stored alert did (same authentication as the POST):
         200 with the outcome once processed (or given up), 202 while it waits in the inbox, 404 for an unknown key."""
-        s = self.c.settings
+        s = self.api
         if not s.incident_webhook_secret and not s.api_audience:
             return _error(404, "incident notifications are not configured")
         auth = await self._authenticate(request)
         if isinstance(auth, web.Response):
             return auth
-        found = await self.c.store.alert_state(request.query.get("key", ""))
+        found = await self.inbox.alert_state(request.query.get("key", ""))
         if found is None:
             return _error(404, "no alert delivery with this key")
         state, outcome = found
@@ -84,7 +88,7 @@ class IncidentsApi:
         return web.json_response({"status": state, **(outcome or {})}, status=200)
 
     async def _authenticate(self, request: web.Request) -> AlertAuth | web.Response:
-        s = self.c.settings
+        s = self.api
         header = request.headers.get("Authorization", "")
         if header:
             if not header.startswith("Bearer ") or not s.api_audience:
@@ -105,9 +109,9 @@ class IncidentsApi:
 
     async def _secure_webhook(self, token: str) -> AlertAuth | web.Response:
         """Azure Monitor's Action Groups app, app-only, holding the secure webhook role; 401/403 otherwise."""
-        s = self.c.settings
+        s = self.api
         try:
-            claims: dict[str, Any] = await self.c.validator.validate(token, [s.api_audience, s.sso_client_id])
+            claims: dict[str, Any] = await self.validator.validate(token, list(s.audiences))
         except TokenRejected as e:
             return _error(401, e.reason)
         # app-only: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user"
@@ -126,13 +130,12 @@ class IncidentsApi:
         return AlertAuth.SECURE_WEBHOOK
 
 
-def alert_processor(container: Any) -> Callable[[str, dict[str, Any], str], Awaitable[None]]:
+def alert_processor(deps: Deps, policy: PolicySettings, api: ApiSettings) -> Callable[[str, dict[str, Any], str], Awaitable[None]]:
     """What the inbox worker does with each stored alert: the handle_alert use case, marking the entry done."""
     async def process(key: str, payload: dict[str, Any], auth: str) -> None:
-        s = container.settings
         alert = parse_alert(payload)
-        outcome = await handle_alert(container.deps, alert, list(s.response_plans), s.policy, incident_card, AlertAuth(auth),
-                                     s.autonomous_requires_secure_webhook, inbox_key=key)
+        outcome = await handle_alert(deps, alert, list(policy.response_plans), policy.consent, incident_card, AlertAuth(auth),
+                                     api.autonomous_requires_secure_webhook, inbox_key=key)
         log.info("alert %s (%s, %s) matched %s", alert.rule, alert.condition, auth, list(outcome.matched) or "no response plan")
     return process
 

@@ -12,20 +12,24 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from ...config import ApiSettings, TeamsSettings
 from ...domain.callers import ApiCaller, find_caller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
-from ...domain.plan import Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, operation_named
+from ...domain.plan import OPERATION_WORDS, Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter
-from ...domain.scope import describe, in_scopes, out_of_scope_message
+from ...domain.scope import Scope, describe, in_scopes, out_of_scope_message
 from ...domain.service_urls import UNTRUSTED_MESSAGE
+from ...services.deps import Deps
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
+from .deps import TokenValidator
 
 log = logging.getLogger(__name__)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -35,19 +39,21 @@ POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequi
 
 
 class PlansApi:
-    def __init__(self, container: Any) -> None:
-        self.c = container
+    def __init__(self, deps: Deps, validator: TokenValidator, api: ApiSettings, teams: TeamsSettings,
+                 policy: ConsentPolicy, allowed_scopes: tuple[Scope, ...], per_minute: int) -> None:
+        self.deps, self.validator, self.api, self.teams = deps, validator, api, teams
+        self.policy, self.allowed_scopes, self.per_minute = policy, allowed_scopes, per_minute
         # per caller app (its verified app id), on the bot's clock: an agent in a loop cannot flood the channel
-        self._limiter = RateLimiter(container.settings.rate_api_per_minute, lambda: container.deps.clock.now().timestamp())
+        self._limiter = RateLimiter(per_minute, lambda: deps.clock.now().timestamp())
 
     async def _caller(self, request: web.Request) -> tuple[dict[str, Any], ApiCaller]:
         """The verified claims and the registered app behind them; 401/403 otherwise."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise _unauthorized("a Bearer token for the bot's API is required")
-        s = self.c.settings
+        s = self.api
         try:
-            claims: dict[str, Any] = await self.c.validator.validate(header[7:], [s.api_audience, s.sso_client_id])
+            claims: dict[str, Any] = await self.validator.validate(header[7:], list(s.audiences))
         except TokenRejected as e:
             raise _unauthorized(e.reason) from None
         # App-only tokens: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user".
@@ -74,7 +80,7 @@ class PlansApi:
             log.warning("rate limit: POST /api/plans from app %s refused", caller.app_id, extra={"event": "rate_limited"})
             return web.json_response(
                 {"error": f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
-                          f"({self.c.settings.rate_api_per_minute} a minute); nothing was proposed. Retry after "
+                          f"({self.per_minute} a minute); nothing was proposed. Retry after "
                           f"{seconds} seconds."},
                 status=429, headers={"Retry-After": str(seconds)})
         try:
@@ -86,7 +92,7 @@ class PlansApi:
         if errors or plan_request is None:
             return web.json_response({"errors": errors}, status=400)
         try:
-            plan = await propose_plan(self.c.deps, plan_request)
+            plan = await propose_plan(self.deps, plan_request)
         except Refusal as r:
             field = "actions" if r.code is RefusalCode.OUT_OF_SCOPE else "mode"
             return web.json_response({"errors": [{"field": field, "message": r.message}]}, status=400)
@@ -96,7 +102,7 @@ class PlansApi:
     async def get(self, request: web.Request) -> web.Response:
         """Only the app that submitted the plan reads it; anyone else gets the same 404 as for no plan at all."""
         claims, _ = await self._caller(request)
-        plan = await self.c.deps.store.get(request.match_info["plan_id"])
+        plan = await self.deps.store.get(request.match_info["plan_id"])
         if plan is None or not _submitted_by(plan, claims):
             return web.json_response({"error": "no such plan"}, status=404)
         return web.json_response(plan_summary(plan))
@@ -114,35 +120,7 @@ class PlansApi:
             err("title", "required: a string of 1 to 200 characters")
         if not isinstance(rationale, str) or len(rationale) > 2000:
             err("rationale", "a string of at most 2000 characters")
-        actions: list[PlannedAction] = []
-        raw_actions = body.get("actions")
-        if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= MAX_ACTIONS:
-            err("actions", f"required: a list of 1 to {MAX_ACTIONS} actions")
-            raw_actions = []
-        for i, a in enumerate(raw_actions):
-            if not isinstance(a, dict):
-                err(f"actions[{i}]", "must be an object with operation and resourceId")
-                continue
-            op = operation_named(str(a.get("operation", "")))
-            if op is None:
-                err(f"actions[{i}].operation", f"one of {', '.join(o.value for o in Operation)}")
-            elif op not in caller.operations:
-                err(f"actions[{i}].operation", f"{caller.name} may propose only "
-                    f"{', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)")
-                op = None
-            try:
-                ref = ResourceRef.parse(str(a.get("resourceId", "")))
-            except ValueError as e:
-                err(f"actions[{i}].resourceId", str(e))
-                continue
-            allowed = self.c.settings.allowed_scopes
-            if not in_scopes(ref, allowed):
-                err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
-            elif not in_scopes(ref, caller.scopes):
-                err(f"actions[{i}].resourceId", f"VM {ref.name} in {ref.resource_group} is outside the scopes "
-                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)")
-            elif op is not None:
-                actions.append(PlannedAction(op, ref))
+        actions = self._actions(body.get("actions"), caller, err)
         mode = body.get("mode", "review")
         if mode != "review":
             err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
@@ -157,9 +135,43 @@ class PlansApi:
                            actions=tuple(actions), requested_by=requester, policy=policy, thread=thread,
                            mode=Mode.REVIEW, source=Source.API)
 
+    def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:
+        """The body's actions, each an operation the caller may propose on a VM inside both its scopes and the bot's."""
+        actions: list[PlannedAction] = []
+        if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= MAX_ACTIONS:
+            err("actions", f"required: a list of 1 to {MAX_ACTIONS} actions")
+            raw_actions = []
+        for i, a in enumerate(raw_actions):
+            if not isinstance(a, dict):
+                err(f"actions[{i}]", "must be an object with operation and resourceId")
+                continue
+            try:
+                op: Operation | None = Operation.parse(str(a.get("operation", "")))
+            except ValueError:
+                op = None
+                err(f"actions[{i}].operation", f"one of {', '.join(OPERATION_WORDS)}")
+            if op is not None and op not in caller.operations:
+                err(f"actions[{i}].operation", f"{caller.name} may propose only "
+                    f"{', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)")
+                op = None
+            try:
+                ref = ResourceRef.parse(str(a.get("resourceId", "")))
+            except ValueError as e:
+                err(f"actions[{i}].resourceId", str(e))
+                continue
+            allowed = self.allowed_scopes
+            if not in_scopes(ref, allowed):
+                err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
+            elif not in_scopes(ref, caller.scopes):
+                err(f"actions[{i}].resourceId", f"VM {ref.name} in {ref.resource_group} is outside the scopes "
+                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)")
+            elif op is not None:
+                actions.append(PlannedAction(op, ref))
+        return actions
+
     def _policy(self, body: dict[str, Any], err: Any) -> ConsentPolicy | None:
         """The configured policy, tightened as the body asks (never loosened: 400 naming the field)."""
-        base = self.c.settings.policy
+        base = self.policy
         approvers, required, expiry = body.get("approvers"), body.get("approvalsRequired"), body.get("expiresInMinutes")
         ok = True
         if approvers is not None and (not isinstance(approvers, list) or not approvers
@@ -193,12 +205,12 @@ class PlansApi:
             return None
         # the bot's Bot Framework token goes with every call to this URL: only hosts the bot trusts, never one
         # the caller picks freely (https only; TEAMS_SERVICE_URL or under a TEAMS_SERVICE_URLS prefix)
-        service_url = target.get("serviceUrl") or self.c.settings.teams_service_url
-        if not self.c.settings.service_urls.allows(service_url):
+        service_url = target.get("serviceUrl") or self.teams.teams_service_url
+        if not self.teams.service_urls.allows(service_url):
             err("target.serviceUrl", UNTRUSTED_MESSAGE)
             return None
         tenant = target.get("tenantId") or claims.get("tid")
-        if str(tenant) not in self.c.settings.allowed_tenants:
+        if str(tenant) not in self.teams.allowed_tenants:
             err("target.tenantId", "must be a tenant the bot serves (ALLOWED_TENANTS); leave it out for the caller's own")
             return None
         if "channelId" in target:
@@ -206,12 +218,13 @@ class PlansApi:
             if not isinstance(channel, str) or not channel.startswith("19:"):
                 err("target.channelId", "a Teams channel id (19:...@thread.tacv2)")
                 return None
-            return Thread(service_url, channel, str(tenant), "channel")
+            return Thread(service_url, channel, str(tenant), ThreadKind.CHANNEL)
         conversation = target.get("conversationId")
         if not isinstance(conversation, str) or not conversation:
             err("target.conversationId", "a Teams conversation id")
             return None
-        kind = "channel" if ";messageid=" in conversation else "personal" if conversation.startswith("a:") else "groupChat"
+        kind = (ThreadKind.CHANNEL if ";messageid=" in conversation
+                else ThreadKind.PERSONAL if conversation.startswith("a:") else ThreadKind.GROUP_CHAT)
         return Thread(service_url, conversation, str(tenant), kind)
 
 

@@ -21,6 +21,7 @@ from ...domain.plan import (
     ResourceRef,
     Source,
     Thread,
+    ThreadKind,
 )
 from ...ports import MessageKind, OutboxMessage
 
@@ -47,7 +48,8 @@ def thread_to_dict(t: Thread | None) -> dict[str, Any] | None:
 
 
 def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
-    return None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], t["kind"], t.get("card_activity_id"))
+    return None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]),
+                                         t.get("card_activity_id"))
 
 
 def message_data(m: OutboxMessage) -> str:

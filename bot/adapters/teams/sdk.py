@@ -22,17 +22,17 @@ class BotbuilderEndpoint:
 
 def build(settings: Settings, render: CardRenderer) -> SdkParts:
     auth, adapter = create_adapter(
-        settings.app_id,
-        settings.app_password,
-        settings.app_type,
-        settings.app_tenant_id,
-        settings.channel,
-        settings.ca_bundle,
-        settings.outbound_timeout,
+        settings.teams.app_id,
+        settings.teams.app_password,
+        settings.teams.app_type,
+        settings.teams.app_tenant_id,
+        settings.teams.channel,
+        settings.azure.ca_bundle,
+        settings.limits.outbound_timeout,
     )
-    bot_id = f"28:{settings.app_id}" if settings.app_id else "28:sre-consent-bot"
+    bot_id = f"28:{settings.teams.app_id}" if settings.teams.app_id else "28:sre-consent-bot"
     notifier = TeamsNotifier(
-        auth, adapter.create_claims_identity(settings.app_id or ""), render, bot_id, settings.service_urls, attempts=1
+        auth, adapter.create_claims_identity(settings.teams.app_id or ""), render, bot_id, settings.teams.service_urls, attempts=1
     )  # one try per send: the outbox worker tries again, durably
     return SdkParts(
         notifier=notifier, endpoint_for=lambda c: BotbuilderEndpoint(adapter, ConsentBot(c)), close=auth.close, auth=auth, adapter=adapter

@@ -1,0 +1,113 @@
+"""Typed settings from the environment (and `.env`), validated at start-up with one clear line per problem.
+
+One module per concern, each declaring its settings and parsing and validating them on its own: teams (listening,
+the bot's identity, channel authentication, SSO, Bot Connector hosts), azure (the agent identity, Azure endpoints,
+CAs, scopes), policy (approvals, expiries, buttons, response plans), api (callers of /api/plans, /api/incidents
+authentication), limits (rate limits, timeouts, retries), store (plans and leases), observability (logs, traces,
+metrics), and manifest (the Teams app package). `Settings` holds one of each but the manifest's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import api, azure, limits, manifest, observability, policy, store, teams
+from .api import ApiSettings
+from .azure import AzureSettings
+from .limits import LimitSettings
+from .manifest import ManifestSettings
+from .observability import ObservabilitySettings
+from .policy import PolicySettings, Where
+from .reader import ConfigError, Reader, Setting
+from .store import StoreSettings
+from .teams import CHANNEL_SETTINGS, LOOPBACK_HOSTS, ChannelEndpoints, TeamsSettings
+
+# Every setting the bot reads, by concern; README and .env.example document the same list (scripts/settings_docs.py).
+SETTINGS: tuple[Setting, ...] = (
+    *teams.SETTINGS,
+    *azure.SETTINGS,
+    *policy.SETTINGS,
+    *api.SETTINGS,
+    *limits.SETTINGS,
+    *store.SETTINGS,
+    *observability.SETTINGS,
+    *manifest.SETTINGS,
+)
+
+__all__ = [
+    "CHANNEL_SETTINGS",
+    "LOOPBACK_HOSTS",
+    "SETTINGS",
+    "ApiSettings",
+    "AzureSettings",
+    "ChannelEndpoints",
+    "ConfigError",
+    "LimitSettings",
+    "ManifestSettings",
+    "ObservabilitySettings",
+    "PolicySettings",
+    "Setting",
+    "Settings",
+    "StoreSettings",
+    "TeamsSettings",
+    "check_serving",
+    "serving_problems",
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The bot's settings, one group per concern."""
+
+    teams: TeamsSettings
+    azure: AzureSettings
+    policy: PolicySettings
+    api: ApiSettings
+    limits: LimitSettings
+    store: StoreSettings
+    observability: ObservabilitySettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
+        """Read and validate every group; raises ConfigError listing every problem (`problems`), each naming its
+        setting.
+
+        `serving` adds what only a running bot needs: Bot Framework authentication (see `check_serving`) and a
+        consent policy that some set of approvers can satisfy."""
+        problems: list[str] = []
+
+        def reader(declared: tuple[Setting, ...]) -> Reader:
+            return Reader(env, declared, problems)
+
+        az = AzureSettings.read(reader(azure.SETTINGS))
+        tm = TeamsSettings.read(reader(teams.SETTINGS), az.tenant_id)
+        settings = cls(
+            teams=tm,
+            azure=az,
+            policy=PolicySettings.read(
+                reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls)
+            ),
+            api=ApiSettings.read(reader(api.SETTINGS), tm.sso_app_id_uri, tm.sso_client_id, az.allowed_scopes),
+            limits=LimitSettings.read(reader(limits.SETTINGS)),
+            store=StoreSettings.read(reader(store.SETTINGS)),
+            observability=ObservabilitySettings.read(reader(observability.SETTINGS)),
+        )
+        if serving and not problems:
+            problems.extend(serving_problems(settings))
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+
+def serving_problems(settings: Settings) -> list[str]:
+    """What makes a valid configuration unable to work as a bot: no channel authentication, or a consent policy
+    that no one can satisfy."""
+    return policy.serving_problems(bool(settings.teams.app_id) or settings.teams.anonymous_allowed, settings.policy.consent)
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve without Bot Framework authentication (unless anonymous mode was asked for) or with a consent
+    policy no one can satisfy."""
+    if problems := serving_problems(settings):
+        raise ConfigError(problems)
