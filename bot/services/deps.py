@@ -30,8 +30,7 @@ class Deps:
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
-    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
-              **detail: str) -> AuditEvent:
+    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved."""
         return AuditEvent(
             at=self.clock.now(),
@@ -44,14 +43,22 @@ class Deps:
             detail=detail,
         )
 
-    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
-                     **detail: str) -> None:
+    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> None:
         """Append one audit event on its own (a refusal: nothing else changes)."""
         async with self.store.unit_of_work() as uow:
             uow.record(self.event(plan, actor, event, before, **detail))
 
-    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, *, card: bool = False,
-                     reply: str | None = None, **detail: str) -> Plan:
+    async def commit(
+        self,
+        before: Plan,
+        after: Plan,
+        actor: Person,
+        event: AuditEventName,
+        *,
+        card: bool = False,
+        reply: str | None = None,
+        **detail: str,
+    ) -> Plan:
         """One transition as one unit of work: compare-and-set `after` over `before`, its audit event, and its messages
         (the card updated in place when `card`, `reply` in the thread). Raises ConcurrentUpdate if someone else won:
         then nothing is written."""

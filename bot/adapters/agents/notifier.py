@@ -114,8 +114,11 @@ class AgentsNotifier:
         user = thread.conversation_id.removeprefix(PERSONAL_CHAT)
         client = await self._client(thread.service_url)
         params = ConversationParameters(
-            is_group=False, agent=ChannelAccount(id=self._bot_id), members=[ChannelAccount(id=user)],
-            tenant_id=thread.tenant_id, channel_data={"tenant": {"id": thread.tenant_id}},
+            is_group=False,
+            agent=ChannelAccount(id=self._bot_id),
+            members=[ChannelAccount(id=user)],
+            tenant_id=thread.tenant_id,
+            channel_data={"tenant": {"id": thread.tenant_id}},
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
         return Thread(thread.service_url, created.id, thread.tenant_id, ThreadKind.PERSONAL)

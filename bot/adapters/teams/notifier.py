@@ -37,8 +37,15 @@ CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 class TeamsNotifier:
     """Notifier over the Bot Connector."""
 
-    def __init__(self, auth: CachingBotFrameworkAuthentication, claims_identity: Any, render: CardRenderer,
-                 bot_id: str, trusted: ServiceUrlPolicy, attempts: int = 4) -> None:
+    def __init__(
+        self,
+        auth: CachingBotFrameworkAuthentication,
+        claims_identity: Any,
+        render: CardRenderer,
+        bot_id: str,
+        trusted: ServiceUrlPolicy,
+        attempts: int = 4,
+    ) -> None:
         self._auth, self._claims, self._render = auth, claims_identity, render
         self._bot_id = bot_id
         self._trusted = trusted
@@ -50,9 +57,11 @@ class TeamsNotifier:
         # an authenticated activity came from (the channel's token vouched for it). Checked here, for every
         # call, whatever stored the URL (API, response plan, an old row in the store).
         if not (self._trusted.allows(service_url) or self._auth.vouched(service_url)):
-            raise UntrustedServiceUrl(f"refused to call the Bot Connector at an untrusted service URL "
-                                      f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
-                                      f"not from an authenticated activity)")
+            raise UntrustedServiceUrl(
+                f"refused to call the Bot Connector at an untrusted service URL "
+                f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
+                f"not from an authenticated activity)"
+            )
         factory = self._auth.create_connector_factory(self._claims)
         return await factory.create(service_url, self._auth.get_originating_audience())
 
@@ -81,8 +90,9 @@ class TeamsNotifier:
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
-                        summary=f"Execution plan: {plan.title}")
+        return Activity(
+            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
+        )
 
     async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread
@@ -110,7 +120,10 @@ class TeamsNotifier:
         client = await self._client(channel.service_url)
         activity = Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
         params = ConversationParameters(
-            is_group=True, bot=ChannelAccount(id=self._bot_id), tenant_id=channel.tenant_id, activity=activity,
+            is_group=True,
+            bot=ChannelAccount(id=self._bot_id),
+            tenant_id=channel.tenant_id,
+            activity=activity,
             channel_data={"channel": {"id": channel.conversation_id}, "tenant": {"id": channel.tenant_id}},
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
@@ -124,8 +137,11 @@ class TeamsNotifier:
         user = thread.conversation_id.removeprefix(PERSONAL_CHAT)
         client = await self._client(thread.service_url)
         params = ConversationParameters(
-            is_group=False, bot=ChannelAccount(id=self._bot_id), members=[ChannelAccount(id=user)],
-            tenant_id=thread.tenant_id, channel_data={"tenant": {"id": thread.tenant_id}},
+            is_group=False,
+            bot=ChannelAccount(id=self._bot_id),
+            members=[ChannelAccount(id=user)],
+            tenant_id=thread.tenant_id,
+            channel_data={"tenant": {"id": thread.tenant_id}},
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
         return Thread(thread.service_url, created.id, thread.tenant_id, ThreadKind.PERSONAL)
