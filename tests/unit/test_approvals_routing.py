@@ -14,6 +14,7 @@ from bot.adapters.conversation.roster import Roster
 from bot.adapters.conversation.turn import Incoming, Sender
 from bot.config import ConfigError, Settings
 from bot.domain import messages, transitions
+from bot.domain.audit import AuditEventName
 from bot.domain.plan import Thread
 from bot.domain.scope import Scope
 from bot.ports import CARD_LINK, PERSONAL_CHAT, ConversationRef, MessageKind
@@ -132,7 +133,7 @@ async def test_proposing_writes_the_card_and_the_notes_in_one_unit_of_work_and_a
     assert kinds[1] == (MessageKind.NOTE, PERSONAL.conversation_id, "act-1")  # the requester's link answers the command
     assert {m.key for m in store.messages()} == {store.messages()[0].key}  # every note is ordered after the card
     denied = transitions.deny(plan, BOB, plan.content_hash, NOW, True, "change freeze")
-    await deps.commit(plan, denied, BOB, "plan_denied")
+    await deps.commit(plan, denied, BOB, AuditEventName.PLAN_DENIED)
     told = store.messages()[-1]
     assert told.kind is MessageKind.TEXT and told.thread == PERSONAL
     assert "denied by Bob Reader" in (told.text or "") and "change freeze" in (told.text or "")
