@@ -16,6 +16,7 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
@@ -83,10 +84,12 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
     if settings.store.kind == "azure-tables":
         client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
         if settings.store.connection_string:
-            return TableStore.from_connection_string(settings.store.connection_string, settings.store.table_prefix,
-                                                     owner=owner, lease_seconds=lease_seconds, **client)
-        return TableStore.from_account_url(settings.store.account_url, agent_credential, settings.store.table_prefix,
-                                           owner=owner, lease_seconds=lease_seconds, **client)
+            return TableStore.from_connection_string(
+                settings.store.connection_string, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
+            )
+        return TableStore.from_account_url(
+            settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
+        )
     return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
 
 
@@ -101,40 +104,97 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
 
     broker = AzureCredentialBroker(
-        tenant_id=settings.azure.tenant_id, authority_host=settings.azure.authority_host,
-        agent_client_id=settings.azure.agent_client_id or None, agent_client_secret=settings.azure.agent_client_secret or None,
-        obo_client_id=settings.teams.sso_client_id or None, obo_client_secret=settings.teams.sso_client_secret or None,
-        user_scope=f"{settings.azure.arm_endpoint}/user_impersonation", ca_bundle=settings.azure.ca_bundle,
+        tenant_id=settings.azure.tenant_id,
+        authority_host=settings.azure.authority_host,
+        agent_client_id=settings.azure.agent_client_id or None,
+        agent_client_secret=settings.azure.agent_client_secret or None,
+        obo_client_id=settings.teams.sso_client_id or None,
+        obo_client_secret=settings.teams.sso_client_secret or None,
+        user_scope=f"{settings.azure.arm_endpoint}/user_impersonation",
+        ca_bundle=settings.azure.ca_bundle,
         timeout=settings.limits.outbound_timeout,
     )
     store = make_store(settings, broker.agent())
-    runner = ArmRunner(settings.azure.arm_endpoint, broker.agent(), settings.azure.default_subscription_id,
-                       ca_bundle=settings.azure.ca_bundle, polling_interval=settings.azure.arm_polling_interval)
+    runner = ArmRunner(
+        settings.azure.arm_endpoint,
+        broker.agent(),
+        settings.azure.default_subscription_id,
+        ca_bundle=settings.azure.ca_bundle,
+        polling_interval=settings.azure.arm_polling_interval,
+    )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
     sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
     notifier = sdk.notifier
     directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
-    deps = Deps(store=store, audit=store, runner=runner, broker=broker,
-                clock=clock, tasks=tasks, allowed_tenants=settings.teams.allowed_tenants, directory=directory,
-                allowed_scopes=settings.azure.allowed_scopes, home_subscription=settings.azure.default_subscription_id,
-                alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle))
+    deps = Deps(
+        store=store,
+        audit=store,
+        runner=runner,
+        broker=broker,
+        clock=clock,
+        tasks=tasks,
+        allowed_tenants=settings.teams.allowed_tenants,
+        directory=directory,
+        allowed_scopes=settings.azure.allowed_scopes,
+        home_subscription=settings.azure.default_subscription_id,
+        alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+    )
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
-    options = BotOptions(settings.policy.consent, settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri,
-                         settings.policy.allow_guests, settings.limits.rate_person_per_minute,
-                         settings.limits.rate_conversation_per_minute)
-    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
-    outbox = OutboxWorker(store, notifier, deps, metrics, max_attempts=settings.limits.outbox_max_attempts,
-                          max_backoff=settings.limits.outbox_max_backoff, owner=store.leases.owner,
-                          claim_seconds=settings.store.execution_lease_seconds)
+    options = BotOptions(
+        settings.policy.consent,
+        settings.teams.oauth_connection_name,
+        settings.teams.sso_app_id_uri,
+        settings.policy.allow_guests,
+        settings.limits.rate_person_per_minute,
+        settings.limits.rate_conversation_per_minute,
+    )
+    approvals = Approvals(
+        ApprovalsChannel(
+            settings.policy.approvals_channel,
+            settings.teams.teams_service_url,
+            settings.azure.tenant_id or settings.teams.app_tenant_id,
+        ),
+        getattr(notifier, "roster", None),
+        store,
+        is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
+        group_members=directory.group_members,
+    )
+    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
+    outbox = OutboxWorker(
+        store,
+        notifier,
+        deps,
+        metrics,
+        max_attempts=settings.limits.outbox_max_attempts,
+        max_backoff=settings.limits.outbox_max_backoff,
+        owner=store.leases.owner,
+        claim_seconds=settings.store.execution_lease_seconds,
+    )
     store.subscribe(outbox.committed)
-    container = Container(settings, deps, store, tasks, sdk, conversation, sdk.endpoint_for(conversation), runner, broker,
-                          validator, metrics, outbox,
-                          InboxWorker(store, alert_processor(deps, settings.policy, settings.api),
-                                      max_attempts=settings.limits.outbox_max_attempts,
-                                      max_backoff=settings.limits.outbox_max_backoff), notifier)
+    container = Container(
+        settings,
+        deps,
+        store,
+        tasks,
+        sdk,
+        conversation,
+        sdk.endpoint_for(conversation),
+        runner,
+        broker,
+        validator,
+        metrics,
+        outbox,
+        InboxWorker(
+            store,
+            alert_processor(deps, settings.policy, settings.api),
+            max_attempts=settings.limits.outbox_max_attempts,
+            max_backoff=settings.limits.outbox_max_backoff,
+        ),
+        notifier,
+    )
     return container
 
 

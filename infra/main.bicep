@@ -49,6 +49,9 @@ param responsePlansFile string = ''
 @description('Path on the web app of the JSON file of the agent apps that may call POST /api/plans ({"callers": [{"appId", "name", "scopes", "operations"}]}), like responsePlansFile. Empty: no app may submit plans.')
 param apiCallersFile string = ''
 
+@description('Teams channel id (19:...@thread.tacv2) where plans asked where no approver can act (a personal chat, a chat without approvers) are posted. Empty: such plans stay where they were asked, and the requester is told nobody can approve them there.')
+param approvalsChannel string = ''
+
 param appServiceSku string = 'B1'
 param botSku string = 'F0'
 
@@ -151,6 +154,11 @@ resource deliveriesTable 'Microsoft.Storage/storageAccounts/tableServices/tables
   name: '${storeTablePrefix}deliveries'
 }
 
+resource conversationsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${storeTablePrefix}conversations'  // people's 1:1 chats with the bot (for private notes to approvers)
+}
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: take('${baseName}-kv-${uniqueString(resourceGroup().id)}', 24)
   location: location
@@ -244,6 +252,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'API_CALLERS_FILE', value: apiCallersFile }
+        { name: 'APPROVALS_CHANNEL', value: approvalsChannel }
         // several instances and slot swaps share Table Storage; SQLite on /home (an SMB share) would not do
         { name: 'STORE', value: 'azure-tables' }
         { name: 'AZURE_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.table }

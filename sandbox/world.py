@@ -179,6 +179,11 @@ class World:
     def bot(self) -> App:
         return self.apps["sre-consent-bot"]
 
+    @property
+    def approvals_channel(self) -> Channel:
+        """The SRE team's Approvals channel (APPROVALS_CHANNEL of `make run`)."""
+        return next(c for c in self.channels if c.channel_name == "Approvals")
+
     def user(self, name: str) -> User:
         return self.users[name]
 
@@ -247,7 +252,13 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
             team_name="SRE",
             channel_id="19:sandbox-incidents@thread.tacv2",
             channel_name="Incidents",
-        )
+        ),
+        Channel(  # APPROVALS_CHANNEL of `make run`: plans asked where no approver can act are posted here
+            team_id="19:sandbox-sre-team@thread.tacv2",
+            team_name="SRE",
+            channel_id="19:sandbox-approvals@thread.tacv2",
+            channel_name="Approvals",
+        ),
     ]
     return World(
         users=users,
