@@ -25,7 +25,7 @@ from sandbox.world import User
 
 from ..integration.harness import RunningBot, Teams, find_action
 from .conftest import FUZZ, count
-from .guard import assert_invoke_ok, assert_preserved, settle, snapshot
+from .guard import assert_invoke_ok, assert_preserved, settle, snapshot, starting_snapshot
 from .strategies import JSON, TEXT
 from .tokens import mutated_token
 
@@ -120,7 +120,7 @@ async def test_no_click_decides_without_a_valid_authorised_approval(
     who: str, click: dict[str, Any], sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, plans: World
 ) -> None:
     count("invoke: value/data")
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     user = _stranger(sandbox) if who == "stranger" else sandbox.world.user(who)
     data = _resolve(click["data"], plans)
     if _decides(who, click["verb"], data, plans):
@@ -168,7 +168,7 @@ async def test_no_mutated_sso_token_lends_rights(
     (claims, header, signature, algorithm; signed by the simulator's key or a forged one): refused, no change."""
     count("sso tokens")
     token = data.draw(mutated_token(sso_base, sandbox.entra.keys, _sso_others(sandbox), sandbox.entra.issued))
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     alice = sandbox.world.user("alice")
     activity = driver.invoke(
         alice, plans.chat2, plans.chat2.id, plans.credentials_card, "grant", dict(plans.credentials), token=token, connection_name="sso"
