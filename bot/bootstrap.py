@@ -58,6 +58,10 @@ class Container:
         """The SDK's adapter (botbuilder: CloudAdapter; agents: None, its CloudAdapter lives in the endpoint)."""
         return self.sdk.adapter
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """What pretty printers (a failing test's report) show: the settings (secrets left out), not every part."""
+        p.text(f"Container(settings={self.settings!r})")
+
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
         waiting in the inbox, no message waiting in the outbox (dead letters aside)."""

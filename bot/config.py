@@ -227,6 +227,11 @@ class Settings:
     storage_connection_string: str = field(repr=False, default="")
     store_table_prefix: str = "sreconsent"
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Pretty printers (IPython's; Hypothesis' in a failing test's report) show every field of a dataclass,
+        secrets included, unless the class prints itself: as its repr, which leaves out the repr=False secrets."""
+        p.text(repr(self))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:
         """Read and validate; raises ConfigError listing every problem (`problems`), each naming its setting.
