@@ -9,6 +9,7 @@ fuzzing bot's response plans are all in review mode, so an accepted alert cannot
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,9 @@ from sandbox.driver import TeamsDriver
 from sandbox.monitor import alert_payload
 from sandbox.reprs import PrintsOwnRepr
 
-from ..integration.harness import RunningBot
+from ..integration.harness import RunningBot, eventually
 from .conftest import FUZZ, count
-from .guard import assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot, starting_snapshot
+from .guard import SETTLE_SECONDS, assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot, starting_snapshot
 from .strategies import JSON, mutated
 
 CHANNEL = "19:sandbox-fuzz@thread.tacv2"
@@ -140,3 +141,34 @@ async def test_an_expiry_too_large_for_a_clock_is_a_400_naming_the_field(
         status, answer = r.status, await r.json(content_type=None)
     assert status == 400, answer
     assert [e["field"] for e in answer["errors"]] == ["expiresInMinutes"]
+
+
+async def test_an_example_starts_once_the_work_left_by_the_one_before_is_done(
+    sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path
+) -> None:
+    """Found by the fuzzer: an example whose settle() ran out of time failed, and the next example (Hypothesis
+    shrinking the first) saw the first one's plan saved again (its card posted late: version 1 -> 2) and reported
+    a second, unreproducible failure. Each example's snapshot is now taken once the bot is idle."""
+    sandbox.connector.set_outage(True)  # Teams answers 502: the alert's thread and card wait in the outbox
+    try:
+        status, text = await _post(driver, f"{bot.url}/api/incidents?code={sandbox.webhook_secret}", _valid_alert(sandbox), {})
+        assert status == 202, text
+
+        async def retried() -> bool:  # the plan is stored and its thread failed twice: the next try is >= 0.5 s away
+            conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+            try:
+                return (
+                    conn.execute("SELECT COUNT(*) FROM plans").fetchone()[0] == 1
+                    and (conn.execute("SELECT MAX(attempts) FROM outbox").fetchone()[0] or 0) >= 2
+                )
+            finally:
+                conn.close()
+
+        await eventually(retried, "the alert's plan stored and its thread tried twice", timeout=SETTLE_SECONDS)
+    finally:
+        sandbox.connector.set_outage(False)
+    before = await starting_snapshot(bot, store_path, sandbox)  # the next example, while that card still waits
+    status, _ = await _post(driver, f"{bot.url}/api/incidents?code=wrong", _valid_alert(sandbox), {})
+    assert status == 401
+    await settle(bot)
+    assert_preserved(before, snapshot(store_path, sandbox), sandbox)
