@@ -5,7 +5,9 @@ Profiles (chosen with the environment variable HYPOTHESIS_PROFILE; `make test` u
   and gives the same examples on every run;
 - `fuzz`: at least FUZZ_EXAMPLES examples per surface (default 10,000), randomized.
 Both turn the deadline off (examples go over HTTP through the running bot, on shared CPUs) and keep no example
-database (nothing written into the work tree).
+database (nothing written into the work tree). The examples run per surface are printed at the end; under `fuzz`
+a surface below FUZZ_EXAMPLES fails the run. FUZZ_SETTLE_SECONDS (default 300) is how long an example waits for the
+bot's background work before failing with what is still pending (guard.settle).
 """
 
 from __future__ import annotations
