@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -85,4 +87,4 @@ async def test_any_message_gets_an_answer_and_at_most_a_plan_waiting_for_consent
     assert len(added) <= 1
     if added:
         assert user.tenant_id == sandbox.world.home_tenant_id
-        assert snapshot(store_path, sandbox).plans[added[0]][2]["requested_by"]["object_id"] == user.object_id
+        assert json.loads(snapshot(store_path, sandbox).plans[added[0]][2])["requested_by"]["object_id"] == user.object_id
