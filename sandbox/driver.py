@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from .reprs import PrintsOwnRepr
 from .world import Channel, User
 
 BOT_ID = "28:sandbox-sre-consent-bot"
@@ -114,7 +115,7 @@ class InvokeResult:
 
 
 @dataclass
-class TeamsDriver:
+class TeamsDriver(PrintsOwnRepr):
     """Plays the Teams client for simulated users against a bot's `/api/messages`."""
 
     bot_url: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .registrations import BotRegistration, Registrations, load
+from .reprs import PrintsOwnRepr
 
 _NAMESPACE = uuid.UUID("5b0c7f9e-2f4c-4a86-9d51-6f2b1d7c0a11")
 
@@ -64,7 +65,7 @@ class User:
 
 
 @dataclass
-class App:
+class App(PrintsOwnRepr):
     """An Entra application registration and its service principal."""
 
     name: str
