@@ -18,6 +18,7 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
+from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
@@ -61,10 +62,18 @@ class Container:
         """The SDK's adapter (botbuilder: CloudAdapter; agents: None, its CloudAdapter lives in the endpoint)."""
         return self.sdk.adapter
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """What pretty printers (a failing test's report) show: the settings (secrets left out), not every part."""
+        p.text(f"Container(settings={self.settings!r})")
+
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
-        waiting in the inbox, no message waiting in the outbox (dead letters aside)."""
-        return self.tasks.pending == 0 and await self.inbox.idle() and await self.outbox.idle() and self.tasks.pending == 0
+        waiting in the inbox, no message waiting in the outbox (dead letters aside).
+
+        Looked at in the direction work flows (an alert's commit may start a task, an execution; a task writes
+        messages; the outbox sends them), so work moving downstream meanwhile is still seen: a task started by an
+        alert and ending while the outbox was read (its result message written just after) is not missed."""
+        return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
         await self.inbox.stop()
@@ -153,7 +162,18 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         settings.limits.rate_person_per_minute,
         settings.limits.rate_conversation_per_minute,
     )
-    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier)
+    approvals = Approvals(
+        ApprovalsChannel(
+            settings.policy.approvals_channel,
+            settings.teams.teams_service_url,
+            settings.azure.tenant_id or settings.teams.app_tenant_id,
+        ),
+        getattr(notifier, "roster", None),
+        store,
+        is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
+        group_members=directory.group_members,
+    )
+    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
     outbox = OutboxWorker(
         store,
         notifier,

@@ -21,6 +21,11 @@ class MessageKind(str, Enum):
     UPDATE_CARD = "update_card"  # update the plan's card in place (the newest state only: updates coalesce)
     TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
     OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
+    NOTE = "note"  # a message about a plan to `thread` (not the plan's): CARD_LINK in `text` becomes a link to its card
+
+
+CARD_LINK = "{card_link}"  # NOTE: replaced, when sent, by the deep link to the plan's card as posted
+PERSONAL_CHAT = "personal-chat-with:"  # conversation id of a 1:1 chat to create first (then the user's object id)
 
 
 PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD message has not created yet
@@ -128,6 +133,30 @@ class Notifier(Protocol):
         ...
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None: ...
+    async def open_personal(self, thread: Thread) -> Thread:
+        """The 1:1 chat with the user of a PERSONAL_CHAT thread, created through the Bot Connector (the app must be
+        installed for them: Teams answers 403 or 404 otherwise)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    """A person's 1:1 chat with the bot, as Teams told the bot about it (install, conversation update, a message)."""
+
+    tenant_id: str
+    object_id: str  # the person's Entra object id (aadObjectId)
+    conversation_id: str
+    service_url: str
+    user_id: str = ""  # the person's Teams id (29:...), when known
+
+
+class ConversationRefs(Protocol):
+    """Where each person's 1:1 chat with the bot is (so approvers can be told privately); not part of units of work:
+    each write stands alone and repeats harmlessly."""
+
+    async def remember(self, ref: ConversationRef) -> None: ...
+    async def forget(self, tenant_id: str, object_id: str) -> None: ...
+    async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None: ...
 
 
 class Credential(Protocol):

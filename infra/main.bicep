@@ -57,6 +57,9 @@ param store string = 'azure-tables'
 @allowed(['botbuilder', 'agents'])
 param botSdk string = 'botbuilder'
 
+@description('Teams channel id (19:...@thread.tacv2) where plans asked where no approver can act (a personal chat, a chat without approvers) are posted. Empty: such plans stay where they were asked, and the requester is told nobody can approve them there.')
+param approvalsChannel string = ''
+
 param appServiceSku string = 'B1'
 param botSku string = 'F0'
 
@@ -158,6 +161,11 @@ resource plansTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023
 resource deliveriesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: '${storeTablePrefix}deliveries'
+}
+
+resource conversationsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: '${storeTablePrefix}conversations'  // people's 1:1 chats with the bot (for private notes to approvers)
 }
 
 // The alert inbox (INBOX_QUEUE_NAME) and its poison queue, named as Azure Functions names them (<name>-poison)
@@ -272,6 +280,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'API_CALLERS_FILE', value: apiCallersFile }
         { name: 'BOT_SDK', value: botSdk }
+        { name: 'APPROVALS_CHANNEL', value: approvalsChannel }
         // several instances and slot swaps share Table Storage and the inbox queue; SQLite on /home (an SMB share) would not do
         { name: 'STORE', value: store }
         { name: 'AZURE_STORAGE_ACCOUNT_URL', value: storage.properties.primaryEndpoints.table }

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from .keys import KeySet
+from .reprs import PrintsOwnRepr
 
 CHANNEL_TOKEN_ISSUER = "https://api.botframework.com"  # the public cloud's value, kept as is
 ENDORSEMENTS = ["msteams"]  # the channels our keys may sign for
@@ -30,13 +31,13 @@ TOKEN_LIFETIME = 3600  # the doc's tokens live about an hour
 
 
 @dataclass
-class ChannelIssuer:
+class ChannelIssuer(PrintsOwnRepr):
     """OpenID metadata and endorsed JWKS of the channel token issuer, and the tokens it signs."""
 
     keys: KeySet = field(default_factory=KeySet)
     clock: Callable[[], float] = time.time
     base_url: str = ""  # set by the runner once the port is known
-    issued: list[str] = field(default_factory=list)  # every token minted, so tests can prove none leaks
+    issued: list[str] = field(default_factory=list, repr=False)  # every token minted, so tests can prove none leaks
 
     @property
     def metadata_url(self) -> str:

@@ -98,6 +98,8 @@ def _bot_environment(box: Any, args: argparse.Namespace, port: int) -> dict[str,
     }
     if args.anonymous:
         env.update(box.anonymous_environment())
+    else:  # plans asked in a personal chat go to the SRE team's Approvals channel (the Playground shows no channels)
+        env.setdefault("APPROVALS_CHANNEL", box.world.approvals_channel.channel_id)
     return env
 
 
@@ -240,13 +242,18 @@ def add_commands(sub: Any) -> None:
     wa.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     wa.add_argument("--history", action="store_true", help="print what is already there first, every version")
     for name, p in dsub.choices.items():
-        if name != "watch":
-            p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory")
+        p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory"
+                       + (" (watch: whose 1:1 chat --personal follows)" if name == "watch" else ""))
         if name != "say":
             p.add_argument("--plan", help="the plan's id (any plan, finished ones included)")
         place = p.add_mutually_exclusive_group()
         place.add_argument("--chat", default=DEMO_CHAT, help=f"the group chat (default {DEMO_CHAT})")
         place.add_argument("--channel", action="store_true", help="the incidents channel (its threads)")
+        place.add_argument("--approvals", action="store_true", help="the approvals channel (APPROVALS_CHANNEL, its threads)")
+        place.add_argument("--personal", action="store_true", help="the user's 1:1 chat with the bot (no mention needed)")
+    for verb, text in (("install", "install the app for the user (personal scope): Teams tells the bot"),
+                       ("uninstall", "remove the app for the user: Teams tells the bot")):
+        dsub.add_parser(verb, help=text).add_argument("--as", dest="user", default="carol", help="demo user")
     _add_alert(dsub)
     dr.set_defaults(fn=cmd_driver)
 

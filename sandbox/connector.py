@@ -1,8 +1,10 @@
 """A loopback Bot Connector (the Teams side of `serviceUrl`).
 
 Serves the REST subset of https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference:
-create conversation (a new channel thread),
-send, reply, update, delete, and members. Every call is recorded so tests can assert what the bot
+create conversation (a new channel thread, or a 1:1 chat with
+someone the app is installed for), send, reply, update, delete, and members (a personal chat lists its one person).
+The app's installations per person are kept here, as Teams keeps them (`/sandbox/installations`).
+Every call is recorded so tests can assert what the bot
 posted; 429s with `Retry-After` can be injected. Every /v3 call must carry the bot's Entra token for
 `https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.
 """
@@ -66,6 +68,7 @@ class ConnectorSimulator:
     outage: bool = False  # every call answered 502 Bad Gateway (the service is down)
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
+    installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
     _next_id: int = 1_700_000_000_000
 
     def app(self) -> web.Application:
@@ -81,6 +84,8 @@ class ConnectorSimulator:
         r.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         r.add_get("/sandbox/activities", self._list_activities)
         r.add_post("/sandbox/throttle", self._throttle)
+        r.add_post("/sandbox/installations", self._install)
+        r.add_delete("/sandbox/installations/{user}", self._uninstall)
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -110,6 +115,42 @@ class ConnectorSimulator:
     def record_incoming(self, conversation_id: str, activity: dict[str, Any]) -> None:
         """Register an activity the *user* posted (so threads and replies line up)."""
         self.activities[activity["id"]] = PostedActivity(activity["id"], conversation_id, activity, versions=[activity])
+
+    # -- the app installed for people (personal scope) ------------------------------------------------
+    @staticmethod
+    def personal_chat_id(user: User) -> str:
+        """The id of a user's 1:1 chat with the bot (the driver's personal conversation uses the same id)."""
+        return f"a:sandbox-personal-{user.name}"
+
+    def install(self, user: User) -> str:
+        """The app installed for `user` in personal scope: their 1:1 chat with the bot exists from now on."""
+        self.installed[user.object_id] = self.personal_chat_id(user)
+        return self.installed[user.object_id]
+
+    def uninstall(self, user: User) -> None:
+        self.installed.pop(user.object_id, None)
+
+    def _user_named(self, name_or_id: str) -> User | None:
+        return self.world.users.get(name_or_id) or next(
+            (u for u in self.world.users.values() if name_or_id in (u.object_id, u.teams_id)), None)
+
+    async def _install(self, request: web.Request) -> web.Response:
+        user = self._user_named(str((await request.json()).get("user", "")))
+        if user is None:
+            return _not_found("No such user in the sandbox world.")
+        return web.json_response({"conversationId": self.install(user)}, status=201)
+
+    async def _uninstall(self, request: web.Request) -> web.Response:
+        user = self._user_named(unquote(request.match_info["user"]))
+        if user is None:
+            return _not_found("No such user in the sandbox world.")
+        self.uninstall(user)
+        return web.Response(status=204)
+
+    def _personal_member(self, conversation_id: str) -> User | None:
+        """The person of a 1:1 chat with the bot (its only member besides the bot), or None for other conversations."""
+        prefix = "a:sandbox-personal-"
+        return self.world.users.get(conversation_id[len(prefix):]) if conversation_id.startswith(prefix) else None
 
     # -- handlers -----------------------------------------------------------------------------
     def _new_id(self) -> str:
@@ -164,17 +205,29 @@ class ConnectorSimulator:
             if first:
                 self._store(conversation_id, root_id, first, None)
             await self._notify()
-            return web.json_response({"id": conversation_id, "activityId": root_id if first else None}, status=201)
+            return web.json_response(_created(conversation_id, root_id if first else None), status=201)
         members = body.get("members") or []
         if not members:
             return _bad_request("Conversation parameters must name a channel or at least one member.")
-        conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
+        # A 1:1 chat with a user (members=[the user], the tenant): Teams creates it, or answers the existing one, only
+        # when the app is installed for that user; otherwise the call is refused with 403 Forbidden
+        # (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages: "for a
+        # user to receive proactive messages, install the app for the user"). The member may be named by Teams id
+        # (29:...) or Entra object id.
+        user = self._user_named(str(members[0].get("id", ""))) if len(members) == 1 and not body.get("isGroup") else None
+        if user is not None:
+            if user.object_id not in self.installed:
+                return web.json_response({"error": {"code": "Forbidden", "message": "The bot is not installed for "
+                                                    "this user (BotNotInConversationRoster)."}}, status=403)
+            conversation_id = self.installed[user.object_id]
+        else:
+            conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
         activity_id = None
         if first:
             activity_id = self._new_id()
             self._store(conversation_id, activity_id, first, None)
         await self._notify()
-        return web.json_response({"id": conversation_id, "activityId": activity_id}, status=201)
+        return web.json_response(_created(conversation_id, activity_id), status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -242,6 +295,11 @@ class ConnectorSimulator:
     async def _members(self, request: web.Request) -> web.Response:
         if refused := await self._guard(request, "members", None):
             return refused
+        # a 1:1 chat's roster is its one person (the bot is not listed among the members)
+        # https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context#fetch-the-roster-or-user-profile
+        person = self._personal_member(unquote(request.match_info["conversation"]))
+        if person is not None:
+            return web.json_response([self._as_member(person)])
         return web.json_response(self._member_list())
 
     async def _member(self, request: web.Request) -> web.Response:
@@ -267,6 +325,13 @@ class ConnectorSimulator:
         body = await request.json()
         self.throttle(int(body.get("count", 1)), int(body.get("retryAfter", 1)))
         return web.json_response({"count": self.throttle_remaining})
+
+
+def _created(conversation_id: str, activity_id: str | None) -> dict[str, Any]:
+    """A ConversationResourceResponse: `activityId` only when a first activity was sent with the conversation (the
+    Agents SDK's model refuses a null one)
+    https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#conversationresourceresponse-object"""
+    return {"id": conversation_id, **({"activityId": activity_id} if activity_id else {})}
 
 
 def _bad_request(message: str) -> web.Response:

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from .reprs import PrintsOwnRepr
 from .world import Channel, User
 
 BOT_ID = "28:sandbox-sre-consent-bot"
@@ -114,7 +115,7 @@ class InvokeResult:
 
 
 @dataclass
-class TeamsDriver:
+class TeamsDriver(PrintsOwnRepr):
     """Plays the Teams client for simulated users against a bot's `/api/messages`."""
 
     bot_url: str
@@ -211,6 +212,21 @@ class TeamsDriver:
         activity.update({"type": "invoke", "name": "adaptiveCard/action", "replyToId": reply_to_id, "value": value})
         return activity
 
+    def installation_update(self, user: User, action: str) -> dict[str, Any]:
+        """`installationUpdate` for the app in `user`'s personal scope (action `add` or `remove`), as Teams sends it
+        when a person installs or uninstalls the app (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/
+        conversations/subscribe-to-conversation-events#install-update-event)."""
+        activity = self._base(user, self.personal(user), self.personal(user).id)
+        activity.update({"type": "installationUpdate", "action": action})
+        return activity
+
+    def bot_added(self, user: User) -> dict[str, Any]:
+        """`conversationUpdate` with the bot in `membersAdded`, in `user`'s personal scope: what Teams sends (besides
+        installationUpdate) when the app is added for a person."""
+        activity = self._base(user, self.personal(user), self.personal(user).id)
+        activity.update({"type": "conversationUpdate", "membersAdded": [{"id": self.bot_id}]})
+        return activity
+
     # -- transport -------------------------------------------------------------------------------
     async def channel_token(self, service_url: str) -> str | None:
         """The channel token Teams would attach to an activity with this `serviceUrl` (kept until near its expiry)."""
@@ -260,6 +276,32 @@ class TeamsDriver:
         if result.status >= 300:
             raise AssertionError(f"bot answered HTTP {result.status} to a message: {result.body}")
         return activity
+
+    async def install(self, user: User, *, event: str = "installationUpdate") -> Conversation:
+        """`user` installs the app in personal scope: Teams (the Connector) knows their 1:1 chat from now on, and the bot
+        is told with `installationUpdate` (or `conversationUpdate`, `event="conversationUpdate"`)."""
+        async with self.session.post(f"{self.service_url}/sandbox/installations", json={"user": user.name}) as resp:
+            resp.raise_for_status()
+        activity = self.installation_update(user, "add") if event == "installationUpdate" else self.bot_added(user)
+        await self._deliver(activity)
+        return self.personal(user)
+
+    async def uninstall(self, user: User) -> None:
+        """`user` removes the app: their 1:1 chat with the bot is gone, and the bot is told."""
+        async with self.session.delete(f"{self.service_url}/sandbox/installations/{user.name}") as resp:
+            resp.raise_for_status()
+        await self._deliver(self.installation_update(user, "remove"))
+
+    async def say_personal(self, user: User, text: str) -> dict[str, Any]:
+        """A message in `user`'s 1:1 chat with the bot (the app installed for them, as it must be to chat with it)."""
+        async with self.session.post(f"{self.service_url}/sandbox/installations", json={"user": user.name}) as resp:
+            resp.raise_for_status()
+        return await self.say(user, text, self.personal(user), mention=False)
+
+    async def _deliver(self, activity: dict[str, Any]) -> None:
+        result = await self.post(activity)
+        if result.status >= 300:
+            raise AssertionError(f"bot answered HTTP {result.status} to {activity['type']}: {result.body}")
 
     async def click(self, user: User, conversation: Conversation, card: BotMessage, verb: str,
                     data: dict[str, Any], **kw: Any) -> InvokeResult:

@@ -38,6 +38,12 @@ class Where:
 
 
 def where(args: argparse.Namespace, world: World, tenant_id: str) -> Where:
+    if getattr(args, "personal", False) and getattr(args, "user", None) in world.users:
+        user = world.user(args.user)
+        return Where(TeamsDriver.personal(user), f"{args.user}'s 1:1 chat with the bot")
+    if getattr(args, "approvals", False):
+        channel = world.approvals_channel
+        return Where(TeamsDriver.channel(channel, tenant_id), f"channel {channel.channel_name}")
     if getattr(args, "channel", False):
         channel = world.channels[0]
         return Where(TeamsDriver.channel(channel, tenant_id), f"channel {channel.channel_name}")
@@ -104,7 +110,11 @@ def _thread_label(m: BotMessage) -> str:
 async def say(driver: TeamsDriver, args: argparse.Namespace, user: Any, place: Where) -> int:
     follower = Follower(driver, place.holds)
     await follower.start()
-    result = await driver.post(driver.message(user, args.text, place.conversation))
+    personal = place.conversation.kind == "personal"
+    if personal:  # chatting with the bot in personal scope means the app is installed for the user
+        async with driver.session.post(f"{driver.service_url}/sandbox/installations", json={"user": user.name}) as r:
+            r.raise_for_status()
+    result = await driver.post(driver.message(user, args.text, place.conversation, mention=not personal))
     if result.status >= 300:
         print(f"bot answered HTTP {result.status}: {result.body}", file=sys.stderr)
         return 1
@@ -222,6 +232,14 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir
         user = world.user(args.user)
         if args.action == "say":
             return await say(driver, args, user, place)
+        if args.action == "install":
+            await driver.install(user)
+            print(f"the app is installed for {args.user}: their 1:1 chat is {TeamsDriver.personal(user).id}")
+            return 0
+        if args.action == "uninstall":
+            await driver.uninstall(user)
+            print(f"the app is removed for {args.user}")
+            return 0
         return await click(driver, args, user, place, endpoints, world)
 
 

@@ -42,6 +42,9 @@ CHECK_MEMBER_GROUPS_PERMISSIONS = (
     frozenset({"User.Read.All", "Group.Read.All"}),
     frozenset({"Directory.Read.All"}),
 )
+# listing a group's transitive members as an application needs one of these application permissions
+# (https://learn.microsoft.com/graph/api/group-list-transitivemembers, "Permissions" table)
+LIST_MEMBERS_PERMISSIONS = (frozenset({"GroupMember.Read.All"}), frozenset({"Group.Read.All"}), frozenset({"Directory.Read.All"}))
 MFA_CLAIMS = json.dumps({"access_token": {"capolids": {"essential": True, "values": [str(uuid.uuid5(uuid.NAMESPACE_URL, "mfa-policy"))]}}})
 
 
@@ -126,6 +129,7 @@ class EntraSimulator:
         app.router.add_post("/sandbox/users/{name}/obo-error", self._set_obo_error)
         app.router.add_post("/sandbox/keys/rotate", self._rotate)
         app.router.add_post("/v1.0/users/{user}/checkMemberGroups", self._check_member_groups)
+        app.router.add_get("/v1.0/groups/{group}/transitiveMembers", self._transitive_members)
         return app
 
     def issuer(self, tenant_id: str, version: int = 2) -> str:
@@ -402,6 +406,42 @@ class EntraSimulator:
         wanted = (await request.json()).get("groupIds") or []
         mine = {g.object_id for g in self.world.groups if user.name in g.members}
         return web.json_response({"value": [g for g in wanted if g in mine]})
+
+    async def _transitive_members(self, request: web.Request) -> web.Response:
+        """Microsoft Graph `GET /v1.0/groups/{id}/transitiveMembers` for an application caller: the group's members,
+        nested ones included, each with its `@odata.type`; `$top` pages (1 to 999, default 100) with an
+        `@odata.nextLink` when more remain; 404 Request_ResourceNotFound for an unknown group, 403 without one of
+        GroupMember.Read.All, Group.Read.All or Directory.Read.All
+        (https://learn.microsoft.com/graph/api/group-list-transitivemembers)."""
+        header = request.headers.get("Authorization", "")
+        try:
+            claims = self.keys.verify(header.removeprefix("Bearer "), audience=[self.base_url, self.base_url + "/"])
+        except jwt.InvalidTokenError:
+            return _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        held = set(claims.get("roles") or [])
+        if not any(needed <= held for needed in LIST_MEMBERS_PERMISSIONS):
+            return _graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        group = next((g for g in self.world.groups if g.object_id == request.match_info["group"]), None)
+        if group is None:
+            return _graph_error(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.match_info['group']}' does not exist "
+                "or one of its queried reference-property objects are not present.",
+            )
+        try:
+            top = min(max(int(request.query.get("$top", "100")), 1), 999)
+            skip = int(request.query.get("$skiptoken", "0"))
+        except ValueError:
+            return _graph_error(400, "Request_BadRequest", "Invalid value for $top or $skiptoken.")
+        users = sorted((self.world.user(n) for n in group.members), key=lambda u: u.object_id)
+        page = [
+            {"@odata.type": "#microsoft.graph.user", "id": u.object_id, "displayName": u.display_name} for u in users[skip : skip + top]
+        ]
+        body: dict[str, object] = {"value": page}
+        if skip + top < len(users):
+            body["@odata.nextLink"] = f"{self.base_url}{request.path}?$top={top}&$skiptoken={skip + top}"
+        return web.json_response(body)
 
     async def _rotate(self, request: web.Request) -> web.Response:
         return web.json_response({"kid": self.keys.rotate().kid})

@@ -15,6 +15,7 @@ from .connector import ConnectorSimulator
 from .driver import TeamsDriver
 from .entra import EntraSimulator
 from .keys import KeySet
+from .reprs import PrintsOwnRepr
 from .server import ServerThread
 from .tls import SandboxTLS
 from .token_service import TokenService
@@ -22,7 +23,7 @@ from .world import World, demo_world
 
 
 @dataclass
-class Sandbox:
+class Sandbox(PrintsOwnRepr):
     """Entra, ARM, the Bot Framework channel, Connector and token service on loopback HTTPS, sharing one demo world."""
 
     world: World

@@ -34,13 +34,14 @@ from aiohttp import web
 
 from .bot_token import BotTokenCheck
 from .entra import EntraSimulator
+from .reprs import PrintsOwnRepr
 
 AAD_V2_PROVIDER_ID = "30dd229c-58e3-4a48-bdfd-91ec48eb906c"
 TOKEN_LIFETIME = 3600
 
 
 @dataclass
-class PendingSignIn:
+class PendingSignIn(PrintsOwnRepr):
     """A sign-in link handed to the bot, for one Teams user and connection."""
 
     user_id: str  # the Teams user id (`from.id`) of the activity the link was made for
@@ -51,7 +52,7 @@ class PendingSignIn:
 
 
 @dataclass
-class TokenService:
+class TokenService(PrintsOwnRepr):
     auth: BotTokenCheck
     entra: EntraSimulator
     connections: dict[str, str] = field(default_factory=dict)  # connection name -> the demo user's token audience

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .registrations import BotRegistration, Registrations, load
+from .reprs import PrintsOwnRepr
 
 _NAMESPACE = uuid.UUID("5b0c7f9e-2f4c-4a86-9d51-6f2b1d7c0a11")
 
@@ -64,7 +65,7 @@ class User:
 
 
 @dataclass
-class App:
+class App(PrintsOwnRepr):
     """An Entra application registration and its service principal."""
 
     name: str
@@ -179,6 +180,11 @@ class World:
     def bot(self) -> App:
         return self.apps["sre-consent-bot"]
 
+    @property
+    def approvals_channel(self) -> Channel:
+        """The SRE team's Approvals channel (APPROVALS_CHANNEL of `make run`)."""
+        return next(c for c in self.channels if c.channel_name == "Approvals")
+
     def user(self, name: str) -> User:
         return self.users[name]
 
@@ -247,7 +253,13 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
             team_name="SRE",
             channel_id="19:sandbox-incidents@thread.tacv2",
             channel_name="Incidents",
-        )
+        ),
+        Channel(  # APPROVALS_CHANNEL of `make run`: plans asked where no approver can act are posted here
+            team_id="19:sandbox-sre-team@thread.tacv2",
+            team_name="SRE",
+            channel_id="19:sandbox-approvals@thread.tacv2",
+            channel_name="Approvals",
+        ),
     ]
     return World(
         users=users,

@@ -21,7 +21,7 @@ from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
 from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
-from bot.ports import Lease, MessageKind, OutboxMessage, RunResult, RunStatus
+from bot.ports import ConversationRef, Lease, MessageKind, OutboxMessage, RunResult, RunStatus
 from bot.services.deps import Deps
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -98,6 +98,7 @@ class InMemoryStore:
     threads: dict[str, Thread] = field(default_factory=dict)
     inbox: dict[str, dict[str, Any]] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
+    refs: dict[tuple[str, str], ConversationRef] = field(default_factory=dict)
     seq: int = 0
     fail_on: str | None = None  # an audit event whose write fails (a fault injected between the writes of a unit)
     # runs once, just before the next unit of work applies its writes: a test lets a competitor write first
@@ -153,6 +154,16 @@ class InMemoryStore:
 
     async def events(self, plan_id: str | None = None, since: datetime | None = None) -> list[AuditEvent]:
         return [e for e in self.audit if (plan_id is None or e.plan_id == plan_id) and (since is None or e.at >= since)]
+
+    # 1:1 chats (ConversationRefs): outside units of work, as in the real stores
+    async def remember(self, ref: ConversationRef) -> None:
+        self.refs[(ref.tenant_id, ref.object_id)] = ref
+
+    async def forget(self, tenant_id: str, object_id: str) -> None:
+        self.refs.pop((tenant_id, object_id), None)
+
+    async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None:
+        return self.refs.get((tenant_id, object_id))
 
     def messages(self) -> list[OutboxMessage]:
         return [self.outbox[k] for k in sorted(self.outbox)]

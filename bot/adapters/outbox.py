@@ -31,8 +31,9 @@ from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate
 from ..domain.plan import Plan, Thread
 from ..domain.service_urls import UntrustedServiceUrl
-from ..ports import PENDING_THREAD, MessageKind, Notifier, OutboxMessage
+from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
+from ..services.links import card_link
 from .observability import Metrics
 from .store.sqlite import SqliteStore
 from .worker import POLL, Worker
@@ -45,6 +46,10 @@ LEASE = 30.0  # seconds a claimed message is left alone by other instances unles
 
 class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
+
+
+class CardNotPosted(Exception):
+    """A note links to a card that is not posted yet: tried again later (the card is ordered before it)."""
 
 
 class ThreadRateLimit:
@@ -253,6 +258,9 @@ class OutboxWorker(Worker):
                 uow.name_thread(m.thread_ref, thread)
                 uow.delivered(m.seq)
             return
+        if m.kind is MessageKind.NOTE:
+            await self._note(m)
+            return
         if m.kind is MessageKind.TEXT and m.plan_id is None:
             assert m.thread is not None and m.text is not None
             thread = await self._resolve(m.thread)
@@ -282,6 +290,34 @@ class OutboxWorker(Worker):
             await self._limit.acquire(thread.conversation_id)
             posted = await self._notifier.post_plan(plan, m.reply_to)
             await self._card_posted(m, plan, posted)
+
+    async def _note(self, m: OutboxMessage) -> None:
+        """A message about a plan to somewhere else (the requester's chat, an approver's 1:1 chat), with a link to the
+        plan's card; a 1:1 chat the bot has no reference to is created first (the app must be installed for the user)."""
+        assert m.thread is not None and m.text is not None
+        plan = await self._store.get(m.plan_id or "")
+        if plan is None:
+            raise Undeliverable(f"plan {m.plan_id} is gone")
+        link = card_link(await self._resolve(plan.thread)) if plan.thread is not None else None
+        if link is None and CARD_LINK in m.text:
+            raise CardNotPosted(f"the card of plan {plan.id} is not posted yet")  # tried again, with back-off
+        thread = m.thread
+        if thread.conversation_id.startswith(PERSONAL_CHAT):
+            try:
+                thread = await self._notifier.open_personal(thread)
+            except Exception as e:
+                refused = _http_refusal(e)
+                if refused is None or refused[0] not in (403, 404):
+                    raise
+                # Teams refuses a 1:1 chat with someone the app is not installed for: that approver is not reachable
+                # privately (they still see the card in the approvals channel); not a failure worth a dead letter
+                log.info("outbox: no 1:1 chat for a note about plan %s (HTTP %s: the app is not installed for that "
+                         "approver); the note is dropped", plan.id, refused[0], extra={"plan_id": plan.id})
+                await self._done(m)
+                return
+        await self._limit.acquire(thread.conversation_id)
+        await self._notifier.say(thread, m.text.replace(CARD_LINK, link or ""), m.reply_to)
+        await self._done(m)
 
     async def _resolve(self, thread: Thread) -> Thread:
         """A pending thread (opened by an earlier message of the same key) as Teams created it."""

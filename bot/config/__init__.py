@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from . import api, azure, limits, manifest, observability, policy, store, teams
 from .api import ApiSettings
@@ -67,6 +68,11 @@ class Settings:
     limits: LimitSettings
     store: StoreSettings
     observability: ObservabilitySettings
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Pretty printers (IPython's; Hypothesis' in a failing test's report) show every field of a dataclass,
+        secrets included, unless the class prints itself: as its repr, which leaves out the repr=False secrets."""
+        p.text(repr(self))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, serving: bool = False) -> Settings:

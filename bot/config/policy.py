@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ class PolicySettings:
     allow_guests: bool
     buttons_for_everyone: bool
     response_plans: tuple[ResponsePlan, ...]
+    approvals_channel: str = ""  # where plans asked where no approver can act are posted (empty: nowhere)
 
     @classmethod
     def read(cls, r: Reader, where: Where) -> PolicySettings:
@@ -39,6 +41,7 @@ class PolicySettings:
             allow_guests=r.boolean("ALLOW_GUESTS"),
             buttons_for_everyone=r.choice("CARD_BUTTONS", ("approvers", "everyone")).lower() == "everyone",
             response_plans=_trusted_channels(r, plans or (), where.trusted),
+            approvals_channel=_approvals_channel(r),
         )
 
 
@@ -50,6 +53,18 @@ class Where:
     tenant_id: str  # the bot's home tenant
     scopes: tuple[Scope, ...]  # ALLOWED_SCOPES
     trusted: ServiceUrlPolicy  # the Bot Connector hosts the bot's token may go to
+
+
+def _approvals_channel(r: Reader) -> str:
+    """A Teams channel id, as Teams sends it in `channelData.channel.id` (19:...@thread.tacv2, or @thread.skype)."""
+    value = r.get("APPROVALS_CHANNEL")
+    if value and not re.fullmatch(r"19:[^\s;/?#]+@thread\.[a-z0-9]+", value):
+        r.bad(
+            f"APPROVALS_CHANNEL={value[:80]!r} is invalid: expected a Teams channel id such as "
+            "19:abc...@thread.tacv2 (Get link to channel in Teams shows it, URL-encoded)"
+        )
+        return ""
+    return value
 
 
 def _trusted_channels(r: Reader, plans: tuple[ResponsePlan, ...], policy: ServiceUrlPolicy) -> tuple[ResponsePlan, ...]:

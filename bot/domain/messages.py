@@ -314,3 +314,40 @@ def already_approved_by_you(missing: int) -> str:
 
 def running_on_behalf(name: str) -> str:
     return f"Running the rest of the plan on behalf of {literal(name)}; the result will be posted in this thread."
+
+
+# -- plans asked where no approver can act (a personal chat, a chat without approvers) -------------------------
+def sent_to_approvals(title: str, link: str) -> str:
+    """To the requester: where their plan's card went, with a link to it."""
+    return (
+        f"None of the approvers can act in this chat, so I posted the plan **{literal(title)}** in the approvals "
+        f"channel: [open the card]({link}). I will tell you here when it is approved, denied or expires."
+    )
+
+
+NOBODY_CAN_APPROVE = (
+    "None of the approvers of this plan can see this chat, and no approvals channel is set up, so nobody can approve "
+    "it here: it will expire unless you ask again in a channel or chat where an approver is. The plan is stored; ask "
+    "the bot's administrator to set APPROVALS_CHANNEL to a Teams channel the approvers are in."
+)
+
+
+def approver_note(requester: str, title: str, link: str) -> str:
+    """To one approver, in their 1:1 chat with the bot."""
+    return f"{literal(requester)} asks: **{literal(title)}**. [Approve or deny it here]({link})."
+
+
+def decision_for_requester(plan: Plan) -> str:
+    """To the requester, where they asked, once the approvers decided elsewhere (or nobody did)."""
+    title = literal(plan.title)
+    who = literal(plan.decided_by.name) if plan.decided_by else "an approver"
+    if plan.state is S.DENIED:
+        why = f" Reason: \u201c{literal(plan.reason)}\u201d." if plan.reason else ""
+        return f"\U0001f6ab Your plan **{title}** was denied by {who}.{why} Nothing will be done; ask again if it is still needed."
+    if plan.state is S.EXPIRED:
+        return f"\u231b Your plan **{title}** expired before it was approved; nothing was done. Ask again if it is still needed."
+    approvers = ", ".join(literal(a.approver.name) for a in plan.approvals) or who
+    return (
+        f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now "
+        "(the result is posted with the card)."
+    )

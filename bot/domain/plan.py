@@ -243,6 +243,7 @@ class Plan:
     finished_at: datetime | None = None
     progress: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
+    asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
 
     @property
     def content_hash(self) -> str:

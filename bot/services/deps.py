@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..domain import messages as domain_messages
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.permissions import Permission, permission
-from ..domain.plan import Person, Plan, Thread
+from ..domain.plan import Person, Plan, PlanState, Thread
 from ..domain.scope import Scope
 from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
 from . import messages
@@ -29,8 +30,7 @@ class Deps:
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
 
-    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
-              **detail: str) -> AuditEvent:
+    def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved."""
         return AuditEvent(
             at=self.clock.now(),
@@ -43,14 +43,22 @@ class Deps:
             detail=detail,
         )
 
-    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None,
-                     **detail: str) -> None:
+    async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> None:
         """Append one audit event on its own (a refusal: nothing else changes)."""
         async with self.store.unit_of_work() as uow:
             uow.record(self.event(plan, actor, event, before, **detail))
 
-    async def commit(self, before: Plan, after: Plan, actor: Person, event: AuditEventName, *, card: bool = False,
-                     reply: str | None = None, **detail: str) -> Plan:
+    async def commit(
+        self,
+        before: Plan,
+        after: Plan,
+        actor: Person,
+        event: AuditEventName,
+        *,
+        card: bool = False,
+        reply: str | None = None,
+        **detail: str,
+    ) -> Plan:
         """One transition as one unit of work: compare-and-set `after` over `before`, its audit event, and its messages
         (the card updated in place when `card`, `reply` in the thread). Raises ConcurrentUpdate if someone else won:
         then nothing is written."""
@@ -58,6 +66,7 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
+            tell_requester(uow, before, saved)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -104,6 +113,13 @@ class Deps:
     async def may_see_buttons(self, plan: Plan, person: Person) -> bool:
         """The card shows `person` buttons when the plan waits for them (domain/permissions.py)."""
         return (await self.permission(plan, person)).awaits_you
+
+
+def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
+    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided."""
+    decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
+    if decided and after.asked_in is not None:
+        uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:

@@ -44,3 +44,10 @@ def open_thread(channel: Thread, card: dict[str, Any]) -> tuple[OutboxMessage, T
     pending = Thread(channel.service_url, ref, channel.tenant_id, ThreadKind.CHANNEL)
     message = OutboxMessage(MessageKind.OPEN_THREAD, conversation_key(pending), thread=channel, card=card, thread_ref=ref)
     return message, pending
+
+
+def note(plan: Plan, to: Thread, text: str, reply_to: str | None = None) -> OutboxMessage:
+    """A message about `plan` to `to` (the requester's chat, an approver's 1:1 chat), sent after the plan's card: it is
+    ordered with the card's conversation, and CARD_LINK in `text` becomes the link to the card as posted."""
+    key = conversation_key(plan.thread) if plan.thread is not None else conversation_key(to)
+    return OutboxMessage(MessageKind.NOTE, key, plan.id, plan.version, thread=to, text=text, reply_to=reply_to)

@@ -31,6 +31,8 @@ class PlanRequest:
     incident_id: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)
     reply_to: str | None = None  # the chat command's activity: the card answers it
+    asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
+    notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
 
 
 def new_plan_id() -> str:
@@ -59,6 +61,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         requested_by=request.requested_by, policy=request.policy, created_at=now,
         expires_at=now + request.policy.expiry, mode=request.mode, source=request.source,
         thread=request.thread, incident_id=request.incident_id, power_states=dict(request.power_states),
+        asked_in=request.asked_in,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(deps.event(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value,
@@ -67,8 +70,11 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
     uow.record(deps.event(stored, SYSTEM, AuditEventName.CONSENT_IMPLICIT if stored.state is PlanState.APPROVED
                             else AuditEventName.CONSENT_REQUESTED,
                           plan))
-    for m in messages.post_card(stored, request.reply_to):
+    reply_to = None if request.asked_in is not None else request.reply_to  # a card elsewhere answers no command
+    for m in messages.post_card(stored, reply_to):
         uow.send(m)
+    for to, text in request.notes:
+        uow.send(messages.note(stored, to, text, request.reply_to if to == request.asked_in else None))
     return stored
 
 

@@ -18,7 +18,7 @@ from sandbox.driver import TeamsDriver
 
 from ..integration.harness import RunningBot
 from .conftest import FUZZ, count
-from .guard import assert_not_5xx, assert_preserved, settle, snapshot
+from .guard import assert_not_5xx, assert_preserved, settle, snapshot, starting_snapshot
 from .tokens import mutated_token
 
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)  # what an HTTP header can carry
@@ -59,7 +59,7 @@ async def test_no_mutated_channel_token_gets_an_activity_in(
     )
     scheme = data.draw(st.sampled_from(["Bearer "] * 5 + ["bearer ", "", "Basic ", "Bearer  "]))
     authorization = data.draw(st.one_of(st.just(scheme + token), st.just(scheme + token), HEADER_TEXT.map(lambda t: scheme + t)))
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     carol = sandbox.world.user("carol")
     chat = TeamsDriver.group_chat(carol.tenant_id, "fuzz-channel")
     result = await driver.post(driver.message(carol, "restart vm dev-01", chat), authorization=authorization or "x")
@@ -84,7 +84,7 @@ async def test_a_channel_token_without_expiry_is_refused(
     claims = {k: v for k, v in channel_base.items() if k != "exp"}
     token = sandbox.channel.keys.active.sign(claims)
     sandbox.channel.issued.append(token)
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     carol = sandbox.world.user("carol")
     chat = TeamsDriver.group_chat(carol.tenant_id, "fuzz-channel-no-exp")
     result = await driver.post(driver.message(carol, "restart vm dev-01", chat), authorization=f"Bearer {token}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from sandbox.driver import TeamsDriver
 
 from ..integration.harness import RunningBot
 from .conftest import FUZZ, count
-from .guard import assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot
+from .guard import assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot, starting_snapshot
 from .strategies import NASTY, TEXT
 
 VERBS = st.sampled_from(["restart", "start", "stop", "deallocate", "redeploy", "status", "reboot", "RESTART", "help", "pending"])
@@ -75,7 +77,7 @@ async def test_any_message_gets_an_answer_and_at_most_a_plan_waiting_for_consent
     """Whatever is typed: never a 5xx, never a write; at most one new plan, waiting for consent, inside the allowed
     scope, asked for by someone of the home tenant."""
     count("chat: messages via bot")
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     user = sandbox.world.user(who)
     result = await driver.post(driver.message(user, text, conversations[who], mention=mention))  # type: ignore[arg-type]
     assert_not_5xx(result.status, result.body)
@@ -85,4 +87,4 @@ async def test_any_message_gets_an_answer_and_at_most_a_plan_waiting_for_consent
     assert len(added) <= 1
     if added:
         assert user.tenant_id == sandbox.world.home_tenant_id
-        assert snapshot(store_path, sandbox).plans[added[0]][2]["requested_by"]["object_id"] == user.object_id
+        assert json.loads(snapshot(store_path, sandbox).plans[added[0]][2])["requested_by"]["object_id"] == user.object_id

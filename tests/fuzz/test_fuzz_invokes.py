@@ -20,12 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox import Sandbox
-from sandbox.driver import Conversation, TeamsDriver
+from sandbox.driver import BotMessage, Conversation, TeamsDriver
 from sandbox.world import User
 
 from ..integration.harness import RunningBot, Teams, find_action
 from .conftest import FUZZ, count
-from .guard import assert_invoke_ok, assert_preserved, settle, snapshot
+from .guard import SETTLE_SECONDS, assert_invoke_ok, assert_preserved, settle, snapshot, starting_snapshot
 from .strategies import JSON, TEXT
 from .tokens import mutated_token
 
@@ -42,14 +42,21 @@ class World:
     credentials_card: str
 
 
+async def _ask(teams: Teams, who: str, text: str, conversation: Conversation) -> BotMessage:
+    """Teams.ask, waiting for the card as long as `settle` waits: a deadline, generous because the fuzz run shares
+    loaded CPUs (10 s ran out with nothing posted yet under a load average of 18)."""
+    sent = await teams.driver.say(teams.user(who), text, conversation)
+    return await teams.driver.wait_for(lambda m: m.card is not None, conversation_id=sent["conversation"]["id"], timeout=SETTLE_SECONDS)
+
+
 @pytest.fixture
 async def plans(sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver) -> World:
     teams = Teams(driver, sandbox)
     chat, chat2 = (TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"fuzz-invokes-{uuid.uuid4().hex[:8]}") for _ in "12")
-    waiting = await teams.ask("carol", "restart vm dev-01", chat)
-    refused = await teams.ask("carol", "restart vm web-01", chat2)
+    waiting = await _ask(teams, "carol", "restart vm dev-01", chat)
+    refused = await _ask(teams, "carol", "restart vm web-01", chat2)
     await teams.click("alice", chat2, refused, "approve")
-    await teams.wait_card(refused, "credentials needed")
+    await teams.wait_card(refused, "credentials needed", timeout=SETTLE_SECONDS)
     await settle(bot)
     consent = find_action(await teams.view("alice", chat, waiting), "approve")
     credentials = find_action(await teams.view("alice", chat2, refused), "grant")
@@ -120,7 +127,7 @@ async def test_no_click_decides_without_a_valid_authorised_approval(
     who: str, click: dict[str, Any], sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, plans: World
 ) -> None:
     count("invoke: value/data")
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     user = _stranger(sandbox) if who == "stranger" else sandbox.world.user(who)
     data = _resolve(click["data"], plans)
     if _decides(who, click["verb"], data, plans):
@@ -168,7 +175,7 @@ async def test_no_mutated_sso_token_lends_rights(
     (claims, header, signature, algorithm; signed by the simulator's key or a forged one): refused, no change."""
     count("sso tokens")
     token = data.draw(mutated_token(sso_base, sandbox.entra.keys, _sso_others(sandbox), sandbox.entra.issued))
-    before = snapshot(store_path, sandbox)
+    before = await starting_snapshot(bot, store_path, sandbox)
     alice = sandbox.world.user("alice")
     activity = driver.invoke(
         alice, plans.chat2, plans.chat2.id, plans.credentials_card, "grant", dict(plans.credentials), token=token, connection_name="sso"

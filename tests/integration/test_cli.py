@@ -112,6 +112,23 @@ def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_
         _stop(proc)
 
 
+def test_the_readme_walk_through_of_a_plan_asked_in_a_personal_chat(tmp_path: Path) -> None:
+    """README, "Ask in a personal chat": make run's settings have an approvals channel in the sandbox's team."""
+    proc, banner = _start_sandbox(tmp_path, _free_port())
+    try:
+        assert "Three things to try" in banner, banner
+        installed = _cli("driver", "install", "--as", "alice", cwd=tmp_path)
+        assert installed.returncode == 0 and "installed for alice" in installed.stdout, installed.stdout + installed.stderr
+        asked = _cli("driver", "say", "--personal", "--as", "carol", "restart vm dev-01", "--wait", "10", cwd=tmp_path)
+        assert "approvals channel" in asked.stdout, asked.stdout + asked.stderr
+        approved = _cli("driver", "approve", "--approvals", "--as", "alice", "--wait", "10", cwd=tmp_path)
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        told = _cli("driver", "watch", "--personal", "--as", "carol", "--history", "--seconds", "3", cwd=tmp_path)
+        assert "approved by Alice Admin" in told.stdout, told.stdout + told.stderr
+    finally:
+        _stop(proc)
+
+
 def test_a_second_sandbox_refuses_to_start_and_leaves_the_first_working(tmp_path: Path) -> None:
     port = _free_port()
     first, banner = _start_sandbox(tmp_path, port)

@@ -70,11 +70,34 @@ async def test_create_conversation_opens_a_new_channel_thread(sandbox: Sandbox, 
 
 
 async def test_create_one_to_one_conversation(sandbox: Sandbox, client: ConnectorClient) -> None:
+    """Where the app is installed for the user, Teams answers their 1:1 chat (by Teams id or Entra object id)."""
     alice = sandbox.world.user("alice")
-    created = await client.conversations.create_conversation(
-        ConversationParameters(members=[ChannelAccount(id=alice.teams_id)], channel_data={"tenant": {"id": alice.tenant_id}})
-    )
-    assert created.id.startswith("a:")
+    chat = sandbox.connector.install(alice)
+    try:
+        for member in (alice.teams_id, alice.object_id):
+            created = await client.conversations.create_conversation(
+                ConversationParameters(members=[ChannelAccount(id=member)], channel_data={"tenant": {"id": alice.tenant_id}})
+            )
+            assert created.id == chat and created.id.startswith("a:")
+    finally:
+        sandbox.connector.uninstall(alice)
+
+
+async def test_a_one_to_one_conversation_with_someone_the_app_is_not_installed_for_is_refused(
+    sandbox: Sandbox, client: ConnectorClient
+) -> None:
+    bob = sandbox.world.user("bob")
+    with pytest.raises(ErrorResponseException) as refused:
+        await client.conversations.create_conversation(
+            ConversationParameters(members=[ChannelAccount(id=bob.teams_id)], channel_data={"tenant": {"id": bob.tenant_id}})
+        )
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_personal_chat_lists_its_one_person(sandbox: Sandbox, client: ConnectorClient) -> None:
+    carol = sandbox.world.user("carol")
+    members = await client.conversations.get_conversation_members(sandbox.connector.personal_chat_id(carol))
+    assert [m.aad_object_id for m in members] == [carol.object_id]
 
 
 async def test_delete_hides_the_activity(sandbox: Sandbox, client: ConnectorClient) -> None:

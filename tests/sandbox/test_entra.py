@@ -291,3 +291,52 @@ def test_graph_check_member_groups_needs_one_of_the_documented_permission_sets(s
     assert r.status_code == status
     if status == 403:
         assert r.json()["error"]["code"] == "Authorization_RequestDenied"
+
+
+def _agent_token(sandbox: Sandbox) -> str:
+    agent = sandbox.world.agent
+    credential = ClientSecretCredential(
+        sandbox.world.home_tenant_id, agent.client_id, agent.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
+    return str(credential.get_token(f"{sandbox.entra.base_url}/.default").token)
+
+
+def test_graph_lists_a_groups_transitive_members_to_the_agent_and_pages_with_top(sandbox: Sandbox) -> None:
+    group = sandbox.world.groups[0]
+    url = f"{sandbox.entra.base_url}/v1.0/groups/{group.object_id}/transitiveMembers"
+    headers = {"Authorization": f"Bearer {_agent_token(sandbox)}"}
+    r = requests.get(url, params={"$select": "id", "$top": "5"}, headers=headers, timeout=5)
+    assert r.status_code == 200
+    assert [(m["@odata.type"], m["id"]) for m in r.json()["value"]] == [("#microsoft.graph.user", sandbox.world.user("alice").object_id)]
+    assert "@odata.nextLink" not in r.json()
+    missing = requests.get(
+        f"{sandbox.entra.base_url}/v1.0/groups/{'0' * 8}-0000-0000-0000-{'0' * 12}/transitiveMembers", headers=headers, timeout=5
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "Request_ResourceNotFound"
+    app = sandbox.world.apps["unlisted-app"]
+    weak = (
+        ClientSecretCredential(
+            sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+        )
+        .get_token(f"{sandbox.entra.base_url}/.default")
+        .token
+    )
+    assert requests.get(url, headers={"Authorization": f"Bearer {weak}"}, timeout=5).status_code == 403
+
+
+async def test_the_graph_directory_lists_group_members_through_the_agent_identity(sandbox: Sandbox) -> None:
+    from azure.identity.aio import ClientSecretCredential as AsyncCredential
+
+    from bot.adapters.azure.graph import GraphDirectory
+
+    agent = sandbox.world.agent
+    async with AsyncCredential(
+        sandbox.world.home_tenant_id,
+        agent.client_id,
+        agent.secret,
+        authority=sandbox.entra.base_url,
+        disable_instance_discovery=True,
+        connection_verify=str(sandbox.tls.ca_path),
+    ) as credential:
+        directory = GraphDirectory(sandbox.entra.base_url, credential, str(sandbox.tls.ca_path))
+        assert await directory.group_members(sandbox.world.groups[0].object_id, 25) == [sandbox.world.user("alice").object_id]

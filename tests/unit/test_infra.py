@@ -165,7 +165,7 @@ def test_production_stores_plans_in_table_storage_with_the_agent_identity() -> N
     ):
         assert any(role in r for r in roles), role
     tables = {text(t.prop("name")) for t in MAIN.by_type("Microsoft.Storage/storageAccounts/tableServices/tables")}
-    assert tables == {"'${storeTablePrefix}plans'", "'${storeTablePrefix}deliveries'"}
+    assert tables == {"'${storeTablePrefix}plans'", "'${storeTablePrefix}deliveries'", "'${storeTablePrefix}conversations'"}
     assert settings["STORE_TABLE_PREFIX"] == "storeTablePrefix"
 
 

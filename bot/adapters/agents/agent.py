@@ -58,6 +58,8 @@ def incoming_of(activity: Activity) -> Incoming:
         text=activity.text or "",
         raw_text=activity.text or "",
         value=activity.value,
+        action=str(activity.action or ""),
+        members_added=tuple(str(m.id or "") for m in (activity.members_added or [])),
     )
 
 
@@ -162,6 +164,14 @@ class AgentsEndpoint:
         @self.app.activity(ActivityTypes.message)
         async def on_message(context: TurnContext, state: TurnState) -> None:
             await self.conversation.on_message(turn_of(context))
+
+        @self.app.activity(ActivityTypes.installation_update)
+        async def on_installation_update(context: TurnContext, state: TurnState) -> None:
+            await self.conversation.on_event(turn_of(context))
+
+        @self.app.activity(ActivityTypes.conversation_update)
+        async def on_conversation_update(context: TurnContext, state: TurnState) -> None:
+            await self.conversation.on_event(turn_of(context))
 
         @self.app.invoke(ADAPTIVE_CARD_ACTION)
         async def on_card_action(context: TurnContext, state: TurnState) -> None:

@@ -4,8 +4,6 @@ open a channel thread. The same Notifier port and the same trusted-service-URL r
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -17,13 +15,13 @@ from cards.common import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
+from ...ports import PERSONAL_CHAT
+from ..conversation.roster import Roster
 from .auth import ChannelAuthenticator
 from .connector import Connector, with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MEMBERS_TTL = 600.0
-MAX_MEMBER_LISTS = 256
 CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 
 
@@ -42,7 +40,7 @@ class AgentsNotifier:
         # one try per send by default: the outbox worker tries again, durably
         self._connector, self._auth, self._render, self._attempts = connector, channel_auth, render, attempts
         self._bot_id, self._trusted = bot_id, trusted
-        self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU, MAX_MEMBER_LISTS
+        self.roster = Roster(self._list_members)  # the conversation core asks it too (where approvers are)
 
     async def _client(self, service_url: str) -> TeamsConnectorClient:
         # The client sends the bot's token to this URL: only configured Bot Connector hosts, or one an
@@ -58,26 +56,14 @@ class AgentsNotifier:
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
         return await with_retries(call, self._attempts)
 
+    async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
+        """The Connector's member list of a conversation, {Entra object id: Teams id} (the roster caches it)."""
+        client = await self._client(service_url)
+        members = await self._retry(lambda: client.conversations.get_conversation_members(conversation_id))
+        return {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)}
+
     async def _approver_ids(self, plan: Plan) -> list[str] | None:
-        """Teams ids of the plan's approvers in this conversation, for the card's `refresh.userIds`."""
-        if plan.thread is None or not plan.policy.approvers:
-            return None
-        conversation = plan.thread.conversation_id.split(";messageid=")[0]
-        cached = self._members.get(conversation)
-        if cached is None or time.monotonic() - cached[0] > MEMBERS_TTL:
-            try:
-                client = await self._client(plan.thread.service_url)
-                members = await self._retry(lambda: client.conversations.get_conversation_members(conversation))
-            except Exception:
-                log.info("members of %s unavailable; the card refreshes for everyone", conversation, exc_info=True)
-                return None
-            cached = (time.monotonic(), {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)})
-            self._members[conversation] = cached
-            while len(self._members) > MAX_MEMBER_LISTS:
-                self._members.popitem(last=False)
-        self._members.move_to_end(conversation)
-        ids = [cached[1][oid] for oid in sorted(plan.policy.approvers) if oid in cached[1]]
-        return ids[:60] or None  # Teams refreshes for at most 60 users
+        return await self.roster.approver_ids(plan)
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
@@ -119,6 +105,23 @@ class AgentsNotifier:
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
         return replace(channel, conversation_id=created.id, card_activity_id=created.activity_id)
+
+    async def open_personal(self, thread: Thread) -> Thread:
+        """Create (or find: Teams answers the existing one) the 1:1 chat with the user of a PERSONAL_CHAT thread:
+        `POST /v3/conversations` with the user as the only member and the tenant, as Teams documents proactive 1:1
+        messages (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages).
+        Teams refuses it (403/404) when the app is not installed for the user: the outbox makes that a dead letter."""
+        user = thread.conversation_id.removeprefix(PERSONAL_CHAT)
+        client = await self._client(thread.service_url)
+        params = ConversationParameters(
+            is_group=False,
+            agent=ChannelAccount(id=self._bot_id),
+            members=[ChannelAccount(id=user)],
+            tenant_id=thread.tenant_id,
+            channel_data={"tenant": {"id": thread.tenant_id}},
+        )
+        created = await self._retry(lambda: client.conversations.create_conversation(params))
+        return Thread(thread.service_url, created.id, thread.tenant_id, ThreadKind.PERSONAL)
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
         """A plain message in a thread; with `reply_to`, as a reply to that activity (a chat command's answer)."""

@@ -86,6 +86,31 @@ class GraphDirectory:
             ) from None
         return group_id in value
 
+    async def group_members(self, group_id: str, limit: int) -> list[str]:
+        """Object ids of up to `limit` users in the group, nested groups included (`GET /groups/{id}/transitiveMembers`,
+        which needs GroupMember.Read.All: https://learn.microsoft.com/graph/api/group-list-transitivemembers). One page:
+        the caller wants a bounded few (approvers to tell privately). Raises DirectoryUnavailable when Graph cannot
+        answer; an empty list for a group it does not know."""
+        try:
+            token = await self._credential.get_token(f"{self.endpoint}/.default")
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.get(
+                    f"{self.endpoint}/v1.0/groups/{group_id}/transitiveMembers",
+                    params={"$select": "id", "$top": str(max(1, min(limit, 999)))},
+                    headers={"Authorization": f"Bearer {token.token}"},
+                    ssl=self._ssl,
+                ) as r,
+            ):
+                if r.status == 404:
+                    return []
+                r.raise_for_status()
+                value = (await r.json()).get("value", [])
+        except (ClientAuthenticationError, TimeoutError, aiohttp.ClientError, ValueError, AttributeError) as e:
+            raise DirectoryUnavailable(f"Microsoft Graph did not list the approver group's members ({type(e).__name__})") from None
+        users = [m["id"] for m in value if isinstance(m, dict) and m.get("@odata.type") == "#microsoft.graph.user" and m.get("id")]
+        return users[:limit]
+
     def _fail(self, problem: str, message: str) -> DirectoryUnavailable:
         self._problem = problem
         log.warning("approver group membership could not be checked: %s", problem)

@@ -28,6 +28,7 @@ from ...services.propose_again import propose_again
 from ...services.propose_plan import PlanRequest, propose_plan
 from ...services.resolve import resolve_vm
 from .answers import Answer, CardAnswer, ErrorAnswer, InvalidAuthCode, LoginRequest, MessageAnswer, PreconditionFailed
+from .approvals import Approvals
 from .clicks import CardClick, Malformed, NotExecute, Verb, clip, parse_click
 from .commands import Command, HelpCommand, PendingCommand, StatusCommand, Unknown, VmCommand, help_text, parse
 from .people import People, person_of
@@ -68,8 +69,10 @@ class Conversation:
 
     router: Router[Conversation]
 
-    def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify) -> None:
+    def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify,
+                 approvals: Approvals | None = None) -> None:
         self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
+        self.approvals = approvals or Approvals(None, None, None)
         self.people = People(deps.check_tenant, options.allow_guests)
         seconds = lambda: deps.clock.now().timestamp()  # noqa: E731 - the injected clock, so tests move time
         self._per_person = RateLimiter(options.rate_person_per_minute, seconds)
@@ -94,8 +97,25 @@ class Conversation:
                 await self.deps.record(None, claimed, AuditEventName.COMMAND_REFUSED, code=r.code.value)
             await self.answer(turn, r.message)
             return
+        await self.approvals.learned(turn.incoming, person)  # a personal message: where to reach this person
         command: Command = parse(turn.incoming.text)
         await self.router.run_command(self, turn, person, command)
+
+    async def on_event(self, turn: Turn) -> None:
+        """`installationUpdate` and `conversationUpdate`: the 1:1 chats the bot may write to (nothing is answered)."""
+        incoming = turn.incoming
+        if incoming.type == "conversationUpdate" and not incoming.members_added:
+            return
+        if self._too_fast(incoming, incoming.type):
+            return
+        person = person_of(incoming)  # the channel vouched for the activity; the tenant is still this bot's to check
+        if person is None:
+            return
+        try:
+            self.deps.check_tenant(person)
+        except Refusal:
+            return
+        await self.approvals.learned(incoming, person)
 
     def _too_fast(self, incoming: Incoming, what: str) -> bool:
         """Per person (the channel-authenticated sender) and per conversation; checked before any lookup or store read."""
@@ -215,10 +235,15 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         power_states={ref.id.lower(): state} if state else {},
         reply_to=turn.incoming.activity_id,
     )
+    # where none of the approvers can act (a personal chat...), the card goes to the approvals channel
+    request, nobody = await c.approvals.route(request, turn.incoming)
     try:
         await propose_plan(c.deps, request)
     except Refusal as r:
         await c.answer(turn, r.message)
+        return
+    if nobody is not None:
+        await c.answer(turn, nobody)  # stored, and told plainly that nobody can approve it where it is
 
 
 # -- card clicks ----------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class Incoming:
     text: str = ""
     raw_text: str = ""
     value: object = None
+    action: str = ""  # installationUpdate: add | remove (and their -upgrade forms)
+    members_added: tuple[str, ...] = ()  # conversationUpdate: ids of the members added
 
     @property
     def conversation_root(self) -> str:

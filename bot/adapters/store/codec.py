@@ -105,6 +105,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "finished_at": _dt(plan.finished_at),
         "progress": plan.progress,
         "power_states": plan.power_states,
+        "asked_in": thread_to_dict(plan.asked_in),
     }
 
 
@@ -149,6 +150,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         finished_at=_parse_dt(d.get("finished_at")),
         progress=d.get("progress"),
         power_states=d.get("power_states") or {},
+        asked_in=thread_from_dict(d.get("asked_in")),
     )
 
 

@@ -28,7 +28,7 @@ DEFAULT_LEASE_SECONDS = 30.0
 
 
 def instance_id(configured: str = "") -> str:
-    """The configured name (INSTANCE_ID, else App Service's WEBSITE_INSTANCE_ID: see bot/config.py), else the host
+    """The configured name (INSTANCE_ID, else App Service's WEBSITE_INSTANCE_ID: see bot/config/store.py), else the host
     name; a random suffix keeps two processes on one host (a restart overlapping its predecessor) apart."""
     base = configured or socket.gethostname()
     return f"{base}-{secrets.token_hex(4)}"

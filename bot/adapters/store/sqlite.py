@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from typing import Any, Literal
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
 from ...domain.plan import Plan, PlanState, Thread
-from ...ports import Lease, MessageKind, OutboxMessage
+from ...ports import ConversationRef, Lease, MessageKind, OutboxMessage
 from .codec import (
     event_from_row,
     event_to_row,
@@ -103,6 +103,12 @@ CREATE TABLE IF NOT EXISTS leases (
     plan_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     until REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversation_refs (
+    tenant_id TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, object_id)
 );
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_u BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -414,6 +420,18 @@ class SqliteStore:
     async def thread_named(self, ref: str) -> Thread | None:
         rows = await self._run("SELECT data FROM threads WHERE ref = ?", (ref,))
         return thread_from_dict(json.loads(rows[0][0])) if rows else None
+
+    # -- 1:1 chats (ConversationRefs) ---------------------------------------------------------------
+    async def remember(self, ref: ConversationRef) -> None:
+        await self._count("INSERT OR REPLACE INTO conversation_refs (tenant_id, object_id, data) VALUES (?, ?, ?)",
+                          (ref.tenant_id, ref.object_id, json.dumps(asdict(ref))))
+
+    async def forget(self, tenant_id: str, object_id: str) -> None:
+        await self._count("DELETE FROM conversation_refs WHERE tenant_id = ? AND object_id = ?", (tenant_id, object_id))
+
+    async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None:
+        rows = await self._run("SELECT data FROM conversation_refs WHERE tenant_id = ? AND object_id = ?", (tenant_id, object_id))
+        return ConversationRef(**json.loads(rows[0][0])) if rows else None
 
     def outbox_depth(self) -> int:
         """Messages not sent yet (for /metrics and /readyz)."""

@@ -60,7 +60,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -74,7 +74,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from ...domain.audit import AuditEvent
 from ...domain.errors import ConcurrentUpdate
 from ...domain.plan import Plan, PlanState, Thread
-from ...ports import Lease, OutboxMessage
+from ...ports import ConversationRef, Lease, OutboxMessage
 from .codec import message_data, message_from_row, plan_from_dict, plan_to_dict, thread_from_dict, thread_to_dict
 from .leases import ACTIVE_STATES, DEFAULT_LEASE_SECONDS, LeaseKeeper, instance_id
 
@@ -247,6 +247,8 @@ class TableStore:
         self.plans_table, self.deliveries_table = f"{prefix}plans", f"{prefix}deliveries"
         self._plans: TableClient = service.get_table_client(self.plans_table)
         self._deliveries: TableClient = service.get_table_client(self.deliveries_table)
+        self.conversations_table = f"{prefix}conversations"  # people's 1:1 chats with the bot (ConversationRefs)
+        self._conversations: TableClient = service.get_table_client(self.conversations_table)
         try:  # the bot builds its adapters on its event loop; the clients' connections belong to it
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -277,7 +279,7 @@ class TableStore:
             raise StoreClosed("the plan store is closed")
         self._loop = self._loop or asyncio.get_running_loop()
         if not self._created:
-            for name in (self.plans_table, self.deliveries_table):
+            for name in (self.plans_table, self.deliveries_table, self.conversations_table):
                 with contextlib.suppress(ResourceExistsError):  # created by the deployment or another instance
                     await self._service.create_table(name)
             self._created = True
@@ -295,6 +297,7 @@ class TableStore:
         self._closed = True
         await self._plans.close()
         await self._deliveries.close()
+        await self._conversations.close()
         await self._service.close()
 
     def close(self) -> None:
@@ -701,6 +704,35 @@ class TableStore:
         except ResourceNotFoundError:
             return None
         return thread_from_dict(json.loads(e["Thread"]))
+
+    # -- 1:1 chats (ConversationRefs): a partition per tenant, a row per person ----------------------
+    @staticmethod
+    def _ref_keys(tenant_id: str, object_id: str) -> tuple[str, str]:
+        def key(value: str) -> str:  # object ids and tenant ids are GUIDs; anything else is hashed into a valid key
+            return value if SIMPLE_ID.match(value) else hashlib.sha256(value.encode()).hexdigest()
+
+        return key(tenant_id), key(object_id)
+
+    @_on_its_loop
+    async def remember(self, ref: ConversationRef) -> None:
+        await self._ready()
+        pk, rk = self._ref_keys(ref.tenant_id, ref.object_id)
+        await self._conversations.upsert_entity({"PartitionKey": pk, "RowKey": rk, "Ref": json.dumps(asdict(ref))},
+                                                mode=UpdateMode.REPLACE)
+
+    @_on_its_loop
+    async def forget(self, tenant_id: str, object_id: str) -> None:
+        await self._ready()
+        await self._conversations.delete_entity(*self._ref_keys(tenant_id, object_id))  # absent: nothing to do
+
+    @_on_its_loop
+    async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None:
+        await self._ready()
+        try:
+            e = await self._conversations.get_entity(*self._ref_keys(tenant_id, object_id))
+        except ResourceNotFoundError:
+            return None
+        return ConversationRef(**json.loads(e["Ref"]))
 
     async def _count_outbox(self, state: str) -> int:
         await self._ready()

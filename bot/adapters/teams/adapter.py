@@ -17,7 +17,7 @@ class _BotFrameworkConfig:
     """The attribute names botbuilder's ConfigurationBotFrameworkAuthentication reads.
 
     The five endpoints are botbuilder's parameterized authentication: all None means the public
-    cloud's; the sandbox and sovereign clouds set all five (bot/config.py refuses a partial set).
+    cloud's; the sandbox and sovereign clouds set all five (bot/config/teams.py refuses a partial set).
     """
 
     def __init__(self, app_id: str, app_password: str, app_type: str, tenant_id: str, channel: ChannelEndpoints) -> None:

@@ -35,6 +35,8 @@ def incoming_of(activity: Any, text: str | None = None) -> Incoming:
         text=text if text is not None else activity.text or "",
         raw_text=activity.text or "",
         value=activity.value,
+        action=str(getattr(activity, "action", None) or ""),
+        members_added=tuple(str(m.id or "") for m in (getattr(activity, "members_added", None) or [])),
     )
 
 
@@ -90,6 +92,12 @@ class ConsentBot(ActivityHandler):
         activity = turn_context.activity
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else activity.text
         await self.conversation.on_message(turn_of(turn_context, text or ""))
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        await self.conversation.on_event(turn_of(turn_context))
+
+    async def on_installation_update(self, turn_context: TurnContext) -> None:
+        await self.conversation.on_event(turn_of(turn_context))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         if turn_context.activity.name != ADAPTIVE_CARD_ACTION:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -23,14 +21,14 @@ from cards.common import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
+from ...ports import PERSONAL_CHAT
+from ..conversation.roster import Roster
 from .auth import CachingBotFrameworkAuthentication
 
 log = logging.getLogger(__name__)
 __all__ = ["TeamsNotifier", "UntrustedServiceUrl"]
 T = TypeVar("T")
 RETRYABLE = {412, 429, 502, 503, 504}
-MEMBERS_TTL = 600.0
-MAX_MEMBER_LISTS = 256
 
 
 CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
@@ -39,22 +37,31 @@ CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 class TeamsNotifier:
     """Notifier over the Bot Connector."""
 
-    def __init__(self, auth: CachingBotFrameworkAuthentication, claims_identity: Any, render: CardRenderer,
-                 bot_id: str, trusted: ServiceUrlPolicy, attempts: int = 4) -> None:
+    def __init__(
+        self,
+        auth: CachingBotFrameworkAuthentication,
+        claims_identity: Any,
+        render: CardRenderer,
+        bot_id: str,
+        trusted: ServiceUrlPolicy,
+        attempts: int = 4,
+    ) -> None:
         self._auth, self._claims, self._render = auth, claims_identity, render
         self._bot_id = bot_id
         self._trusted = trusted
         self._attempts = attempts
-        self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU, MAX_MEMBER_LISTS
+        self.roster = Roster(self._list_members)  # the conversation core asks it too (where approvers are)
 
     async def _client(self, service_url: str) -> ConnectorClient:
         # The connector client sends the bot's token to this URL: only configured Bot Connector hosts, or one
         # an authenticated activity came from (the channel's token vouched for it). Checked here, for every
         # call, whatever stored the URL (API, response plan, an old row in the store).
         if not (self._trusted.allows(service_url) or self._auth.vouched(service_url)):
-            raise UntrustedServiceUrl(f"refused to call the Bot Connector at an untrusted service URL "
-                                      f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
-                                      f"not from an authenticated activity)")
+            raise UntrustedServiceUrl(
+                f"refused to call the Bot Connector at an untrusted service URL "
+                f"{str(service_url)[:100]!r} (not TEAMS_SERVICE_URL, not under TEAMS_SERVICE_URLS, "
+                f"not from an authenticated activity)"
+            )
         factory = self._auth.create_connector_factory(self._claims)
         return await factory.create(service_url, self._auth.get_originating_audience())
 
@@ -72,31 +79,20 @@ class TeamsNotifier:
                 await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
         raise AssertionError("unreachable")
 
+    async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
+        """The Connector's member list of a conversation, {Entra object id: Teams id} (the roster caches it)."""
+        client = await self._client(service_url)
+        members = await self._retry(lambda: client.conversations.get_conversation_members(conversation_id))
+        return {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)}
+
     async def _approver_ids(self, plan: Plan) -> list[str] | None:
-        """Teams ids of the plan's approvers in this conversation, for the card's `refresh.userIds`."""
-        if plan.thread is None or not plan.policy.approvers:
-            return None
-        conversation = plan.thread.conversation_id.split(";messageid=")[0]
-        cached = self._members.get(conversation)
-        if cached is None or time.monotonic() - cached[0] > MEMBERS_TTL:
-            try:
-                client = await self._client(plan.thread.service_url)
-                members = await self._retry(lambda: client.conversations.get_conversation_members(conversation))
-            except Exception:
-                log.info("members of %s unavailable; the card refreshes for everyone", conversation, exc_info=True)
-                return None
-            cached = (time.monotonic(), {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)})
-            self._members[conversation] = cached
-            while len(self._members) > MAX_MEMBER_LISTS:
-                self._members.popitem(last=False)
-        self._members.move_to_end(conversation)
-        ids = [cached[1][oid] for oid in sorted(plan.policy.approvers) if oid in cached[1]]
-        return ids[:60] or None  # Teams refreshes for at most 60 users
+        return await self.roster.approver_ids(plan)
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
-                        summary=f"Execution plan: {plan.title}")
+        return Activity(
+            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
+        )
 
     async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread
@@ -124,11 +120,31 @@ class TeamsNotifier:
         client = await self._client(channel.service_url)
         activity = Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)])
         params = ConversationParameters(
-            is_group=True, bot=ChannelAccount(id=self._bot_id), tenant_id=channel.tenant_id, activity=activity,
+            is_group=True,
+            bot=ChannelAccount(id=self._bot_id),
+            tenant_id=channel.tenant_id,
+            activity=activity,
             channel_data={"channel": {"id": channel.conversation_id}, "tenant": {"id": channel.tenant_id}},
         )
         created = await self._retry(lambda: client.conversations.create_conversation(params))
         return replace(channel, conversation_id=created.id, card_activity_id=created.activity_id)
+
+    async def open_personal(self, thread: Thread) -> Thread:
+        """Create (or find: Teams answers the existing one) the 1:1 chat with the user of a PERSONAL_CHAT thread:
+        `POST /v3/conversations` with the user as the only member and the tenant, as Teams documents proactive 1:1
+        messages (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages).
+        Teams refuses it (403/404) when the app is not installed for the user: the outbox makes that a dead letter."""
+        user = thread.conversation_id.removeprefix(PERSONAL_CHAT)
+        client = await self._client(thread.service_url)
+        params = ConversationParameters(
+            is_group=False,
+            bot=ChannelAccount(id=self._bot_id),
+            members=[ChannelAccount(id=user)],
+            tenant_id=thread.tenant_id,
+            channel_data={"tenant": {"id": thread.tenant_id}},
+        )
+        created = await self._retry(lambda: client.conversations.create_conversation(params))
+        return Thread(thread.service_url, created.id, thread.tenant_id, ThreadKind.PERSONAL)
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
         """A plain message in a thread; with `reply_to`, as a reply to that activity (a chat command's answer)."""
