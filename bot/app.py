@@ -34,16 +34,19 @@ async def traced(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
 
 
-PRIVACY = ("SRE consent bot stores, for each execution plan, who asked, who approved or denied, and what ran, "
-           "in its own store and audit log. It never stores sign-in tokens or credentials.")
+PRIVACY = (
+    "SRE consent bot stores, for each execution plan, who asked, who approved or denied, and what ran, "
+    "in its own store and audit log. It never stores sign-in tokens or credentials."
+)
 TERMS = "This bot is operated by your organisation's SRE team for its own Azure resources."
 
 
 def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[traced])
     s = container.settings
-    api = PlansApi(container.deps, container.validator, s.api, s.teams, s.policy.consent, s.azure.allowed_scopes,
-                   s.limits.rate_api_per_minute)
+    api = PlansApi(
+        container.deps, container.validator, s.api, s.teams, s.policy.consent, s.azure.allowed_scopes, s.limits.rate_api_per_minute
+    )
     incidents = IncidentsApi(s.api, container.validator, container.inbox)
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -60,9 +63,13 @@ def create_app(container: Container) -> web.Application:
         except web.HTTPUnauthorized:
             # the SDK adapter's answer to a failed Bot Framework authentication (logged as a refusal in its
             # auth module): the activity was not processed at all
-            return web.json_response({"error": "Bot Framework authentication failed: the activity needs a valid channel "
-                                               "token for this bot (Authorization: Bearer ...); it was not processed"},
-                                     status=401)
+            return web.json_response(
+                {
+                    "error": "Bot Framework authentication failed: the activity needs a valid channel "
+                    "token for this bot (Authorization: Bearer ...); it was not processed"
+                },
+                status=401,
+            )
         return response if response is not None else web.Response(status=201)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -76,21 +83,37 @@ def create_app(container: Container) -> web.Application:
         directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
         try:
             depth, dead, failed_alerts, parked = await asyncio.to_thread(
-                lambda: (container.store.outbox_depth(), container.store.dead_letters(), container.store.failed_alerts(),
-                         container.inbox.parked()))
+                lambda: (
+                    container.store.outbox_depth(),
+                    container.store.dead_letters(),
+                    container.store.failed_alerts(),
+                    container.inbox.parked(),
+                )
+            )
         except Exception:
             depth, dead, failed_alerts, parked = -1, -1, -1, -1
         # dead letters do not make the instance unready (another instance would do no better), but they are shown
-        outbox = "ok" if dead == 0 else (
-            f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+        outbox = "ok" if dead == 0 else (f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
         # parked alerts, like dead letters, are shown without making the instance unready
-        inbox = "ok" if parked == 0 else (
-            f"{parked} alert(s) could not be processed and were parked in {container.inbox.where_parked()} "
-            "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor")
-        checks = {"store": store_ok, "outbox_depth": depth, "outbox": outbox, "outbox_dead_letters": dead,
-                  "inbox_failed": failed_alerts, "inbox": inbox, "inbox_parked": parked,
-                  "background_tasks": container.tasks.pending,
-                  "directory": (directory.problem() if directory else None) or "ok"}
+        inbox = (
+            "ok"
+            if parked == 0
+            else (
+                f"{parked} alert(s) could not be processed and were parked in {container.inbox.where_parked()} "
+                "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor"
+            )
+        )
+        checks = {
+            "store": store_ok,
+            "outbox_depth": depth,
+            "outbox": outbox,
+            "outbox_dead_letters": dead,
+            "inbox_failed": failed_alerts,
+            "inbox": inbox,
+            "inbox_parked": parked,
+            "background_tasks": container.tasks.pending,
+            "directory": (directory.problem() if directory else None) or "ok",
+        }
         ok = bool(checks["store"])
         return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
 
@@ -99,6 +122,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/api/plans/{plan_id}", api.get)
     app.router.add_post("/api/incidents", incidents.receive)
     app.router.add_get("/api/incidents/status", incidents.status)
+
     async def page(text: str) -> web.Response:
         return web.Response(text=text)
 
@@ -153,6 +177,7 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         await container.close()
+
     return lifecycle
 
 
@@ -164,7 +189,8 @@ async def _sweep(container: Container) -> None:
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
             # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
             for plan in await recover_interrupted(container.deps):
-                log.warning("plan %s was interrupted: the instance running it stopped renewing its lease", plan.id,
-                            extra={"plan_id": plan.id})
+                log.warning(
+                    "plan %s was interrupted: the instance running it stopped renewing its lease", plan.id, extra={"plan_id": plan.id}
+                )
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")

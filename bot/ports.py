@@ -62,26 +62,33 @@ class UnitOfWork(Protocol):
     def add(self, plan: Plan) -> Plan:
         """Insert a new plan (version 1); returns it as it will be stored."""
         ...
+
     def save(self, plan: Plan, expected_version: int) -> Plan:
         """Write `plan` if the stored version is still `expected_version`; returns it with its new version."""
         ...
+
     def record(self, event: AuditEvent) -> None: ...
     def send(self, message: OutboxMessage) -> None:
         """Queue a message to Teams, sent by the outbox worker once this unit of work is committed."""
         ...
+
     def alert_processed(self, key: str, outcome: dict[str, Any]) -> None:
         """Mark the inbox's alert `key` processed with its outcome (a later delivery of it is a repeat)."""
         ...
+
     # the outbox worker's side
     def delivered(self, seq: int) -> None:
         """Message `seq` was sent: remove it from the outbox."""
         ...
+
     def coalesce(self, plan_id: str, up_to_version: int) -> None:
         """Drop pending card updates of `plan_id` written at or below `up_to_version` (the card sent shows newer)."""
         ...
+
     def name_thread(self, ref: str, thread: Thread) -> None:
         """The pending thread `ref` now exists as `thread`."""
         ...
+
     def dead_letter(self, seq: int, error: str) -> None:
         """Give up on message `seq`: it stays in the outbox as a dead letter, counted by /readyz and /metrics."""
         ...
@@ -110,6 +117,7 @@ class PlanStore(Protocol):
     async def lease(self, plan_id: str) -> Lease | None:
         """The plan's execution lease, or None if it never had one or it ended."""
         ...
+
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
 
@@ -212,8 +220,7 @@ class RunResult:
 class ActionRunner(Protocol):
     """Runs actions on Azure and reads resources."""
 
-    async def run(self, action: PlannedAction, credential: Credential,
-                  progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
+    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
     async def power_state(self, resource: ResourceRef) -> str | None: ...
     async def list_vms(self) -> list[ResourceRef]:
         """The VMs the agent identity can read (what chat commands may name)."""
@@ -227,6 +234,7 @@ class CredentialBroker(Protocol):
     def for_user(self, sso_token: str) -> AbstractAsyncContextManager[Credential]:
         """The user's On-Behalf-Of credential; dropped with its cache when the block ends."""
         ...
+
     async def check(self, credential: Credential) -> None:
         """Perform the On-Behalf-Of exchange now; raise CredentialProblem saying what the user must do."""
         ...
@@ -251,10 +259,10 @@ class Directory(Protocol):
         Raises DirectoryUnavailable when the directory cannot answer: never "not a member".
         """
         ...
+
     def problem(self) -> str | None:
         """Why the last membership check failed (for /readyz), or None if it succeeded or none was made."""
         ...
-
 
 
 class AlertsReader(Protocol):

@@ -21,4 +21,3 @@ def dump(card: AdaptiveCard) -> dict[str, Any]:
     """Adaptive Card JSON with the `$schema` Teams expects; unset fields are left out."""
     content: dict[str, Any] = card.model_dump(exclude_none=True, by_alias=True)
     return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", **content}
-

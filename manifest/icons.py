@@ -36,8 +36,7 @@ def _segment_distance(px: float, py: float, a: tuple[float, float], b: tuple[flo
 
 
 def _check(x: float, y: float, width: float) -> bool:
-    return min(_segment_distance(x, y, (0.36, 0.5), (0.47, 0.62)),
-               _segment_distance(x, y, (0.47, 0.62), (0.66, 0.36))) <= width
+    return min(_segment_distance(x, y, (0.36, 0.5), (0.47, 0.62)), _segment_distance(x, y, (0.47, 0.62), (0.66, 0.36))) <= width
 
 
 def _render(size: int, pixel: Callable[[float, float], tuple[int, int, int, int]], samples: int = 4) -> bytes:

@@ -242,8 +242,12 @@ def add_commands(sub: Any) -> None:
     wa.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     wa.add_argument("--history", action="store_true", help="print what is already there first, every version")
     for name, p in dsub.choices.items():
-        p.add_argument("--as", dest="user", default="carol", help="demo user: alice, bob, carol or mallory"
-                       + (" (watch: whose 1:1 chat --personal follows)" if name == "watch" else ""))
+        p.add_argument(
+            "--as",
+            dest="user",
+            default="carol",
+            help="demo user: alice, bob, carol or mallory" + (" (watch: whose 1:1 chat --personal follows)" if name == "watch" else ""),
+        )
         if name != "say":
             p.add_argument("--plan", help="the plan's id (any plan, finished ones included)")
         place = p.add_mutually_exclusive_group()
@@ -251,8 +255,10 @@ def add_commands(sub: Any) -> None:
         place.add_argument("--channel", action="store_true", help="the incidents channel (its threads)")
         place.add_argument("--approvals", action="store_true", help="the approvals channel (APPROVALS_CHANNEL, its threads)")
         place.add_argument("--personal", action="store_true", help="the user's 1:1 chat with the bot (no mention needed)")
-    for verb, text in (("install", "install the app for the user (personal scope): Teams tells the bot"),
-                       ("uninstall", "remove the app for the user: Teams tells the bot")):
+    for verb, text in (
+        ("install", "install the app for the user (personal scope): Teams tells the bot"),
+        ("uninstall", "remove the app for the user: Teams tells the bot"),
+    ):
         dsub.add_parser(verb, help=text).add_argument("--as", dest="user", default="carol", help="demo user")
     _add_alert(dsub)
     dr.set_defaults(fn=cmd_driver)
@@ -265,7 +271,11 @@ def _add_alert(dsub: Any) -> None:
     al.add_argument("--severity", default="Sev1", choices=["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"])
     al.add_argument("--resolved", action="store_true", help="send the Resolved notification")
     al.add_argument("--alert-id", help="the alert id (to resolve an earlier alert)")
-    al.add_argument("--secure", action=argparse.BooleanOptionalAction, default=None,
-                    help="post through the secure webhook (an Entra token of the Action Groups app); the default "
-                         "when the sandbox offers it. --no-secure sends only the ?code= secret")
+    al.add_argument(
+        "--secure",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="post through the secure webhook (an Entra token of the Action Groups app); the default "
+        "when the sandbox offers it. --no-secure sends only the ?code= secret",
+    )
     al.add_argument("--forged", action="store_true", help="post an alert Azure Monitor never fired (it cannot be confirmed)")

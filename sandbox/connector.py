@@ -132,7 +132,8 @@ class ConnectorSimulator:
 
     def _user_named(self, name_or_id: str) -> User | None:
         return self.world.users.get(name_or_id) or next(
-            (u for u in self.world.users.values() if name_or_id in (u.object_id, u.teams_id)), None)
+            (u for u in self.world.users.values() if name_or_id in (u.object_id, u.teams_id)), None
+        )
 
     async def _install(self, request: web.Request) -> web.Response:
         user = self._user_named(str((await request.json()).get("user", "")))
@@ -150,7 +151,7 @@ class ConnectorSimulator:
     def _personal_member(self, conversation_id: str) -> User | None:
         """The person of a 1:1 chat with the bot (its only member besides the bot), or None for other conversations."""
         prefix = "a:sandbox-personal-"
-        return self.world.users.get(conversation_id[len(prefix):]) if conversation_id.startswith(prefix) else None
+        return self.world.users.get(conversation_id[len(prefix) :]) if conversation_id.startswith(prefix) else None
 
     # -- handlers -----------------------------------------------------------------------------
     def _new_id(self) -> str:
@@ -164,27 +165,29 @@ class ConnectorSimulator:
         if isinstance(caller, str):
             self.refused += 1
             # the Connector's answer to a call without a valid bot token (nothing is recorded or performed)
-            return web.json_response({"error": {"code": "Unauthorized", "message": "Authorization has been denied for "
-                                                f"this request: {caller}."}}, status=401)
+            return web.json_response(
+                {"error": {"code": "Unauthorized", "message": f"Authorization has been denied for this request: {caller}."}}, status=401
+            )
         if self.outage:
             self.outage_refused += 1
             return web.json_response({"error": {"code": "ServiceError", "message": "Bad Gateway."}}, status=502)
         self.calls.append(
-            ConnectorCall(operation, conversation, unquote(activity) if activity else None, body,
-                          caller.client_id, self.clock())
+            ConnectorCall(operation, conversation, unquote(activity) if activity else None, body, caller.client_id, self.clock())
         )
         if self.throttle_every and operation in ("create_conversation", "send", "reply", "update"):
             self.writes_seen += 1
             if self.writes_seen % self.throttle_every == 0:
                 return web.json_response(
                     {"error": {"code": "TooManyRequests", "message": "Too many requests. Retry later."}},
-                    status=429, headers={"Retry-After": str(self.throttle_retry_after)},
+                    status=429,
+                    headers={"Retry-After": str(self.throttle_retry_after)},
                 )
         if self.throttle_remaining > 0:
             self.throttle_remaining -= 1
             return web.json_response(
                 {"error": {"code": "TooManyRequests", "message": "Too many requests. Retry later."}},
-                status=429, headers={"Retry-After": str(self.throttle_retry_after)},
+                status=429,
+                headers={"Retry-After": str(self.throttle_retry_after)},
             )
         return None
 
@@ -217,8 +220,10 @@ class ConnectorSimulator:
         user = self._user_named(str(members[0].get("id", ""))) if len(members) == 1 and not body.get("isGroup") else None
         if user is not None:
             if user.object_id not in self.installed:
-                return web.json_response({"error": {"code": "Forbidden", "message": "The bot is not installed for "
-                                                    "this user (BotNotInConversationRoster)."}}, status=403)
+                return web.json_response(
+                    {"error": {"code": "Forbidden", "message": "The bot is not installed for this user (BotNotInConversationRoster)."}},
+                    status=403,
+                )
             conversation_id = self.installed[user.object_id]
         else:
             conversation_id = f"a:sandbox-{members[0].get('id', 'unknown')}"
@@ -283,9 +288,16 @@ class ConnectorSimulator:
         guest's account lives in the inviting tenant) and `userRole` is user, guest or anonymous.
         https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context#get-single-member-details
         """
-        return {"id": u.teams_id, "name": u.display_name, "aadObjectId": u.object_id, "givenName": u.display_name.split()[0],
-                "userPrincipalName": u.upn, "email": u.upn, "tenantId": u.guest_in or u.tenant_id,
-                "userRole": "guest" if u.guest_in else "user"}
+        return {
+            "id": u.teams_id,
+            "name": u.display_name,
+            "aadObjectId": u.object_id,
+            "givenName": u.display_name.split()[0],
+            "userPrincipalName": u.upn,
+            "email": u.upn,
+            "tenantId": u.guest_in or u.tenant_id,
+            "userRole": "guest" if u.guest_in else "user",
+        }
 
     def _member_list(self) -> list[dict[str, Any]]:
         """The home tenant's people and its guests (the sandbox keeps no roster per conversation)."""
@@ -315,11 +327,19 @@ class ConnectorSimulator:
         return _not_found("The member was not found in this conversation.")
 
     async def _list_activities(self, request: web.Request) -> web.Response:
-        return web.json_response([
-            {"id": a.id, "conversationId": a.conversation_id, "replyToId": a.reply_to_id, "activity": a.activity,
-             "versions": a.versions}  # every version, oldest first: a card's history can be followed
-            for a in self.activities.values() if not a.deleted
-        ])
+        return web.json_response(
+            [
+                {
+                    "id": a.id,
+                    "conversationId": a.conversation_id,
+                    "replyToId": a.reply_to_id,
+                    "activity": a.activity,
+                    "versions": a.versions,
+                }  # every version, oldest first: a card's history can be followed
+                for a in self.activities.values()
+                if not a.deleted
+            ]
+        )
 
     async def _throttle(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -182,8 +182,9 @@ class TeamsDriver(PrintsOwnRepr):
             "channelData": channel_data,
         }
 
-    def message(self, user: User, text: str, conversation: Conversation, *, mention: bool = True,
-                thread_root: str | None = None) -> dict[str, Any]:
+    def message(
+        self, user: User, text: str, conversation: Conversation, *, mention: bool = True, thread_root: str | None = None
+    ) -> dict[str, Any]:
         """A message activity; in a channel without `thread_root` it starts a new thread."""
         activity = self._base(user, conversation, conversation.id)
         if conversation.kind == "channel":
@@ -196,9 +197,20 @@ class TeamsDriver(PrintsOwnRepr):
         activity.update({"type": "message", "text": text, "textFormat": "plain", "entities": entities})
         return activity
 
-    def invoke(self, user: User, conversation: Conversation, conversation_id: str, reply_to_id: str, verb: str,
-               data: dict[str, Any], *, token: str | None = None, connection_name: str | None = None,
-               trigger: str = "manual", state: str | None = None) -> dict[str, Any]:
+    def invoke(
+        self,
+        user: User,
+        conversation: Conversation,
+        conversation_id: str,
+        reply_to_id: str,
+        verb: str,
+        data: dict[str, Any],
+        *,
+        token: str | None = None,
+        connection_name: str | None = None,
+        trigger: str = "manual",
+        state: str | None = None,
+    ) -> dict[str, Any]:
         """An `adaptiveCard/action` invoke for a click on `reply_to_id`'s card."""
         activity = self._base(user, conversation, conversation_id)
         value: dict[str, Any] = {
@@ -235,8 +247,9 @@ class TeamsDriver(PrintsOwnRepr):
         cached = self._tokens.get(service_url)
         if cached and cached[1] > time.monotonic() + 60:
             return cached[0]
-        async with self.session.post(f"{self.channel_url}/sandbox/channel-token",
-                                     json={"audience": self.app_id, "serviceUrl": service_url}) as resp:
+        async with self.session.post(
+            f"{self.channel_url}/sandbox/channel-token", json={"audience": self.app_id, "serviceUrl": service_url}
+        ) as resp:
             resp.raise_for_status()
             body = await resp.json()
         self._tokens[service_url] = (body["token"], time.monotonic() + float(body["expires_in"]))
@@ -303,8 +316,9 @@ class TeamsDriver(PrintsOwnRepr):
         if result.status >= 300:
             raise AssertionError(f"bot answered HTTP {result.status} to {activity['type']}: {result.body}")
 
-    async def click(self, user: User, conversation: Conversation, card: BotMessage, verb: str,
-                    data: dict[str, Any], **kw: Any) -> InvokeResult:
+    async def click(
+        self, user: User, conversation: Conversation, card: BotMessage, verb: str, data: dict[str, Any], **kw: Any
+    ) -> InvokeResult:
         """Click an `Action.Execute` on a card the bot posted."""
         return await self.post(self.invoke(user, conversation, card.conversation_id, card.id, verb, data, **kw))
 
@@ -314,11 +328,13 @@ class TeamsDriver(PrintsOwnRepr):
             items = await resp.json()
         return [
             BotMessage(i["id"], i["conversationId"], i.get("replyToId"), i["activity"], tuple(i.get("versions") or ()))
-            for i in items if conversation_id in (None, i["conversationId"])
+            for i in items
+            if conversation_id in (None, i["conversationId"])
         ]
 
-    async def wait_for(self, predicate: Callable[[BotMessage], bool], conversation_id: str | None = None,
-                       timeout: float = 10.0) -> BotMessage:
+    async def wait_for(
+        self, predicate: Callable[[BotMessage], bool], conversation_id: str | None = None, timeout: float = 10.0
+    ) -> BotMessage:
         """Poll until the bot has posted (or updated to) a message matching `predicate`."""
         deadline = time.monotonic() + timeout
         while True:

@@ -271,8 +271,11 @@ async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any
             payload = alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
         else:  # Azure Monitor fires (or resolves) the alert, then its action group posts the notification
             control = f"{endpoints['arm']}/sandbox/alerts/resolve" if args.resolved else f"{endpoints['arm']}/sandbox/alerts"
-            body = {"alertId": args.alert_id} if args.resolved else {
-                "rule": args.rule, "targets": [v.id for v in vms], "severity": args.severity}
+            body = (
+                {"alertId": args.alert_id}
+                if args.resolved
+                else {"rule": args.rule, "targets": [v.id for v in vms], "severity": args.severity}
+            )
             async with session.post(control, json=body, ssl=context) as r:
                 if r.status >= 300:
                     print(f"Azure Monitor (sandbox) answered HTTP {r.status}: {await r.text()}", file=sys.stderr)
@@ -288,8 +291,7 @@ async def _alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any
     return 0 if status < 300 else 1
 
 
-async def _processed(session: Any, url: str, location: str, headers: dict[str, str], accepted: str,
-                     timeout: float = 15.0) -> str:
+async def _processed(session: Any, url: str, location: str, headers: dict[str, str], accepted: str, timeout: float = 15.0) -> str:
     """Poll the alert's status URL (same credentials as the POST) until the bot has processed it; the answer merged
     with what processing did (response plans matched, plans proposed)."""
     from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -311,9 +313,14 @@ def _action_groups_token(app: dict[str, str], endpoints: dict[str, Any]) -> str:
     """What Azure Monitor's action group does for a secure webhook: client credentials for the bot's API."""
     from azure.identity import ClientSecretCredential
 
-    credential = ClientSecretCredential(endpoints["tenantId"], app["clientId"], app["clientSecret"],
-                                        authority=endpoints["entra"], disable_instance_discovery=True,
-                                        connection_verify=endpoints["ca"])
+    credential = ClientSecretCredential(
+        endpoints["tenantId"],
+        app["clientId"],
+        app["clientSecret"],
+        authority=endpoints["entra"],
+        disable_instance_discovery=True,
+        connection_verify=endpoints["ca"],
+    )
     return str(credential.get_token(f"{endpoints['botAppIdUri']}/.default").token)
 
 

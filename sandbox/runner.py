@@ -39,8 +39,9 @@ class Sandbox(PrintsOwnRepr):
     webhook_secret: str = field(repr=False)
 
     @classmethod
-    def start(cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None,
-              tls: SandboxTLS | None = None) -> Sandbox:
+    def start(
+        cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None, tls: SandboxTLS | None = None
+    ) -> Sandbox:
         """Serve each simulator on a free loopback port, with a CA created in `directory` unless `tls` is given."""
         world = world or demo_world()
         tls = tls or SandboxTLS.create(directory)
@@ -61,8 +62,7 @@ class Sandbox(PrintsOwnRepr):
         connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
         channel.base_url = f"https://localhost:{thread.serve(channel.app(), ssl_context=tls.server_context)}"
         token_service.base_url = f"https://localhost:{thread.serve(token_service.app(), ssl_context=tls.server_context)}"
-        box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory,
-                  secrets.token_urlsafe(32))
+        box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory, secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
         (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
         return box
@@ -72,26 +72,45 @@ class Sandbox(PrintsOwnRepr):
 
     def driver(self, bot_url: str) -> TeamsDriver:
         """A Teams driver for the bot at `bot_url` that signs its activities as the Teams service does."""
-        return TeamsDriver(bot_url, self.connector.base_url, self.tls.client_context(),
-                           channel_url=self.channel.base_url, app_id=self.world.bot.client_id)
+        return TeamsDriver(
+            bot_url, self.connector.base_url, self.tls.client_context(), channel_url=self.channel.base_url, app_id=self.world.bot.client_id
+        )
 
     def response_plans(self) -> dict[str, object]:
         """Two demo incident response plans for the Incidents channel: one autonomous, one reviewed."""
         channel = self.world.channels[0]
         responders = [self.world.user(n).object_id for n in ("alice", "bob")]
-        common = {"operation": "restart", "responders": responders, "scopes": [f"/subscriptions/{self.world.subscription_id}"],
-                  "channel": {"id": channel.channel_id, "serviceUrl": self.connector.base_url}}
-        return {"responsePlans": [
-            {"name": "web-hung", "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev0", "Sev1"]},
-             "mode": "autonomous", **common},
-            {"name": "high-cpu", "match": {"alertRules": ["High CPU*"]}, "mode": "review", **common},
-        ]}
+        common = {
+            "operation": "restart",
+            "responders": responders,
+            "scopes": [f"/subscriptions/{self.world.subscription_id}"],
+            "channel": {"id": channel.channel_id, "serviceUrl": self.connector.base_url},
+        }
+        return {
+            "responsePlans": [
+                {
+                    "name": "web-hung",
+                    "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev0", "Sev1"]},
+                    "mode": "autonomous",
+                    **common,
+                },
+                {"name": "high-cpu", "match": {"alertRules": ["High CPU*"]}, "mode": "review", **common},
+            ]
+        }
 
     def api_callers(self) -> dict[str, object]:
         """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription)."""
         agent = self.world.agent
-        return {"callers": [{"appId": agent.client_id, "name": "SRE Agent", "scopes": [f"/subscriptions/{self.world.subscription_id}"],
-                             "operations": ["restart", "start", "powerOff", "deallocate", "redeploy"]}]}
+        return {
+            "callers": [
+                {
+                    "appId": agent.client_id,
+                    "name": "SRE Agent",
+                    "scopes": [f"/subscriptions/{self.world.subscription_id}"],
+                    "operations": ["restart", "start", "powerOff", "deallocate", "redeploy"],
+                }
+            ]
+        }
 
     def bot_environment(self) -> dict[str, str]:
         """The settings that point the bot at this sandbox (the same names production uses)."""
@@ -130,9 +149,18 @@ class Sandbox(PrintsOwnRepr):
 
     def anonymous_environment(self) -> dict[str, str]:
         """What `sandbox --anonymous` changes for clients that cannot sign activities (the Agents Playground)."""
-        off = dict.fromkeys(("MicrosoftAppId", "MicrosoftAppPassword", "ToBotFromChannelOpenIdMetadataUrl",
-                             "ToBotFromChannelTokenIssuer", "ToChannelFromBotLoginUrl", "ToChannelFromBotOAuthScope",
-                             "OAuthUrl"), "")
+        off = dict.fromkeys(
+            (
+                "MicrosoftAppId",
+                "MicrosoftAppPassword",
+                "ToBotFromChannelOpenIdMetadataUrl",
+                "ToBotFromChannelTokenIssuer",
+                "ToChannelFromBotLoginUrl",
+                "ToChannelFromBotOAuthScope",
+                "OAuthUrl",
+            ),
+            "",
+        )
         return {**off, "ANONYMOUS_ALLOWED": "true"}
 
     def endpoints(self) -> dict[str, Any]:
@@ -152,8 +180,7 @@ class Sandbox(PrintsOwnRepr):
             "groups": {g.name: g.object_id for g in w.groups},
             "agentClientId": w.agent.client_id,
             "users": {
-                u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id}
-                for u in w.users.values()
+                u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id} for u in w.users.values()
             },
         }
 

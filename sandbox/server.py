@@ -36,9 +36,9 @@ class ServerThread:
         future: Future[T] = asyncio.run_coroutine_threadsafe(_invoke(fn), self.loop)
         return future.result(timeout)
 
-    def serve(self, app: web.Application, host: str = "127.0.0.1", port: int = 0,
-              ssl_context: ssl.SSLContext | None = None) -> int:
+    def serve(self, app: web.Application, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         """Start `app` and return the bound port (0 picks a free one)."""
+
         async def start() -> int:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
@@ -46,13 +46,16 @@ class ServerThread:
             await site.start()
             self._runners.append(runner)
             return int(runner.addresses[-1][1])
+
         return self.call(start)
 
     def stop(self) -> None:
         """Clean up every app, then stop the loop and join the thread."""
+
         async def cleanup() -> None:
             for runner in reversed(self._runners):
                 await runner.cleanup()
+
         if self._thread.is_alive():
             self.call(cleanup)
             self.loop.call_soon_threadsafe(self.loop.stop)

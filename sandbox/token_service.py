@@ -99,11 +99,14 @@ class TokenService(PrintsOwnRepr):
         return web.json_response(
             {
                 "signInLink": f"{self.base_url}/api/oauth/signin?signin={sign_in}",
-                "tokenExchangeResource": {"id": secrets.token_hex(8), "uri": self.connections[connection],
-                                          # the connection's service provider (Azure Active Directory v2, as in
-                                          # infra/main.bicep); the Adaptive Cards schema makes it required:
-                                          # https://adaptivecards.io/explorer/TokenExchangeResource.html
-                                          "providerId": AAD_V2_PROVIDER_ID},
+                "tokenExchangeResource": {
+                    "id": secrets.token_hex(8),
+                    "uri": self.connections[connection],
+                    # the connection's service provider (Azure Active Directory v2, as in
+                    # infra/main.bicep); the Adaptive Cards schema makes it required:
+                    # https://adaptivecards.io/explorer/TokenExchangeResource.html
+                    "providerId": AAD_V2_PROVIDER_ID,
+                },
             }
         )
 

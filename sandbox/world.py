@@ -225,8 +225,14 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
     # (https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups, "secure webhook")
     apps = [bot, agent, intruder]
     if registrations.action_groups_app_id:
-        apps.append(App(name="action-groups", tenant_id=HOME_TENANT_ID, app_id=registrations.action_groups_app_id,
-                        api_roles={bot.app_id_uri: {"ActionGroupsSecureWebhook"}}))
+        apps.append(
+            App(
+                name="action-groups",
+                tenant_id=HOME_TENANT_ID,
+                app_id=registrations.action_groups_app_id,
+                api_roles={bot.app_id_uri: {"ActionGroupsSecureWebhook"}},
+            )
+        )
     users = {
         "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
         "bob": User("bob", "Bob Reader", HOME_TENANT_ID, "contoso.example"),

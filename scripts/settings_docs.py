@@ -17,8 +17,11 @@ def main() -> None:
         rows.append(f"| `{s.name}` | {s.help.replace('|', '/')} | {default} |")
     readme = ROOT / "README.md"
     readme.write_text(re.sub(r"\| Setting \| Meaning \| Default \|\n(\|.*\|\n)+", "\n".join(rows) + "\n", readme.read_text()))
-    lines = ["# Settings of sre-consent-bot. Copy to .env and fill in; the real environment wins over .env.",
-             "# `make run` needs none of these: the sandbox supplies them.", ""]
+    lines = [
+        "# Settings of sre-consent-bot. Copy to .env and fill in; the real environment wins over .env.",
+        "# `make run` needs none of these: the sandbox supplies them.",
+        "",
+    ]
     for s in SETTINGS:
         lines += [f"# {s.help}" + ("" if s.default is None else f" (default: {s.default or 'empty'})"), f"{s.name}=", ""]
     (ROOT / ".env.example").write_text("\n".join(lines))

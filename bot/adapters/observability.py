@@ -20,8 +20,12 @@ from ..domain.plan import ActingIdentity
 log = logging.getLogger("bot.audit")
 tracer = trace.get_tracer("sre-consent-bot")
 E = AuditEventName
-CREDENTIAL_EVENTS = {E.CREDENTIALS_USED: "used", E.CREDENTIALS_REFUSED: "refused", E.CREDENTIALS_RELEASED: "released",
-                     E.CREDENTIALS_DECLINED: "declined"}
+CREDENTIAL_EVENTS = {
+    E.CREDENTIALS_USED: "used",
+    E.CREDENTIALS_REFUSED: "refused",
+    E.CREDENTIALS_RELEASED: "released",
+    E.CREDENTIALS_DECLINED: "declined",
+}
 
 
 class _PlansByState(Collector):
@@ -38,23 +42,33 @@ class _PlansByState(Collector):
 class Metrics:
     """The bot's Prometheus registry."""
 
-    def __init__(self, count_by_state: Callable[[], dict[str, int]], outbox_depth: Callable[[], int],
-                 dead_letters: Callable[[], int] = lambda: 0, inbox_depth: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self,
+        count_by_state: Callable[[], dict[str, int]],
+        outbox_depth: Callable[[], int],
+        dead_letters: Callable[[], int] = lambda: 0,
+        inbox_depth: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter("sre_consent_audit_events", "Audit events recorded, by kind", ["event"], registry=r)
         self.approvals = Counter("sre_consent_approvals", "Approvals given", registry=r)
         self.refusals = Counter("sre_consent_refusals", "Clicks and commands refused, by reason", ["code"], registry=r)
         self.credentials = Counter("sre_consent_credential_grants", "User credential grants, by outcome", ["outcome"], registry=r)
-        self.execution = Histogram("sre_consent_action_seconds", "Time an action took in Azure, by identity and result",
-                                   ["identity", "result"], registry=r, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+        self.execution = Histogram(
+            "sre_consent_action_seconds",
+            "Time an action took in Azure, by identity and result",
+            ["identity", "result"],
+            registry=r,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+        )
         Gauge("sre_consent_outbox_depth", "Messages to Teams written but not sent yet", registry=r).set_function(outbox_depth)
-        Gauge("sre_consent_outbox_dead_letters", "Messages to Teams given up on after repeated failures",
-              registry=r).set_function(dead_letters)
+        Gauge("sre_consent_outbox_dead_letters", "Messages to Teams given up on after repeated failures", registry=r).set_function(
+            dead_letters
+        )
         Gauge("sre_consent_inbox_depth", "Alert deliveries accepted but not processed yet", registry=r).set_function(inbox_depth)
         self.outbox_sent = Counter("sre_consent_outbox_sent", "Messages sent to Teams, by kind", ["kind"], registry=r)
-        self.outbox_retries = Counter("sre_consent_outbox_retries", "Sends to Teams to be tried again, by cause",
-                                      ["cause"], registry=r)
+        self.outbox_retries = Counter("sre_consent_outbox_retries", "Sends to Teams to be tried again, by cause", ["cause"], registry=r)
         r.register(_PlansByState(count_by_state))
 
     def observe(self, e: AuditEvent) -> None:
@@ -83,8 +97,13 @@ class AuditPublisher:
         for event in events:
             self._metrics.observe(event)
             move = f" {event.from_state} -> {event.to_state}" if event.from_state else ""
-            log.info("%s by %s%s", event.event, event.actor_name, move,
-                     extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail})
+            log.info(
+                "%s by %s%s",
+                event.event,
+                event.actor_name,
+                move,
+                extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail},
+            )
             trace.get_current_span().add_event(event.event, {"plan_id": event.plan_id or "", "actor": event.actor})
 
 

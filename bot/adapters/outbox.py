@@ -311,8 +311,13 @@ class OutboxWorker(Worker):
                     raise
                 # Teams refuses a 1:1 chat with someone the app is not installed for: that approver is not reachable
                 # privately (they still see the card in the approvals channel); not a failure worth a dead letter
-                log.info("outbox: no 1:1 chat for a note about plan %s (HTTP %s: the app is not installed for that "
-                         "approver); the note is dropped", plan.id, refused[0], extra={"plan_id": plan.id})
+                log.info(
+                    "outbox: no 1:1 chat for a note about plan %s (HTTP %s: the app is not installed for that "
+                    "approver); the note is dropped",
+                    plan.id,
+                    refused[0],
+                    extra={"plan_id": plan.id},
+                )
                 await self._done(m)
                 return
         await self._limit.acquire(thread.conversation_id)

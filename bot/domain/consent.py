@@ -39,8 +39,9 @@ class PolicyLoosened(ValueError):
         self.problems = problems
 
 
-def tightened(base: ConsentPolicy, *, approvers: frozenset[str] | None = None, approvals_required: int | None = None,
-              expiry: timedelta | None = None) -> ConsentPolicy:
+def tightened(
+    base: ConsentPolicy, *, approvers: frozenset[str] | None = None, approvals_required: int | None = None, expiry: timedelta | None = None
+) -> ConsentPolicy:
     """`base` (the configuration), made stricter by a caller: never weaker.
 
     A caller may narrow the approvers to a subset of the listed ones (the approver group is then dropped, so the
@@ -54,8 +55,9 @@ def tightened(base: ConsentPolicy, *, approvers: frozenset[str] | None = None, a
         if not base.approvers:
             problems.append(("approvers", "approvers come from the configured approver group; a caller cannot name any"))
         elif strangers:
-            problems.append(("approvers", f"only a subset of the configured approvers may be named; not configured: "
-                                          f"{', '.join(strangers)}"))
+            problems.append(
+                ("approvers", f"only a subset of the configured approvers may be named; not configured: {', '.join(strangers)}")
+            )
         elif not approvers:
             problems.append(("approvers", "at least one approver is required"))
         else:
@@ -63,8 +65,12 @@ def tightened(base: ConsentPolicy, *, approvers: frozenset[str] | None = None, a
     required = base.approvals_required if approvals_required is None else approvals_required
     most = len(policy.approvers) if policy.approver_group is None else max(len(policy.approvers), required)
     if required < base.approvals_required:
-        problems.append(("approvals_required", f"at least {base.approvals_required} (the configured quorum): "
-                                               f"a caller may raise the quorum, never lower it"))
+        problems.append(
+            (
+                "approvals_required",
+                f"at least {base.approvals_required} (the configured quorum): a caller may raise the quorum, never lower it",
+            )
+        )
     elif (approvers, approvals_required) != (None, None) and policy.approver_group is None and required > most:
         field = "approvals_required" if approvals_required is not None else "approvers"
         problems.append((field, f"{required} approvals are required but only {most} approver(s) would be left"))
@@ -72,8 +78,13 @@ def tightened(base: ConsentPolicy, *, approvers: frozenset[str] | None = None, a
         policy = replace(policy, approvals_required=required)
     if expiry is not None:
         if expiry > base.expiry or expiry <= timedelta(0):
-            problems.append(("expiry", f"at most {base.expiry.total_seconds() / 60:g} minutes (the configured expiry): "
-                                       f"a caller may shorten it, never lengthen it"))
+            problems.append(
+                (
+                    "expiry",
+                    f"at most {base.expiry.total_seconds() / 60:g} minutes (the configured expiry): "
+                    f"a caller may shorten it, never lengthen it",
+                )
+            )
         else:
             policy = replace(policy, expiry=expiry)
     if problems:

@@ -201,14 +201,14 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
         channel = item.get("channel") or {}
         if not isinstance(channel, dict) or not str(channel.get("id", "")).startswith("19:"):
             raise ValueError(f"{where}: channel.id must be a Teams channel id (19:...@thread.tacv2)")
-        responders = strings(item.get("responders") or [], where,
-                             "responders must list the Entra object ids who approve or lend credentials")
-        required = whole_number(item.get("approvalsRequired", 1), where,
-                                "approvalsRequired must be between 1 and the number of responders", 1, len(responders))
-        scopes = scopes_within(item.get("scopes"), allowed, where,
-                               "where it may act (/subscriptions/<id>[/resourceGroups/<group>])")
-        cap = whole_number(item.get("maxTargets", DEFAULT_MAX_TARGETS), where,
-                           "maxTargets must be a whole number from 1 to 50", 1, 50)
+        responders = strings(
+            item.get("responders") or [], where, "responders must list the Entra object ids who approve or lend credentials"
+        )
+        required = whole_number(
+            item.get("approvalsRequired", 1), where, "approvalsRequired must be between 1 and the number of responders", 1, len(responders)
+        )
+        scopes = scopes_within(item.get("scopes"), allowed, where, "where it may act (/subscriptions/<id>[/resourceGroups/<group>])")
+        cap = whole_number(item.get("maxTargets", DEFAULT_MAX_TARGETS), where, "maxTargets must be a whole number from 1 to 50", 1, 50)
         plans.append(
             ResponsePlan(
                 name=name,
@@ -230,8 +230,11 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
 
 def _match(match: Any, where: str) -> tuple[list[str], list[str]]:
     """A response plan's `match`: its alert rule name patterns, and the severities (empty: any)."""
-    rules = strings(match.get("alertRules") if isinstance(match, dict) else None, where,
-                    "match.alertRules must be a non-empty list of rule name patterns")
+    rules = strings(
+        match.get("alertRules") if isinstance(match, dict) else None,
+        where,
+        "match.alertRules must be a non-empty list of rule name patterns",
+    )
     severities = match.get("severities") or []
     if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
         raise ValueError(f"{where}: match.severities must list values among {', '.join(SEVERITIES)}")

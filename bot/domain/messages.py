@@ -348,6 +348,5 @@ def decision_for_requester(plan: Plan) -> str:
         return f"\u231b Your plan **{title}** expired before it was approved; nothing was done. Ask again if it is still needed."
     approvers = ", ".join(literal(a.approver.name) for a in plan.approvals) or who
     return (
-        f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now "
-        "(the result is posted with the card)."
+        f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now (the result is posted with the card)."
     )

@@ -29,8 +29,11 @@ class Operation(str, Enum):
     @property
     def label(self) -> str:
         return {
-            "restart": "Restart", "start": "Start", "powerOff": "Stop (power off)",
-            "deallocate": "Deallocate", "redeploy": "Redeploy",
+            "restart": "Restart",
+            "start": "Start",
+            "powerOff": "Stop (power off)",
+            "deallocate": "Deallocate",
+            "redeploy": "Redeploy",
         }[self.value]
 
     @classmethod
@@ -76,9 +79,7 @@ class ResourceRef:
         """Parse a VM resource id; raises ValueError naming the expected shape or the name rule broken."""
         m = _RESOURCE_ID.match(resource_id.strip())
         if not m:
-            raise ValueError(
-                "expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachines/<name>"
-            )
+            raise ValueError("expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachines/<name>")
         # Azure's naming rules (domain/names.py): nothing like `..` or `%2F` reaches an ARM path
         problem = subscription_problem(m["sub"]) or resource_group_problem(m["rg"]) or vm_name_problem(m["name"])
         if problem:
@@ -156,10 +157,17 @@ class PlanState(str, Enum):
         return self.value.replace("_", " ").capitalize()
 
 
-TERMINAL_STATES = frozenset({
-    PlanState.DENIED, PlanState.SUCCEEDED, PlanState.CREDENTIALS_DENIED, PlanState.USER_NOT_AUTHORIZED,
-    PlanState.FAILED, PlanState.EXPIRED, PlanState.INTERRUPTED,
-})
+TERMINAL_STATES = frozenset(
+    {
+        PlanState.DENIED,
+        PlanState.SUCCEEDED,
+        PlanState.CREDENTIALS_DENIED,
+        PlanState.USER_NOT_AUTHORIZED,
+        PlanState.FAILED,
+        PlanState.EXPIRED,
+        PlanState.INTERRUPTED,
+    }
+)
 WAITING_STATES = frozenset({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})
 EXECUTING_STATES = frozenset({PlanState.EXECUTING, PlanState.EXECUTING_AS_USER})
 

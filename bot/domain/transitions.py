@@ -31,16 +31,29 @@ ALLOWED: dict[PlanState, frozenset[PlanState]] = {
     S.APPROVED: frozenset({S.EXECUTING, S.EXPIRED, S.INTERRUPTED}),
     S.EXECUTING: frozenset({S.EXECUTING, S.SUCCEEDED, S.AWAITING_CREDENTIALS, S.FAILED, S.INTERRUPTED}),
     S.AWAITING_CREDENTIALS: frozenset({S.EXECUTING_AS_USER, S.CREDENTIALS_DENIED, S.EXPIRED}),
-    S.EXECUTING_AS_USER: frozenset({
-        S.EXECUTING_AS_USER, S.SUCCEEDED, S.USER_NOT_AUTHORIZED, S.FAILED, S.INTERRUPTED,
-        S.AWAITING_CREDENTIALS,  # refused again, while CREDENTIALS_ATTEMPTS remain: another approver may try
-    }),
+    S.EXECUTING_AS_USER: frozenset(
+        {
+            S.EXECUTING_AS_USER,
+            S.SUCCEEDED,
+            S.USER_NOT_AUTHORIZED,
+            S.FAILED,
+            S.INTERRUPTED,
+            S.AWAITING_CREDENTIALS,  # refused again, while CREDENTIALS_ATTEMPTS remain: another approver may try
+        }
+    ),
 }
 
 # The states whose card offers "Propose again": a new plan with the same actions, and a new consent round
-PROPOSE_AGAIN_STATES = frozenset({
-    S.USER_NOT_AUTHORIZED, S.DENIED, S.EXPIRED, S.CREDENTIALS_DENIED, S.INTERRUPTED, S.FAILED,
-})
+PROPOSE_AGAIN_STATES = frozenset(
+    {
+        S.USER_NOT_AUTHORIZED,
+        S.DENIED,
+        S.EXPIRED,
+        S.CREDENTIALS_DENIED,
+        S.INTERRUPTED,
+        S.FAILED,
+    }
+)
 
 
 def _move(plan: Plan, to: PlanState, **changes: object) -> Plan:
@@ -96,8 +109,9 @@ def _refuse(plan: Plan, person: Person, now: datetime, is_approver: bool, action
     raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER if deciding else messages.NOT_A_GRANTOR)
 
 
-def check_can_decide(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
-                     action: PlanAction = PlanAction.DENY) -> None:
+def check_can_decide(
+    plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool, action: PlanAction = PlanAction.DENY
+) -> None:
     """Raise the Refusal that applies to `person` approving or denying `plan` now, if any."""
     _check_card(plan, seen_hash)
     _refuse(plan, person, now, is_approver, action)
@@ -143,8 +157,12 @@ def agent_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now:
     if plan.state is not S.EXECUTING:
         raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
     return _move(
-        plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=(*plan.outcomes, outcome),
-        expires_at=now + plan.policy.credentials_expiry, progress=None,
+        plan,
+        S.AWAITING_CREDENTIALS,
+        access_denied=denied,
+        outcomes=(*plan.outcomes, outcome),
+        expires_at=now + plan.policy.credentials_expiry,
+        progress=None,
     )
 
 
@@ -163,10 +181,8 @@ def user_refused(plan: Plan, denied: AccessDenied, outcome: ActionOutcome, now: 
         raise Refusal(RefusalCode.WRONG_STATE, already_message(plan))
     after = replace(plan, outcomes=(*plan.outcomes, outcome))
     if user_attempts(after) < plan.policy.credentials_attempts and now < plan.expires_at:
-        return _move(plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=after.outcomes,
-                     credentials_by=None, progress=None)
-    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=after.outcomes,
-                 finished_at=now, progress=None)
+        return _move(plan, S.AWAITING_CREDENTIALS, access_denied=denied, outcomes=after.outcomes, credentials_by=None, progress=None)
+    return _move(plan, S.USER_NOT_AUTHORIZED, access_denied=denied, outcomes=after.outcomes, finished_at=now, progress=None)
 
 
 def action_failed(plan: Plan, outcome: ActionOutcome, now: datetime) -> Plan:
@@ -181,8 +197,9 @@ def _check_credentials_open(plan: Plan, now: datetime) -> None:
         raise Refusal(RefusalCode.EXPIRED, messages.CREDENTIALS_EXPIRED_CLICK)
 
 
-def check_can_answer_credentials(plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool,
-                                 action: PlanAction = PlanAction.GRANT) -> None:
+def check_can_answer_credentials(
+    plan: Plan, person: Person, seen_hash: str, now: datetime, is_approver: bool, action: PlanAction = PlanAction.GRANT
+) -> None:
     """Raise the Refusal that applies to `person` granting or cancelling `plan`'s credentials request now, if any."""
     _check_card(plan, seen_hash)
     _refuse(plan, person, now, is_approver, action)
@@ -204,8 +221,7 @@ def expire(plan: Plan, now: datetime) -> Plan:
     """A waiting plan past its expiry becomes EXPIRED."""
     if now < plan.expires_at:
         raise Refusal(RefusalCode.WRONG_STATE, "This plan has not expired yet.")
-    return _move(plan, S.EXPIRED, finished_at=now, progress=None,
-                 reason=messages.expired_reason(plan.state is S.AWAITING_CREDENTIALS))
+    return _move(plan, S.EXPIRED, finished_at=now, progress=None, reason=messages.expired_reason(plan.state is S.AWAITING_CREDENTIALS))
 
 
 def withdraw(plan: Plan, now: datetime, reason: str) -> Plan:
@@ -217,5 +233,4 @@ def withdraw(plan: Plan, now: datetime, reason: str) -> Plan:
 
 def interrupt(plan: Plan, now: datetime) -> Plan:
     """Found approved or executing at start-up: the process died mid-way. Never re-run by itself."""
-    return _move(plan, S.INTERRUPTED, finished_at=now, progress=None,
-                 reason=messages.INTERRUPTED_REASON)
+    return _move(plan, S.INTERRUPTED, finished_at=now, progress=None, reason=messages.INTERRUPTED_REASON)

@@ -26,8 +26,7 @@ class Decision:
     retry_sso: bool = False  # credentials: the token could not be exchanged, let Teams fall back to sign-in
 
 
-async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str,
-                         reason: str | None = None) -> Decision:
+async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str, reason: str | None = None) -> Decision:
     """Apply one click; refusals are audited and explained, never raised."""
     for _ in range(MAX_ATTEMPTS):
         plan = await deps.store.get(plan_id)
@@ -39,7 +38,8 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
             now = deps.clock.now()
             after = (
                 transitions.approve(plan, person, seen_hash, now, is_approver)
-                if approve else transitions.deny(plan, person, seen_hash, now, is_approver, reason)
+                if approve
+                else transitions.deny(plan, person, seen_hash, now, is_approver, reason)
             )
         except Refusal as refusal:
             refused = AuditEventName.APPROVAL_REFUSED if approve else AuditEventName.DENIAL_REFUSED
@@ -49,9 +49,15 @@ async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool
             event = AuditEventName.APPROVAL_GIVEN if approve else AuditEventName.PLAN_DENIED
             # the card changes for everyone and a denial is told in the thread, in the same unit of work; an approval
             # that completes the quorum leaves the card to the execution, which updates it as it starts
-            saved = await deps.commit(plan, after, person, event, card=after.state is not PlanState.APPROVED,
-                                      reply=result_text(after) if after.state is PlanState.DENIED else None,
-                                      **({"reason": reason} if reason else {}))
+            saved = await deps.commit(
+                plan,
+                after,
+                person,
+                event,
+                card=after.state is not PlanState.APPROVED,
+                reply=result_text(after) if after.state is PlanState.DENIED else None,
+                **({"reason": reason} if reason else {}),
+            )
         except ConcurrentUpdate:
             continue  # someone else moved the plan first: decide again against what they left
         return _after_decision(deps, saved)

@@ -29,20 +29,22 @@ async def _check_grantor(deps: Deps, plan_id: str, person: Person, seen_hash: st
     if plan is None:
         raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))
     deps.check_tenant(person)
-    transitions.check_can_answer_credentials(plan, person, seen_hash, deps.clock.now(), await deps.is_approver(plan, person),
-                                             action)
+    transitions.check_can_answer_credentials(plan, person, seen_hash, deps.clock.now(), await deps.is_approver(plan, person), action)
     return plan
 
 
-async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str, sso_token: str | None,
-                            verify: SsoVerify) -> Decision:
+async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str, sso_token: str | None, verify: SsoVerify) -> Decision:
     """Answer a "Use my credentials" click; without a token, ask Teams for one (SSO)."""
     try:
         plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.GRANT)
     except Refusal as r:
-        await deps.record(None if r.code is RefusalCode.NOT_FOUND else await deps.store.get(plan_id), person,
-                          AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
-                              reason=r.message)
+        await deps.record(
+            None if r.code is RefusalCode.NOT_FOUND else await deps.store.get(plan_id),
+            person,
+            AuditEventName.CREDENTIALS_REFUSED,
+            code=r.code.value,
+            reason=r.message,
+        )
         return Decision(None, r.message, r)
     if sso_token is None:
         return Decision(plan, "Sign-in needed", needs_sign_in=True)
@@ -54,13 +56,18 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
     except CredentialProblem as p:
         await stack.aclose()
         await deps.record(plan, person, AuditEventName.CREDENTIALS_REFUSED, code=p.kind.value, reason=p.message)
-        refusal = Refusal(RefusalCode.BAD_REQUEST if p.kind == CredentialProblem.REJECTED else RefusalCode.WRONG_STATE,
-                          p.message)
+        refusal = Refusal(RefusalCode.BAD_REQUEST if p.kind == CredentialProblem.REJECTED else RefusalCode.WRONG_STATE, p.message)
         return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
     try:
-        plan = await deps.commit(plan, transitions.grant_credentials(plan, person, deps.clock.now()), person,
-                                 AuditEventName.CREDENTIALS_USED, card=True,
-                                 identity=ActingIdentity.USER.describe(person.name), acting=ActingIdentity.USER.value)
+        plan = await deps.commit(
+            plan,
+            transitions.grant_credentials(plan, person, deps.clock.now()),
+            person,
+            AuditEventName.CREDENTIALS_USED,
+            card=True,
+            identity=ActingIdentity.USER.describe(person.name),
+            acting=ActingIdentity.USER.value,
+        )
     except (ConcurrentUpdate, Refusal):
         await stack.aclose()
         await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED, reason="another grant or cancel came first")
@@ -79,20 +86,27 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
     return Decision(plan, messages.running_on_behalf(person.name))
 
 
-async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str,
-                             reason: str | None = None) -> Decision:
+async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str, reason: str | None = None) -> Decision:
     """Cancel on the credentials request: CREDENTIALS_DENIED, nothing more runs."""
     for _ in range(10):
         try:
             plan = await _check_grantor(deps, plan_id, person, seen_hash, PlanAction.CANCEL)
             after = transitions.cancel_credentials(plan, person, deps.clock.now(), reason)
         except Refusal as r:
-            await deps.record(await deps.store.get(plan_id), person, AuditEventName.CREDENTIALS_REFUSED, code=r.code.value,
-                              reason=r.message)
+            await deps.record(
+                await deps.store.get(plan_id), person, AuditEventName.CREDENTIALS_REFUSED, code=r.code.value, reason=r.message
+            )
             return Decision(None, r.message, r)
         try:
-            saved = await deps.commit(plan, after, person, AuditEventName.CREDENTIALS_DECLINED, card=True,
-                                      reply=result_text(after), **({"reason": reason} if reason else {}))
+            saved = await deps.commit(
+                plan,
+                after,
+                person,
+                AuditEventName.CREDENTIALS_DECLINED,
+                card=True,
+                reply=result_text(after),
+                **({"reason": reason} if reason else {}),
+            )
         except ConcurrentUpdate:
             continue
         return Decision(saved, messages.declined_line(saved))

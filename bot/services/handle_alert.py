@@ -35,7 +35,9 @@ class AlertOutcome:
     def as_dict(self, alert: Alert, auth: AlertAuth) -> dict[str, Any]:
         """What processing did, as stored with the inbox entry (and logged)."""
         return {
-            "alertId": alert.alert_id, "condition": alert.condition, "authentication": auth.value,
+            "alertId": alert.alert_id,
+            "condition": alert.condition,
+            "authentication": auth.value,
             "matched": list(self.matched),
             "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in self.plans],
             "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in self.withheld],
@@ -97,9 +99,13 @@ async def handle_alert(
             if selection.out_of_scope or selection.over_cap:
                 uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
             if not targets:
-                uow.send(messages.say(
-                    thread, "This alert names no virtual machine inside the response plan's scopes, so the response plan "
-                            "has nothing to act on."))
+                uow.send(
+                    messages.say(
+                        thread,
+                        "This alert names no virtual machine inside the response plan's scopes, so the response plan "
+                        "has nothing to act on.",
+                    )
+                )
                 continue
             names = ", ".join(t.name for t in targets)
             responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)

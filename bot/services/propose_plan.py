@@ -57,19 +57,41 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         check_in_scope(action.resource, deps.allowed_scopes)
     now = deps.clock.now()
     plan = Plan(
-        id=new_plan_id(), title=request.title, rationale=request.rationale, actions=request.actions,
-        requested_by=request.requested_by, policy=request.policy, created_at=now,
-        expires_at=now + request.policy.expiry, mode=request.mode, source=request.source,
-        thread=request.thread, incident_id=request.incident_id, power_states=dict(request.power_states),
+        id=new_plan_id(),
+        title=request.title,
+        rationale=request.rationale,
+        actions=request.actions,
+        requested_by=request.requested_by,
+        policy=request.policy,
+        created_at=now,
+        expires_at=now + request.policy.expiry,
+        mode=request.mode,
+        source=request.source,
+        thread=request.thread,
+        incident_id=request.incident_id,
+        power_states=dict(request.power_states),
         asked_in=request.asked_in,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
-    uow.record(deps.event(plan, request.requested_by, AuditEventName.PLAN_PROPOSED, source=request.source.value,
-                          mode=request.mode.value, actions="; ".join(a.describe() for a in plan.actions)))
+    uow.record(
+        deps.event(
+            plan,
+            request.requested_by,
+            AuditEventName.PLAN_PROPOSED,
+            source=request.source.value,
+            mode=request.mode.value,
+            actions="; ".join(a.describe() for a in plan.actions),
+        )
+    )
     stored = uow.add(presented)
-    uow.record(deps.event(stored, SYSTEM, AuditEventName.CONSENT_IMPLICIT if stored.state is PlanState.APPROVED
-                            else AuditEventName.CONSENT_REQUESTED,
-                          plan))
+    uow.record(
+        deps.event(
+            stored,
+            SYSTEM,
+            AuditEventName.CONSENT_IMPLICIT if stored.state is PlanState.APPROVED else AuditEventName.CONSENT_REQUESTED,
+            plan,
+        )
+    )
     reply_to = None if request.asked_in is not None else request.reply_to  # a card elsewhere answers no command
     for m in messages.post_card(stored, reply_to):
         uow.send(m)

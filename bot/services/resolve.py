@@ -44,6 +44,9 @@ async def resolve_vm(deps: Deps, target: str, resource_group: str | None) -> Res
     names = sorted({vm.name for vm in in_group})
     close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
     where = f" in resource group `{resource_group}`" if resource_group else ""
-    hint = ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?") if close else (
-        "VMs I can see: " + ", ".join(f"`{n}`" for n in names) + "." if names else "I cannot see any VM.")
+    hint = (
+        ("Did you mean " + " or ".join(f"`{c}`" for c in close) + "?")
+        if close
+        else ("VMs I can see: " + ", ".join(f"`{n}`" for n in names) + "." if names else "I cannot see any VM.")
+    )
     raise Refusal(RefusalCode.NOT_FOUND, f"I found no VM named `{target}`{where}. {hint}")

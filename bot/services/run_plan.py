@@ -26,8 +26,15 @@ async def run_plan(deps: Deps, plan_id: str) -> Plan | None:
     if plan is None or plan.state is not PlanState.APPROVED:
         return plan
     try:
-        plan = await deps.commit(plan, transitions.start(plan, deps.clock.now()), AGENT, AuditEventName.EXECUTION_STARTED,
-                                 card=True, identity="agent", acting=ActingIdentity.AGENT.value)
+        plan = await deps.commit(
+            plan,
+            transitions.start(plan, deps.clock.now()),
+            AGENT,
+            AuditEventName.EXECUTION_STARTED,
+            card=True,
+            identity="agent",
+            acting=ActingIdentity.AGENT.value,
+        )
     except (ConcurrentUpdate, Refusal):
         return await deps.store.get(plan_id)  # another task or instance is running it
     return await execute_actions(deps, plan, deps.broker.agent(), AGENT)
@@ -47,8 +54,9 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
         current = await deps.store.get(plan.id)
         if current is None or current.state is not executing or current.next_action != plan.next_action:
             if current is not None and current.version != plan.version:
-                log.warning("plan %s moved to %s under its execution; nothing more is run", plan.id, current.state.value,
-                            extra={"plan_id": plan.id})
+                log.warning(
+                    "plan %s moved to %s under its execution; nothing more is run", plan.id, current.state.value, extra={"plan_id": plan.id}
+                )
             return current or plan
         plan = current
         if plan.next_action >= len(plan.actions):
@@ -72,20 +80,23 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
         except Exception as e:  # the runner maps Azure errors; anything else must still end the plan cleanly
             log.exception("unexpected error while running %s", action.describe())
             result = RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
-        outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started,
-                                deps.clock.now())
+        outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started, deps.clock.now())
         plan = await _record_outcome(deps, plan, outcome, result, acting, who)
         if plan.state is not executing:
             return plan
 
 
-async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person,
-                          who: ActingIdentity) -> Plan:
+async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person, who: ActingIdentity) -> Plan:
     """Commit the outcome over the plan as stored; a lost race re-reads and decides again through the state machine,
     so nothing is written over a newer state (an interrupted plan stays interrupted; the outcome is still audited)."""
     action = plan.actions[outcome.index]
-    detail = {"action": action.describe(), "identity": outcome.identity, "acting": who.value, "result": outcome.detail,
-              "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}"}
+    detail = {
+        "action": action.describe(),
+        "identity": outcome.identity,
+        "acting": who.value,
+        "result": outcome.detail,
+        "seconds": f"{(outcome.finished_at - outcome.started_at).total_seconds():.3f}",
+    }
     for _ in range(MAX_ATTEMPTS):
         if plan.state not in EXECUTING_STATES or plan.next_action != outcome.index:
             await deps.record(plan, acting, AuditEventName.OUTCOME_AFTER_STOP, None, **detail, state=plan.state.value)
@@ -95,8 +106,7 @@ async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result
         after, event = _decide(deps, plan, outcome, result.access_denied)
         ends = after.state.is_terminal or after.state is PlanState.AWAITING_CREDENTIALS
         try:
-            return await deps.commit(plan, after, acting, event, card=True, reply=result_text(after) if ends else None,
-                                     **detail)
+            return await deps.commit(plan, after, acting, event, card=True, reply=result_text(after) if ends else None, **detail)
         except ConcurrentUpdate:
             fresh = await deps.store.get(plan.id)
             if fresh is None:

@@ -12,8 +12,16 @@ from playwright.async_api import Browser, Page, Playwright
 ROOT = Path(__file__).resolve().parents[2]
 RENDERER = ROOT / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.js"
 # The closed network refuses Chromium's background connections; these flags keep it quiet and fast.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 async def launch(p: Playwright) -> Browser:
@@ -28,14 +36,26 @@ HOST_CONFIG = {
     "supportsInteractivity": True,
     "actions": {"actionsOrientation": "horizontal", "actionAlignment": "left", "buttonSpacing": 8, "maxActions": 5},
     "containerStyles": {
-        "default": {"backgroundColor": "#FFFFFF", "foregroundColors": {
-            "default": {"default": "#242424", "subtle": "#616161"}, "accent": {"default": "#4F52B2", "subtle": "#4F52B2"},
-            "good": {"default": "#237B4B", "subtle": "#237B4B"}, "warning": {"default": "#835B00", "subtle": "#835B00"},
-            "attention": {"default": "#C4314B", "subtle": "#C4314B"}}},
-        "emphasis": {"backgroundColor": "#F5F5F5", "foregroundColors": {
-            "default": {"default": "#242424", "subtle": "#616161"}, "accent": {"default": "#4F52B2", "subtle": "#4F52B2"},
-            "good": {"default": "#237B4B", "subtle": "#237B4B"}, "warning": {"default": "#835B00", "subtle": "#835B00"},
-            "attention": {"default": "#C4314B", "subtle": "#C4314B"}}},
+        "default": {
+            "backgroundColor": "#FFFFFF",
+            "foregroundColors": {
+                "default": {"default": "#242424", "subtle": "#616161"},
+                "accent": {"default": "#4F52B2", "subtle": "#4F52B2"},
+                "good": {"default": "#237B4B", "subtle": "#237B4B"},
+                "warning": {"default": "#835B00", "subtle": "#835B00"},
+                "attention": {"default": "#C4314B", "subtle": "#C4314B"},
+            },
+        },
+        "emphasis": {
+            "backgroundColor": "#F5F5F5",
+            "foregroundColors": {
+                "default": {"default": "#242424", "subtle": "#616161"},
+                "accent": {"default": "#4F52B2", "subtle": "#4F52B2"},
+                "good": {"default": "#237B4B", "subtle": "#237B4B"},
+                "warning": {"default": "#835B00", "subtle": "#835B00"},
+                "attention": {"default": "#C4314B", "subtle": "#C4314B"},
+            },
+        },
     },
 }
 

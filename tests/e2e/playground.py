@@ -53,8 +53,14 @@ def start_playground(folder: Path, bot_url: str, config: str) -> Playground:
     (folder / "playground.yml").write_text(config)
     port = free_port()
     env = {**os.environ, "TEAMSAPPTESTER_BROWSER": "none", "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(folder / "playground.yml")}
-    process = subprocess.Popen(["node", str(CLI), "-e", bot_url, "-c", "msteams", "-p", str(port), "--disable-telemetry"],
-                               cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        ["node", str(CLI), "-e", bot_url, "-c", "msteams", "-p", str(port), "--disable-telemetry"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     playground = Playground(process, port, folder)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

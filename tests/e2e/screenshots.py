@@ -24,7 +24,7 @@ def _cards() -> list[tuple[str, Path]]:
     """One card per state: the approver's view while someone must act, the shared view otherwise."""
     chosen = []
     for path in sorted(SNAPSHOTS.glob("plan-*-read_only.json")):
-        state = path.name[len("plan-"):-len("-read_only.json")]
+        state = path.name[len("plan-") : -len("-read_only.json")]
         if state.startswith(WAITING):
             path = path.with_name(f"plan-{state}-approver.json")
         chosen.append((state, path))

@@ -27,8 +27,7 @@ SHOTS = os.environ.get("SCREENSHOTS_DIR")
 
 @pytest.fixture
 def bot(sandbox: Sandbox, tmp_path: Path) -> Iterator[RunningBot]:
-    running = start_bot(bot_settings(sandbox, tmp_path / "bot.sqlite3", CARD_BUTTONS="everyone",
-                                      **sandbox.anonymous_environment()))
+    running = start_bot(bot_settings(sandbox, tmp_path / "bot.sqlite3", CARD_BUTTONS="everyone", **sandbox.anonymous_environment()))
     yield running
     running.stop()
 
@@ -71,8 +70,9 @@ async def _shot(page: Page, name: str) -> None:
         await page.screenshot(path=str(Path(SHOTS) / name))
 
 
-async def test_help_then_a_restart_approved_in_the_playground(sandbox: Sandbox, bot: RunningBot, playground: Playground,
-                                                              page: Page) -> None:
+async def test_help_then_a_restart_approved_in_the_playground(
+    sandbox: Sandbox, bot: RunningBot, playground: Playground, page: Page
+) -> None:
     since = len(sandbox.arm.writes)
     await page.get_by_text("Personal Chat", exact=True).first.click()
     await _type(page, "help")
@@ -95,8 +95,7 @@ async def test_help_then_a_restart_approved_in_the_playground(sandbox: Sandbox, 
     assert len(writes) == 1 and writes[0].caller_oid == sandbox.world.agent.object_id
 
 
-async def test_deny_in_the_playground_writes_nothing(sandbox: Sandbox, bot: RunningBot, playground: Playground,
-                                                     page: Page) -> None:
+async def test_deny_in_the_playground_writes_nothing(sandbox: Sandbox, bot: RunningBot, playground: Playground, page: Page) -> None:
     since = len(sandbox.arm.writes)
     await page.get_by_text("Ops", exact=True).first.click()
     await _carol_asks(sandbox, bot, playground, "deallocate vm dev-01")

@@ -51,6 +51,7 @@ class RunningBot:
         """Wait until the bot has no work left in the background (executions, alerts in the inbox, messages in the
         outbox): what it was going to do after the last answer has been done, so asserting that nothing happened is
         meaningful."""
+
         async def idle() -> bool:
             return await asyncio.to_thread(self.thread.call, self.container.idle)
 
@@ -63,8 +64,16 @@ def bot_sdk() -> str:
 
 
 def bot_settings(box: Sandbox, store: Path, **overrides: str) -> Settings:
-    env = {**box.bot_environment(), "BOT_SDK": bot_sdk(), "STORE_PATH": str(store), "ARM_POLLING_INTERVAL": "0.02", "PORT": "0",
-           "HOST": "127.0.0.1", "SWEEP_INTERVAL_SECONDS": "0.1", **overrides}
+    env = {
+        **box.bot_environment(),
+        "BOT_SDK": bot_sdk(),
+        "STORE_PATH": str(store),
+        "ARM_POLLING_INTERVAL": "0.02",
+        "PORT": "0",
+        "HOST": "127.0.0.1",
+        "SWEEP_INTERVAL_SECONDS": "0.1",
+        **overrides,
+    }
     return Settings.from_env(env)
 
 
@@ -140,8 +149,9 @@ class Teams:
         value: dict[str, Any] = result.value
         return value
 
-    async def click(self, who: str, conversation: Conversation, card: BotMessage, verb: str,
-                    data: dict[str, Any] | None = None, **kw: Any) -> InvokeResult:
+    async def click(
+        self, who: str, conversation: Conversation, card: BotMessage, verb: str, data: dict[str, Any] | None = None, **kw: Any
+    ) -> InvokeResult:
         """Click `verb` as `who`, with the data of the button that `who` sees (or `data`)."""
         if data is None:
             data = find_action(await self.view(who, conversation, card), verb)
@@ -165,12 +175,14 @@ class Teams:
 
     async def wait_card(self, card: BotMessage, text: str, timeout: float = 10.0) -> dict[str, Any]:
         """Wait until the posted card shows `text`."""
-        m = await self.driver.wait_for(lambda m: m.id == card.id and text in card_text(m.card),
-                                       conversation_id=card.conversation_id, timeout=timeout)
+        m = await self.driver.wait_for(
+            lambda m: m.id == card.id and text in card_text(m.card), conversation_id=card.conversation_id, timeout=timeout
+        )
         assert m.card is not None
         return m.card
 
     async def wait_reply(self, card: BotMessage, text: str, timeout: float = 10.0) -> BotMessage:
         """Wait for a plain message in the card's thread containing `text`."""
-        return await self.driver.wait_for(lambda m: m.card is None and text in m.text,
-                                          conversation_id=card.conversation_id, timeout=timeout)
+        return await self.driver.wait_for(
+            lambda m: m.card is None and text in m.text, conversation_id=card.conversation_id, timeout=timeout
+        )

@@ -182,8 +182,9 @@ async def test_a_restart_asked_for_a_deallocated_vm_is_answered_with_its_state_a
     """Nothing in Azure would come of it: the bot says the state and asks, instead of proposing a plan."""
     await driver.say(sandbox.world.user("carol"), "restart vm dev-01", chat)
     reply = await driver.wait_for(lambda m: "Did you mean" in m.text, conversation_id=chat.id)
-    assert reply.text == ("dev-01 in dev-rg is deallocated, and a restart needs a running VM. "
-                          "Did you mean `start vm dev-01`? Nothing was proposed.")
+    assert reply.text == (
+        "dev-01 in dev-rg is deallocated, and a restart needs a running VM. Did you mean `start vm dev-01`? Nothing was proposed."
+    )
     assert not [m for m in await driver.bot_messages(chat.id) if m.card is not None]
 
 

@@ -39,8 +39,7 @@ async def _grant(teams: Teams, who: str, chat: Conversation, card: BotMessage, t
     return await teams.click(who, chat, card, "grant", data, token=token, connection_name="sso")
 
 
-async def test_alice_lends_her_rights_after_the_sso_handshake(teams: Teams, sandbox: Sandbox, chat: Conversation,
-                                                              bot: RunningBot) -> None:
+async def test_alice_lends_her_rights_after_the_sso_handshake(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot) -> None:
     alice, agent = sandbox.world.user("alice").object_id, sandbox.world.agent.object_id
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
@@ -56,6 +55,7 @@ async def test_alice_lends_her_rights_after_the_sso_handshake(teams: Teams, sand
     reply = await teams.wait_reply(card, "Succeeded")
     assert "on behalf of Alice Admin" in reply.text and "approved by Alice Admin" in reply.text
     assert _writes(sandbox, since, caller=alice) == 1 and _writes(sandbox, since, caller=agent) == 0
+
     async def events() -> list[str]:
         return [e.event for e in await bot.container.store.events()]
 
@@ -63,8 +63,7 @@ async def test_alice_lends_her_rights_after_the_sso_handshake(teams: Teams, sand
     assert (await events()).index("credentials_used") < (await events()).index("credentials_released")
 
 
-async def test_reader_grant_ends_user_not_authorized_naming_the_permission(teams: Teams, sandbox: Sandbox,
-                                                                           chat: Conversation) -> None:
+async def test_reader_grant_ends_user_not_authorized_naming_the_permission(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
     await _grant(teams, "bob", chat, card, sandbox.entra.sso_token("bob"))
@@ -105,6 +104,7 @@ def _forged(sandbox: Sandbox, kind: str) -> str:
         token = e.sso_token("alice")
         forged = SigningKey(kid=sandbox.keys.active.kid, private_key=SigningKey.generate().private_key)
         import jwt
+
         return forged.sign(jwt.decode(token, options={"verify_signature": False}))
     if kind == "other_audience":
         return e.sso_token("alice", audience="api://someone-else")
@@ -118,8 +118,7 @@ def _forged(sandbox: Sandbox, kind: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["wrongly_signed", "other_audience", "other_tenant", "missing_scope", "someone_else"])
-async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot,
-                                          kind: str) -> None:
+async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot, kind: str) -> None:
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
     result = await _grant(teams, "alice", chat, card, _forged(sandbox, kind))
@@ -136,8 +135,9 @@ async def test_an_expired_or_early_sso_token_answers_412_so_teams_fetches_a_fres
 ) -> None:
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
-    stale = (sandbox.entra.sso_token("alice", lifetime=-600) if kind == "expired"
-             else sandbox.entra.sso_token("alice", not_before_offset=600))
+    stale = (
+        sandbox.entra.sso_token("alice", lifetime=-600) if kind == "expired" else sandbox.entra.sso_token("alice", not_before_offset=600)
+    )
     result = await _grant(teams, "alice", chat, card, stale)
     assert (result.status_code, result.type) == (412, PRECONDITION_FAILED)  # type: ignore[attr-defined]
     assert "fresh" in result.value["message"]  # type: ignore[attr-defined]
@@ -156,8 +156,9 @@ async def test_an_expired_or_early_sso_token_answers_412_so_teams_fetches_a_fres
         (OboError.INVALID_ASSERTION, 412, "no longer valid"),
     ],
 )
-async def test_obo_errors_ask_the_right_thing_and_run_nothing(teams: Teams, sandbox: Sandbox, chat: Conversation,
-                                                              mode: OboError, status: int, words: str) -> None:
+async def test_obo_errors_ask_the_right_thing_and_run_nothing(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, mode: OboError, status: int, words: str
+) -> None:
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
     sandbox.entra.set_obo_error("alice", mode)
@@ -178,15 +179,13 @@ async def _released(bot: RunningBot) -> bool:
     return any(e.event == "credentials_released" for e in await bot.container.store.events())
 
 
-async def test_two_approvers_granting_at_once_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation,
-                                                           bot: RunningBot) -> None:
+async def test_two_approvers_granting_at_once_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot) -> None:
     since = len(sandbox.arm.writes)
     card = await _refused_plan(teams, chat)
     data = find_action(await teams.view("alice", chat, card), "grant")
-    results = await asyncio.gather(*(
-        teams.click(who, chat, card, "grant", data, token=sandbox.entra.sso_token(who))
-        for who in ["alice", "bob"] * 5
-    ))
+    results = await asyncio.gather(
+        *(teams.click(who, chat, card, "grant", data, token=sandbox.entra.sso_token(who)) for who in ["alice", "bob"] * 5)
+    )
     winners = [r for r in results if r.type == "application/vnd.microsoft.card.adaptive"]
     assert len(winners) == 1
     alice_won = "Credentials of: Alice Admin" in card_text(winners[0].value)

@@ -42,8 +42,7 @@ async def _metrics(driver: TeamsDriver, bot: RunningBot) -> dict[str, float]:
     return values
 
 
-async def test_counters_move_through_one_approval(teams: Teams, driver: TeamsDriver, bot: RunningBot,
-                                                  chat: Conversation) -> None:
+async def test_counters_move_through_one_approval(teams: Teams, driver: TeamsDriver, bot: RunningBot, chat: Conversation) -> None:
     before = await _metrics(driver, bot)
     assert before.get("sre_consent_approvals_total", 0) == 0
     card = await teams.ask("carol", "restart vm dev-01", chat)

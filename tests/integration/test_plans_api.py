@@ -24,8 +24,9 @@ sandbox = each_token_version()  # agents' tokens for the bot's API in v1 (the fi
 
 def _token(sandbox: Sandbox, app_name: str = "sre-agent") -> str:
     app = sandbox.world.apps[app_name]
-    cred = ClientSecretCredential(sandbox.world.home_tenant_id, app.client_id, app.secret,
-                                  authority=sandbox.entra.base_url, disable_instance_discovery=True)
+    cred = ClientSecretCredential(
+        sandbox.world.home_tenant_id, app.client_id, app.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    )
     return cred.get_token(f"{sandbox.world.bot.app_id_uri}/.default").token
 
 
@@ -66,8 +67,14 @@ async def test_agent_plan_is_accepted_posted_in_a_new_channel_thread_and_readabl
 
 
 async def test_bad_body_lists_every_field_error(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
-    body = _body(sandbox, title="", actions=[{"operation": "explode", "resourceId": "/nope"}], mode="autonomous",
-                 approvalsRequired=0, target={"channelId": "general"})
+    body = _body(
+        sandbox,
+        title="",
+        actions=[{"operation": "explode", "resourceId": "/nope"}],
+        mode="autonomous",
+        approvalsRequired=0,
+        target={"channelId": "general"},
+    )
     status, answer = await _post(driver, bot, body, _token(sandbox))
     assert status == 400
     fields = {e["field"] for e in answer["errors"]}
@@ -76,16 +83,16 @@ async def test_bad_body_lists_every_field_error(driver: TeamsDriver, bot: Runnin
     assert status == 400
 
 
-async def test_autonomous_mode_is_refused_outside_an_incident_plan(driver: TeamsDriver, bot: RunningBot,
-                                                                   sandbox: Sandbox) -> None:
+async def test_autonomous_mode_is_refused_outside_an_incident_plan(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
     status, answer = await _post(driver, bot, _body(sandbox, mode="autonomous"), _token(sandbox))
     assert status == 400 and "incident response plan" in answer["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("token_kind", ["missing", "garbage", "wrong_audience"])
 async def test_bad_token_is_401(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, token_kind: str) -> None:
-    token = {"missing": None, "garbage": "not.a.jwt",
-             "wrong_audience": sandbox.entra.sso_token("alice", audience="api://elsewhere")}[token_kind]
+    token = {"missing": None, "garbage": "not.a.jwt", "wrong_audience": sandbox.entra.sso_token("alice", audience="api://elsewhere")}[
+        token_kind
+    ]
     status, _ = await _post(driver, bot, _body(sandbox), token)
     assert status == 401
 
@@ -111,8 +118,10 @@ def _other_agent(sandbox: Sandbox) -> App:
     """A second agent app holding the role (registered in the session's world once)."""
     if "policy-second-agent" not in sandbox.world.apps:
         sandbox.world.apps["policy-second-agent"] = App(
-            name="policy-second-agent", tenant_id=sandbox.world.home_tenant_id,
-            api_roles={str(sandbox.world.bot.app_id_uri): {"Plans.Submit"}})
+            name="policy-second-agent",
+            tenant_id=sandbox.world.home_tenant_id,
+            api_roles={str(sandbox.world.bot.app_id_uri): {"Plans.Submit"}},
+        )
     return sandbox.world.apps["policy-second-agent"]
 
 
@@ -133,9 +142,18 @@ async def _get(driver: TeamsDriver, bot: RunningBot, plan_id: str, token: str) -
         ({"approvalsRequired": 1}, "approvalsRequired"),  # below the configured 2
         ({"approvers": ["alice", "carol"]}, "approvers"),  # carol is not a configured approver
         ({"expiresInMinutes": 31}, "expiresInMinutes"),  # beyond the configured 30
-        ({"actions": [{"operation": "restart", "resourceId":
-                       f"/subscriptions/{OTHER_SUB}/resourceGroups/prod-rg/providers/Microsoft.Compute/virtualMachines/web-01"}]},
-         "actions[0].resourceId"),  # outside ALLOWED_SCOPES
+        (
+            {
+                "actions": [
+                    {
+                        "operation": "restart",
+                        "resourceId": f"/subscriptions/{OTHER_SUB}/resourceGroups/prod-rg"
+                        "/providers/Microsoft.Compute/virtualMachines/web-01",
+                    }
+                ]
+            },
+            "actions[0].resourceId",
+        ),  # outside ALLOWED_SCOPES
     ],
 )
 async def test_api_caller_cannot_loosen_the_policy_or_leave_the_allowed_scopes(
@@ -152,9 +170,7 @@ async def test_api_caller_cannot_loosen_the_policy_or_leave_the_allowed_scopes(
     assert not [e for e in await bot.container.store.events() if e.event == "plan_proposed"]
 
 
-async def test_api_caller_may_tighten_and_the_card_names_the_verified_app(
-    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
-) -> None:
+async def test_api_caller_may_tighten_and_the_card_names_the_verified_app(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
     alice = sandbox.world.user("alice").object_id
     body = _body(sandbox, approvers=[alice], expiresInMinutes=10, requestedBy={"name": "Alice Example (CISO)"})
     status, answer = await _post(driver, bot, body, _token(sandbox))
@@ -178,8 +194,10 @@ async def test_get_answers_only_the_app_that_submitted_the_plan(
 ) -> None:
     other = _other_agent(sandbox)
     sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
-               {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]}]
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
+        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
+    ]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
@@ -189,9 +207,7 @@ async def test_get_answers_only_the_app_that_submitted_the_plan(
         assert await _get(driver, bot, "p-000000000000", _token(sandbox, other.name)) == (404, {"error": "no such plan"})
 
 
-async def test_unregistered_app_and_missing_callers_file_are_403(
-    sandbox: Sandbox, make_bot: Callable[..., RunningBot]
-) -> None:
+async def test_unregistered_app_and_missing_callers_file_are_403(sandbox: Sandbox, make_bot: Callable[..., RunningBot]) -> None:
     other = _other_agent(sandbox)
     bot = make_bot()
     async with sandbox.driver(bot.messages_url) as driver:
@@ -211,11 +227,15 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     web01 = next(v for v in sandbox.world.vms if v.name == "web-01")
     async with sandbox.driver(bot.messages_url) as driver:
-        status, answer = await _post(driver, bot, _body(sandbox, actions=[{"operation": "restart", "resourceId": web01.id}]),
-                                     _token(sandbox))
+        status, answer = await _post(
+            driver, bot, _body(sandbox, actions=[{"operation": "restart", "resourceId": web01.id}]), _token(sandbox)
+        )
         assert status == 400 and answer["errors"][0]["field"] == "actions[0].resourceId"
         assert "outside the scopes SRE Agent may propose for" in answer["errors"][0]["message"]
-        status, answer = await _post(driver, bot, _body(sandbox, actions=[{"operation": "deallocate", "resourceId":
-                                                                            _body(sandbox)["actions"][0]["resourceId"]}]),
-                                     _token(sandbox))
+        status, answer = await _post(
+            driver,
+            bot,
+            _body(sandbox, actions=[{"operation": "deallocate", "resourceId": _body(sandbox)["actions"][0]["resourceId"]}]),
+            _token(sandbox),
+        )
         assert status == 400 and answer["errors"][0]["field"] == "actions[0].operation"

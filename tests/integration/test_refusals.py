@@ -41,16 +41,14 @@ async def test_requester_and_outsider_are_refused(
     assert len(sandbox.arm.writes) == before
 
 
-async def test_other_tenant_in_its_own_chat_is_refused(teams: Teams, driver: TeamsDriver, sandbox: Sandbox,
-                                                       bot: RunningBot) -> None:
+async def test_other_tenant_in_its_own_chat_is_refused(teams: Teams, driver: TeamsDriver, sandbox: Sandbox, bot: RunningBot) -> None:
     mallory = sandbox.world.user("mallory")
     await driver.say(mallory, "restart vm dev-01", TeamsDriver.personal(mallory))
     await driver.wait_for(lambda m: "own organisation" in m.text)
     assert await _audit(bot, "command_refused")
 
 
-async def test_tampered_hash_is_refused_with_an_invoke_error(teams: Teams, sandbox: Sandbox, chat: Conversation,
-                                                             bot: RunningBot) -> None:
+async def test_tampered_hash_is_refused_with_an_invoke_error(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot) -> None:
     before = len(sandbox.arm.writes)
     card = await teams.ask("carol", "restart vm dev-01", chat)
     data = find_action(await teams.view("alice", chat, card), "approve")
@@ -72,8 +70,9 @@ async def test_tampered_hash_is_refused_with_an_invoke_error(teams: Teams, sandb
         {"nothing": True},
     ],
 )
-async def test_malformed_invoke_data_gets_a_400_invoke_error(teams: Teams, driver: TeamsDriver, chat: Conversation,
-                                                             value: dict[str, object]) -> None:
+async def test_malformed_invoke_data_gets_a_400_invoke_error(
+    teams: Teams, driver: TeamsDriver, chat: Conversation, value: dict[str, object]
+) -> None:
     activity = driver.invoke(teams.user("alice"), chat, chat.id, "123", "approve", {})
     activity["value"] = value
     result = await driver.post(activity)
@@ -146,8 +145,7 @@ async def test_plan_found_executing_at_start_up_is_interrupted_not_rerun(
     assert [e for e in await second.container.store.events(plan.id) if e.event == "plan_interrupted"]
 
 
-async def test_internal_errors_are_explained_not_dumped(teams: Teams, driver: TeamsDriver, chat: Conversation,
-                                                         bot: RunningBot) -> None:
+async def test_internal_errors_are_explained_not_dumped(teams: Teams, driver: TeamsDriver, chat: Conversation, bot: RunningBot) -> None:
     card = await teams.ask("carol", "restart vm dev-01", chat)
     data = find_action(await teams.view("alice", chat, card), "approve")
     bot.container.store.close()  # the store disappears under the bot

@@ -75,8 +75,7 @@ async def test_two_of_two_needs_both_approvals(make_bot: object, sandbox: Sandbo
         assert sandbox.arm.writes_to("dev-01") == before + 1
 
 
-async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation,
-                                                       bot: RunningBot) -> None:
+async def test_fifty_concurrent_approvals_execute_once(teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot) -> None:
     before = sandbox.arm.writes_to("dev-01")
     card = await teams.ask("carol", "restart vm dev-01", chat)
     data = find_action(await teams.view("alice", chat, card), "approve")
@@ -105,9 +104,7 @@ async def test_agent_refused_on_prod_waits_for_credentials_and_names_the_permiss
     assert not [w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/web-01")]
 
 
-async def test_status_pending_and_unknown_commands_get_helpful_replies(
-    teams: Teams, driver: TeamsDriver, chat: Conversation
-) -> None:
+async def test_status_pending_and_unknown_commands_get_helpful_replies(teams: Teams, driver: TeamsDriver, chat: Conversation) -> None:
     await driver.say(teams.user("carol"), "status vm web-02", chat)
     await driver.wait_for(lambda m: "web-02" in m.text and "running" in m.text, conversation_id=chat.id)
     await driver.say(teams.user("carol"), "restart vm web-0", chat)
@@ -120,8 +117,7 @@ async def test_status_pending_and_unknown_commands_get_helpful_replies(
     assert card.card is not None
 
 
-async def test_approver_group_members_may_approve_and_others_not(make_bot: object, sandbox: Sandbox,
-                                                                 chat: Conversation) -> None:
+async def test_approver_group_members_may_approve_and_others_not(make_bot: object, sandbox: Sandbox, chat: Conversation) -> None:
     group = sandbox.world.groups[0]  # "SRE On-Call": alice only
     bot: RunningBot = make_bot(DEFAULT_APPROVERS="", APPROVER_GROUP_ID=group.object_id)  # type: ignore[operator]
     async with sandbox.driver(bot.messages_url) as d:
@@ -137,8 +133,7 @@ async def test_approver_group_members_may_approve_and_others_not(make_bot: objec
         assert len([w for w in sandbox.arm.writes[since:] if w.vm_id.endswith("/dev-01")]) == 1
 
 
-async def test_ambiguous_vm_name_asks_which_one(teams: Teams, driver: TeamsDriver, sandbox: Sandbox,
-                                                chat: Conversation) -> None:
+async def test_ambiguous_vm_name_asks_which_one(teams: Teams, driver: TeamsDriver, sandbox: Sandbox, chat: Conversation) -> None:
     twin = VirtualMachine(sandbox.world.subscription_id, "dev-rg", "web-01")
     sandbox.world.vms.append(twin)  # a second web-01, in dev-rg
     try:

@@ -22,8 +22,7 @@ async def test_personal_chat_works_without_a_mention(teams: Teams, driver: Teams
     await driver.wait_for(lambda m: "dev-01" in m.text, conversation_id=conversation.id)
 
 
-async def test_teams_throttling_is_retried_and_the_card_still_arrives(teams: Teams, sandbox: Sandbox,
-                                                                      chat: Conversation) -> None:
+async def test_teams_throttling_is_retried_and_the_card_still_arrives(teams: Teams, sandbox: Sandbox, chat: Conversation) -> None:
     sandbox.connector.throttle(2, retry_after=1)
     card = await teams.ask("carol", "restart vm dev-01", chat)
     assert card.card is not None

@@ -21,8 +21,9 @@ THREAD = "19:sandbox-incidents@thread.tacv2;messageid=1700000000001"
 def bot_credentials(sandbox: Sandbox, app_name: str = "sre-consent-bot") -> PrivateAuthorityCredentials:
     """The credentials the bot uses: client credentials from the sandbox Entra for https://api.botframework.com."""
     app = sandbox.world.apps[app_name]
-    return PrivateAuthorityCredentials(app.client_id, app.secret, f"{sandbox.entra.base_url}/{app.tenant_id}",
-                                       BOT_FRAMEWORK_RESOURCE, str(sandbox.tls.ca_path))
+    return PrivateAuthorityCredentials(
+        app.client_id, app.secret, f"{sandbox.entra.base_url}/{app.tenant_id}", BOT_FRAMEWORK_RESOURCE, str(sandbox.tls.ca_path)
+    )
 
 
 @pytest.fixture
@@ -59,7 +60,8 @@ async def test_reply_to_activity_is_recorded_as_a_reply(sandbox: Sandbox, client
 
 async def test_create_conversation_opens_a_new_channel_thread(sandbox: Sandbox, client: ConnectorClient) -> None:
     params = ConversationParameters(
-        is_group=True, channel_data={"channel": {"id": "19:sandbox-incidents@thread.tacv2"}},
+        is_group=True,
+        channel_data={"channel": {"id": "19:sandbox-incidents@thread.tacv2"}},
         activity=Activity(type="message", text="Incident: CPU high on web-01"),
     )
     created = await client.conversations.create_conversation(params)

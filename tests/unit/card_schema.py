@@ -19,7 +19,8 @@ for _, cls in inspect.getmembers(core, inspect.isclass):
         if isinstance(default, str):
             MODELS[default] = cls
 NESTED: dict[str, type[BaseModel]] = {
-    "refresh": core.RefreshDefinition, "authentication": core.Authentication,
+    "refresh": core.RefreshDefinition,
+    "authentication": core.Authentication,
     "tokenExchangeResource": core.TokenExchangeResource,
 }
 

@@ -27,16 +27,23 @@ CAROL = Person("c0c0c0c0-0000-0000-0000-000000000003", "Carol Requester", "t", "
 POLICY = ConsentPolicy(approvers=frozenset({ALICE.object_id, BOB.object_id}))
 WEB01 = ResourceRef(SUB, "prod-rg", "web-01")
 DENIED = AccessDenied(
-    "Microsoft.Compute/virtualMachines/restart/action", WEB01.id, "sre-agent-app-id",
+    "Microsoft.Compute/virtualMachines/restart/action",
+    WEB01.id,
+    "sre-agent-app-id",
     "The client 'sre-agent-app-id' with object id 'x' does not have authorization ...",
 )
 
 
 def proposed(policy: ConsentPolicy = POLICY, requested_by: Person = CAROL) -> Plan:
     return Plan(
-        id="p-0123456789ab", title="Restart VM web-01", rationale="Asked in Teams by Carol: restart vm web-01",
-        actions=(PlannedAction(Operation.RESTART, WEB01),), requested_by=requested_by, policy=policy,
-        created_at=NOW, expires_at=NOW + policy.expiry,
+        id="p-0123456789ab",
+        title="Restart VM web-01",
+        rationale="Asked in Teams by Carol: restart vm web-01",
+        actions=(PlannedAction(Operation.RESTART, WEB01),),
+        requested_by=requested_by,
+        policy=policy,
+        created_at=NOW,
+        expires_at=NOW + policy.expiry,
         thread=Thread("https://smba.example/", "19:x@thread.v2", "t", "groupChat", "1700000000001"),
         power_states={WEB01.id.lower(): "running"},
     )
@@ -59,8 +66,12 @@ def every_state() -> dict[str, Plan]:
         "proposed": p,
         "awaiting_consent": awaiting,
         "awaiting_consent_one_of_two": t.approve(
-            replace(awaiting, policy=replace(POLICY, approvals_required=2)), BOB,
-            replace(awaiting, policy=replace(POLICY, approvals_required=2)).content_hash, NOW, True),
+            replace(awaiting, policy=replace(POLICY, approvals_required=2)),
+            BOB,
+            replace(awaiting, policy=replace(POLICY, approvals_required=2)).content_hash,
+            NOW,
+            True,
+        ),
         "denied": t.deny(awaiting, ALICE, awaiting.content_hash, NOW, True, "Not during the sale"),
         "approved": approved,
         "executing": executing,
@@ -70,8 +81,11 @@ def every_state() -> dict[str, Plan]:
         "executing_as_user": as_user,
         "credentials_denied": t.cancel_credentials(refused, ALICE, later),
         "user_not_authorized": t.user_refused(
-            replace(as_user, credentials_by=BOB), replace(DENIED, identity="bob@contoso.example"),
-            outcome("refused", "on behalf of Bob Reader", "Azure refused"), later),
+            replace(as_user, credentials_by=BOB),
+            replace(DENIED, identity="bob@contoso.example"),
+            outcome("refused", "on behalf of Bob Reader", "Azure refused"),
+            later,
+        ),
         "expired": t.expire(awaiting, NOW + timedelta(minutes=31)),
         "interrupted": t.interrupt(executing, later),
     }

@@ -35,8 +35,9 @@ def _check_snapshot(name: str, card: dict[str, Any]) -> None:
 @pytest.mark.parametrize("state", sorted(STATES))
 @pytest.mark.parametrize("viewer", ["approver", "read_only"])
 def test_plan_card_snapshot_and_schema(state: str, viewer: str) -> None:
-    card = plan_card(STATES[state], Viewer(can_act=True) if viewer == "approver" else READ_ONLY, NOW,
-                     refresh_user_ids=["29:alice", "29:bob"], sso=SSO)
+    card = plan_card(
+        STATES[state], Viewer(can_act=True) if viewer == "approver" else READ_ONLY, NOW, refresh_user_ids=["29:alice", "29:bob"], sso=SSO
+    )
     assert validate_card(card) == []
     _check_snapshot(f"plan-{state}-{viewer}", card)
 

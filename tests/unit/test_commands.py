@@ -32,8 +32,10 @@ from bot.domain.plan import Operation
         ("pending", PendingCommand()),
         ("help", HelpCommand()),
         ("", HelpCommand()),
-        ("restart vm /subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
-         VmCommand(Operation.RESTART, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1")),
+        (
+            "restart vm /subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+            VmCommand(Operation.RESTART, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"),
+        ),
     ],
 )
 def test_commands_parse(text: str, expected: object) -> None:

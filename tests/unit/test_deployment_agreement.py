@@ -48,7 +48,6 @@ GRAPH_APP_ROLES = {"GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6
 TOKEN_SERVICE = "token.botframework.com"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _jq_installed() -> None:
     """The guide's programs run through jq, as a deployer runs them; `make test` installs it (Debian package)."""

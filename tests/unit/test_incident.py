@@ -23,10 +23,19 @@ from .card_schema import validate_card
 from .test_cards import _check_snapshot
 
 VM = VirtualMachine("00000000-0000-0000-0000-0000000000aa", "prod-rg", "web-01")
-PLANS = {"responsePlans": [{"name": "web-hung", "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev1"]},
-                            "operation": "restart", "mode": "autonomous", "channel": {"id": "19:c@thread.tacv2"},
-                            "responders": ["a1a1a1a1-0000-0000-0000-000000000001"],
-                            "scopes": ["/subscriptions/00000000-0000-0000-0000-0000000000aa"]}]}
+PLANS = {
+    "responsePlans": [
+        {
+            "name": "web-hung",
+            "match": {"alertRules": ["Web * unresponsive*"], "severities": ["Sev1"]},
+            "operation": "restart",
+            "mode": "autonomous",
+            "channel": {"id": "19:c@thread.tacv2"},
+            "responders": ["a1a1a1a1-0000-0000-0000-000000000001"],
+            "scopes": ["/subscriptions/00000000-0000-0000-0000-0000000000aa"],
+        }
+    ]
+}
 ALLOWED = parse_scopes(["/subscriptions/00000000-0000-0000-0000-0000000000aa"])
 
 
@@ -44,8 +53,13 @@ def test_bad_alert_lists_every_problem() -> None:
         assert words in str(e.value)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=10), c, max_size=3), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=10), c, max_size=3),
+        max_leaves=20,
+    )
+)
 def test_any_json_either_parses_or_is_a_value_error(payload: object) -> None:
     with contextlib.suppress(ValueError):  # any other exception fails the test
         parse_alert(payload)
@@ -64,8 +78,13 @@ def test_bad_response_plans_file_stops_start_up_naming_the_plan(tmp_path: Path) 
     broken["responsePlans"][0]["mode"] = "yolo"
     path = tmp_path / "plans.json"
     path.write_text(json.dumps(broken))
-    env = {"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111", "DEFAULT_SUBSCRIPTION_ID": VM.subscription_id,
-           "RESPONSE_PLANS_FILE": str(path), "SSL_CERT_FILE": "", "REQUESTS_CA_BUNDLE": ""}
+    env = {
+        "AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111",
+        "DEFAULT_SUBSCRIPTION_ID": VM.subscription_id,
+        "RESPONSE_PLANS_FILE": str(path),
+        "SSL_CERT_FILE": "",
+        "REQUESTS_CA_BUNDLE": "",
+    }
     with pytest.raises(ConfigError, match="response plan 'web-hung': mode must be review or autonomous"):
         Settings.from_env(env)
     with pytest.raises(ConfigError, match="cannot read it"):

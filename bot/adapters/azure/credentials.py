@@ -19,9 +19,19 @@ EXPIRED_CODES = {500133, 50013, 700082}
 class AzureCredentialBroker:
     """CredentialBroker over azure-identity; the authority host and CA come from configuration."""
 
-    def __init__(self, *, tenant_id: str, authority_host: str, agent_client_id: str | None,
-                 agent_client_secret: str | None, obo_client_id: str | None, obo_client_secret: str | None,
-                 user_scope: str, ca_bundle: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        authority_host: str,
+        agent_client_id: str | None,
+        agent_client_secret: str | None,
+        obo_client_id: str | None,
+        obo_client_secret: str | None,
+        user_scope: str,
+        ca_bundle: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self.user_scope = user_scope
         # azure-core transport timeouts for every token request (otherwise a silent authority blocks forever)
         self._common: dict[str, Any] = {"authority": authority_host, "connection_timeout": timeout, "read_timeout": timeout}
@@ -29,16 +39,15 @@ class AzureCredentialBroker:
             self._common["connection_verify"] = ca_bundle
         self._tenant_id = tenant_id
         self._obo_client_id, self._obo_secret = obo_client_id, obo_client_secret
-        known_cloud = authority_host.rstrip("/").endswith(("login.microsoftonline.com", "login.microsoftonline.us",
-                                                            "login.chinacloudapi.cn"))
+        known_cloud = authority_host.rstrip("/").endswith(
+            ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn")
+        )
         # instance discovery asks the public cloud about the authority; a private authority has no entry there
         self._discovery = {} if known_cloud else {"disable_instance_discovery": True}
         if agent_client_secret and agent_client_id:
-            self._agent: Any = ClientSecretCredential(tenant_id, agent_client_id, agent_client_secret,
-                                                      **self._common, **self._discovery)
+            self._agent: Any = ClientSecretCredential(tenant_id, agent_client_id, agent_client_secret, **self._common, **self._discovery)
         else:
-            self._agent = ManagedIdentityCredential(client_id=agent_client_id or None, connection_timeout=timeout,
-                                                    read_timeout=timeout)
+            self._agent = ManagedIdentityCredential(client_id=agent_client_id or None, connection_timeout=timeout, read_timeout=timeout)
 
     def agent(self) -> Any:
         return self._agent
@@ -48,8 +57,14 @@ class AzureCredentialBroker:
         """The user's rights for one execution; the credential and its token cache die with the block."""
         if not (self._obo_client_id and self._obo_secret):
             raise RuntimeError("On-Behalf-Of is not configured: set SSO_CLIENT_ID and SSO_CLIENT_SECRET")
-        credential = OnBehalfOfCredential(self._tenant_id, self._obo_client_id, client_secret=self._obo_secret,
-                                          user_assertion=sso_token, **self._common, **self._discovery)
+        credential = OnBehalfOfCredential(
+            self._tenant_id,
+            self._obo_client_id,
+            client_secret=self._obo_secret,
+            user_assertion=sso_token,
+            **self._common,
+            **self._discovery,
+        )
         try:
             yield credential
         finally:
@@ -91,8 +106,10 @@ def obo_problem(error: ClientAuthenticationError, client_id: str) -> CredentialP
             "user_impersonation to that app. Nothing was done.",
         )
     if codes & EXPIRED_CODES:
-        return CredentialProblem(CredentialProblem.EXPIRED,
-                                 f"Your Teams sign-in token is no longer valid{aadsts}. Click again to sign in afresh. Nothing was done.")
+        return CredentialProblem(
+            CredentialProblem.EXPIRED,
+            f"Your Teams sign-in token is no longer valid{aadsts}. Click again to sign in afresh. Nothing was done.",
+        )
     if 50057 in codes:
         return CredentialProblem(CredentialProblem.OTHER, f"Your account is disabled in Entra ID{aadsts}. Nothing was done.")
     return CredentialProblem(CredentialProblem.OTHER, f"Entra ID refused to exchange your sign-in{aadsts}. Nothing was done.")

@@ -69,8 +69,9 @@ class Conversation:
 
     router: Router[Conversation]
 
-    def __init__(self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify,
-                 approvals: Approvals | None = None) -> None:
+    def __init__(
+        self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify, approvals: Approvals | None = None
+    ) -> None:
         self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
         self.approvals = approvals or Approvals(None, None, None)
         self.people = People(deps.check_tenant, options.allow_guests)

@@ -39,8 +39,16 @@ POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequi
 
 
 class PlansApi:
-    def __init__(self, deps: Deps, validator: TokenValidator, api: ApiSettings, teams: TeamsSettings,
-                 policy: ConsentPolicy, allowed_scopes: tuple[Scope, ...], per_minute: int) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        validator: TokenValidator,
+        api: ApiSettings,
+        teams: TeamsSettings,
+        policy: ConsentPolicy,
+        allowed_scopes: tuple[Scope, ...],
+        per_minute: int,
+    ) -> None:
         self.deps, self.validator, self.api, self.teams = deps, validator, api, teams
         self.policy, self.allowed_scopes, self.per_minute = policy, allowed_scopes, per_minute
         # per caller app (its verified app id), on the bot's clock: an agent in a loop cannot flood the channel
@@ -59,8 +67,7 @@ class PlansApi:
         # App-only tokens: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user".
         # https://learn.microsoft.com/entra/identity-platform/access-tokens (validate ... app-only)
         if "scp" in claims or claims.get("idtyp", "app") != "app":
-            raise _forbidden("only application tokens (client credentials) may call this API; this token acts for a "
-                             "signed-in user")
+            raise _forbidden("only application tokens (client credentials) may call this API; this token acts for a signed-in user")
         if s.api_role not in (claims.get("roles") or []):
             raise _forbidden(f"the caller lacks the app role {s.api_role}")
         app_id = str(claims.get("azp") or claims.get("appid") or "")  # v2: azp, v1: appid
@@ -68,8 +75,10 @@ class PlansApi:
             raise _forbidden("no agent app may submit plans: API_CALLERS_FILE is not configured on the bot")
         caller = find_caller(s.api_callers, app_id)
         if caller is None:
-            raise _forbidden(f"app {app_id or '(no app id)'} is not registered in API_CALLERS_FILE; ask the bot's "
-                             f"administrator to add it with its scopes and operations")
+            raise _forbidden(
+                f"app {app_id or '(no app id)'} is not registered in API_CALLERS_FILE; ask the bot's "
+                f"administrator to add it with its scopes and operations"
+            )
         return claims, caller
 
     async def submit(self, request: web.Request) -> web.Response:
@@ -79,10 +88,14 @@ class PlansApi:
             seconds = max(1, math.ceil(wait))
             log.warning("rate limit: POST /api/plans from app %s refused", caller.app_id, extra={"event": "rate_limited"})
             return web.json_response(
-                {"error": f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
-                          f"({self.per_minute} a minute); nothing was proposed. Retry after "
-                          f"{seconds} seconds."},
-                status=429, headers={"Retry-After": str(seconds)})
+                {
+                    "error": f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
+                    f"({self.per_minute} a minute); nothing was proposed. Retry after "
+                    f"{seconds} seconds."
+                },
+                status=429,
+                headers={"Retry-After": str(seconds)},
+            )
         try:
             body = await request.json()
         except ValueError:
@@ -107,8 +120,7 @@ class PlansApi:
             return web.json_response({"error": "no such plan"}, status=404)
         return web.json_response(plan_summary(plan))
 
-    def _parse(self, body: Any, claims: dict[str, Any], caller: ApiCaller,
-               errors: list[dict[str, str]]) -> PlanRequest | None:
+    def _parse(self, body: Any, claims: dict[str, Any], caller: ApiCaller, errors: list[dict[str, str]]) -> PlanRequest | None:
         def err(field: str, message: str) -> None:
             errors.append({"field": field, "message": message})
 
@@ -131,9 +143,16 @@ class PlansApi:
             return None
         assert isinstance(title, str) and isinstance(rationale, str)
         requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
-        return PlanRequest(title=title.strip(), rationale=rationale.strip() or "(no rationale given)",
-                           actions=tuple(actions), requested_by=requester, policy=policy, thread=thread,
-                           mode=Mode.REVIEW, source=Source.API)
+        return PlanRequest(
+            title=title.strip(),
+            rationale=rationale.strip() or "(no rationale given)",
+            actions=tuple(actions),
+            requested_by=requester,
+            policy=policy,
+            thread=thread,
+            mode=Mode.REVIEW,
+            source=Source.API,
+        )
 
     def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:
         """The body's actions, each an operation the caller may propose on a VM inside both its scopes and the bot's."""
@@ -151,8 +170,10 @@ class PlansApi:
                 op = None
                 err(f"actions[{i}].operation", f"one of {', '.join(OPERATION_WORDS)}")
             if op is not None and op not in caller.operations:
-                err(f"actions[{i}].operation", f"{caller.name} may propose only "
-                    f"{', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)")
+                err(
+                    f"actions[{i}].operation",
+                    f"{caller.name} may propose only {', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)",
+                )
                 op = None
             try:
                 ref = ResourceRef.parse(str(a.get("resourceId", "")))
@@ -163,8 +184,11 @@ class PlansApi:
             if not in_scopes(ref, allowed):
                 err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
             elif not in_scopes(ref, caller.scopes):
-                err(f"actions[{i}].resourceId", f"VM {ref.name} in {ref.resource_group} is outside the scopes "
-                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)")
+                err(
+                    f"actions[{i}].resourceId",
+                    f"VM {ref.name} in {ref.resource_group} is outside the scopes "
+                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)",
+                )
             elif op is not None:
                 actions.append(PlannedAction(op, ref))
         return actions
@@ -174,8 +198,9 @@ class PlansApi:
         base = self.policy
         approvers, required, expiry = body.get("approvers"), body.get("approvalsRequired"), body.get("expiresInMinutes")
         ok = True
-        if approvers is not None and (not isinstance(approvers, list) or not approvers
-                                      or not all(isinstance(a, str) and GUID.match(a) for a in approvers)):
+        if approvers is not None and (
+            not isinstance(approvers, list) or not approvers or not all(isinstance(a, str) and GUID.match(a) for a in approvers)
+        ):
             err("approvers", "a non-empty list of Entra object ids (GUIDs), among the configured approvers")
             ok = False
         if required is not None and (not isinstance(required, int) or isinstance(required, bool) or required < 1):
@@ -192,8 +217,7 @@ class PlansApi:
             err("expiresInMinutes", f"a number of minutes, at most the configured {base.expiry.total_seconds() / 60:g}")
             return None
         try:
-            return tightened(base, approvers=frozenset(approvers) if approvers else None,
-                             approvals_required=required, expiry=expiry_delta)
+            return tightened(base, approvers=frozenset(approvers) if approvers else None, approvals_required=required, expiry=expiry_delta)
         except PolicyLoosened as e:
             for field, message in e.problems:
                 err(POLICY_FIELDS[field], message)
@@ -223,8 +247,13 @@ class PlansApi:
         if not isinstance(conversation, str) or not conversation:
             err("target.conversationId", "a Teams conversation id")
             return None
-        kind = (ThreadKind.CHANNEL if ";messageid=" in conversation
-                else ThreadKind.PERSONAL if conversation.startswith("a:") else ThreadKind.GROUP_CHAT)
+        kind = (
+            ThreadKind.CHANNEL
+            if ";messageid=" in conversation
+            else ThreadKind.PERSONAL
+            if conversation.startswith("a:")
+            else ThreadKind.GROUP_CHAT
+        )
         return Thread(service_url, conversation, str(tenant), kind)
 
 
@@ -239,13 +268,19 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "approvedBy": [a.approver.name for a in plan.approvals],
         "expiresAt": plan.expires_at.isoformat(),
         "actions": [
-            {"operation": a.operation.value, "resourceId": a.resource.id,
-             "outcome": next(({"status": o.status, "identity": o.identity, "detail": o.detail}
-                              for o in reversed(plan.outcomes) if o.index == i), None)}
+            {
+                "operation": a.operation.value,
+                "resourceId": a.resource.id,
+                "outcome": next(
+                    ({"status": o.status, "identity": o.identity, "detail": o.detail} for o in reversed(plan.outcomes) if o.index == i),
+                    None,
+                ),
+            }
             for i, a in enumerate(plan.actions)
         ],
-        "accessDenied": None if plan.access_denied is None else {
-            "permission": plan.access_denied.permission, "scope": plan.access_denied.scope},
+        "accessDenied": None
+        if plan.access_denied is None
+        else {"permission": plan.access_denied.permission, "scope": plan.access_denied.scope},
     }
 
 
@@ -264,5 +299,8 @@ def _json_error(message: str) -> str:
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(text=_json_error(reason), content_type="application/json",
-                                headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'})
+    return web.HTTPUnauthorized(
+        text=_json_error(reason),
+        content_type="application/json",
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
+    )

@@ -43,26 +43,49 @@ def _parse_person(d: dict[str, Any] | None) -> Person | None:
 
 
 def thread_to_dict(t: Thread | None) -> dict[str, Any] | None:
-    return None if t is None else {"service_url": t.service_url, "conversation_id": t.conversation_id,
-                                   "tenant_id": t.tenant_id, "kind": t.kind, "card_activity_id": t.card_activity_id}
+    return (
+        None
+        if t is None
+        else {
+            "service_url": t.service_url,
+            "conversation_id": t.conversation_id,
+            "tenant_id": t.tenant_id,
+            "kind": t.kind,
+            "card_activity_id": t.card_activity_id,
+        }
+    )
 
 
 def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
-    return None if t is None else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]),
-                                         t.get("card_activity_id"))
+    return (
+        None
+        if t is None
+        else Thread(t["service_url"], t["conversation_id"], t["tenant_id"], ThreadKind(t["kind"]), t.get("card_activity_id"))
+    )
 
 
 def message_data(m: OutboxMessage) -> str:
     """The parts of an outbox message that are not columns of their own."""
-    return json.dumps({"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to,
-                       "thread_ref": m.thread_ref})
+    return json.dumps(
+        {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
+    )
 
 
-def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str,
-                     attempts: int) -> OutboxMessage:
+def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str, attempts: int) -> OutboxMessage:
     d = json.loads(data)
-    return OutboxMessage(MessageKind(kind), key, plan_id, plan_version, thread_from_dict(d.get("thread")), d.get("text"),
-                         d.get("card"), d.get("reply_to"), d.get("thread_ref"), seq, attempts)
+    return OutboxMessage(
+        MessageKind(kind),
+        key,
+        plan_id,
+        plan_version,
+        thread_from_dict(d.get("thread")),
+        d.get("text"),
+        d.get("card"),
+        d.get("reply_to"),
+        d.get("thread_ref"),
+        seq,
+        attempts,
+    )
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -74,9 +97,12 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "actions": [{"operation": a.operation.value, "resource_id": a.resource.id} for a in plan.actions],
         "requested_by": _person(plan.requested_by),
         "policy": {
-            "approvers": sorted(pol.approvers), "approver_group": pol.approver_group,
-            "approvals_required": pol.approvals_required, "allow_self_approval": pol.allow_self_approval,
-            "expiry_s": pol.expiry.total_seconds(), "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
+            "approvers": sorted(pol.approvers),
+            "approver_group": pol.approver_group,
+            "approvals_required": pol.approvals_required,
+            "allow_self_approval": pol.allow_self_approval,
+            "expiry_s": pol.expiry.total_seconds(),
+            "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
             "credentials_attempts": pol.credentials_attempts,
         },
         "created_at": _dt(plan.created_at),
@@ -92,13 +118,23 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "reason": plan.reason,
         "next_action": plan.next_action,
         "outcomes": [
-            {"index": o.index, "status": o.status, "identity": o.identity, "detail": o.detail,
-             "started_at": _dt(o.started_at), "finished_at": _dt(o.finished_at)}
+            {
+                "index": o.index,
+                "status": o.status,
+                "identity": o.identity,
+                "detail": o.detail,
+                "started_at": _dt(o.started_at),
+                "finished_at": _dt(o.finished_at),
+            }
             for o in plan.outcomes
         ],
-        "access_denied": None if plan.access_denied is None else {
-            "permission": plan.access_denied.permission, "scope": plan.access_denied.scope,
-            "identity": plan.access_denied.identity, "message": plan.access_denied.message,
+        "access_denied": None
+        if plan.access_denied is None
+        else {
+            "permission": plan.access_denied.permission,
+            "scope": plan.access_denied.scope,
+            "identity": plan.access_denied.identity,
+            "message": plan.access_denied.message,
         },
         "credentials_by": _person(plan.credentials_by),
         "started_at": _dt(plan.started_at),
@@ -122,9 +158,12 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         actions=tuple(PlannedAction(Operation(a["operation"]), ResourceRef.parse(a["resource_id"])) for a in d["actions"]),
         requested_by=requested_by,
         policy=ConsentPolicy(
-            approvers=frozenset(pol["approvers"]), approver_group=pol.get("approver_group"),
-            approvals_required=pol["approvals_required"], allow_self_approval=pol["allow_self_approval"],
-            expiry=timedelta(seconds=pol["expiry_s"]), credentials_expiry=timedelta(seconds=pol["credentials_expiry_s"]),
+            approvers=frozenset(pol["approvers"]),
+            approver_group=pol.get("approver_group"),
+            approvals_required=pol["approvals_required"],
+            allow_self_approval=pol["allow_self_approval"],
+            expiry=timedelta(seconds=pol["expiry_s"]),
+            credentials_expiry=timedelta(seconds=pol["credentials_expiry_s"]),
             credentials_attempts=pol.get("credentials_attempts", 1),  # plans stored before the setting existed
         ),
         created_at=_parse_dt(d["created_at"]) or datetime.min,
@@ -140,8 +179,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         reason=d.get("reason"),
         next_action=d["next_action"],
         outcomes=tuple(
-            ActionOutcome(o["index"], o["status"], o["identity"], o["detail"],
-                          _parse_dt(o["started_at"]), _parse_dt(o["finished_at"]))  # type: ignore[arg-type]
+            ActionOutcome(o["index"], o["status"], o["identity"], o["detail"], _parse_dt(o["started_at"]), _parse_dt(o["finished_at"]))  # type: ignore[arg-type]
             for o in d["outcomes"]
         ),
         access_denied=None if ad is None else AccessDenied(ad["permission"], ad["scope"], ad["identity"], ad["message"]),

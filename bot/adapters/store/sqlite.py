@@ -352,8 +352,7 @@ class SqliteStore:
 
     async def renew_lease(self, plan_id: str, owner: str, until: float) -> bool:
         """Extend `owner`'s lease (the heartbeat); False when it ended or another instance holds it now."""
-        return await self._count("UPDATE leases SET until = ? WHERE plan_id = ? AND owner = ? AND until > 0",
-                                 (until, plan_id, owner)) == 1
+        return await self._count("UPDATE leases SET until = ? WHERE plan_id = ? AND owner = ? AND until > 0", (until, plan_id, owner)) == 1
 
     def count_by_state(self) -> dict[str, int]:
         """Plans per state (for /metrics); a quick indexed query run at scrape time."""
@@ -423,8 +422,10 @@ class SqliteStore:
 
     # -- 1:1 chats (ConversationRefs) ---------------------------------------------------------------
     async def remember(self, ref: ConversationRef) -> None:
-        await self._count("INSERT OR REPLACE INTO conversation_refs (tenant_id, object_id, data) VALUES (?, ?, ?)",
-                          (ref.tenant_id, ref.object_id, json.dumps(asdict(ref))))
+        await self._count(
+            "INSERT OR REPLACE INTO conversation_refs (tenant_id, object_id, data) VALUES (?, ?, ?)",
+            (ref.tenant_id, ref.object_id, json.dumps(asdict(ref))),
+        )
 
     async def forget(self, tenant_id: str, object_id: str) -> None:
         await self._count("DELETE FROM conversation_refs WHERE tenant_id = ? AND object_id = ?", (tenant_id, object_id))

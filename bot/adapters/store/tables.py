@@ -240,8 +240,9 @@ async def _awaited(work: Awaitable[T]) -> T:
 class TableStore:
     """PlanStore and AuditLog over Azure Table Storage (see the module docstring for the layout)."""
 
-    def __init__(self, service: TableServiceClient, prefix: str = "sreconsent", owner: str = "",
-                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    def __init__(
+        self, service: TableServiceClient, prefix: str = "sreconsent", owner: str = "", lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> None:
         self._service = service
         self.leases = LeaseKeeper(instance_id(owner), lease_seconds, self.renew_lease)
         self.plans_table, self.deliveries_table = f"{prefix}plans", f"{prefix}deliveries"
@@ -262,14 +263,27 @@ class TableStore:
         self._seqs: dict[int, tuple[str, str]] = {}  # outbox seq -> (PartitionKey, RowKey), as the worker read them
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, prefix: str = "sreconsent", owner: str = "",
-                               lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        prefix: str = "sreconsent",
+        owner: str = "",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        **client: Any,
+    ) -> TableStore:
         """`client`: azure-core options, e.g. connection_verify (the CA bundle, SSL_CERT_FILE)."""
         return cls(TableServiceClient.from_connection_string(connection_string, **_pooled(client)), prefix, owner, lease_seconds)
 
     @classmethod
-    def from_account_url(cls, account_url: str, credential: Any, prefix: str = "sreconsent", owner: str = "",
-                         lease_seconds: float = DEFAULT_LEASE_SECONDS, **client: Any) -> TableStore:
+    def from_account_url(
+        cls,
+        account_url: str,
+        credential: Any,
+        prefix: str = "sreconsent",
+        owner: str = "",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        **client: Any,
+    ) -> TableStore:
         """`credential`: an azure-core async TokenCredential (the agent's managed identity in production)."""
         return cls(TableServiceClient(endpoint=account_url, credential=credential, **_pooled(client)), prefix, owner, lease_seconds)
 
@@ -536,12 +550,16 @@ class TableStore:
                 stored = await self._plan_row(plan.id)
                 if stored is None or stored["Version"] != expected:
                     raise ConcurrentUpdate(plan.id, expected)
-                partitions.setdefault(partition, []).extend([
-                    ("update", _plan_entity(plan),
-                     {"mode": UpdateMode.REPLACE, "etag": stored.metadata["etag"],
-                      "match_condition": MatchConditions.IfNotModified}),
-                    ("create", _marker(plan.id, plan.version, plan.state)),
-                ])
+                partitions.setdefault(partition, []).extend(
+                    [
+                        (
+                            "update",
+                            _plan_entity(plan),
+                            {"mode": UpdateMode.REPLACE, "etag": stored.metadata["etag"], "match_condition": MatchConditions.IfNotModified},
+                        ),
+                        ("create", _marker(plan.id, plan.version, plan.state)),
+                    ]
+                )
                 was = stored["State"]
                 if was != plan.state.value and {was, plan.state.value} & {s.value for s in ACTIVE_STATES}:
                     # into or out of APPROVED/executing; a save that keeps the state leaves the lease with its holder
@@ -572,20 +590,28 @@ class TableStore:
         (Inside the transaction, a row deleted by another instance first would fail the whole batch with a 404.)"""
         query = self._plans.query_entities(
             "PartitionKey eq @p and Kind eq @k and MsgKind eq @m and State eq @s and PlanVersion le @v and ClaimedUntil le @zero",
-            parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0})
+            parameters={"p": partition, "k": "outbox", "m": "update_card", "s": "pending", "v": version, "zero": 0.0},
+        )
         async for e in query:
             if e["RowKey"] in deleted:
                 continue
             with contextlib.suppress(ResourceNotFoundError, HttpResponseError):
-                await self._plans.delete_entity(partition, e["RowKey"], etag=e.metadata["etag"],
-                                                match_condition=MatchConditions.IfNotModified)
+                await self._plans.delete_entity(
+                    partition, e["RowKey"], etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                )
 
     def _lease_entity(self, plan: Plan) -> dict[str, Any]:
         """The plan's lease as its new state makes it: held by this instance in APPROVED or an executing state,
         ended (Until 0) otherwise."""
         held = plan.state in ACTIVE_STATES
-        return {"PartitionKey": _partition(plan.id), "RowKey": LEASE_ROW, "Kind": "lease", "PlanId": plan.id,
-                "Owner": self.leases.owner if held else "", "Until": self.leases.until() if held else 0.0}
+        return {
+            "PartitionKey": _partition(plan.id),
+            "RowKey": LEASE_ROW,
+            "Kind": "lease",
+            "PlanId": plan.id,
+            "Owner": self.leases.owner if held else "",
+            "Until": self.leases.until() if held else 0.0,
+        }
 
     @_on_its_loop
     async def lease(self, plan_id: str) -> Lease | None:
@@ -607,9 +633,12 @@ class TableStore:
         if e["Owner"] != owner or float(e["Until"]) <= 0:
             return False
         try:
-            await self._plans.update_entity({"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": until},
-                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
-                                            match_condition=MatchConditions.IfNotModified)
+            await self._plans.update_entity(
+                {"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": until},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
         except HttpResponseError:
             return False  # written meanwhile: the plan moved on (or another instance took it)
         return True
@@ -617,9 +646,12 @@ class TableStore:
     async def _end_lease(self, plan_id: str) -> None:
         e = await self._plans.get_entity(_partition(plan_id), LEASE_ROW)
         if e["Owner"] == self.leases.owner:
-            await self._plans.update_entity({"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": 0.0},
-                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
-                                            match_condition=MatchConditions.IfNotModified)
+            await self._plans.update_entity(
+                {"PartitionKey": e["PartitionKey"], "RowKey": LEASE_ROW, "Until": 0.0},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
 
     def _row(self, seq: int) -> tuple[str, str]:
         return self._seqs[seq]
@@ -638,8 +670,15 @@ class TableStore:
 
     def _message(self, e: dict[str, Any]) -> OutboxMessage:
         self._seqs[int(e["Seq"])] = (e["PartitionKey"], e["RowKey"])
-        return message_from_row(int(e["Seq"]), e["Key"], e["MsgKind"], e.get("PlanId") or None, int(e["PlanVersion"]),
-                                _unchunk("Data", e).decode(), int(e["Attempts"]))
+        return message_from_row(
+            int(e["Seq"]),
+            e["Key"],
+            e["MsgKind"],
+            e.get("PlanId") or None,
+            int(e["PlanVersion"]),
+            _unchunk("Data", e).decode(),
+            int(e["Attempts"]),
+        )
 
     @_on_its_loop
     async def claim_message(self, seq: int, owner: str, now: float, until: float) -> bool:
@@ -651,9 +690,12 @@ class TableStore:
         if e["State"] != "pending" or e["ClaimedUntil"] > now:
             return False
         try:
-            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
-                                            mode=UpdateMode.MERGE, etag=e.metadata["etag"],
-                                            match_condition=MatchConditions.IfNotModified)
+            await self._plans.update_entity(
+                {"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
         except HttpResponseError:
             return False  # another instance claimed it first
         return True
@@ -672,8 +714,12 @@ class TableStore:
         if e["State"] != "pending" or e.get("ClaimedBy") != owner:
             return False
         try:
-            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedUntil": until}, mode=UpdateMode.MERGE,
-                                            etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+            await self._plans.update_entity(
+                {"PartitionKey": pk, "RowKey": rk, "ClaimedUntil": until},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
         except HttpResponseError:
             return False
         return True
@@ -717,8 +763,7 @@ class TableStore:
     async def remember(self, ref: ConversationRef) -> None:
         await self._ready()
         pk, rk = self._ref_keys(ref.tenant_id, ref.object_id)
-        await self._conversations.upsert_entity({"PartitionKey": pk, "RowKey": rk, "Ref": json.dumps(asdict(ref))},
-                                                mode=UpdateMode.REPLACE)
+        await self._conversations.upsert_entity({"PartitionKey": pk, "RowKey": rk, "Ref": json.dumps(asdict(ref))}, mode=UpdateMode.REPLACE)
 
     @_on_its_loop
     async def forget(self, tenant_id: str, object_id: str) -> None:
@@ -736,8 +781,7 @@ class TableStore:
 
     async def _count_outbox(self, state: str) -> int:
         await self._ready()
-        query = self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": state},
-                                           select=["RowKey"])
+        query = self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": state}, select=["RowKey"])
         return len([e async for e in query])
 
     def outbox_depth(self) -> int:
@@ -758,9 +802,20 @@ class TableStore:
         pk, rk = self._inbox_key(key)
         data = json.dumps(payload, ensure_ascii=False).encode()
         try:
-            await self._deliveries.create_entity({
-                "PartitionKey": pk, "RowKey": rk, "Key": key, "Auth": auth, "State": "pending", "Attempts": 0,
-                "NotBefore": 0.0, "ClaimedUntil": 0.0, "Received": f"{time.time_ns():020d}", **_chunks("Payload", data, "the alert")})
+            await self._deliveries.create_entity(
+                {
+                    "PartitionKey": pk,
+                    "RowKey": rk,
+                    "Key": key,
+                    "Auth": auth,
+                    "State": "pending",
+                    "Attempts": 0,
+                    "NotBefore": 0.0,
+                    "ClaimedUntil": 0.0,
+                    "Received": f"{time.time_ns():020d}",
+                    **_chunks("Payload", data, "the alert"),
+                }
+            )
         except ResourceExistsError:
             e = await self._deliveries.get_entity(pk, rk)
             return "done" if e.get("State") == "done" else "pending"
@@ -792,9 +847,12 @@ class TableStore:
         if e["ClaimedUntil"] > now:
             return "busy", None
         try:
-            await self._deliveries.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
-                                                 mode=UpdateMode.MERGE, etag=e.metadata["etag"],
-                                                 match_condition=MatchConditions.IfNotModified)
+            await self._deliveries.update_entity(
+                {"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
         except HttpResponseError:
             return "busy", None
         return "claimed", (json.loads(_unchunk("Payload", e)), str(e["Auth"]), int(e["Attempts"]))
@@ -806,9 +864,12 @@ class TableStore:
         if e["State"] != "pending" or e["ClaimedUntil"] > now:
             return False
         try:
-            await self._deliveries.update_entity({"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
-                                                 mode=UpdateMode.MERGE, etag=e.metadata["etag"],
-                                                 match_condition=MatchConditions.IfNotModified)
+            await self._deliveries.update_entity(
+                {"PartitionKey": pk, "RowKey": rk, "ClaimedBy": owner, "ClaimedUntil": until},
+                mode=UpdateMode.MERGE,
+                etag=e.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
         except HttpResponseError:
             return False
         return True
@@ -817,9 +878,18 @@ class TableStore:
     async def retry_alert(self, key: str, attempts: int, not_before: float | None, error: str) -> None:
         pk, rk = self._inbox_key(key)
         await self._deliveries.update_entity(
-            {"PartitionKey": pk, "RowKey": rk, "Attempts": attempts, "NotBefore": not_before or 0.0, "LastError": error[:500],
-             "State": "pending" if not_before is not None else "failed", "ClaimedBy": "", "ClaimedUntil": 0.0},
-            mode=UpdateMode.MERGE)
+            {
+                "PartitionKey": pk,
+                "RowKey": rk,
+                "Attempts": attempts,
+                "NotBefore": not_before or 0.0,
+                "LastError": error[:500],
+                "State": "pending" if not_before is not None else "failed",
+                "ClaimedBy": "",
+                "ClaimedUntil": 0.0,
+            },
+            mode=UpdateMode.MERGE,
+        )
 
     @_on_its_loop
     async def next_alert_due(self) -> float | None:
@@ -888,12 +958,31 @@ class TableUnitOfWork:
     def send(self, message: OutboxMessage) -> None:
         seq = self._store._next_ns()
         partition = _partition(message.plan_id) if message.plan_id else OUTBOX
-        self.ops.append((partition, "op", ("create", {
-            "PartitionKey": partition, "RowKey": f"outbox-{seq:020d}-{secrets.token_hex(4)}", "Kind": "outbox",
-            "Seq": f"{seq:020d}", "Key": message.key, "MsgKind": message.kind.value, "PlanId": message.plan_id or "",
-            "PlanVersion": message.plan_version, "State": "pending", "Attempts": 0, "NotBefore": 0.0,
-            "ClaimedUntil": 0.0, "ClaimedBy": "", **_chunks("Data", message_data(message).encode(), "a message to Teams"),
-        })))
+        self.ops.append(
+            (
+                partition,
+                "op",
+                (
+                    "create",
+                    {
+                        "PartitionKey": partition,
+                        "RowKey": f"outbox-{seq:020d}-{secrets.token_hex(4)}",
+                        "Kind": "outbox",
+                        "Seq": f"{seq:020d}",
+                        "Key": message.key,
+                        "MsgKind": message.kind.value,
+                        "PlanId": message.plan_id or "",
+                        "PlanVersion": message.plan_version,
+                        "State": "pending",
+                        "Attempts": 0,
+                        "NotBefore": 0.0,
+                        "ClaimedUntil": 0.0,
+                        "ClaimedBy": "",
+                        **_chunks("Data", message_data(message).encode(), "a message to Teams"),
+                    },
+                ),
+            )
+        )
         self.messages += 1
 
     def alert_processed(self, key: str, outcome: dict[str, Any]) -> None:
@@ -901,8 +990,16 @@ class TableUnitOfWork:
 
         async def write() -> None:
             await store._deliveries.update_entity(
-                {"PartitionKey": pk, "RowKey": rk, "State": "done", "LastError": "",
-                 **_chunks("Outcome", json.dumps(outcome).encode(), "an alert's outcome")}, mode=UpdateMode.MERGE)
+                {
+                    "PartitionKey": pk,
+                    "RowKey": rk,
+                    "State": "done",
+                    "LastError": "",
+                    **_chunks("Outcome", json.dumps(outcome).encode(), "an alert's outcome"),
+                },
+                mode=UpdateMode.MERGE,
+            )
+
         self.ops.append(write)
 
     def delivered(self, seq: int) -> None:
@@ -914,12 +1011,33 @@ class TableUnitOfWork:
         self.ops.append((_partition(plan_id), "coalesce", (plan_id, up_to_version)))
 
     def name_thread(self, ref: str, thread: Thread) -> None:
-        self.ops.append((THREADS, "op", ("upsert", {
-            "PartitionKey": THREADS, "RowKey": hashlib.sha256(ref.encode()).hexdigest(), "Kind": "thread",
-            "Thread": json.dumps(thread_to_dict(thread))})))
+        self.ops.append(
+            (
+                THREADS,
+                "op",
+                (
+                    "upsert",
+                    {
+                        "PartitionKey": THREADS,
+                        "RowKey": hashlib.sha256(ref.encode()).hexdigest(),
+                        "Kind": "thread",
+                        "Thread": json.dumps(thread_to_dict(thread)),
+                    },
+                ),
+            )
+        )
 
     def dead_letter(self, seq: int, error: str) -> None:
         pk, rk = self._store._seqs[seq]
         self.finished.append(seq)
-        self.ops.append((pk, "op", ("update", {"PartitionKey": pk, "RowKey": rk, "State": "dead", "LastError": error[:500],
-                                               "ClaimedBy": ""}, {"mode": UpdateMode.MERGE})))
+        self.ops.append(
+            (
+                pk,
+                "op",
+                (
+                    "update",
+                    {"PartitionKey": pk, "RowKey": rk, "State": "dead", "LastError": error[:500], "ClaimedBy": ""},
+                    {"mode": UpdateMode.MERGE},
+                ),
+            )
+        )

@@ -40,7 +40,12 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 
 def create_adapter(
-    app_id: str, app_password: str, app_type: str, tenant_id: str, channel: ChannelEndpoints | None = None, ca_bundle: str | None = None,
+    app_id: str,
+    app_password: str,
+    app_type: str,
+    tenant_id: str,
+    channel: ChannelEndpoints | None = None,
+    ca_bundle: str | None = None,
     timeout: float = 30.0,
 ) -> tuple[CachingBotFrameworkAuthentication, CloudAdapter]:
     config = _BotFrameworkConfig(app_id, app_password, app_type, tenant_id, channel or ChannelEndpoints())

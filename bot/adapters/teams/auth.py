@@ -67,8 +67,7 @@ def _require_expiry(identity: ClaimsIdentity | None) -> None:
 class PrivateAuthorityCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
     """Client credentials from an authority msal cannot validate online (sovereign or private cloud, sandbox)."""
 
-    def __init__(self, app_id: str, password: str, authority: str, oauth_scope: str, ca_bundle: str | None,
-                 timeout: float = 30.0) -> None:
+    def __init__(self, app_id: str, password: str, authority: str, oauth_scope: str, ca_bundle: str | None, timeout: float = 30.0) -> None:
         super().__init__(app_id, password, oauth_scope=oauth_scope)
         self.oauth_endpoint = authority
         self._ca_bundle = ca_bundle
@@ -119,8 +118,7 @@ class BotCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[mi
         if host and host not in WELL_KNOWN_AUTHORITY_HOSTS and self._password and not await self.is_authentication_disabled():
             if not await self.is_valid_app_id(app_id):
                 raise PermissionError("Invalid app_id")
-            return PrivateAuthorityCredentials(app_id, self._password, login_endpoint, oauth_scope, self._ca_bundle,
-                                               self._timeout)
+            return PrivateAuthorityCredentials(app_id, self._password, login_endpoint, oauth_scope, self._ca_bundle, self._timeout)
         return await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
 
 
