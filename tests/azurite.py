@@ -7,12 +7,13 @@ Azurite documentation, not a secret.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.net import free_port, listening
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_ACCOUNT = "devstoreaccount1"
@@ -21,27 +22,13 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 START_SECONDS = 30
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _serve(service: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start Azurite's `service` (table or queue) on a free loopback port, in memory; (process, port)."""
     binary = ROOT / "node_modules" / ".bin" / f"azurite-{service}"
     if not binary.exists():
         raise RuntimeError(f"{binary} is missing: run `npm ci` (make test does) to install Azurite")
     for _attempt in range(3):  # Azurite cannot report a port it chose: pick one; retry if it was taken meanwhile
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [
                 str(binary),
@@ -61,7 +48,7 @@ def _serve(service: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
         )
         deadline = time.monotonic() + START_SECONDS
         while process.poll() is None and time.monotonic() < deadline:
-            if _listening(port):
+            if listening(port):
                 return process, port
             time.sleep(0.05)  # polling for the listener, with a deadline
         process.kill()

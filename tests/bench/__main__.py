@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from sandbox.driver import TeamsDriver, execute_data  # noqa: E402
 from sandbox.monitor import alert_payload  # noqa: E402
 from sandbox.world import HOME_TENANT_ID, User, demo_world  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
+from tests.net import free_port, listening  # noqa: E402
 
 from . import alerts  # noqa: E402
 
@@ -62,20 +62,6 @@ CARD = "application/vnd.microsoft.card.adaptive"
 
 
 # -- processes ----------------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @dataclass
 class Server:
     name: str
@@ -108,7 +94,7 @@ def spawn(name: str, argv: list[str], env: dict[str, str], port: int, log: Path)
     started = time.perf_counter()
     process = subprocess.Popen(argv, env=env, cwd=_TMP, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     deadline = started + START_SECONDS
-    while not _listening(port):
+    while not listening(port, timeout=0.2):
         if process.poll() is not None or time.perf_counter() > deadline:
             process.kill()
             raise RuntimeError(f"{name} did not start listening on {port}; its stderr: {log.read_text()[-2000:]}")
@@ -117,7 +103,7 @@ def spawn(name: str, argv: list[str], env: dict[str, str], port: int, log: Path)
 
 
 def start_bot(box: Sandbox, sdk: str, store: str, azurite: Azurite | None, approvers: list[User]) -> Server:
-    port = _free_port()
+    port = free_port()
     path = _TMP / f"bot-{sdk}-{store}.sqlite3"
     env = {
         **os.environ,
@@ -149,7 +135,7 @@ def start_bot(box: Sandbox, sdk: str, store: str, azurite: Azurite | None, appro
 
 
 def start_baseline(box: Sandbox, kind: str) -> Server:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "tests.bench.servers", kind, str(port)]
     env = {**os.environ, **box.bot_environment(), "PYTHONPATH": str(ROOT)}
     return spawn(kind, argv, env, port, _TMP / f"{kind}.log")

@@ -11,15 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.playground import GROUP_CHAT, config_yaml  # noqa: F401  (re-exported for the tests)
+from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

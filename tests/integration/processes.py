@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,17 +28,11 @@ from sandbox import Sandbox
 
 from ..azurite import Azurite
 from ..conftest import LOG_LINES
+from ..net import free_port
 from .harness import bot_sdk
 
 START_SECONDS = 90.0  # a cold Python start importing botbuilder and azure-* on a shared, busy CI machine
 SIGTERM_DRAIN_SECONDS = 60.0
-
-
-def free_port() -> int:
-    """A port free right now; the bot binds it a moment later (`start` retries if someone took it meanwhile)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

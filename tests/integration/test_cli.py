@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -61,7 +57,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc, banner = _start_sandbox(tmp_path, port)
     try:
         assert f"http://localhost:{port}/api/messages" in banner, banner
@@ -90,7 +86,7 @@ def test_sandbox_starts_answers_help_through_the_driver_and_stops_on_ctrl_c(tmp_
 
 
 def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_path: Path) -> None:
-    proc, banner = _start_sandbox(tmp_path, _free_port())
+    proc, banner = _start_sandbox(tmp_path, free_port())
     try:
         assert "Three things to try" in banner, banner
         asked = _cli("driver", "say", "--as", "carol", "restart vm dev-01", "--chat", "ops", "--wait", "10", cwd=tmp_path)
@@ -114,7 +110,7 @@ def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_
 
 def test_the_readme_walk_through_of_a_plan_asked_in_a_personal_chat(tmp_path: Path) -> None:
     """README, "Ask in a personal chat": make run's settings have an approvals channel in the sandbox's team."""
-    proc, banner = _start_sandbox(tmp_path, _free_port())
+    proc, banner = _start_sandbox(tmp_path, free_port())
     try:
         assert "Three things to try" in banner, banner
         installed = _cli("driver", "install", "--as", "alice", cwd=tmp_path)
@@ -130,12 +126,12 @@ def test_the_readme_walk_through_of_a_plan_asked_in_a_personal_chat(tmp_path: Pa
 
 
 def test_a_second_sandbox_refuses_to_start_and_leaves_the_first_working(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     first, banner = _start_sandbox(tmp_path, port)
     try:
         assert "Three things to try" in banner, banner
         endpoints = (tmp_path / ".sandbox" / "endpoints.json").read_bytes()
-        for second_port in (port, _free_port()):
+        for second_port in (port, free_port()):
             second = _cli("sandbox", "--port", str(second_port), cwd=tmp_path)
             assert second.returncode != 0 and "sandbox is up" not in second.stdout, second.stdout
             assert second.stderr.strip() == (
@@ -252,7 +248,7 @@ def test_serve_without_an_app_id_refuses_to_start_naming_the_setting(tmp_path: P
 
 
 def test_anonymous_serve_listens_on_loopback_only_and_warns(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **_clean_env(),
         **SERVE_ENV,

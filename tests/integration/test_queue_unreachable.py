@@ -21,7 +21,8 @@ from bot.adapters.store.sqlite import SqliteStore
 from bot.config import Settings
 from bot.domain.incident import parse_alert
 from sandbox.monitor import alert_payload
-from tests.azurite import DEV_ACCOUNT, DEV_KEY, _free_port
+from tests.azurite import DEV_ACCOUNT, DEV_KEY
+from tests.net import free_port
 
 SECRET = uuid.uuid4().hex
 
@@ -46,7 +47,7 @@ async def test_an_alert_stored_but_not_queued_is_answered_503_and_kept_for_the_r
             "INCIDENT_ACCEPT_SECRET_ONLY": "true",
         }
     )
-    dead = _free_port()  # bound and released: nothing listens there
+    dead = free_port()  # bound and released: nothing listens there
     connection = (
         f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};QueueEndpoint=http://127.0.0.1:{dead}/{DEV_ACCOUNT};"
     )
