@@ -41,91 +41,22 @@ PRIVACY = (
 TERMS = "This bot is operated by your organisation's SRE team for its own Azure resources."
 
 
+CONTAINER = web.AppKey("container", Container)
+
+
 def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[traced])
+    app[CONTAINER] = container
     s = container.settings
     api = PlansApi(
         container.deps, container.validator, s.api, s.teams, s.policy.consent, s.azure.allowed_scopes, s.limits.rate_api_per_minute
     )
     incidents = IncidentsApi(s.api, container.validator, container.inbox)
-
-    async def messages(request: web.Request) -> web.StreamResponse:
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "Content-Type must be application/json"}, status=415)
-        try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "the body is not valid JSON"}, status=400)
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body.get("serviceUrl"):
-            return web.json_response({"error": "expected a Bot Framework activity with type and serviceUrl"}, status=400)
-        try:
-            response = await container.endpoint.process(request)
-        except web.HTTPUnauthorized:
-            # the SDK adapter's answer to a failed Bot Framework authentication (logged as a refusal in its
-            # auth module): the activity was not processed at all
-            return web.json_response(
-                {
-                    "error": "Bot Framework authentication failed: the activity needs a valid channel "
-                    "token for this bot (Authorization: Bearer ...); it was not processed"
-                },
-                status=401,
-            )
-        return response if response is not None else web.Response(status=201)
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        try:
-            store_ok = await asyncio.to_thread(container.store.ping)
-        except Exception:
-            store_ok = False
-        directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
-        try:
-            depth, dead, failed_alerts, parked = await asyncio.to_thread(
-                lambda: (
-                    container.store.outbox_depth(),
-                    container.store.dead_letters(),
-                    container.store.failed_alerts(),
-                    container.inbox.parked(),
-                )
-            )
-        except Exception:
-            depth, dead, failed_alerts, parked = -1, -1, -1, -1
-        # dead letters do not make the instance unready (another instance would do no better), but they are shown
-        outbox = "ok" if dead == 0 else (f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
-        # parked alerts, like dead letters, are shown without making the instance unready
-        inbox = (
-            "ok"
-            if parked == 0
-            else (
-                f"{parked} alert(s) could not be processed and were parked in {container.inbox.where_parked()} "
-                "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor"
-            )
-        )
-        checks = {
-            "store": store_ok,
-            "outbox_depth": depth,
-            "outbox": outbox,
-            "outbox_dead_letters": dead,
-            "inbox_failed": failed_alerts,
-            "inbox": inbox,
-            "inbox_parked": parked,
-            "background_tasks": container.tasks.pending,
-            "directory": (directory.problem() if directory else None) or "ok",
-        }
-        ok = bool(checks["store"])
-        return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
-
     app.router.add_post("/api/messages", messages)
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
     app.router.add_post("/api/incidents", incidents.receive)
     app.router.add_get("/api/incidents/status", incidents.status)
-
-    async def page(text: str) -> web.Response:
-        return web.Response(text=text)
-
     app.router.add_get("/privacy", lambda r: page(PRIVACY))
     app.router.add_get("/terms", lambda r: page(TERMS))
     app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
@@ -135,6 +66,91 @@ def create_app(container: Container) -> web.Application:
     if container.settings.observability.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_server(container))
     return app
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """/api/messages: a Bot Framework activity, handed to the SDK adapter once it looks like one."""
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return web.json_response({"error": "Content-Type must be application/json"}, status=415)
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "the body is not valid JSON"}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body.get("serviceUrl"):
+        return web.json_response({"error": "expected a Bot Framework activity with type and serviceUrl"}, status=400)
+    try:
+        response = await request.app[CONTAINER].endpoint.process(request)
+    except web.HTTPUnauthorized:
+        # the SDK adapter's answer to a failed Bot Framework authentication (logged as a refusal in its
+        # auth module): the activity was not processed at all
+        return web.json_response(
+            {
+                "error": "Bot Framework authentication failed: the activity needs a valid channel "
+                "token for this bot (Authorization: Bearer ...); it was not processed"
+            },
+            status=401,
+        )
+    return response if response is not None else web.Response(status=201)
+
+
+async def page(text: str) -> web.Response:
+    return web.Response(text=text)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready while the store answers; the outbox, the inbox and the directory are shown, not judged."""
+    container = request.app[CONTAINER]
+    try:
+        store_ok = await asyncio.to_thread(container.store.ping)
+    except Exception:
+        store_ok = False
+    directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
+    checks = {
+        "store": store_ok,
+        **await _queues(container),
+        "background_tasks": container.tasks.pending,
+        "directory": (directory.problem() if directory else None) or "ok",
+    }
+    ok = bool(checks["store"])
+    return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+
+
+async def _queues(container: Container) -> dict[str, object]:
+    """The outbox and the inbox: their depth, and what was given up on."""
+    try:
+        depth, dead, failed_alerts, parked = await asyncio.to_thread(
+            lambda: (
+                container.store.outbox_depth(),
+                container.store.dead_letters(),
+                container.store.failed_alerts(),
+                container.inbox.parked(),
+            )
+        )
+    except Exception:
+        depth, dead, failed_alerts, parked = -1, -1, -1, -1
+    # dead letters do not make the instance unready (another instance would do no better), but they are shown
+    outbox = "ok" if dead == 0 else (f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+    # parked alerts, like dead letters, are shown without making the instance unready
+    inbox = (
+        "ok"
+        if parked == 0
+        else (
+            f"{parked} alert(s) could not be processed and were parked in {container.inbox.where_parked()} "
+            "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor"
+        )
+    )
+    return {
+        "outbox_depth": depth,
+        "outbox": outbox,
+        "outbox_dead_letters": dead,
+        "inbox_failed": failed_alerts,
+        "inbox": inbox,
+        "inbox_parked": parked,
+    }
 
 
 def _metrics_server(container: Container):  # type: ignore[no-untyped-def]

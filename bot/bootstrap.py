@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,23 +109,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     """Build the bot from settings; `clock` may be replaced (tests move time forward)."""
     clock = clock or SystemClock()
     tasks = BackgroundTasks()
-    sso = SsoSettings(settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri)
-
-    def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
-        now: datetime = clock.now()
-        return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
-
-    broker = AzureCredentialBroker(
-        tenant_id=settings.azure.tenant_id,
-        authority_host=settings.azure.authority_host,
-        agent_client_id=settings.azure.agent_client_id or None,
-        agent_client_secret=settings.azure.agent_client_secret or None,
-        obo_client_id=settings.teams.sso_client_id or None,
-        obo_client_secret=settings.teams.sso_client_secret or None,
-        user_scope=f"{settings.azure.arm_endpoint}/user_impersonation",
-        ca_bundle=settings.azure.ca_bundle,
-        timeout=settings.limits.outbound_timeout,
-    )
+    card_for = card_renderer(settings, clock)
+    broker = make_broker(settings)
     store = make_store(settings, broker.agent())
     runner = ArmRunner(
         settings.azure.arm_endpoint,
@@ -135,11 +121,63 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
     sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
-    notifier = sdk.notifier
     directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
-    deps = Deps(
+    deps = make_deps(settings, store, runner, broker, clock, tasks, directory)
+    validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
+    conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
+    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
+    inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
+    Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
+        inbox.parked
+    )
+    endpoint = sdk.endpoint_for(conversation)
+    return Container(
+        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier
+    )
+
+
+CardFor = Callable[..., dict[str, Any]]
+
+
+def card_renderer(settings: Settings, clock: Clock) -> CardFor:
+    """The plan card as `viewer` sees it now, with the SSO settings the sign-in button needs."""
+    sso = SsoSettings(settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri)
+
+    def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
+        now: datetime = clock.now()
+        return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
+
+    return card_for
+
+
+def make_broker(settings: Settings) -> AzureCredentialBroker:
+    """The agent identity and the On-Behalf-Of exchange for an approver's ARM token."""
+    return AzureCredentialBroker(
+        tenant_id=settings.azure.tenant_id,
+        authority_host=settings.azure.authority_host,
+        agent_client_id=settings.azure.agent_client_id or None,
+        agent_client_secret=settings.azure.agent_client_secret or None,
+        obo_client_id=settings.teams.sso_client_id or None,
+        obo_client_secret=settings.teams.sso_client_secret or None,
+        user_scope=f"{settings.azure.arm_endpoint}/user_impersonation",
+        ca_bundle=settings.azure.ca_bundle,
+        timeout=settings.limits.outbound_timeout,
+    )
+
+
+def make_deps(
+    settings: Settings,
+    store: SqliteStore | TableStore,
+    runner: ArmRunner,
+    broker: AzureCredentialBroker,
+    clock: Clock,
+    tasks: BackgroundTasks,
+    directory: GraphDirectory,
+) -> Deps:
+    """What every service is given: the ports and the policy they apply."""
+    return Deps(
         store=store,
         audit=store,
         runner=runner,
@@ -152,7 +190,28 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
     )
-    validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
+
+
+def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | TableStore, directory: GraphDirectory) -> Approvals:
+    """Where approvers are asked when the requester's chat will not do, and who they are."""
+    channel = ApprovalsChannel(
+        settings.policy.approvals_channel,
+        settings.teams.teams_service_url,
+        settings.azure.tenant_id or settings.teams.app_tenant_id,
+    )
+    return Approvals(
+        channel,
+        getattr(notifier, "roster", None),
+        store,
+        is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
+        group_members=directory.group_members,
+    )
+
+
+def make_conversation(
+    settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals
+) -> Conversation:
+    """The Teams conversation: commands, card clicks and sign-in, over either SDK."""
     verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
     options = BotOptions(
         settings.policy.consent,
@@ -162,18 +221,11 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         settings.limits.rate_person_per_minute,
         settings.limits.rate_conversation_per_minute,
     )
-    approvals = Approvals(
-        ApprovalsChannel(
-            settings.policy.approvals_channel,
-            settings.teams.teams_service_url,
-            settings.azure.tenant_id or settings.teams.app_tenant_id,
-        ),
-        getattr(notifier, "roster", None),
-        store,
-        is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
-        group_members=directory.group_members,
-    )
-    conversation = Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
+    return Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
+
+
+def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
+    """Sends what the services wrote to the outbox, once each, after their commit."""
     outbox = OutboxWorker(
         store,
         notifier,
@@ -185,27 +237,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         claim_seconds=settings.store.execution_lease_seconds,
     )
     store.subscribe(outbox.committed)
-    inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
-    Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
-        inbox.parked
-    )
-    container = Container(
-        settings,
-        deps,
-        store,
-        tasks,
-        sdk,
-        conversation,
-        sdk.endpoint_for(conversation),
-        runner,
-        broker,
-        validator,
-        metrics,
-        outbox,
-        inbox,
-        notifier,
-    )
-    return container
+    return outbox
 
 
 def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, agent_credential: Any, process: Process) -> Inbox:

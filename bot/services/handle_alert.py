@@ -14,7 +14,8 @@ from ..domain.errors import ConcurrentUpdate
 from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
 from ..domain.plan import WAITING_STATES, Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
-from ..domain.scope import describe, select_targets
+from ..domain.scope import TargetSelection, describe, select_targets
+from ..ports import UnitOfWork
 from . import messages
 from .deps import SYSTEM, Deps, notify
 from .propose_plan import PlanRequest, stage_proposal, start_if_approved
@@ -70,9 +71,40 @@ async def handle_alert(
     matched = tuple(p.name for p in response_plans if p.matches(alert))
     if alert.condition == "Resolved":
         return await _resolved(deps, alert, matched, auth, inbox_key)
-    confirmation: list[AlertCheck] = []  # Azure Monitor is asked at most once per notification, before writing
+    decided = await _decide(deps, alert, [p for p in response_plans if p.matches(alert)], auth, autonomous_requires_secure)
+    proposed = []
+    async with deps.store.unit_of_work() as uow:
+        for decision in decided:
+            if plan := _open_incident_thread(deps, uow, alert, decision, policy, card, auth):
+                proposed.append(plan)
+        withheld = tuple((d.response_plan.name, d.withheld) for d in decided if d.withheld is not None)
+        outcome = AlertOutcome(matched, tuple(proposed), withheld)
+        if inbox_key is not None:
+            uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
+    for plan in proposed:
+        start_if_approved(deps, plan)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What one matching response plan will do with the alert: on which targets, in which mode, and why not
+    autonomous when it was meant to be."""
+
+    response_plan: ResponsePlan
+    selection: TargetSelection
+    mode: Mode
+    withheld: str | None
+
+
+async def _decide(
+    deps: Deps, alert: Alert, matching: list[ResponsePlan], auth: AlertAuth, autonomous_requires_secure: bool
+) -> list[_Decision]:
+    """Each response plan's targets and mode, decided before anything is written (Azure Monitor is asked at most once
+    per notification, and only when an autonomous plan would act)."""
+    confirmation: list[AlertCheck] = []
     decided = []
-    for rp in (p for p in response_plans if p.matches(alert)):
+    for rp in matching:
         # only the plan's own scopes (inside ALLOWED_SCOPES), each VM once, at most max_targets of them
         selection = select_targets(alert.vm_targets(), rp.scopes, rp.max_targets)
         targets = list(selection.acted_on)
@@ -87,49 +119,47 @@ async def handle_alert(
             if reason is not None:
                 mode = Mode.REVIEW
                 log.warning("alert %s: response plan %s runs in review mode: %s", alert.alert_id, rp.name, reason)
-        decided.append((rp, selection, targets, mode, reason))
-    proposed, withheld = [], []
-    async with deps.store.unit_of_work() as uow:
-        for rp, selection, targets, mode, reason in decided:
-            channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
-            opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
-            uow.send(opening)
-            if reason is not None:
-                withheld.append((rp.name, reason))
-            if selection.out_of_scope or selection.over_cap:
-                uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
-            if not targets:
-                uow.send(
-                    messages.say(
-                        thread,
-                        "This alert names no virtual machine inside the response plan's scopes, so the response plan "
-                        "has nothing to act on.",
-                    )
-                )
-                continue
-            names = ", ".join(t.name for t in targets)
-            responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
-            request = PlanRequest(
-                title=f"{rp.operation.label} VM {names}",
-                rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
-                actions=tuple(PlannedAction(rp.operation, t) for t in targets),
-                requested_by=responder,
-                policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
-                thread=thread,
-                mode=mode,
-                source=Source.INCIDENT,
-                incident_id=alert.alert_id,
+        decided.append(_Decision(rp, selection, mode, reason))
+    return decided
+
+
+def _open_incident_thread(
+    deps: Deps, uow: UnitOfWork, alert: Alert, decision: _Decision, policy: ConsentPolicy, card: IncidentCard, auth: AlertAuth
+) -> Plan | None:
+    """Open the response plan's channel thread with the incident card, say what it leaves alone, and stage its plan
+    (None when no target is left to act on)."""
+    rp, selection, mode, reason = decision.response_plan, decision.selection, decision.mode, decision.withheld
+    channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
+    opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
+    uow.send(opening)
+    if selection.out_of_scope or selection.over_cap:
+        uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
+    targets = selection.acted_on
+    if not targets:
+        uow.send(
+            messages.say(
+                thread,
+                "This alert names no virtual machine inside the response plan's scopes, so the response plan has nothing to act on.",
             )
-            plan = stage_proposal(deps, uow, request)
-            if reason is not None:
-                uow.record(deps.event(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value))
-            proposed.append(plan)
-        outcome = AlertOutcome(matched, tuple(proposed), tuple(withheld))
-        if inbox_key is not None:
-            uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
-    for plan in proposed:
-        start_if_approved(deps, plan)
-    return outcome
+        )
+        return None
+    names = ", ".join(t.name for t in targets)
+    responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
+    request = PlanRequest(
+        title=f"{rp.operation.label} VM {names}",
+        rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
+        actions=tuple(PlannedAction(rp.operation, t) for t in targets),
+        requested_by=responder,
+        policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
+        thread=thread,
+        mode=mode,
+        source=Source.INCIDENT,
+        incident_id=alert.alert_id,
+    )
+    plan = stage_proposal(deps, uow, request)
+    if reason is not None:
+        uow.record(deps.event(plan, responder, AuditEventName.AUTONOMY_WITHHELD, reason=reason, authentication=auth.value))
+    return plan
 
 
 async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: AlertAuth, inbox_key: str | None) -> AlertOutcome:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..domain import messages
 from ..domain.markdown import literal
-from ..domain.plan import Operation, Plan, PlannedAction, PlanState
+from ..domain.plan import Operation, Plan, PlannedAction, PlanState, ResourceRef
 from ..ports import AzureProblem, RunResult, RunStatus
 
 # Power states that mean "not running" and transitional ones (learn.microsoft.com/azure/virtual-machines/states-billing)
@@ -48,7 +48,7 @@ def run_detail(action: PlannedAction, result: RunResult) -> str:
 
 
 def _explain(action: PlannedAction, result: RunResult) -> str:
-    r, state, p = action.resource, result.power_state, result.problem
+    p = result.problem
     if p is AzureProblem.AUTHORIZATION_FAILED and result.access_denied:
         # the plan's refusal line already says who lacks what, where (messages.refusal_line): only Azure's own
         # text follows, once, with the full ids; without it, the short form
@@ -57,22 +57,30 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
         d = result.access_denied
         return f"Azure refused: {messages.identity_label(d.identity)} lacks {d.permission} on {messages.scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
-        if state in _NOT_RUNNING and action.operation is Operation.RESTART:
-            return f"Azure refused: the VM must be running for a restart. {r.name} is {state}: start it instead."
-        if state in _TRANSITIONAL:
-            return (
-                f"Azure refused: {r.name} is {state}, so another operation is still in progress. "
-                "Wait for it to finish, then propose the action again."
-            )
+        return _not_allowed_now(action, result.power_state)
+    if p in (AzureProblem.RESOURCE_NOT_FOUND, AzureProblem.RESOURCE_GROUP_NOT_FOUND, AzureProblem.SUBSCRIPTION_NOT_FOUND):
+        return _not_found(action.resource, p)
+    return _not_done(action.resource, result)
+
+
+def _not_allowed_now(action: PlannedAction, state: str | None) -> str:
+    """Azure refused the operation in the VM's current power state."""
+    r = action.resource
+    if state in _NOT_RUNNING and action.operation is Operation.RESTART:
+        return f"Azure refused: the VM must be running for a restart. {r.name} is {state}: start it instead."
+    if state in _TRANSITIONAL:
         return (
-            f"Azure refused: this action is not allowed while {r.name} is {state or 'in its current state'}. "
-            "Check the VM's state, then propose an action that fits it."
+            f"Azure refused: {r.name} is {state}, so another operation is still in progress. "
+            "Wait for it to finish, then propose the action again."
         )
-    if p is AzureProblem.CONFLICT:
-        return (
-            f"Azure refused: the request conflicts with the current state of {r.name} (another operation may be "
-            "in progress). Wait for it to finish, then propose the action again."
-        )
+    return (
+        f"Azure refused: this action is not allowed while {r.name} is {state or 'in its current state'}. "
+        "Check the VM's state, then propose an action that fits it."
+    )
+
+
+def _not_found(r: ResourceRef, p: AzureProblem) -> str:
+    """Azure found no VM, resource group or subscription by that name."""
     if p is AzureProblem.RESOURCE_NOT_FOUND:
         return (
             f"Azure found no VM {r.name} in resource group {r.resource_group}. Check the name (and that the VM "
@@ -83,10 +91,19 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
             f"Azure found no resource group {r.resource_group} in subscription {r.subscription_id}. "
             "Check the resource group's name, then propose the plan again."
         )
-    if p is AzureProblem.SUBSCRIPTION_NOT_FOUND:
+    return (
+        f"Azure found no subscription {r.subscription_id} for this identity. Check the subscription id and "
+        "that the identity has access to it, then propose the plan again."
+    )
+
+
+def _not_done(r: ResourceRef, result: RunResult) -> str:
+    """Azure did not carry the action out (or may not have): why, as far as the bot knows, and what to check."""
+    p, state = result.problem, result.power_state
+    if p is AzureProblem.CONFLICT:
         return (
-            f"Azure found no subscription {r.subscription_id} for this identity. Check the subscription id and "
-            "that the identity has access to it, then propose the plan again."
+            f"Azure refused: the request conflicts with the current state of {r.name} (another operation may be "
+            "in progress). Wait for it to finish, then propose the action again."
         )
     if p is AzureProblem.THROTTLED:
         return (
