@@ -6,7 +6,7 @@ from typing import Any
 
 from microsoft_teams.cards import AdaptiveCard, Fact, FactSet, TextBlock
 
-from bot.domain import messages
+from bot.domain.card_times import card_time_of
 from bot.domain.incident import Alert, ResponsePlan
 from bot.domain.markdown import literal
 
@@ -36,7 +36,7 @@ def incident_card(alert: Alert, plan: ResponsePlan, withheld: str | None = None)
     # the alert's own text (rule, description, targets) goes through literal(): no links or formatting of theirs
     body: list[Any] = [heading(f"\U0001f6a8 {alert.severity} alert: {literal(alert.rule)}")]
     if alert.fired_at:  # in the reader's own time zone: Adaptive Card DATE/TIME functions, which work in TextBlocks
-        body.append(text(f"Fired {messages.card_time_of(alert.fired_at)}", subtle=True))
+        body.append(text(f"Fired {card_time_of(alert.fired_at)}", subtle=True))
     if alert.description:
         body.append(text(literal(alert.description), subtle=True))
     body += [FactSet(facts=facts), TextBlock(text=what, wrap=True, spacing="Medium")]

@@ -22,6 +22,7 @@ from microsoft_teams.cards import (
 )
 
 from bot.domain import messages
+from bot.domain.card_times import time_left
 from bot.domain.markdown import literal
 from bot.domain.plan import Plan, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
@@ -72,7 +73,7 @@ READ_ONLY = Viewer()
 
 def _time_left(plan: Plan, now: datetime) -> str:
     # relative, as Teams shows times; a clock time would need the reader's time zone (DATE/TIME work in TextBlocks only)
-    return messages.time_left(plan.expires_at, now)
+    return time_left(plan.expires_at, now)
 
 
 def _actions_section(plan: Plan) -> list[Any]:

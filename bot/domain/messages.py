@@ -3,16 +3,18 @@ in the answer to a click and in `pending`.
 
 Rules for every text here: say what happened, then what to do next. Name a VM as "web-01 in prod-rg"; show a full
 ARM id only where it adds something, and at most once per message. Azure's own error text appears once. Caller text
-(titles, rationales, names, reasons) goes through `literal()` by the caller of these functions or here, never as markup.
+(titles, rationales, names, reasons) goes through `literal()` by the caller of these functions or here, never as markup. Azure's names and times
+are worded in azure_names.py and card_times.py.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
+from .azure_names import identity_label, refused_line, sufficient_role
+from .card_times import time_left
 from .markdown import literal
-from .plan import AccessDenied, Plan, PlanState, ResourceRef
+from .plan import Plan, PlanState, ResourceRef
 
 S = PlanState
 PROPOSE_AGAIN = "Propose again"
@@ -34,54 +36,10 @@ HEADLINES: dict[PlanState, str] = {
     S.INTERRUPTED: "⚠️ Interrupted",
 }
 
-_SCOPE = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+)(?:/providers/[^/]+/[^/]+/(?P<name>[^/]+))?)?/?$",
-    re.IGNORECASE,
-)
-_GUID_IN_CLIENT = re.compile(r"\s*\(?with object id '?[0-9a-f-]{36}'?\)?", re.IGNORECASE)
-
 
 def vm(ref: ResourceRef) -> str:
     """A VM as people name it: "web-01 in prod-rg" (the full id adds nothing in a conversation)."""
     return f"{literal(ref.name)} in {literal(ref.resource_group)}"
-
-
-def scope_label(scope: str) -> str:
-    """An ARM scope, shortened: "web-01 in prod-rg", "resource group prod-rg", "subscription <id>"."""
-    m = _SCOPE.match(scope.strip())
-    if not m:
-        return literal(scope)
-    if m["name"]:
-        return f"{literal(m['name'])} in {literal(m['rg'])}"
-    if m["rg"]:
-        return f"resource group {literal(m['rg'])}"
-    return f"subscription {literal(m['sub'])}"
-
-
-def _group_of(scope: str) -> str | None:
-    m = _SCOPE.match(scope.strip())
-    return m["rg"] if m and m["rg"] else None
-
-
-def identity_label(identity: str) -> str:
-    """Azure's client name without the object id that follows it (the id is in the audit log, not in the chat)."""
-    return literal(_GUID_IN_CLIENT.sub("", identity).strip() or identity)
-
-
-def sufficient_role(denied: AccessDenied) -> str:
-    """A built-in role, and the scope, that would let an identity do what was refused.
-
-    Virtual Machine Contributor grants Microsoft.Compute/virtualMachines/* (every power action here); see
-    learn.microsoft.com/azure/role-based-access-control/built-in-roles/compute#virtual-machine-contributor.
-    """
-    role = "Virtual Machine Contributor" if denied.permission.lower().startswith("microsoft.compute/virtualmachines/") else "Contributor"
-    group = _group_of(denied.scope)
-    return f"{role} on {literal(group)}" if group else f"{role} on {scope_label(denied.scope)}"
-
-
-def refused_line(who: str, denied: AccessDenied) -> str:
-    """One sentence naming who was refused what, where: the permission and the scope, each once."""
-    return f"Azure refused {who}: it lacks **{literal(denied.permission)}** on {scope_label(denied.scope)}."
 
 
 def refusal_line(plan: Plan) -> str:
@@ -213,34 +171,6 @@ def pointless(operation: str, state: str | None, name: str, group: str) -> str |
     if operation == "restart" and state in _NOT_RUNNING:
         return f"{where} is {state}, and a restart needs a running VM. Did you mean `start vm {name}`? Nothing was proposed."
     return None
-
-
-# -- times, as Teams shows them ------------------------------------------------------------------------------------
-
-
-def card_time(at: datetime) -> str:
-    """A time for card text, in the reader's own time zone and locale: the Adaptive Card DATE/TIME functions
-    (learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/cards-format#date-and-time-formatting-and-localization)
-    take RFC 3339 without fractions of a second."""
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
-
-
-def card_time_of(value: str) -> str:
-    """`card_time` of an ISO 8601 string from someone else (an alert's firedDateTime); the text itself when it is not one."""
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return literal(value)
-    return card_time(at if at.tzinfo else at.replace(tzinfo=UTC))
-
-
-def time_left(expires_at: datetime, now: datetime) -> str:
-    seconds = (expires_at - now).total_seconds()
-    if seconds <= 0:
-        return "expired"
-    minutes = int(seconds // 60)
-    return f"{minutes} min left" if minutes else f"{int(seconds)} s left"
 
 
 # -- the Teams router's own answers ---------------------------------------------------------------------------------

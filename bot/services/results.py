@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..domain import messages
+from ..domain.azure_names import identity_label, scope_label
 from ..domain.markdown import literal
 from ..domain.plan import Operation, Plan, PlannedAction, PlanState, ResourceRef
 from ..ports import AzureProblem, RunResult, RunStatus
@@ -55,7 +56,7 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
         if result.azure_error:
             return ""
         d = result.access_denied
-        return f"Azure refused: {messages.identity_label(d.identity)} lacks {d.permission} on {messages.scope_label(d.scope)}."
+        return f"Azure refused: {identity_label(d.identity)} lacks {d.permission} on {scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
         return _not_allowed_now(action, result.power_state)
     if p in (AzureProblem.RESOURCE_NOT_FOUND, AzureProblem.RESOURCE_GROUP_NOT_FOUND, AzureProblem.SUBSCRIPTION_NOT_FOUND):

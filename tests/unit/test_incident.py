@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, Settings
-from bot.domain import messages
+from bot.domain.card_times import card_time_of
 from bot.domain.incident import parse_alert, parse_response_plans
 from bot.domain.plan import Mode, Operation
 from bot.domain.scope import parse_scopes
@@ -96,9 +96,9 @@ def test_incident_card_snapshot_and_schema() -> None:
     alert = parse_alert(alert_payload("Web tier unresponsive", [VM], alert_id="alert-1", description="p95 latency over 30 s"))
     card = incident_card(alert, plan)
     assert validate_card(card) == []
-    shown = messages.card_time_of(alert.fired_at)  # the card shows it through Adaptive Card DATE/TIME functions
+    shown = card_time_of(alert.fired_at)  # the card shows it through Adaptive Card DATE/TIME functions
     assert "{{DATE(" in shown and alert.fired_at not in json.dumps(card)  # never the raw ISO string
-    card_no_time = json.loads(json.dumps(card).replace(shown, messages.card_time_of("2026-11-24T09:00:00+00:00")))
+    card_no_time = json.loads(json.dumps(card).replace(shown, card_time_of("2026-11-24T09:00:00+00:00")))
     _check_snapshot("incident-autonomous", card_no_time)
 
 

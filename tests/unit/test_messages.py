@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import messages as m
+from bot.domain.card_times import card_time_of, time_left
 from bot.domain.markdown import literal
 from bot.domain.plan import PlanState
 from bot.services.results import result_text
@@ -69,7 +70,7 @@ def _every_text() -> dict[str, str]:
     texts["approval recorded"] = m.approval_recorded(1)
     texts["already approved by you"] = m.already_approved_by_you(1)
     texts["running on behalf"] = m.running_on_behalf("Alice Admin")
-    texts["card time"] = m.card_time_of("2026-11-25T09:08:07.613163+00:00")
+    texts["card time"] = card_time_of("2026-11-25T09:08:07.613163+00:00")
     for const in (
         "NOTHING_PENDING",
         "TOO_FAST",
@@ -145,9 +146,9 @@ def test_commands_that_cannot_help_ask_a_question_instead() -> None:
 
 
 def test_times_use_the_adaptive_card_functions() -> None:
-    assert m.card_time_of("2026-11-25T09:08:07.613163+00:00") == ("{{DATE(2026-11-25T09:08:07Z, SHORT)}} {{TIME(2026-11-25T09:08:07Z)}}")
-    assert m.card_time_of("not a time") == literal("not a time")
-    assert m.time_left(NOW + timedelta(minutes=3, seconds=5), NOW) == "3 min left"
+    assert card_time_of("2026-11-25T09:08:07.613163+00:00") == ("{{DATE(2026-11-25T09:08:07Z, SHORT)}} {{TIME(2026-11-25T09:08:07Z)}}")
+    assert card_time_of("not a time") == literal("not a time")
+    assert time_left(NOW + timedelta(minutes=3, seconds=5), NOW) == "3 min left"
 
 
 def test_who_declined_and_why() -> None:

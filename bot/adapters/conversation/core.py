@@ -17,23 +17,20 @@ from cards.plan_card import READ_ONLY, Viewer
 from ...domain import messages
 from ...domain.audit import AuditEventName
 from ...domain.consent import ConsentPolicy
-from ...domain.errors import CredentialProblemKind, Refusal, RefusalCode
-from ...domain.plan import Person, Plan, PlannedAction, Thread, ThreadKind
+from ...domain.errors import Refusal, RefusalCode
+from ...domain.plan import Person, Plan
 from ...domain.ratelimit import RateLimiter, take_all
-from ...services.decide_consent import Decision, decide_consent
+from ...services.decide_consent import Decision
 from ...services.deps import Deps
-from ...services.grant_credentials import cancel_credentials, grant_credentials
-from ...services.housekeeping import pending_for
-from ...services.propose_again import propose_again
-from ...services.propose_plan import PlanRequest, propose_plan
-from ...services.resolve import resolve_vm
-from .answers import Answer, CardAnswer, ErrorAnswer, InvalidAuthCode, LoginRequest, MessageAnswer, PreconditionFailed
+from . import on_clicks, on_commands  # noqa: F401 - their decorators register the handlers on ROUTER
+from .answers import Answer, CardAnswer, ErrorAnswer, MessageAnswer
 from .approvals import Approvals
-from .clicks import CardClick, Malformed, NotExecute, Verb, clip, parse_click
-from .commands import Command, HelpCommand, PendingCommand, StatusCommand, Unknown, VmCommand, help_text, parse
+from .clicks import Malformed, NotExecute, Verb, parse_click
+from .commands import Command, parse
 from .people import People, person_of
 from .router import Router
-from .turn import Incoming, Turn
+from .routes import ROUTER
+from .turn import Incoming, Turn, thread_of
 
 log = logging.getLogger(__name__)
 CardFor = Callable[[Plan, Viewer], dict[str, Any]]
@@ -54,13 +51,6 @@ class BotOptions:
     allow_guests: bool = False
     rate_person_per_minute: int = 60
     rate_conversation_per_minute: int = 120
-
-
-def thread_of(incoming: Incoming) -> Thread:
-    kind = ThreadKind.of(incoming.conversation_type or (ThreadKind.GROUP_CHAT if incoming.is_group else None))
-    return Thread(
-        service_url=incoming.service_url, conversation_id=incoming.conversation_id, tenant_id=incoming.conversation_tenant_id, kind=kind
-    )
 
 
 class Conversation:
@@ -179,177 +169,4 @@ class Conversation:
         return Viewer(can_act=True) if await self.deps.may_see_buttons(plan, person) else READ_ONLY
 
 
-ROUTER: Router[Conversation] = Router()
 Conversation.router = ROUTER
-
-
-# -- commands -------------------------------------------------------------------------------------
-@ROUTER.command(HelpCommand)
-async def _help(c: Conversation, turn: Turn, person: Person, command: HelpCommand) -> None:
-    await c.answer(turn, help_text())
-
-
-@ROUTER.command(Unknown)
-async def _unknown(c: Conversation, turn: Turn, person: Person, command: Unknown) -> None:
-    await c.answer(turn, command.hint)
-
-
-@ROUTER.command(PendingCommand)
-async def _pending(c: Conversation, turn: Turn, person: Person, command: PendingCommand) -> None:
-    plans = await pending_for(c.deps, person)
-    if not plans:
-        await c.answer(turn, messages.NOTHING_PENDING)
-        return
-    await c.answer(turn, messages.pending_list(plans, c.deps.clock.now()))
-
-
-@ROUTER.command(StatusCommand)
-async def _status(c: Conversation, turn: Turn, person: Person, command: StatusCommand) -> None:
-    try:
-        ref = await resolve_vm(c.deps, command.target, command.resource_group)
-    except Refusal as r:
-        await c.answer(turn, r.message)
-        return
-    state = await c.deps.runner.power_state(ref)
-    await c.answer(turn, messages.vm_status(ref, state))
-
-
-@ROUTER.command(VmCommand)
-async def _propose(c: Conversation, turn: Turn, person: Person, command: VmCommand) -> None:
-    try:
-        ref = await resolve_vm(c.deps, command.target, command.resource_group)
-    except Refusal as r:
-        await c.answer(turn, r.message)
-        return
-    action = PlannedAction(command.operation, ref)
-    state = await c.deps.runner.power_state(ref)
-    if question := messages.pointless(command.operation.value, state, ref.name, ref.resource_group):
-        await c.answer(turn, question)  # a question, not a plan nobody needs
-        return
-    request = PlanRequest(
-        title=f"{command.operation.label} VM {ref.name}",
-        rationale=f"Asked in Teams by {person.name}: \u201c{clip(turn.incoming.raw_text.strip(), 200)}\u201d",
-        actions=(action,),
-        requested_by=person,
-        policy=c.options.policy,
-        thread=thread_of(turn.incoming),
-        power_states={ref.id.lower(): state} if state else {},
-        reply_to=turn.incoming.activity_id,
-    )
-    # where none of the approvers can act (a personal chat...), the card goes to the approvals channel
-    request, nobody = await c.approvals.route(request, turn.incoming)
-    try:
-        await propose_plan(c.deps, request)
-    except Refusal as r:
-        await c.answer(turn, r.message)
-        return
-    if nobody is not None:
-        await c.answer(turn, nobody)  # stored, and told plainly that nobody can approve it where it is
-
-
-# -- card clicks ----------------------------------------------------------------------------------
-@ROUTER.verb(Verb.APPROVE)
-async def _approve(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    return await c.after_click(await decide_consent(c.deps, click.plan_id, person, True, click.plan_hash), person)
-
-
-@ROUTER.verb(Verb.DENY)
-async def _deny(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    decision = await decide_consent(c.deps, click.plan_id, person, False, click.plan_hash, click.reason)
-    return await c.after_click(decision, person)
-
-
-@ROUTER.verb(Verb.REFRESH)
-async def _refresh(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    plan = await c.deps.store.get(click.plan_id)
-    if plan is None or not _shown_in(plan, turn.incoming):
-        # the same answer for a plan that does not exist and one posted elsewhere: ids reveal nothing
-        return MessageAnswer(PLAN_UNAVAILABLE)
-    return CardAnswer(c.card_for(plan, await c.viewer(plan, person)))
-
-
-@ROUTER.verb(Verb.GRANT)
-async def _grant(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    token = click.sso_token
-    if token is None and click.magic_code is not None:
-        # the sign-in fallback: the person signed in through the token service's link; Teams sends the
-        # magic code, which the token service trades for the connection's token (checked like an SSO token)
-        token = await _token_for_code(c, turn, click.magic_code)
-        if token is None:
-            await c.deps.record(
-                await c.deps.store.get(click.plan_id),
-                person,
-                AuditEventName.CREDENTIALS_REFUSED,
-                code=CredentialProblemKind.INVALID_AUTH_CODE.value,
-                reason="the sign-in code did not match a sign-in",
-            )
-            return InvalidAuthCode()
-    decision = await grant_credentials(c.deps, click.plan_id, person, click.plan_hash, token, c.sso_verify)
-    if decision.needs_sign_in:
-        o = c.options
-        link = await _sign_in_link(c, turn)
-        if link is None:
-            return ErrorAnswer(
-                503,
-                "SignInUnavailable",
-                messages.SIGN_IN_UNAVAILABLE,
-            )
-        return LoginRequest(o.connection_name, click.plan_id, o.sso_app_id_uri, link)
-    if decision.retry_sso:
-        return PreconditionFailed(decision.message)
-    return await c.after_click(decision, person)
-
-
-@ROUTER.verb(Verb.CANCEL)
-async def _cancel(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    decision = await cancel_credentials(c.deps, click.plan_id, person, click.plan_hash, click.reason)
-    return await c.after_click(decision, person)
-
-
-@ROUTER.verb(Verb.PROPOSE_AGAIN)
-async def _propose_again(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    """A new plan with the same actions, posted in the same thread; the old card stays as it is."""
-    plan = await c.deps.store.get(click.plan_id)
-    if plan is None or not _shown_in(plan, turn.incoming):
-        return MessageAnswer(PLAN_UNAVAILABLE)
-    decision = await propose_again(c.deps, click.plan_id, person, click.plan_hash)
-    if decision.refusal is not None and decision.refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
-        return ErrorAnswer(400, decision.refusal.code.value, decision.refusal.message)
-    return MessageAnswer(decision.message)
-
-
-async def _sign_in_link(c: Conversation, turn: Turn) -> str | None:
-    """The token service's sign-in link for the OAuth connection (Teams shows it when SSO is not possible)."""
-    if turn.tokens is None:
-        return None
-    try:
-        link = await turn.tokens.sign_in_link(c.options.connection_name)
-    except Exception:
-        log.exception("the Bot Framework token service gave no sign-in link")
-        return None
-    return link if isinstance(link, str) and link else None
-
-
-async def _token_for_code(c: Conversation, turn: Turn, code: str) -> str | None:
-    sender = turn.incoming.sender
-    if turn.tokens is None or sender is None or not sender.id:
-        return None
-    try:
-        token = await turn.tokens.token_for_code(c.options.connection_name, code[:64])
-    except Exception:
-        log.exception("the Bot Framework token service did not answer for a sign-in code")
-        return None
-    if not isinstance(token, str) or not token:
-        return None
-    try:  # the bot holds the token only for this grant: the token service need not keep it either
-        await turn.tokens.sign_out(c.options.connection_name)
-    except Exception:
-        log.warning("could not sign the user out of the token service after the grant", exc_info=True)
-    return token
-
-
-def _shown_in(plan: Plan, incoming: Incoming) -> bool:
-    """True if the plan's card was posted in the conversation (any thread of it) this activity comes from."""
-    if plan.thread is None or not incoming.conversation_id:
-        return False
-    return plan.thread.conversation_id.split(";messageid=")[0] == incoming.conversation_root

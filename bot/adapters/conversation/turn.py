@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ...domain.plan import Thread, ThreadKind
+
 
 @dataclass(frozen=True)
 class Sender:
@@ -92,3 +94,10 @@ class Turn:
     replies: Replies
     tokens: UserTokens | None  # None when the adapter has no token service client for this turn
     anonymous: bool = False  # Bot Framework authentication is off (ANONYMOUS_ALLOWED): nothing can be checked
+
+
+def thread_of(incoming: Incoming) -> Thread:
+    kind = ThreadKind.of(incoming.conversation_type or (ThreadKind.GROUP_CHAT if incoming.is_group else None))
+    return Thread(
+        service_url=incoming.service_url, conversation_id=incoming.conversation_id, tenant_id=incoming.conversation_tenant_id, kind=kind
+    )
