@@ -102,16 +102,10 @@ def spawn(name: str, argv: list[str], env: dict[str, str], port: int, log: Path)
     return Server(name, process, port, time.perf_counter() - started)
 
 
-def start_bot(box: Sandbox, sdk: str, store: str, azurite: Azurite | None, approvers: list[User]) -> Server:
-    port = free_port()
-    path = _TMP / f"bot-{sdk}-{store}.sqlite3"
-    env = {
-        **os.environ,
-        **box.bot_environment(),
+def bench_settings(sdk: str, store: str, azurite: Azurite | None, approvers: list[User], prefix: str) -> dict[str, str]:
+    """The settings every measured bot runs with (the bench and its profiles alike), for one SDK and one store."""
+    settings = {
         "BOT_SDK": sdk,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "STORE_PATH": str(path),
         "LOG_LEVEL": "WARNING",
         # one approval of two: every click is the compare-and-set, audit and card of an approval, without 200 VM
         # restarts running behind the measured turns (the run after the last approval is another benchmark)
@@ -123,9 +117,22 @@ def start_bot(box: Sandbox, sdk: str, store: str, azurite: Azurite | None, appro
     }
     if store == "azure-tables":
         assert azurite is not None
-        env.update(
-            {"STORE": "azure-tables", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string, "STORE_TABLE_PREFIX": f"bench{sdk[:3]}"}
-        )
+        tables = {"STORE": "azure-tables", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+        settings.update({**tables, "STORE_TABLE_PREFIX": f"{prefix}{sdk[:3]}"})
+    return settings
+
+
+def start_bot(box: Sandbox, sdk: str, store: str, azurite: Azurite | None, approvers: list[User]) -> Server:
+    port = free_port()
+    path = _TMP / f"bot-{sdk}-{store}.sqlite3"
+    env = {
+        **os.environ,
+        **box.bot_environment(),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "STORE_PATH": str(path),
+        **bench_settings(sdk, store, azurite, approvers, prefix="bench"),
+    }
     argv = [str(ROOT / ".venv" / "bin" / "sre-consent-bot"), "serve"]
     if not Path(argv[0]).exists():
         argv = [sys.executable, "-m", "bot", "serve"]

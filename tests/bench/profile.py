@@ -102,23 +102,7 @@ def main() -> None:
     sections = []
     try:
         for sdk, store, load in targets:
-            overrides = {
-                "BOT_SDK": sdk,
-                "LOG_LEVEL": "WARNING",
-                "APPROVALS_REQUIRED": "2",
-                "DEFAULT_APPROVERS": ",".join(u.object_id for u in approvers),
-                "RATE_LIMIT_PERSON_PER_MINUTE": "1000000",
-                "RATE_LIMIT_CONVERSATION_PER_MINUTE": "1000000",
-            }
-            if store == "azure-tables":
-                assert azurite is not None
-                overrides.update(
-                    {
-                        "STORE": "azure-tables",
-                        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-                        "STORE_TABLE_PREFIX": f"prof{sdk[:3]}",
-                    }
-                )
+            overrides = bench.bench_settings(sdk, store, azurite, approvers, prefix="prof")
             running = start_bot(bot_settings(box, bench._TMP / f"profile-{sdk}-{store}.sqlite3", **overrides))
             try:
                 profile, result, _ = asyncio.run(_load(box, running, sdk, store, load, approvers))
