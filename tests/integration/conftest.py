@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,17 @@ def make_bot(sandbox: Sandbox, store_path: Path, store_settings: dict[str, str])
     yield make
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def long_operations(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
+    """ARM's long-running operations stay InProgress for `seconds` from now on (the Azure-AsyncOperation status the
+    bot polls: learn.microsoft.com/azure/azure-resource-manager/management/async-operations); whatever is still
+    running ends with the test, so the next test finds its VM free."""
+
+    def take(seconds: float) -> None:
+        monkeypatch.setattr(sandbox.arm, "operation_seconds", seconds)
+
+    yield take
+    for op in sandbox.arm.operations.values():
+        op.ends = min(op.ends, sandbox.arm.clock())

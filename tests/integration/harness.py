@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -186,3 +187,21 @@ class Teams:
         return await self.driver.wait_for(
             lambda m: m.card is None and text in m.text, conversation_id=card.conversation_id, timeout=timeout
         )
+
+
+async def approve_100_times_across(sandbox: Sandbox, messages_urls: list[str], chat: Conversation, vm: str, timeout: float) -> int:
+    """carol asks for a restart of `vm`; alice's Approve is clicked 100 times at once, spread over every bot instance; each
+    click is answered and the plan succeeds. Returns the VM's ARM writes before the clicks."""
+    async with contextlib.AsyncExitStack() as stack:
+        drivers: list[TeamsDriver] = [await stack.enter_async_context(sandbox.driver(url)) for url in messages_urls]
+        teams = Teams(drivers[0], sandbox)
+        card = await teams.ask("carol", f"restart vm {vm}", chat)
+        approve = find_action(await teams.view("alice", chat, card), "approve")
+        assert approve is not None
+        before = sandbox.arm.writes_to(vm)
+        alice = sandbox.world.user("alice")
+        clicks = (drivers[i % len(drivers)].click(alice, chat, card, "approve", approve) for i in range(100))
+        answers = await asyncio.gather(*clicks)
+        assert [a.status for a in answers] == [200] * 100  # every click is answered; one of them approved the plan
+        await teams.wait_card(card, "Succeeded", timeout=timeout)
+    return before

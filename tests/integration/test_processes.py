@@ -26,7 +26,7 @@ from sandbox.driver import Conversation, TeamsDriver
 from sandbox.world import VirtualMachine
 
 from ..azurite import Azurite
-from .harness import Teams, card_text, eventually, find_action
+from .harness import Teams, approve_100_times_across, card_text, eventually, find_action
 from .processes import BotProcesses, http_status
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
@@ -52,20 +52,6 @@ async def processes(sandbox: Sandbox, azurite: Azurite, tmp_path: Path) -> Async
         yield procs
     finally:
         await procs.close()
-
-
-@pytest.fixture
-def long_operations(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[float], None]]:
-    """ARM's long-running operations stay InProgress for `seconds` from now on (the Azure-AsyncOperation status the
-    bot polls: learn.microsoft.com/azure/azure-resource-manager/management/async-operations); whatever is still
-    running ends with the test, so the next test finds its VM free."""
-
-    def take(seconds: float) -> None:
-        monkeypatch.setattr(sandbox.arm, "operation_seconds", seconds)
-
-    yield take
-    for op in sandbox.arm.operations.values():
-        op.ends = min(op.ends, sandbox.arm.clock())
 
 
 @contextlib.contextmanager
@@ -112,18 +98,8 @@ async def test_100_concurrent_approvals_spread_over_three_processes_write_to_azu
     sandbox: Sandbox, processes: BotProcesses, chat: Conversation
 ) -> None:
     bots = await processes.start_many(3, EXECUTION_LEASE_SECONDS="30")  # 100 clicks at once slow Azurite down
-    async with contextlib.AsyncExitStack() as stack:
-        drivers: list[TeamsDriver] = [await stack.enter_async_context(sandbox.driver(b.messages_url)) for b in bots]
-        teams = Teams(drivers[0], sandbox)
-        card = await teams.ask("carol", f"restart vm {VM}", chat)
-        approve = find_action(await teams.view("alice", chat, card), "approve")
-        assert approve is not None
-        before = sandbox.arm.writes_to(VM)
-        alice = sandbox.world.user("alice")
-        answers = await asyncio.gather(*(drivers[i % 3].click(alice, chat, card, "approve", approve) for i in range(100)))
-        assert [a.status for a in answers] == [200] * 100  # every click is answered; one of them approved the plan
-        await teams.wait_card(card, "Succeeded", timeout=120)
-        await nothing_left_to_send(processes)
+    before = await approve_100_times_across(sandbox, [b.messages_url for b in bots], chat, VM, timeout=120)
+    await nothing_left_to_send(processes)
     assert sandbox.arm.writes_to(VM) == before + 1
     plan = await plan_in(processes, chat)
     assert plan.state is PlanState.SUCCEEDED

@@ -19,10 +19,10 @@ import pytest
 
 from bot.domain.plan import PlanState
 from sandbox import Sandbox
-from sandbox.driver import Conversation, TeamsDriver
+from sandbox.driver import Conversation
 
 from .conftest import azure_tables_settings
-from .harness import RunningBot, Teams, bot_settings, eventually, find_action, start_bot
+from .harness import RunningBot, Teams, approve_100_times_across, bot_settings, eventually, start_bot
 
 LEASE_SECONDS = "2"  # short, so a dead instance's plans are recovered within the test (production default: 30)
 VM = "dev-01"
@@ -46,18 +46,6 @@ def cluster(sandbox: Sandbox, store_path: Path, request: pytest.FixtureRequest) 
     yield start
     for running in started:
         running.stop()
-
-
-@pytest.fixture
-def long_operations(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """ARM's long-running operations take `seconds` from now on; whatever is still running ends with the test."""
-
-    def take(seconds: float) -> None:
-        monkeypatch.setattr(sandbox.arm, "operation_seconds", seconds)
-
-    yield take  # type: ignore[misc]
-    for op in sandbox.arm.operations.values():  # the next test finds its VM free, as after a real operation
-        op.ends = min(op.ends, sandbox.arm.clock())
 
 
 def crash(bot: RunningBot) -> None:
@@ -88,18 +76,8 @@ async def test_100_concurrent_approvals_spread_over_three_instances_write_to_azu
     sandbox: Sandbox, cluster: Callable[..., RunningBot], chat: Conversation
 ) -> None:
     bots = [cluster(lease_seconds="30") for _ in range(3)]  # the default: 100 clicks at once slow the emulator down
-    async with contextlib.AsyncExitStack() as stack:
-        drivers: list[TeamsDriver] = [await stack.enter_async_context(sandbox.driver(b.messages_url)) for b in bots]
-        teams = Teams(drivers[0], sandbox)
-        card = await teams.ask("carol", f"restart vm {VM}", chat)
-        approve = find_action(await teams.view("alice", chat, card), "approve")
-        assert approve is not None
-        before = sandbox.arm.writes_to(VM)
-        alice = sandbox.world.user("alice")
-        answers = await asyncio.gather(*(drivers[i % 3].click(alice, chat, card, "approve", approve) for i in range(100)))
-        assert [a.status for a in answers] == [200] * 100  # every click is answered; one of them approved the plan
-        await teams.wait_card(card, "Succeeded", timeout=60)
-        await nothing_left_to_send(bots)
+    before = await approve_100_times_across(sandbox, [b.messages_url for b in bots], chat, VM, timeout=60)
+    await nothing_left_to_send(bots)
     assert sandbox.arm.writes_to(VM) == before + 1
     plan = await plan_in(bots[2], chat)
     assert plan.state is PlanState.SUCCEEDED
