@@ -59,7 +59,20 @@ class Inbox(Protocol):
         ...
 
 
-class InboxWorker(Worker):
+class StoredAlerts(Worker):
+    """What both inboxes answer from the store, where every alert and its outcome is kept (a queue holds only keys)."""
+
+    _store: Any
+
+    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        found: tuple[str, dict[str, Any] | None] | None = await self._store.alert_state(key)
+        return found
+
+    async def idle(self) -> bool:
+        return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
+
+
+class InboxWorker(StoredAlerts):
     """The store's inbox: alerts in a table of the store, claimed with a lease, retried with back-off."""
 
     name = "inbox worker"
@@ -81,13 +94,6 @@ class InboxWorker(Worker):
     def accepted(self) -> None:
         """An alert was stored: look at the inbox now."""
         self.wake()
-
-    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
-        found: tuple[str, dict[str, Any] | None] | None = await self._store.alert_state(key)
-        return found
-
-    async def idle(self) -> bool:
-        return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
 
     def parked(self) -> int:
         return int(self._store.failed_alerts())

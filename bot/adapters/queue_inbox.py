@@ -46,8 +46,8 @@ from azure.storage.queue.aio import QueueClient
 from ..domain.audit import AuditEvent
 from ..ports import Clock
 from ..services.deps import SYSTEM
-from .inbox import InboxUnavailable, Process, backoff
-from .worker import POLL, Worker
+from .inbox import InboxUnavailable, Process, StoredAlerts, backoff
+from .worker import POLL
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 32  # messages one Get Messages call may return (numofmessages, 1 to 32)
@@ -80,7 +80,7 @@ def clients(
     )
 
 
-class QueueInbox(Worker):
+class QueueInbox(StoredAlerts):
     name = "queue inbox worker"
 
     def __init__(
@@ -123,14 +123,6 @@ class QueueInbox(Worker):
             raise InboxUnavailable(f"the alert queue {self._queue.queue_name} could not be reached") from e
         self.wake()
         return stored
-
-    async def alert_state(self, key: str) -> tuple[str, dict[str, Any] | None] | None:
-        """The store's entry: the queue holds only keys."""
-        found: tuple[str, dict[str, Any] | None] | None = await self._store.alert_state(key)
-        return found
-
-    async def idle(self) -> bool:
-        return not self._inflight and await asyncio.to_thread(self._store.inbox_depth) == 0
 
     def parked(self) -> int:
         return self._parked
@@ -179,7 +171,7 @@ class QueueInbox(Worker):
         except (ValueError, KeyError, TypeError):
             await self._park(message, "?", 'not an inbox message (expected {"key": ...})')
             return
-        if message.dequeue_count > self._max_dequeue:  # received that often and never completed: instances died on it
+        if (message.dequeue_count or 0) > self._max_dequeue:  # received that often and never completed: instances died on it
             await self._park(message, key, f"received {message.dequeue_count} times without being completed")
             return
         # the claim lapses when the message would be visible again: then a copy may be processed, not before
