@@ -197,7 +197,7 @@ class QueueInbox(StoredAlerts):
         await self._queue.delete_message(message)  # if this fails, the copy that comes back is a repeat
 
     async def _failed(self, message: QueueMessage, key: str, attempts: int, cause: str) -> None:
-        if message.dequeue_count >= self._max_dequeue:
+        if (message.dequeue_count or 0) >= self._max_dequeue:
             await self._park(message, key, cause, attempts)
             return
         delay = backoff(attempts, self._max_backoff)
