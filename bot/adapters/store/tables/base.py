@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from ..common import Listener, Subscribers
@@ -123,7 +123,7 @@ class TableBase(Subscribers):
         return True
 
     @staticmethod
-    async def _merge_if_unchanged(table: TableClient, e: dict[str, Any], **values: Any) -> bool:
+    async def _merge_if_unchanged(table: TableClient, e: TableEntity, **values: Any) -> bool:
         """Merge `values` into the entity `e` if nobody wrote it since it was read (If-Match its ETag)."""
         try:
             await table.update_entity(
@@ -142,7 +142,7 @@ class TableBase(Subscribers):
             self._last_ns = max(time.time_ns(), self._last_ns + 1)
             return self._last_ns
 
-    async def _plan_row(self, plan_id: str) -> dict[str, Any] | None:
+    async def _plan_row(self, plan_id: str) -> TableEntity | None:
         await self._ready()
         if not plan_id:
             return None

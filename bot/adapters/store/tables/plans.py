@@ -28,7 +28,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 
 from ....domain.audit import AuditEvent
 from ....domain.errors import ConcurrentUpdate
@@ -157,7 +157,7 @@ class PlanRows(TableBase):
         return [event_from(e) for e in rows if not plan_id or e.get("PlanId") == plan_id]
 
 
-def compare_and_set(saved: Plan, stored: dict[str, Any]) -> list[Any]:
+def compare_and_set(saved: Plan, stored: TableEntity) -> list[Any]:
     """The plan row replaced if unchanged since `stored` was read (If-Match its ETag), and the marker of the new
     version created (refused if another writer created it first)."""
     return [

@@ -30,7 +30,7 @@ class _PooledTransport(AioHttpTransport):  # type: ignore[misc]
         # as a request goes out on it fails that request, and azure-core does not retry non-idempotent ones (POST
         # inserts, entity-group batches, MERGE). Node's HTTP server, Azurite's, closes them after 5 s; aiohttp's
         # default keeps them 15 s. Reconnecting after an idle moment costs one handshake.
-        if self.session is None and self._session_owner:
+        if self.session is None and self._session_owner:  # type: ignore[has-type]
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS),
                 trust_env=self._use_env_settings,
