@@ -88,23 +88,37 @@ def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_ve
     )
 
 
+def _policy(pol: ConsentPolicy) -> dict[str, Any]:
+    return {
+        "approvers": sorted(pol.approvers),
+        "approver_group": pol.approver_group,
+        "approvals_required": pol.approvals_required,
+        "allow_self_approval": pol.allow_self_approval,
+        "expiry_s": pol.expiry.total_seconds(),
+        "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
+        "credentials_attempts": pol.credentials_attempts,
+    }
+
+
+def _outcome(o: ActionOutcome) -> dict[str, Any]:
+    return {
+        "index": o.index,
+        "status": o.status,
+        "identity": o.identity,
+        "detail": o.detail,
+        "started_at": _dt(o.started_at),
+        "finished_at": _dt(o.finished_at),
+    }
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    pol = plan.policy
     return {
         "id": plan.id,
         "title": plan.title,
         "rationale": plan.rationale,
         "actions": [{"operation": a.operation.value, "resource_id": a.resource.id} for a in plan.actions],
         "requested_by": _person(plan.requested_by),
-        "policy": {
-            "approvers": sorted(pol.approvers),
-            "approver_group": pol.approver_group,
-            "approvals_required": pol.approvals_required,
-            "allow_self_approval": pol.allow_self_approval,
-            "expiry_s": pol.expiry.total_seconds(),
-            "credentials_expiry_s": pol.credentials_expiry.total_seconds(),
-            "credentials_attempts": pol.credentials_attempts,
-        },
+        "policy": _policy(plan.policy),
         "created_at": _dt(plan.created_at),
         "expires_at": _dt(plan.expires_at),
         "mode": plan.mode.value,
@@ -117,17 +131,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "decided_by": _person(plan.decided_by),
         "reason": plan.reason,
         "next_action": plan.next_action,
-        "outcomes": [
-            {
-                "index": o.index,
-                "status": o.status,
-                "identity": o.identity,
-                "detail": o.detail,
-                "started_at": _dt(o.started_at),
-                "finished_at": _dt(o.finished_at),
-            }
-            for o in plan.outcomes
-        ],
+        "outcomes": [_outcome(o) for o in plan.outcomes],
         "access_denied": None
         if plan.access_denied is None
         else {

@@ -1,0 +1,69 @@
+"""The outbox of messages to Teams, as the outbox worker reads and claims it; and the threads it opened."""
+
+from __future__ import annotations
+
+import json
+
+from ....domain.plan import Thread
+from ....ports import OutboxMessage
+from ..codec import message_from_row, thread_from_dict
+from ..common import last_error
+from .base import SqliteBase
+
+
+class OutboxRows(SqliteBase):
+    async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
+        """The oldest pending message of each conversation, if it is due and nobody holds it: one at a time per key."""
+        rows = await self._run(
+            "SELECT o.seq, o.key, o.kind, o.plan_id, o.plan_version, o.data, o.attempts FROM outbox o "
+            "JOIN (SELECT MIN(seq) AS seq FROM outbox WHERE state = 'pending' GROUP BY key) h ON h.seq = o.seq "
+            "WHERE o.not_before <= ? AND o.claimed_until <= ? ORDER BY o.seq LIMIT ?",
+            (now, now, limit),
+        )
+        return [message_from_row(*r) for r in rows]
+
+    async def claim_message(self, seq: int, owner: str, now: float, until: float) -> bool:
+        """Hold message `seq` for this instance until `until` (another instance sharing the store leaves it alone)."""
+        return (
+            await self._count(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE seq = ? AND state = 'pending' AND claimed_until <= ?",
+                (owner, until, seq, now),
+            )
+            == 1
+        )
+
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent; False once it is sent or not ours."""
+        return (
+            await self._count(
+                "UPDATE outbox SET claimed_until = ? WHERE seq = ? AND state = 'pending' AND claimed_by = ?",
+                (until, seq, owner),
+            )
+            == 1
+        )
+
+    async def retry_message(self, seq: int, attempts: int, not_before: float, error: str) -> None:
+        await self._count(
+            "UPDATE outbox SET attempts = ?, not_before = ?, last_error = ?, claimed_by = NULL, claimed_until = 0 WHERE seq = ?",
+            (attempts, not_before, last_error(error), seq),
+        )
+
+    async def release_message(self, seq: int) -> None:
+        await self._count("UPDATE outbox SET claimed_by = NULL, claimed_until = 0 WHERE seq = ?", (seq,))
+
+    async def next_message_due(self) -> float | None:
+        """When the earliest pending message may be tried (None: the outbox is empty)."""
+        rows = await self._run("SELECT MIN(MAX(not_before, claimed_until)) FROM outbox WHERE state = 'pending'")
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    async def thread_named(self, ref: str) -> Thread | None:
+        rows = await self._run("SELECT data FROM threads WHERE ref = ?", (ref,))
+        return thread_from_dict(json.loads(rows[0][0])) if rows else None
+
+    def outbox_depth(self) -> int:
+        """Messages not sent yet (for /metrics and /readyz)."""
+        return self._number("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+
+    def dead_letters(self) -> int:
+        """Messages given up on (for /metrics and /readyz)."""
+        return self._number("SELECT COUNT(*) FROM outbox WHERE state = 'dead'")

@@ -1,0 +1,117 @@
+"""The outbox of messages to Teams, as the outbox worker reads and claims it.
+
+A message is an "outbox-<ns>-<random>" row in its plan's partition (or OUTBOX when it names no plan), written in the
+plan's transaction (see unit_of_work.py). Claims are ETag-conditional merges: of two instances, one wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from ....domain.plan import Thread
+from ....ports import OutboxMessage
+from ..codec import message_from_row, thread_from_dict
+from ..common import last_error
+from .base import TableBase
+from .entities import THREADS, digest, unchunk
+from .transport import on_its_loop
+
+
+class OutboxRows(TableBase):
+    def _row(self, seq: int) -> tuple[str, str]:
+        return self._seqs[seq]
+
+    @on_its_loop
+    async def due_messages(self, now: float, limit: int) -> list[OutboxMessage]:
+        heads: dict[str, dict[str, Any]] = {}
+        async for e in self._pending():
+            if e["Key"] not in heads or e["Seq"] < heads[e["Key"]]["Seq"]:
+                heads[e["Key"]] = e
+        due = sorted((e for e in heads.values() if e["NotBefore"] <= now and e["ClaimedUntil"] <= now), key=lambda e: e["Seq"])
+        return [self._message(e) for e in due[:limit]]
+
+    def _pending(self) -> AsyncIterator[dict[str, Any]]:
+        return self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": "pending"})
+
+    def _message(self, e: dict[str, Any]) -> OutboxMessage:
+        self._seqs[int(e["Seq"])] = (e["PartitionKey"], e["RowKey"])
+        return message_from_row(
+            int(e["Seq"]),
+            e["Key"],
+            e["MsgKind"],
+            e.get("PlanId") or None,
+            int(e["PlanVersion"]),
+            unchunk("Data", e).decode(),
+            int(e["Attempts"]),
+        )
+
+    @on_its_loop
+    async def claim_message(self, seq: int, owner: str, now: float, until: float) -> bool:
+        pk, rk = self._row(seq)
+        try:
+            e = await self._plans.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        if e["State"] != "pending" or e["ClaimedUntil"] > now:
+            return False
+        return await self._merge_if_unchanged(self._plans, e, ClaimedBy=owner, ClaimedUntil=until)  # False: another claimed it first
+
+    @on_its_loop
+    async def renew_claim(self, seq: int, owner: str, until: float) -> bool:
+        """Extend `owner`'s claim on message `seq` while it is being sent (ETag-conditional); False once it is sent
+        or not ours."""
+        if seq not in self._seqs:
+            return False  # delivered or given up by this instance
+        pk, rk = self._row(seq)
+        try:
+            e = await self._plans.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return False
+        if e["State"] != "pending" or e.get("ClaimedBy") != owner:
+            return False
+        return await self._merge_if_unchanged(self._plans, e, ClaimedUntil=until)
+
+    async def _merge(self, seq: int, **values: Any) -> None:
+        pk, rk = self._row(seq)
+        with contextlib.suppress(ResourceNotFoundError):
+            await self._plans.update_entity({"PartitionKey": pk, "RowKey": rk, **values}, mode=UpdateMode.MERGE)
+
+    @on_its_loop
+    async def retry_message(self, seq: int, attempts: int, not_before: float, error: str) -> None:
+        await self._merge(seq, Attempts=attempts, NotBefore=not_before, LastError=last_error(error), ClaimedBy="", ClaimedUntil=0.0)
+
+    @on_its_loop
+    async def release_message(self, seq: int) -> None:
+        await self._merge(seq, ClaimedBy="", ClaimedUntil=0.0)
+
+    @on_its_loop
+    async def next_message_due(self) -> float | None:
+        times = [max(float(e["NotBefore"]), float(e["ClaimedUntil"])) async for e in self._pending()]
+        return min(times) if times else None
+
+    @on_its_loop
+    async def thread_named(self, ref: str) -> Thread | None:
+        await self._ready()
+        try:
+            e = await self._plans.get_entity(THREADS, digest(ref))
+        except ResourceNotFoundError:
+            return None
+        return thread_from_dict(json.loads(e["Thread"]))
+
+    async def _count_outbox(self, state: str) -> int:
+        await self._ready()
+        query = self._plans.query_entities("Kind eq @k and State eq @s", parameters={"k": "outbox", "s": state}, select=["RowKey"])
+        return len([e async for e in query])
+
+    def outbox_depth(self) -> int:
+        """Messages not sent yet (for /metrics and /readyz, called from a worker thread)."""
+        return self._call(self._count_outbox("pending"))
+
+    def dead_letters(self) -> int:
+        return self._call(self._count_outbox("dead"))
