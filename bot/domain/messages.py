@@ -3,8 +3,8 @@ in the answer to a click and in `pending`.
 
 Rules for every text here: say what happened, then what to do next. Name a VM as "web-01 in prod-rg"; show a full
 ARM id only where it adds something, and at most once per message. Azure's own error text appears once. Caller text
-(titles, rationales, names, reasons) goes through `literal()` by the caller of these functions or here, never as markup. Azure's names and times
-are worded in azure_names.py and card_times.py.
+(titles, rationales, names, reasons) goes through `literal()` by the caller of these functions or here, never as markup.
+Azure's names and times are worded in azure_names.py and card_times.py.
 """
 
 from __future__ import annotations
