@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..driver import ShowsActivity
 from ..http_errors import json_error
+from ..teams_models import ShowsActivity
 
 
 @dataclass(frozen=True)

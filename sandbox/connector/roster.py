@@ -11,11 +11,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from ..teams_models import PERSONAL_CHAT_PREFIX, personal_chat_id
 from ..world import User
 from .core import ConnectorCore
 from .records import not_found
-
-PERSONAL_CHAT_PREFIX = "a:sandbox-personal-"
 
 
 class RosterRoutes(ConnectorCore):
@@ -25,7 +24,7 @@ class RosterRoutes(ConnectorCore):
     @staticmethod
     def personal_chat_id(user: User) -> str:
         """The id of a user's 1:1 chat with the bot (the driver's personal conversation uses the same id)."""
-        return f"{PERSONAL_CHAT_PREFIX}{user.name}"
+        return personal_chat_id(user)
 
     def install(self, user: User) -> str:
         """The app installed for `user` in personal scope: their 1:1 chat with the bot exists from now on."""
