@@ -57,15 +57,15 @@ class ConnectorSimulator(RosterRoutes):
         members = body.get("members") or []
         if not members:
             return bad_request("Conversation parameters must name a channel or at least one member.")
-        conversation_id = self._chat_with(members, bool(body.get("isGroup")))
-        if conversation_id is None:
+        chat_id = self._chat_with(members, bool(body.get("isGroup")))
+        if chat_id is None:
             return json_error(403, "Forbidden", "The bot is not installed for this user (BotNotInConversationRoster).")
         activity_id = None
         if first:
             activity_id = self._new_id()
-            self._store(conversation_id, activity_id, first, None)
+            self._store(chat_id, activity_id, first, None)
         await self._notify()
-        return web.json_response(created(conversation_id, activity_id), status=201)
+        return web.json_response(created(chat_id, activity_id), status=201)
 
     def _chat_with(self, members: list[dict[str, Any]], is_group: bool) -> str | None:
         """The chat a create-conversation call with `members` names; None when Teams refuses it.
