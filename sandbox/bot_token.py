@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import jwt
+from aiohttp import web
 
+from .http_errors import json_error
 from .keys import KeySet
 from .world import App, World
 
@@ -53,3 +55,8 @@ class BotTokenCheck:
     def _refuse(self, reason: str) -> str:
         self.refusals.append(reason)
         return reason
+
+
+def unauthorized(reason: str) -> web.Response:
+    """The 401 the Connector and the token service answer a call without a valid bot token (nothing is performed)."""
+    return json_error(401, "Unauthorized", f"Authorization has been denied for this request: {reason}.")

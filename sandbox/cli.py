@@ -224,6 +224,11 @@ def add_commands(sub: Any) -> None:
         "Microsoft 365 Agents Playground, and write .sandbox/playground.yml for it",
     )
     sb.set_defaults(fn=cmd_sandbox)
+    _add_driver(sub)
+
+
+def _add_driver(sub: Any) -> None:
+    """`driver say|approve|deny|grant|cancel|watch|install|uninstall|alert`: a demo user's (or Azure Monitor's) acts."""
     dr = sub.add_parser("driver", help="act as a demo user against a running sandbox")
     dsub = dr.add_subparsers(dest="action", required=True)
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")

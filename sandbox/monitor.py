@@ -26,6 +26,14 @@ def alert_payload(
     description: str = "",
 ) -> dict[str, Any]:
     """A metric alert notification in the common alert schema (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema)."""
+    essentials = _essentials(rule, vms, severity=severity, resolved=resolved, alert_id=alert_id, description=description)
+    return {"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": essentials, "alertContext": _metric_alert_context()}}
+
+
+def _essentials(
+    rule: str, vms: list[VirtualMachine], *, severity: str, resolved: bool, alert_id: str | None, description: str
+) -> dict[str, Any]:
+    """The schema's `essentials`: the alert's id, rule, severity, condition and targets."""
     sub = vms[0].subscription_id if vms else "00000000-0000-0000-0000-000000000000"
     now = datetime.now(UTC).isoformat()
     essentials: dict[str, Any] = {
@@ -46,26 +54,25 @@ def alert_payload(
     }
     if resolved:
         essentials["resolvedDateTime"] = now
+    return essentials
+
+
+def _metric_alert_context() -> dict[str, Any]:
+    """The `alertContext` of a metric alert (the schema's "Metric alerts" sample): CPU over 90% for 5 minutes."""
     return {
-        "schemaId": "azureMonitorCommonAlertSchema",
-        "data": {
-            "essentials": essentials,
-            "alertContext": {
-                "properties": None,
-                "conditionType": "SingleResourceMultipleMetricCriteria",
-                "condition": {
-                    "windowSize": "PT5M",
-                    "allOf": [
-                        {
-                            "metricName": "Percentage CPU",
-                            "operator": "GreaterThan",
-                            "threshold": "90",
-                            "timeAggregation": "Average",
-                            "metricValue": 97.5,
-                        }
-                    ],
-                },
-            },
+        "properties": None,
+        "conditionType": "SingleResourceMultipleMetricCriteria",
+        "condition": {
+            "windowSize": "PT5M",
+            "allOf": [
+                {
+                    "metricName": "Percentage CPU",
+                    "operator": "GreaterThan",
+                    "threshold": "90",
+                    "timeAggregation": "Average",
+                    "metricValue": 97.5,
+                }
+            ],
         },
     }
 

@@ -32,8 +32,9 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from .bot_token import BotTokenCheck
+from .bot_token import BotTokenCheck, unauthorized
 from .entra import EntraSimulator
+from .http_errors import json_error
 from .reprs import PrintsOwnRepr
 
 AAD_V2_PROVIDER_ID = "30dd229c-58e3-4a48-bdfd-91ec48eb906c"
@@ -76,7 +77,7 @@ class TokenService(PrintsOwnRepr):
     def _refused(self, request: web.Request) -> web.Response | None:
         caller = self.auth.caller(request.headers.get("Authorization"))
         if isinstance(caller, str):
-            return _error(401, "Unauthorized", f"Authorization has been denied for this request: {caller}.")
+            return unauthorized(caller)
         return None
 
     async def _sign_in_resource(self, request: web.Request) -> web.Response:
@@ -89,11 +90,11 @@ class TokenService(PrintsOwnRepr):
             user_id = str((conversation.get("user") or {}).get("id") or "")
             channel_id = str(conversation.get("channelId") or "")
         except (KeyError, ValueError, TypeError, AttributeError):
-            return _error(400, "BadArgument", "The state parameter is not a TokenExchangeState.")
+            return json_error(400, "BadArgument", "The state parameter is not a TokenExchangeState.")
         if connection not in self.connections:
-            return _error(400, "BadArgument", f"The OAuth connection '{connection}' does not exist on this bot.")
+            return json_error(400, "BadArgument", f"The OAuth connection '{connection}' does not exist on this bot.")
         if not user_id:
-            return _error(400, "BadArgument", "The state names no user.")
+            return json_error(400, "BadArgument", "The state names no user.")
         sign_in = secrets.token_urlsafe(24)
         self.pending[sign_in] = PendingSignIn(user_id, connection, channel_id)
         return web.json_response(
@@ -124,10 +125,10 @@ class TokenService(PrintsOwnRepr):
                     del self.pending[sign_in]
                     break
             else:
-                return _error(404, "NotFound", "No token for this user: the code does not match a sign-in.")
+                return json_error(404, "NotFound", "No token for this user: the code does not match a sign-in.")
         token = self.tokens.get(key)
         if token is None:
-            return _error(404, "NotFound", "No token for this user and connection.")
+            return json_error(404, "NotFound", "No token for this user and connection.")
         return web.json_response(self._token_response(key, token))
 
     async def _exchange(self, request: web.Request) -> web.Response:
@@ -144,7 +145,7 @@ class TokenService(PrintsOwnRepr):
         except jwt.InvalidTokenError:
             user = None
         if audience is None or user is None:
-            return _error(400, "BadArgument", "The token could not be exchanged for this connection.")
+            return json_error(400, "BadArgument", "The token could not be exchanged for this connection.")
         token = self._user_token(user.name)
         self.tokens[key] = token
         return web.json_response(self._token_response(key, token))
@@ -190,7 +191,3 @@ class TokenService(PrintsOwnRepr):
     def _token_response(self, key: tuple[str, str, str], token: str) -> dict[str, Any]:
         expiration = datetime.now(UTC) + timedelta(seconds=TOKEN_LIFETIME)
         return {"channelId": key[2], "connectionName": key[1], "token": token, "expiration": expiration.isoformat()}
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)

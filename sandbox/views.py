@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .driver import BotMessage, InvokeResult, card_of, execute_data
+from .teams_models import BotMessage, InvokeResult, card_of, execute_data
 
 LOGIN_REQUEST = "application/vnd.microsoft.activity.loginRequest"
 

@@ -210,7 +210,25 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
     (default: infra/app-registrations.json), the file a deployment applies to its tenant.
     """
     registrations = registrations or load()
-    sub = f"/subscriptions/{SUBSCRIPTION_ID}"
+    apps = _demo_apps(registrations, bot_domain)
+    users = _demo_people()
+    return World(
+        users=users,
+        apps={a.name: a for a in apps},
+        vms=[
+            VirtualMachine(SUBSCRIPTION_ID, "dev-rg", "dev-01"),
+            VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-01"),
+            VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-02"),
+        ],
+        role_assignments=_demo_role_assignments(apps[1], users),
+        channels=_demo_channels(),
+        groups=[Group("SRE On-Call", frozenset({"alice"}))],
+        registrations=registrations,
+    )
+
+
+def _demo_apps(registrations: Registrations, bot_domain: str) -> list[App]:
+    """The bot, the agent, an app nobody listed, and Azure Monitor's Action Groups when the registrations name it."""
     bot = App(name="sre-consent-bot", tenant_id=HOME_TENANT_ID, registration=registrations.bot)
     bot.app_id_uri = registrations.bot.identifier_uri(bot_domain, bot.client_id)
     # Role assignments (an admin's grant): the agent holds Plans.Submit on the bot's API, and on Microsoft
@@ -233,14 +251,24 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
                 api_roles={bot.app_id_uri: {"ActionGroupsSecureWebhook"}},
             )
         )
-    users = {
+    return apps
+
+
+def _demo_people() -> dict[str, User]:
+    """Contoso's people, Fabrikam's Mallory, and Gus, Fabrikam's guest in Contoso."""
+    return {
         "alice": User("alice", "Alice Admin", HOME_TENANT_ID, "contoso.example"),
         "bob": User("bob", "Bob Reader", HOME_TENANT_ID, "contoso.example"),
         "carol": User("carol", "Carol Requester", HOME_TENANT_ID, "contoso.example"),
         "mallory": User("mallory", "Mallory Outsider", OTHER_TENANT_ID, "fabrikam.example"),
         "gus": User("gus", "Gus Guest", OTHER_TENANT_ID, "fabrikam.example", guest_in=HOME_TENANT_ID),
     }
-    assignments = [
+
+
+def _demo_role_assignments(agent: App, users: dict[str, User]) -> list[RoleAssignment]:
+    """Who may do what on the subscription: the agent on dev-rg, alice everywhere, bob reads."""
+    sub = f"/subscriptions/{SUBSCRIPTION_ID}"
+    return [
         RoleAssignment(agent.object_id, "Virtual Machine Contributor", f"{sub}/resourceGroups/dev-rg"),
         RoleAssignment(agent.object_id, "Reader", f"{sub}/resourceGroups/prod-rg"),
         # infra/main.bicep's default for the agent identity: Reader on the subscription (reads alerts to confirm them)
@@ -248,12 +276,10 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
         RoleAssignment(users["alice"].object_id, "Virtual Machine Contributor", sub),
         RoleAssignment(users["bob"].object_id, "Reader", sub),
     ]
-    vms = [
-        VirtualMachine(SUBSCRIPTION_ID, "dev-rg", "dev-01"),
-        VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-01"),
-        VirtualMachine(SUBSCRIPTION_ID, "prod-rg", "web-02"),
-    ]
-    channels = [
+
+
+def _demo_channels() -> list[Channel]:
+    return [
         Channel(
             team_id="19:sandbox-sre-team@thread.tacv2",
             team_name="SRE",
@@ -267,12 +293,3 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
             channel_name="Approvals",
         ),
     ]
-    return World(
-        users=users,
-        apps={a.name: a for a in apps},
-        vms=vms,
-        role_assignments=assignments,
-        channels=channels,
-        groups=[Group("SRE On-Call", frozenset({"alice"}))],
-        registrations=registrations,
-    )

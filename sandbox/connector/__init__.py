@@ -1,0 +1,18 @@
+"""A loopback Bot Connector (the Teams side of `serviceUrl`).
+
+Serves the REST subset of https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference:
+create conversation (a new channel thread, or a 1:1 chat with
+someone the app is installed for), send, reply, update, delete, and members (a personal chat lists its one person).
+The app's installations per person are kept here, as Teams keeps them (`/sandbox/installations`).
+Every call is recorded so tests can assert what the bot
+posted; 429s with `Retry-After` can be injected. Every /v3 call must carry the bot's Entra token for
+`https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.
+
+Modules: `core` (state, controls, the gate every call passes), `roster` (members, installations), `records`
+(calls, activities, answers), `simulator` (conversations and activities).
+"""
+
+from .records import ConnectorCall, PostedActivity
+from .simulator import ConnectorSimulator
+
+__all__ = ["ConnectorCall", "ConnectorSimulator", "PostedActivity"]

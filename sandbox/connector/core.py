@@ -1,0 +1,93 @@
+"""What every part of the Connector simulator shares: its state, the test controls and the gate every call passes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from ..bot_token import BotTokenCheck, unauthorized
+from ..http_errors import json_error
+from ..world import World
+from .records import ConnectorCall, PostedActivity, too_many_requests
+
+_WRITES = ("create_conversation", "send", "reply", "update")
+
+
+@dataclass
+class ConnectorCore:
+    world: World
+    auth: BotTokenCheck
+    clock: Callable[[], float] = time.time
+    base_url: str = ""
+    calls: list[ConnectorCall] = field(default_factory=list)
+    activities: dict[str, PostedActivity] = field(default_factory=dict)
+    throttle_remaining: int = 0
+    refused: int = 0  # calls answered 401 for want of a valid bot token
+    throttle_retry_after: int = 1
+    throttle_every: int = 0  # 0: off; n: every n-th write (create, send, reply, update) is answered 429
+    writes_seen: int = 0
+    outage: bool = False  # every call answered 502 Bad Gateway (the service is down)
+    outage_refused: int = 0
+    changed: asyncio.Condition | None = None
+    installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
+    _next_id: int = 1_700_000_000_000
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self.changed = asyncio.Condition()
+
+    # -- controls -----------------------------------------------------------------------------
+    def throttle(self, count: int, retry_after: int = 1) -> None:
+        """Answer the next `count` calls with 429 Too Many Requests."""
+        self.throttle_remaining, self.throttle_retry_after = count, retry_after
+
+    def throttle_writes(self, every: int, retry_after: int = 1) -> None:
+        """Answer every `every`-th write with 429 for as long as it is set (0 stops): a bot over its per-thread
+        or per-bot limits for a whole scenario. Teams answers 429 Too Many Requests when a bot exceeds its limits
+        (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit)."""
+        self.throttle_every, self.throttle_retry_after, self.writes_seen = every, retry_after, 0
+
+    def set_outage(self, down: bool) -> None:
+        """While down, every call is answered 502 Bad Gateway and nothing is performed: one of the transient errors
+        the rate-limit guide tells bots to retry with back-off (412, 429, 502, 504;
+        https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit)."""
+        self.outage = down
+
+    # -- every call ---------------------------------------------------------------------------
+    def _new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    async def _guard(self, request: web.Request, operation: str, body: dict[str, Any] | None) -> web.Response | None:
+        """None lets the call through (recorded); otherwise the answer: 401 without a valid bot token, 502 during an
+        outage (neither recorded), 429 when throttled."""
+        conversation = unquote(request.match_info.get("conversation", ""))
+        activity = request.match_info.get("activity")
+        caller = self.auth.caller(request.headers.get("Authorization"))
+        if isinstance(caller, str):
+            self.refused += 1
+            return unauthorized(caller)
+        if self.outage:
+            self.outage_refused += 1
+            return json_error(502, "ServiceError", "Bad Gateway.")
+        self.calls.append(
+            ConnectorCall(operation, conversation, unquote(activity) if activity else None, body, caller.client_id, self.clock())
+        )
+        if self.throttle_every and operation in _WRITES:
+            self.writes_seen += 1
+            if self.writes_seen % self.throttle_every == 0:
+                return too_many_requests(self.throttle_retry_after)
+        if self.throttle_remaining > 0:
+            self.throttle_remaining -= 1
+            return too_many_requests(self.throttle_retry_after)
+        return None
+
+    async def _notify(self) -> None:
+        if self.changed is not None:
+            async with self.changed:
+                self.changed.notify_all()

@@ -1,0 +1,144 @@
+"""`driver alert`: play Azure Monitor against a running sandbox, and show what the bot made of the alert."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import ssl
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from .driver import BotMessage, TeamsDriver
+from .driver_follow import POLL_SECONDS, thread_label
+from .monitor import alert_payload
+from .views import describe_activity, plan_id_of
+from .world import VirtualMachine
+
+
+async def play_alert(args: argparse.Namespace, endpoints: dict[str, Any], world: Any, sandbox_dir: Path, driver: TeamsDriver) -> int:
+    """Play Azure Monitor: fire an alert for the named VMs (or forge one) and post it to the bot's incident webhook,
+    through the secure webhook (an Entra token of the Action Groups app) when the sandbox offers it."""
+    vms = [v for v in world.vms if v.name in args.vm]
+    if len(vms) != len(args.vm):
+        print(f"unknown VM among {args.vm}: one of {', '.join(v.name for v in world.vms)}", file=sys.stderr)
+        return 2
+    webhook = _webhook(args, endpoints, sandbox_dir)
+    if webhook is None:
+        return 2
+    url, headers = webhook
+    async with aiohttp.ClientSession() as session:
+        payload = await _notification(session, args, endpoints, vms)
+        if payload is None:
+            return 1
+        async with session.post(url, json=payload, headers=headers) as r:
+            status, text = r.status, await r.text()
+            location = r.headers.get("Location")
+        if status == 202 and location:  # stored: the bot processes it in the background; ask how it went
+            text = await _processed(session, url, location, headers, text)
+    print(f"posted through the {'secure webhook (Entra token)' if headers else 'webhook secret'}")
+    await _print_alert_outcome(driver, status, text, payload["data"]["essentials"]["alertId"])
+    return 0 if status < 300 else 1
+
+
+def _webhook(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: Path) -> tuple[str, dict[str, str]] | None:
+    """The incident webhook's URL and headers: the secure webhook (a token, no secret in the URL) when the sandbox
+    offers it or `--secure` asks for it, else the URL with its `?code=` secret; None (said why) when it cannot."""
+    action_groups = sandbox_dir / "action-groups.json"
+    secure = action_groups.is_file() if args.secure is None else args.secure
+    url = (sandbox_dir / "incident-webhook-url").read_text().strip()
+    if not secure:
+        return url, {}
+    if not action_groups.is_file():
+        print("this sandbox offers no secure webhook (no .sandbox/action-groups.json): restart it", file=sys.stderr)
+        return None
+    token = _action_groups_token(json.loads(action_groups.read_text()), endpoints)
+    return url.split("?", 1)[0], {"Authorization": f"Bearer {token}"}  # the token alone: no secret in the URL
+
+
+async def _notification(
+    session: aiohttp.ClientSession, args: argparse.Namespace, endpoints: dict[str, Any], vms: list[VirtualMachine]
+) -> dict[str, Any] | None:
+    """What the action group posts: Azure Monitor fires (or resolves) the alert first, unless `--forged`; None (said
+    why) when the sandbox's Azure Monitor refuses."""
+    if args.forged:  # a notification Azure Monitor never fired: the bot cannot confirm it
+        return alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
+    control = f"{endpoints['arm']}/sandbox/alerts/resolve" if args.resolved else f"{endpoints['arm']}/sandbox/alerts"
+    body = {"alertId": args.alert_id} if args.resolved else {"rule": args.rule, "targets": [v.id for v in vms], "severity": args.severity}
+    async with session.post(control, json=body, ssl=ssl.create_default_context(cafile=endpoints["ca"])) as r:
+        if r.status >= 300:
+            print(f"Azure Monitor (sandbox) answered HTTP {r.status}: {await r.text()}", file=sys.stderr)
+            return None
+        payload: dict[str, Any] = await r.json()
+        return payload
+
+
+async def _processed(session: Any, url: str, location: str, headers: dict[str, str], accepted: str, timeout: float = 15.0) -> str:
+    """Poll the alert's status URL (same credentials as the POST) until the bot has processed it; the answer merged
+    with what processing did (response plans matched, plans proposed)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    base, query = urlsplit(url), dict(parse_qsl(urlsplit(url).query))
+    status_url = f"{base.scheme}://{base.netloc}{location}"
+    if "code" in query:
+        status_url += "&" + urlencode({"code": query["code"]})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session.get(status_url, headers=headers) as r:
+            if r.status == 200:
+                return json.dumps({**json.loads(accepted), **(await r.json())})
+        await asyncio.sleep(POLL_SECONDS)
+    return accepted
+
+
+def _action_groups_token(app: dict[str, str], endpoints: dict[str, Any]) -> str:
+    """What Azure Monitor's action group does for a secure webhook: client credentials for the bot's API."""
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(
+        endpoints["tenantId"],
+        app["clientId"],
+        app["clientSecret"],
+        authority=endpoints["entra"],
+        disable_instance_discovery=True,
+        connection_verify=endpoints["ca"],
+    )
+    return str(credential.get_token(f"{endpoints['botAppIdUri']}/.default").token)
+
+
+async def _print_alert_outcome(driver: TeamsDriver, status: int, text: str, alert_id: str) -> None:
+    """The webhook's answer as a summary: which response plans matched, and each plan's thread and current state."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {"error": text}
+    print(
+        f"HTTP {status}: "
+        + (
+            body.get("error")
+            or ("a repeated delivery, already handled" if body.get("duplicate") else f"alert {body.get('condition', '')} accepted")
+        )
+    )
+    print(f"alert id: {alert_id}")
+    if status >= 300 or body.get("duplicate"):
+        return
+    print("response plans matched: " + (", ".join(body.get("matched") or []) or "none"))
+    for plan in body.get("plans") or []:
+        card = await _card_of_plan(driver, plan["id"])
+        shown = f"{describe_activity(card.activity)} in {thread_label(card)}" if card else f"state {plan['state']}"
+        print(f"  plan {plan['id']}: {shown}")
+
+
+async def _card_of_plan(driver: TeamsDriver, plan_id: str, timeout: float = 5.0) -> BotMessage | None:
+    """The plan's card as it is now (the webhook answers before the card may be posted: poll a little)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = next((m for m in await driver.bot_messages() if plan_id_of(m) == plan_id), None)
+        if found:
+            return found
+        await asyncio.sleep(POLL_SECONDS)
+    return None
