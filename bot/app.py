@@ -49,7 +49,14 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     s = container.settings
     api = PlansApi(
-        container.deps, container.validator, s.api, s.teams, s.policy.consent, s.azure.allowed_scopes, s.limits.rate_api_per_minute
+        container.deps,
+        container.validator,
+        s.api,
+        s.teams,
+        s.policy.consent,
+        s.azure.allowed_scopes,
+        s.limits.rate_api_per_minute,
+        container.conversation.approvals,
     )
     incidents = IncidentsApi(s.api, container.validator, container.inbox)
     app.router.add_post("/api/messages", messages)

@@ -200,3 +200,53 @@ async def test_members_of_the_approver_group_are_told_privately(
         await d.wait_for(lambda m: bool(notes_for([m], card)), conversation_id=alice_chat)
         await teams.click("alice", approvals, card, "approve")
         await d.wait_for(lambda m: "was approved by Alice Admin" in m.text, conversation_id=TeamsDriver.personal(teams.user("carol")).id)
+
+
+async def _post_plan(teams: Teams, bot: RunningBot, sandbox: Sandbox, target: dict[str, Any]) -> tuple[int, Any]:
+    """An agent's plan through POST /api/plans, aimed at `target`."""
+    from .test_plans_api import _body, _token
+
+    headers = {"Authorization": f"Bearer {_token(sandbox)}"}
+    async with teams.driver.session.post(f"{bot.url}/api/plans", json=_body(sandbox, target=target), headers=headers) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def test_an_agents_plan_aimed_where_no_approver_is_goes_to_the_approvals_channel_with_notes(
+    at: Teams, sandbox: Sandbox, approvals: Conversation, channel_bot: RunningBot
+) -> None:
+    """The same rule as for a chat command: an agent aims its plan at carol's 1:1 chat, where no approver can act;
+    the card goes to the approvals channel, carol's chat gets the link, alice a note, and alice approves it there."""
+    carol, alice = at.user("carol"), at.user("alice")
+    await at.driver.install(carol)
+    await at.driver.install(alice)
+    carol_chat = TeamsDriver.personal(carol).id
+    earlier = {m.id for m in await at.driver.bot_messages(carol_chat)}  # the sandbox is shared by the session
+    status, accepted = await _post_plan(at, channel_bot, sandbox, {"conversationId": carol_chat})
+    assert status == 202 and "warning" not in accepted
+    link = await at.driver.wait_for(lambda m: m.id not in earlier and "approvals channel" in m.text, conversation_id=carol_chat)
+    channel_id, message_id = link_target(link.text)
+    assert channel_id == sandbox.world.approvals_channel.channel_id
+    card = await at.driver.wait_for(lambda m: m.id == message_id and m.card is not None)
+    assert plan_id_of(card) == accepted["id"]
+    await at.driver.wait_for(lambda m: bool(notes_for([m], card)), conversation_id=TeamsDriver.personal(alice).id)
+    await at.click("alice", approvals, card, "approve")
+    await at.wait_card(card, "Succeeded")
+    await channel_bot.settled()
+    assert channel_bot.container.store.dead_letters() == 0
+
+
+async def test_an_agents_plan_aimed_where_no_approver_is_without_an_approvals_channel_says_so(
+    teams: Teams, bot: RunningBot, sandbox: Sandbox
+) -> None:
+    carol = teams.user("carol")
+    await teams.driver.install(carol)
+    status, accepted = await _post_plan(teams, bot, sandbox, {"conversationId": TeamsDriver.personal(carol).id})
+    assert status == 202 and "APPROVALS_CHANNEL is not set" in accepted["warning"]
+
+
+async def test_an_agents_plan_aimed_at_a_channel_with_approvers_stays_there(at: Teams, sandbox: Sandbox, channel_bot: RunningBot) -> None:
+    incidents = sandbox.world.channels[0].channel_id
+    status, accepted = await _post_plan(at, channel_bot, sandbox, {"channelId": incidents})
+    assert status == 202 and "warning" not in accepted
+    card = await at.driver.wait_for(lambda m: m.card is not None and plan_id_of(m) == accepted["id"])
+    assert card.conversation_id.startswith(incidents + ";messageid=")

@@ -54,7 +54,7 @@ INCOMING = Incoming("message", "msteams", SERVICE, "a:carol-1on1", "personal", s
 async def test_a_plan_asked_in_a_personal_chat_goes_to_the_approvals_channel_with_a_link_and_notes() -> None:
     store = InMemoryStore()
     await store.remember(ConversationRef("t", ALICE.object_id, "a:alice-1on1", SERVICE, "29:alice"))
-    request, nobody = await Approvals(CHANNEL, None, store).route(_request(PERSONAL), INCOMING)
+    request, nobody = await Approvals(CHANNEL, None, store).route(_request(PERSONAL))
     assert nobody is None
     assert request.thread == Thread(SERVICE, CHANNEL.channel_id, "t", "channel") and request.asked_in == PERSONAL
     to = [t.conversation_id for t, _ in request.notes]
@@ -64,24 +64,24 @@ async def test_a_plan_asked_in_a_personal_chat_goes_to_the_approvals_channel_wit
 
 
 async def test_the_requester_is_never_sent_an_approvers_note() -> None:
-    request, _ = await Approvals(CHANNEL, None, InMemoryStore()).route(_request(PERSONAL, ALICE), INCOMING)
+    request, _ = await Approvals(CHANNEL, None, InMemoryStore()).route(_request(PERSONAL, ALICE))
     assert [t.conversation_id for t, _ in request.notes] == [PERSONAL.conversation_id, PERSONAL_CHAT + BOB.object_id]
 
 
 async def test_a_group_chat_with_an_approver_keeps_its_card() -> None:
     roster = _roster({GROUP.conversation_id: {ALICE.object_id: "29:alice", CAROL.object_id: "29:carol"}})
-    request, nobody = await Approvals(CHANNEL, roster, InMemoryStore()).route(_request(GROUP), INCOMING)
+    request, nobody = await Approvals(CHANNEL, roster, InMemoryStore()).route(_request(GROUP))
     assert request.thread == GROUP and request.asked_in is None and request.notes == () and nobody is None
 
 
 async def test_a_group_chat_without_approvers_goes_to_the_approvals_channel() -> None:
     roster = _roster({GROUP.conversation_id: {CAROL.object_id: "29:carol"}})
-    request, _ = await Approvals(CHANNEL, roster, InMemoryStore()).route(_request(GROUP), INCOMING)
+    request, _ = await Approvals(CHANNEL, roster, InMemoryStore()).route(_request(GROUP))
     assert request.thread is not None and request.thread.conversation_id == CHANNEL.channel_id and request.asked_in == GROUP
 
 
 async def test_without_an_approvals_channel_the_plan_stays_and_the_requester_is_told_nobody_can_approve() -> None:
-    request, nobody = await Approvals(None, None, InMemoryStore()).route(_request(PERSONAL), INCOMING)
+    request, nobody = await Approvals(None, None, InMemoryStore()).route(_request(PERSONAL))
     assert request.thread == PERSONAL and nobody == messages.NOBODY_CAN_APPROVE
 
 
@@ -89,7 +89,7 @@ async def test_an_unknown_roster_keeps_the_card_where_it_was_asked() -> None:
     async def failing(service_url: str, conversation_id: str) -> dict[str, str]:
         raise ConnectionError("Teams is unreachable")
 
-    request, _ = await Approvals(CHANNEL, Roster(failing), InMemoryStore()).route(_request(GROUP), INCOMING)
+    request, _ = await Approvals(CHANNEL, Roster(failing), InMemoryStore()).route(_request(GROUP))
     assert request.thread == GROUP
 
 
@@ -126,7 +126,7 @@ async def test_proposing_writes_the_card_and_the_notes_in_one_unit_of_work_and_a
         tasks=None,  # type: ignore[arg-type]
         allowed_scopes=(Scope.parse(f"/subscriptions/{SUB}"),),
     )
-    request, _ = await Approvals(CHANNEL, None, store).route(_request(PERSONAL), INCOMING)
+    request, _ = await Approvals(CHANNEL, None, store).route(_request(PERSONAL))
     plan = await propose_plan(deps, request)
     kinds = [(m.kind, m.thread.conversation_id if m.thread else None, m.reply_to) for m in store.messages()]
     assert kinds[0] == (MessageKind.POST_CARD, None, None)  # in the channel: it answers no command there

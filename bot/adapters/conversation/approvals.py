@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from ...domain import messages
 from ...domain.errors import DirectoryUnavailable
-from ...domain.plan import Person, Thread, ThreadKind
+from ...domain.plan import Person, Source, Thread, ThreadKind
 from ...ports import CARD_LINK, PERSONAL_CHAT, ConversationRef, ConversationRefs
 from ...services.propose_plan import PlanRequest
 from .roster import Roster
@@ -56,9 +56,10 @@ class Approvals:
         self._known: OrderedDict[tuple[str, str], ConversationRef] = OrderedDict()  # remembered lately: no rewrite
 
     # -- where a plan is asked ---------------------------------------------------------------------
-    async def route(self, request: PlanRequest, incoming: Incoming) -> tuple[PlanRequest, str | None]:
+    async def route(self, request: PlanRequest) -> tuple[PlanRequest, str | None]:
         """The request to propose (its card moved to the approvals channel when no approver can act where it was
-        asked), and what to tell the requester now when nobody can approve it at all (None otherwise)."""
+        asked: a chat command or an agent's API plan alike), and what to tell the requester now when nobody can
+        approve it at all (None otherwise)."""
         asked = request.thread
         if asked is None or await self._approver_can_act(request, asked):
             return request, None
@@ -76,9 +77,9 @@ class Approvals:
 
     async def _approver_can_act(self, request: PlanRequest, thread: Thread) -> bool:
         policy, requester = request.policy, request.requested_by
-        if thread.kind == ThreadKind.PERSONAL:
-            present = {requester.object_id}  # a personal chat's only member besides the bot
-        else:
+        if thread.kind == ThreadKind.PERSONAL and request.source is Source.CHAT:
+            present = {requester.object_id}  # a personal chat's only member besides the bot: the person asking
+        else:  # a group chat or channel; or the 1:1 chat an agent's plan targets (its member is not the agent)
             if self.roster is None:
                 return True
             members = await self.roster.members(thread.service_url, thread.conversation_id)

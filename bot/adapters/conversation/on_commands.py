@@ -72,7 +72,7 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         reply_to=turn.incoming.activity_id,
     )
     # where none of the approvers can act (a personal chat...), the card goes to the approvals channel
-    request, nobody = await c.approvals.route(request, turn.incoming)
+    request, nobody = await c.approvals.route(request)
     try:
         await propose_plan(c.deps, request)
     except Refusal as r:

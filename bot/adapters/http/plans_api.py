@@ -29,6 +29,7 @@ from ...domain.service_urls import UNTRUSTED_MESSAGE
 from ...services.deps import Deps
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
+from ..conversation.approvals import Approvals
 from .deps import TokenValidator
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,10 @@ class PlansApi:
         policy: ConsentPolicy,
         allowed_scopes: tuple[Scope, ...],
         per_minute: int,
+        approvals: Approvals | None = None,
     ) -> None:
         self.deps, self.validator, self.api, self.teams = deps, validator, api, teams
+        self.approvals = approvals or Approvals(None, None, None)  # None: the card stays in the target conversation
         self.policy, self.allowed_scopes, self.per_minute = policy, allowed_scopes, per_minute
         # per caller app (its verified app id), on the bot's clock: an agent in a loop cannot flood the channel
         self._limiter = RateLimiter(per_minute, lambda: deps.clock.now().timestamp())
@@ -104,13 +107,22 @@ class PlansApi:
         plan_request = self._parse(body, claims, caller, errors)
         if errors or plan_request is None:
             return web.json_response({"errors": errors}, status=400)
+        # where none of the approvers is in the target conversation, the card goes to the approvals channel (the
+        # target gets a link, each approver a 1:1 note): the same rule as for a chat command
+        plan_request, nobody = await self.approvals.route(plan_request)
         try:
             plan = await propose_plan(self.deps, plan_request)
         except Refusal as r:
             field = "actions" if r.code is RefusalCode.OUT_OF_SCOPE else "mode"
             return web.json_response({"errors": [{"field": field, "message": r.message}]}, status=400)
         url = f"/api/plans/{plan.id}"
-        return web.json_response({"id": plan.id, "state": plan.state.value, "url": url}, status=202, headers={"Location": url})
+        accepted: dict[str, Any] = {"id": plan.id, "state": plan.state.value, "url": url}
+        if nobody is not None:
+            accepted["warning"] = (
+                "none of the plan's approvers is a member of the target conversation and APPROVALS_CHANNEL is not set: "
+                "the plan waits there until it expires unless an approver joins it"
+            )
+        return web.json_response(accepted, status=202, headers={"Location": url})
 
     async def get(self, request: web.Request) -> web.Response:
         """Only the app that submitted the plan reads it; anyone else gets the same 404 as for no plan at all."""
