@@ -244,10 +244,13 @@ class ScriptedRunner:
     """ActionRunner: answers from a script, one entry per run (then succeeded); records (action, credential owner).
 
     A script entry is a RunResult, an exception to raise, or a function of (action, credential) returning either.
+    `polls` are what Azure reports while each action runs: (time it takes, status), the clock moved for each.
     """
 
     def __init__(self, *script: RunResult | BaseException | Script) -> None:
         self.script: deque[RunResult | BaseException | Script] = deque(script)
+        self.polls: list[tuple[timedelta, str]] = []
+        self.clock: FakeClock | None = None
         self.calls: list[tuple[PlannedAction, str]] = []
         self.vms: list[ResourceRef] = []
         self.power: dict[str, str] = {}
@@ -255,6 +258,10 @@ class ScriptedRunner:
     async def run(self, action: PlannedAction, credential: FakeCredential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
         self.calls.append((action, credential.owner))
         await progress("in progress")
+        for took, status in self.polls:
+            if self.clock is not None:
+                self.clock.advance(took)
+            await progress(status)
         entry = self.script.popleft() if self.script else RunResult(RunStatus.SUCCEEDED, "done", power_state="running")
         answer = entry(action, credential) if callable(entry) else entry
         if isinstance(answer, BaseException):
@@ -337,6 +344,7 @@ class World:
     deps: Deps = field(init=False)
 
     def __post_init__(self) -> None:
+        self.runner.clock = self.clock
         self.deps = Deps(
             store=self.store,
             audit=self.store,

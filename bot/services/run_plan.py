@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 
 from ..domain import transitions
@@ -67,13 +66,16 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
         plan = await _progress(deps, plan, f"{described}: sent to Azure")
         if plan.state is not executing:
             return plan
-        last_update = time.monotonic()
+        last_update = deps.clock.now()
 
         async def progress(text: str, described: str = described) -> None:
             nonlocal plan, last_update
-            if time.monotonic() - last_update >= PROGRESS_EVERY:
-                last_update = time.monotonic()
-                plan = await _progress(deps, plan, f"{described}: {text}")
+            line = f"{described}: {text}"
+            # the same line again ("Azure reports InProgress" at every poll) would be a card update saying nothing:
+            # with many plans running, such updates alone would spend the bot's Teams rate limits
+            if line != plan.progress and (deps.clock.now() - last_update).total_seconds() >= PROGRESS_EVERY:
+                last_update = deps.clock.now()
+                plan = await _progress(deps, plan, line)
 
         try:
             result = await deps.runner.run(action, credential, progress)
