@@ -59,8 +59,10 @@ class ConnectorCore:
     def forget_limits(self) -> None:
         """Empty Teams' rate-limit windows, as if a quiet hour had passed. The test session shares one sandbox between
         tests that are each a scenario of their own (a new bot instance, new chats): each test starts with Teams'
-        windows empty instead of inheriting the sends of the tests before it. The limits stay on."""
+        windows empty (and `limited`, the count of calls refused over them, at 0) instead of inheriting the sends of
+        the tests before it. The limits stay on."""
         self.limits.forget()
+        self.limited = 0
 
     def set_outage(self, down: bool) -> None:
         """While down, every call is answered 502 Bad Gateway and nothing is performed: one of the transient errors
