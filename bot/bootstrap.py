@@ -233,6 +233,7 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
         metrics,
         max_attempts=settings.limits.outbox_max_attempts,
         max_backoff=settings.limits.outbox_max_backoff,
+        sends_per_second=settings.limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
     )

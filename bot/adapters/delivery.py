@@ -1,8 +1,9 @@
 """How sends to Teams are paced, and how their failures are judged (tried again later, or given up).
 
-Teams' per-thread limits: 7 sends a second and 60 per 30 seconds per bot per thread
-(https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit). 429, 412, 408, 5xx and network errors
-are worth trying again, never sooner than `Retry-After`; 400/403/404 and an untrusted service URL are not.
+Teams' limits (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per thread, 7
+sends a second, 8 per 2 seconds, 60 per 30 seconds and 1,800 per hour (creating conversations is counted apart, with
+the same figures); per app per tenant, 50 requests a second. 429, 412, 408, 5xx and network errors are worth trying
+again, never sooner than `Retry-After`; 400/403/404 and an untrusted service URL are not.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
-from collections.abc import Callable
+from bisect import bisect_right, insort
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..domain.service_urls import UntrustedServiceUrl
 
 RETRYABLE = {408, 412, 429}  # and every 5xx
-WINDOWS = ((1.0, 7), (30.0, 60))  # (seconds, sends) per bot per thread
+# per bot per thread, send and create conversation alike (the page's table); a thread is a 1:1 chat, a group chat or
+# a channel, so every reply chain of a channel counts for the channel
+WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
 
 
 class Undeliverable(Exception):
@@ -28,35 +32,64 @@ class CardNotPosted(Exception):
     """A note links to a card that is not posted yet: tried again later (the card is ordered before it)."""
 
 
-class ThreadRateLimit:
-    """Sliding windows per conversation; `acquire` waits until one more send fits in every window."""
+class SlidingWindows:
+    """The times of recent sends per key, and how long until one more fits in every window of that key."""
 
-    def __init__(self, windows: tuple[tuple[float, int], ...] = WINDOWS, clock: Callable[[], float] = time.monotonic) -> None:
-        self._windows, self._clock = windows, clock
-        self._sent: dict[str, deque[float]] = {}
+    def __init__(self, windows: tuple[tuple[float, int], ...]) -> None:
+        self._windows = windows
         self._longest = max(w for w, _ in windows)
+        self._sent: dict[str, list[float]] = {}
+        self._sweep_at = 1000
 
-    async def acquire(self, conversation: str) -> None:
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until one more send under `key` fits (0: it fits now)."""
+        sent = self._sent.get(key)
+        if not sent:
+            return 0.0
+        del sent[: bisect_right(sent, now - self._longest)]
+        wait = 0.0
+        for window, limit in self._windows:
+            if len(sent) - bisect_right(sent, now - window) >= limit:  # a slot frees when the limit-th last send leaves
+                wait = max(wait, sent[-limit] + window - now)
+        return wait
+
+    def take(self, key: str, now: float) -> None:
+        insort(self._sent.setdefault(key, []), now)
+        if len(self._sent) > self._sweep_at:  # bounded: keys silent for a whole window hold nothing
+            for k in [k for k, v in self._sent.items() if not v or now - v[-1] >= self._longest]:
+                del self._sent[k]
+            self._sweep_at = max(1000, 2 * len(self._sent))  # amortised: not a sweep per send when all are busy
+
+
+class ThreadRateLimit:
+    """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
+    pace for the whole app (Teams allows 50 requests a second per app per tenant). `acquire` waits until one more send
+    fits in every window of its thread and in the app's pace, then counts it in both."""
+
+    def __init__(
+        self,
+        windows: tuple[tuple[float, int], ...] = WINDOWS,
+        clock: Callable[[], float] = time.monotonic,
+        per_second: int = 0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._threads, self._clock, self._sleep = SlidingWindows(windows), clock, sleep
+        self._app = SlidingWindows(((1.0, per_second),)) if per_second > 0 else None
+
+    async def acquire(self, conversation: str, *, create: bool = False) -> None:
+        """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does)."""
+        thread = ("create " if create else "") + conversation.split(";messageid=")[0]
         while True:
             now = self._clock()
-            sent = self._sent.setdefault(conversation, deque())
-            while sent and now - sent[0] >= self._longest:
-                sent.popleft()
-            wait = 0.0
-            for window, limit in self._windows:
-                recent = [t for t in sent if now - t < window]
-                if len(recent) >= limit:
-                    wait = max(wait, recent[-limit] + window - now)
-            if wait <= 0:
-                sent.append(now)
-                self._forget_idle(now)
+            wait = self._threads.wait(thread, now)
+            if self._app is not None:
+                wait = max(wait, self._app.wait(APP, now))
+            if wait <= 0:  # no await between the check and the count: concurrent senders cannot both take the slot
+                self._threads.take(thread, now)
+                if self._app is not None:
+                    self._app.take(APP, now)
                 return
-            await asyncio.sleep(wait)
-
-    def _forget_idle(self, now: float) -> None:
-        if len(self._sent) > 1000:  # bounded: conversations silent for a whole window hold nothing
-            for key in [k for k, v in self._sent.items() if not v or now - v[-1] >= self._longest]:
-                del self._sent[key]
+            await self._sleep(wait)
 
 
 def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:

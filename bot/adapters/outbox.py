@@ -1,8 +1,10 @@
 """The outbox worker: sends the messages transitions wrote to the store, to Teams, and never loses one.
 
 - In order per conversation: one message at a time per outbox key (the conversation it was written for).
-- Within Teams' per-thread limits (7 sends a second and 60 per 30 seconds per bot per thread,
-  https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit), counted per conversation.
+- Within Teams' limits (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per
+  thread (7 sends a second, 8 per 2 seconds, 60 per 30 seconds, 1,800 per hour; a channel's reply chains count for
+  the channel), and a pace for the whole instance below Teams' 50 requests a second per app per tenant
+  (`sends_per_second`, TEAMS_SENDS_PER_SECOND; with N instances each should get 1/N of it).
 - 429, 412, 408, 5xx and network errors are tried again with exponential back-off and jitter, never sooner than
   `Retry-After`; a message that keeps failing (or that Teams refuses outright, 400/403/404) becomes a dead letter:
   kept in the store, counted by /readyz and /metrics, and audited.
@@ -56,6 +58,7 @@ class OutboxWorker(Worker):
         max_backoff: float = 300.0,
         base_backoff: float = 0.5,
         concurrency: int = 16,
+        sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
     ) -> None:
@@ -66,7 +69,7 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        self._limit = ThreadRateLimit()
+        self._limit = ThreadRateLimit(per_second=sends_per_second)
         self._keys: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -174,7 +177,7 @@ class OutboxWorker(Worker):
     async def _send(self, m: OutboxMessage) -> None:
         if m.kind is MessageKind.OPEN_THREAD:
             assert m.thread is not None and m.card is not None and m.thread_ref is not None
-            await self._limit.acquire(m.thread.conversation_id)
+            await self._limit.acquire(m.thread.conversation_id, create=True)
             thread = await self._notifier.open_thread(m.thread, m.card)
             async with self._store.unit_of_work() as uow:
                 uow.name_thread(m.thread_ref, thread)
@@ -226,6 +229,7 @@ class OutboxWorker(Worker):
         thread = m.thread
         if thread.conversation_id.startswith(PERSONAL_CHAT):
             try:
+                await self._limit.acquire(thread.conversation_id, create=True)  # creating the 1:1 chat is a call too
                 thread = await self._notifier.open_personal(thread)
             except Exception as e:
                 refused = http_refusal(e)

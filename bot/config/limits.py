@@ -18,6 +18,7 @@ class LimitSettings:
     sweep_interval: float
     outbox_max_attempts: int
     outbox_max_backoff: float
+    teams_sends_per_second: int  # this instance's pace of outbox calls to Teams (all threads together)
     inbox_visibility_timeout: int  # seconds a received queue message stays hidden while it is processed
     inbox_max_dequeue_count: int  # receives before a queue message is parked in the poison queue
 
@@ -34,6 +35,7 @@ class LimitSettings:
             sweep_interval=r.number("SWEEP_INTERVAL_SECONDS", 0.1, integer=False),
             outbox_max_attempts=int(r.number("OUTBOX_MAX_ATTEMPTS", 1)),
             outbox_max_backoff=r.number("OUTBOX_MAX_BACKOFF_SECONDS", 0.01, integer=False),
+            teams_sends_per_second=int(r.number("TEAMS_SENDS_PER_SECOND", 1)),
             inbox_visibility_timeout=int(visibility) if visibility is not None else max(1, round(6 * outbound)),
             inbox_max_dequeue_count=int(r.number("INBOX_MAX_DEQUEUE_COUNT", 1)),
         )

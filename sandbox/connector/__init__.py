@@ -4,12 +4,13 @@ Serves the REST subset of https://learn.microsoft.com/azure/bot-service/rest-api
 create conversation (a new channel thread, or a 1:1 chat with
 someone the app is installed for), send, reply, update, delete, and members (a personal chat lists its one person).
 The app's installations per person are kept here, as Teams keeps them (`/sandbox/installations`).
-Every call is recorded so tests can assert what the bot
-posted; 429s with `Retry-After` can be injected. Every /v3 call must carry the bot's Entra token for
+Every call is recorded so tests can assert what the bot posted. Teams' documented rate limits (per bot per
+thread, per thread for all bots, 50 requests a second per app) are enforced by default and answered 429 with
+`Retry-After` (`limits`); more 429s can be injected. Every /v3 call must carry the bot's Entra token for
 `https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.
 
-Modules: `core` (state, controls, the gate every call passes), `roster` (members, installations), `records`
-(calls, activities, answers), `simulator` (conversations and activities).
+Modules: `core` (state, controls, the gate every call passes), `limits` (Teams' rate limits), `roster` (members,
+installations), `records` (calls, activities, answers), `simulator` (conversations and activities).
 """
 
 from .records import ConnectorCall, PostedActivity

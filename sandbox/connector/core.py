@@ -14,6 +14,7 @@ from aiohttp import web
 from ..bot_token import BotTokenCheck, unauthorized
 from ..http_errors import json_error
 from ..world import World
+from .limits import TeamsLimits, thread_of
 from .records import ConnectorCall, PostedActivity, too_many_requests
 
 _WRITES = ("create_conversation", "send", "reply", "update")
@@ -36,6 +37,9 @@ class ConnectorCore:
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
     installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
+    # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
+    limits: TeamsLimits = field(default_factory=TeamsLimits)
+    limited: int = 0
     _next_id: int = 1_700_000_000_000
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -51,6 +55,14 @@ class ConnectorCore:
         or per-bot limits for a whole scenario. Teams answers 429 Too Many Requests when a bot exceeds its limits
         (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit)."""
         self.throttle_every, self.throttle_retry_after, self.writes_seen = every, retry_after, 0
+
+    def forget_limits(self) -> None:
+        """Empty Teams' rate-limit windows, as if a quiet hour had passed. The test session shares one sandbox between
+        tests that are each a scenario of their own (a new bot instance, new chats): each test starts with Teams'
+        windows empty (and `limited`, the count of calls refused over them, at 0) instead of inheriting the sends of
+        the tests before it. The limits stay on."""
+        self.limits.forget()
+        self.limited = 0
 
     def set_outage(self, down: bool) -> None:
         """While down, every call is answered 502 Bad Gateway and nothing is performed: one of the transient errors
@@ -85,9 +97,26 @@ class ConnectorCore:
         if self.throttle_remaining > 0:
             self.throttle_remaining -= 1
             return too_many_requests(self.throttle_retry_after)
+        retry_after = self.limits.admit(caller.client_id, operation, _thread(conversation, body), self.clock())
+        if retry_after:
+            self.limited += 1
+            return too_many_requests(retry_after)
         return None
 
     async def _notify(self) -> None:
         if self.changed is not None:
             async with self.changed:
                 self.changed.notify_all()
+
+
+def _thread(conversation: str, body: dict[str, Any] | None) -> str:
+    """The thread a call counts against: its conversation (a channel's reply chains are the channel); for a create
+    conversation call, the channel it opens a thread in, else the chat its members name."""
+    if conversation:
+        return thread_of(conversation)
+    body = body or {}
+    channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+    if channel:
+        return thread_of(str(channel))
+    members = sorted(str(m.get("id", "")) for m in body.get("members") or [] if isinstance(m, dict))
+    return "members:" + ",".join(members)

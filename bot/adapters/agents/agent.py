@@ -84,7 +84,13 @@ class _Replies:
         self._context = context
 
     async def reply(self, text: str) -> None:
-        await with_retries(lambda: self._context.send_activity(MessageFactory.text(text)))
+        """A best-effort reply in the turn (the rate limit's TOO_FAST): one try, no waiting out `Retry-After` while the
+        channel waits for the turn. A reply Teams refuses (429 when the conversation is over Teams' limits, which a
+        flood makes likely) is dropped and logged; answers that must arrive go through the outbox."""
+        try:
+            await self._context.send_activity(MessageFactory.text(text))
+        except aiohttp.ClientResponseError as e:
+            log.warning("an in-turn reply was refused by Teams (HTTP %s); dropped", e.status, extra={"event": "reply_dropped"})
 
 
 class _UserTokens:
@@ -134,7 +140,10 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
     """Log the failure in full; tell the person plainly, never with the exception text (the SDK's default sends it)."""
     log.error("turn failed", exc_info=error)
     if context.activity.type == ActivityTypes.message:
-        await context.send_activity(MessageFactory.text(TURN_FAILED))
+        try:
+            await context.send_activity(MessageFactory.text(TURN_FAILED))
+        except Exception:  # Teams refused it too (429 in a flood): the turn still ends well, the failure is logged
+            log.warning("the turn-failed notice could not be sent; dropped", exc_info=True)
 
 
 class AgentsEndpoint:

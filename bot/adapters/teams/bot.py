@@ -6,15 +6,19 @@ service client, replies) and the conversation's Answer into botbuilder's InvokeR
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from botbuilder.core import ActivityHandler, BotAdapter, CloudAdapterBase, InvokeResponse, MessageFactory, TurnContext
 from botframework.connector.auth import AuthenticationConstants, UserTokenClient
+from botframework.connector.models import ErrorResponseException
 
 from ..conversation.core import ADAPTIVE_CARD_ACTION, Conversation
 from ..conversation.turn import Incoming, Sender, Turn
 from . import invoke
 from .people import ConnectorMembers
+
+log = logging.getLogger(__name__)
 
 
 def incoming_of(activity: Any, text: str | None = None) -> Incoming:
@@ -45,7 +49,14 @@ class _Replies:
         self._turn_context = turn_context
 
     async def reply(self, text: str) -> None:
-        await self._turn_context.send_activity(MessageFactory.text(text))
+        """A best-effort reply in the turn (the rate limit's TOO_FAST): one try. A reply Teams refuses (429 when the
+        conversation is over Teams' limits, which a flood makes likely) is dropped and logged, so the turn still ends
+        well; answers that must arrive go through the outbox."""
+        try:
+            await self._turn_context.send_activity(MessageFactory.text(text))
+        except ErrorResponseException as e:
+            status = e.response.status_code if e.response is not None else None
+            log.warning("an in-turn reply was refused by Teams (HTTP %s); dropped", status, extra={"event": "reply_dropped"})
 
 
 class _UserTokens:

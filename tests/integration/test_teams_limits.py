@@ -1,0 +1,48 @@
+"""A conversation flooded past Teams' rate limits, which the sandbox enforces as Microsoft documents them
+(https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): every turn still ends well, and every
+answer the bot owes arrives, the outbox trying again after Teams' `Retry-After`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sandbox import Sandbox
+from sandbox.driver import Conversation
+
+from .harness import ManualClock, RunningBot, eventually
+
+TOO_FAST = "You are sending commands faster than I can safely act on them; wait a minute and try again. Nothing was done."
+ACCEPTED = 10  # RATE_LIMIT_CONVERSATION_PER_MINUTE: the commands the bot takes; the rest get TOO_FAST in the turn
+
+
+async def test_a_flood_past_teams_limits_gets_no_5xx_and_every_answer_owed_arrives(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    # the bot's own minute stands still (the clock it rate-limits on), so exactly ACCEPTED commands are taken
+    bot: RunningBot = make_bot(clock=ManualClock(), RATE_LIMIT_CONVERSATION_PER_MINUTE=str(ACCEPTED))
+    people = [sandbox.world.user(name) for name in ("carol", "alice", "bob")]
+    asked: list[dict[str, Any]] = []
+    sandbox.connector.forget_limits()  # `limited` counts this test's refusals only
+    async with sandbox.driver(bot.messages_url) as d:
+        # waves of 20 messages at once (`say` fails on any answer but 2xx), until Teams has answered the bot 429
+        for _ in range(10):
+            asked += await asyncio.gather(*(d.say(people[i % 3], "help", chat) for i in range(20)))
+            if sandbox.connector.limited:
+                break
+        assert sandbox.connector.limited, "the flood never went past Teams' limits"
+
+        async def answered() -> bool:
+            replies = [m for m in await d.bot_messages(chat.id) if m.reply_to_id and m.text != TOO_FAST]
+            return len(replies) >= ACCEPTED
+
+        await eventually(answered, f"the {ACCEPTED} commands taken are all answered", timeout=90)
+        await bot.settled(timeout=60)
+        messages = await d.bot_messages(chat.id)
+    answers = [m for m in messages if m.text != TOO_FAST]
+    ids = {a["id"] for a in asked}
+    assert len(answers) == ACCEPTED and {m.reply_to_id for m in answers} <= ids  # once each, each a reply to a command
+    assert len({m.reply_to_id for m in answers}) == ACCEPTED
+    refusals = [m for m in messages if m.text == TOO_FAST]
+    assert len(refusals) <= len(asked) - ACCEPTED  # a TOO_FAST Teams refused is dropped, never sent twice
+    assert not [e for e in await bot.container.store.events() if e.event == "outbox_dead_letter"]  # nothing given up

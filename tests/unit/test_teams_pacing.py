@@ -1,0 +1,83 @@
+"""The outbox's pace: never over Teams' documented limits as the sandbox enforces them
+(https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit), and no slower than they require."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.adapters.delivery import ThreadRateLimit
+from sandbox.connector.limits import TeamsLimits
+
+
+class Time:
+    """A clock the limiter's waits move (no real sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def limiter(t: Time, per_second: int = 0) -> ThreadRateLimit:
+    return ThreadRateLimit(clock=t, per_second=per_second, sleep=t.sleep)
+
+
+async def test_one_thread_gets_7_sends_at_once_then_one_more_a_second_later() -> None:
+    t = Time()
+    pace, times = limiter(t), []
+    for _ in range(9):
+        await pace.acquire("19:chat@thread.v2")
+        times.append(t.now - 5000)
+    assert times == [0.0] * 7 + [1.0, 2.0]  # 7 per second, 8 per 2 seconds
+
+
+async def test_the_paced_sends_of_a_thread_are_never_refused_by_teams_limits() -> None:
+    """200 sends to one thread, then 1,900 to another (past the hour's 1,800), each checked by the sandbox's model."""
+    t, teams = Time(), TeamsLimits()
+    pace = limiter(t, per_second=40)
+    for thread, count in (("19:a@thread.v2", 200), ("19:b@thread.v2", 1900)):
+        for _ in range(count):
+            await pace.acquire(thread)
+            assert teams.admit("bot", "send", thread, t.now) == 0
+    assert t.now - 5000 > 3600  # the 1,801st send of thread b waited for the hour window
+
+
+async def test_a_channel_s_reply_chains_are_paced_as_one_thread_and_creating_threads_apart() -> None:
+    t = Time()
+    pace = limiter(t)
+    for i in range(7):
+        await pace.acquire(f"19:ops@thread.tacv2;messageid={i}")
+    for _ in range(7):
+        await pace.acquire("19:ops@thread.tacv2", create=True)  # counted apart, as Teams counts them
+    assert t.now == 5000
+    await pace.acquire("19:ops@thread.tacv2;messageid=99")
+    assert t.now == 5001
+
+
+async def test_the_app_s_pace_holds_all_threads_together_under_the_setting() -> None:
+    t, teams = Time(), TeamsLimits()
+    pace, times = limiter(t, per_second=40), []
+    for i in range(100):  # one send each to 100 threads: only the app's pace can hold them back
+        await pace.acquire(f"19:chat-{i}@thread.v2")
+        times.append(t.now)
+        assert teams.admit("bot", "send", f"19:chat-{i}@thread.v2", t.now) == 0
+    assert max(sum(1 for u in times if s <= u < s + 1) for s in times) == 40
+    assert times[-1] - times[0] == 2.0  # 40, 40, then 20: no slower than the pace
+
+
+async def test_concurrent_senders_share_the_windows() -> None:
+    """16 senders at once on one thread: whenever each is let through, the sends together fit Teams' windows."""
+    t, teams, times = Time(), TeamsLimits(), []
+    pace = limiter(t)
+
+    async def send() -> None:
+        await pace.acquire("19:chat@thread.v2")
+        times.append(t.now)
+
+    await asyncio.gather(*(send() for _ in range(16)))
+    assert all(teams.admit("bot", "send", "19:chat@thread.v2", at) == 0 for at in sorted(times))
