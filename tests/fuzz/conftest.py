@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -85,14 +86,32 @@ def store_path(tmp_path: Path) -> Path:
     return path
 
 
+SPREAD = 32  # conversations the fuzzed plans and alerts are spread over
+
+
+def spread_channel(channel_id: str, n: int) -> str:
+    """The n-th of SPREAD copies of a channel. Teams paces a bot per thread (a channel with its reply chains):
+    60 operations per 30 s, 1800 an hour (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit),
+    which the sandbox models and the bot obeys; 10,000 examples in one channel would wait on that pace for hours."""
+    return channel_id.replace("@", f"-{n % SPREAD}@", 1)
+
+
 @pytest.fixture
 def review_only_plans(sandbox: Sandbox, tmp_path: Path) -> Path:
-    """The sandbox's response plans with every plan in review mode: a fuzzed alert may never write by itself."""
-    plans = sandbox.response_plans()
-    for plan in plans["responsePlans"]:  # type: ignore[union-attr]
-        plan["mode"] = "review"
+    """The sandbox's response plans with every plan in review mode: a fuzzed alert may never write by itself.
+
+    Each plan comes in SPREAD copies, each in its own channel and matching rules that end in " #<copy>", so alerts
+    named that way spread over the copies (see spread_channel)."""
+    plans: list[dict[str, Any]] = []
+    for plan in sandbox.response_plans()["responsePlans"]:  # type: ignore[union-attr]
+        for n in range(SPREAD):
+            copy = json.loads(json.dumps(plan))
+            copy.update(name=f"{plan['name']}-{n}", mode="review")
+            copy["match"]["alertRules"] = [f"{rule} #{n}" for rule in plan["match"]["alertRules"]]
+            copy["channel"]["id"] = spread_channel(plan["channel"]["id"], n)
+            plans.append(copy)
     path = tmp_path / "response-plans.json"
-    path.write_text(json.dumps(plans))
+    path.write_text(json.dumps({"responsePlans": plans}))
     return path
 
 

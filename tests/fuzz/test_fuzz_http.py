@@ -25,11 +25,12 @@ from sandbox.monitor import alert_payload
 from sandbox.reprs import PrintsOwnRepr
 
 from ..integration.harness import RunningBot, eventually
-from .conftest import FUZZ, count
+from .conftest import FUZZ, SPREAD, count, spread_channel
 from .guard import SETTLE_SECONDS, assert_not_5xx, assert_preserved, awaiting_consent_in, settle, snapshot, starting_snapshot
 from .strategies import JSON, mutated
 
 CHANNEL = "19:sandbox-fuzz@thread.tacv2"
+SPREAD_INDEX = st.integers(0, SPREAD - 1)  # which copy of the channel (or response plan) an example aims at
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,14 @@ def agent_token(sandbox: Sandbox) -> AgentToken:
     return AgentToken(cred.get_token(f"{sandbox.world.bot.app_id_uri}/.default").token)
 
 
-def _valid_plan(sandbox: Sandbox) -> dict[str, Any]:
+def _valid_plan(sandbox: Sandbox, n: int = 0) -> dict[str, Any]:
+    """A plan the API accepts, aimed at the n-th of the spread channels."""
     vms = {v.name: v for v in sandbox.world.vms}
     return {
         "title": "Restart dev-01",
         "rationale": "Memory leak",
         "actions": [{"operation": "restart", "resourceId": vms["dev-01"].id}, {"operation": "start", "resourceId": vms["web-02"].id}],
-        "target": {"channelId": CHANNEL, "serviceUrl": sandbox.connector.base_url},
+        "target": {"channelId": spread_channel(CHANNEL, n), "serviceUrl": sandbox.connector.base_url},
         "approvers": [sandbox.world.user("alice").object_id],
         "approvalsRequired": 1,
         "expiresInMinutes": 15,
@@ -77,7 +79,8 @@ async def test_plans_api_answers_4xx_or_a_plan_waiting_for_consent(
     data: st.DataObject, sandbox: Sandbox, bot: RunningBot, driver: TeamsDriver, store_path: Path, agent_token: AgentToken
 ) -> None:
     count("/api/plans bodies")
-    body = data.draw(st.one_of(mutated(_valid_plan(sandbox)), mutated(_valid_plan(sandbox), max_mutations=1), JSON))
+    valid = _valid_plan(sandbox, data.draw(SPREAD_INDEX))
+    body = data.draw(st.one_of(mutated(valid), mutated(valid, max_mutations=1), JSON))
     before = await starting_snapshot(bot, store_path, sandbox)
     status, text = await _post(driver, f"{bot.url}/api/plans", body, agent_token.headers)
     assert_not_5xx(status, text)
@@ -92,9 +95,10 @@ async def test_plans_api_answers_4xx_or_a_plan_waiting_for_consent(
     assert len(added) == (1 if status == 202 else 0)
 
 
-def _valid_alert(sandbox: Sandbox) -> dict[str, Any]:
+def _valid_alert(sandbox: Sandbox, n: int = 0) -> dict[str, Any]:
+    """An alert a response plan acts on, named for the n-th of the plan's spread copies."""
     vms = [v for v in sandbox.world.vms if v.name in ("dev-01", "web-02")]
-    return alert_payload("High CPU on dev-01", vms, severity="Sev2")
+    return alert_payload(f"High CPU on dev-01 #{n}", vms, severity="Sev2")
 
 
 @FUZZ
@@ -104,7 +108,8 @@ async def test_incidents_api_answers_4xx_or_plans_waiting_for_consent(
 ) -> None:
     count("/api/incidents payloads")
     # a fresh valid alert each time (its own alertId), mutated, or anything at all; the secret right or wrong
-    body = data.draw(st.one_of(mutated(_valid_alert(sandbox)), mutated(_valid_alert(sandbox), max_mutations=1), JSON))
+    valid = _valid_alert(sandbox, data.draw(SPREAD_INDEX))
+    body = data.draw(st.one_of(mutated(valid), mutated(valid, max_mutations=1), JSON))
     # drawn by name, so a failing example prints the name and not the secret
     codes = {"right": sandbox.webhook_secret, "empty": "", "wrong": "wrong", "one character short": sandbox.webhook_secret[:-1]}
     code = codes[data.draw(st.sampled_from(["right"] * 4 + ["empty", "wrong", "one character short"]))]
