@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...domain import messages
 from ...domain.errors import Refusal
-from ...domain.plan import Person, PlannedAction
+from ...domain.plan import Person, PlannedAction, ResourceRef
 from ...services.housekeeping import pending_for
 from ...services.propose_plan import PlanRequest, propose_plan
 from ...services.resolve import resolve_vm
@@ -40,24 +40,17 @@ async def _pending(c: Conversation, turn: Turn, person: Person, command: Pending
 
 @ROUTER.command(StatusCommand)
 async def _status(c: Conversation, turn: Turn, person: Person, command: StatusCommand) -> None:
-    try:
-        ref = await resolve_vm(c.deps, command.target, command.resource_group)
-    except Refusal as r:
-        await c.answer(turn, r.message)
-        return
-    state = await c.deps.runner.power_state(ref)
-    await c.answer(turn, messages.vm_status(ref, state))
+    if found := await _vm_named(c, turn, command):
+        await c.answer(turn, messages.vm_status(*found))
 
 
 @ROUTER.command(VmCommand)
 async def _propose(c: Conversation, turn: Turn, person: Person, command: VmCommand) -> None:
-    try:
-        ref = await resolve_vm(c.deps, command.target, command.resource_group)
-    except Refusal as r:
-        await c.answer(turn, r.message)
+    found = await _vm_named(c, turn, command)
+    if found is None:
         return
+    ref, state = found
     action = PlannedAction(command.operation, ref)
-    state = await c.deps.runner.power_state(ref)
     if question := messages.pointless(command.operation.value, state, ref.name, ref.resource_group):
         await c.answer(turn, question)  # a question, not a plan nobody needs
         return
@@ -80,3 +73,13 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         return
     if nobody is not None:
         await c.answer(turn, nobody)  # stored, and told plainly that nobody can approve it where it is
+
+
+async def _vm_named(c: Conversation, turn: Turn, command: StatusCommand | VmCommand) -> tuple[ResourceRef, str | None] | None:
+    """The VM a command names, inside the allowed scopes, and its power state; None once the refusal is answered."""
+    try:
+        ref = await resolve_vm(c.deps, command.target, command.resource_group)
+    except Refusal as r:
+        await c.answer(turn, r.message)
+        return None
+    return ref, await c.deps.runner.power_state(ref)
