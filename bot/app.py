@@ -16,6 +16,7 @@ from .adapters.http.incidents_api import IncidentsApi
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container
 from .services.housekeeping import expire_due, recover_interrupted
+from .services.repair_cards import repair_cards
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sre-consent-bot")
@@ -150,10 +151,18 @@ async def _queues(container: Container) -> dict[str, object]:
             "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor"
         )
     )
+    cardless = container.metrics.cardless
     return {
         "outbox_depth": depth,
         "outbox": outbox,
         "outbox_dead_letters": dead,
+        "plans_without_card": cardless,
+        "cards": "ok"
+        if cardless == 0
+        else (
+            f"{cardless} waiting plan(s) had no card in Teams at the last sweep: each is posted again once, then expired "
+            "(audit: card_reposted, plan_expired)"
+        ),
         "inbox_failed": failed_alerts,
         "inbox": inbox,
         "inbox_parked": parked,
@@ -210,6 +219,7 @@ async def _sweep(container: Container) -> None:
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+            await _repair_cards(container)
             # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
             for plan in await recover_interrupted(container.deps):
                 log.warning(
@@ -217,3 +227,11 @@ async def _sweep(container: Container) -> None:
                 )
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")
+
+
+async def _repair_cards(container: Container) -> None:
+    """Waiting plans whose card never reached Teams: counted (/readyz, /metrics), posted again or expired."""
+    repairs = await repair_cards(container.deps)
+    container.metrics.cardless = repairs.found
+    container.metrics.card_repairs.labels("reposted").inc(len(repairs.reposted))
+    container.metrics.card_repairs.labels("expired").inc(len(repairs.expired))

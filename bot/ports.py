@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -31,6 +32,19 @@ PERSONAL_CHAT = "personal-chat-with:"  # conversation id of a 1:1 chat to create
 PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD message has not created yet
 
 
+def pending_ref(plan_id: str | None = None) -> str:
+    """A new pending thread's name: PENDING_THREAD, a random part, and the plan it is opened for (if any), so a store
+    that keeps each plan's writes together can find the thread's name with that plan (`pending_plan`)."""
+    token = secrets.token_hex(8)
+    return PENDING_THREAD + (f"{token}:{plan_id}" if plan_id else token)
+
+
+def pending_plan(ref: str) -> str | None:
+    """The plan a pending thread was opened for (None: opened for no plan, or named before plans were recorded)."""
+    _, _, plan_id = ref.removeprefix(PENDING_THREAD).partition(":")
+    return plan_id or None
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     """A message to Teams, written in the unit of work of the change that caused it and sent later, in order per `key`.
@@ -50,6 +64,14 @@ class OutboxMessage:
     thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
     seq: int = 0  # set by the store: the order of writing
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ThreadOpening:
+    """The OPEN_THREAD message of a pending thread, as the outbox holds it until the thread is created."""
+
+    message: OutboxMessage
+    failed: str | None = None  # why it was given up (a dead letter: the thread will never be created); None: waiting
 
 
 class UnitOfWork(Protocol):
@@ -120,6 +142,13 @@ class PlanStore(Protocol):
 
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
+    async def cards_unsent(self) -> set[str]:
+        """The plans whose card (POST_CARD) is waiting in the outbox, not given up."""
+        ...
+
+    async def thread_opening(self, ref: str) -> ThreadOpening | None:
+        """The OPEN_THREAD message of the pending thread `ref` while the outbox holds it (waiting or given up)."""
+        ...
 
 
 class AuditLog(Protocol):

@@ -28,6 +28,10 @@ class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
 
 
+class ThreadNotOpen(Exception):
+    """The message's thread is still being opened (its opening message waits, or is not visible yet): tried again later."""
+
+
 class CardNotPosted(Exception):
     """A note links to a card that is not posted yet: tried again later (the card is ordered before it)."""
 

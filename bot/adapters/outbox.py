@@ -29,11 +29,12 @@ from typing import Any
 
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate
-from ..domain.plan import Plan, Thread
+from ..domain.plan import WAITING_STATES, Plan, Thread
 from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from ..services.links import card_link
-from .delivery import CardNotPosted, ThreadRateLimit, Undeliverable, classify, http_refusal
+from ..services.repair_cards import repair_card
+from .delivery import CardNotPosted, ThreadNotOpen, ThreadRateLimit, Undeliverable, classify, http_refusal
 from .observability import Metrics
 from .store.sqlite import SqliteStore
 from .worker import POLL, Worker
@@ -172,6 +173,19 @@ class OutboxWorker(Worker):
                 uow.record(replace(dead, plan_id=m.plan_id))  # on the plan's trail when it is a plan's message
         except Exception:
             log.exception("outbox: could not record the failure of message %d; it is tried again after its lease", m.seq)
+            return
+        if m.kind is MessageKind.POST_CARD and m.plan_id:
+            await self._card_lost(m.plan_id)
+
+    async def _card_lost(self, plan_id: str) -> None:
+        """A card given up: its plan, if waiting, is repaired now (posted again, or expired) rather than at the next
+        sweep (services/repair_cards.py; the sweep still finds it if this fails)."""
+        try:
+            plan = await self._store.get(plan_id)
+            if plan is not None and plan.state in WAITING_STATES:
+                await repair_card(self._deps, plan)
+        except Exception:
+            log.exception("outbox: the plan %s of a card given up could not be repaired now; the sweep will", plan_id)
 
     # -- one message -------------------------------------------------------------------------------
     async def _send(self, m: OutboxMessage) -> None:
@@ -204,8 +218,10 @@ class OutboxWorker(Worker):
             await self._notifier.say(thread, m.text, m.reply_to)
             await self._done(m)
         elif m.kind is MessageKind.UPDATE_CARD:
-            if thread.card_activity_id is None:
-                raise Undeliverable(f"the card of plan {plan.id} was never posted")
+            if thread.card_activity_id is None:  # nothing to update: a card posted later shows the plan as it is then
+                log.info("outbox: card update of plan %s dropped: its card is not posted", plan.id, extra={"plan_id": plan.id})
+                await self._done(m, plan)
+                return
             await self._limit.acquire(thread.conversation_id)
             await self._notifier.update_card(plan)
             await self._done(m, plan)
@@ -251,12 +267,18 @@ class OutboxWorker(Worker):
         await self._done(m)
 
     async def _resolve(self, thread: Thread) -> Thread:
-        """A pending thread (opened by an earlier message of the same key) as Teams created it."""
-        if not thread.conversation_id.startswith(PENDING_THREAD):
+        """A pending thread (opened by an earlier message of the same key) as Teams created it. Not created yet: the
+        message waits (tried again later, whichever instance takes it), unless the message opening the thread was
+        given up: then the thread will never exist and the message cannot be sent either."""
+        ref = thread.conversation_id
+        if not ref.startswith(PENDING_THREAD):
             return thread
-        created = await self._store.thread_named(thread.conversation_id)
+        created = await self._store.thread_named(ref)
         if created is None:
-            raise Undeliverable("its thread was never created")
+            opening = await self._store.thread_opening(ref)
+            if opening is not None and opening.failed is not None:
+                raise Undeliverable(f"its thread could not be opened ({opening.failed})")
+            raise ThreadNotOpen("its thread is not opened yet")
         return replace(created, card_activity_id=thread.card_activity_id)
 
     async def _done(self, m: OutboxMessage, shown: Plan | None = None) -> None:

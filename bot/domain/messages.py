@@ -280,3 +280,13 @@ def decision_for_requester(plan: Plan) -> str:
     return (
         f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now (the result is posted with the card)."
     )
+
+
+def card_reposted(why: str) -> str:
+    """In the thread, after a card posted again because its first post never reached Teams (the sweep's repair)."""
+    return f"\U0001f501 This plan's card is posted again: the first post did not reach Teams ({literal(why)}). It can be decided here."
+
+
+CARD_NEVER_SHOWN = (
+    "Its card could not be posted in Teams, twice, so nobody could decide it; nothing was done. Ask again if it is still needed."
+)

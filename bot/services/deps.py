@@ -118,8 +118,8 @@ class Deps:
 def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
     """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided."""
     decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
-    if decided and after.asked_in is not None:
-        uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
+    if decided and after.asked_in is not None:  # a note about the plan: kept with it (one transaction on every store)
+        uow.send(messages.note(after, after.asked_in, domain_messages.decision_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:

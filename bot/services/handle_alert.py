@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from ..domain.scope import TargetSelection, describe, select_targets
 from ..ports import UnitOfWork
 from . import messages
 from .deps import SYSTEM, Deps, notify
-from .propose_plan import PlanRequest, stage_proposal, start_if_approved
+from .propose_plan import PlanRequest, new_plan_id, stage_proposal, start_if_approved
 from .results import result_text
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,25 @@ async def handle_alert(
     An autonomous response plan acts at once only for an alert that came through the secure webhook (unless
     `autonomous_requires_secure` is off) and that Azure Monitor confirms is real, firing, and on the targets
     acted on; otherwise it is proposed in review mode and the incident card says why.
+
+    A store may commit such a unit of work plan by plan, then the inbox entry (Table Storage: one transaction per
+    partition). Processing the delivery again after a failure in between is idempotent: each plan's id derives from the
+    delivery and its response plan, and a plan already stored (with its thread and card: one transaction) is kept,
+    not proposed again.
     """
     matched = tuple(p.name for p in response_plans if p.matches(alert))
     if alert.condition == "Resolved":
         return await _resolved(deps, alert, matched, auth, inbox_key)
     decided = await _decide(deps, alert, [p for p in response_plans if p.matches(alert)], auth, autonomous_requires_secure)
+    ids = {d.response_plan.name: alert_plan_id(inbox_key, d.response_plan.name) for d in decided}
+    earlier = await _stored_before(deps, [ids[d.response_plan.name] for d in decided if d.selection.acted_on])
     proposed = []
     async with deps.store.unit_of_work() as uow:
         for decision in decided:
-            if plan := _open_incident_thread(deps, uow, alert, decision, policy, card, auth):
+            plan_id = ids[decision.response_plan.name]
+            if plan_id in earlier:  # stored by an attempt that died before the inbox entry was marked: not twice
+                proposed.append(earlier[plan_id])
+            elif plan := _open_incident_thread(deps, uow, alert, decision, policy, card, auth, plan_id):
                 proposed.append(plan)
         withheld = tuple((d.response_plan.name, d.withheld) for d in decided if d.withheld is not None)
         outcome = AlertOutcome(matched, tuple(proposed), withheld)
@@ -123,18 +134,44 @@ async def _decide(
     return decided
 
 
+def alert_plan_id(inbox_key: str | None, response_plan: str) -> str:
+    """The id of the plan a response plan proposes for one alert delivery: derived from both, so processing the
+    delivery again finds the plan an earlier attempt stored (random without a delivery key)."""
+    if inbox_key is None:
+        return new_plan_id()
+    return "p-" + hashlib.sha256(f"{inbox_key}\n{response_plan}".encode()).hexdigest()[:12]
+
+
+async def _stored_before(deps: Deps, ids: list[str]) -> dict[str, Plan]:
+    """The alert's plans already in the store (an earlier attempt committed them, then failed before the end)."""
+    found = {}
+    for plan_id in ids:
+        if (plan := await deps.store.get(plan_id)) is not None:
+            found[plan_id] = plan
+    return found
+
+
 def _open_incident_thread(
-    deps: Deps, uow: UnitOfWork, alert: Alert, decision: _Decision, policy: ConsentPolicy, card: IncidentCard, auth: AlertAuth
+    deps: Deps,
+    uow: UnitOfWork,
+    alert: Alert,
+    decision: _Decision,
+    policy: ConsentPolicy,
+    card: IncidentCard,
+    auth: AlertAuth,
+    plan_id: str,
 ) -> Plan | None:
     """Open the response plan's channel thread with the incident card, say what it leaves alone, and stage its plan
-    (None when no target is left to act on)."""
+    (None when no target is left to act on). The thread's messages belong to the plan (kept with it, one transaction)
+    when there is one."""
     rp, selection, mode, reason = decision.response_plan, decision.selection, decision.mode, decision.withheld
     channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
-    opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
+    targets = selection.acted_on
+    about = plan_id if targets else None
+    opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason), about)
     uow.send(opening)
     if selection.out_of_scope or selection.over_cap:
-        uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
-    targets = selection.acted_on
+        uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap), plan_id=about))
     if not targets:
         uow.send(
             messages.say(
@@ -155,6 +192,7 @@ def _open_incident_thread(
         mode=mode,
         source=Source.INCIDENT,
         incident_id=alert.alert_id,
+        plan_id=plan_id,
     )
     plan = stage_proposal(deps, uow, request)
     if reason is not None:

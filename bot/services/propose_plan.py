@@ -33,6 +33,7 @@ class PlanRequest:
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
+    plan_id: str | None = None  # the new plan's id when the caller derives it (an alert's plans: see handle_alert)
 
 
 def new_plan_id() -> str:
@@ -57,7 +58,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         check_in_scope(action.resource, deps.allowed_scopes)
     now = deps.clock.now()
     plan = Plan(
-        id=new_plan_id(),
+        id=request.plan_id or new_plan_id(),
         title=request.title,
         rationale=request.rationale,
         actions=request.actions,

@@ -15,11 +15,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from ....domain.plan import Thread
-from ....ports import OutboxMessage
+from ....ports import OutboxMessage, ThreadOpening
 from ..codec import message_from_row, thread_from_dict
 from ..common import last_error
 from .base import TableBase
-from .entities import THREADS, digest, unchunk
+from .entities import THREADS, digest, thread_home, thread_key, unchunk
 from .transport import on_its_loop
 
 
@@ -97,12 +97,35 @@ class OutboxRows(TableBase):
 
     @on_its_loop
     async def thread_named(self, ref: str) -> Thread | None:
+        """The thread Teams created for the pending thread `ref` (None: not created, or not yet)."""
         await self._ready()
-        try:
-            e = await self._plans.get_entity(THREADS, digest(ref))
-        except ResourceNotFoundError:
-            return None
-        return thread_from_dict(json.loads(e["Thread"]))
+        for pk, rk in (thread_key(ref), (THREADS, digest(ref))):  # then where names were kept before thread_home
+            try:
+                e = await self._plans.get_entity(pk, rk)
+            except ResourceNotFoundError:
+                continue
+            return thread_from_dict(json.loads(e["Thread"]))
+        return None
+
+    @on_its_loop
+    async def thread_opening(self, ref: str) -> ThreadOpening | None:
+        """The message that opens the pending thread `ref` while it is in the outbox: waiting, or given up."""
+        await self._ready()
+        query = self._plans.query_entities(
+            "PartitionKey eq @p and Kind eq @k and Ref eq @ref", parameters={"p": thread_home(ref), "k": "outbox", "ref": ref}
+        )
+        async for e in query:
+            return ThreadOpening(self._message(e), (e.get("LastError") or "given up") if e["State"] == "dead" else None)
+        return None
+
+    @on_its_loop
+    async def cards_unsent(self) -> set[str]:
+        """The plans whose card is waiting in the outbox (not given up)."""
+        await self._ready()
+        query = self._plans.query_entities(
+            "Kind eq @k and MsgKind eq @m and State eq @s", parameters={"k": "outbox", "m": "post_card", "s": "pending"}, select=["PlanId"]
+        )
+        return {e["PlanId"] async for e in query}
 
     async def _count_outbox(self, state: str) -> int:
         await self._ready()
