@@ -156,6 +156,7 @@ async def _queues(container: Container) -> dict[str, object]:
         "outbox_depth": depth,
         "outbox": outbox,
         "outbox_dead_letters": dead,
+        "instances_alive": container.instances.count,
         "plans_without_card": cardless,
         "cards": "ok"
         if cardless == 0
@@ -201,6 +202,7 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
         recovered = await recover_interrupted(container.deps)
         for plan in recovered:
             log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
+        await container.instances.start()  # counted before the first send: each takes its share of Teams' limits
         container.outbox.start()
         container.inbox.start()
         sweeper = asyncio.create_task(_sweep(container), name="expiry sweeper")

@@ -24,6 +24,7 @@ from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
 from .adapters.inbox import Inbox, InboxWorker, Process
+from .adapters.instances import LiveInstances
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
 from .adapters.queue_inbox import QueueInbox, clients
@@ -51,6 +52,7 @@ class Container:
     outbox: OutboxWorker
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
+    instances: LiveInstances  # the instances alive: each paces its calls to Teams at its share of Teams' limits
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     @property
@@ -80,6 +82,7 @@ class Container:
         await self.inbox.stop()
         await self.tasks.drain()
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
+        await self.instances.stop()  # the others take this instance's share of Teams' limits
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
@@ -127,14 +130,32 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     deps = make_deps(settings, store, runner, broker, clock, tasks, directory)
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
-    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
+    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds)
+    Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
+        lambda: instances.count
+    )
+    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics, instances.share)
     inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
     )
     endpoint = sdk.endpoint_for(conversation)
     return Container(
-        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier
+        settings,
+        deps,
+        store,
+        tasks,
+        sdk,
+        conversation,
+        endpoint,
+        runner,
+        broker,
+        validator,
+        metrics,
+        outbox,
+        inbox,
+        sdk.notifier,
+        instances,
     )
 
 
@@ -224,8 +245,11 @@ def make_conversation(
     return Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
 
 
-def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
-    """Sends what the services wrote to the outbox, once each, after their commit."""
+def make_outbox(
+    settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics, share: Callable[[int], int]
+) -> OutboxWorker:
+    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's `share` of
+    Teams' limits."""
     outbox = OutboxWorker(
         store,
         notifier,
@@ -236,6 +260,7 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
         sends_per_second=settings.limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
+        share=share,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -24,6 +24,11 @@ WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
 APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
 
 
+def whole(limit: int) -> int:
+    """The whole of a limit: one instance alone."""
+    return limit
+
+
 class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
 
@@ -39,8 +44,8 @@ class CardNotPosted(Exception):
 class SlidingWindows:
     """The times of recent sends per key, and how long until one more fits in every window of that key."""
 
-    def __init__(self, windows: tuple[tuple[float, int], ...]) -> None:
-        self._windows = windows
+    def __init__(self, windows: tuple[tuple[float, int], ...], share: Callable[[int], int] = whole) -> None:
+        self._windows, self._share = windows, share
         self._longest = max(w for w, _ in windows)
         self._sent: dict[str, list[float]] = {}
         self._sweep_at = 1000
@@ -52,7 +57,8 @@ class SlidingWindows:
             return 0.0
         del sent[: bisect_right(sent, now - self._longest)]
         wait = 0.0
-        for window, limit in self._windows:
+        for window, total in self._windows:
+            limit = self._share(total)  # this instance's part of the limit all instances share
             if len(sent) - bisect_right(sent, now - window) >= limit:  # a slot frees when the limit-th last send leaves
                 wait = max(wait, sent[-limit] + window - now)
         return wait
@@ -68,7 +74,8 @@ class SlidingWindows:
 class ThreadRateLimit:
     """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
     pace for the whole app (Teams allows 50 requests a second per app per tenant). `acquire` waits until one more send
-    fits in every window of its thread and in the app's pace, then counts it in both."""
+    fits in every window of its thread and in the app's pace, then counts it in both. Every limit is shared by all the
+    bot's instances: `share` gives this instance's part of one (adapters/instances.py; the whole of it by default)."""
 
     def __init__(
         self,
@@ -76,9 +83,10 @@ class ThreadRateLimit:
         clock: Callable[[], float] = time.monotonic,
         per_second: int = 0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        share: Callable[[int], int] = whole,
     ) -> None:
-        self._threads, self._clock, self._sleep = SlidingWindows(windows), clock, sleep
-        self._app = SlidingWindows(((1.0, per_second),)) if per_second > 0 else None
+        self._threads, self._clock, self._sleep = SlidingWindows(windows, share), clock, sleep
+        self._app = SlidingWindows(((1.0, per_second),), share) if per_second > 0 else None
 
     async def acquire(self, conversation: str, *, create: bool = False) -> None:
         """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does)."""

@@ -3,8 +3,12 @@
 - In order per conversation: one message at a time per outbox key (the conversation it was written for).
 - Within Teams' limits (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per
   thread (7 sends a second, 8 per 2 seconds, 60 per 30 seconds, 1,800 per hour; a channel's reply chains count for
-  the channel), and a pace for the whole instance below Teams' 50 requests a second per app per tenant
-  (`sends_per_second`, TEAMS_SENDS_PER_SECOND; with N instances each should get 1/N of it).
+  the channel), and a pace for the whole app below Teams' 50 requests a second per app per tenant
+  (`sends_per_second`, TEAMS_SENDS_PER_SECOND). Both are the app's, whichever instance sends: with N instances alive,
+  each paces itself at its share, 1/N (`share`, adapters/instances.py).
+- A message whose thread is still being opened waits for it (tried again shortly), whichever instance takes it; a
+  thread whose opening message was given up makes its messages fail, and a card given up has its plan repaired at
+  once (posted again, or expired: services/repair_cards.py).
 - 429, 412, 408, 5xx and network errors are tried again with exponential back-off and jitter, never sooner than
   `Retry-After`; a message that keeps failing (or that Teams refuses outright, 400/403/404) becomes a dead letter:
   kept in the store, counted by /readyz and /metrics, and audited.
@@ -24,6 +28,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -34,7 +39,7 @@ from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notif
 from ..services.deps import SYSTEM, Deps
 from ..services.links import card_link
 from ..services.repair_cards import repair_card
-from .delivery import CardNotPosted, ThreadNotOpen, ThreadRateLimit, Undeliverable, classify, http_refusal
+from .delivery import CardNotPosted, ThreadNotOpen, ThreadRateLimit, Undeliverable, classify, http_refusal, whole
 from .observability import Metrics
 from .store.sqlite import SqliteStore
 from .worker import POLL, Worker
@@ -62,6 +67,7 @@ class OutboxWorker(Worker):
         sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
+        share: Callable[[int], int] = whole,
     ) -> None:
         super().__init__(concurrency)
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
@@ -70,7 +76,7 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        self._limit = ThreadRateLimit(per_second=sends_per_second)
+        self._limit = ThreadRateLimit(per_second=sends_per_second, share=share)  # this instance's share of Teams' limits
         self._keys: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ MAX_EVENTS_PER_SAVE = 98  # a transaction holds 100 operations: the plan row, it
 NO_PLAN = "!no-plan"  # cannot be a plan's partition: `partition` never yields "!"
 OUTBOX = "!outbox"  # messages to Teams that name no plan
 THREADS = "!threads"  # channel threads the outbox created, by the name messages knew them by (before thread_home)
+INSTANCES = "!instances"  # the bot's instances alive, one row each (adapters/instances.py)
 PLAN_ROW = "plan"
 LEASE_ROW = "lease"
 SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
