@@ -6,9 +6,10 @@
   the channel), and a pace for the whole app below Teams' 50 requests a second per app per tenant
   (`sends_per_second`, TEAMS_SENDS_PER_SECOND). Both are the app's, whichever instance sends: with N instances alive,
   each paces itself at its share, 1/N (`share`, adapters/instances.py).
-- A message whose thread is still being opened waits for it (tried again shortly), whichever instance takes it; a
-  thread whose opening message was given up makes its messages fail, and a card given up has its plan repaired at
-  once (posted again, or expired: services/repair_cards.py).
+- A message whose thread is still being opened waits for it (tried again shortly), whichever instance takes it; the
+  worker that opens a thread sends the messages waiting for it (its plan's card) right after (FOLLOW). A thread
+  whose opening message was given up makes its messages fail, and a card given up has its plan repaired at once
+  (posted again, or expired: services/repair_cards.py). Sending one message is sending.py.
 - 429, 412, 408, 5xx and network errors are tried again with exponential back-off and jitter, never sooner than
   `Retry-After`; a message that keeps failing (or that Teams refuses outright, 400/403/404) becomes a dead letter:
   kept in the store, counted by /readyz and /metrics, and audited.
@@ -33,19 +34,19 @@ from dataclasses import replace
 from typing import Any
 
 from ..domain.audit import AuditEventName
-from ..domain.errors import ConcurrentUpdate
-from ..domain.plan import WAITING_STATES, Plan, Thread
-from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
+from ..domain.plan import WAITING_STATES
+from ..ports import MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
-from ..services.links import card_link
 from ..services.repair_cards import repair_card
-from .delivery import CardNotPosted, ThreadNotOpen, ThreadRateLimit, Undeliverable, classify, http_refusal, whole
+from .delivery import ThreadRateLimit, classify, whole
 from .observability import Metrics
+from .sending import Sender
 from .store.sqlite import SqliteStore
 from .worker import POLL, Worker
 
 log = logging.getLogger(__name__)
 LEASE = 30.0  # seconds a claimed message is left alone by other instances unless its sender renews the claim
+FOLLOW = 4  # messages waiting for a thread sent right after it by the worker that opened it (the card, a notice)
 
 
 class OutboxWorker(Worker):
@@ -76,8 +77,10 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        self._limit = ThreadRateLimit(per_second=sends_per_second, share=share)  # this instance's share of Teams' limits
+        limit = ThreadRateLimit(per_second=sends_per_second, share=share)  # this instance's share of Teams' limits
+        self._sender = Sender(store, notifier, limit)
         self._keys: set[str] = set()
+        self._current: dict[int, int] = {}  # a delivery's first message -> the message it is sending now (FOLLOW)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -87,7 +90,7 @@ class OutboxWorker(Worker):
 
     async def _released(self, keys: list[Any]) -> None:
         """Messages `stop` cut short are released for the next start (or another instance) at once."""
-        for seq in keys:
+        for seq in [self._current.get(k, k) for k in keys]:
             with contextlib.suppress(Exception):
                 await self._store.release_message(seq)
 
@@ -97,6 +100,8 @@ class OutboxWorker(Worker):
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _look(self) -> float:
+        if self.free <= 0:
+            return POLL  # a message finishing wakes the loop
         await self._dispatch()
         due = await self._store.next_message_due()
         return POLL if due is None else min(POLL, max(0.0, due - time.time()))
@@ -125,17 +130,37 @@ class OutboxWorker(Worker):
                 log.warning("outbox: could not renew the claim on message %d; retrying", seq)
 
     async def _deliver(self, m: OutboxMessage) -> None:
+        """Send `m`. After opening a thread, the messages waiting for it (its plan's card) follow at once, sent by this
+        worker still holding the key, rather than after the next look at the outbox."""
+        first = m.seq
+        try:
+            sent = await self._deliver_one(m)
+            for _ in range(FOLLOW if sent and m.kind is MessageKind.OPEN_THREAD else 0):
+                nxt = await self._store.next_for_thread(m, time.time())
+                now = time.time()
+                if nxt is None or not await self._store.claim_message(nxt.seq, self._owner, now, now + self._claim):
+                    break  # nothing due yet, or another instance took it
+                self._current[first] = nxt.seq
+                if not await self._deliver_one(nxt):
+                    break
+        finally:
+            self._keys.discard(m.key)
+            self._current.pop(first, None)
+
+    async def _deliver_one(self, m: OutboxMessage) -> bool:
+        """Send one claimed message; True if it was sent (a failure is recorded: tried again later, or given up)."""
         holding = asyncio.get_running_loop().create_task(self._hold(m.seq), name=f"outbox claim {m.seq}")
         try:
-            await self._send(m)
+            await self._sender.send(m)
             self._metrics.outbox_sent.labels(m.kind.value).inc()
+            return True
         except asyncio.CancelledError:
             raise
         except Exception as e:
             await self._failed(m, e)
+            return False
         finally:
             holding.cancel()
-            self._keys.discard(m.key)
 
     async def _failed(self, m: OutboxMessage, error: Exception) -> None:
         retryable, retry_after, cause = classify(error)
@@ -192,120 +217,3 @@ class OutboxWorker(Worker):
                 await repair_card(self._deps, plan)
         except Exception:
             log.exception("outbox: the plan %s of a card given up could not be repaired now; the sweep will", plan_id)
-
-    # -- one message -------------------------------------------------------------------------------
-    async def _send(self, m: OutboxMessage) -> None:
-        if m.kind is MessageKind.OPEN_THREAD:
-            assert m.thread is not None and m.card is not None and m.thread_ref is not None
-            await self._limit.acquire(m.thread.conversation_id, create=True)
-            thread = await self._notifier.open_thread(m.thread, m.card)
-            async with self._store.unit_of_work() as uow:
-                uow.name_thread(m.thread_ref, thread)
-                uow.delivered(m.seq)
-            return
-        if m.kind is MessageKind.NOTE:
-            await self._note(m)
-            return
-        if m.kind is MessageKind.TEXT and m.plan_id is None:
-            assert m.thread is not None and m.text is not None
-            thread = await self._resolve(m.thread)
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.say(thread, m.text, m.reply_to)
-            await self._done(m)
-            return
-        plan = await self._store.get(m.plan_id or "")
-        if plan is None or plan.thread is None:
-            raise Undeliverable(f"plan {m.plan_id} has no thread")
-        thread = await self._resolve(plan.thread)
-        plan = replace(plan, thread=thread)
-        if m.kind is MessageKind.TEXT:
-            assert m.text is not None
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.say(thread, m.text, m.reply_to)
-            await self._done(m)
-        elif m.kind is MessageKind.UPDATE_CARD:
-            if thread.card_activity_id is None:  # nothing to update: a card posted later shows the plan as it is then
-                log.info("outbox: card update of plan %s dropped: its card is not posted", plan.id, extra={"plan_id": plan.id})
-                await self._done(m, plan)
-                return
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.update_card(plan)
-            await self._done(m, plan)
-        elif thread.card_activity_id is not None:
-            await self._done(m, plan)  # posted before a restart: the post was recorded, this copy is not needed
-        else:
-            await self._limit.acquire(thread.conversation_id)
-            posted = await self._notifier.post_plan(plan, m.reply_to)
-            await self._card_posted(m, plan, posted)
-
-    async def _note(self, m: OutboxMessage) -> None:
-        """A message about a plan to somewhere else (the requester's chat, an approver's 1:1 chat), with a link to the
-        plan's card; a 1:1 chat the bot has no reference to is created first (the app must be installed for the user)."""
-        assert m.thread is not None and m.text is not None
-        plan = await self._store.get(m.plan_id or "")
-        if plan is None:
-            raise Undeliverable(f"plan {m.plan_id} is gone")
-        link = card_link(await self._resolve(plan.thread)) if plan.thread is not None else None
-        if link is None and CARD_LINK in m.text:
-            raise CardNotPosted(f"the card of plan {plan.id} is not posted yet")  # tried again, with back-off
-        thread = m.thread
-        if thread.conversation_id.startswith(PERSONAL_CHAT):
-            try:
-                await self._limit.acquire(thread.conversation_id, create=True)  # creating the 1:1 chat is a call too
-                thread = await self._notifier.open_personal(thread)
-            except Exception as e:
-                refused = http_refusal(e)
-                if refused is None or refused[0] not in (403, 404):
-                    raise
-                # Teams refuses a 1:1 chat with someone the app is not installed for: that approver is not reachable
-                # privately (they still see the card in the approvals channel); not a failure worth a dead letter
-                log.info(
-                    "outbox: no 1:1 chat for a note about plan %s (HTTP %s: the app is not installed for that "
-                    "approver); the note is dropped",
-                    plan.id,
-                    refused[0],
-                    extra={"plan_id": plan.id},
-                )
-                await self._done(m)
-                return
-        await self._limit.acquire(thread.conversation_id)
-        await self._notifier.say(thread, m.text.replace(CARD_LINK, link or ""), m.reply_to)
-        await self._done(m)
-
-    async def _resolve(self, thread: Thread) -> Thread:
-        """A pending thread (opened by an earlier message of the same key) as Teams created it. Not created yet: the
-        message waits (tried again later, whichever instance takes it), unless the message opening the thread was
-        given up: then the thread will never exist and the message cannot be sent either."""
-        ref = thread.conversation_id
-        if not ref.startswith(PENDING_THREAD):
-            return thread
-        created = await self._store.thread_named(ref)
-        if created is None:
-            opening = await self._store.thread_opening(ref)
-            if opening is not None and opening.failed is not None:
-                raise Undeliverable(f"its thread could not be opened ({opening.failed})")
-            raise ThreadNotOpen("its thread is not opened yet")
-        return replace(created, card_activity_id=thread.card_activity_id)
-
-    async def _done(self, m: OutboxMessage, shown: Plan | None = None) -> None:
-        async with self._store.unit_of_work() as uow:
-            uow.delivered(m.seq)
-            if shown is not None:
-                uow.coalesce(shown.id, shown.version)
-
-    async def _card_posted(self, m: OutboxMessage, shown: Plan, posted: Thread) -> None:
-        """Record the card's activity id (and its thread) on the plan, whatever else changed on it meanwhile."""
-        for _ in range(50):
-            current = await self._store.get(shown.id)
-            if current is None:
-                await self._done(m, shown)
-                return
-            try:
-                async with self._store.unit_of_work() as uow:
-                    uow.save(replace(current, thread=posted), expected_version=current.version)
-                    uow.delivered(m.seq)
-                    uow.coalesce(shown.id, shown.version)
-                return
-            except ConcurrentUpdate:
-                continue  # the execution moved the plan: record the card on what it left
-        raise RuntimeError(f"the card of plan {shown.id} was posted but could not be recorded")

@@ -106,6 +106,20 @@ def cards_shown(sandbox: Sandbox, channel_id: str) -> list[tuple[str, str]]:
     ]
 
 
+def pace(sandbox: Sandbox, since: float, channel_id: str) -> str:
+    """When Teams took the calls in the channel since `since` (wall clock): threads opened, then cards posted."""
+    calls = [c for c in list(sandbox.connector.calls) if c.at >= since]
+    opened = sorted(c.at - since for c in calls if c.operation == "create_conversation")
+    posted = sorted(c.at - since for c in calls if c.operation in ("send", "reply") and c.conversation_id.startswith(channel_id))
+    per_30s = [len([t for t in opened if w <= t < w + 30]) for w in range(0, int(opened[-1]) + 1, 30)] if opened else []
+    return (
+        f"threads opened +{opened[0]:.1f}s..+{opened[-1]:.1f}s ({len(opened)} calls, per 30 s: {per_30s}), "
+        f"cards +{posted[0]:.1f}s..+{posted[-1]:.1f}s ({len(posted)} calls)"
+        if opened and posted
+        else "no calls"
+    )
+
+
 async def round_of_alerts(procs: BotProcesses, bots: list[BotProcess], sandbox: Sandbox, n: int) -> float:
     """Post `n` alerts at once; wait until every plan has its card; check each has exactly one, in its own thread.
     Returns the seconds from the first post to the last card."""
@@ -144,7 +158,7 @@ async def test_300_alerts_at_once_on_three_instances_give_every_plan_one_card_an
     bots = await processes.start_many(3)
     await all_see(bots, 3)
     for r in range(ROUNDS):
-        refused = sandbox.connector.limited
+        refused, since = sandbox.connector.limited, time.time()
         took = await round_of_alerts(processes, bots, sandbox, ALERTS)
 
         async def sent() -> bool:
@@ -155,9 +169,9 @@ async def test_300_alerts_at_once_on_three_instances_give_every_plan_one_card_an
         dead = await asyncio.to_thread(processes.store.dead_letters)
         with capsys.disabled():
             print(
-                f"\n[{bots[0].overrides or processes.shared['BOT_SDK']}] round {r + 1}: {ALERTS} alerts on 3 instances, "
+                f"\n[{processes.shared['BOT_SDK']}] round {r + 1}: {ALERTS} alerts on 3 instances, "
                 f"every plan's card in {took:.1f}s; calls Teams refused (429): {sandbox.connector.limited - refused}; "
-                f"dead letters: {dead}"
+                f"dead letters: {dead}\n  {pace(sandbox, since, sandbox.world.channels[0].channel_id)}"
             )
         assert dead == 0
     assert all(b.alive for b in bots)
