@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_right, insort
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..domain.service_urls import UntrustedServiceUrl
 
@@ -21,7 +21,6 @@ RETRYABLE = {408, 412, 429}  # and every 5xx
 # per bot per thread, send and create conversation alike (the page's table); a thread is a 1:1 chat, a group chat or
 # a channel, so every reply chain of a channel counts for the channel
 WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
-T = TypeVar("T")
 APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
 
 
@@ -71,13 +70,6 @@ class SlidingWindows:
                 del self._sent[k]
             self._sweep_at = max(1000, 2 * len(self._sent))  # amortised: not a sweep per send when all are busy
 
-    def give_back(self, key: str, at: float) -> None:
-        """Forget the send counted at `at` (Teams refused it, so did not count it)."""
-        sent = self._sent.get(key, [])
-        i = bisect_left(sent, at)
-        if i < len(sent) and sent[i] == at:
-            del sent[i]
-
 
 class ThreadRateLimit:
     """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
@@ -96,9 +88,10 @@ class ThreadRateLimit:
         self._threads, self._clock, self._sleep = SlidingWindows(windows, share), clock, sleep
         self._app = SlidingWindows(((1.0, per_second),), share) if per_second > 0 else None
 
-    async def acquire(self, conversation: str, *, create: bool = False) -> tuple[str, float]:
+    async def acquire(self, conversation: str, *, create: bool = False) -> None:
         """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does).
-        Returns the slot taken, for `give_back`."""
+        A send Teams refuses keeps its slot: the page does not say whether Teams counts it, and with several instances
+        at their shares a 429 means the thread is full (giving slots back measurably multiplied the refusals)."""
         thread = ("create " if create else "") + conversation.split(";messageid=")[0]
         while True:
             now = self._clock()
@@ -109,27 +102,8 @@ class ThreadRateLimit:
                 self._threads.take(thread, now)
                 if self._app is not None:
                     self._app.take(APP, now)
-                return thread, now
+                return
             await self._sleep(wait)
-
-    def give_back(self, slot: tuple[str, float]) -> None:
-        """A send Teams refused with 429 used no slot of Teams' limits (sandbox/connector/limits.py): nor of the pace."""
-        thread, at = slot
-        self._threads.give_back(thread, at)
-        if self._app is not None:
-            self._app.give_back(APP, at)
-
-    async def paced(self, conversation: str, call: Callable[[], Awaitable[T]], *, create: bool = False) -> T:
-        """`call` (one call to Teams about `conversation`) once it fits the pace; its slot given back if Teams answers
-        429 Too Many Requests."""
-        slot = await self.acquire(conversation, create=create)
-        try:
-            return await call()
-        except Exception as e:
-            refused = http_refusal(e)
-            if refused is not None and refused[0] == 429:
-                self.give_back(slot)
-            raise
 
 
 def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:

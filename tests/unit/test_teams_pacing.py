@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-import pytest
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
-
 from bot.adapters.delivery import ThreadRateLimit
 from bot.adapters.instances import LiveInstances
 from sandbox.connector.limits import TeamsLimits
@@ -132,25 +127,3 @@ async def test_three_instances_each_at_its_share_open_300_threads_in_one_channel
     teams = TeamsLimits()
     assert all(teams.admit("bot", "create_conversation", "19:ops@thread.tacv2", at) == 0 for at in sorted(opened))
     assert 120 < max(opened) - 5000 < 140
-
-
-async def test_a_send_teams_refused_with_429_gives_its_slot_back() -> None:
-    t = Time()
-    pace = limiter(t)
-
-    async def refused() -> None:
-        raise aiohttp.ClientResponseError(
-            aiohttp.RequestInfo(URL("https://smba.example/"), "POST", CIMultiDictProxy(CIMultiDict())), (), status=429
-        )
-
-    async def sent() -> None:
-        return None
-
-    for _ in range(6):
-        await pace.paced("19:chat@thread.v2", sent)
-    with pytest.raises(aiohttp.ClientResponseError):
-        await pace.paced("19:chat@thread.v2", refused)  # Teams did not count it
-    await pace.paced("19:chat@thread.v2", sent)
-    assert t.now == 5000  # the 7th send of the second still fits
-    await pace.paced("19:chat@thread.v2", sent)
-    assert t.now == 5001
