@@ -213,7 +213,7 @@ class OutboxWorker(Worker):
         sweep (services/repair_cards.py; the sweep still finds it if this fails)."""
         try:
             plan = await self._store.get(plan_id)
-            if plan is not None and plan.state in WAITING_STATES:
-                await repair_card(self._deps, plan)
+            if plan is not None and plan.state in WAITING_STATES and (done := await repair_card(self._deps, plan)) is not None:
+                self._metrics.card_repairs.labels("reposted" if done.state in WAITING_STATES else "expired").inc()
         except Exception:
             log.exception("outbox: the plan %s of a card given up could not be repaired now; the sweep will", plan_id)
