@@ -46,7 +46,7 @@ async def test_with_every_third_write_throttled_every_card_reply_and_answer_arri
             writes = sandbox.connector.writes_seen
     finally:
         sandbox.connector.throttle_writes(0)
-    assert writes >= 6  # at least two writes were answered 429
+    assert writes >= 3  # at least one write was answered 429 (how many writes: card updates coalesce while one waits)
     answers = [m for m in shown if m.reply_to_id == helped["id"]]
     assert len(answers) == 1 and "restart vm" in answers[0].text  # the person who typed `help` got its answer
     cards = [m for m in shown if m.card is not None]

@@ -18,7 +18,7 @@ from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
 from ..conversation.roster import Roster
 from .auth import ChannelAuthenticator
-from .connector import Connector, with_retries
+from .connector import RETRYABLE, Connector, with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +54,10 @@ class AgentsNotifier:
         return await self._connector.client(service_url)
 
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await with_retries(call, self._attempts)
+        # not a 429: the outbox tries again after Retry-After, within this instance's share of Teams' limits (a retry
+        # here would go out unpaced); botbuilder's msrest client does not retry 429 either (its ClientRetryPolicy
+        # counts every status below 500 but 408 as final)
+        return await with_retries(call, self._attempts, RETRYABLE - {429})
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
         """The Connector's member list of a conversation, {Entra object id: Teams id} (the roster caches it)."""
