@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain.service_urls import UntrustedServiceUrl
 
@@ -21,6 +21,7 @@ RETRYABLE = {408, 412, 429}  # and every 5xx
 # per bot per thread, send and create conversation alike (the page's table); a thread is a 1:1 chat, a group chat or
 # a channel, so every reply chain of a channel counts for the channel
 WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+T = TypeVar("T")
 APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
 
 
@@ -70,6 +71,13 @@ class SlidingWindows:
                 del self._sent[k]
             self._sweep_at = max(1000, 2 * len(self._sent))  # amortised: not a sweep per send when all are busy
 
+    def give_back(self, key: str, at: float) -> None:
+        """Forget the send counted at `at` under `key`."""
+        sent = self._sent.get(key, [])
+        i = bisect_left(sent, at)
+        if i < len(sent) and sent[i] == at:
+            del sent[i]
+
 
 class ThreadRateLimit:
     """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
@@ -87,23 +95,48 @@ class ThreadRateLimit:
     ) -> None:
         self._threads, self._clock, self._sleep = SlidingWindows(windows, share), clock, sleep
         self._app = SlidingWindows(((1.0, per_second),), share) if per_second > 0 else None
+        self._held: dict[str, float] = {}  # thread -> no send before then (Teams answered 429 with Retry-After)
 
-    async def acquire(self, conversation: str, *, create: bool = False) -> None:
+    async def acquire(self, conversation: str, *, create: bool = False) -> tuple[str, float]:
         """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does).
-        A send Teams refuses keeps its slot: the page does not say whether Teams counts it, and with several instances
-        at their shares a 429 means the thread is full (giving slots back measurably multiplied the refusals)."""
+        Returns the slot taken (see `refused`)."""
         thread = ("create " if create else "") + conversation.split(";messageid=")[0]
         while True:
             now = self._clock()
-            wait = self._threads.wait(thread, now)
+            wait = max(self._threads.wait(thread, now), self._held.get(thread, 0.0) - now)
             if self._app is not None:
                 wait = max(wait, self._app.wait(APP, now))
             if wait <= 0:  # no await between the check and the count: concurrent senders cannot both take the slot
                 self._threads.take(thread, now)
                 if self._app is not None:
                     self._app.take(APP, now)
-                return
+                return thread, now
             await self._sleep(wait)
+
+    def refused(self, slot: tuple[str, float], retry_after: float) -> None:
+        """Teams answered the send of `slot` 429: it did not count it (sandbox/connector/limits.py), so neither does the
+        pace; and this instance sends nothing more to that thread before Retry-After (at least a second), so that
+        another instance's share, not this one's next send, takes the room Teams frees (given back alone, the slot went
+        to the next send at once, refused again: measured, 429s multiplied)."""
+        thread, at = slot
+        self._threads.give_back(thread, at)
+        if self._app is not None:
+            self._app.give_back(APP, at)
+        now = self._clock()
+        if len(self._held) > 1000:
+            self._held = {t: until for t, until in self._held.items() if until > now}
+        self._held[thread] = max(self._held.get(thread, 0.0), now + max(1.0, retry_after))
+
+    async def paced(self, conversation: str, call: Callable[[], Awaitable[T]], *, create: bool = False) -> T:
+        """`call`, one call to Teams about `conversation`, once it fits the pace (a 429 is `refused`)."""
+        slot = await self.acquire(conversation, create=create)
+        try:
+            return await call()
+        except Exception as e:
+            refused = http_refusal(e)
+            if refused is not None and refused[0] == 429:
+                self.refused(slot, retry_after(refused[1]))
+            raise
 
 
 def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
@@ -122,6 +155,15 @@ def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
     return None
 
 
+def retry_after(headers: Any) -> float:
+    """The `Retry-After` of an answer, in seconds (0 when absent or not a number of seconds)."""
+    header = headers.get("Retry-After") if headers is not None else None
+    if header:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(header))
+    return 0.0
+
+
 def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
@@ -131,11 +173,6 @@ def classify(error: BaseException) -> tuple[bool, float, str]:
     refused = http_refusal(error)
     if refused is not None:
         status, headers = refused
-        retry_after = 0.0
-        header = headers.get("Retry-After") if headers is not None else None
-        if header:
-            with contextlib.suppress(ValueError):
-                retry_after = max(0.0, float(header))
         retryable = status is None or status in RETRYABLE or status >= 500
-        return retryable, retry_after, f"HTTP {status}"
+        return retryable, retry_after(headers), f"HTTP {status}"
     return True, 0.0, type(error).__name__  # connection refused, reset, timeout: Teams may answer later

@@ -30,8 +30,8 @@ class Sender:
         """Send `m` (claimed by this instance) and record it sent; raises what Teams or the store raised."""
         if m.kind is MessageKind.OPEN_THREAD:
             assert m.thread is not None and m.card is not None and m.thread_ref is not None
-            await self._limit.acquire(m.thread.conversation_id, create=True)
-            thread = await self._notifier.open_thread(m.thread, m.card)
+            channel, card = m.thread, m.card
+            thread = await self._limit.paced(channel.conversation_id, lambda: self._notifier.open_thread(channel, card), create=True)
             async with self._store.unit_of_work() as uow:
                 uow.name_thread(m.thread_ref, thread)
                 uow.delivered(m.seq)
@@ -59,14 +59,14 @@ class Sender:
                 log.info("outbox: card update of plan %s dropped: its card is not posted", plan.id, extra={"plan_id": plan.id})
                 await self._done(m, plan)
                 return
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.update_card(plan)
+            shown = plan
+            await self._limit.paced(thread.conversation_id, lambda: self._notifier.update_card(shown))
             await self._done(m, plan)
         elif thread.card_activity_id is not None:
             await self._done(m, plan)  # posted before a restart: the post was recorded, this copy is not needed
         else:
-            await self._limit.acquire(thread.conversation_id)
-            posted = await self._notifier.post_plan(plan, m.reply_to)
+            shown, reply_to = plan, m.reply_to
+            posted = await self._limit.paced(thread.conversation_id, lambda: self._notifier.post_plan(shown, reply_to))
             await self._card_posted(m, plan, posted)
 
     async def _note(self, m: OutboxMessage) -> None:
@@ -82,8 +82,8 @@ class Sender:
         thread = m.thread
         if thread.conversation_id.startswith(PERSONAL_CHAT):
             try:
-                await self._limit.acquire(thread.conversation_id, create=True)  # creating the 1:1 chat is a call too
-                thread = await self._notifier.open_personal(thread)
+                chat = thread  # creating the 1:1 chat is a call too
+                thread = await self._limit.paced(chat.conversation_id, lambda: self._notifier.open_personal(chat), create=True)
             except Exception as e:
                 refused = http_refusal(e)
                 if refused is None or refused[0] not in (403, 404):
@@ -103,8 +103,7 @@ class Sender:
         await self._done(m)
 
     async def _say(self, thread: Thread, text: str, reply_to: str | None) -> None:
-        await self._limit.acquire(thread.conversation_id)
-        await self._notifier.say(thread, text, reply_to)
+        await self._limit.paced(thread.conversation_id, lambda: self._notifier.say(thread, text, reply_to))
 
     async def _resolve(self, thread: Thread) -> Thread:
         """A pending thread (opened by an earlier message of the same key) as Teams created it. Not created yet: the

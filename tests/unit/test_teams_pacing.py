@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
 from bot.adapters.delivery import ThreadRateLimit
 from bot.adapters.instances import LiveInstances
 from sandbox.connector.limits import TeamsLimits
@@ -127,3 +132,24 @@ async def test_three_instances_each_at_its_share_open_300_threads_in_one_channel
     teams = TeamsLimits()
     assert all(teams.admit("bot", "create_conversation", "19:ops@thread.tacv2", at) == 0 for at in sorted(opened))
     assert 120 < max(opened) - 5000 < 140
+
+
+async def test_a_send_teams_refused_with_429_is_not_counted_and_holds_its_thread_for_retry_after() -> None:
+    """Teams did not count the refused send (its slot is free again), but this instance sends nothing more to that
+    thread before Retry-After; other threads go on."""
+    t = Time()
+    pace, sent = limiter(t), []
+
+    async def refused() -> None:
+        request = aiohttp.RequestInfo(URL("https://smba.example/"), "POST", CIMultiDictProxy(CIMultiDict()))
+        raise aiohttp.ClientResponseError(request, (), status=429, headers=CIMultiDictProxy(CIMultiDict({"Retry-After": "3"})))
+
+    async def send() -> None:
+        sent.append(t.now - 5000)
+
+    with pytest.raises(aiohttp.ClientResponseError):
+        await pace.paced("19:chat@thread.v2", refused)
+    await pace.paced("19:other@thread.v2", send)  # another thread: not held
+    for _ in range(7):
+        await pace.paced("19:chat@thread.v2", send)  # 7 in its first second after the hold: the refused one used none
+    assert sent == [0.0] + [3.0] * 7
