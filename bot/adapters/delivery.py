@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_right, insort
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -71,13 +71,6 @@ class SlidingWindows:
                 del self._sent[k]
             self._sweep_at = max(1000, 2 * len(self._sent))  # amortised: not a sweep per send when all are busy
 
-    def give_back(self, key: str, at: float) -> None:
-        """Forget the send counted at `at` under `key`."""
-        sent = self._sent.get(key, [])
-        i = bisect_left(sent, at)
-        if i < len(sent) and sent[i] == at:
-            del sent[i]
-
 
 class ThreadRateLimit:
     """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
@@ -114,14 +107,11 @@ class ThreadRateLimit:
             await self._sleep(wait)
 
     def refused(self, slot: tuple[str, float], retry_after: float) -> None:
-        """Teams answered the send of `slot` 429: it did not count it (sandbox/connector/limits.py), so neither does the
-        pace; and this instance sends nothing more to that thread before Retry-After (at least a second), so that
-        another instance's share, not this one's next send, takes the room Teams frees (given back alone, the slot went
-        to the next send at once, refused again: measured, 429s multiplied)."""
-        thread, at = slot
-        self._threads.give_back(thread, at)
-        if self._app is not None:
-            self._app.give_back(APP, at)
+        """Teams answered the send of `slot` 429: this instance sends nothing more to that thread before Retry-After
+        (at least a second). The refused send keeps its slot: the page does not say whether Teams counts it, and
+        with instances at their shares a 429 means the thread is full (given back, the slot went to this instance's
+        next send, refused again: measured, 429s multiplied fivefold)."""
+        thread, _ = slot
         now = self._clock()
         if len(self._held) > 1000:
             self._held = {t: until for t, until in self._held.items() if until > now}
