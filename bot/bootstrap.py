@@ -134,7 +134,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
         lambda: instances.count
     )
-    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics, instances.share)
+    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics, instances)
     inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
@@ -246,10 +246,10 @@ def make_conversation(
 
 
 def make_outbox(
-    settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics, share: Callable[[int], int]
+    settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics, instances: LiveInstances
 ) -> OutboxWorker:
-    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's `share` of
-    Teams' limits."""
+    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's share of
+    Teams' limits (`instances`)."""
     outbox = OutboxWorker(
         store,
         notifier,
@@ -260,7 +260,8 @@ def make_outbox(
         sends_per_second=settings.limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
-        share=share,
+        share=instances.share,
+        stretch=instances.stretch,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -4,7 +4,8 @@ Teams counts a bot's calls per app (50 requests a second per tenant) and per thr
 60 per 30 seconds, 1,800 an hour), whichever instance makes them
 (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit). Each instance paces its outbox by its
 share of each limit: the limit divided by the number of instances alive, the remainder going to the first instances
-by id, so the shares of all add up to the limit (at least one each).
+by id, so the shares of all add up to the limit (at least one each), counted over windows slightly longer than
+Teams' (ARRIVAL_MARGIN: instances count a send when it leaves, Teams when it arrives).
 
 Who is alive is kept in the store every instance shares: each instance records itself there, alive until a lease from
 now (EXECUTION_LEASE_SECONDS, as its execution leases), renews that every third of the lease and counts the records
@@ -21,6 +22,7 @@ import time
 from typing import Protocol
 
 log = logging.getLogger(__name__)
+ARRIVAL_MARGIN = 0.03  # windows 3% longer when shared: 0.9 s of the 30-second window, 60 ms of the 2-second one
 
 
 class InstanceRows(Protocol):
@@ -44,6 +46,11 @@ class LiveInstances:
         """This instance's part of `total` (at least 1); the parts of all instances alive add up to `total`."""
         n, rank = len(self._alive), self._alive.index(self.owner)
         return max(1, total // n + (1 if rank < total % n else 0))
+
+    def stretch(self) -> float:
+        """How much longer than Teams' each window this instance counts its sends in: a margin for the spread of
+        arrival times between instances whose shares add up to the whole limit (none when alone)."""
+        return 1.0 if len(self._alive) == 1 else 1.0 + ARRIVAL_MARGIN
 
     async def beat(self) -> None:
         """Record this instance alive for one more lease and count the instances alive."""
