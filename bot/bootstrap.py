@@ -261,7 +261,7 @@ def make_outbox(
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
         share=instances.share,
-        stretch=instances.stretch,
+        margin=instances.margin,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -30,6 +30,11 @@ def whole(limit: int) -> int:
     return limit
 
 
+def exact(window: float) -> float:
+    """A window as Teams counts it: one instance alone."""
+    return window
+
+
 class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
 
@@ -46,9 +51,9 @@ class SlidingWindows:
     """The times of recent sends per key, and how long until one more fits in every window of that key."""
 
     def __init__(
-        self, windows: tuple[tuple[float, int], ...], share: Callable[[int], int] = whole, stretch: Callable[[], float] = lambda: 1.0
+        self, windows: tuple[tuple[float, int], ...], share: Callable[[int], int] = whole, margin: Callable[[float], float] = exact
     ) -> None:
-        self._windows, self._share, self._stretch = windows, share, stretch
+        self._windows, self._share, self._margin = windows, share, margin
         self._longest = max(w for w, _ in windows)
         self._sent: dict[str, list[float]] = {}
         self._sweep_at = 1000
@@ -58,11 +63,11 @@ class SlidingWindows:
         sent = self._sent.get(key)
         if not sent:
             return 0.0
-        stretch = self._stretch()  # a margin for the jitter between instances (see ThreadRateLimit)
-        del sent[: bisect_right(sent, now - self._longest * stretch)]
+        margin = self._margin  # for the spread of arrival times between instances (see ThreadRateLimit)
+        del sent[: bisect_right(sent, now - margin(self._longest))]
         wait = 0.0
         for length, total in self._windows:
-            window, limit = length * stretch, self._share(total)  # this instance's part of the limit all instances share
+            window, limit = margin(length), self._share(total)  # this instance's part of the limit all instances share
             if len(sent) - bisect_right(sent, now - window) >= limit:  # a slot frees when the limit-th last send leaves
                 wait = max(wait, sent[-limit] + window - now)
         return wait
@@ -80,7 +85,7 @@ class ThreadRateLimit:
     pace for the whole app (Teams allows 50 requests a second per app per tenant). `acquire` waits until one more send
     fits in every window of its thread and in the app's pace, then counts it in both. Every limit is shared by all the
     bot's instances: `share` gives this instance's part of one (adapters/instances.py; the whole of it by default),
-    and `stretch` lengthens every window a little when there are several: each instance counts its sends when they
+    and `margin` lengthens every window a little when there are several: each instance counts its sends when they
     leave, Teams when they arrive, and the shares add up to the whole limit, so without a margin for the spread of
     arrival times Teams sees a window overfull now and then (measured: about 5% of a 300-thread burst refused, each
     refused send costing its instance a slot of the 30-second window, so the last threads waited a window more)."""
@@ -92,10 +97,10 @@ class ThreadRateLimit:
         per_second: int = 0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         share: Callable[[int], int] = whole,
-        stretch: Callable[[], float] = lambda: 1.0,
+        margin: Callable[[float], float] = exact,
     ) -> None:
-        self._threads, self._clock, self._sleep = SlidingWindows(windows, share, stretch), clock, sleep
-        self._app = SlidingWindows(((1.0, per_second),), share, stretch) if per_second > 0 else None
+        self._threads, self._clock, self._sleep = SlidingWindows(windows, share, margin), clock, sleep
+        self._app = SlidingWindows(((1.0, per_second),), share, margin) if per_second > 0 else None
         self._held: dict[str, float] = {}  # thread -> no send before then (Teams answered 429 with Retry-After)
 
     async def acquire(self, conversation: str, *, create: bool = False) -> tuple[str, float]:

@@ -38,7 +38,7 @@ from ..domain.plan import WAITING_STATES
 from ..ports import MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from ..services.repair_cards import repair_card
-from .delivery import ThreadRateLimit, classify, whole
+from .delivery import ThreadRateLimit, classify, exact, whole
 from .observability import Metrics
 from .sending import Sender
 from .store.sqlite import SqliteStore
@@ -69,7 +69,7 @@ class OutboxWorker(Worker):
         owner: str = "",
         claim_seconds: float = LEASE,
         share: Callable[[int], int] = whole,
-        stretch: Callable[[], float] = lambda: 1.0,
+        margin: Callable[[float], float] = exact,
     ) -> None:
         super().__init__(concurrency)
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
@@ -78,7 +78,7 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        limit = ThreadRateLimit(per_second=sends_per_second, share=share, stretch=stretch)  # this instance's share of Teams' limits
+        limit = ThreadRateLimit(per_second=sends_per_second, share=share, margin=margin)  # this instance's share of Teams' limits
         self._sender = Sender(store, notifier, limit)
         self._keys: set[str] = set()
         self._current: dict[int, int] = {}  # a delivery's first message -> the message it is sending now (FOLLOW)
