@@ -131,26 +131,40 @@ class OutboxWorker(Worker):
                 log.warning("outbox: could not renew the claim on message %d; retrying", seq)
 
     async def _deliver(self, m: OutboxMessage) -> None:
-        """Send `m`. After opening a thread, the messages waiting for it (its plan's card) follow at once, sent by this
-        worker still holding the key, rather than after the next look at the outbox."""
-        first = m.seq
+        """Send `m`. The messages waiting for a thread (its plan's card) follow its opening at once, sent by this
+        worker, rather than after the next look at the outbox. The first is claimed before the thread is opened: while
+        the opening is the head of their order no other instance's look hands it out, so the card goes with the
+        instance whose share of the channel opened its thread."""
+        first, opening = m.seq, m if m.kind is MessageKind.OPEN_THREAD else None
+        follower = await self._claim_next(opening, m.seq) if opening is not None else None
         try:
-            sent = await self._deliver_one(m)
-            for _ in range(FOLLOW if sent and m.kind is MessageKind.OPEN_THREAD else 0):
-                nxt = await self._store.next_for_thread(m, time.time())
-                now = time.time()
-                if nxt is None or not await self._store.claim_message(nxt.seq, self._owner, now, now + self._claim):
+            sent = await self._deliver_one(m, follower)
+            for _ in range(FOLLOW):
+                if not sent or follower is None or opening is None:
                     break  # nothing due yet, or another instance took it
-                self._current[first] = nxt.seq
-                if not await self._deliver_one(nxt):
-                    break
+                self._current[first] = follower.seq
+                sent = await self._deliver_one(follower)
+                follower = await self._claim_next(opening, follower.seq) if sent else None
         finally:
+            if follower is not None and self._current.get(first) != follower.seq:  # claimed, never tried
+                with contextlib.suppress(Exception):
+                    await self._store.release_message(follower.seq)
             self._keys.discard(m.key)
             self._current.pop(first, None)
 
-    async def _deliver_one(self, m: OutboxMessage) -> bool:
-        """Send one claimed message; True if it was sent (a failure is recorded: tried again later, or given up)."""
-        holding = asyncio.get_running_loop().create_task(self._hold(m.seq), name=f"outbox claim {m.seq}")
+    async def _claim_next(self, opening: OutboxMessage, after: int) -> OutboxMessage | None:
+        """The message after `after` waiting for the thread `opening` opens, claimed, if due and nobody holds it."""
+        now = time.time()
+        nxt = await self._store.next_for_thread(opening, now, after)
+        if nxt is None or not await self._store.claim_message(nxt.seq, self._owner, now, now + self._claim):
+            return None
+        return nxt
+
+    async def _deliver_one(self, m: OutboxMessage, also: OutboxMessage | None = None) -> bool:
+        """Send one claimed message; True if it was sent (a failure is recorded: tried again later, or given up). The
+        claims on it (and on `also`, the message waiting for it) are renewed meanwhile."""
+        held = [m] if also is None else [m, also]
+        holding = [asyncio.get_running_loop().create_task(self._hold(x.seq), name=f"outbox claim {x.seq}") for x in held]
         try:
             await self._sender.send(m)
             self._metrics.outbox_sent.labels(m.kind.value).inc()
@@ -161,7 +175,8 @@ class OutboxWorker(Worker):
             await self._failed(m, e)
             return False
         finally:
-            holding.cancel()
+            for task in holding:
+                task.cancel()
 
     async def _failed(self, m: OutboxMessage, error: Exception) -> None:
         retryable, retry_after, cause = classify(error)

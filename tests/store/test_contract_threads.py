@@ -66,14 +66,16 @@ async def test_the_message_after_a_thread_s_opening_is_found_for_the_worker_that
     plan, first, _ = await incident(store, "p-thread-3")
     now = time.time()
     assert await store.claim_message(first.seq, "me", now, now + 30)
-    assert await store.next_for_thread(first, now) is None  # the thread is not opened yet: nothing follows
+    assert [m.key for m in await store.due_messages(now, 10)] == []  # the card waits behind its thread's opening
+    card = await store.next_for_thread(first, now, first.seq)  # but the worker opening the thread may take it now
+    assert card is not None and card.kind is MessageKind.POST_CARD and card.plan_id == plan.id
+    assert await store.claim_message(card.seq, "me", now, now + 30)
+    assert await store.next_for_thread(first, now, first.seq) is None  # held: not handed out twice
     async with store.unit_of_work() as uow:
         uow.name_thread(plan.thread.conversation_id, replace(CHANNEL, conversation_id=CHANNEL.conversation_id + ";messageid=7"))
         uow.delivered(first.seq)
-    card = await store.next_for_thread(first, now)
-    assert card is not None and card.kind is MessageKind.POST_CARD and card.plan_id == plan.id
-    assert await store.claim_message(card.seq, "other", now, now + 30)
-    assert await store.next_for_thread(first, now) is None  # held by another instance: not handed out twice
+    assert await store.due_messages(now, 10) == []  # the card is the head now, still held by the opener
+    assert await store.next_for_thread(first, now, card.seq) is None  # nothing after it
 
 
 async def test_the_instances_alive_count_each_other_and_a_stopped_one_at_once(instances: Any) -> None:

@@ -60,12 +60,13 @@ class OutboxRows(SqliteBase):
         rows = await self._run("SELECT data FROM threads WHERE ref = ?", (ref,))
         return thread_from_dict(json.loads(rows[0][0])) if rows else None
 
-    async def next_for_thread(self, opening: OutboxMessage, now: float) -> OutboxMessage | None:
-        """The oldest message waiting for the thread `opening` opened (its key), if due and unclaimed."""
+    async def next_for_thread(self, opening: OutboxMessage, now: float, after: int) -> OutboxMessage | None:
+        """The oldest message after message `after` waiting for the thread `opening` opens (its key), if due and
+        unclaimed."""
         rows = await self._run(
             "SELECT seq, key, kind, plan_id, plan_version, data, attempts, not_before, claimed_until FROM outbox "
-            "WHERE key = ? AND state = 'pending' ORDER BY seq LIMIT 1",
-            (opening.key,),
+            "WHERE key = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT 1",
+            (opening.key, after),
         )
         if not rows or rows[0][7] > now or rows[0][8] > now:
             return None

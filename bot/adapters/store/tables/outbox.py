@@ -120,15 +120,16 @@ class OutboxRows(TableBase):
         return None
 
     @on_its_loop
-    async def next_for_thread(self, opening: OutboxMessage, now: float) -> OutboxMessage | None:
-        """The oldest message waiting for the thread `opening` opened, if due and unclaimed. The messages aimed at a
-        pending thread are its plan's, kept where the opening message is (thread_home): one partition to read."""
+    async def next_for_thread(self, opening: OutboxMessage, now: float, after: int) -> OutboxMessage | None:
+        """The oldest message after message `after` waiting for the thread `opening` opens, if due and unclaimed. The
+        messages aimed at a pending thread are its plan's, kept where the opening message is (thread_home): one
+        partition to read."""
         assert opening.thread_ref is not None
         query = self._plans.query_entities(
             "PartitionKey eq @p and Kind eq @k and State eq @s and Key eq @key",
             parameters={"p": thread_home(opening.thread_ref), "k": "outbox", "s": "pending", "key": opening.key},
         )
-        rows = sorted([e async for e in query], key=lambda e: e["Seq"])
+        rows = sorted([e async for e in query if int(e["Seq"]) > after], key=lambda e: e["Seq"])
         if not rows or rows[0]["NotBefore"] > now or rows[0]["ClaimedUntil"] > now:
             return None
         return self._message(rows[0])
