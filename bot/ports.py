@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 from .domain.audit import AuditEvent
 from .domain.incident import AlertCheck
-from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
+from .domain.operations import Facts
+from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, Thread
 
 
 class MessageKind(str, Enum):
@@ -193,6 +194,7 @@ class AzureProblem(str, Enum):
     THROTTLED = "throttled"
     AUTHENTICATION_FAILED = "authentication_failed"  # ARM did not accept the token
     OPERATION_FAILED = "operation_failed"  # accepted, then the long-running operation failed
+    STATE_CHANGED = "state_changed"  # not as the card showed (read again, or Azure's If-Match refused): nothing written
     UNREACHABLE = "unreachable"  # no answer from Azure (connection error or timeout)
     OTHER = "other"
 
@@ -212,18 +214,44 @@ class RunResult:
     status: RunStatus
     detail: str
     access_denied: AccessDenied | None = None
-    power_state: str | None = None  # the VM's power state once the action ended, when known
+    state: Facts = ()  # the resource's state once the action ended, when read (what the card shows after)
     problem: AzureProblem | None = None  # why it did not succeed, when it did not
     azure_error: AzureError | None = None  # what Azure said, when it said something
 
+    @property
+    def power_state(self) -> str | None:
+        return dict(self.state).get("Power state")
+
+
+class ReadStatus(str, Enum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"  # Azure has no such resource (or resource group, or subscription)
+    UNAVAILABLE = "unavailable"  # Azure could not be asked, refused the read, or throttled it
+
+
+@dataclass(frozen=True)
+class ArmReading:
+    """What a GET found: the JSON body when FOUND; `detail` says why not otherwise (never a token)."""
+
+    status: ReadStatus
+    body: Any = None
+    detail: str = ""
+
 
 class ActionRunner(Protocol):
-    """Runs actions on Azure and reads resources."""
+    """Azure Resource Manager: sends an action's exact request, and reads resources of any catalog type."""
 
-    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
-    async def power_state(self, resource: ResourceRef) -> str | None: ...
-    async def list_vms(self) -> list[ResourceRef]:
-        """The VMs the agent identity can read (what chat commands may name)."""
+    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
+        """Send `action.request` as it is, with `credential`, and follow the operation to its end."""
+        ...
+
+    async def read(self, path: str, api_version: str) -> ArmReading:
+        """GET `path` with the agent identity."""
+        ...
+
+    async def list(self, path: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of the ARM collection at `path` (following `nextLink`) with the agent identity; None when Azure
+        could not be asked."""
         ...
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .entries import entries, operations, scopes_within
-from .plan import Operation
+from .operations import OperationPattern
 from .scope import Scope
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -24,7 +24,7 @@ class ApiCaller:
     app_id: str
     name: str
     scopes: tuple[Scope, ...]
-    operations: frozenset[Operation]
+    operations: tuple[OperationPattern, ...]  # what it may propose (OperationPattern.matches)
 
     @property
     def display(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..domain import transitions
 from ..domain.audit import AuditEventName
@@ -29,7 +29,6 @@ class PlanRequest:
     mode: Mode = Mode.REVIEW
     source: Source = Source.CHAT
     incident_id: str | None = None
-    power_states: dict[str, str] = field(default_factory=dict)
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
@@ -69,7 +68,6 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         source=request.source,
         thread=request.thread,
         incident_id=request.incident_id,
-        power_states=dict(request.power_states),
         asked_in=request.asked_in,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,19 +22,19 @@ from ...config import ApiSettings, TeamsSettings
 from ...domain.callers import ApiCaller, find_caller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
-from ...domain.plan import OPERATION_WORDS, Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
+from ...domain.plan import Mode, Person, Plan, Source, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter
-from ...domain.scope import Scope, describe, in_scopes, out_of_scope_message
+from ...domain.scope import Scope
 from ...domain.service_urls import UNTRUSTED_MESSAGE
 from ...services.deps import Deps
 from ...services.propose_plan import PlanRequest, propose_plan
 from ..azure.tokens import TokenRejected
 from ..conversation.approvals import Approvals
 from .deps import TokenValidator
+from .plan_actions import Intent, action_summary, parse_actions, plan_actions
 
 log = logging.getLogger(__name__)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-MAX_ACTIONS = 20
 # the domain's policy fields -> this API's body fields
 POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequired", "expiry": "expiresInMinutes"}
 
@@ -104,9 +104,16 @@ class PlansApi:
         except ValueError:
             return web.json_response({"errors": [{"field": "", "message": "the body is not valid JSON"}]}, status=400)
         errors: list[dict[str, str]] = []
-        plan_request = self._parse(body, claims, caller, errors)
+        denied: list[dict[str, str]] = []  # operations the caller's entry does not allow: 403, once the body is well formed
+        plan_request, intents = self._parse(body, claims, caller, errors, denied)
         if errors or plan_request is None:
+            return web.json_response({"errors": errors + denied}, status=400)
+        if denied:
+            return web.json_response({"errors": denied}, status=403)
+        actions = await plan_actions(self.deps, intents, lambda field, message: errors.append({"field": field, "message": message}))
+        if errors:
             return web.json_response({"errors": errors}, status=400)
+        plan_request = replace(plan_request, actions=tuple(actions))
         # where none of the approvers is in the target conversation, the card goes to the approvals channel (the
         # target gets a link, each approver a 1:1 note): the same rule as for a chat command
         plan_request, nobody = await self.approvals.route(plan_request)
@@ -132,19 +139,27 @@ class PlansApi:
             return web.json_response({"error": "no such plan"}, status=404)
         return web.json_response(plan_summary(plan))
 
-    def _parse(self, body: Any, claims: dict[str, Any], caller: ApiCaller, errors: list[dict[str, str]]) -> PlanRequest | None:
+    def _parse(
+        self, body: Any, claims: dict[str, Any], caller: ApiCaller, errors: list[dict[str, str]], denied: list[dict[str, str]]
+    ) -> tuple[PlanRequest | None, list[Intent]]:
         def err(field: str, message: str) -> None:
             errors.append({"field": field, "message": message})
 
         if not isinstance(body, dict):
             err("", "the body must be a JSON object")
-            return None
+            return None, []
         title, rationale = body.get("title"), body.get("rationale", "")
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             err("title", "required: a string of 1 to 200 characters")
         if not isinstance(rationale, str) or len(rationale) > 2000:
             err("rationale", "a string of at most 2000 characters")
-        actions = self._actions(body.get("actions"), caller, err)
+        intents = parse_actions(
+            body.get("actions"),
+            caller,
+            self.allowed_scopes,
+            err,
+            lambda field, message: denied.append({"field": field, "message": message}),
+        )
         mode = body.get("mode", "review")
         if mode != "review":
             err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
@@ -152,58 +167,20 @@ class PlansApi:
         thread = self._target(body.get("target"), claims, err)
         # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
         if errors or policy is None:
-            return None
+            return None, intents
         assert isinstance(title, str) and isinstance(rationale, str)
         requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
-        return PlanRequest(
+        request = PlanRequest(
             title=title.strip(),
             rationale=rationale.strip() or "(no rationale given)",
-            actions=tuple(actions),
+            actions=(),  # planned (on the state read now) once the whole body is known to be acceptable
             requested_by=requester,
             policy=policy,
             thread=thread,
             mode=Mode.REVIEW,
             source=Source.API,
         )
-
-    def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:
-        """The body's actions, each an operation the caller may propose on a VM inside both its scopes and the bot's."""
-        actions: list[PlannedAction] = []
-        if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= MAX_ACTIONS:
-            err("actions", f"required: a list of 1 to {MAX_ACTIONS} actions")
-            raw_actions = []
-        for i, a in enumerate(raw_actions):
-            if not isinstance(a, dict):
-                err(f"actions[{i}]", "must be an object with operation and resourceId")
-                continue
-            try:
-                op: Operation | None = Operation.parse(str(a.get("operation", "")))
-            except ValueError:
-                op = None
-                err(f"actions[{i}].operation", f"one of {', '.join(OPERATION_WORDS)}")
-            if op is not None and op not in caller.operations:
-                err(
-                    f"actions[{i}].operation",
-                    f"{caller.name} may propose only {', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)",
-                )
-                op = None
-            try:
-                ref = ResourceRef.parse(str(a.get("resourceId", "")))
-            except ValueError as e:
-                err(f"actions[{i}].resourceId", str(e))
-                continue
-            allowed = self.allowed_scopes
-            if not in_scopes(ref, allowed):
-                err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
-            elif not in_scopes(ref, caller.scopes):
-                err(
-                    f"actions[{i}].resourceId",
-                    f"VM {ref.name} in {ref.resource_group} is outside the scopes "
-                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)",
-                )
-            elif op is not None:
-                actions.append(PlannedAction(op, ref))
-        return actions
+        return request, intents
 
     def _policy(self, body: dict[str, Any], err: Any) -> ConsentPolicy | None:
         """The configured policy, tightened as the body asks (never loosened: 400 naming the field)."""
@@ -281,8 +258,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "expiresAt": plan.expires_at.isoformat(),
         "actions": [
             {
-                "operation": a.operation.value,
-                "resourceId": a.resource.id,
+                **action_summary(a),
                 "outcome": next(
                     ({"status": o.status, "identity": o.identity, "detail": o.detail} for o in reversed(plan.outcomes) if o.index == i),
                     None,

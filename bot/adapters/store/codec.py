@@ -8,12 +8,12 @@ from typing import Any
 
 from ...domain.audit import AuditEvent
 from ...domain.consent import ConsentPolicy
+from ...domain.operations import ArmRequest, by_key
 from ...domain.plan import (
     AccessDenied,
     ActionOutcome,
     Approval,
     Mode,
-    Operation,
     Person,
     Plan,
     PlannedAction,
@@ -111,12 +111,64 @@ def _outcome(o: ActionOutcome) -> dict[str, Any]:
     }
 
 
+def action_to_dict(a: PlannedAction) -> dict[str, Any]:
+    """An action as stored: the catalog entry's key, the resource, and the exact request with what the card showed."""
+    r = a.request
+    return {
+        "operation": a.operation.key,
+        "resource_id": a.resource.id,
+        "request": {
+            "method": r.method,
+            "path": r.path,
+            "api_version": r.api_version,
+            "body": r.body,
+            "if_match": r.if_match,
+            "shown": list(r.shown),
+        },
+        "parameters": [list(p) for p in a.parameters],
+        "before": [list(f) for f in a.before],
+        "after": [list(f) for f in a.after],
+    }
+
+
+def action_from_dict(d: dict[str, Any]) -> PlannedAction:
+    """An action as stored; one stored before actions carried their request (`{"operation": "restart", "resource_id"}`,
+    a VM power action) gets the request its operation makes, as the bot of then would have sent it."""
+    spec, ref = by_key(d["operation"]), ResourceRef.parse(d["resource_id"])
+    stored = d.get("request")
+    if stored is None:
+        return PlannedAction(spec, ref)
+    request = ArmRequest.of(
+        stored["method"],
+        stored["path"],
+        stored["api_version"],
+        stored.get("body"),
+        stored.get("if_match"),
+        tuple(stored.get("shown") or ()),
+    )
+    return PlannedAction(
+        spec,
+        ref,
+        request,
+        tuple((str(k), v) for k, v in d.get("parameters") or ()),
+        tuple((str(k), str(v)) for k, v in d.get("before") or ()),
+        tuple((str(k), str(v)) for k, v in d.get("after") or ()),
+    )
+
+
+def _observed(d: dict[str, Any]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The state read after actions ran; plans stored before kept only VM power states (`power_states`)."""
+    if "observed" in d:
+        return {k: tuple((str(a), str(b)) for a, b in v) for k, v in (d.get("observed") or {}).items()}
+    return {k: (("Power state", str(v)),) for k, v in (d.get("power_states") or {}).items()}
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     return {
         "id": plan.id,
         "title": plan.title,
         "rationale": plan.rationale,
-        "actions": [{"operation": a.operation.value, "resource_id": a.resource.id} for a in plan.actions],
+        "actions": [action_to_dict(a) for a in plan.actions],
         "requested_by": _person(plan.requested_by),
         "policy": _policy(plan.policy),
         "created_at": _dt(plan.created_at),
@@ -144,8 +196,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "started_at": _dt(plan.started_at),
         "finished_at": _dt(plan.finished_at),
         "progress": plan.progress,
-        "power_states": plan.power_states,
+        "observed": {k: [list(f) for f in v] for k, v in plan.observed.items()},
         "asked_in": thread_to_dict(plan.asked_in),
+        "hash_form": plan.hash_form,
     }
 
 
@@ -159,7 +212,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         id=d["id"],
         title=d["title"],
         rationale=d["rationale"],
-        actions=tuple(PlannedAction(Operation(a["operation"]), ResourceRef.parse(a["resource_id"])) for a in d["actions"]),
+        actions=tuple(action_from_dict(a) for a in d["actions"]),
         requested_by=requested_by,
         policy=ConsentPolicy(
             approvers=frozenset(pol["approvers"]),
@@ -191,8 +244,9 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         started_at=_parse_dt(d.get("started_at")),
         finished_at=_parse_dt(d.get("finished_at")),
         progress=d.get("progress"),
-        power_states=d.get("power_states") or {},
+        observed=_observed(d),
         asked_in=thread_from_dict(d.get("asked_in")),
+        hash_form=d.get("hash_form", 1),  # stored before it existed: the digest its cards carry is the first form
     )
 
 
