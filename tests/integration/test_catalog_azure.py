@@ -56,10 +56,14 @@ POOL = "platform-rg/providers/Microsoft.ContainerService/managedClusters/aks-pro
 VMSS = "platform-rg/providers/Microsoft.Compute/virtualMachineScaleSets/web-ss"
 
 
+def _pool(w: Any) -> Any:
+    return w.estate.clusters[0].pools["nodepool1"]
+
+
 @pytest.mark.parametrize(
     ("key", "path", "params", "resource"),
     [
-        ("Microsoft.ContainerService/managedClusters/agentPools/scale", POOL, {"count": 4}, lambda w: w.estate.clusters[0].pools["nodepool1"]),
+        ("Microsoft.ContainerService/managedClusters/agentPools/scale", POOL, {"count": 4}, _pool),
         ("Microsoft.Compute/virtualMachineScaleSets/scale", VMSS, {"capacity": 4}, lambda w: w.estate.scale_sets[0]),
     ],
 )  # fmt: skip

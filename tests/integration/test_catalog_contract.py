@@ -52,62 +52,81 @@ def _set(obj: Any, **values: Any) -> None:
         setattr(obj, k, v)
 
 
-def _estate(w: World) -> Any:
-    return w.estate
+VMSS = "platform-rg/providers/Microsoft.Compute/virtualMachineScaleSets/web-ss"
+POOL = "platform-rg/providers/Microsoft.ContainerService/managedClusters/aks-prod/agentPools/nodepool1"
+DEV01 = "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01"
+SHOP = "prod-rg/providers/Microsoft.Web/sites/shop"
+FAILOVER_GROUP = "platform-rg/providers/Microsoft.Sql/servers/sql-east/failoverGroups/orders-fg"
 
 
-VMSS, POOL = (
-    "platform-rg/providers/Microsoft.Compute/virtualMachineScaleSets/web-ss",
-    "platform-rg/providers/Microsoft.ContainerService/managedClusters/aks-prod/agentPools/nodepool1",
-)
+def _ss(w: World) -> Any:
+    return w.estate.scale_sets[0]
+
+
+def _shop(w: World) -> Any:
+    return w.estate.web_apps[0]
+
+
+def _pool(w: World) -> Any:
+    return w.estate.clusters[0].pools["nodepool1"]
+
+
+def _revision(w: World) -> Any:
+    return w.estate.container_apps[0].revisions[-1]
+
+
+def _redis(w: World) -> Any:
+    return w.estate.caches[0]
+
+
 CASES = [
-    Case("Microsoft.Compute/virtualMachines/restart", "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01", {}, lambda w: _vm(w).power_state == "running"),
+    Case("Microsoft.Compute/virtualMachines/restart", DEV01, {}, lambda w: _vm(w).power_state == "running"),
     Case(
-        "Microsoft.Compute/virtualMachines/start", "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01", {},
+        "Microsoft.Compute/virtualMachines/start", DEV01, {},
         lambda w: _vm(w).power_state == "running", prepare=lambda w: _set(_vm(w), power_state="deallocated"),
     ),
     Case(
-        "Microsoft.Compute/virtualMachines/powerOff", "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01", {},
+        "Microsoft.Compute/virtualMachines/powerOff", DEV01, {},
         lambda w: _vm(w).power_state == "stopped", reset=lambda w: _set(_vm(w), power_state="running"),
     ),
     Case(
-        "Microsoft.Compute/virtualMachines/deallocate", "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01", {},
+        "Microsoft.Compute/virtualMachines/deallocate", DEV01, {},
         lambda w: _vm(w).power_state == "deallocated", reset=lambda w: _set(_vm(w), power_state="running"),
     ),
-    Case("Microsoft.Compute/virtualMachines/redeploy", "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01", {}, lambda w: _vm(w).power_state == "running"),
-    Case("Microsoft.Compute/virtualMachineScaleSets/restart", VMSS, {}, lambda w: w.estate.scale_sets[0].power_state == "running"),
+    Case("Microsoft.Compute/virtualMachines/redeploy", DEV01, {}, lambda w: _vm(w).power_state == "running"),
+    Case("Microsoft.Compute/virtualMachineScaleSets/restart", VMSS, {}, lambda w: _ss(w).power_state == "running"),
     Case(
-        "Microsoft.Compute/virtualMachineScaleSets/start", VMSS, {}, lambda w: w.estate.scale_sets[0].power_state == "running",
-        prepare=lambda w: _set(w.estate.scale_sets[0], power_state="deallocated"),
+        "Microsoft.Compute/virtualMachineScaleSets/start", VMSS, {}, lambda w: _ss(w).power_state == "running",
+        prepare=lambda w: _set(_ss(w), power_state="deallocated"),
     ),
     Case(
-        "Microsoft.Compute/virtualMachineScaleSets/powerOff", VMSS, {}, lambda w: w.estate.scale_sets[0].power_state == "stopped",
-        reset=lambda w: _set(w.estate.scale_sets[0], power_state="running"),
+        "Microsoft.Compute/virtualMachineScaleSets/powerOff", VMSS, {}, lambda w: _ss(w).power_state == "stopped",
+        reset=lambda w: _set(_ss(w), power_state="running"),
     ),
     Case(
-        "Microsoft.Compute/virtualMachineScaleSets/deallocate", VMSS, {}, lambda w: w.estate.scale_sets[0].power_state == "deallocated",
-        reset=lambda w: _set(w.estate.scale_sets[0], power_state="running"),
+        "Microsoft.Compute/virtualMachineScaleSets/deallocate", VMSS, {}, lambda w: _ss(w).power_state == "deallocated",
+        reset=lambda w: _set(_ss(w), power_state="running"),
     ),
     Case(
-        "Microsoft.Compute/virtualMachineScaleSets/scale", VMSS, {"capacity": 5}, lambda w: w.estate.scale_sets[0].capacity == 5,
-        reset=lambda w: _set(w.estate.scale_sets[0], capacity=2),
+        "Microsoft.Compute/virtualMachineScaleSets/scale", VMSS, {"capacity": 5}, lambda w: _ss(w).capacity == 5,
+        reset=lambda w: _set(_ss(w), capacity=2),
     ),
     Case(
-        "Microsoft.Web/sites/restart", "prod-rg/providers/Microsoft.Web/sites/shop", {}, lambda w: w.estate.web_apps[0].state == "Running",
+        "Microsoft.Web/sites/restart", SHOP, {}, lambda w: _shop(w).state == "Running",
         agent_refused=True,
     ),
     Case(
-        "Microsoft.Web/sites/start", "prod-rg/providers/Microsoft.Web/sites/shop", {}, lambda w: w.estate.web_apps[0].state == "Running",
-        prepare=lambda w: _set(w.estate.web_apps[0], state="Stopped"), agent_refused=True,
+        "Microsoft.Web/sites/start", SHOP, {}, lambda w: _shop(w).state == "Running",
+        prepare=lambda w: _set(_shop(w), state="Stopped"), agent_refused=True,
     ),
     Case(
-        "Microsoft.Web/sites/stop", "prod-rg/providers/Microsoft.Web/sites/shop", {}, lambda w: w.estate.web_apps[0].state == "Stopped",
-        reset=lambda w: _set(w.estate.web_apps[0], state="Running"), agent_refused=True,
+        "Microsoft.Web/sites/stop", SHOP, {}, lambda w: _shop(w).state == "Stopped",
+        reset=lambda w: _set(_shop(w), state="Running"), agent_refused=True,
     ),
     Case(
         "Microsoft.Web/sites/slots/swap", "prod-rg/providers/Microsoft.Web/sites/shop/slots/staging", {},
-        lambda w: w.estate.web_apps[0].content == "build-42" and w.estate.web_apps[0].slots["staging"].content == "build-41",
-        reset=lambda w: (_set(w.estate.web_apps[0], content="build-41"), _set(w.estate.web_apps[0].slots["staging"], content="build-42")),
+        lambda w: _shop(w).content == "build-42" and _shop(w).slots["staging"].content == "build-41",
+        reset=lambda w: (_set(_shop(w), content="build-41"), _set(_shop(w).slots["staging"], content="build-42")),
         agent_refused=True,
     ),
     Case(
@@ -116,18 +135,18 @@ CASES = [
     ),
     Case(
         "Microsoft.App/containerApps/restart", "platform-rg/providers/Microsoft.App/containerApps/orders-api", {},
-        lambda w: w.estate.container_apps[0].revisions[-1].restarts > 0, reset=lambda w: _set(w.estate.container_apps[0].revisions[-1], restarts=0),
+        lambda w: _revision(w).restarts > 0, reset=lambda w: _set(_revision(w), restarts=0),
     ),
     Case(
         "Microsoft.ContainerService/managedClusters/agentPools/scale", POOL, {"count": 5},
-        lambda w: w.estate.clusters[0].pools["nodepool1"].count == 5, reset=lambda w: _set(w.estate.clusters[0].pools["nodepool1"], count=3),
+        lambda w: _pool(w).count == 5, reset=lambda w: _set(_pool(w), count=3),
     ),
     Case(
         "Microsoft.Cache/redis/reboot", "prod-rg/providers/Microsoft.Cache/Redis/cache-prod", {"rebootType": "PrimaryNode"},
-        lambda w: w.estate.caches[0].reboots[-1:] == ["PrimaryNode"], reset=lambda w: w.estate.caches[0].reboots.clear(), agent_refused=True,
+        lambda w: _redis(w).reboots[-1:] == ["PrimaryNode"], reset=lambda w: _redis(w).reboots.clear(), agent_refused=True,
     ),
     Case(
-        "Microsoft.Sql/servers/failoverGroups/failover", "platform-rg/providers/Microsoft.Sql/servers/sql-east/failoverGroups/orders-fg", {},
+        "Microsoft.Sql/servers/failoverGroups/failover", FAILOVER_GROUP, {},
         lambda w: w.estate.failover_groups[0].primary.name == "sql-east",
         reset=lambda w: _set(w.estate.failover_groups[0], primary=w.estate.sql_servers[0], secondary=w.estate.sql_servers[1]),
     ),
