@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 USER_AGENT = "sre-consent-bot"
-_TRANSPORT = ("connection_timeout", "read_timeout", "connection_verify")
+_TRANSPORT = ("connection_timeout", "read_timeout")
 
 
 def arm_client(endpoint: str, credential: Any, scope: str, **options: Any) -> Any:
@@ -42,8 +42,25 @@ def arm_client(endpoint: str, credential: Any, scope: str, **options: Any) -> An
         policies.SensitiveHeaderCleanupPolicy(**options),
         ARMHttpLoggingPolicy(**options),
     ]
-    transport = AioHttpTransport(**{k: v for k, v in options.items() if k in _TRANSPORT})
+    transport = AioHttpTransport(
+        session=_session(options.get("connection_verify")), session_owner=True, **{k: v for k, v in options.items() if k in _TRANSPORT}
+    )
     return AsyncARMPipelineClient(base_url=endpoint, policies=pipeline, transport=transport)
+
+
+def _session(ca_bundle: Any) -> Any:
+    """The client's aiohttp session, its connector verifying with `ca_bundle` (a CA file) through one SSL context.
+
+    azure-core given `connection_verify=<path>` builds a new SSL context for every request, and aiohttp pools
+    connections per SSL context: each request would then open a connection of its own and leave it open until its
+    keep-alive ends (a thousand reads, a thousand sockets). One context for the session keeps the pool a pool.
+    """
+    import ssl
+
+    import aiohttp
+
+    context = ssl.create_default_context(cafile=ca_bundle) if isinstance(ca_bundle, str) else None
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context) if context else None, trust_env=True)
 
 
 def poller(client: Any, initial: Any, interval: float | None) -> Any:
