@@ -190,13 +190,16 @@ class Estate:
 
 def demo_estate(sub: str) -> Estate:
     """prod-rg (the agent is only Reader there): the shop web app with its staging slot and plan, and a Redis cache.
-    platform-rg (the agent is Contributor): a scale set, two container apps (one in multiple-revision mode), an AKS
-    cluster with a node pool, and two SQL servers with a failover group."""
+    platform-rg (the agent is Contributor): a web app and its plan, a scale set, two container apps (one in
+    multiple-revision mode), an AKS cluster with a node pool, and two SQL servers with a failover group."""
     west, east = SqlServer(sub, "platform-rg", "sql-west"), SqlServer(sub, "platform-rg", "sql-east")
     staging = WebApp(sub, "prod-rg", "staging", "shop-plan", content="build-42")
     return Estate(
-        plans=[AppServicePlan(sub, "prod-rg", "shop-plan")],
-        web_apps=[WebApp(sub, "prod-rg", "shop", "shop-plan", slots={"staging": staging})],
+        plans=[AppServicePlan(sub, "prod-rg", "shop-plan"), AppServicePlan(sub, "platform-rg", "orders-plan", capacity=2)],
+        web_apps=[
+            WebApp(sub, "prod-rg", "shop", "shop-plan", slots={"staging": staging}),
+            WebApp(sub, "platform-rg", "orders-web", "orders-plan"),
+        ],
         scale_sets=[ScaleSet(sub, "platform-rg", "web-ss")],
         container_apps=[
             ContainerApp(sub, "platform-rg", "orders-api", revisions=[Revision("orders-api--v1", False, 0), Revision("orders-api--v2")]),

@@ -25,10 +25,10 @@ def status(ref: ResourceRef, facts: Facts) -> str:
     """`status <kind> <name>`: what the resource's state reads now."""
     if ref.type == VIRTUAL_MACHINES:
         return vm_status(ref, dict(facts).get("Power state"))
-    noun = ref.resource_type.noun
+    noun_first = ref.resource_type.noun_first
     if not facts:
-        return f"{noun.capitalize()} **{where(ref)}**: its state is unavailable right now; check it in the Azure portal."
-    return f"{noun.capitalize()} **{where(ref)}**: {facts_text(facts)}."
+        return f"{noun_first} **{where(ref)}**: its state is unavailable right now; check it in the Azure portal."
+    return f"{noun_first} **{where(ref)}**: {facts_text(facts)}."
 
 
 def pointless_action(action: PlannedAction) -> str | None:
@@ -38,4 +38,4 @@ def pointless_action(action: PlannedAction) -> str | None:
         return pointless(spec.word, dict(action.before).get("Power state"), r.name, r.resource_group)
     if spec.word not in _CHANGES_STATE or not action.before or action.before != action.after:
         return None
-    return f"{r.resource_type.noun.capitalize()} {where(r)} is already as asked ({facts_text(action.before)}). Nothing was proposed."
+    return f"{r.resource_type.noun_first} {where(r)} is already as asked ({facts_text(action.before)}). Nothing was proposed."

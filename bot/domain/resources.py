@@ -47,6 +47,11 @@ class ResourceType:
     parent_noun: str = ""  # what a child type lives under ("web app" for a slot)
 
     @property
+    def noun_first(self) -> str:
+        """The noun opening a sentence ("App Service plan", "Web app")."""
+        return self.noun[0].upper() + self.noun[1:]
+
+    @property
     def namespace(self) -> str:
         return self.name.split("/", 1)[0]
 

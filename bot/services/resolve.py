@@ -66,7 +66,7 @@ def _pick(rtype: ResourceType, target: str, resource_group: str | None, visible:
     if close:
         hint = "Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
     elif found:
-        hint = f"{rtype.noun.capitalize()}s I can see: " + ", ".join(f"`{n}`" for n in found) + "."
+        hint = f"{rtype.noun_first}s I can see: " + ", ".join(f"`{n}`" for n in found) + "."
     else:
         hint = f"I cannot see any {rtype.noun}."
     raise Refusal(RefusalCode.NOT_FOUND, f"I found no {rtype.noun} named `{target}`{where}. {hint}")
