@@ -17,6 +17,7 @@ from .harness import RunningBot, Teams, card_text
 from .test_plans_api import _body, _callers_file, _post, _token
 
 SUB_PATH = "/subscriptions/{sub}/resourceGroups/{rg}/providers/{rest}"
+SHOP_PLAN = "{sub}/resourceGroups/prod-rg/providers/Microsoft.Web/serverfarms/shop-plan"
 
 
 def _rid(sandbox: Sandbox, rg: str, rest: str) -> str:
@@ -54,12 +55,12 @@ async def test_a_web_app_restart_approved_makes_exactly_one_post_to_its_restart(
             "Microsoft.KeyVault/vaults is not a type I can act on; supported: Microsoft.Compute/virtualMachines",
         ),
         (
-            {"operation": "scale", "resourceId": "{sub}/resourceGroups/prod-rg/providers/Microsoft.Web/serverfarms/shop-plan", "parameters": {"capacity": 0}},
+            {"operation": "scale", "resourceId": SHOP_PLAN, "parameters": {"capacity": 0}},
             "actions[0].parameters.capacity",
             "capacity must be a whole number, at least 1 and at most 100",
         ),
         (
-            {"operation": "scale", "resourceId": "{sub}/resourceGroups/prod-rg/providers/Microsoft.Web/serverfarms/shop-plan"},
+            {"operation": "scale", "resourceId": SHOP_PLAN},
             "actions[0].parameters.capacity",
             "capacity is required",
         ),
