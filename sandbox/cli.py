@@ -152,13 +152,15 @@ SRE consent bot: sandbox is up (Ctrl-C stops everything)
   tenant         {e["tenantId"]}
   written to     {SANDBOX_DIR / "endpoints.json"}
 
-  demo users (approvers: alice = VM Contributor, bob = Reader; carol asks; mallory is outside):
+  demo users (approvers: alice = VM Contributor, Contributor on prod-rg and platform-rg, bob = Reader; carol asks;
+  mallory is outside):
 {users}
 
 Three things to try, in another terminal:
   1. .venv/bin/sre-consent-bot driver say --as carol "help"
   2. .venv/bin/sre-consent-bot driver say --as carol "restart vm dev-01"      (then: driver approve --as alice)
   3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
+  Beyond VMs: "scale plan shop-plan to 4", "restart app orders-web", "status pool aks-prod/nodepool1" (see help)
 And an incident: .venv/bin/sre-consent-bot driver alert --rule "Web tier unresponsive" --vm web-01
   (response plans: {SANDBOX_DIR / "response-plans.json"})
 {_playground_line(e)}
