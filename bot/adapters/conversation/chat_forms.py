@@ -26,15 +26,15 @@ class Tail:
         """The parameter from `rest`; raises ParamError saying what was expected."""
         if not rest:
             if self.required:
-                raise ParamError(self.param, f"say {self.keyword} <{self.param}>")
+                raise ParamError(self.param, f"After the name, say `{self.keyword} <{self.param}>`")
             return {}
         if self.keyword:
             if len(rest) != 2 or rest[0].lower() != self.keyword:
-                raise ParamError(self.param, f"after the name, say {self.keyword} <{self.param}>")
+                raise ParamError(self.param, f"After the name, say `{self.keyword} <{self.param}>`")
             return {self.param: rest[1]}
         mapped = dict(self.words).get(rest[0].lower()) if len(rest) == 1 else None
         if mapped is None:
-            raise ParamError(self.param, "after the name, say " + " or ".join(w for w, _ in self.words))
+            raise ParamError(self.param, "After the name, say " + " or ".join(w for w, _ in self.words))
         return {self.param: mapped}
 
 
