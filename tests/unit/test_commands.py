@@ -69,6 +69,10 @@ def test_parse_never_raises(text: str) -> None:
     assert parse(text) is not None
 
 
+APPS = "Microsoft.App/containerApps/"
+VMSS, POOLS = "Microsoft.Compute/virtualMachineScaleSets/", "Microsoft.ContainerService/managedClusters/agentPools/"
+
+
 @pytest.mark.parametrize(
     ("text", "key", "target", "group", "params"),
     [
@@ -77,11 +81,11 @@ def test_parse_never_raises(text: str) -> None:
         ("swap slot shop/staging", "Microsoft.Web/sites/slots/swap", "shop/staging", None, (("targetSlot", "production"),)),
         ("swap slot shop/staging with qa", "Microsoft.Web/sites/slots/swap", "shop/staging", None, (("targetSlot", "qa"),)),
         ("scale plan shop-plan to 4", "Microsoft.Web/serverfarms/scale", "shop-plan", None, (("capacity", 4),)),
-        ("restart vmss web-ss", "Microsoft.Compute/virtualMachineScaleSets/restart", "web-ss", None, ()),
-        ("scale vmss web-ss to 0 in platform-rg", "Microsoft.Compute/virtualMachineScaleSets/scale", "web-ss", "platform-rg", (("capacity", 0),)),
-        ("restart containerapp orders-api", "Microsoft.App/containerApps/restart", "orders-api", None, ()),
-        ("restart containerapp checkout/checkout--blue", "Microsoft.App/containerApps/restart", "checkout", None, (("revision", "checkout--blue"),)),
-        ("scale pool aks-prod/nodepool1 to 5", "Microsoft.ContainerService/managedClusters/agentPools/scale", "aks-prod/nodepool1", None, (("count", 5),)),
+        ("restart vmss web-ss", VMSS + "restart", "web-ss", None, ()),
+        ("scale vmss web-ss to 0 in platform-rg", VMSS + "scale", "web-ss", "platform-rg", (("capacity", 0),)),
+        ("restart containerapp orders-api", APPS + "restart", "orders-api", None, ()),
+        ("restart containerapp checkout/checkout--blue", APPS + "restart", "checkout", None, (("revision", "checkout--blue"),)),
+        ("scale pool aks-prod/nodepool1 to 5", POOLS + "scale", "aks-prod/nodepool1", None, (("count", 5),)),
         ("reboot redis cache-prod", "Microsoft.Cache/redis/reboot", "cache-prod", None, (("rebootType", "AllNodes"),)),
         ("reboot redis cache-prod secondary", "Microsoft.Cache/redis/reboot", "cache-prod", None, (("rebootType", "SecondaryNode"),)),
         ("failover sql-east/orders-fg", "Microsoft.Sql/servers/failoverGroups/failover", "sql-east/orders-fg", None, ()),
