@@ -218,10 +218,6 @@ class RunResult:
     problem: AzureProblem | None = None  # why it did not succeed, when it did not
     azure_error: AzureError | None = None  # what Azure said, when it said something
 
-    @property
-    def power_state(self) -> str | None:
-        return dict(self.state).get("Power state")
-
 
 class ReadStatus(str, Enum):
     FOUND = "found"

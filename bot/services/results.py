@@ -63,7 +63,7 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
         d = result.access_denied
         return f"Azure refused: {identity_label(d.identity)} lacks {d.permission} on {scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
-        return _not_allowed_now(action, result.power_state)
+        return _not_allowed_now(action, dict(result.state).get("Power state"))
     if p in (AzureProblem.RESOURCE_NOT_FOUND, AzureProblem.RESOURCE_GROUP_NOT_FOUND, AzureProblem.SUBSCRIPTION_NOT_FOUND):
         return _not_found(action.resource, p)
     return _not_done(action.resource, result)
@@ -131,7 +131,7 @@ def _not_done(r: ResourceRef, result: RunResult) -> str:
             "configuration (tenant, app registration, ARM endpoint); then propose the plan again."
         )
     if p is AzureProblem.OPERATION_FAILED:
-        now = f" {r.display} is now {result.power_state or state}." if state else ""
+        now = f" {r.display} is now {dict(result.state).get('Power state') or state}." if state else ""
         return (
             f"Azure accepted the action, then the operation failed.{now} Check the {noun}'s activity log in the "
             "Azure portal before trying again."

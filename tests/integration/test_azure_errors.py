@@ -76,7 +76,7 @@ async def test_restart_of_a_deallocated_vm_is_operation_not_allowed_with_azures_
     fakes = Fakes()
     fakes.deps.runner = runner
     result = replace(result, state=await state_now(fakes.deps, action.resource))  # what run_plan reads after a refusal
-    assert result.power_state == "deallocated"
+    assert result.state == (("Power state", "deallocated"),)
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
     detail = run_detail(action, result)
     assert detail == (
