@@ -8,7 +8,7 @@ out. Every case checks what changed in the sandbox, and puts it back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from bot.domain.resources import ResourceRef
 from bot.ports import RunStatus
 from bot.services.planning import prepare
 from sandbox import Sandbox
-from sandbox.world import World
+from sandbox.world import VirtualMachine, World
 from tests.fakes import World as Fakes
 
 
@@ -43,7 +43,7 @@ class Case:
     notes: list[str] = field(default_factory=list)
 
 
-def _vm(w: World, name: str = "dev-01") -> Any:
+def _vm(w: World, name: str = "ops-01") -> Any:
     return next(v for v in w.vms if v.name == name)
 
 
@@ -54,7 +54,7 @@ def _set(obj: Any, **values: Any) -> None:
 
 VMSS = "platform-rg/providers/Microsoft.Compute/virtualMachineScaleSets/web-ss"
 POOL = "platform-rg/providers/Microsoft.ContainerService/managedClusters/aks-prod/agentPools/nodepool1"
-DEV01 = "dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01"
+DEV01 = "platform-rg/providers/Microsoft.Compute/virtualMachines/ops-01"  # a VM of this module's own (see ops_vm)
 SHOP = "prod-rg/providers/Microsoft.Web/sites/shop"
 FAILOVER_GROUP = "platform-rg/providers/Microsoft.Sql/servers/sql-east/failoverGroups/orders-fg"
 
@@ -155,6 +155,16 @@ CASES = [
 
 def test_every_catalog_entry_has_a_contract_case() -> None:
     assert sorted(c.key for c in CASES) == sorted(s.key for s in CATALOG)
+
+
+@pytest.fixture(autouse=True)
+def ops_vm(sandbox: Sandbox) -> Iterator[None]:
+    """A VM for these cases only, in platform-rg (the agent is Contributor there): other tests count the writes to the
+    demo world's VMs, and expect only the agent's."""
+    vm = VirtualMachine(sandbox.world.subscription_id, "platform-rg", "ops-01")
+    sandbox.world.vms.append(vm)
+    yield
+    sandbox.world.vms.remove(vm)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, 
 from ...domain.plan import PlannedAction
 from ...ports import ArmReading, AzureProblem, Credential, ReadStatus, RunResult, RunStatus
 from .arm_client import arm_client, poller, request
-from .arm_errors import map_error
+from .arm_errors import azure_error, map_error
 
 log = logging.getLogger(__name__)
 PROGRESS_POLL = 1.0
@@ -117,8 +117,6 @@ class ArmRunner:
         try:
             await done
         except HttpResponseError as e:  # the status body's error.code says why the operation failed
-            from .arm_errors import azure_error
-
             return RunResult(RunStatus.FAILED, "the operation failed", problem=AzureProblem.OPERATION_FAILED, azure_error=azure_error(e))
         return None
 

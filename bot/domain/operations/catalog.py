@@ -13,7 +13,7 @@ from typing import Any
 from ..resources import VIRTUAL_MACHINES, ResourceRef, require_type, resource_type, supported_types
 from . import compute, containers, data, web
 from .params import Parameters, schema
-from .spec import Facts, Observation, OperationSpec, PlanContext, PlannedAction, StateSpec
+from .spec import Facts, Observation, OperationSpec, PlanContext, PlannedAction, StateSpec, Unplannable
 
 CATALOG: tuple[OperationSpec, ...] = (
     *compute.VM_OPERATIONS,
@@ -150,8 +150,6 @@ def facts_of(ref: ResourceRef, observation: Observation | None) -> Facts:
 def plan_action(spec: OperationSpec, ref: ResourceRef, params: Parameters, observation: Observation | None) -> PlannedAction:
     """The action: the request built from the parameters (and the state read, where the entry needs it), and the
     state now and after as the card shows them. Raises Unplannable saying why it cannot be planned."""
-    from .spec import Unplannable
-
     if ref.type.lower() != spec.rtype.name.lower():
         raise Unplannable(f"{spec.key} does not apply to a {ref.resource_type.noun}", "operation")
     if spec.needs_state and (observation is None or not observation.found):

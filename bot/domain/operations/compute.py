@@ -17,7 +17,7 @@ from typing import Any
 from ..resources import VIRTUAL_MACHINES, require_type
 from .params import Param, ParamKind, ParamValue
 from .request import get_path
-from .spec import Facts, Observation, OperationSpec, PlanContext, Read, StateSpec
+from .spec import AfterFn, Facts, Observation, OperationSpec, PlanContext, Read, StateSpec
 
 API = "2024-07-01"
 _REST = "https://learn.microsoft.com/rest/api/compute"
@@ -57,7 +57,7 @@ STATES: dict[str, StateSpec] = {
 }
 
 
-def _power_after(final: str | None, label: str = POWER) -> Any:
+def _power_after(final: str | None, label: str = POWER) -> AfterFn:
     """The state a power action ends in: `final`, or as it is (a restart ends as it began: running)."""
 
     def after(before: Facts, params: Mapping[str, ParamValue]) -> Facts:
@@ -68,7 +68,7 @@ def _power_after(final: str | None, label: str = POWER) -> Any:
     return after
 
 
-def _vmss_power_after(final: str) -> Any:
+def _vmss_power_after(final: str) -> AfterFn:
     def after(before: Facts, params: Mapping[str, ParamValue]) -> Facts:
         count = dict(before).get(COUNT)
         return tuple((k, f"{count} {final}" if k == "Power states" and count else v) for k, v in before)
@@ -76,7 +76,7 @@ def _vmss_power_after(final: str) -> Any:
     return after
 
 
-def _capacity_after(label: str, param: str) -> Any:
+def _capacity_after(label: str, param: str) -> AfterFn:
     def after(before: Facts, params: Mapping[str, ParamValue]) -> Facts:
         return tuple((k, str(params[param]) if k == label else v) for k, v in before) or ((label, str(params[param])),)
 

@@ -11,14 +11,15 @@ the plan as read, written back with `sku.capacity` changed (what `az appservice 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..names import slot_name_problem
 from ..resources import require_type
 from .compute import COUNT, _capacity_after
-from .params import Param, ParamKind
+from .params import Param, ParamKind, ParamValue
 from .request import get_path, with_path
-from .spec import Facts, Observation, OperationSpec, PlanContext, Read, StateSpec, Unplannable
+from .spec import AfterFn, Facts, Observation, OperationSpec, PlanContext, Read, StateSpec, Unplannable
 
 API = "2024-04-01"
 _REST = "https://learn.microsoft.com/rest/api/appservice"
@@ -62,8 +63,8 @@ STATES: dict[str, StateSpec] = {
 }
 
 
-def _state_after(value: str) -> Any:
-    def after(before: Facts, params: object) -> Facts:
+def _state_after(value: str) -> AfterFn:
+    def after(before: Facts, params: Mapping[str, ParamValue]) -> Facts:
         return tuple((k, value if k == STATE else v) for k, v in before) or ((STATE, value),)
 
     return after
