@@ -105,3 +105,28 @@ async def test_chat_speaks_every_type(driver: TeamsDriver, sandbox: Sandbox, cha
     reply = await driver.wait_for(lambda m: answer in m.text, conversation_id=chat.id)
     assert reply.card is None
     assert not [m for m in await driver.bot_messages(chat.id) if m.card is not None]  # nothing was proposed
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [
+        (
+            "restart app /subscriptions/00000000-0000-0000-0000-00000000dead/resourceGroups/rg/providers/Microsoft.Web/sites/shop",
+            "is outside the scopes I may act on",
+        ),
+        ("restart app ../shop", "That is not a valid web app name"),
+        ("swap slot shop/st%2Fg", "That is not a valid deployment slot name"),
+        ("scale pool aks-prod/Pool_1 to 3", "That is not a valid node pool name"),
+        (
+            "restart app /subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/prod-rg/providers/Microsoft.KeyVault/vaults/kv",
+            "not a type I can act on",
+        ),
+    ],
+)
+async def test_names_and_scopes_of_every_type_are_checked_before_any_call_to_azure(
+    driver: TeamsDriver, sandbox: Sandbox, chat: Conversation, said: str, answer: str
+) -> None:
+    since = len(sandbox.arm.requests)
+    await driver.say(sandbox.world.user("carol"), said, chat)
+    await driver.wait_for(lambda m: answer in m.text, conversation_id=chat.id)
+    assert sandbox.arm.requests[since:] == []
