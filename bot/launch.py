@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, Settings
+from .startup import StartupProblem, listening_line, port_problem
 
 
 def load_env() -> dict[str, str]:
@@ -30,8 +31,31 @@ def settings_or_exit(env: dict[str, str], *, serving: bool = False) -> Settings:
         raise SystemExit(2) from None
 
 
-def serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], Awaitable[None]] | None = None) -> None:
-    """Run the bot's web app until interrupted."""
+def serve(
+    settings: Settings,
+    hosts: list[str] | str,
+    on_ready: Callable[[Any], Awaitable[None]] | None = None,
+    *,
+    port_hint: str = "",
+) -> None:
+    """Run the bot's web app until interrupted: one line when it listens; a start-up problem is one line on stderr
+    naming the setting (`port_hint`: what to do about a taken port, in the words of the command that started it)
+    and exit code 2, never a traceback."""
+    try:
+        _serve(settings, hosts, on_ready)
+    except StartupProblem as problem:
+        print(problem, file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as e:  # aiohttp binds the sites last, after the start-up above succeeded
+        print(port_problem("PORT", _first(hosts), settings.teams.port, e, hint=port_hint), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _first(hosts: list[str] | str) -> str:
+    return hosts if isinstance(hosts, str) else hosts[0]
+
+
+def _serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], Awaitable[None]] | None) -> None:
     from aiohttp import web
 
     from .adapters.observability import configure_tracing
@@ -49,4 +73,7 @@ def serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], 
     app = create_app(bootstrap(settings))
     if on_ready:
         app.on_startup.append(on_ready)
-    web.run_app(app, host=hosts, port=settings.teams.port, print=None, access_log=None)
+    # aiohttp calls `print` once every site listens: that is when the one line saying so is true
+    web.run_app(
+        app, host=hosts, port=settings.teams.port, print=lambda _: print(listening_line(settings, hosts), flush=True), access_log=None
+    )

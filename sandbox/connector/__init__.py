@@ -10,7 +10,8 @@ thread, per thread for all bots, 50 requests a second per app) are enforced by d
 `https://api.botframework.com` (sandbox/bot_token.py); without one it is answered 401 and not performed.
 
 Modules: `core` (state, controls, the gate every call passes), `limits` (Teams' rate limits), `roster` (members,
-installations), `records` (calls, activities, answers), `simulator` (conversations and activities).
+installations), `records` (calls, activities, answers), `simulator` (conversations and activities), `kept` (the
+conversations kept on disk between two runs of `make run`, as Teams keeps them).
 """
 
 from .records import ConnectorCall, PostedActivity

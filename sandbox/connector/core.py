@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -41,6 +42,7 @@ class ConnectorCore:
     limits: TeamsLimits = field(default_factory=TeamsLimits)
     limited: int = 0
     _next_id: int = 1_700_000_000_000
+    kept_in: Path | None = None  # the file the conversations are kept in between runs (kept.py); None keeps nothing
 
     async def _on_startup(self, app: web.Application) -> None:
         self.changed = asyncio.Condition()
@@ -104,6 +106,11 @@ class ConnectorCore:
         return None
 
     async def _notify(self) -> None:
+        """Called after every change: kept on disk (when asked), then anyone waiting is woken."""
+        if self.kept_in is not None:
+            from .kept import save
+
+            save(self, self.kept_in)
         if self.changed is not None:
             async with self.changed:
                 self.changed.notify_all()
