@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, Settings
+from .config import SETTINGS, ConfigError, Settings, unknown_settings
 from .startup import StartupProblem, listening_line, port_problem
 
 
@@ -21,14 +21,35 @@ def load_env() -> dict[str, str]:
     return {**values, **os.environ}
 
 
-def settings_or_exit(env: dict[str, str], *, serving: bool = False) -> Settings:
-    """The validated settings, or every problem on stderr (one line each) and exit code 2."""
+def dotenv_keys() -> list[str]:
+    """The keys `.env` (in the working directory) sets, in its order."""
+    from dotenv import dotenv_values
+
+    return list(dotenv_values(".env")) if Path(".env").is_file() else []
+
+
+def settings_or_exit(env: dict[str, str], *, serving: bool = False, dotenv: list[str] | None = None) -> Settings:
+    """The validated settings, or every problem on stderr (one line each) and exit code 2. `dotenv`: the keys of the
+    `.env` that `env` was read from, each of which must be a setting; on a fresh clone (no .env, no setting in the
+    environment) the first line says how to start."""
+    unknown = unknown_settings(dotenv or [], ".env")
     try:
-        return Settings.from_env(env, serving=serving)
+        settings = Settings.from_env(env, serving=serving)
+        if unknown:
+            raise ConfigError(unknown)
+        return settings
     except ConfigError as e:
-        for problem in e.problems:
+        if not Path(".env").is_file() and not any(env.get(s.name, "").strip() for s in SETTINGS):
+            print(FRESH_CLONE, file=sys.stderr)
+        for problem in [*unknown, *(p for p in e.problems if p not in unknown)]:
             print(f"configuration error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+FRESH_CLONE = (
+    "no .env here and no setting in the environment: start from the example, `cp .env.example .env`, and fill it in "
+    "(`make run` needs none of it: it runs the bot against the sandbox)"
+)
 
 
 def serve(

@@ -45,7 +45,9 @@ def test_commands_parse(text: str, expected: object) -> None:
 @pytest.mark.parametrize(
     ("text", "hint"),
     [
-        ("restrat vm web-01", "`restart vm`"),
+        ("restrat vm web-01", "`restart vm web-01`"),
+        ("restart dev-01", "Did you mean `restart vm dev-01`"),  # the verb and the VM: only `vm` was left out
+        ("Restart dev-01 in dev-rg", "`restart vm dev-01 in dev-rg`"),
         ("restart vm", "Which VM?"),
         ("restart vm bad!name", "not a valid VM name"),
         ("delete vm web-01", "Did you mean"),
