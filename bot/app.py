@@ -180,7 +180,7 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
             await site.start()
         except OSError as e:
             await runner.cleanup()
-            raise port_problem("METRICS_PORT", s.metrics_host, s.metrics_port or 0, e) from None
+            raise port_problem("METRICS_PORT", s.metrics_host, s.metrics_port or 0, e, host_setting="METRICS_HOST") from None
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
         host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
         container.metrics_url = f"http://{host}:{port}/metrics"

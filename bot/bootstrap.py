@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
+from .startup import store_problem
 
 
 @dataclass
@@ -102,7 +104,10 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
         return TableStore.from_account_url(
             settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
-    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    try:
+        return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    except (OSError, sqlite3.Error) as e:  # opening the file is the store's first call: said once, naming STORE_PATH
+        raise store_problem(settings.store, e) from None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:

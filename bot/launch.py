@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -63,12 +64,9 @@ def serve(
     naming the setting (`port_hint`: what to do about a taken port, in the words of the command that started it)
     and exit code 2, never a traceback."""
     try:
-        _serve(settings, hosts, on_ready)
+        _serve(settings, hosts, on_ready, port_hint)
     except StartupProblem as problem:
         print(problem, file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as e:  # aiohttp binds the sites last, after the start-up above succeeded
-        print(port_problem("PORT", _first(hosts), settings.teams.port, e, hint=port_hint), file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -76,7 +74,7 @@ def _first(hosts: list[str] | str) -> str:
     return hosts if isinstance(hosts, str) else hosts[0]
 
 
-def _serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], Awaitable[None]] | None) -> None:
+def _serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any], Awaitable[None]] | None, port_hint: str) -> None:
     from aiohttp import web
 
     from .adapters.observability import configure_tracing
@@ -95,6 +93,13 @@ def _serve(settings: Settings, hosts: list[str] | str, on_ready: Callable[[Any],
     if on_ready:
         app.on_startup.append(on_ready)
     # aiohttp calls `print` once every site listens: that is when the one line saying so is true
-    web.run_app(
-        app, host=hosts, port=settings.teams.port, print=lambda _: print(listening_line(settings, hosts), flush=True), access_log=None
-    )
+    listening = listening_line(settings, hosts)
+    try:
+        web.run_app(app, host=hosts, port=settings.teams.port, print=lambda _: print(listening, flush=True), access_log=None)
+    except OSError as e:  # the sites are bound last, once the start-up above succeeded
+        if e.errno not in BIND_ERRORS:
+            raise
+        raise port_problem("PORT", _first(hosts), settings.teams.port, e, hint=port_hint) from None
+
+
+BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)

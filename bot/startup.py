@@ -68,14 +68,17 @@ def store_problem(store: StoreSettings, error: BaseException) -> StartupProblem:
     return StartupProblem(f"start-up error: the store cannot be reached ({where}): {cause(error)}; check {access}")
 
 
-def port_problem(setting: str, host: str, port: int, error: OSError, *, hint: str = "") -> StartupProblem:
-    """A listener that cannot bind: taken, or an address this machine does not have."""
-    if error.errno == errno.EADDRINUSE:
-        what = f"port {port} is already in use by another program"
-    elif error.errno == errno.EADDRNOTAVAIL:
-        what = f"{host} is not an address of this machine"
-    else:
-        what = f"cannot listen on {host}:{port}: {cause(error)}"
+def port_problem(setting: str, host: str, port: int, error: OSError, *, hint: str = "", host_setting: str = "HOST") -> StartupProblem:
+    """A listener that cannot bind: its port taken or not allowed, or its address not one of this machine's."""
+    if error.errno == errno.EADDRNOTAVAIL:
+        return StartupProblem(
+            f"start-up error: {host_setting}={host}: not an address of this machine; set {host_setting} to one of its "
+            "addresses (0.0.0.0: all of them)"
+        )
+    what = {
+        errno.EADDRINUSE: f"port {port} is already in use by another program",
+        errno.EACCES: f"port {port} needs privileges this user lacks (ports below 1024)",
+    }.get(error.errno or 0, f"cannot listen on {host}:{port}: {cause(error)}")
     return StartupProblem(f"start-up error: {setting}={port}: {what}; " + (hint or f"stop it, or set {setting} to a free port"))
 
 
