@@ -20,6 +20,8 @@ SANDBOX_DIR = Path(".sandbox").resolve()
 
 
 NO_SANDBOX = "no sandbox is running: start it with make run"
+# driver click commands -> the card button each one clicks (`again`: a new plan with the actions of one that ended)
+CLICKS = {"approve": "Approve", "deny": "Deny", "grant": "Use my credentials", "cancel": "Cancel", "again": "Propose again"}
 
 
 def _port(args: argparse.Namespace) -> int:
@@ -201,8 +203,8 @@ def _add_driver(sub: Any) -> None:
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")
     say.add_argument("text")
     say.add_argument("--wait", type=float, default=5.0, help="at most this many seconds to wait for the bot's answers")
-    for verb in ("approve", "deny", "grant", "cancel"):
-        p = dsub.add_parser(verb, help=f"click {verb} on the newest plan card of the conversation (or on --plan ID)")
+    for verb in CLICKS:
+        p = dsub.add_parser(verb, help=f"click {CLICKS[verb]} on the newest plan card of the conversation (or on --plan ID)")
         p.add_argument("--wait", type=float, default=8.0, help="at most this many seconds to follow the thread")
     dsub.choices["deny"].add_argument("--reason", help="the reason typed in the card's box, shown with the denial")
     dsub.choices["grant"].add_argument(

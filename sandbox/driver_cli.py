@@ -13,11 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli import CLICKS
 from .driver import BotMessage, Conversation, InvokeResult, TeamsDriver, card_of, execute_data
 from .driver_alert import play_alert
 from .driver_follow import Follower, Where, conversation_of, where
 from .views import LOGIN_REQUEST, describe_invoke, is_finished, plan_id_of
 from .world import World, demo_world
+
+VERBS = {"again": "proposeAgain"}  # the card's Action.Execute verb, where it is not the command's name
 
 
 async def say(driver: TeamsDriver, args: argparse.Namespace, user: Any, place: Where) -> int:
@@ -69,11 +72,12 @@ async def click(driver: TeamsDriver, args: argparse.Namespace, user: Any, place:
     follower = Follower(driver, lambda cid: cid == target.conversation_id)
     await follower.start()
     refreshed = await driver.click(user, conversation, target, "refresh", {"planId": plan_id})
-    data = button_data(target, refreshed, args.action, plan_id)
+    verb = VERBS.get(args.action, args.action)
+    data = button_data(target, refreshed, verb, plan_id)
     if args.action == "deny" and args.reason:
         data["reason"] = args.reason  # Teams merges the card's inputs (the "reason" box) into the action's data
-    print(f"{args.user} clicks {args.action} on plan {plan_id}")
-    result = await driver.click(user, conversation, target, args.action, data)
+    print(f"{args.user} clicks {CLICKS[args.action]} on plan {plan_id}")
+    result = await driver.click(user, conversation, target, verb, data)
     result = await _sign_in_if_asked(driver, args, endpoints, result, user, conversation, target, data)
     print(describe_invoke(result), flush=True)
     # a finished card or a reply in the thread ends the story; an answer other than a card changed nothing
