@@ -62,6 +62,8 @@ def test_unknown_input_gets_a_helpful_hint(text: str, hint: str) -> None:
 def test_help_mentions_every_command() -> None:
     text = help_text()
     assert all(example in text for _, example, _ in COMMAND_HELP)
+    # consent is asked for every write asked in chat; only an autonomous incident response plan acts at once
+    assert "always wait" not in text and "autonomous acts on an alert at once" in text
 
 
 @given(st.text(max_size=200))
