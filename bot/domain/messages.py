@@ -227,8 +227,7 @@ NOT_AN_APPROVER = (
     "ask one of them, or ask the bot's administrator to make you one (DEFAULT_APPROVERS or APPROVER_GROUP_ID)."
 )
 NOT_A_GRANTOR = (
-    "Only the plan's approvers may lend their credentials; nothing was done. They see Use my credentials on this card: "
-    "ask one of them."
+    "Only the plan's approvers may lend their credentials; nothing was done. They see Use my credentials on this card: ask one of them."
 )
 NOT_A_CANCELLER = "Only the plan's approvers may cancel the credentials request; nothing was done."
 AUTONOMOUS_NOT_ALLOWED = "Autonomous mode is only allowed for plans created by an incident response plan."
