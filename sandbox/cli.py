@@ -15,6 +15,7 @@ from bot.launch import load_env, serve, settings_or_exit
 from .lock import acquire, port_in_use, running
 
 DEMO_CHAT = "sandbox-demo"
+PLAYGROUND_CONNECTOR = "http://localhost:56150/_connector"  # the Agents Playground's Bot Connector on its default port
 
 SANDBOX_DIR = Path(".sandbox").resolve()
 
@@ -96,10 +97,11 @@ def _bot_environment(box: Any, args: argparse.Namespace, port: int) -> dict[str,
         "ARM_POLLING_INTERVAL": "0.5",
         "PORT": str(port),
     }
+    # plans asked where no approver can act go to the SRE team's Approvals channel: the sandbox Connector's, or with
+    # --anonymous the Agents Playground's (its team is the demo world's, sandbox/playground.py)
+    env.setdefault("APPROVALS_CHANNEL", box.world.approvals_channel.channel_id)
     if args.anonymous:
         env.update(box.anonymous_environment())
-    else:  # plans asked in a personal chat go to the SRE team's Approvals channel (the Playground shows no channels)
-        env.setdefault("APPROVALS_CHANNEL", box.world.approvals_channel.channel_id)
     return env
 
 
@@ -190,7 +192,10 @@ def cmd_driver(args: argparse.Namespace) -> None:
         print("the sandbox is still starting: try again in a few seconds", file=sys.stderr)
         raise SystemExit(2)
     endpoints = json.loads(path.read_text())
-    if endpoints.get("anonymous") and args.action not in ("alert", "watch"):
+    if getattr(args, "playground", None) and not endpoints.get("anonymous"):
+        print("--playground needs the sandbox started with --anonymous (the Playground cannot sign)", file=sys.stderr)
+        raise SystemExit(2)
+    if endpoints.get("anonymous") and args.action not in ("alert", "watch") and not getattr(args, "playground", None):
         print(
             "the sandbox runs --anonymous, for the Agents Playground: the bot has no app id, so the sandbox Connector "
             "refuses its replies. Talk to it from the Playground, or restart the sandbox without --anonymous to use "
@@ -234,6 +239,13 @@ def _add_driver(sub: Any) -> None:
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")
     say.add_argument("text")
     say.add_argument("--wait", type=float, default=5.0, help="at most this many seconds to wait for the bot's answers")
+    say.add_argument(
+        "--playground",
+        nargs="?",
+        const=PLAYGROUND_CONNECTOR,
+        help="say it in the Agents Playground's group chat Ops (sandbox --anonymous), as a second person beside the "
+        f"Playground's own user; the value is the Playground's Bot Connector (default {PLAYGROUND_CONNECTOR})",
+    )
     for verb in ("approve", "deny", "grant", "cancel"):
         p = dsub.add_parser(verb, help=f"click {verb} on the newest plan card of the conversation (or on --plan ID)")
         p.add_argument("--wait", type=float, default=8.0, help="at most this many seconds to follow the thread")
