@@ -241,10 +241,13 @@ def _add_driver(sub: Any) -> None:
     say.add_argument("--wait", type=float, default=5.0, help="at most this many seconds to wait for the bot's answers")
     say.add_argument(
         "--playground",
-        nargs="?",
-        const=PLAYGROUND_CONNECTOR,
-        help="say it in the Agents Playground's group chat Ops (sandbox --anonymous), as a second person beside the "
-        f"Playground's own user; the value is the Playground's Bot Connector (default {PLAYGROUND_CONNECTOR})",
+        action="store_true",
+        help="say it in the Agents Playground's group chat Ops (sandbox --anonymous), as a second person beside the Playground's own user",
+    )
+    say.add_argument(
+        "--playground-url",
+        default=PLAYGROUND_CONNECTOR,
+        help=f"the Playground's Bot Connector, where the bot answers (default {PLAYGROUND_CONNECTOR}: its default port)",
     )
     for verb in ("approve", "deny", "grant", "cancel"):
         p = dsub.add_parser(verb, help=f"click {verb} on the newest plan card of the conversation (or on --plan ID)")

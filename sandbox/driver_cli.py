@@ -137,7 +137,7 @@ async def say_in_playground(args: argparse.Namespace, endpoints: dict[str, Any],
         print(f"--as {args.user}: the Playground's group chat has the home tenant's demo users only", file=sys.stderr)
         return 2
     conversation = Conversation(GROUP_CHAT, "groupChat", endpoints["tenantId"])
-    async with TeamsDriver(endpoints["bot"], args.playground) as driver:
+    async with TeamsDriver(endpoints["bot"], args.playground_url) as driver:
         result = await driver.post(driver.message(world.user(args.user), args.text, conversation))
     if result.status >= 300:
         print(f"bot answered HTTP {result.status}: {result.body}", file=sys.stderr)

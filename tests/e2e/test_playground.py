@@ -58,8 +58,8 @@ async def _type(page: Page, text: str) -> None:
 
 
 def _carol_asks(box: SandboxProcess, playground: Playground, text: str) -> None:
-    """The README's second person: `driver say --as carol --playground` (here the Playground is on a free port)."""
-    said = box.cli("driver", "say", "--as", "carol", "--playground", playground.service_url, text)
+    """The README's second person: `driver say --as carol --playground TEXT` (the Playground on a free port here)."""
+    said = box.cli("driver", "say", "--playground-url", playground.service_url, "--as", "carol", "--playground", text)
     assert said.returncode == 0, said.stdout + said.stderr
 
 
