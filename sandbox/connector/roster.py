@@ -39,6 +39,9 @@ from .limits import thread_of
 from .records import bad_request, not_found
 
 MIN_PAGE, MAX_PAGE, DEFAULT_PAGE = 50, 500, 50
+# "Number of people in a private chat: 250" (https://learn.microsoft.com/microsoftteams/limits-specifications-teams);
+# a team, and so a channel's roster, has up to 25,000 members (the same page)
+MAX_CHAT_PEOPLE, MAX_TEAM_MEMBERS = 250, 25_000
 
 
 class RosterRoutes(ConnectorCore):
@@ -84,7 +87,11 @@ class RosterRoutes(ConnectorCore):
     # -- rosters ---------------------------------------------------------------------------------------
     def set_roster(self, conversation_id: str, people: list[User], others: int = 0) -> list[User]:
         """The members of a chat or channel from now on: `others` people of the home tenant with no role in the
-        sandbox, then `people`, in that order (the order the Connector lists them in)."""
+        sandbox, then `people`, in that order (the order the Connector lists them in). Raises ValueError past Teams'
+        limits: 250 people in a group chat (`19:...@thread.v2`, meetings' chats aside), 25,000 in a team."""
+        limit = MAX_CHAT_PEOPLE if _is_group_chat(conversation_id) else MAX_TEAM_MEMBERS
+        if others + len(people) > limit:
+            raise ValueError(f"Teams allows at most {limit} members in this conversation.")
         home = self.world.home_tenant_id
         domain = next((u.domain for u in self.world.users.values() if u.tenant_id == home), "contoso.example")
         crowd = [User(f"member-{i:05d}", f"Member {i:05d}", home, domain) for i in range(1, others + 1)]
@@ -127,9 +134,12 @@ class RosterRoutes(ConnectorCore):
         if None in people:
             return not_found(f"No such user in the sandbox world: {', '.join(n for n, p in zip(names, people, strict=True) if p is None)}.")
         others = body.get("others", 0)
-        if not isinstance(others, int) or not 0 <= others <= 30_000:
-            return bad_request("others must be a whole number from 0 to 30000.")
-        roster = self.set_roster(unquote(request.match_info["conversation"]), [p for p in people if p is not None], others)
+        if not isinstance(others, int) or others < 0:
+            return bad_request("others must be a whole number.")
+        try:
+            roster = self.set_roster(unquote(request.match_info["conversation"]), [p for p in people if p is not None], others)
+        except ValueError as e:
+            return bad_request(str(e))
         return web.json_response({"count": len(roster)})
 
     async def _get_roster(self, request: web.Request) -> web.Response:
@@ -172,6 +182,11 @@ class RosterRoutes(ConnectorCore):
             if wanted.lower() in (u.teams_id.lower(), u.object_id.lower(), u.upn.lower()):
                 return web.json_response(self._as_member(u))
         return not_found("The member was not found in this conversation.")
+
+
+def _is_group_chat(conversation_id: str) -> bool:
+    """A group chat's id: 19:...@thread.v2 (a meeting's chat, 19:meeting_..., has its meeting's own limits)."""
+    return conversation_id.endswith("@thread.v2") and not conversation_id.startswith("19:meeting_")
 
 
 def _token(conversation: str, offset: int) -> str:

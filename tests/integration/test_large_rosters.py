@@ -9,35 +9,52 @@ people's Teams ids from the conversation's roster, which it must read the way Te
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from sandbox import Sandbox
-from sandbox.driver import Conversation
+from sandbox.driver import Conversation, TeamsDriver
+from sandbox.world import Channel
 
 from .harness import RunningBot, Teams, find_action
 
-CROWD = 600  # more than a page of 500: the approvers are on the second page
+# a group chat as large as Teams allows (250 people), and a channel of a team of 603: its approvers on the second page
+PLACES = {"group chat of 250": 247, "channel of a team of 603": 600}
 
 
-async def test_in_a_group_chat_of_more_than_60_the_approver_sees_approve_without_a_manual_refresh(
-    sandbox: Sandbox, bot: RunningBot, teams: Teams, chat: Conversation
+def _place(sandbox: Sandbox, kind: str) -> Conversation:
+    name = uuid.uuid4().hex[:8]
+    if kind.startswith("group chat"):
+        return TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"large-{name}")
+    channel = Channel("19:sandbox-large-team@thread.tacv2", "Large", f"19:large-{name}@thread.tacv2", "Everyone")
+    return TeamsDriver.channel(channel, sandbox.world.home_tenant_id)
+
+
+@pytest.mark.parametrize("kind", PLACES)
+async def test_in_a_conversation_of_more_than_60_the_approver_sees_approve_without_a_manual_refresh(
+    sandbox: Sandbox, bot: RunningBot, teams: Teams, kind: str
 ) -> None:
+    place = _place(sandbox, kind)
     carol, alice, bob = (sandbox.world.user(n) for n in ("carol", "alice", "bob"))
-    roster = sandbox.connector.set_roster(chat.id, [carol, alice, bob], others=CROWD)
+    roster = sandbox.connector.set_roster(place.id, [carol, alice, bob], others=PLACES[kind])
     assert len(roster) > 60
     since = len(sandbox.connector.calls)
 
-    card = await teams.ask("carol", "restart vm dev-01", chat)  # posted where it was asked: approvers are members
-    assert card.conversation_id == chat.id and card.card is not None
+    card = await teams.ask("carol", "restart vm dev-01", place)  # posted where it was asked: approvers are members
+    assert card.conversation_id.split(";messageid=")[0] == place.id and card.card is not None
     user_ids = card.card["refresh"]["userIds"]
     assert set(user_ids) == {alice.teams_id, bob.teams_id}  # the approvers, and only they (carol asked)
 
-    seen = await teams.sees("alice", chat, card)
+    seen = await teams.sees("alice", place, card)
     assert find_action(seen, "approve") is not None and find_action(seen, "deny") is not None
-    assert find_action(await teams.sees("carol", chat, card), "approve") is None  # her client shows the posted card
+    assert find_action(await teams.sees("carol", place, card), "approve") is None  # her client shows the posted card
 
     roster_calls = [c.operation for c in sandbox.connector.calls[since:] if c.operation.endswith("members")]
     assert roster_calls and set(roster_calls) == {"paged_members"}  # page by page, never the non-paged roster
-    assert roster_calls.count("paged_members") >= 2  # the second page was read: the approvers are on it
+    pages = -(-len(roster) // 500)  # the bot asks for 500 a page, the most Teams serves
+    assert len(roster_calls) >= pages  # every page: in the channel the approvers are on the second
 
-    answer = await teams.click("alice", chat, card, "approve", find_action(seen, "approve"))
+    answer = await teams.click("alice", place, card, "approve", find_action(seen, "approve"))
     assert answer.status == 200
     await teams.wait_card(card, "Succeeded")

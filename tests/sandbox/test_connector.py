@@ -145,10 +145,10 @@ async def test_paged_members_come_in_teams_page_sizes_with_continuation_tokens(
 ) -> None:
     """Pages of 50 to 500 (smaller asks get 50, larger 500; none asked: 50, as the Playground serves), each with
     `aadObjectId`, a continuation token on every page but the last; together they are the whole roster, in order."""
-    chat = f"19:paged-{asked}@thread.v2"
+    team_channel = f"19:paged-{asked}@thread.tacv2"
     carol, alice = sandbox.world.user("carol"), sandbox.world.user("alice")
-    roster = sandbox.connector.set_roster(chat, [carol, alice], others=1098)
-    pages = await _all_pages(client, chat, asked)
+    roster = sandbox.connector.set_roster(team_channel, [carol, alice], others=1098)
+    pages = await _all_pages(client, team_channel, asked)
     assert [len(p) for p in pages[:-1]] == [served] * (len(pages) - 1) and 0 < len(pages[-1]) <= served
     members = [m for page in pages for m in page]
     assert [(m.id, m.aad_object_id) for m in members] == [(u.teams_id, u.object_id) for u in roster]
@@ -161,6 +161,11 @@ async def test_a_paged_roster_refuses_a_token_it_never_issued(sandbox: Sandbox, 
     with pytest.raises(HttpOperationError) as refused:
         await client.conversations.get_conversation_paged_members(THREAD, 50, "not-a-token")
     assert refused.value.response.status_code == 403
+
+
+def test_a_group_chat_has_at_most_250_people(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="at most 250"):
+        sandbox.connector.set_roster("19:too-many@thread.v2", [], others=251)
 
 
 async def test_a_roster_set_for_a_chat_is_its_only_members(sandbox: Sandbox, client: ConnectorClient) -> None:
