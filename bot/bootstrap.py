@@ -201,7 +201,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(
