@@ -59,7 +59,8 @@ def due(plan: Plan, now: datetime) -> list[Step]:
 
 
 def _done_since(at: datetime | None, since: datetime) -> bool:
-    return at is not None and at >= since
+    """Taken during the current wait: after it began (a step is never due at the very start of a wait)."""
+    return at is not None and at > since
 
 
 def take(plan: Plan, step: Step, now: datetime) -> Plan:

@@ -110,7 +110,9 @@ def _follow_up_texts() -> dict[str, str]:
         since = nudges.waiting_since(plan)
         followed = replace(
             plan,
-            follow_up=FollowUp(escalate_to=escalation, reminded_at=since + timedelta(minutes=10), escalated_at=since + timedelta(minutes=11)),
+            follow_up=FollowUp(
+                escalate_to=escalation, reminded_at=since + timedelta(minutes=10), escalated_at=since + timedelta(minutes=11)
+            ),
         )
         texts[f"reminder/{name}"] = nudges.reminder(plan, since + timedelta(minutes=12), link)
         texts[f"escalated to you/{name}"] = nudges.escalated_to_you(followed, since + timedelta(minutes=12), link)
