@@ -104,29 +104,34 @@ def _asks(plan: Plan) -> str:
     return "waits for approval"
 
 
-def reminder(plan: Plan, now: datetime, link: str) -> str:
+def _open(link: str | None) -> str:
+    """The way to the card: its link, where Teams has one (a channel, a group chat), else where it is."""
+    return f"[Open the card]({link})." if link else "Its card is in the chat where it was asked."
+
+
+def reminder(plan: Plan, now: datetime, link: str | None) -> str:
     """To one approver, in their 1:1 chat."""
     return (
         f"\u23f0 Reminder: **{literal(plan.title)}** (asked by {literal(plan.requested_by.name)}) {_asks(plan)}; "
-        f"it has waited {waited(waiting_since(plan), now)}, {time_left(plan.expires_at, now)}. [Open the card]({link})."
+        f"it has waited {waited(waiting_since(plan), now)}, {time_left(plan.expires_at, now)}. {_open(link)}"
     )
 
 
-def escalated_to_you(plan: Plan, now: datetime, link: str) -> str:
+def escalated_to_you(plan: Plan, now: datetime, link: str | None) -> str:
     """To one escalation approver, in their 1:1 chat."""
     return (
         f"\u23eb Escalated to you: **{literal(plan.title)}** (asked by {literal(plan.requested_by.name)}) {_asks(plan)} "
         f"and nobody answered for {waited(waiting_since(plan), now)}. You are now one of its approvers; "
-        f"{time_left(plan.expires_at, now)}. [Open the card]({link})."
+        f"{time_left(plan.expires_at, now)}. {_open(link)}"
     )
 
 
-def escalation_notice(plan: Plan, now: datetime, link: str) -> str:
+def escalation_notice(plan: Plan, now: datetime, link: str | None) -> str:
     """In the escalation channel."""
     return (
         f"\u23eb Plan **{literal(plan.title)}** ({plan.id}, asked by {literal(plan.requested_by.name)}) {_asks(plan)} "
         f"and nobody answered for {waited(waiting_since(plan), now)}: it was escalated to {escalation_words(plan)}; "
-        f"{time_left(plan.expires_at, now)}. [Open the card]({link})."
+        f"{time_left(plan.expires_at, now)}. {_open(link)}"
     )
 
 

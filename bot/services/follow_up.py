@@ -23,6 +23,7 @@ from ..domain.plan import WAITING_STATES, Plan, PlanState, Thread
 from ..ports import CARD_LINK, PrivateNotes, UnitOfWork
 from . import messages
 from .deps import SYSTEM, Deps, notify
+from .links import linkable
 
 log = logging.getLogger(__name__)
 EVENTS = {Step.REMIND: AuditEventName.REMINDED, Step.ESCALATE: AuditEventName.ESCALATED, Step.WARN: AuditEventName.EXPIRY_WARNED}
@@ -90,6 +91,11 @@ async def _take(deps: Deps, parts: FollowUps, plan: Plan, step: Step) -> Taken |
     return Taken(saved, step, tuple(oid for oid, _, _ in words.notes if oid))
 
 
+def _link(plan: Plan) -> str | None:
+    """CARD_LINK (the outbox puts the card's deep link there once it is posted) where Teams has such links."""
+    return CARD_LINK if linkable(plan.thread) else None
+
+
 async def _decided(deps: Deps, plan: Plan) -> frozenset[str]:
     """Who already answered the current request: approvers of a plan waiting for consent; for credentials, those whose
     lent rights Azure refused since it began waiting."""
@@ -115,7 +121,7 @@ async def _remind(deps: Deps, parts: FollowUps, plan: Plan, now: datetime) -> _W
     leave_out = await _decided(deps, plan)
     if plan.state is PlanState.AWAITING_CONSENT and not plan.policy.allow_self_approval:
         leave_out |= {plan.requested_by.object_id}
-    text = nudges.reminder(plan, now, CARD_LINK)
+    text = nudges.reminder(plan, now, _link(plan))
     chats = await _private(parts, plan, nudges.approver_ids(plan), nudges.approver_groups(plan), leave_out)
     notes = [(oid, chat, text) for oid, chat in chats]
     return _Words(notes, {"to": ",".join(oid for oid, _, _ in notes)})
@@ -125,11 +131,11 @@ async def _escalate(deps: Deps, parts: FollowUps, plan: Plan, now: datetime) -> 
     """The escalation approvers only (the first approvers are not messaged again), and the escalation channel."""
     to = plan.follow_up.escalate_to
     leave_out = plan.policy.approvers | await _decided(deps, plan) | {plan.requested_by.object_id}
-    text = nudges.escalated_to_you(plan, now, CARD_LINK)
+    text = nudges.escalated_to_you(plan, now, _link(plan))
     chats = await _private(parts, plan, to.approvers, (to.group,) if to.group else (), frozenset(leave_out))
     notes = [(oid, chat, text) for oid, chat in chats]
     if parts.channel is not None:
-        notes.append(("", parts.channel, nudges.escalation_notice(plan, now, CARD_LINK)))
+        notes.append(("", parts.channel, nudges.escalation_notice(plan, now, _link(plan))))
     detail = {
         "to": ",".join(oid for oid, _, _ in notes if oid),
         "approvers": ",".join(sorted(to.approvers)),
@@ -149,7 +155,7 @@ def _tell_requester(deps: Deps, uow: UnitOfWork, plan: Plan, now: datetime) -> N
     if deps.callbacks is not None and deps.callbacks.stage(uow, plan, RequesterNotice.ABOUT_TO_EXPIRE):
         return
     if plan.asked_in is not None:
-        uow.send(messages.note(plan, plan.asked_in, nudges.about_to_expire(plan, now, CARD_LINK)))
+        uow.send(messages.note(plan, plan.asked_in, nudges.about_to_expire(plan, now, _link(plan))))
         return
     for m in messages.reply(plan, nudges.about_to_expire(plan, now)):
         uow.send(m)
