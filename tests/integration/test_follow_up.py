@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,8 @@ from sandbox import Sandbox
 from sandbox.driver import BotMessage, Conversation, TeamsDriver
 from sandbox.views import plan_id_of
 
-from .harness import RunningBot, Teams, card_text, find_action
+from .harness import RunningBot, Teams, card_text, eventually, find_action
+from .test_operability import recording_spans
 
 SOON = "0.05"  # minutes: three seconds
 WAIT = 30.0  # seconds a test waits for what is due in three (the sweep runs every 0.1 s; the machine may be busy)
@@ -139,3 +141,81 @@ async def test_the_escalation_approver_is_told_privately_and_can_approve(
     assert await audit_count(bot, plan_of(card), "escalated") == 1
     [escalated] = [e for e in await bot.container.store.events(plan_of(card)) if e.event == "escalated"]
     assert escalated.detail["to"] == sandbox.world.user("bob").object_id
+
+
+async def _metrics(teams: Teams, bot: RunningBot) -> dict[str, float]:
+    assert bot.container.metrics_url is not None
+    async with teams.driver.session.get(bot.container.metrics_url) as r:
+        assert r.status == 200
+        text = await r.text()
+    values = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\w+(?:\{[^}]*\})?) ([\d.e+-]+)$", line)
+        if m:
+            values[m[1]] = float(m[2])
+    return values
+
+
+async def test_metrics_show_the_approval_histograms_after_the_readme_walk_through(
+    sandbox: Sandbox, make_bot: Callable[..., RunningBot], chat: Conversation
+) -> None:
+    """The README's Quick start: dev-01 approved and restarted; web-01 approved, refused, alice lends her rights."""
+    async with running(sandbox, make_bot, METRICS_PORT="0") as (bot, teams):
+        before = await _metrics(teams, bot)
+        assert before['sre_consent_plans_waiting{state="awaiting_consent"}'] == 0  # shown before anything waits
+        dev = await teams.ask("carol", "restart vm dev-01", chat)
+        waiting = await _metrics(teams, bot)
+        assert waiting['sre_consent_plans_waiting{state="awaiting_consent"}'] == 1
+        await teams.click("alice", chat, dev, "approve")
+        await teams.wait_reply(dev, "Succeeded", timeout=WAIT)
+        other = TeamsDriver.group_chat(chat.tenant_id, chat.id.split(":")[1].split("@")[0] + "-web")  # a card per chat
+        web = await teams.ask("carol", "restart vm web-01", other)
+        await teams.click("alice", other, web, "approve")
+        await teams.wait_card(web, "credentials needed", timeout=WAIT)
+        data = find_action(await teams.view("alice", other, web), "grant")
+        await teams.click("alice", other, web, "grant", data, token=sandbox.entra.sso_token("alice"), connection_name="sso")
+        await teams.wait_reply(web, "Succeeded", timeout=WAIT)
+        await bot.settled()
+        after = await _metrics(teams, bot)
+    chat_source = '{source="chat"}'
+    assert after[f"sre_consent_time_to_decision_seconds_count{chat_source}"] == 2  # two consents
+    assert after[f"sre_consent_time_to_end_seconds_count{chat_source}"] == 2  # two plans ended
+    assert after['sre_consent_time_to_end_seconds_bucket{le="+Inf",source="chat"}'] == 2
+    assert after['sre_consent_decisions_total{outcome="approved"}'] == 2
+    assert after['sre_consent_decisions_total{outcome="credentials_lent"}'] == 1
+    assert after['sre_consent_plans_waiting{state="awaiting_consent"}'] == 0
+    assert after['sre_consent_plans_waiting{state="awaiting_credentials"}'] == 0
+    assert after["sre_consent_reminders_total"] == 0 and after["sre_consent_escalations_total"] == 0
+
+
+async def test_each_decision_and_each_execution_is_a_span_with_the_plan_and_who_acted(
+    sandbox: Sandbox, make_bot: Callable[..., RunningBot], chat: Conversation
+) -> None:
+    exporter = recording_spans()
+    async with running(sandbox, make_bot) as (bot, teams):
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        await teams.click("alice", chat, card, "approve")
+        await teams.wait_reply(card, "Succeeded", timeout=WAIT)
+        await bot.settled()
+
+    def spans() -> list[Any]:
+        return [s for s in exporter.get_finished_spans() if (s.attributes or {}).get("plan.id") == plan_of(card)]
+
+    async def run_span_ended() -> bool:  # the run's span ends just after its last message is written
+        return any(s.name.startswith("run ") for s in spans())
+
+    await eventually(run_span_ended, "the execution's span ends")
+    [decision] = [s for s in spans() if s.name == "plan approve"]
+    alice = sandbox.world.user("alice").object_id
+    assert dict(decision.attributes or {}) == {
+        "plan.id": plan_of(card),
+        "plan.source": "chat",
+        "plan.outcome": "approved",
+        "plan.decision": "approve",
+        "user.id": alice,
+    }
+    assert decision.parent is not None  # inside the request that carried the click
+    [execution] = [s for s in spans() if s.name.startswith("run ")]
+    attributes = dict(execution.attributes or {})
+    assert attributes["plan.acting_identity"] == "agent" and attributes["plan.outcome"] == "succeeded"
+    assert attributes["plan.source"] == "chat"
