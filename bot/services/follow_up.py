@@ -57,7 +57,10 @@ class FollowUps:
 async def follow_up_due(deps: Deps, parts: FollowUps) -> list[Taken]:
     """Take every step due now on every waiting plan; a plan someone else moved meanwhile waits for the next sweep."""
     taken: list[Taken] = []
-    for plan in await deps.store.in_states(WAITING_STATES):
+    waiting = await deps.store.in_states(WAITING_STATES)
+    if waiting:
+        log.debug("follow-up sweep: %d plan(s) waiting", len(waiting))
+    for plan in waiting:
         try:
             for step in nudges.due(plan, deps.clock.now()):
                 done = await _take(deps, parts, plan, step)

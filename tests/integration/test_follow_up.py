@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -219,3 +220,20 @@ async def test_each_decision_and_each_execution_is_a_span_with_the_plan_and_who_
     attributes = dict(execution.attributes or {})
     assert attributes["plan.acting_identity"] == "agent" and attributes["plan.outcome"] == "succeeded"
     assert attributes["plan.source"] == "chat"
+
+
+async def test_an_agent_may_ask_for_earlier_reminders_and_escalation_never_later(
+    sandbox: Sandbox, make_bot: Callable[..., RunningBot], escalation: dict[str, str]
+) -> None:
+    from .test_plans_api import _body, _post, _token
+
+    async with running(sandbox, make_bot, **{**escalation, "ESCALATE_AFTER_MINUTES": "60"}) as (bot, teams):
+        status, answer = await _post(teams.driver, bot, _body(sandbox, remindAfterMinutes=2, escalateAfterMinutes=5), _token(sandbox))
+        assert status == 202, answer
+        plan = await bot.container.store.get(answer["id"])
+        assert plan is not None and plan.follow_up.remind_after == timedelta(minutes=2)
+        assert plan.follow_up.escalate_after == timedelta(minutes=5)
+        status, answer = await _post(teams.driver, bot, _body(sandbox, escalateAfterMinutes=61), _token(sandbox))
+    assert status == 400 and answer["errors"] == [
+        {"field": "escalateAfterMinutes", "message": "more than 0 and at most 60 minutes (the configured time)"}
+    ]
