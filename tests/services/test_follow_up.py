@@ -285,3 +285,22 @@ async def test_an_incident_response_plan_sets_its_own_schedule(world: World, par
     taken = await follow_up_due(world.deps, parts)
     assert [(t.plan.id, t.step) for t in taken] == [(plan.id, Step.REMIND), (plan.id, Step.ESCALATE)]
     assert taken[1].told == (ERIN.object_id,)
+
+
+async def test_a_reminder_landing_during_a_grant_does_not_turn_the_grant_away(world: World, parts: FollowUps) -> None:
+    """The reminder moves the plan's version, not its state: the grant is tried again over it, and runs."""
+    world.deps.follow_up = FollowUp(REMIND)
+    world.runner.script.append(RunResult(RunStatus.REFUSED, "refused", access_denied=DENIED))
+    plan = await propose(world)
+    await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    await world.tasks.drain()
+    world.clock.advance(REMIND)
+
+    async def reminded_meanwhile() -> None:
+        assert [t.step for t in await follow_up_due(world.deps, parts)] == [Step.REMIND]
+
+    world.store.before_commit = reminded_meanwhile
+    granted = await grant_credentials(world.deps, plan.id, BOB, plan.content_hash, "sso-token-bob", lambda token, who: _ok())
+    assert granted.refusal is None and "on behalf of Bob Reader" in granted.message
+    await world.tasks.drain()
+    assert world.plan(plan.id).state is PlanState.SUCCEEDED and world.store.conflicts == 1
