@@ -304,3 +304,17 @@ async def test_a_reminder_landing_during_a_grant_does_not_turn_the_grant_away(wo
     assert granted.refusal is None and "on behalf of Bob Reader" in granted.message
     await world.tasks.drain()
     assert world.plan(plan.id).state is PlanState.SUCCEEDED and world.store.conflicts == 1
+
+
+async def test_a_requester_who_asked_elsewhere_is_told_there_when_the_credentials_request_expired(world: World) -> None:
+    world.runner.script.append(RunResult(RunStatus.REFUSED, "refused", access_denied=DENIED))
+    carol_chat = Thread("https://smba.example/", "a:carol", "t", ThreadKind.PERSONAL)
+    actions = (await propose(world)).actions
+    plan = await propose_plan(world.deps, PlanRequest("Restart VM web-01", "r", actions, CAROL, POLICY, THREAD, asked_in=carol_chat))
+    await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    await world.tasks.drain()
+    world.clock.advance(POLICY.credentials_expiry)
+    await expire_due(world.deps)
+    told = [m.text or "" for m in world.store.messages() if m.thread == carol_chat and m.kind is MessageKind.TEXT]
+    assert "was approved by Alice Admin" in told[0]  # when it was approved
+    assert "no approver lent their rights before the request expired" in told[-1] and "Propose again" in told[-1]
