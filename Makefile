@@ -34,7 +34,8 @@ test: $(STAMP) $(BROWSER_STAMP)
 	exit $$rc
 
 ## test-scale: the real-process tests (three `sre-consent-bot serve` processes on Azurite, kill -9, rolling restart,
-## 200 plans recovered with Teams down, one reminder and one escalation per plan), the 5,000-alert floods (SQLite inbox; Storage Queue on two instances), then
+## 200 plans recovered with Teams down, one reminder and one escalation per plan), the 5,000-alert floods (SQLite
+## inbox; Storage Queue on two instances), then
 ## the whole-run token-leak scan over their logs
 ## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart)
 SCALE ?= quick
