@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
+from ...domain.nudges import approver_ids
 from ...domain.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,12 @@ class Roster:
 
     async def approver_ids(self, plan: Plan) -> list[str] | None:
         """Teams ids of the plan's approvers in its conversation, for the card's `refresh.userIds` (None: everyone)."""
-        if plan.thread is None or not plan.policy.approvers:
+        approvers = approver_ids(plan)  # the escalation approvers too, once the plan escalated
+        if plan.thread is None or not approvers:
             return None
         members = await self.members(plan.thread.service_url, plan.thread.conversation_id)
         if members is None:
             log.info("the card of plan %s refreshes for everyone (no member list)", plan.id)
             return None
-        ids = [members[oid] for oid in sorted(plan.policy.approvers) if oid in members]
+        ids = [members[oid] for oid in sorted(approvers) if oid in members]
         return ids[:MAX_REFRESH_USERS] or None
