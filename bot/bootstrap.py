@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,8 @@ from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
+from .services.follow_up import FollowUps
+from .startup import store_problem
 
 
 @dataclass
@@ -102,7 +105,10 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
         return TableStore.from_account_url(
             settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
-    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    try:
+        return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    except (OSError, sqlite3.Error) as e:  # opening the file is the store's first call: said once, naming STORE_PATH
+        raise store_problem(settings.store, e) from None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
@@ -189,6 +195,7 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        follow_up=settings.follow_up.schedule,
     )
 
 
@@ -196,7 +203,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(
@@ -206,6 +215,13 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
         is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
         group_members=directory.group_members,
     )
+
+
+def make_follow_ups(settings: Settings, approvals: Approvals) -> FollowUps:
+    """Reminders and escalation reach approvers as the approvals channel's notes do; the escalation channel is on the
+    bot's home service URL and tenant."""
+    tenant = settings.azure.tenant_id or settings.teams.app_tenant_id
+    return FollowUps(approvals, settings.follow_up.channel(settings.teams.teams_service_url, tenant))
 
 
 def make_conversation(

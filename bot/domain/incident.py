@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from .entries import entries, scopes_within, strings, whole_number
+from .follow_up import FollowUp, parse_own
 from .markdown import literal
 from .operations import OperationSpec, ParamError, Parameters, by_key, parse_parameters
 from .plan import Mode
@@ -179,16 +180,20 @@ class ResponsePlan:
     approvals_required: int = 1
     max_targets: int = DEFAULT_MAX_TARGETS  # resources acted on per alert, at most
     parameters: Parameters = ()  # the operation's parameters (a scale's capacity)
+    follow_up: FollowUp | None = None  # its own reminders and escalation (None: the configured ones)
 
     def matches(self, alert: Alert) -> bool:
         rule = alert.rule.lower()
         return any(fnmatchcase(rule, p.lower()) for p in self.rules) and (not self.severities or alert.severity in self.severities)
 
 
-def parse_response_plans(data: Any, default_service_url: str, default_tenant: str, allowed: tuple[Scope, ...]) -> list[ResponsePlan]:
+def parse_response_plans(
+    data: Any, default_service_url: str, default_tenant: str, allowed: tuple[Scope, ...], follow_up: FollowUp | None = None
+) -> list[ResponsePlan]:
     """Parse the response plans file; raises ValueError naming the plan and field at fault.
 
-    Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`.
+    Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`, and may set
+    its own reminders and escalation over `follow_up` (the configured ones).
     """
     plans = []
     for where, item in entries(data, "responsePlans", '{"responsePlans": [...]}'):
@@ -237,6 +242,7 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
                 approvals_required=required,
                 max_targets=cap,
                 parameters=parameters,
+                follow_up=parse_own(item, follow_up or FollowUp(), where),
             )
         )
     return plans

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 
 from .consent import ConsentPolicy
+from .follow_up import FollowUp
 from .operations import OPERATION_WORDS, Facts, Operation, OperationSpec, PlannedAction
 from .resources import ResourceRef
 
@@ -175,6 +176,7 @@ class Plan:
     observed: dict[str, Facts] = field(default_factory=dict)  # lower-case resource id -> its state as last read after an action
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
     hash_form: int = HASH_FORM  # 1: stored before actions were stored as requests (its cards carry the digest of then)
+    follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
 
     @property
     def content_hash(self) -> str:

@@ -47,6 +47,7 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
                 mode=Mode.REVIEW,  # a person asked for it: always a consent round, even after an autonomous response
                 source=old.source,
                 incident_id=old.incident_id,
+                follow_up=old.follow_up,  # its own schedule (a response plan's, or a caller's shorter one), afresh
             ),
         )
     except Refusal as r:
