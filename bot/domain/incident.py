@@ -202,16 +202,7 @@ def parse_response_plans(
         if not isinstance(name, str) or not name:
             raise ValueError(f"{where}: name is required")
         rules, severities = _match(item.get("match") or {}, where)
-        try:  # `<resource type>/<operation>`, or a plain word for the VM operation
-            operation = by_key(str(item.get("operation", "")))
-            raw = item.get("parameters") or {}
-            if not isinstance(raw, dict):
-                raise ValueError("parameters must be an object of the operation's parameters")
-            parameters = parse_parameters(operation.params, raw)
-        except ParamError as e:
-            raise ValueError(f"{where}: parameters.{e.name}: {e.message}") from None
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
+        operation, parameters = _operation(item, where)
         try:
             mode = Mode(item.get("mode", "review"))
         except ValueError:
@@ -246,6 +237,21 @@ def parse_response_plans(
             )
         )
     return plans
+
+
+def _operation(item: dict[str, Any], where: str) -> tuple[OperationSpec, Parameters]:
+    """A response plan's `operation` (`<resource type>/<operation>`, or a plain word for the VM operation) and its
+    `parameters`, bounded as the catalog bounds them."""
+    try:
+        operation = by_key(str(item.get("operation", "")))
+        raw = item.get("parameters") or {}
+        if not isinstance(raw, dict):
+            raise ValueError("parameters must be an object of the operation's parameters")
+        return operation, parse_parameters(operation.params, raw)
+    except ParamError as e:
+        raise ValueError(f"{where}: parameters.{e.name}: {e.message}") from None
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _match(match: Any, where: str) -> tuple[list[str], list[str]]:
