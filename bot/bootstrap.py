@@ -18,6 +18,7 @@ from .adapters.azure.credentials import AzureCredentialBroker
 from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
+from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
@@ -80,6 +81,7 @@ class Container:
         await self.inbox.stop()
         await self.tasks.drain()
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
+        await self.outbox.close()
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
@@ -189,6 +191,7 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        plans_url=f"{settings.api.public_url}/api/plans",
     )
 
 
@@ -226,16 +229,27 @@ def make_conversation(
 
 def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
     """Sends what the services wrote to the outbox, once each, after their commit."""
+    limits = settings.limits
+    callbacks = CallbackSender(
+        settings.api.api_callers or (),
+        settings.api.callback_secrets,
+        ca_bundle=settings.azure.ca_bundle,
+        timeout=limits.outbound_timeout,
+        max_attempts=limits.callback_max_attempts,
+        first_retry=limits.callback_retry,
+        max_retry_after=limits.outbox_max_backoff,
+    )
     outbox = OutboxWorker(
         store,
         notifier,
         deps,
         metrics,
-        max_attempts=settings.limits.outbox_max_attempts,
-        max_backoff=settings.limits.outbox_max_backoff,
-        sends_per_second=settings.limits.teams_sends_per_second,
+        max_attempts=limits.outbox_max_attempts,
+        max_backoff=limits.outbox_max_backoff,
+        sends_per_second=limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
+        callbacks=callbacks,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from .callbacks import Callback
 from .consent import ConsentPolicy
 from .names import resource_group_problem, subscription_problem, vm_name_problem
 
@@ -252,6 +253,7 @@ class Plan:
     progress: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
+    callback: Callback | None = None  # an agent's plan: where each change of its state is POSTed, signed
 
     @property
     def content_hash(self) -> str:

@@ -29,6 +29,7 @@ class Deps:
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
+    plans_url: str = "/api/plans"  # where agents read plans (https://<BOT_DOMAIN>/api/plans): callback events' source
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved."""
@@ -67,6 +68,7 @@ class Deps:
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
             tell_requester(uow, before, saved)
+            self.tell_agent(uow, before, saved)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -75,6 +77,12 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             notify(uow, saved, card=True)
         return saved
+
+    def tell_agent(self, uow: UnitOfWork, before: Plan, after: Plan) -> None:
+        """An agent that asked for callbacks is sent an event at every change of its plan's state."""
+        if after.state is not before.state:
+            for m in messages.callback(after, self.plans_url, self.clock.now()):
+                uow.send(m)
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
         """A message in a conversation (an answer to a command: `reply_to` is the command's activity), via the outbox."""

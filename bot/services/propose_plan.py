@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..domain import transitions
 from ..domain.audit import AuditEventName
+from ..domain.callbacks import Callback
 from ..domain.consent import ConsentPolicy
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from ..domain.scope import check_in_scope
@@ -33,6 +34,7 @@ class PlanRequest:
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
+    callback: Callback | None = None  # an agent's: where each change of the plan's state is sent, signed
 
 
 def new_plan_id() -> str:
@@ -71,6 +73,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         incident_id=request.incident_id,
         power_states=dict(request.power_states),
         asked_in=request.asked_in,
+        callback=request.callback,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...domain.audit import AuditEvent
+from ...domain.callbacks import Callback
 from ...domain.consent import ConsentPolicy
 from ...domain.plan import (
     AccessDenied,
@@ -66,9 +67,10 @@ def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
 
 def message_data(m: OutboxMessage) -> str:
     """The parts of an outbox message that are not columns of their own."""
-    return json.dumps(
-        {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
-    )
+    data = {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
+    if m.payload is not None:
+        data["payload"] = m.payload
+    return json.dumps(data)
 
 
 def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str, attempts: int) -> OutboxMessage:
@@ -85,6 +87,7 @@ def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_ve
         d.get("thread_ref"),
         seq,
         attempts,
+        payload=d.get("payload"),
     )
 
 
@@ -146,6 +149,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "progress": plan.progress,
         "power_states": plan.power_states,
         "asked_in": thread_to_dict(plan.asked_in),
+        "callback": None if plan.callback is None else {"url": plan.callback.url, "app_id": plan.callback.app_id},
     }
 
 
@@ -193,6 +197,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         progress=d.get("progress"),
         power_states=d.get("power_states") or {},
         asked_in=thread_from_dict(d.get("asked_in")),
+        callback=None if not d.get("callback") else Callback(d["callback"]["url"], d["callback"]["app_id"]),
     )
 
 
