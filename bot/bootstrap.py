@@ -24,6 +24,7 @@ from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
+from .adapters.http.plan_watch import PlanWatch
 from .adapters.inbox import Inbox, InboxWorker, Process
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
@@ -52,6 +53,7 @@ class Container:
     outbox: OutboxWorker
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
+    watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     @property
@@ -78,6 +80,8 @@ class Container:
         return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
+        if self.watch is not None:
+            await self.watch.close()
         await self.inbox.stop()
         await self.tasks.drain()
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
@@ -135,8 +139,10 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         inbox.parked
     )
     endpoint = sdk.endpoint_for(conversation)
+    watch = PlanWatch(store)
+    store.subscribe(watch.committed)  # a commit of this instance is seen at once; others' within the watch's poll
     return Container(
-        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier
+        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier, watch
     )
 
 
