@@ -6,6 +6,8 @@ the data of each callback event), so they never disagree. No conversation intern
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,8 +49,11 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
 
 
 def etag(plan: Plan) -> str:
-    """The plan's entity tag: its version, which every stored change of the plan raises (a compare-and-set)."""
-    return f'"{plan.id}.{plan.version}"'
+    """The entity tag of the plan's representation (a strong validator, RFC 9110 8.8.3): a digest of `plan_summary`,
+    so it changes with every change of the plan an agent can see, and only then (a card posted or a progress line on
+    it changes the stored plan, not what the agent reads)."""
+    digest = hashlib.sha256(json.dumps(plan_summary(plan), sort_keys=True).encode()).hexdigest()[:24]
+    return f'"{digest}"'
 
 
 def event_id(plan: Plan) -> str:

@@ -1,6 +1,6 @@
 """`GET /api/plans/{id}` as a long-poll: an ETag per version, `If-None-Match` and `Prefer: wait=N`.
 
-The answer carries `ETag` (it changes with every stored change of the plan). With `If-None-Match` naming the current
+The answer carries `ETag` (it changes with every change of what the answer says). With `If-None-Match` naming the current
 tag, the request is conditional (RFC 9110 13.1.2): 304 when nothing changed. With `Prefer: wait=N` as well (RFC 7240
 4.3), the bot holds the request until the plan changes (200 with the new representation) or N seconds pass (304); N
 above MAX_WAIT is taken as MAX_WAIT, and `Preference-Applied: wait=<N used>` says so on either answer. A tag that
@@ -9,6 +9,7 @@ is no longer current gets the 200 at once. The change is seen whichever instance
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -49,12 +50,18 @@ async def answer(request: web.Request, plan: Plan, changed: Changed) -> web.Resp
     wait = preferred_wait(request.headers.getall("Prefer", [])) if tags else None
     applied = {"Preference-Applied": f"wait={wait}"} if wait is not None else {}
     current = etag(plan)
-    if current in tags or "*" in tags:
-        newer = await changed(plan.id, plan.version, wait) if wait else None
+    if current not in tags and "*" not in tags:
+        return representation(plan, applied)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (wait or 0)
+    while (remaining := deadline - loop.time()) > 0:
+        newer = await changed(plan.id, plan.version, remaining)
         if newer is None:
-            return web.Response(status=304, headers={"ETag": current, "Cache-Control": "no-cache", **applied})
+            break
         plan = newer
-    return representation(plan, applied)
+        if etag(plan) != current:  # something the agent reads changed (not just the card's activity id)
+            return representation(plan, applied)
+    return web.Response(status=304, headers={"ETag": current, "Cache-Control": "no-cache", **applied})
 
 
 def representation(plan: Plan, headers: dict[str, Any] | None = None) -> web.Response:
