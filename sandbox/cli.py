@@ -116,6 +116,9 @@ def _write_files(box: Any, args: argparse.Namespace, port: int) -> dict[str, Any
     webhook.touch(mode=0o600)
     webhook.write_text(f"http://localhost:{port}/api/incidents?code={box.webhook_secret}\n")
     # Azure Monitor's Action Groups app in the sandbox Entra, for `driver alert` to get secure webhook tokens
+    from .driver_plan import write_agent_files
+
+    write_agent_files(box, SANDBOX_DIR, port)  # the agent app's credentials, for `driver plan` and your own agent
     action_groups = box.world.apps.get("action-groups")
     if action_groups is not None:
         credentials = SANDBOX_DIR / "action-groups.json"  # a throwaway local secret, readable by this user only
@@ -160,6 +163,7 @@ Three things to try, in another terminal:
   2. .venv/bin/sre-consent-bot driver say --as carol "restart vm dev-01"      (then: driver approve --as alice)
   3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
 And an incident: .venv/bin/sre-consent-bot driver alert --rule "Web tier unresponsive" --vm web-01
+And as the agent: .venv/bin/sre-consent-bot driver plan --action "restart dev-01" --wait 120   (add --mcp for /mcp)
   (response plans: {SANDBOX_DIR / "response-plans.json"})
 {_playground_line(e)}
 """
@@ -228,7 +232,8 @@ def add_commands(sub: Any) -> None:
 
 
 def _add_driver(sub: Any) -> None:
-    """`driver say|approve|deny|grant|cancel|watch|install|uninstall|alert`: a demo user's (or Azure Monitor's) acts."""
+    """`driver say|approve|deny|grant|cancel|watch|install|uninstall|alert|plan`: a demo user's (or Azure Monitor's, or the
+    agent app's) acts."""
     dr = sub.add_parser("driver", help="act as a demo user against a running sandbox")
     dsub = dr.add_subparsers(dest="action", required=True)
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")
@@ -266,6 +271,9 @@ def _add_driver(sub: Any) -> None:
     ):
         dsub.add_parser(verb, help=text).add_argument("--as", dest="user", default="carol", help="demo user")
     _add_alert(dsub)
+    from .driver_plan import add_plan
+
+    add_plan(dsub)
     dr.set_defaults(fn=cmd_driver)
 
 

@@ -1,0 +1,75 @@
+"""README, "Plans from agents" / "Try it in the sandbox": `make run`, then the agent's walk-through as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.net import free_port
+
+from .test_cli import ROOT, _clean_env, _cli, _start_sandbox, _stop
+
+
+def _background(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _plan_id(proc: subprocess.Popen[str]) -> str:
+    """Read the waiting agent's output up to the line naming its plan."""
+    assert proc.stdout is not None
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if found := re.search(r"plan (p-[0-9a-f]+) proposed|proposed plan (p-[0-9a-f]+)", line):
+            return found[1] or found[2]
+    raise AssertionError(f"no plan proposed: {seen}")
+
+
+def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path) -> str:
+    """alice approves (as the README's third terminal does); what the waiting agent printed in all."""
+    plan_id = _plan_id(proc)
+    approved = _cli("driver", "approve", "--as", "alice", "--plan", plan_id, "--wait", "5", cwd=cwd)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def test_the_readme_walk_through_of_plans_from_agents(tmp_path: Path) -> None:
+    port = free_port()
+    proc, banner = _start_sandbox(tmp_path, port)
+    try:
+        assert "Three things to try" in banner, banner
+        plan = [sys.executable, "-m", "bot", "driver", "plan", "--action", "restart dev-01", "--rationale", "Memory leak", "--wait", "60"]
+        env = {**_clean_env(), "PYTHONPATH": str(ROOT)}
+        http = _approve_and_finish(_background(plan, tmp_path, env), tmp_path)
+        assert re.search(r"plan p-\w+: approved .*\n.*executing.*\n.*succeeded", http), http
+        assert "outcome: plan" in http and "restart dev-01: succeeded (the agent identity" in http, http
+        over_mcp = _approve_and_finish(_background([*plan, "--mcp", "--channel"], tmp_path, env), tmp_path)
+        assert "is approved" in over_mcp and "is succeeded" in over_mcp and "restart dev-01: succeeded" in over_mcp, over_mcp
+
+        # no token: 401, and the metadata it names says where to get one
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"http://localhost:{port}/mcp", method="POST", data=b"{}"), timeout=10)
+            raise AssertionError("/mcp answered without a token")
+        except urllib.error.HTTPError as e:
+            assert (
+                e.code == 401
+                and f'resource_metadata="http://localhost:{port}/.well-known/oauth-protected-resource/mcp"' in e.headers["WWW-Authenticate"]
+            )
+
+        # your own agent: the example, written with the mcp SDK alone, with the variables the sandbox wrote
+        agent_env = dict(env)
+        for line in (tmp_path / ".sandbox" / "agent.env").read_text().splitlines():
+            name, _, value = line.partition("=")
+            agent_env[name] = value
+        assert agent_env["MCP_URL"] == f"http://localhost:{port}/mcp" and os.path.isfile(agent_env["SSL_CERT_FILE"])
+        example = _background([sys.executable, str(ROOT / "examples" / "mcp_agent.py"), "dev-01"], tmp_path, agent_env)
+        out = _approve_and_finish(example, tmp_path)
+        assert example.returncode == 0 and "succeeded" in out.splitlines()[-2], out
+    finally:
+        _stop(proc)
