@@ -30,11 +30,11 @@ def _plan_id(proc: subprocess.Popen[str]) -> str:
     raise AssertionError(f"no plan proposed: {seen}")
 
 
-def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path) -> str:
-    """alice approves (as the README's third terminal does); what the waiting agent printed in all."""
+def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path, *where: str) -> str:
+    """alice approves the newest card (as the README's third terminal does); what the waiting agent printed in all."""
     plan_id = _plan_id(proc)
-    approved = _cli("driver", "approve", "--as", "alice", "--plan", plan_id, "--wait", "5", cwd=cwd)
-    assert approved.returncode == 0, approved.stdout + approved.stderr
+    approved = _cli("driver", "approve", "--as", "alice", *where, cwd=cwd)
+    assert approved.returncode == 0 and plan_id in approved.stdout, approved.stdout + approved.stderr
     out, _ = proc.communicate(timeout=60)
     return out
 
@@ -44,15 +44,15 @@ def test_the_readme_walk_through_of_plans_from_agents(tmp_path: Path) -> None:
     proc, banner = _start_sandbox(tmp_path, port)
     try:
         assert "Three things to try" in banner, banner
-        plan = [sys.executable, "-m", "bot", "driver", "plan", "--action", "restart dev-01", "--rationale", "Memory leak", "--wait", "60"]
+        plan = [sys.executable, "-m", "bot", "driver", "plan", "--action", "restart dev-01", "--rationale", "Memory leak", "--wait", "120"]
         env = {**_clean_env(), "PYTHONPATH": str(ROOT)}
         http = _approve_and_finish(_background(plan, tmp_path, env), tmp_path)
         assert re.search(r"plan p-\w+: approved .*\n.*executing.*\n.*succeeded", http), http
         assert "outcome: plan" in http and "restart dev-01: succeeded (the agent identity" in http, http
-        over_mcp = _approve_and_finish(_background([*plan, "--mcp", "--channel"], tmp_path, env), tmp_path)
+        over_mcp = _approve_and_finish(_background([*plan, "--mcp", "--channel"], tmp_path, env), tmp_path, "--channel")
         assert "is approved" in over_mcp and "is succeeded" in over_mcp and "restart dev-01: succeeded" in over_mcp, over_mcp
 
-        # no token: 401, and the metadata it names says where to get one
+        # no token (curl -i -X POST .../mcp): 401, and the metadata it names says where to get one
         try:
             urllib.request.urlopen(urllib.request.Request(f"http://localhost:{port}/mcp", method="POST", data=b"{}"), timeout=10)
             raise AssertionError("/mcp answered without a token")
