@@ -77,6 +77,8 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if container.watch is not None:  # held long-polls and wait_for_plan calls are answered before connections close
+        app.on_shutdown.append(container.watch.close)
     app.cleanup_ctx.append(_lifecycle(container))
     if container.settings.observability.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_server(container))

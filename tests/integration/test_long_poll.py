@@ -15,7 +15,7 @@ from sandbox import Sandbox
 from sandbox.driver import TeamsDriver
 
 from .conftest import azure_tables_settings
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, eventually
 from .test_plans_api import _body, _token
 
 log = logging.getLogger(__name__)
@@ -96,3 +96,22 @@ async def test_a_long_poll_on_one_instance_sees_a_click_answered_by_another_on_t
         status, answer, body = await poll
     log.info("long-poll on %s answered %.3f s after the click was", waits_on, time.monotonic() - clicked)
     assert status == 200 and answer["Preference-Applied"] == "wait=60" and body["state"] != "awaiting_consent"
+
+
+async def test_a_held_request_is_answered_304_when_the_instance_shuts_down(sandbox: Sandbox, make_bot: Callable[..., RunningBot]) -> None:
+    bot = make_bot()
+    token = _token(sandbox)
+    async with sandbox.driver(bot.messages_url) as driver:
+        plan = await _propose(driver, bot, sandbox)
+        await bot.settled()
+        _, headers, _ = await _get(driver, bot, plan["url"], token)
+        poll = asyncio.create_task(_get(driver, bot, plan["url"], token, **{"If-None-Match": headers["ETag"], "Prefer": "wait=120"}))
+        await eventually(lambda: _held(bot), "the request is held")
+        await asyncio.to_thread(bot.stop)  # a restart: the held request is answered, not cut off
+        status, answer, _ = await poll
+    assert status == 304 and answer["ETag"] == headers["ETag"]
+
+
+async def _held(bot: RunningBot) -> bool:
+    watch = bot.container.watch
+    return watch is not None and watch.watching > 0

@@ -41,6 +41,12 @@ class PlanWatch:
     def __init__(self, store: PlanStore, interval: float = POLL_SECONDS) -> None:
         self._store, self._interval = store, interval
         self._watched: dict[str, _Watched] = {}
+        self._closing = False  # the app is shutting down: held requests are answered now, new ones wait no more
+
+    @property
+    def watching(self) -> int:
+        """How many plans someone waits on now."""
+        return len(self._watched)
 
     def committed(self, events: Iterable[AuditEvent], messages: int) -> None:
         """Store listener: a unit of work of this instance committed; re-read the watched plans it moved now."""
@@ -51,7 +57,9 @@ class PlanWatch:
 
     async def changed(self, plan_id: str, version: int, timeout: float) -> Plan | None:
         """The plan as soon as a version other than `version` is stored (None if it is gone meanwhile, or when
-        `timeout` seconds pass without a change)."""
+        `timeout` seconds pass without a change, or the app shuts down)."""
+        if self._closing:
+            return None
         w = self._watched.get(plan_id)
         if w is None:
             w = self._watched[plan_id] = _Watched()
@@ -59,7 +67,7 @@ class PlanWatch:
         w.waiters += 1
         deadline = asyncio.get_running_loop().time() + timeout
         try:
-            while True:
+            while not self._closing:
                 if w.read and (w.plan is None or w.plan.version != version):
                     return w.plan
                 remaining = deadline - asyncio.get_running_loop().time()
@@ -67,6 +75,7 @@ class PlanWatch:
                     return None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(w.changed.wait(), remaining)
+            return None
         finally:
             w.waiters -= 1
             if w.waiters == 0 and self._watched.get(plan_id) is w:
@@ -90,7 +99,12 @@ class PlanWatch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(w.wake.wait(), self._interval)
 
-    async def close(self) -> None:
+    async def close(self, app: object = None) -> None:
+        """Answer every held request now (a shutdown must not wait for long-polls to time out) and stop reading; an
+        aiohttp on_shutdown handler too."""
+        self._closing = True
+        for w in self._watched.values():
+            w.changed.set()
         tasks = [w.task for w in self._watched.values() if w.task is not None]
         self._watched.clear()
         for t in tasks:
