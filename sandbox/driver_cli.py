@@ -137,8 +137,8 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir
     async with TeamsDriver(endpoints["bot"], endpoints["connector"], context, **signing) as driver:
         if args.action == "alert":
             return await play_alert(args, endpoints, world, sandbox_dir, driver)
-        if args.action == "plan":  # the agent app, not a person: no driver needed beyond the sandbox's endpoints
-            return await propose(args, endpoints, sandbox_dir)
+        if args.action == "plan":  # the agent app, not a person; the driver only shows where its card went
+            return await propose(args, endpoints, sandbox_dir, driver)
         place = where(args, world, endpoints["tenantId"])
         if args.action == "watch":
             return await watch(driver, args, place)

@@ -10,19 +10,21 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from .driver_plan import FINAL, print_answer, print_outcome
+from .driver_plan import FINAL, Proposed, print_answer, print_outcome
 
 MAX_WAIT = 120  # what one wait_for_plan may be asked for
 
 
-async def propose_over_mcp(url: str, token: str, body: dict[str, Any], wait: float) -> int:
+async def propose_over_mcp(url: str, token: str, body: dict[str, Any], wait: float, proposed: Proposed) -> int:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=300))
     async with http, Client(streamable_http_client(url, http_client=http)) as client:
-        proposed = await client.call_tool("propose_plan", body)
-        answer: dict[str, Any] = proposed.structured_content or {}
-        print_answer("MCP propose_plan", 400 if proposed.is_error else 202, answer)
-        if proposed.is_error or wait <= 0:
-            return 1 if proposed.is_error else 0
+        result = await client.call_tool("propose_plan", body)
+        answer: dict[str, Any] = result.structured_content or {}
+        print_answer("MCP propose_plan", 400 if result.is_error else 202, answer)
+        if not result.is_error:
+            await proposed(answer)
+        if result.is_error or wait <= 0:
+            return 1 if result.is_error else 0
 
         async def progress(done: float, total: float | None, message: str | None) -> None:
             print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)

@@ -5,6 +5,9 @@ outcome (a long-poll, or `wait_for_plan`).
 The agent authenticates as an agent does in production: an Entra app-only token for the bot's API (client credentials,
 `<API_AUDIENCE>/.default`) from the sandbox Entra, with the app's id and secret the sandbox wrote to
 `.sandbox/agent-app.json` (readable by this user only) when it started.
+
+Nothing here imports aiohttp at module level: the command line registers `driver plan` before `sandbox` exports its
+CA, and aiohttp builds its default SSL context when it is first imported.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from .driver_follow import where
 from .world import World, demo_world
 
+if TYPE_CHECKING:
+    from .driver import TeamsDriver
+
+Proposed = Callable[[dict[str, Any]], Awaitable[None]]  # what to do once the bot accepted the plan
 FINAL = {"succeeded", "failed", "denied", "expired", "credentials_denied", "user_not_authorized", "interrupted"}
 AGENT_FILE = "agent-app.json"
 AGENT_ENV = "agent.env"
@@ -62,6 +67,8 @@ def add_plan(dsub: Any) -> None:
 
 def body_of(args: argparse.Namespace, world: World, tenant_id: str) -> dict[str, Any] | str:
     """The POST /api/plans body the arguments describe, or what is wrong with them."""
+    from .driver_follow import where
+
     actions, names = [], {v.name: v for v in world.vms}
     for text in args.actions:
         operation, _, vm = text.strip().partition(" ")
@@ -90,7 +97,7 @@ def agent_token(endpoints: dict[str, Any], sandbox_dir: Path) -> str:
     return str(credential.get_token(f"{endpoints['botAppIdUri']}/.default").token)
 
 
-async def propose(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: Path) -> int:
+async def propose(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: Path, driver: TeamsDriver) -> int:
     body = body_of(args, demo_world(), endpoints["tenantId"])
     if isinstance(body, str):
         print(body, file=sys.stderr)
@@ -100,19 +107,51 @@ async def propose(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_d
         return 2
     token = await asyncio.to_thread(agent_token, endpoints, sandbox_dir)
     base = endpoints["bot"].removesuffix("/api/messages")
+
+    async def proposed(answer: dict[str, Any]) -> None:
+        await show_card(driver, answer["id"], args)
+
     if args.mcp:
         from .driver_mcp import propose_over_mcp
 
-        return await propose_over_mcp(f"{base}/mcp", token, body, args.wait)
-    return await _propose_over_http(base, token, body, args.wait)
+        return await propose_over_mcp(f"{base}/mcp", token, body, args.wait, proposed)
+    return await _propose_over_http(base, token, body, args.wait, proposed)
 
 
-async def _propose_over_http(base: str, token: str, body: dict[str, Any], wait: float) -> int:
+async def show_card(driver: TeamsDriver, plan_id: str, args: argparse.Namespace) -> None:
+    """Where the plan's card was posted (the bot answers the agent before its card is sent: poll a little), and how
+    an approver approves it."""
+    from .driver_alert import _card_of_plan
+    from .driver_follow import thread_label
+    from .views import describe_activity
+
+    card = await _card_of_plan(driver, plan_id, timeout=15.0)
+    if card is None:
+        print(f"its card is not in Teams yet: watch for it with driver watch --plan {plan_id}")
+        return
+    print(f"its card: {describe_activity(card.activity)} in {thread_label(card)}")
+    place = (
+        " --channel"
+        if args.channel
+        else " --approvals"
+        if args.approvals
+        else ""
+        if args.chat == "sandbox-demo"
+        else f" --chat {args.chat}"
+    )
+    print(f"approve it as an approver: sre-consent-bot driver approve --as alice{place}", flush=True)
+
+
+async def _propose_over_http(base: str, token: str, body: dict[str, Any], wait: float, proposed: Proposed) -> int:
+    import aiohttp
+
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=180)) as session:
         async with session.post(f"{base}/api/plans", json=body, headers=headers) as r:
             status, answer = r.status, await r.json(content_type=None)
         print_answer("POST /api/plans", status, answer)
+        if status == 202:
+            await proposed(answer)
         if status != 202 or wait <= 0:
             return 0 if status == 202 else 1
         deadline, etag, plan = time.monotonic() + wait, "", answer
@@ -133,7 +172,6 @@ def print_answer(what: str, status: int, answer: dict[str, Any]) -> None:
         print(f"{what}: plan {answer['id']} proposed, {answer['state']} ({answer['url']})")
         if answer.get("warning"):
             print(f"warning: {answer['warning']}")
-        print(f"approve it as an approver: sre-consent-bot driver approve --as alice --plan {answer['id']}")
         return
     problems = answer.get("errors") or [{"field": "", "message": answer.get("error", answer)}]
     print(f"{what} refused (HTTP {status}):", file=sys.stderr)

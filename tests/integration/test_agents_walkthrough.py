@@ -19,21 +19,24 @@ def _background(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.P
     return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _plan_id(proc: subprocess.Popen[str]) -> str:
-    """Read the waiting agent's output up to the line naming its plan."""
+def _plan_id(proc: subprocess.Popen[str], until: str) -> str:
+    """Read the waiting agent's output up to the line `until` begins; the plan it proposed."""
     assert proc.stdout is not None
     seen = ""
     for line in proc.stdout:
         seen += line
-        if found := re.search(r"plan (p-[0-9a-f]+) proposed|proposed plan (p-[0-9a-f]+)", line):
-            return found[1] or found[2]
+        if line.startswith(until) and (found := re.search(r"plan (p-[0-9a-f]+)", seen)):
+            return found[1]
     raise AssertionError(f"no plan proposed: {seen}")
 
 
-def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path, *where: str) -> str:
+def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path, *where: str, until: str = "approve it as an approver") -> str:
     """alice approves the newest card (as the README's third terminal does); what the waiting agent printed in all."""
-    plan_id = _plan_id(proc)
-    approved = _cli("driver", "approve", "--as", "alice", *where, cwd=cwd)
+    plan_id = _plan_id(proc, until)
+    for _ in range(60):  # an agent of your own says nothing about the card: a person looks again until it is there
+        approved = _cli("driver", "approve", "--as", "alice", *where, cwd=cwd)
+        if "no plan card" not in approved.stderr:
+            break
     assert approved.returncode == 0 and plan_id in approved.stdout, approved.stdout + approved.stderr
     out, _ = proc.communicate(timeout=60)
     return out
@@ -69,7 +72,7 @@ def test_the_readme_walk_through_of_plans_from_agents(tmp_path: Path) -> None:
             agent_env[name] = value
         assert agent_env["MCP_URL"] == f"http://localhost:{port}/mcp" and os.path.isfile(agent_env["SSL_CERT_FILE"])
         example = _background([sys.executable, str(ROOT / "examples" / "mcp_agent.py"), "dev-01"], tmp_path, agent_env)
-        out = _approve_and_finish(example, tmp_path)
+        out = _approve_and_finish(example, tmp_path, until="proposed plan")
         assert example.returncode == 0 and "succeeded" in out.splitlines()[-2], out
     finally:
         _stop(proc)

@@ -146,3 +146,17 @@ def test_if_none_match_lists_tags_and_compares_weakly() -> None:
 )
 def test_the_public_url_is_bot_domain_over_https_or_loopback_over_http(domain: str, sso: str, port: int, url: str) -> None:
     assert public_url(domain, sso, port) == url
+
+
+def test_the_command_line_imports_no_aiohttp_before_the_sandbox_exports_its_ca() -> None:
+    """aiohttp builds its default SSL context when first imported: `sandbox` exports the CA (SSL_CERT_FILE) only once
+    its command runs, so building the command line (driver plan included) must not import aiohttp."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import argparse, sys; import bot.__main__; from sandbox.cli import add_commands; "
+        "add_commands(argparse.ArgumentParser().add_subparsers()); print('aiohttp' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
