@@ -149,3 +149,9 @@ async def test_a_token_without_the_role_is_403_insufficient_scope(driver: TeamsD
     async with driver.session.post(f"{bot.url}/mcp", json={}, headers={"Authorization": f"Bearer {_token(sandbox, 'unlisted-app')}"}) as r:
         assert r.status == 403 and "Plans.Submit" in (await r.json())["error"]
         assert 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
+
+
+async def test_a_browser_page_of_another_origin_gets_403(driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox) -> None:
+    headers = {"Authorization": f"Bearer {_token(sandbox)}", "Origin": "https://evil.example"}
+    async with driver.session.post(f"{bot.url}/mcp", json={}, headers=headers) as r:
+        assert r.status == 403 and "Origin" in (await r.json())["error"]

@@ -53,6 +53,11 @@ class McpEndpoint:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Authenticate as /api/plans does, then hand the request to the SDK with the caller in its scope."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") != self._base(request):
+            # the Streamable HTTP transport's rule against DNS rebinding: a browser page of another origin gets nothing
+            # (https://modelcontextprotocol.io/specification/2025-06-18/basic/transports, security warning)
+            return web.json_response({"error": f"Origin {origin} may not call /mcp"}, status=403)
         claims, caller = await self.auth.caller(request, resource_metadata=self._base(request) + METADATA_PATH + MCP_PATH)
         return await serve_asgi(self.manager.handle_request, request, {CALLER: (claims, caller)})
 
