@@ -3,7 +3,7 @@
 A caller presents an app-only access token for the bot's API (client credentials) holding the configured
 app role (default `Plans.Submit`), from an app registered in API_CALLERS_FILE (its verified `azp`/`appid`).
 The caller may only tighten the configured consent policy, within its own scopes and operations.
-Bad bodies get 400 with every field error listed. The MCP server (mcp_server.py) proposes and reads through the same
+Bad bodies get 400 with every field error listed. The MCP tools (mcp_tools.py) propose and read through the same
 methods, so both answer alike. `GET /api/plans/{id}` is also a long-poll (long_poll.py).
 """
 
