@@ -21,6 +21,7 @@ from .adapters.http.operations import OperationsApi
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container
 from .services.housekeeping import expire_due, recover_interrupted
+from .startup import port_problem, said_once, store_problem
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sre-consent-bot")
@@ -197,7 +198,11 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
         await runner.setup()
         s = container.settings.observability
         site = web.TCPSite(runner, s.metrics_host, s.metrics_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise port_problem("METRICS_PORT", s.metrics_host, s.metrics_port or 0, e, host_setting="METRICS_HOST") from None
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
         host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
         container.metrics_url = f"http://{host}:{port}/metrics"
@@ -210,8 +215,14 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
 
 def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them
-        recovered = await recover_interrupted(container.deps)
+        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them.
+        # It is also the first call to the store: a store that cannot be reached is said once, naming its settings.
+        try:
+            with said_once():
+                recovered = await recover_interrupted(container.deps)
+        except Exception as e:
+            await container.close()
+            raise store_problem(container.settings.store, e) from None
         for plan in recovered:
             log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
         container.outbox.start()

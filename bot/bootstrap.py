@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
+from .startup import store_problem
 
 
 @dataclass
@@ -108,7 +110,10 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
         return TableStore.from_account_url(
             settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
-    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    try:
+        return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    except (OSError, sqlite3.Error) as e:  # opening the file is the store's first call: said once, naming STORE_PATH
+        raise store_problem(settings.store, e) from None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
@@ -205,7 +210,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(

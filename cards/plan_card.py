@@ -121,13 +121,13 @@ def _status_section(plan: Plan, now: datetime) -> list[Any]:
 
 def _facts(plan: Plan, now: datetime) -> FactSet:
     approvals = ", ".join(literal(a.approver.name) for a in plan.approvals)
+    counted = f"{len(plan.approvals)} of {plan.policy.approvals_required}" + (f" ({approvals})" if approvals else "")
+    autonomous = plan.mode.value == "autonomous"  # consent is the response plan's: nobody's approval is awaited
     facts = [
         Fact(title="Requested by", value=literal(plan.requested_by.name)),
-        Fact(
-            title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}" + (f" ({approvals})" if approvals else "")
-        ),
+        Fact(title="Approvals", value="none needed (autonomous)" if autonomous else counted),
     ]
-    if plan.mode.value == "autonomous":
+    if autonomous:
         facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))

@@ -9,7 +9,9 @@ metrics), and manifest (the Teams app package). `Settings` holds one of each but
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +60,7 @@ __all__ = [
     "TeamsSettings",
     "check_serving",
     "serving_problems",
+    "unknown_settings",
 ]
 
 
@@ -106,8 +109,9 @@ class Settings:
             store=StoreSettings.read(reader(store.SETTINGS)),
             observability=ObservabilitySettings.read(reader(observability.SETTINGS)),
         )
-        if serving and not problems:
-            problems.extend(serving_problems(settings))
+        if serving:  # listed with the rest, unless a problem already named their setting (its value is then a stand-in)
+            said = {m[0] for problem in problems if (m := re.match(r"\w+", problem))}
+            problems.extend(p for p in serving_problems(settings) if not said & set(re.findall(r"\w+", p)))
         if problems:
             raise ConfigError(problems)
         return settings
@@ -124,3 +128,18 @@ def check_serving(settings: Settings) -> None:
     policy no one can satisfy."""
     if problems := serving_problems(settings):
         raise ConfigError(problems)
+
+
+def unknown_settings(keys: Iterable[str], source: str) -> list[str]:
+    """One problem per key of `source` (a .env file) that is no setting, with the setting it probably meant: a key
+    the bot does not read is a value silently not applied (PLAN_EXPIRY_MINUTE, MICROSOFTAPPTYPE)."""
+    names = [s.name for s in SETTINGS]
+    by_upper = {n.upper(): n for n in names}
+    problems = []
+    for key in keys:
+        if key in names:
+            continue
+        meant = by_upper.get(key.upper()) or next(iter(difflib.get_close_matches(key.upper(), list(by_upper), n=1, cutoff=0.8)), None)
+        hint = f"did you mean {by_upper.get(meant, meant)}?" if meant else "the README's Configuration section lists every setting"
+        problems.append(f"{key} in {source} is not a setting: {hint}")
+    return problems

@@ -124,10 +124,15 @@ class Deps:
 
 
 def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
-    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided."""
+    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided, and
+    how it ended once it ran."""
+    if after.asked_in is None:
+        return
     decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
-    if decided and after.asked_in is not None:
+    if decided:
         uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
+    elif after.state.is_terminal and not before.state.is_terminal:
+        uow.send(messages.say(after.asked_in, domain_messages.outcome_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:

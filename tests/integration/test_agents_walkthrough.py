@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import urllib.error
@@ -42,12 +43,27 @@ def _approve_and_finish(proc: subprocess.Popen[str], cwd: Path, *where: str, unt
     return out
 
 
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's "Try it in the sandbox" shell blocks, as a shell would split them."""
+    section = (ROOT / "README.md").read_text().split("\n### Try it in the sandbox\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line.partition("  #")[0] for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL) for line in block.splitlines()]
+    return [shlex.split(line) for line in lines if line.strip()]
+
+
 def test_the_readme_walk_through_of_plans_from_agents(tmp_path: Path) -> None:
+    commands = readme_commands()
+    program = ".venv/bin/sre-consent-bot"
+    assert commands == [
+        [program, "driver", "plan", "--action", "restart dev-01", "--rationale", "Memory leak", "--wait", "120"],
+        [program, "driver", "approve", "--as", "alice"],
+        ["set", "-a;", ".", ".sandbox/agent.env;", "set", "+a"],
+        [".venv/bin/python", "examples/mcp_agent.py", "dev-01"],
+    ], commands  # what this test runs, in the order the README gives it
     port = free_port()
     proc, banner = _start_sandbox(tmp_path, port)
     try:
         assert "Three things to try" in banner, banner
-        plan = [sys.executable, "-m", "bot", "driver", "plan", "--action", "restart dev-01", "--rationale", "Memory leak", "--wait", "120"]
+        plan = [sys.executable, "-m", "bot", *commands[0][1:]]
         env = {**_clean_env(), "PYTHONPATH": str(ROOT)}
         http = _approve_and_finish(_background(plan, tmp_path, env), tmp_path)
         assert re.search(r"plan p-\w+: approved .*\n.*executing.*\n.*succeeded", http), http

@@ -58,6 +58,8 @@ def _every_text() -> dict[str, str]:
         texts[f"card/{name}"] = _card_text(plan_card(plan, READ_ONLY, NOW, sso=SSO))
         texts[f"reply/{name}"] = result_text(plan)
         texts[f"late click/{name}"] = m.already(plan)
+        if plan.state.is_terminal:  # the requester who asked where the card is not: how it ended
+            texts[f"requester told/{name}"] = m.outcome_for_requester(plan)
     texts["pending"] = m.pending_list([STATES["awaiting_consent"], STATES["awaiting_credentials"]], NOW)
     for op, state in [("start", "running"), ("powerOff", "deallocated"), ("restart", "stopped"), ("deallocate", "deallocated")]:
         texts[f"pointless/{op} when {state}"] = m.pointless(op, state, "web-01", "prod-rg") or "(a plan is proposed)"
@@ -88,6 +90,7 @@ def _every_text() -> dict[str, str]:
         "SELF_APPROVAL",
         "NOT_AN_APPROVER",
         "NOT_A_GRANTOR",
+        "NOT_A_CANCELLER",
         "AUTONOMOUS_NOT_ALLOWED",
         "APPROVED",
         "DENIED",
