@@ -57,6 +57,7 @@ then "help", then "restart vm dev-01" and Approve on the card.
   3. {DRIVER} say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
 And an incident: {DRIVER} alert --rule "Web tier unresponsive" --vm web-01
   (response plans: {sandbox_dir / "response-plans.json"})
+And as the agent: {DRIVER} plan --action "restart dev-01" --wait 120   (add --mcp for /mcp)
 The Agents Playground cannot sign activities: run `sre-consent-bot sandbox --anonymous` for it."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from .callbacks import Callback
 from .consent import ConsentPolicy
 from .follow_up import FollowUp
 from .names import resource_group_problem, subscription_problem, vm_name_problem
@@ -254,6 +255,7 @@ class Plan:
     power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
+    callback: Callback | None = None  # an agent's plan: where each change of its state is POSTed, signed
 
     @property
     def content_hash(self) -> str:
