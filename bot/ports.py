@@ -24,6 +24,7 @@ class MessageKind(str, Enum):
     TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
     OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
     NOTE = "note"  # a message about a plan to `thread` (not the plan's): CARD_LINK in `text` becomes a link to its card
+    CALLBACK = "callback"  # a signed event about a plan to its agent's callback URL (`payload`), not to Teams
 
 
 CARD_LINK = "{card_link}"  # NOTE: replaced, when sent, by the deep link to the plan's card as posted
@@ -35,7 +36,8 @@ PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    """A message to Teams, written in the unit of work of the change that caused it and sent later, in order per `key`.
+    """A message to Teams (or, CALLBACK, to an agent), written in the unit of work of the change that caused it and
+    sent later, in order per `key`.
 
     Plan messages (`plan_id` set) are aimed at the plan's thread as stored when they are sent; others at `thread`.
     A thread whose conversation id starts with PENDING_THREAD is the one the OPEN_THREAD message `thread_ref` creates.
@@ -52,6 +54,7 @@ class OutboxMessage:
     thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
     seq: int = 0  # set by the store: the order of writing
     attempts: int = 0
+    payload: dict[str, Any] | None = field(default=None, compare=False)  # CALLBACK: where to, and the event sent
 
 
 class UnitOfWork(Protocol):

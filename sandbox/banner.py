@@ -59,6 +59,7 @@ then "help", then "restart vm dev-01" and Approve on the card.
   Beyond VMs: "scale plan shop-plan to 4", "restart app orders-web", "status pool aks-prod/nodepool1" (see help)
 And an incident: {DRIVER} alert --rule "Web tier unresponsive" --vm web-01
   (response plans: {sandbox_dir / "response-plans.json"})
+And as the agent: {DRIVER} plan --action "restart dev-01" --wait 120   (add --mcp for /mcp)
 The Agents Playground cannot sign activities: run `sre-consent-bot sandbox --anonymous` for it."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from .callbacks import Callback
 from .consent import ConsentPolicy
 from .follow_up import FollowUp
 from .operations import OPERATION_WORDS, Facts, Operation, OperationSpec, PlannedAction
@@ -177,6 +178,7 @@ class Plan:
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
     hash_form: int = HASH_FORM  # 1: stored before actions were stored as requests (its cards carry the digest of then)
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
+    callback: Callback | None = None  # an agent's plan: where each change of its state is POSTed, signed
 
     @property
     def content_hash(self) -> str:

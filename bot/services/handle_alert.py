@@ -200,6 +200,7 @@ async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: Al
                         saved = uow.save(after, expected_version=plan.version)
                         uow.record(deps.event(saved, SYSTEM, AuditEventName.PLAN_EXPIRED, plan, reason="alert resolved"))
                         notify(uow, saved, card=True, reply=result_text(saved))
+                        deps.tell_agent(uow, plan, saved)
                         expired.append(saved)
                 outcome = AlertOutcome(matched, expired=tuple(expired))
                 if inbox_key is not None:

@@ -143,15 +143,3 @@ async def plan_actions(deps: Deps, intents: list[Intent], err: Report) -> list[P
         except Unplannable as u:
             err(f"actions[{intent.index}].{u.field}", u.message)
     return planned
-
-
-def action_summary(a: PlannedAction) -> dict[str, Any]:
-    """An action as an agent reads it back: the operation, the resource, the parameters and the exact request."""
-    r = a.request
-    return {
-        "operation": a.operation.word,
-        "resourceType": a.operation.rtype.name,
-        "resourceId": a.resource.id,
-        "parameters": a.params,
-        "request": {"method": r.method, "path": r.path, "apiVersion": r.api_version, "body": r.body},
-    }

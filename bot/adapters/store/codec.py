@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...domain.audit import AuditEvent
+from ...domain.callbacks import Callback
 from ...domain.consent import ConsentPolicy
 from ...domain.follow_up import Escalation, FollowUp
 from ...domain.operations import ArmRequest, by_key
@@ -67,9 +68,10 @@ def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
 
 def message_data(m: OutboxMessage) -> str:
     """The parts of an outbox message that are not columns of their own."""
-    return json.dumps(
-        {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
-    )
+    data = {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
+    if m.payload is not None:
+        data["payload"] = m.payload
+    return json.dumps(data)
 
 
 def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str, attempts: int) -> OutboxMessage:
@@ -86,6 +88,7 @@ def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_ve
         d.get("thread_ref"),
         seq,
         attempts,
+        payload=d.get("payload"),
     )
 
 
@@ -234,6 +237,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "asked_in": thread_to_dict(plan.asked_in),
         "hash_form": plan.hash_form,
         "follow_up": _follow_up(plan.follow_up),
+        "callback": None if plan.callback is None else {"url": plan.callback.url, "app_id": plan.callback.app_id},
     }
 
 
@@ -283,6 +287,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         asked_in=thread_from_dict(d.get("asked_in")),
         hash_form=d.get("hash_form", 1),  # stored before it existed: the digest its cards carry is the first form
         follow_up=_parse_follow_up(d.get("follow_up")),
+        callback=None if not d.get("callback") else Callback(d["callback"]["url"], d["callback"]["app_id"]),
     )
 
 
