@@ -16,13 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import AppServicePlan, WebApp
-from .kit import RG, SUB, Arm, bad_request, find, json_body, listed, not_found, route, whole
+from .kit import Arm, Collection, bad_request, json_body, not_found, route, whole
 from .rbac import Caller
 from .responses import arm_error
 
 SITES, SLOTS, PLANS = "Microsoft.Web/sites", "Microsoft.Web/sites/slots", "Microsoft.Web/serverfarms"
-_SITE = rf"{RG}/microsoft\.web/sites/(?P<name>[^/]+)"
-_PLAN = rf"{RG}/microsoft\.web/serverfarms/(?P<name>[^/]+)"
+SITE = Collection[WebApp](SITES, r"microsoft\.web/sites", lambda estate: estate.web_apps)
+PLAN = Collection[AppServicePlan](PLANS, r"microsoft\.web/serverfarms", lambda estate: estate.plans)
+_SITE, _PLAN = SITE.item, PLAN.item
 
 
 def site_body(app: WebApp, parent: WebApp | None = None) -> dict[str, Any]:
@@ -49,28 +50,12 @@ def plan_body(p: AppServicePlan) -> dict[str, Any]:
     }
 
 
-def _app(arm: Arm, caller: Caller, m: re.Match[str]) -> WebApp | web.Response:
-    found = find(arm.world.estate.web_apps, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(SITES, m["name"], m["rg"])
-    return arm.guard(caller, f"{SITES}/read", found.id) or found
-
-
-@route("GET", rf"{SUB}/microsoft\.web/sites")
-async def list_apps(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    apps = [a for a in listed(arm.world.estate.web_apps, m["sub"]) if arm.guard(caller, f"{SITES}/read", a.id) is None]
-    return web.json_response({"value": [site_body(a) for a in apps]})
-
-
-@route("GET", _SITE)
-async def get_app(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(site_body(found))
+list_apps, get_app = SITE.routes(site_body)
 
 
 @route("GET", rf"{_SITE}/slots")
 async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
+    found = SITE.lookup(arm, caller, m)
     if isinstance(found, web.Response):
         return found
     return web.json_response({"value": [site_body(s, found) for s in found.slots.values()]})
@@ -78,7 +63,7 @@ async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match
 
 @route("GET", rf"{_SITE}/slots/(?P<slot>[^/]+)")
 async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
+    found = SITE.lookup(arm, caller, m)
     if isinstance(found, web.Response):
         return found
     slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
@@ -87,7 +72,7 @@ async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[s
 
 @route("POST", rf"{_SITE}/(?P<action>restart|start|stop)")
 async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
+    found = SITE.lookup(arm, caller, m)
     if isinstance(found, web.Response):
         return found
     action = m["action"].lower()
@@ -103,7 +88,7 @@ async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match
 
 @route("POST", rf"{_SITE}/slots/(?P<slot>[^/]+)/slotsswap")
 async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
+    found = SITE.lookup(arm, caller, m)
     if isinstance(found, web.Response):
         return found
     slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
@@ -142,28 +127,12 @@ def _busy(app: WebApp) -> web.Response:
     )
 
 
-def _plan(arm: Arm, caller: Caller, m: re.Match[str]) -> AppServicePlan | web.Response:
-    found = find(arm.world.estate.plans, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(PLANS, m["name"], m["rg"])
-    return arm.guard(caller, f"{PLANS}/read", found.id) or found
-
-
-@route("GET", rf"{SUB}/microsoft\.web/serverfarms")
-async def list_plans(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    plans = [p for p in listed(arm.world.estate.plans, m["sub"]) if arm.guard(caller, f"{PLANS}/read", p.id) is None]
-    return web.json_response({"value": [plan_body(p) for p in plans]})
-
-
-@route("GET", _PLAN)
-async def get_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _plan(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(plan_body(found))
+list_plans, get_plan = PLAN.routes(plan_body)
 
 
 @route("PUT", _PLAN)
 async def put_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _plan(arm, caller, m)
+    found = PLAN.lookup(arm, caller, m)
     if isinstance(found, web.Response):
         return found
     if refused := arm.guard(caller, f"{PLANS}/write", found.id):
