@@ -30,7 +30,6 @@ APPS, CLUSTERS, POOLS = (
 )
 APP = Collection[ContainerApp](APPS, r"microsoft\.app/containerapps", lambda estate: estate.container_apps)
 CLUSTER = Collection[ManagedCluster](CLUSTERS, r"microsoft\.containerservice/managedclusters", lambda estate: estate.clusters)
-_APP, _CLUSTER = APP.item, CLUSTER.item
 
 
 def app_body(a: ContainerApp) -> dict[str, Any]:
@@ -52,11 +51,8 @@ def app_body(a: ContainerApp) -> dict[str, Any]:
 list_apps, get_app = APP.routes(app_body)
 
 
-@route("GET", rf"{_APP}/revisions")
-async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = APP.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@APP.on("GET", r"/revisions")
+async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ContainerApp) -> web.Response:
     value = [
         {
             "id": f"{found.id}/revisions/{r.name}",
@@ -69,11 +65,8 @@ async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.M
     return web.json_response({"value": value})
 
 
-@route("POST", rf"{_APP}/revisions/(?P<revision>[^/]+)/restart")
-async def restart_revision(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = APP.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@APP.on("POST", r"/revisions/(?P<revision>[^/]+)/restart")
+async def restart_revision(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ContainerApp) -> web.Response:
     if refused := arm.guard(caller, f"{APPS}/revisions/restart/action", found.id):
         return refused
     revision = next((r for r in found.revisions if r.name.lower() == m["revision"].lower()), None)
@@ -106,10 +99,9 @@ def pool_body(c: ManagedCluster, p: AgentPool) -> dict[str, Any]:
 list_clusters = CLUSTER.list_route(lambda c: brief(c, CLUSTERS))
 
 
-@route("GET", rf"{_CLUSTER}/agentpools")
-async def list_pools(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = CLUSTER.lookup(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response({"value": [pool_body(found, p) for p in found.pools.values()]})
+@CLUSTER.on("GET", "/agentpools")
+async def list_pools(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ManagedCluster) -> web.Response:
+    return web.json_response({"value": [pool_body(found, p) for p in found.pools.values()]})
 
 
 def _pool(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[ManagedCluster, AgentPool] | web.Response:
@@ -120,13 +112,13 @@ def _pool(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[ManagedCluster, A
     return (cluster, pool) if pool else not_found(POOLS, f"{cluster.name}/{m['pool']}", m["rg"])
 
 
-@route("GET", rf"{_CLUSTER}/agentpools/(?P<pool>[^/]+)")
+@route("GET", rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)")
 async def get_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
     found = _pool(arm, caller, m)
     return found if isinstance(found, web.Response) else web.json_response(pool_body(*found))
 
 
-@route("PUT", rf"{_CLUSTER}/agentpools/(?P<pool>[^/]+)")
+@route("PUT", rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)")
 async def put_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
     found = _pool(arm, caller, m)
     if isinstance(found, web.Response):

@@ -27,7 +27,6 @@ REDIS, SERVERS, GROUPS = "Microsoft.Cache/redis", "Microsoft.Sql/servers", "Micr
 REBOOT_TYPES = ("AllNodes", "PrimaryNode", "SecondaryNode")
 CACHE = Collection[RedisCache](REDIS, r"microsoft\.cache/redis", lambda estate: estate.caches, shown="Microsoft.Cache/Redis")
 SERVER = Collection[SqlServer](SERVERS, r"microsoft\.sql/servers", lambda estate: estate.sql_servers)
-_CACHE = CACHE.item
 _GROUP = rf"{SERVER.item}/failovergroups/(?P<group>[^/]+)"
 
 
@@ -49,11 +48,8 @@ def cache_body(c: RedisCache) -> dict[str, Any]:
 list_caches, get_cache = CACHE.routes(cache_body)
 
 
-@route("POST", rf"{_CACHE}/forcereboot")
-async def force_reboot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = CACHE.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@CACHE.on("POST", r"/forcereboot")
+async def force_reboot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: RedisCache) -> web.Response:
     if refused := arm.guard(caller, f"{REDIS}/forceReboot/action", found.id):
         return refused
     sent = await json_body(request)

@@ -32,6 +32,8 @@ class Arm(Protocol):
 
 
 Handler = Callable[[Arm, web.Request, Caller, re.Match[str]], Awaitable[web.Response]]
+T = TypeVar("T")
+OnHandler = Callable[[Arm, web.Request, Caller, re.Match[str], T], Awaitable[web.Response]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,19 @@ class Collection(Generic[R]):
             return found
         return arm.guard(caller, f"{self.type_name}/read", found.id) or found
 
+    def on(self, method: str, tail: str = "") -> Callable[[OnHandler[R]], Route]:
+        """A route on one resource of this kind (its path, then `tail`): the handler is given the resource once it is
+        found and the caller may read it; otherwise ARM's 404 or 403 answers."""
+
+        def wrap(handler: OnHandler[R]) -> Route:
+            async def found_first(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
+                found = self.lookup(arm, caller, m)
+                return found if isinstance(found, web.Response) else await handler(arm, request, caller, m, found)
+
+            return route(method, f"{self.item}{tail}")(found_first)
+
+        return wrap
+
     def list_route(self, body: Callable[[R], dict[str, Any]]) -> Route:
         """GET the subscription's resources of this kind, those the caller may read."""
 
@@ -116,11 +131,10 @@ class Collection(Generic[R]):
     def get_route(self, body: Callable[[R], dict[str, Any]]) -> Route:
         """GET one resource by name."""
 
-        async def handler(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-            found = self.lookup(arm, caller, m)
-            return found if isinstance(found, web.Response) else web.json_response(body(found))
+        async def handler(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: R) -> web.Response:
+            return web.json_response(body(found))
 
-        return route("GET", self.item)(handler)
+        return self.on("GET")(handler)
 
     def routes(self, body: Callable[[R], dict[str, Any]]) -> tuple[Route, Route]:
         """The list and the get route, answering each resource as `body` shows it."""

@@ -16,14 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import AppServicePlan, WebApp
-from .kit import Arm, Collection, bad_request, json_body, not_found, route, whole
+from .kit import Arm, Collection, bad_request, json_body, not_found, whole
 from .rbac import Caller
 from .responses import arm_error
 
 SITES, SLOTS, PLANS = "Microsoft.Web/sites", "Microsoft.Web/sites/slots", "Microsoft.Web/serverfarms"
 SITE = Collection[WebApp](SITES, r"microsoft\.web/sites", lambda estate: estate.web_apps)
 PLAN = Collection[AppServicePlan](PLANS, r"microsoft\.web/serverfarms", lambda estate: estate.plans)
-_SITE, _PLAN = SITE.item, PLAN.item
 
 
 def site_body(app: WebApp, parent: WebApp | None = None) -> dict[str, Any]:
@@ -53,28 +52,19 @@ def plan_body(p: AppServicePlan) -> dict[str, Any]:
 list_apps, get_app = SITE.routes(site_body)
 
 
-@route("GET", rf"{_SITE}/slots")
-async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = SITE.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SITE.on("GET", r"/slots")
+async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
     return web.json_response({"value": [site_body(s, found) for s in found.slots.values()]})
 
 
-@route("GET", rf"{_SITE}/slots/(?P<slot>[^/]+)")
-async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = SITE.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
-    slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
+@SITE.on("GET", r"/slots/(?P<slot>[^/]+)")
+async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
+    slot = _slot(found, m["slot"])
     return web.json_response(site_body(slot, found)) if slot else not_found(SLOTS, f"{found.name}/{m['slot']}", m["rg"])
 
 
-@route("POST", rf"{_SITE}/(?P<action>restart|start|stop)")
-async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = SITE.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SITE.on("POST", r"/(?P<action>restart|start|stop)")
+async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
     action = m["action"].lower()
     if refused := arm.guard(caller, f"{SITES}/{action}/action", found.id):
         return refused
@@ -86,12 +76,9 @@ async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match
     return web.Response(status=200)
 
 
-@route("POST", rf"{_SITE}/slots/(?P<slot>[^/]+)/slotsswap")
-async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = SITE.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
-    slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
+@SITE.on("POST", r"/slots/(?P<slot>[^/]+)/slotsswap")
+async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
+    slot = _slot(found, m["slot"])
     if slot is None:
         return not_found(SLOTS, f"{found.name}/{m['slot']}", m["rg"])
     if refused := arm.guard(caller, f"{SLOTS}/slotsswap/action", found.slot_id(slot.name)):
@@ -100,11 +87,7 @@ async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str])
     target_name = sent.get("targetSlot") if isinstance(sent, dict) else None
     if not isinstance(target_name, str) or not target_name:
         return bad_request("BadRequest", "targetSlot is required: the slot to swap with ('production' for the app itself).")
-    target = (
-        found
-        if target_name.lower() == "production"
-        else next((s for n, s in found.slots.items() if n.lower() == target_name.lower()), None)
-    )
+    target = found if target_name.lower() == "production" else _slot(found, target_name)
     if target is None or target is slot:
         return bad_request("BadRequest", f"Cannot swap slot '{slot.name}' with '{target_name}': the target slot does not exist.")
     if arm.busy(found):
@@ -119,6 +102,11 @@ async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str])
     )  # fmt: skip
 
 
+def _slot(app: WebApp, name: str) -> WebApp | None:
+    """The app's slot so named (ARM compares names case-insensitively)."""
+    return next((s for n, s in app.slots.items() if n.lower() == name.lower()), None)
+
+
 def _busy(app: WebApp) -> web.Response:
     return arm_error(
         409,
@@ -130,11 +118,8 @@ def _busy(app: WebApp) -> web.Response:
 list_plans, get_plan = PLAN.routes(plan_body)
 
 
-@route("PUT", _PLAN)
-async def put_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = PLAN.lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@PLAN.on("PUT")
+async def put_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: AppServicePlan) -> web.Response:
     if refused := arm.guard(caller, f"{PLANS}/write", found.id):
         return refused
     sent = await json_body(request)
