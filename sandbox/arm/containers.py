@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import AgentPool, ContainerApp, ManagedCluster, new_etag
-from .kit import Arm, Collection, bad_request, brief, json_body, not_found, precondition_failed, route, whole
+from .kit import Arm, Collection, bad_request, brief, json_body, not_found, on_found, precondition_failed, whole
 from .rbac import Caller
 from .responses import arm_error
 
@@ -104,6 +104,9 @@ async def list_pools(arm: Arm, request: web.Request, caller: Caller, m: re.Match
     return web.json_response({"value": [pool_body(found, p) for p in found.pools.values()]})
 
 
+_POOL = rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)"
+
+
 def _pool(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[ManagedCluster, AgentPool] | web.Response:
     cluster = CLUSTER.lookup(arm, caller, m)
     if isinstance(cluster, web.Response):
@@ -112,17 +115,17 @@ def _pool(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[ManagedCluster, A
     return (cluster, pool) if pool else not_found(POOLS, f"{cluster.name}/{m['pool']}", m["rg"])
 
 
-@route("GET", rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)")
-async def get_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _pool(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(pool_body(*found))
+@on_found("GET", _POOL, _pool)
+async def get_pool(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[ManagedCluster, AgentPool]
+) -> web.Response:
+    return web.json_response(pool_body(*found))
 
 
-@route("PUT", rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)")
-async def put_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _pool(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@on_found("PUT", _POOL, _pool)
+async def put_pool(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[ManagedCluster, AgentPool]
+) -> web.Response:
     cluster, pool = found
     pool_id = f"{cluster.id}/agentPools/{pool.name}"
     if refused := arm.guard(caller, f"{POOLS}/write", pool_id):

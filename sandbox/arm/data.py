@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import FailoverGroup, RedisCache, SqlServer
-from .kit import Arm, Collection, bad_request, brief, json_body, not_found, route
+from .kit import Arm, Collection, bad_request, brief, json_body, not_found, on_found, route
 from .rbac import Caller
 from .responses import arm_error
 
@@ -110,17 +110,17 @@ async def list_groups(arm: Arm, request: web.Request, caller: Caller, m: re.Matc
     )
 
 
-@route("GET", _GROUP)
-async def get_group(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _group(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(group_body(found[1], found[0]))
+@on_found("GET", _GROUP, _group)
+async def get_group(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[SqlServer, FailoverGroup]
+) -> web.Response:
+    return web.json_response(group_body(found[1], found[0]))
 
 
-@route("POST", rf"{_GROUP}/failover")
-async def failover(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _group(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@on_found("POST", rf"{_GROUP}/failover", _group)
+async def failover(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[SqlServer, FailoverGroup]
+) -> web.Response:
     server, group = found
     if refused := arm.guard(caller, f"{GROUPS}/failover/action", group.id_on(server)):
         return refused

@@ -52,6 +52,21 @@ def route(method: str, pattern: str) -> Callable[[Handler], Route]:
     return wrap
 
 
+def on_found(
+    method: str, pattern: str, lookup: Callable[[Arm, Caller, re.Match[str]], T | web.Response]
+) -> Callable[[OnHandler[T]], Route]:
+    """A route whose handler is given what `lookup` finds for the path; when it answers instead (404, 403), that answer."""
+
+    def wrap(handler: OnHandler[T]) -> Route:
+        async def found_first(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
+            found = lookup(arm, caller, m)
+            return found if isinstance(found, web.Response) else await handler(arm, request, caller, m, found)
+
+        return route(method, pattern)(found_first)
+
+    return wrap
+
+
 class Located(Protocol):
     subscription_id: str
     resource_group: str
@@ -110,14 +125,7 @@ class Collection(Generic[R]):
         """A route on one resource of this kind (its path, then `tail`): the handler is given the resource once it is
         found and the caller may read it; otherwise ARM's 404 or 403 answers."""
 
-        def wrap(handler: OnHandler[R]) -> Route:
-            async def found_first(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-                found = self.lookup(arm, caller, m)
-                return found if isinstance(found, web.Response) else await handler(arm, request, caller, m, found)
-
-            return route(method, f"{self.item}{tail}")(found_first)
-
-        return wrap
+        return on_found(method, f"{self.item}{tail}", self.lookup)
 
     def list_route(self, body: Callable[[R], dict[str, Any]]) -> Route:
         """GET the subscription's resources of this kind, those the caller may read."""
