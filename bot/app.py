@@ -1,4 +1,5 @@
-"""The aiohttp application: /api/messages, /api/plans, /api/incidents, /healthz, /readyz; /metrics apart."""
+"""The aiohttp application: /api/messages, /api/plans, /api/operations, /mcp, /api/incidents, /healthz, /readyz;
+/metrics apart."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from aiohttp.typedefs import Handler
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .adapters.http.api_auth import ApiAuth
 from .adapters.http.incidents_api import IncidentsApi
+from .adapters.http.mcp_http import McpEndpoint
+from .adapters.http.mcp_tools import McpTools
+from .adapters.http.operations import OperationsApi
 from .adapters.http.plans_api import PlansApi
-from .bootstrap import Container
+from .bootstrap import Container, make_follow_ups
+from .services.follow_up import follow_up_due
 from .services.housekeeping import expire_due, recover_interrupted
 from .services.repair_cards import repair_cards
+from .startup import port_problem, said_once, store_problem
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sre-consent-bot")
@@ -58,11 +65,14 @@ def create_app(container: Container) -> web.Application:
         s.azure.allowed_scopes,
         s.limits.rate_api_per_minute,
         container.conversation.approvals,
+        container.watch.changed if container.watch is not None else None,
     )
     incidents = IncidentsApi(s.api, container.validator, container.inbox)
     app.router.add_post("/api/messages", messages)
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
+    app.router.add_get("/api/operations", OperationsApi(api.auth).get)
+    _mcp(app, container, api)
     app.router.add_post("/api/incidents", incidents.receive)
     app.router.add_get("/api/incidents/status", incidents.status)
     app.router.add_get("/privacy", lambda r: page(PRIVACY))
@@ -70,10 +80,20 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if container.watch is not None:  # held long-polls and wait_for_plan calls are answered before connections close
+        app.on_shutdown.append(container.watch.close)
     app.cleanup_ctx.append(_lifecycle(container))
     if container.settings.observability.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_server(container))
     return app
+
+
+def _mcp(app: web.Application, container: Container, api: PlansApi) -> None:
+    """/mcp and its protected-resource metadata: the plans API's tools for MCP clients, authenticated the same way."""
+    if container.watch is None:
+        return
+    tools = McpTools(api, container.watch.changed)
+    McpEndpoint(ApiAuth(container.validator, container.settings.api), tools, container.settings.api, MAX_BODY).routes(app)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -141,7 +161,11 @@ async def _queues(container: Container) -> dict[str, object]:
     except Exception:
         depth, dead, failed_alerts, parked = -1, -1, -1, -1
     # dead letters do not make the instance unready (another instance would do no better), but they are shown
-    outbox = "ok" if dead == 0 else (f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+    outbox = (
+        "ok"
+        if dead == 0
+        else f"{dead} message(s) to Teams or callbacks to agents could not be delivered and were given up (audit: outbox_dead_letter)"
+    )
     # parked alerts, like dead letters, are shown without making the instance unready
     inbox = (
         "ok"
@@ -156,7 +180,7 @@ async def _queues(container: Container) -> dict[str, object]:
         "outbox_depth": depth,
         "outbox": outbox,
         "outbox_dead_letters": dead,
-        "instances_alive": container.instances.count,
+        "instances_alive": container.outbox.instances.count if container.outbox.instances is not None else 1,
         "plans_without_card": cardless,
         "cards": "ok"
         if cardless == 0
@@ -185,7 +209,11 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
         await runner.setup()
         s = container.settings.observability
         site = web.TCPSite(runner, s.metrics_host, s.metrics_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise port_problem("METRICS_PORT", s.metrics_host, s.metrics_port or 0, e, host_setting="METRICS_HOST") from None
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
         host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
         container.metrics_url = f"http://{host}:{port}/metrics"
@@ -198,11 +226,17 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
 
 def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them
-        recovered = await recover_interrupted(container.deps)
+        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them.
+        # It is also the first call to the store: a store that cannot be reached is said once, naming its settings.
+        try:
+            with said_once():
+                recovered = await recover_interrupted(container.deps)
+        except Exception as e:
+            await container.close()
+            raise store_problem(container.settings.store, e) from None
         for plan in recovered:
             log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
-        await container.instances.start()  # counted before the first send: each takes its share of Teams' limits
+        await container.outbox.count_instances()  # before the first send: each takes its share of Teams' limits
         container.outbox.start()
         container.inbox.start()
         sweeper = asyncio.create_task(_sweep(container), name="expiry sweeper")
@@ -216,12 +250,16 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
 
 
 async def _sweep(container: Container) -> None:
+    follow_ups = make_follow_ups(container.settings, container.conversation.approvals)
     while True:
         await asyncio.sleep(container.settings.limits.sweep_interval)
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
             await _repair_cards(container)
+            # plans still waiting: their approvers reminded, the plan escalated, the requester warned (once each)
+            for taken in await follow_up_due(container.deps, follow_ups):
+                log.info("plan %s: %s", taken.plan.id, taken.step.value, extra={"plan_id": taken.plan.id})
             # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
             for plan in await recover_interrupted(container.deps):
                 log.warning(

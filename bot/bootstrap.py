@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +19,13 @@ from .adapters.azure.credentials import AzureCredentialBroker
 from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
+from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
+from .adapters.http.plan_watch import PlanWatch
 from .adapters.inbox import Inbox, InboxWorker, Process
 from .adapters.instances import LiveInstances
 from .adapters.observability import AuditPublisher, Metrics
@@ -33,7 +36,10 @@ from .adapters.store.tables import TableStore
 from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
+from .services.agent_callbacks import AgentCallbacks
 from .services.deps import Deps
+from .services.follow_up import FollowUps
+from .startup import store_problem
 
 
 @dataclass
@@ -52,7 +58,7 @@ class Container:
     outbox: OutboxWorker
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
-    instances: LiveInstances  # the instances alive: each paces its calls to Teams at its share of Teams' limits
+    watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
 
     @property
@@ -79,10 +85,12 @@ class Container:
         return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
+        if self.watch is not None:
+            await self.watch.close()
         await self.inbox.stop()
         await self.tasks.drain()
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
-        await self.instances.stop()  # the others take this instance's share of Teams' limits
+        await self.outbox.close()
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
@@ -105,7 +113,10 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
         return TableStore.from_account_url(
             settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
-    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    try:
+        return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    except (OSError, sqlite3.Error) as e:  # opening the file is the store's first call: said once, naming STORE_PATH
+        raise store_problem(settings.store, e) from None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
@@ -130,32 +141,16 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     deps = make_deps(settings, store, runner, broker, clock, tasks, directory)
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
-    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds)
-    Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
-        lambda: instances.count
-    )
-    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics, instances)
+    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
     inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
     )
     endpoint = sdk.endpoint_for(conversation)
+    watch = PlanWatch(store)
+    store.subscribe(watch.committed)  # a commit of this instance is seen at once; others' within the watch's poll
     return Container(
-        settings,
-        deps,
-        store,
-        tasks,
-        sdk,
-        conversation,
-        endpoint,
-        runner,
-        broker,
-        validator,
-        metrics,
-        outbox,
-        inbox,
-        sdk.notifier,
-        instances,
+        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier, watch
     )
 
 
@@ -210,6 +205,9 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        follow_up=settings.follow_up.schedule,
+        plans_url=f"{settings.api.public_url}/api/plans",
+        callbacks=AgentCallbacks(f"{settings.api.public_url}/api/plans", clock),
     )
 
 
@@ -217,7 +215,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(
@@ -227,6 +227,13 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
         is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
         group_members=directory.group_members,
     )
+
+
+def make_follow_ups(settings: Settings, approvals: Approvals) -> FollowUps:
+    """Reminders and escalation reach approvers as the approvals channel's notes do; the escalation channel is on the
+    bot's home service URL and tenant."""
+    tenant = settings.azure.tenant_id or settings.teams.app_tenant_id
+    return FollowUps(approvals, settings.follow_up.channel(settings.teams.teams_service_url, tenant))
 
 
 def make_conversation(
@@ -245,23 +252,35 @@ def make_conversation(
     return Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
 
 
-def make_outbox(
-    settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics, instances: LiveInstances
-) -> OutboxWorker:
-    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's share of
-    Teams' limits (`instances`)."""
+def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
+    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's share of Teams'
+    limits (the instances alive, counted in the store)."""
+    limits = settings.limits
+    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds)
+    Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
+        lambda: instances.count
+    )
+    callbacks = CallbackSender(
+        settings.api.api_callers or (),
+        settings.api.callback_secrets,
+        ca_bundle=settings.azure.ca_bundle,
+        timeout=limits.outbound_timeout,
+        max_attempts=limits.callback_max_attempts,
+        first_retry=limits.callback_retry,
+        max_retry_after=limits.outbox_max_backoff,
+    )
     outbox = OutboxWorker(
         store,
         notifier,
         deps,
         metrics,
-        max_attempts=settings.limits.outbox_max_attempts,
-        max_backoff=settings.limits.outbox_max_backoff,
-        sends_per_second=settings.limits.teams_sends_per_second,
+        max_attempts=limits.outbox_max_attempts,
+        max_backoff=limits.outbox_max_backoff,
+        sends_per_second=limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
-        share=instances.share,
-        margin=instances.margin,
+        instances=instances,
+        callbacks=callbacks,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -2,76 +2,26 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
 from .domain.audit import AuditEvent
+from .domain.follow_up import RequesterNotice
 from .domain.incident import AlertCheck
-from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
-
-
-class MessageKind(str, Enum):
-    """What an outbox message asks of Teams (stored as these words)."""
-
-    POST_CARD = "post_card"  # post the plan's card (rendered from the plan as stored when it is sent)
-    UPDATE_CARD = "update_card"  # update the plan's card in place (the newest state only: updates coalesce)
-    TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
-    OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
-    NOTE = "note"  # a message about a plan to `thread` (not the plan's): CARD_LINK in `text` becomes a link to its card
-
-
-CARD_LINK = "{card_link}"  # NOTE: replaced, when sent, by the deep link to the plan's card as posted
-PERSONAL_CHAT = "personal-chat-with:"  # conversation id of a 1:1 chat to create first (then the user's object id)
-
-
-PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD message has not created yet
-
-
-def pending_ref(plan_id: str | None = None) -> str:
-    """A new pending thread's name: PENDING_THREAD, a random part, and the plan it is opened for (if any), so a store
-    that keeps each plan's writes together can find the thread's name with that plan (`pending_plan`)."""
-    token = secrets.token_hex(8)
-    return PENDING_THREAD + (f"{token}:{plan_id}" if plan_id else token)
-
-
-def pending_plan(ref: str) -> str | None:
-    """The plan a pending thread was opened for (None: opened for no plan, or named before plans were recorded)."""
-    _, _, plan_id = ref.removeprefix(PENDING_THREAD).partition(":")
-    return plan_id or None
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """A message to Teams, written in the unit of work of the change that caused it and sent later, in order per `key`.
-
-    Plan messages (`plan_id` set) are aimed at the plan's thread as stored when they are sent; others at `thread`.
-    A thread whose conversation id starts with PENDING_THREAD is the one the OPEN_THREAD message `thread_ref` creates.
-    """
-
-    kind: MessageKind
-    key: str  # ordering: the conversation (or pending thread) it goes to
-    plan_id: str | None = None
-    plan_version: int = 0  # the plan's version when it was written (card updates at or below a sent version coalesce)
-    thread: Thread | None = None
-    text: str | None = None
-    card: dict[str, Any] | None = field(default=None, compare=False)
-    reply_to: str | None = None  # the activity this message answers (a chat command)
-    thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
-    seq: int = 0  # set by the store: the order of writing
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class ThreadOpening:
-    """The OPEN_THREAD message of a pending thread, as the outbox holds it until the thread is created."""
-
-    message: OutboxMessage
-    failed: str | None = None  # why it was given up (a dead letter: the thread will never be created); None: waiting
+from .domain.operations import Facts
+from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, Thread
+from .outbox_messages import CARD_LINK as CARD_LINK
+from .outbox_messages import PENDING_THREAD as PENDING_THREAD
+from .outbox_messages import PERSONAL_CHAT as PERSONAL_CHAT
+from .outbox_messages import MessageKind as MessageKind
+from .outbox_messages import OutboxMessage as OutboxMessage
+from .outbox_messages import ThreadOpening as ThreadOpening
+from .outbox_messages import pending_plan as pending_plan
+from .outbox_messages import pending_ref as pending_ref
 
 
 class UnitOfWork(Protocol):
@@ -196,6 +146,26 @@ class ConversationRefs(Protocol):
     async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None: ...
 
 
+class PrivateNotes(Protocol):
+    """Where people are told privately about a plan: their 1:1 chats with the bot."""
+
+    async def personal_threads(
+        self, people: frozenset[str], groups: tuple[str, ...], leave_out: frozenset[str], tenant_id: str, service_url: str
+    ) -> list[tuple[str, Thread]]:
+        """(object id, 1:1 chat) of `people` and of the members of `groups` as the directory lists them, minus
+        `leave_out`, bounded; a chat the bot knows no reference to is one the outbox creates (PERSONAL_CHAT)."""
+        ...
+
+
+class RequesterCallbacks(Protocol):
+    """A requester told through a channel of its own rather than a chat: an agent's callback (issue 24)."""
+
+    def stage(self, uow: UnitOfWork, plan: Plan, notice: RequesterNotice) -> bool:
+        """Queue `notice` about `plan` for its requester in `uow`; False when this requester has no such channel
+        (the bot then tells the chat where the plan was asked)."""
+        ...
+
+
 class Credential(Protocol):
     """An azure-core async TokenCredential, opaque to the services."""
 
@@ -222,6 +192,7 @@ class AzureProblem(str, Enum):
     THROTTLED = "throttled"
     AUTHENTICATION_FAILED = "authentication_failed"  # ARM did not accept the token
     OPERATION_FAILED = "operation_failed"  # accepted, then the long-running operation failed
+    STATE_CHANGED = "state_changed"  # not as the card showed (read again, or Azure's If-Match refused): nothing written
     UNREACHABLE = "unreachable"  # no answer from Azure (connection error or timeout)
     OTHER = "other"
 
@@ -241,18 +212,40 @@ class RunResult:
     status: RunStatus
     detail: str
     access_denied: AccessDenied | None = None
-    power_state: str | None = None  # the VM's power state once the action ended, when known
+    state: Facts = ()  # the resource's state once the action ended, when read (what the card shows after)
     problem: AzureProblem | None = None  # why it did not succeed, when it did not
     azure_error: AzureError | None = None  # what Azure said, when it said something
 
 
-class ActionRunner(Protocol):
-    """Runs actions on Azure and reads resources."""
+class ReadStatus(str, Enum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"  # Azure has no such resource (or resource group, or subscription)
+    UNAVAILABLE = "unavailable"  # Azure could not be asked, refused the read, or throttled it
 
-    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
-    async def power_state(self, resource: ResourceRef) -> str | None: ...
-    async def list_vms(self) -> list[ResourceRef]:
-        """The VMs the agent identity can read (what chat commands may name)."""
+
+@dataclass(frozen=True)
+class ArmReading:
+    """What a GET found: the JSON body when FOUND; `detail` says why not otherwise (never a token)."""
+
+    status: ReadStatus
+    body: Any = None
+    detail: str = ""
+
+
+class ActionRunner(Protocol):
+    """Azure Resource Manager: sends an action's exact request, and reads resources of any catalog type."""
+
+    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
+        """Send `action.request` as it is, with `credential`, and follow the operation to its end."""
+        ...
+
+    async def read(self, path: str, api_version: str) -> ArmReading:
+        """GET `path` with the agent identity."""
+        ...
+
+    async def list(self, path: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of the ARM collection at `path` (following `nextLink`) with the agent identity; None when Azure
+        could not be asked."""
         ...
 
 

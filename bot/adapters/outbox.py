@@ -16,6 +16,8 @@
 - Cards are rendered from the plan as stored when they are sent, and a sent card covers the card updates written
   before it (coalesced): only the newest state of a card goes out.
 - Posting a card yields its activity id, recorded on the plan through a unit of work so later updates target it.
+- Callbacks (CALLBACK: a signed event to an agent, bot/adapters/callbacks.py) go through the same queue, in order per
+  plan, with their own attempts (CALLBACK_MAX_ATTEMPTS) and back-off (CALLBACK_RETRY_SECONDS).
 - Each message is claimed (a lease in the store) while it is sent, so instances sharing a store do not both send
   it. Delivery is at least once: a process killed after Teams accepted a message and before the store recorded it
   sends that message again after restart.
@@ -29,7 +31,6 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +39,9 @@ from ..domain.plan import WAITING_STATES
 from ..ports import MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from ..services.repair_cards import repair_card
+from .callbacks import CallbackSender
 from .delivery import ThreadRateLimit, classify, exact, whole
+from .instances import LiveInstances
 from .observability import Metrics
 from .sending import Sender
 from .store.sqlite import SqliteStore
@@ -68,8 +71,8 @@ class OutboxWorker(Worker):
         sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
-        share: Callable[[int], int] = whole,
-        margin: Callable[[float], float] = exact,
+        instances: LiveInstances | None = None,
+        callbacks: CallbackSender | None = None,
     ) -> None:
         super().__init__(concurrency)
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
@@ -78,8 +81,11 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        limit = ThreadRateLimit(per_second=sends_per_second, share=share, margin=margin)  # this instance's share of Teams' limits
-        self._sender = Sender(store, notifier, limit)
+        self.instances = instances  # the instances alive: this one paces its calls at its share of Teams' limits
+        share, margin = (instances.share, instances.margin) if instances is not None else (whole, exact)
+        limit = ThreadRateLimit(per_second=sends_per_second, share=share, margin=margin)
+        self._sender = Sender(store, notifier, limit, callbacks)
+        self._callbacks = callbacks  # None: a callback message cannot be sent (a dead letter saying so)
         self._keys: set[str] = set()
         self._current: dict[int, int] = {}  # a delivery's first message -> the message it is sending now (FOLLOW)
 
@@ -94,6 +100,19 @@ class OutboxWorker(Worker):
         for seq in [self._current.get(k, k) for k in keys]:
             with contextlib.suppress(Exception):
                 await self._store.release_message(seq)
+
+    async def count_instances(self) -> None:
+        """Before the first send: the instances alive counted (each takes its share of Teams' limits), then on a beat."""
+        if self.instances is not None:
+            await self.instances.start()
+
+    async def close(self) -> None:
+        """After `stop`: the callback sender's connections; this instance's record among those alive (the others take
+        its share of Teams' limits)."""
+        if self._callbacks is not None:
+            await self._callbacks.close()
+        if self.instances is not None:
+            await self.instances.stop()
 
     async def idle(self) -> bool:
         """Nothing being sent and nothing waiting to be sent (dead letters aside)."""
@@ -182,9 +201,12 @@ class OutboxWorker(Worker):
         retryable, retry_after, cause = classify(error)
         attempts = m.attempts + 1
         self._metrics.outbox_retries.labels(cause.split(":")[0]).inc()
+        max_attempts, base = self._max_attempts, self._base
+        if m.kind is MessageKind.CALLBACK and self._callbacks is not None:
+            max_attempts, base = self._callbacks.max_attempts, self._callbacks.first_retry
         try:
-            if retryable and attempts < self._max_attempts:
-                ceiling = min(self._max_backoff, self._base * 2 ** (attempts - 1))
+            if retryable and attempts < max_attempts:
+                ceiling = min(self._max_backoff, base * 2 ** (attempts - 1))
                 delay = max(retry_after, ceiling / 2 + random.uniform(0, ceiling / 2))  # jitter; never before Retry-After
                 log.info(
                     "outbox: %s of plan %s failed (%s); attempt %d in %.1fs",

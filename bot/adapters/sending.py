@@ -14,6 +14,7 @@ from ..domain.errors import ConcurrentUpdate
 from ..domain.plan import Plan, Thread
 from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
 from ..services.links import card_link
+from .callbacks import CallbackSender
 from .delivery import CardNotPosted, ThreadNotOpen, ThreadRateLimit, Undeliverable, http_refusal
 from .store.sqlite import SqliteStore
 
@@ -23,11 +24,17 @@ log = logging.getLogger("bot.adapters.outbox")
 class Sender:
     """Sends one message at a time to Teams through the notifier, within this instance's share of Teams' limits."""
 
-    def __init__(self, store: SqliteStore, notifier: Notifier, limit: ThreadRateLimit) -> None:
-        self._store, self._notifier, self._limit = store, notifier, limit
+    def __init__(self, store: SqliteStore, notifier: Notifier, limit: ThreadRateLimit, callbacks: CallbackSender | None = None) -> None:
+        self._store, self._notifier, self._limit, self._callbacks = store, notifier, limit, callbacks
 
     async def send(self, m: OutboxMessage) -> None:
         """Send `m` (claimed by this instance) and record it sent; raises what Teams or the store raised."""
+        if m.kind is MessageKind.CALLBACK:
+            if self._callbacks is None:
+                raise Undeliverable("this instance sends no callbacks")
+            await self._callbacks.send(m)
+            await self._done(m)
+            return
         if m.kind is MessageKind.OPEN_THREAD:
             assert m.thread is not None and m.card is not None and m.thread_ref is not None
             channel, card = m.thread, m.card

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from ..bot_token import BotTokenCheck, unauthorized
 from ..http_errors import json_error
-from ..world import World
+from ..world import User, World
 from .limits import TeamsLimits, thread_of
 from .records import ConnectorCall, PostedActivity, too_many_requests
 
@@ -39,10 +40,12 @@ class ConnectorCore:
     installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
     # channel id -> new threads refused there (-1: all) because the app is not installed in its team (remove_from_team)
     not_in_team: dict[str, int] = field(default_factory=dict)
+    rosters: dict[str, list[User]] = field(default_factory=dict)  # chat or channel -> its members, where one was set
     # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
     limits: TeamsLimits = field(default_factory=TeamsLimits)
     limited: int = 0
     _next_id: int = 1_700_000_000_000
+    kept_in: Path | None = None  # the file the conversations are kept in between runs (kept.py); None keeps nothing
 
     async def _on_startup(self, app: web.Application) -> None:
         self.changed = asyncio.Condition()
@@ -126,6 +129,11 @@ class ConnectorCore:
         return None
 
     async def _notify(self) -> None:
+        """Called after every change: kept on disk (when asked), then anyone waiting is woken."""
+        if self.kept_in is not None:
+            from .kept import save
+
+            save(self, self.kept_in)
         if self.changed is not None:
             async with self.changed:
                 self.changed.notify_all()

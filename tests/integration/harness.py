@@ -22,6 +22,10 @@ from sandbox.server import ServerThread
 from sandbox.world import User
 
 
+async def no_progress(_: str) -> None:
+    """A run's progress callback, where the test does not look at progress."""
+
+
 class ManualClock:
     """A clock the test moves forward (the only thing besides randomness tests may fake)."""
 
@@ -149,6 +153,13 @@ class Teams:
         assert result.type == "application/vnd.microsoft.card.adaptive", result.body
         value: dict[str, Any] = result.value
         return value
+
+    async def sees(self, who: str, conversation: Conversation, card: BotMessage) -> dict[str, Any]:
+        """The card as `who` sees it without a manual refresh: their own view only where their Teams client refreshes
+        the card by itself (the card's `refresh.userIds`, or everyone in a conversation of at most 60)."""
+        shown = await self.driver.shown(self.user(who), conversation, card)
+        assert shown is not None, "the message shows no card"
+        return shown
 
     async def click(
         self, who: str, conversation: Conversation, card: BotMessage, verb: str, data: dict[str, Any] | None = None, **kw: Any

@@ -1,51 +1,32 @@
 """Azure's refusals reach the thread as Azure gave them: mapped by ARM's error code, quoted verbatim once.
 
-The runner talks to the ARM simulator through azure-mgmt-compute with the agent identity, as in production.
+The runner talks to the ARM simulator through azure-mgmt-core's pipeline with the agent identity, as in production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import HttpResponseError
 from azure.identity.aio import ClientSecretCredential
-from azure.mgmt.compute.aio import ComputeManagementClient
 
-from bot.adapters.azure.arm_runner import ArmRunner, map_error
+from bot.adapters.azure.arm_runner import ArmRunner
 from bot.domain.plan import Operation, PlannedAction, ResourceRef
 from bot.ports import AzureError, AzureProblem, RunResult, RunStatus
+from bot.services.planning import state_now
 from bot.services.results import run_detail
 from sandbox import Sandbox
 from sandbox.arm import Fault
 from sandbox.driver import Conversation, TeamsDriver
+from tests.fakes import World as Fakes
 
-from .harness import Teams
+from .harness import Teams, find_action, no_progress
 
 RESTART_REFUSAL = AzureError("OperationNotAllowed", "The operation requires the VM to be running (or set to run).")
-
-
-async def _nothing(_: str) -> None:
-    return None
-
-
-@pytest.fixture
-async def agent_credential(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
-    a = sandbox.world.agent
-    async with ClientSecretCredential(
-        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
-    ) as cred:
-        yield cred
-
-
-@pytest.fixture
-async def runner(sandbox: Sandbox, agent_credential: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
-    r = ArmRunner(sandbox.arm.base_url, agent_credential, sandbox.world.subscription_id, polling_interval=0.01)
-    yield r
-    await r.close()
 
 
 @pytest.fixture
@@ -69,9 +50,13 @@ async def test_restart_of_a_deallocated_vm_is_operation_not_allowed_with_azures_
 ) -> None:
     since = len(sandbox.arm.writes)
     action = _action(sandbox, Operation.RESTART)
-    result = await runner.run(action, agent_credential, _nothing)
-    assert (result.status, result.problem, result.power_state) == (RunStatus.FAILED, AzureProblem.OPERATION_NOT_ALLOWED, "deallocated")
+    result = await runner.run(action, agent_credential, no_progress)
+    assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_NOT_ALLOWED)
     assert result.azure_error == RESTART_REFUSAL
+    fakes = Fakes()
+    fakes.deps.runner = runner
+    result = replace(result, state=await state_now(fakes.deps, action.resource))  # what run_plan reads after a refusal
+    assert result.state == (("Power state", "deallocated"),)
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
     detail = run_detail(action, result)
     assert detail == (
@@ -93,7 +78,7 @@ async def test_missing_vm_group_and_subscription_are_told_apart(
     sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential, where: dict[str, str], problem: AzureProblem, code: str
 ) -> None:
     action = _action(sandbox, Operation.START, **where)
-    result = await runner.run(action, agent_credential, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.FAILED, problem)
     assert result.azure_error is not None and result.azure_error.code == code
     detail = run_detail(action, result)
@@ -104,7 +89,7 @@ async def test_authorization_failed_still_starts_the_credentials_flow(
     sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential
 ) -> None:
     action = _action(sandbox, Operation.RESTART, vm="web-01", rg="prod-rg")
-    result = await runner.run(action, agent_credential, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.REFUSED, AzureProblem.AUTHORIZATION_FAILED)
     assert result.access_denied is not None
     assert result.access_denied.permission == "Microsoft.Compute/virtualMachines/restart/action"
@@ -121,7 +106,7 @@ async def test_a_failed_long_running_operation_reports_the_status_bodys_error_co
     )
     action = _action(sandbox, Operation.START)
     try:
-        result = await runner.run(action, agent_credential, _nothing)
+        result = await runner.run(action, agent_credential, no_progress)
     finally:
         sandbox.arm.set_power_state("dev-01", "running")
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_FAILED)
@@ -137,7 +122,7 @@ async def test_an_arm_call_that_outlives_the_read_timeout_is_unreachable_not_a_h
     since = len(sandbox.arm.writes)
     action = _action(sandbox, Operation.RESTART)
     try:
-        result = await runner.run(action, agent_credential, _nothing)
+        result = await runner.run(action, agent_credential, no_progress)
     finally:
         await runner.close()
     assert (result.status, result.problem, result.azure_error) == (RunStatus.FAILED, AzureProblem.UNREACHABLE, None)
@@ -157,22 +142,22 @@ def test_success_keeps_the_runners_words() -> None:
     assert run_detail(action, result) == result.detail
 
 
-async def test_the_thread_shows_azures_refusal_of_a_restart_of_a_deallocated_vm_once(
+async def test_a_vm_deallocated_after_the_card_was_posted_is_not_restarted_and_the_thread_says_what_changed(
     teams: Teams, sandbox: Sandbox, chat: Conversation
 ) -> None:
+    """The card showed it running; read again at execution it is deallocated: nothing is written, the thread names
+    the change and Propose again offers the plan anew (Azure's refusal of such a restart: the runner test above)."""
     since = len(sandbox.arm.writes)
     card = await teams.ask("carol", "restart vm dev-01", chat)  # running when asked: a plan is proposed
     sandbox.arm.set_power_state("dev-01", "deallocated")  # then someone deallocates it before the approval
     try:
         await teams.click("alice", chat, card, "approve")
         reply = await teams.wait_reply(card, "Failed")
+        final = await teams.wait_card(card, "Failed")
     finally:
         sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
-    said = "Azure said: OperationNotAllowed — The operation requires the VM to be running (or set to run)."
-    assert reply.text.count(said) == 1
-    assert reply.text.count("The operation requires the VM to be running") == 1  # Azure's words once, not repeated
-    assert "the VM must be running for a restart. dev-01 is deallocated: start it instead." in reply.text
-    assert "another operation" not in reply.text
+    assert "Nothing was written: VM dev-01: its power state is deallocated now, not running as the card showed" in reply.text
+    assert find_action(final, "proposeAgain") is not None
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
 
 
@@ -192,18 +177,14 @@ async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(
     sandbox: Sandbox, agent_credential: ClientSecretCredential
 ) -> None:
     """Compute throttles with 429 and code OperationNotAllowed: the TooManyRequests detail decides."""
-    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30))
+    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30, action="restart"))
     action = _action(sandbox, Operation.RESTART)
-    async with ComputeManagementClient(
-        agent_credential,
-        sandbox.world.subscription_id,
-        base_url=sandbox.arm.base_url,
-        credential_scopes=[f"{sandbox.arm.base_url}/.default"],
-        retry_total=0,
-    ) as client:
-        with pytest.raises(HttpResponseError) as e:
-            await client.virtual_machines.begin_restart("dev-rg", "dev-01")  # the runner's SDK would wait and retry
-    result = map_error(e.value, action)
+    # without azure-core's retries (the bot's runner would wait Retry-After and try again)
+    unretried = ArmRunner(sandbox.arm.base_url, agent_credential, None, retry_total=0)
+    try:
+        result = await unretried.run(action, agent_credential, no_progress)
+    finally:
+        await unretried.close()
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.THROTTLED)
     detail = run_detail(action, result)
     assert "throttling" in detail and "again in a few minutes" in detail
@@ -250,7 +231,7 @@ async def test_a_token_arm_rejects_is_an_authentication_failure_not_a_refusal(
     if case == "expired":
         claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
     action = _action(sandbox, Operation.RESTART)
-    result = await runner.run(action, _StaticToken(sandbox.keys.active.sign(claims)), _nothing)
+    result = await runner.run(action, _StaticToken(sandbox.keys.active.sign(claims)), no_progress)
     assert (result.status, result.problem, result.access_denied) == (RunStatus.FAILED, AzureProblem.AUTHENTICATION_FAILED, None)
     assert result.azure_error is not None and result.azure_error.code == code
     assert "did not accept the identity's token" in run_detail(action, result)

@@ -114,6 +114,17 @@ async def test_health_and_readiness(driver: TeamsDriver, bot: RunningBot) -> Non
 OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
 
 
+def _two_agents_bot(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]) -> tuple[RunningBot, App]:
+    """A bot whose callers file lets the agent and a second agent app restart in the subscription; and that app."""
+    other = _other_agent(sandbox)
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
+        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
+    ]
+    return make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers)), other
+
+
 def _other_agent(sandbox: Sandbox) -> App:
     """A second agent app holding the role (registered in the session's world once)."""
     if "policy-second-agent" not in sandbox.world.apps:
@@ -142,6 +153,8 @@ async def _get(driver: TeamsDriver, bot: RunningBot, plan_id: str, token: str) -
         ({"approvalsRequired": 1}, "approvalsRequired"),  # below the configured 2
         ({"approvers": ["alice", "carol"]}, "approvers"),  # carol is not a configured approver
         ({"expiresInMinutes": 31}, "expiresInMinutes"),  # beyond the configured 30
+        ({"remindAfterMinutes": 11}, "remindAfterMinutes"),  # later than the configured 10
+        ({"escalateAfterMinutes": 5}, "escalateAfterMinutes"),  # escalation is off: a caller cannot turn it on
         (
             {
                 "actions": [
@@ -192,13 +205,7 @@ async def test_delegated_user_token_with_the_role_is_refused(driver: TeamsDriver
 async def test_get_answers_only_the_app_that_submitted_the_plan(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
 ) -> None:
-    other = _other_agent(sandbox)
-    sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [
-        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
-        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
-    ]
-    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    bot, other = _two_agents_bot(sandbox, tmp_path, make_bot)
     async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
         assert status == 202
@@ -238,4 +245,6 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
             _body(sandbox, actions=[{"operation": "deallocate", "resourceId": _body(sandbox)["actions"][0]["resourceId"]}]),
             _token(sandbox),
         )
-        assert status == 400 and answer["errors"][0]["field"] == "actions[0].operation"
+        # a well-formed action the caller's entry does not allow: 403 naming the field, saying what it may propose
+        assert status == 403 and answer["errors"][0]["field"] == "actions[0].operation"
+        assert "may not propose Microsoft.Compute/virtualMachines/deallocate" in answer["errors"][0]["message"]
