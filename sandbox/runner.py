@@ -144,6 +144,9 @@ class Sandbox(PrintsOwnRepr):
             "TEAMS_SERVICE_URL": self.connector.base_url,
             "RESPONSE_PLANS_FILE": str(self.directory / "response-plans.json"),
             "INCIDENT_WEBHOOK_SECRET": self.webhook_secret,
+            # the plain webhook is off by default (INCIDENT_ACCEPT_SECRET_ONLY=false); the sandbox turns it on so the demo
+            # and the tests can post alerts with the URL secret as well as through the secure webhook
+            "INCIDENT_ACCEPT_SECRET_ONLY": "true",
             "API_CALLERS_FILE": str(self.directory / "api-callers.json"),
         }
 
