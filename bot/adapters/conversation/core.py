@@ -31,6 +31,7 @@ from .answers import Answer, CardAnswer, ErrorAnswer, MessageAnswer
 from .approvals import Approvals
 from .clicks import CardClick, Malformed, NotExecute, Verb, parse_click
 from .commands import Command, parse
+from .on_clicks import shown_in
 from .people import People, person_of
 from .router import Router
 from .routes import ROUTER
@@ -166,8 +167,13 @@ class Conversation:
             person = await self.people.who(turn)
         except Refusal as r:
             return await self._refused_click(incoming, click, r)
-        if self._conversation_waits(incoming, click.verb.value) and not await self._awaits(click, person):
-            return ErrorAnswer(429, "TooManyRequests", TOO_FAST)
+        plan = await self.deps.store.get(click.plan_id)
+        if plan is not None and not shown_in(plan, incoming):  # every verb: a card is acted on where it was posted
+            if self._may_tell(incoming):
+                await self.deps.record(plan, person, AuditEventName.INVOKE_REFUSED, code=RefusalCode.NOT_FOUND.value, verb=click.verb.value)
+            return MessageAnswer(PLAN_UNAVAILABLE)  # the same answer as for no plan at all: ids reveal nothing
+        if self._conversation_waits(incoming, click.verb.value) and not (plan and await self.deps.may_see_buttons(plan, person)):
+            return ErrorAnswer(429, "TooManyRequests", TOO_FAST)  # a plan waiting for the clicker passes: others' traffic
         return await self.router.click(self, turn, person, click)
 
     async def _refused_click(self, incoming: Incoming, click: CardClick, r: Refusal) -> Answer:
@@ -180,11 +186,6 @@ class Conversation:
         if claimed is None:
             return ErrorAnswer(403, "Forbidden", messages.WORK_ACCOUNT_ONLY)
         return MessageAnswer(r.message)
-
-    async def _awaits(self, click: CardClick, person: Person) -> bool:
-        """True if the clicked plan waits for this person: their click goes through whatever others sent here."""
-        plan = await self.deps.store.get(click.plan_id)
-        return plan is not None and await self.deps.may_see_buttons(plan, person)
 
     # -- shared by the handlers -------------------------------------------------------------------
     async def after_click(self, decision: Decision, person: Person) -> Answer:
