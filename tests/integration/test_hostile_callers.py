@@ -460,3 +460,30 @@ async def test_an_approvers_click_on_a_plan_waiting_for_them_is_never_refused_fo
         result = await teams.click("alice", chat, card, "approve", approve)
         assert result.type == "application/vnd.microsoft.card.adaptive", result.body
         await teams.wait_card(card, "Succeeded")
+
+
+# -- 6. caller text stays plain where cards are not rendered ---------------------------------------------------------
+
+HOSTILE_TITLE = "[Click here](https://evil.example) <at>alice</at>"
+
+
+async def test_an_api_callers_title_reaches_notifications_as_plain_escaped_text(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
+) -> None:
+    """The activity's `summary` and the card's `fallbackText` are what notifications and clients that cannot render
+    cards show: neither turns the caller's title into a link or a mention."""
+    body = {**_plan(sandbox, {"channelId": CHANNEL}), "title": HOSTILE_TITLE}
+    status, answer, _ = await _post(driver, bot, body, _token(sandbox))
+    assert status == 202, answer
+    posted = await driver.wait_for(lambda m: m.card is not None and answer["id"] in json.dumps(m.card))
+    # the card is updated once decided: each version carries the summary (a new channel thread's first one has none)
+    await Teams(driver, sandbox).click(
+        "alice", TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id), posted, "approve"
+    )
+    posted = await driver.wait_for(lambda m: m.id == posted.id and len(m.versions) > 1)
+    summaries = [str(v["summary"]) for v in posted.versions if v.get("summary")]
+    fallbacks = [str(a["content"]["fallbackText"]) for v in posted.versions for a in v.get("attachments", [])]
+    assert summaries and fallbacks
+    for text in summaries + fallbacks:
+        assert "Click here" in text  # the title is there, as text
+        assert "](https://" not in text and "https://evil" not in text and "<at>" not in text, text

@@ -16,7 +16,6 @@ import pytest
 from azure.identity import ClientSecretCredential
 
 from bot.config import Settings
-
 from sandbox import Sandbox
 from sandbox.driver import BotMessage, TeamsDriver
 from sandbox.monitor import alert_payload, fire, resolve
