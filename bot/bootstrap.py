@@ -52,6 +52,7 @@ class Container:
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
+    readiness_url: str | None = None  # its /readyz: the readiness detail the public /readyz leaves out
 
     @property
     def auth(self) -> Any:

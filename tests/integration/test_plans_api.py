@@ -106,7 +106,7 @@ async def test_health_and_readiness(driver: TeamsDriver, bot: RunningBot) -> Non
     async with driver.session.get(f"{bot.url}/healthz") as r:
         assert r.status == 200
     async with driver.session.get(f"{bot.url}/readyz") as r:
-        assert r.status == 200 and (await r.json())["checks"]["store"] is True
+        assert r.status == 200 and (await r.json())["checks"]["store"] == "ok"
 
 
 # -- callers can only tighten policy, within their own scopes (API_CALLERS_FILE) ----------------------------------
