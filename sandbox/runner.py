@@ -98,8 +98,9 @@ class Sandbox(PrintsOwnRepr):
             ]
         }
 
-    def api_callers(self) -> dict[str, object]:
-        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription)."""
+    def api_callers(self, *targets: str) -> dict[str, object]:
+        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription), posting into
+        the demo channels (and `targets`, conversation or channel ids, if given)."""
         agent = self.world.agent
         return {
             "callers": [
@@ -108,6 +109,7 @@ class Sandbox(PrintsOwnRepr):
                     "name": "SRE Agent",
                     "scopes": [f"/subscriptions/{self.world.subscription_id}"],
                     "operations": ["restart", "start", "powerOff", "deallocate", "redeploy"],
+                    "targets": [*(c.channel_id for c in self.world.channels), *targets],
                 }
             ]
         }

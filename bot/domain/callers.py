@@ -1,4 +1,5 @@
-"""Which agent apps may submit plans through `POST /api/plans`: their name, scopes and operations.
+"""Which agent apps may submit plans through `POST /api/plans`: their name, scopes and operations, the conversations
+they may post into (`targets`), and the people behind them who may not approve their plans (`excludedApprovers`).
 
 Identified by the verified app id of their token (`azp` in v2 tokens, `appid` in v1), never by what the body says.
 """
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .entries import entries, operations, scopes_within
+from .entries import entries, operations, scopes_within, strings
 from .plan import Operation
 from .scope import Scope
 
@@ -25,14 +26,27 @@ class ApiCaller:
     name: str
     scopes: tuple[Scope, ...]
     operations: frozenset[Operation]
+    targets: frozenset[str] | None = None  # channel and conversation ids it may post into; None: APPROVALS_CHANNEL only
+    excluded_approvers: frozenset[str] = frozenset()  # Entra object ids of the people behind it: never its approvers
 
     @property
     def display(self) -> str:
         return f"{self.name} (app {self.app_id})"
 
+    def target_refusal(self, conversation_id: str, approvals_channel: str) -> str | None:
+        """Why the app may not have a card posted in `conversation_id` (None: it may, in any thread of it): only one of
+        its `targets`, or, without `targets`, the approvals channel alone; never anyone's personal chat or an unrelated
+        group chat it was not given."""
+        allowed = self.targets if self.targets is not None else frozenset({approvals_channel} - {""})
+        if conversation_id.split(";messageid=")[0] in allowed:
+            return None
+        where = "the conversations its entry lists under targets" if self.targets is not None else "APPROVALS_CHANNEL"
+        return f"{self.name} may not post into this conversation: only into {where} (API_CALLERS_FILE); nothing was proposed"
+
 
 def parse_api_callers(data: Any, allowed: Sequence[Scope]) -> tuple[ApiCaller, ...]:
-    """Parse `{"callers": [{"appId", "name", "scopes", "operations"}]}`; raises ValueError naming the entry at fault."""
+    """Parse `{"callers": [{"appId", "name", "scopes", "operations", "targets"?, "excludedApprovers"?}]}`; raises
+    ValueError naming the entry at fault."""
     callers: dict[str, ApiCaller] = {}
     for where, item in entries(data, "callers", '{"callers": [{"appId", "name", "scopes", "operations"}, ...]}'):
         app_id, name = item.get("appId"), item.get("name")
@@ -43,8 +57,37 @@ def parse_api_callers(data: Any, allowed: Sequence[Scope]) -> tuple[ApiCaller, .
         if not isinstance(name, str) or not name.strip() or len(name) > 80:
             raise ValueError(f"{where}: name must be a display name of 1 to 80 characters")
         scopes = scopes_within(item.get("scopes"), allowed, where, "/subscriptions/<id>[/resourceGroups/<group>]")
-        callers[app_id.lower()] = ApiCaller(app_id.lower(), name.strip(), scopes, operations(item.get("operations"), where))
+        callers[app_id.lower()] = ApiCaller(
+            app_id.lower(),
+            name.strip(),
+            scopes,
+            operations(item.get("operations"), where),
+            _targets(item.get("targets"), where),
+            _people(item.get("excludedApprovers"), where),
+        )
     return tuple(callers.values())
+
+
+def _targets(value: Any, where: str) -> frozenset[str] | None:
+    """`targets`: Teams channel ids (19:...@thread.tacv2) and conversation ids (19:...@thread.v2, a:...), whole
+    conversations (no `;messageid=`); absent: the app may post only into APPROVALS_CHANNEL."""
+    if value is None:
+        return None
+    problem = "targets must list Teams channel or conversation ids (19:... or a:...), without ;messageid="
+    found = strings(value, where, problem, non_empty=False)
+    if any(not t.startswith(("19:", "a:", "8:")) or ";" in t or len(t) > 400 for t in found):
+        raise ValueError(f"{where}: {problem}")
+    return frozenset(found)
+
+
+def _people(value: Any, where: str) -> frozenset[str]:
+    """`excludedApprovers`: Entra object ids (GUIDs) of the people who drive the app."""
+    if value is None:
+        return frozenset()
+    found = strings(value, where, "excludedApprovers must list Entra object ids (GUIDs)", non_empty=False)
+    if not all(_GUID.match(p) for p in found):
+        raise ValueError(f"{where}: excludedApprovers must list Entra object ids (GUIDs)")
+    return frozenset(p.lower() for p in found)
 
 
 def find_caller(callers: Sequence[ApiCaller], app_id: str) -> ApiCaller | None:

@@ -71,7 +71,6 @@ async def test_health_and_readiness_answer(driver: TeamsDriver, bot: RunningBot)
         assert r.status == 503 and (await r.json())["checks"]["store"] == "failed"
 
 
-
 async def test_every_transition_is_logged_as_json_with_the_plan_id(teams: Teams, chat: Conversation) -> None:
     card = await teams.ask("carol", "restart vm dev-01", chat)
     plan_lines = [line for line in LOG_LINES if '"event": "consent_requested"' in line]

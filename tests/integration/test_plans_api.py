@@ -195,8 +195,8 @@ async def test_get_answers_only_the_app_that_submitted_the_plan(
     other = _other_agent(sandbox)
     sub = f"/subscriptions/{sandbox.world.subscription_id}"
     callers = [
-        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
-        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]},
+        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]},
     ]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     async with sandbox.driver(bot.messages_url) as driver:
@@ -223,7 +223,9 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
 ) -> None:
     dev_rg = f"/subscriptions/{sandbox.world.subscription_id}/resourceGroups/dev-rg"
-    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"]}]
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"], "targets": [CHANNEL]}
+    ]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     web01 = next(v for v in sandbox.world.vms if v.name == "web-01")
     async with sandbox.driver(bot.messages_url) as driver:
@@ -239,3 +241,49 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
             _token(sandbox),
         )
         assert status == 400 and answer["errors"][0]["field"] == "actions[0].operation"
+
+
+# -- where a caller may post (API_CALLERS_FILE targets) -------------------------------------------------------------
+
+
+async def test_a_caller_may_post_only_into_its_targets(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]) -> None:
+    """Naming someone's personal chat or an unrelated group chat is 403 naming `target`; nothing is proposed, and
+    nothing is posted there (not even a link)."""
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]}
+    ]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers), APPROVALS_CHANNEL=sandbox.world.approvals_channel.channel_id)
+    alice_chat = TeamsDriver.personal(sandbox.world.user("alice")).id
+    unrelated = TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"unrelated-{tmp_path.name[-8:]}").id
+    async with sandbox.driver(bot.messages_url) as driver:
+        earlier = {m.id for m in await driver.bot_messages()}
+        for target in ({"conversationId": alice_chat}, {"conversationId": unrelated}, {"channelId": "19:elsewhere@thread.tacv2"}):
+            status, answer = await _post(driver, bot, _body(sandbox, target=target), _token(sandbox))
+            assert status == 403 and [e["field"] for e in answer["errors"]] == ["target"], answer
+            assert "targets" in answer["errors"][0]["message"]
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))  # its channel: accepted
+        assert status == 202, answer
+        await bot.settled()
+        posted = [m for m in await driver.bot_messages() if m.id not in earlier]
+    assert {m.conversation_id.split(";")[0] for m in posted} == {CHANNEL}
+    assert len([e for e in await bot.container.store.events() if e.event == "plan_proposed"]) == 1
+
+
+async def test_a_caller_without_targets_may_post_only_into_the_approvals_channel(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]}]
+    approvals = sandbox.world.approvals_channel.channel_id
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers), APPROVALS_CHANNEL=approvals)
+    async with sandbox.driver(bot.messages_url) as driver:
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
+        assert status == 403 and answer["errors"][0]["field"] == "target" and "APPROVALS_CHANNEL" in answer["errors"][0]["message"]
+        target = {"channelId": approvals, "serviceUrl": sandbox.connector.base_url}
+        status, answer = await _post(driver, bot, _body(sandbox, target=target), _token(sandbox))
+        assert status == 202, answer
+    closed = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))  # no approvals channel: nowhere at all
+    async with sandbox.driver(closed.messages_url) as driver:
+        status, answer = await _post(driver, closed, _body(sandbox, target=target), _token(sandbox))
+        assert status == 403 and answer["errors"][0]["field"] == "target"

@@ -107,6 +107,9 @@ class PlansApi:
         plan_request = self._parse(body, claims, caller, errors)
         if errors or plan_request is None:
             return web.json_response({"errors": errors}, status=400)
+        channel = self.approvals.channel.channel_id if self.approvals.channel else ""  # where an app without targets posts
+        if plan_request.thread and (refusal := caller.target_refusal(plan_request.thread.conversation_id, channel)):
+            return web.json_response({"errors": [{"field": "target", "message": refusal}]}, status=403)
         # where none of the approvers is in the target conversation, the card goes to the approvals channel (the
         # target gets a link, each approver a 1:1 note): the same rule as for a chat command
         plan_request, nobody = await self.approvals.route(plan_request)
