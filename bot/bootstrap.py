@@ -30,6 +30,7 @@ from .adapters.queue_inbox import QueueInbox, clients
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
 from .config import Settings
+from .domain.approvers import approvers_in_force
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
@@ -178,6 +179,7 @@ def make_deps(
     directory: GraphDirectory,
 ) -> Deps:
     """What every service is given: the ports and the policy they apply."""
+    policy = settings.policy
     return Deps(
         store=store,
         audit=store,
@@ -190,6 +192,8 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        # every click is judged against the configuration this process runs with, not only the plan's copy of it
+        approvers_now=lambda plan: approvers_in_force(plan, policy.consent, policy.response_plans, settings.api.api_callers),
     )
 
 
@@ -213,7 +217,7 @@ def make_conversation(
     settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals
 ) -> Conversation:
     """The Teams conversation: commands, card clicks and sign-in, over either SDK."""
-    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
+    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id], settings.teams.sso_client_id)
     options = BotOptions(
         settings.policy.consent,
         settings.teams.oauth_connection_name,

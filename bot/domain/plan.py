@@ -252,6 +252,8 @@ class Plan:
     progress: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
+    # whose configuration governs its approvers (domain/approvers.py): the API caller's app id, or the response plan's name
+    origin: str | None = None
 
     @property
     def content_hash(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain import messages as domain_messages
+from ..domain.approvers import ApproversInForce
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.permissions import Permission, permission
@@ -29,6 +31,8 @@ class Deps:
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
+    # the approvers the configuration in force names for a plan (domain/approvers.py); None: the plan's own list only
+    approvers_now: Callable[[Plan], ApproversInForce | None] = lambda plan: None
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved."""
@@ -87,18 +91,35 @@ class Deps:
             raise Refusal(RefusalCode.OTHER_TENANT, "This bot only serves people of its own organisation's tenant.")
 
     async def is_approver(self, plan: Plan, person: Person, fresh: bool = True) -> bool:
-        """Listed in the policy, or a member of its approver group, asked of the directory now (every
-        decision: approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when the group cannot be checked."""
-        if plan.policy.names_approver(person.object_id):
-            return True
-        group = plan.policy.approver_group
-        if not group or self.directory is None:
+        """Named by the plan's policy and by the configuration in force now (listed, or a member of the approver
+        group, asked of the directory now for every decision: approve, deny, grant, cancel), and not one of the people
+        the configuration excludes from this plan (the people behind its API caller). Refusal(DIRECTORY_UNAVAILABLE)
+        when a group cannot be checked."""
+        now = self.approvers_now(plan)
+        rules = [(plan.policy.approvers, plan.policy.approver_group)]
+        if now is not None:
+            if person.object_id.lower() in now.excluded:
+                return False
+            rules.append((now.approvers, now.group))
+        member: dict[str, bool] = {}  # the same group in both rules is asked once
+        for listed, group in rules:
+            if person.object_id in listed:
+                continue
+            if not group:
+                return False
+            if group not in member:
+                member[group] = await self._in_group(person, group, fresh)
+            if not member[group]:
+                return False
+        return True
+
+    async def _in_group(self, person: Person, group: str, fresh: bool) -> bool:
+        if self.directory is None:
             return False
         try:
-            in_group = await self.directory.is_member(person.object_id, group, fresh=fresh)
+            return await self.directory.is_member(person.object_id, group, fresh=fresh)
         except DirectoryUnavailable as e:
             raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
-        return plan.policy.names_approver(person.object_id, in_group)
 
     async def permission(self, plan: Plan, person: Person, group_unknown_is_approver: bool = True) -> Permission:
         """What `person` may do with `plan` now, for views (the card's buttons, `pending`): group answers may come

@@ -164,6 +164,7 @@ def _open_incident_thread(
         mode=mode,
         source=Source.INCIDENT,
         incident_id=alert.alert_id,
+        origin=rp.name,
     )
     plan = stage_proposal(deps, uow, request)
     if reason is not None:

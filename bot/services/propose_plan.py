@@ -33,6 +33,7 @@ class PlanRequest:
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
+    origin: str | None = None  # the API caller's app id, or the response plan's name (Plan.origin)
 
 
 def new_plan_id() -> str:
@@ -71,6 +72,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         incident_id=request.incident_id,
         power_states=dict(request.power_states),
         asked_in=request.asked_in,
+        origin=request.origin,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

@@ -16,7 +16,7 @@ from sandbox.driver import TeamsDriver
 from sandbox.world import App
 
 from ..conftest import each_token_version
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, find_action
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 sandbox = each_token_version()  # agents' tokens for the bot's API in v1 (the file as written) and in v2
@@ -287,3 +287,39 @@ async def test_a_caller_without_targets_may_post_only_into_the_approvals_channel
     async with sandbox.driver(closed.messages_url) as driver:
         status, answer = await _post(driver, closed, _body(sandbox, target=target), _token(sandbox))
         assert status == 403 and answer["errors"][0]["field"] == "target"
+
+
+# -- separation of duties: the people behind an agent (API_CALLERS_FILE excludedApprovers) -------------------------
+
+
+async def test_the_people_behind_an_agent_may_not_approve_its_plans(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    """alice drives the SRE Agent and is also a configured approver: she may not approve what the agent proposes (one
+    person with two roles would otherwise meet the policy alone); bob may."""
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    alice = sandbox.world.user("alice").object_id
+    callers = [
+        {
+            "appId": sandbox.world.agent.client_id,
+            "name": "SRE Agent",
+            "scopes": [sub],
+            "operations": ["restart"],
+            "targets": [CHANNEL],
+            "excludedApprovers": [alice],
+        }
+    ]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    channel = TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id)
+    async with sandbox.driver(bot.messages_url) as driver:
+        teams = Teams(driver, sandbox)
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
+        assert status == 202, answer
+        card = await driver.wait_for(lambda m: m.card is not None and answer["id"] in card_text(m.card))
+        approve = find_action(await teams.view("bob", channel, card), "approve")
+        assert approve is not None and find_action(await teams.view("alice", channel, card), "approve") is None
+        refused = await teams.click("alice", channel, card, "approve", approve)
+        assert "not one of" in str(refused.value)
+        assert "Awaiting approval" in card_text(await teams.card_now(card))
+        await teams.click("bob", channel, card, "approve", approve)
+        await teams.wait_card(card, "Succeeded")

@@ -189,3 +189,21 @@ async def test_a_click_sent_from_another_conversation_is_refused_for_every_verb(
     plans = (plan_id_of(consent), plan_id_of(credentials))
     refused = [e for e in await bot.container.store.events() if e.event == "invoke_refused" and e.plan_id in plans]
     assert len(refused) == 4
+
+
+async def test_an_approver_removed_from_the_configuration_loses_the_right_on_waiting_plans(
+    make_bot: Any, sandbox: Sandbox, chat: Conversation, teams: Teams
+) -> None:
+    """The plan was proposed while alice was an approver; the bot now runs with bob alone (DEFAULT_APPROVERS changed and
+    the bot restarted): the list copied into the plan no longer lets alice decide it."""
+    card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)
+    bob = sandbox.world.user("bob").object_id
+    second: RunningBot = make_bot(DEFAULT_APPROVERS=bob)
+    async with sandbox.driver(second.messages_url) as d:
+        now = Teams(d, sandbox)
+        approve = find_action(await now.view("bob", chat, card), "approve")
+        assert approve is not None and find_action(await now.view("alice", chat, card), "approve") is None
+        refused = await now.click("alice", chat, card, "approve", approve)
+        assert "not one of" in str(refused.value) and "Awaiting approval" in card_text(await now.card_now(card))
+        await now.click("bob", chat, card, "approve", approve)
+        await now.wait_card(card, "Succeeded")

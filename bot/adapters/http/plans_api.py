@@ -167,6 +167,7 @@ class PlansApi:
             thread=thread,
             mode=Mode.REVIEW,
             source=Source.API,
+            origin=caller.app_id,  # its API_CALLERS_FILE entry keeps governing the plan (excludedApprovers)
         )
 
     def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:

@@ -146,6 +146,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "progress": plan.progress,
         "power_states": plan.power_states,
         "asked_in": thread_to_dict(plan.asked_in),
+        "origin": plan.origin,
     }
 
 
@@ -193,6 +194,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         progress=d.get("progress"),
         power_states=d.get("power_states") or {},
         asked_in=thread_from_dict(d.get("asked_in")),
+        origin=d.get("origin"),  # None for plans stored before plans knew their origin
     )
 
 
