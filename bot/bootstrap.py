@@ -91,9 +91,10 @@ class Container:
             self.store.close()
 
 
-def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
+def make_store(settings: Settings, credential: Any) -> SqliteStore | TableStore:
     """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
-    set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+    set, otherwise the account URL and the runtime's identity (AZURE_STORAGE_CLIENT_ID's managed identity, else the agent
+    identity)."""
     owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
     if settings.store.kind == "azure-tables":
         client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
@@ -102,7 +103,7 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
                 settings.store.connection_string, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
             )
         return TableStore.from_account_url(
-            settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
+            settings.store.account_url, credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
     return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
 
@@ -113,7 +114,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     tasks = BackgroundTasks()
     card_for = card_renderer(settings, clock)
     broker = make_broker(settings)
-    store = make_store(settings, broker.agent())
+    store = make_store(settings, broker.runtime(settings.azure.storage_client_id))
     runner = ArmRunner(
         settings.azure.arm_endpoint,
         broker.agent(),
@@ -130,7 +131,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
     outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
-    inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
+    inbox = make_inbox(
+        settings, store, clock, broker.runtime(settings.azure.storage_client_id), alert_processor(deps, settings.policy, settings.api)
+    )
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
     )
@@ -246,9 +249,9 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
     return outbox
 
 
-def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, agent_credential: Any, process: Process) -> Inbox:
+def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, credential: Any, process: Process) -> Inbox:
     """STORE=sqlite: the store's inbox table. STORE=azure-tables: a Storage Queue shared by the instances, reached
-    like the table store (connection string, else the queue endpoint and the agent identity)."""
+    like the table store (connection string, else the queue endpoint and the runtime's identity)."""
     limits = settings.limits
     if settings.store.kind != "azure-tables":
         return InboxWorker(store, process, max_attempts=limits.outbox_max_attempts, max_backoff=limits.outbox_max_backoff)
@@ -257,7 +260,7 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
         settings.store.inbox_queue_name,
         connection_string=settings.store.connection_string,
         account_url=settings.store.queue_url,
-        credential=agent_credential,
+        credential=credential,
         **client,
     )
     return QueueInbox(
