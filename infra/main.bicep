@@ -164,8 +164,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-// Table Storage has no role that may insert entities but not update them, and the audit rows share each plan's
-// partition (one transaction moves the plan and appends its audit): the runtime identity can therefore write them.
+// The runtime identity must update plan rows, and the audit rows share each plan's table and partition (one
+// transaction moves the plan and appends its audit); role assignment conditions cover Blob Storage and Queues only
+// (https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac), so it can write audit rows too.
 // A rewrite is detected instead: every entity write and delete is logged (below, to Log Analytics) and
 // `sre-consent-bot audit --verify` finds audit rows whose server-set Timestamp is later than when they were written.
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
