@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sandbox.cli import SANDBOX_DIR, add_commands
 
-from .launch import load_env, serve, settings_or_exit
+from .launch import dotenv_keys, load_env, serve, settings_or_exit
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings = settings_or_exit(load_env(), serving=True)
+    settings = settings_or_exit(load_env(), serving=True, dotenv=dotenv_keys())
     serve(settings, settings.teams.host)
 
 
@@ -25,7 +25,7 @@ def cmd_check_config(args: argparse.Namespace) -> None:
     from .config_view import describe
 
     env = load_env()
-    settings = settings_or_exit(env, serving=True)
+    settings = settings_or_exit(env, serving=True, dotenv=dotenv_keys())
     print("configuration is valid; the bot would run with:")
     for line in describe(settings, env):
         print(f"  {line}")

@@ -15,8 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .adapters.http.incidents_api import IncidentsApi
 from .adapters.http.plans_api import PlansApi
-from .bootstrap import Container
+from .bootstrap import Container, make_follow_ups
+from .services.follow_up import follow_up_due
 from .services.housekeeping import expire_due, recover_interrupted
+from .startup import port_problem, said_once, store_problem
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sre-consent-bot")
@@ -193,7 +195,11 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
         await runner.setup()
         s = container.settings.observability
         site = web.TCPSite(runner, s.metrics_host, s.metrics_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise port_problem("METRICS_PORT", s.metrics_host, s.metrics_port or 0, e, host_setting="METRICS_HOST") from None
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
         host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
         container.metrics_url = f"http://{host}:{port}/metrics"
@@ -207,8 +213,14 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
 
 def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them
-        recovered = await recover_interrupted(container.deps)
+        # start-up never waits on Teams: recovery commits each transition with its messages, the outbox sends them.
+        # It is also the first call to the store: a store that cannot be reached is said once, naming its settings.
+        try:
+            with said_once():
+                recovered = await recover_interrupted(container.deps)
+        except Exception as e:
+            await container.close()
+            raise store_problem(container.settings.store, e) from None
         for plan in recovered:
             log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
         container.outbox.start()
@@ -224,11 +236,15 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
 
 
 async def _sweep(container: Container) -> None:
+    follow_ups = make_follow_ups(container.settings, container.conversation.approvals)
     while True:
         await asyncio.sleep(container.settings.limits.sweep_interval)
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+            # plans still waiting: their approvers reminded, the plan escalated, the requester warned (once each)
+            for taken in await follow_up_due(container.deps, follow_ups):
+                log.info("plan %s: %s", taken.plan.id, taken.step.value, extra={"plan_id": taken.plan.id})
             # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
             for plan in await recover_interrupted(container.deps):
                 log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ from .domain.approvers import approvers_in_force
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
+from .services.follow_up import FollowUps
+from .startup import store_problem
 
 
 @dataclass
@@ -105,7 +108,10 @@ def make_store(settings: Settings, credential: Any) -> SqliteStore | TableStore:
         return TableStore.from_account_url(
             settings.store.account_url, credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
-    return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    try:
+        return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
+    except (OSError, sqlite3.Error) as e:  # opening the file is the store's first call: said once, naming STORE_PATH
+        raise store_problem(settings.store, e) from None
 
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
@@ -195,8 +201,11 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        follow_up=settings.follow_up.schedule,
         # every click is judged against the configuration this process runs with, not only the plan's copy of it
-        approvers_now=lambda plan: approvers_in_force(plan, policy.consent, policy.response_plans, settings.api.api_callers),
+        approvers_now=lambda plan: approvers_in_force(
+            plan, policy.consent, policy.response_plans, settings.api.api_callers, settings.follow_up.schedule.escalate_to
+        ),
     )
 
 
@@ -204,7 +213,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(
@@ -214,6 +225,13 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
         is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
         group_members=directory.group_members,
     )
+
+
+def make_follow_ups(settings: Settings, approvals: Approvals) -> FollowUps:
+    """Reminders and escalation reach approvers as the approvals channel's notes do; the escalation channel is on the
+    bot's home service URL and tenant."""
+    tenant = settings.azure.tenant_id or settings.teams.app_tenant_id
+    return FollowUps(approvals, settings.follow_up.channel(settings.teams.teams_service_url, tenant))
 
 
 def make_conversation(

@@ -24,6 +24,7 @@ from microsoft_teams.cards import (
 from bot.domain import messages
 from bot.domain.card_times import time_left
 from bot.domain.markdown import literal
+from bot.domain.nudges import card_facts
 from bot.domain.plan import Plan, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
@@ -121,16 +122,17 @@ def _status_section(plan: Plan, now: datetime) -> list[Any]:
 
 def _facts(plan: Plan, now: datetime) -> FactSet:
     approvals = ", ".join(literal(a.approver.name) for a in plan.approvals)
+    counted = f"{len(plan.approvals)} of {plan.policy.approvals_required}" + (f" ({approvals})" if approvals else "")
+    autonomous = plan.mode.value == "autonomous"  # consent is the response plan's: nobody's approval is awaited
     facts = [
         Fact(title="Requested by", value=literal(plan.requested_by.name)),
-        Fact(
-            title="Approvals", value=f"{len(plan.approvals)} of {plan.policy.approvals_required}" + (f" ({approvals})" if approvals else "")
-        ),
+        Fact(title="Approvals", value="none needed (autonomous)" if autonomous else counted),
     ]
-    if plan.mode.value == "autonomous":
+    if autonomous:
         facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))
+    facts += [Fact(title=title, value=value) for title, value in card_facts(plan, now)]  # waited, reminded, escalated
     # who denied or declined is told once, in the status text above
     if plan.credentials_by:
         facts.append(Fact(title="Credentials of", value=literal(plan.credentials_by.name)))

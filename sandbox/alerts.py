@@ -45,6 +45,17 @@ class AlertsManagement:
     def find(self, alert_id: str) -> dict[str, Any] | None:
         return self.alerts.get(alert_id.lower())
 
+    def latest_fired(self, rule: str, targets: list[str]) -> str | None:
+        """The id of the newest alert of `rule` still Fired on all of `targets`: the one whose condition clears next.
+        A stateful alert is resolved, not replaced, when its condition clears: the fired instance becomes Resolved
+        (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-overview#alerts-and-state)."""
+        wanted = {t.lower() for t in targets}
+        for e in reversed(list(self.alerts.values())):
+            on = {str(t).lower() for t in e.get("alertTargetIDs") or []}
+            if e["alertRule"] == rule and e["monitorCondition"] == "Fired" and wanted <= on:
+                return str(e["alertId"])
+        return None
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/sandbox/alerts", self._fire_handler)
         app.router.add_post("/sandbox/alerts/resolve", self._resolve_handler)
@@ -97,9 +108,13 @@ class AlertsManagement:
         return web.json_response(payload, status=201)
 
     async def _resolve_handler(self, request: web.Request) -> web.Response:
-        payload = monitor.resolve(self, str((await request.json()).get("alertId", "")))
+        """Resolve `alertId`, or else the newest alert of `rule` still fired on `targets`."""
+        body = await request.json()
+        alert_id = body.get("alertId") or self.latest_fired(str(body.get("rule", "")), [str(t) for t in body.get("targets") or []])
+        payload = monitor.resolve(self, str(alert_id or ""))
         if payload is None:
-            return web.json_response({"error": "no such alert"}, status=404)
+            which = f"alert {alert_id}" if body.get("alertId") else f"fired alert of rule {body.get('rule')!r} on those VMs"
+            return web.json_response({"error": f"no such {which}"}, status=404)
         return web.json_response(payload)
 
 

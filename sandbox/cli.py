@@ -15,11 +15,14 @@ from bot.launch import load_env, serve, settings_or_exit
 from .lock import acquire, port_in_use, running
 
 DEMO_CHAT = "sandbox-demo"
+PLAYGROUND_CONNECTOR = "http://localhost:56150/_connector"  # the Agents Playground's Bot Connector on its default port
 
 SANDBOX_DIR = Path(".sandbox").resolve()
 
 
 NO_SANDBOX = "no sandbox is running: start it with make run"
+# driver click commands -> the card button each one clicks (`again`: a new plan with the actions of one that ended)
+CLICKS = {"approve": "Approve", "deny": "Deny", "grant": "Use my credentials", "cancel": "Cancel", "again": "Propose again"}
 
 
 def _port(args: argparse.Namespace) -> int:
@@ -28,7 +31,7 @@ def _port(args: argparse.Namespace) -> int:
         return int(args.port)
     raw = load_env().get("PORT", "").strip() or "3978"
     if not raw.isdigit():
-        print(f"configuration error: PORT={raw!r} is invalid: expected a whole number (or use --port)", file=sys.stderr)
+        print(f"configuration error: PORT={raw!r} is invalid: expected a whole number (PORT=3990 make run)", file=sys.stderr)
         raise SystemExit(2)
     return int(raw)
 
@@ -44,7 +47,9 @@ def _refuse_if_taken(port: int) -> None:
         raise SystemExit(1)
     if port_in_use(port):
         print(
-            f"port {port} is already in use by another program: stop it, or start the sandbox on another port with --port", file=sys.stderr
+            f"port {port} is already in use by another program: stop it, or start the sandbox on another port: "
+            f"PORT={_another(port)} make run",
+            file=sys.stderr,
         )
         raise SystemExit(1)
 
@@ -67,40 +72,51 @@ def _run_sandbox(args: argparse.Namespace, port: int) -> None:
     # The CA must be exported before aiohttp is imported: aiohttp builds its SSL context at import.
     from sandbox.tls import SandboxTLS
 
+    env = load_env()  # what the user set, before the sandbox sets its CA
     tls = SandboxTLS.create(SANDBOX_DIR)
     os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(tls.ca_path)
 
     from sandbox import Sandbox
 
-    box = Sandbox.start(SANDBOX_DIR, tls=tls, operation_seconds=args.operation_seconds)
+    from .banner import banner
+    from .bot_env import bot_environment, ignored, ignored_line
+
+    if names := ignored(env):
+        print(ignored_line(names), flush=True)
+    box = Sandbox.start(SANDBOX_DIR, tls=tls, operation_seconds=args.operation_seconds, keep=True, avoid=frozenset({port}))
     try:
-        settings = settings_or_exit(_bot_environment(box, args, port), serving=True)
+        _start_afresh_unless_resumed(box.resumed)
+        bot_env = bot_environment(box, env, anonymous=args.anonymous, port=port, store=SANDBOX_DIR / STORE_FILE)
+        settings = settings_or_exit(bot_env, serving=True)
         endpoints = _write_files(box, args, settings.teams.port)
 
-        async def banner(app: Any) -> None:
-            print(_banner(endpoints), flush=True)
+        async def show_banner(app: Any) -> None:
+            print(banner(endpoints, SANDBOX_DIR, settings.teams.bot_sdk), flush=True)
 
-        serve(settings, ["127.0.0.1", "::1"] if _has_ipv6() else "127.0.0.1", banner)
+        hosts = ["127.0.0.1", "::1"] if _has_ipv6() else "127.0.0.1"
+        serve(settings, hosts, show_banner, port_hint=f"stop it, or start the sandbox on another port: PORT={_another(port)} make run")
     finally:
         box.stop()
         print("sandbox stopped.")
 
 
-def _bot_environment(box: Any, args: argparse.Namespace, port: int) -> dict[str, str]:
-    # local Bot Framework clients such as the Agents Playground have no user-specific card views
-    env = {
-        "CARD_BUTTONS": "everyone",
-        **load_env(),
-        **box.bot_environment(),
-        "STORE_PATH": str(SANDBOX_DIR / "bot.sqlite3"),
-        "ARM_POLLING_INTERVAL": "0.5",
-        "PORT": str(port),
-    }
-    if args.anonymous:
-        env.update(box.anonymous_environment())
-    else:  # plans asked in a personal chat go to the SRE team's Approvals channel (the Playground shows no channels)
-        env.setdefault("APPROVALS_CHANNEL", box.world.approvals_channel.channel_id)
-    return env
+STORE_FILE = "bot.sqlite3"
+
+
+def _start_afresh_unless_resumed(resumed: bool) -> None:
+    """The bot's store is kept across runs with the Connector's conversations (so a restart after kill -9 shows the
+    interrupted plan in its thread); when the Connector could not get its last address back, the plans stored
+    before point at an address nobody answers: they are dropped, and that is said."""
+    store = SANDBOX_DIR / STORE_FILE
+    if resumed or not store.exists():
+        return
+    for path in (store, store.with_name(STORE_FILE + "-wal"), store.with_name(STORE_FILE + "-shm")):
+        path.unlink(missing_ok=True)
+    print("make run: the simulated Teams could not get its last address back, so the plans of earlier runs were dropped")
+
+
+def _another(port: int) -> int:
+    return 3990 if port != 3990 else 3991
 
 
 def _write_files(box: Any, args: argparse.Namespace, port: int) -> dict[str, Any]:
@@ -135,52 +151,6 @@ def _has_ipv6() -> bool:
         return False
 
 
-def _banner(e: dict[str, Any]) -> str:
-    users = "\n".join(
-        f"    {name:<8} {u['objectId']}  {'(another tenant)' if u['tenantId'] != e['tenantId'] else ''}" for name, u in e["users"].items()
-    )
-    return f"""
-SRE consent bot: sandbox is up (Ctrl-C stops everything)
-
-  bot            {e["bot"]}   {_auth_line(e)}
-  Entra          {e["entra"]}
-  ARM            {e["arm"]}
-  Bot Connector  {e["connector"]}
-  channel tokens {e["channel"]}
-  token service  {e["tokenService"]}
-  CA             {e["ca"]}
-  tenant         {e["tenantId"]}
-  written to     {SANDBOX_DIR / "endpoints.json"}
-
-  demo users (approvers: alice = VM Contributor, bob = Reader; carol asks; mallory is outside):
-{users}
-
-Three things to try, in another terminal:
-  1. .venv/bin/sre-consent-bot driver say --as carol "help"
-  2. .venv/bin/sre-consent-bot driver say --as carol "restart vm dev-01"      (then: driver approve --as alice)
-  3. .venv/bin/sre-consent-bot driver say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
-And an incident: .venv/bin/sre-consent-bot driver alert --rule "Web tier unresponsive" --vm web-01
-  (response plans: {SANDBOX_DIR / "response-plans.json"})
-{_playground_line(e)}
-"""
-
-
-def _auth_line(e: dict[str, Any]) -> str:
-    if e.get("anonymous"):
-        return "(ANONYMOUS: no Bot Framework authentication, loopback only, for the Agents Playground)"
-    return f"(Bot Framework authentication on: app id {e['botAppId']}, activities must be signed)"
-
-
-def _playground_line(e: dict[str, Any]) -> str:
-    if e.get("anonymous"):
-        port = e["bot"].split(":")[2].split("/")[0]
-        return (
-            f"Agents Playground (no SSO: grant cannot work there): M365_AGENTS_PLAYGROUND_CONFIG_PATH={SANDBOX_DIR}/playground.yml "
-            f"npx agentsplayground -e http://127.0.0.1:{port}/api/messages -c msteams"
-        )
-    return "The Agents Playground cannot sign activities: run `sre-consent-bot sandbox --anonymous` for it."
-
-
 def cmd_driver(args: argparse.Namespace) -> None:
     path = SANDBOX_DIR / "endpoints.json"
     if running(SANDBOX_DIR) is None:
@@ -190,7 +160,10 @@ def cmd_driver(args: argparse.Namespace) -> None:
         print("the sandbox is still starting: try again in a few seconds", file=sys.stderr)
         raise SystemExit(2)
     endpoints = json.loads(path.read_text())
-    if endpoints.get("anonymous") and args.action not in ("alert", "watch"):
+    if getattr(args, "playground", None) and not endpoints.get("anonymous"):
+        print("--playground needs the sandbox started with --anonymous (the Playground cannot sign)", file=sys.stderr)
+        raise SystemExit(2)
+    if endpoints.get("anonymous") and args.action not in ("alert", "watch") and not getattr(args, "playground", None):
         print(
             "the sandbox runs --anonymous, for the Agents Playground: the bot has no app id, so the sandbox Connector "
             "refuses its replies. Talk to it from the Playground, or restart the sandbox without --anonymous to use "
@@ -234,8 +207,18 @@ def _add_driver(sub: Any) -> None:
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")
     say.add_argument("text")
     say.add_argument("--wait", type=float, default=5.0, help="at most this many seconds to wait for the bot's answers")
-    for verb in ("approve", "deny", "grant", "cancel"):
-        p = dsub.add_parser(verb, help=f"click {verb} on the newest plan card of the conversation (or on --plan ID)")
+    say.add_argument(
+        "--playground",
+        action="store_true",
+        help="say it in the Agents Playground's group chat Ops (sandbox --anonymous), as a second person beside the Playground's own user",
+    )
+    say.add_argument(
+        "--playground-url",
+        default=PLAYGROUND_CONNECTOR,
+        help=f"the Playground's Bot Connector, where the bot answers (default {PLAYGROUND_CONNECTOR}: its default port)",
+    )
+    for verb in CLICKS:
+        p = dsub.add_parser(verb, help=f"click {CLICKS[verb]} on the newest plan card of the conversation (or on --plan ID)")
         p.add_argument("--wait", type=float, default=8.0, help="at most this many seconds to follow the thread")
     dsub.choices["deny"].add_argument("--reason", help="the reason typed in the card's box, shown with the denial")
     dsub.choices["grant"].add_argument(

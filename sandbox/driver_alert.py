@@ -16,7 +16,7 @@ import aiohttp
 from .driver import BotMessage, TeamsDriver
 from .driver_follow import POLL_SECONDS, thread_label
 from .monitor import alert_payload
-from .views import describe_activity, plan_id_of
+from .views import describe_activity, is_finished, plan_id_of
 from .world import VirtualMachine
 
 
@@ -42,6 +42,9 @@ async def play_alert(args: argparse.Namespace, endpoints: dict[str, Any], world:
             text = await _processed(session, url, location, headers, text)
     print(f"posted through the {'secure webhook (Entra token)' if headers else 'webhook secret'}")
     await _print_alert_outcome(driver, status, text, payload["data"]["essentials"]["alertId"])
+    if status < 300 and not args.resolved and not args.forged:
+        vms = " ".join(f"--vm {v}" for v in args.vm)
+        print(f'when the alert clears: {DRIVER} alert --resolved --rule "{args.rule}" {vms}')
     return 0 if status < 300 else 1
 
 
@@ -68,7 +71,9 @@ async def _notification(
     if args.forged:  # a notification Azure Monitor never fired: the bot cannot confirm it
         return alert_payload(args.rule, vms, severity=args.severity, resolved=args.resolved, alert_id=args.alert_id)
     control = f"{endpoints['arm']}/sandbox/alerts/resolve" if args.resolved else f"{endpoints['arm']}/sandbox/alerts"
-    body = {"alertId": args.alert_id} if args.resolved else {"rule": args.rule, "targets": [v.id for v in vms], "severity": args.severity}
+    # a Resolved notification without --alert-id resolves the newest alert of that rule still fired on those VMs
+    targets = {"rule": args.rule, "targets": [v.id for v in vms]}
+    body = ({"alertId": args.alert_id} if args.alert_id else targets) if args.resolved else {**targets, "severity": args.severity}
     async with session.post(control, json=body, ssl=ssl.create_default_context(cafile=endpoints["ca"])) as r:
         if r.status >= 300:
             print(f"Azure Monitor (sandbox) answered HTTP {r.status}: {await r.text()}", file=sys.stderr)
@@ -127,10 +132,13 @@ async def _print_alert_outcome(driver: TeamsDriver, status: int, text: str, aler
     if status >= 300 or body.get("duplicate"):
         return
     print("response plans matched: " + (", ".join(body.get("matched") or []) or "none"))
-    for plan in body.get("plans") or []:
+    plans = body.get("plans") or []
+    for plan in plans:
         card = await _card_of_plan(driver, plan["id"])
         shown = f"{describe_activity(card.activity)} in {thread_label(card)}" if card else f"state {plan['state']}"
         print(f"  plan {plan['id']}: {shown}")
+        if card is not None and (step := next_command(card, plan["id"] if len(plans) > 1 else None)):
+            print(f"  next: {step}")
 
 
 async def _card_of_plan(driver: TeamsDriver, plan_id: str, timeout: float = 5.0) -> BotMessage | None:
@@ -142,3 +150,21 @@ async def _card_of_plan(driver: TeamsDriver, plan_id: str, timeout: float = 5.0)
             return found
         await asyncio.sleep(POLL_SECONDS)
     return None
+
+
+DRIVER = ".venv/bin/sre-consent-bot driver"
+# what the newest card asks for -> who does it next in the demo world (alice holds the rights the agent lacks)
+NEXT_CLICK = {"Awaiting approval": "approve --as alice", "credentials needed": "grant --as alice"}
+
+
+def next_command(card: BotMessage, plan_id: str | None) -> str | None:
+    """The driver command that moves the plan on from what its card shows now: a click for the card's responder, or
+    following its thread while it runs; None once it has ended."""
+    shown = describe_activity(card.activity)
+    where = f"--plan {plan_id}" if plan_id else "--channel"
+    for state, click in NEXT_CLICK.items():
+        if state in shown:
+            return f"{DRIVER} {click} {where}"
+    if is_finished(card.card):
+        return None
+    return f"{DRIVER} watch {where}"

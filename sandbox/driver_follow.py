@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .cli import DEMO_CHAT
@@ -74,7 +75,8 @@ class Follower:
             versions = m.versions or (m.activity,)
             for number in range(self.seen.get(m.id, 0), len(versions)):
                 updated = f" (update {number})" if number else ""
-                print(f"{time.strftime('%H:%M:%S')} {thread_label(m)}{updated}: {describe_activity(versions[number])}", flush=True)
+                shown = versions[number]
+                print(f"{sent_at(shown)} {thread_label(m)}{updated}: {describe_activity(shown)}", flush=True)
             if len(versions) > self.seen.get(m.id, 0):
                 changed.append(m)
             self.seen[m.id] = len(versions)
@@ -91,6 +93,16 @@ class Follower:
             elif finished_at is not None and time.monotonic() - finished_at > 1.0:
                 return
             await asyncio.sleep(POLL_SECONDS)
+
+
+def sent_at(activity: dict[str, Any]) -> str:
+    """When Teams took the message (or this version of it), in local time: the Connector's `timestamp`, so
+    `watch --history` shows when each line was sent, not when it was printed."""
+    stamp = str(activity.get("timestamp") or "")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return time.strftime("%H:%M:%S")
 
 
 def thread_label(m: BotMessage) -> str:

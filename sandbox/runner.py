@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from .arm import ArmSimulator
 from .bot_token import BOT_FRAMEWORK_RESOURCE, BotTokenCheck
 from .channel import CHANNEL_TOKEN_ISSUER, ChannelIssuer
-from .connector import ConnectorSimulator
+from .connector import ConnectorSimulator, kept
 from .driver import TeamsDriver
 from .entra import EntraSimulator
 from .keys import KeySet
@@ -37,12 +41,39 @@ class Sandbox(PrintsOwnRepr):
     thread: ServerThread
     directory: Path
     webhook_secret: str = field(repr=False)
+    resumed: bool = False  # the Connector is back at its last address with the conversations it kept (keep=True)
 
     @classmethod
     def start(
-        cls, directory: Path, *, operation_seconds: float = 0.3, world: World | None = None, tls: SandboxTLS | None = None
+        cls,
+        directory: Path,
+        *,
+        operation_seconds: float = 0.3,
+        world: World | None = None,
+        tls: SandboxTLS | None = None,
+        keep: bool = False,
+        avoid: frozenset[int] = frozenset(),
     ) -> Sandbox:
-        """Serve each simulator on a free loopback port, with a CA created in `directory` unless `tls` is given."""
+        """Serve each simulator on a free loopback port, with a CA created in `directory` unless `tls` is given.
+
+        `keep` (what `make run` asks): each simulator takes the port it had in the last run when it is free (never
+        one in `avoid`: the bot's), and the Connector keeps its conversations in `directory`, as Teams keeps them, so
+        plans stored by an earlier run (whose thread is on the Connector's URL) can still be told what happened."""
+        box = cls._serve(directory, operation_seconds, world, tls, last_ports(directory) if keep else {}, avoid)
+        if keep:
+            box.resumed = box.keep_conversations()
+        return box
+
+    @classmethod
+    def _serve(
+        cls,
+        directory: Path,
+        operation_seconds: float,
+        world: World | None,
+        tls: SandboxTLS | None,
+        wanted: dict[str, int],
+        avoid: frozenset[int],
+    ) -> Sandbox:
         world = world or demo_world()
         tls = tls or SandboxTLS.create(directory)
         keys = KeySet()
@@ -54,18 +85,33 @@ class Sandbox(PrintsOwnRepr):
         # the OAuth connection of infra/app-registrations.json: Azure AD v2, the bot's own access_as_user
         token_service = TokenService(bot_token, entra, connections={"sso": world.bot.app_id_uri or ""})
         thread = ServerThread("sandbox")
-        entra.base_url = f"https://localhost:{thread.serve(entra.app(), ssl_context=tls.server_context)}"
+
+        def url(name: str, app: Callable[[], web.Application]) -> str:
+            return f"https://localhost:{_serve_on(thread, app, tls.server_context, wanted.get(name), avoid)}"
+
+        entra.base_url = url("entra", entra.app)
         bot_token.issuer_base = entra.base_url
-        arm.base_url = f"https://localhost:{thread.serve(arm.app(), ssl_context=tls.server_context)}"
+        arm.base_url = url("arm", arm.app)
         arm.audiences = {arm.base_url, arm.base_url + "/"}
         arm.issuer_base = entra.base_url
-        connector.base_url = f"https://localhost:{thread.serve(connector.app(), ssl_context=tls.server_context)}"
-        channel.base_url = f"https://localhost:{thread.serve(channel.app(), ssl_context=tls.server_context)}"
-        token_service.base_url = f"https://localhost:{thread.serve(token_service.app(), ssl_context=tls.server_context)}"
+        connector.base_url = url("connector", connector.app)
+        channel.base_url = url("channel", channel.app)
+        token_service.base_url = url("tokenService", token_service.app)
         box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory, secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
         (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
         return box
+
+    def keep_conversations(self) -> bool:
+        """Keep the Connector's conversations in `directory` from now on; True when those of the last run came back
+        (the Connector got its last address again, so what the bot stored still points at it)."""
+        path = self.directory / KEPT_CONVERSATIONS
+        resumed = last_ports(self.directory).get("connector") == _port_of(self.connector.base_url) and kept.load(self.connector, path)
+        self.connector.kept_in = path
+        kept.save(self.connector, path)
+        ports = {name: _port_of(getattr(self, attr).base_url) for name, attr in SIMULATORS.items()}
+        (self.directory / PORTS_FILE).write_text(json.dumps(ports) + "\n")
+        return resumed
 
     def stop(self) -> None:
         self.thread.stop()
@@ -185,10 +231,40 @@ class Sandbox(PrintsOwnRepr):
             "groups": {g.name: g.object_id for g in w.groups},
             "agentClientId": w.agent.client_id,
             "users": {
-                u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id} for u in w.users.values()
+                u.name: {"objectId": u.object_id, "tenantId": u.tenant_id, "upn": u.upn, "teamsId": u.teams_id, "guestIn": u.guest_in}
+                for u in w.users.values()
             },
         }
 
     def write_endpoints(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
+
+
+PORTS_FILE, KEPT_CONVERSATIONS = "ports.json", "conversations.json"
+SIMULATORS = {"entra": "entra", "arm": "arm", "connector": "connector", "channel": "channel", "tokenService": "token_service"}
+
+
+def last_ports(directory: Path) -> dict[str, int]:
+    """The port each simulator had in the last run that kept its state in `directory` (none: {})."""
+    try:
+        ports = json.loads((directory / PORTS_FILE).read_text())
+        return {str(k): int(v) for k, v in ports.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _serve_on(
+    thread: ServerThread, app: Callable[[], web.Application], context: ssl.SSLContext, port: int | None, avoid: frozenset[int]
+) -> int:
+    """The port the app got: `port` when it is free (and not the bot's), else any free one."""
+    if port and port not in avoid:
+        try:
+            return thread.serve(app(), port=port, ssl_context=context)
+        except OSError:
+            pass  # taken since the last run: a new address (the cli says what that means for stored plans)
+    return thread.serve(app(), ssl_context=context)

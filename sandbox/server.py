@@ -43,7 +43,11 @@ class ServerThread:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
-            await site.start()
+            try:
+                await site.start()
+            except OSError:  # the port is taken: nothing of this app is left running
+                await runner.cleanup()
+                raise
             self._runners.append(runner)
             return int(runner.addresses[-1][1])
 

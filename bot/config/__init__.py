@@ -2,20 +2,23 @@
 
 One module per concern, each declaring its settings and parsing and validating them on its own: teams (listening,
 the bot's identity, channel authentication, SSO, Bot Connector hosts), azure (the agent identity, Azure endpoints,
-CAs, scopes), policy (approvals, expiries, buttons, response plans), api (callers of /api/plans, /api/incidents
-authentication), limits (rate limits, timeouts, retries), store (plans and leases), observability (logs, traces,
-metrics), and manifest (the Teams app package). `Settings` holds one of each but the manifest's.
+CAs, scopes), policy (approvals, expiries, buttons, response plans), follow_up (reminders and escalation), api
+(callers of /api/plans, /api/incidents authentication), limits (rate limits, timeouts, retries), store (plans and
+leases), observability (logs, traces, metrics), and manifest (the Teams app package). `Settings` holds one of each but the manifest's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import api, azure, limits, manifest, observability, policy, store, teams
+from . import api, azure, follow_up, limits, manifest, observability, policy, store, teams
 from .api import ApiSettings
 from .azure import AzureSettings
+from .follow_up import FollowUpSettings
 from .limits import LimitSettings
 from .manifest import ManifestSettings
 from .observability import ObservabilitySettings
@@ -29,6 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
     *teams.SETTINGS,
     *azure.SETTINGS,
     *policy.SETTINGS,
+    *follow_up.SETTINGS,
     *api.SETTINGS,
     *limits.SETTINGS,
     *store.SETTINGS,
@@ -44,6 +48,7 @@ __all__ = [
     "AzureSettings",
     "ChannelEndpoints",
     "ConfigError",
+    "FollowUpSettings",
     "LimitSettings",
     "ManifestSettings",
     "ObservabilitySettings",
@@ -54,6 +59,7 @@ __all__ = [
     "TeamsSettings",
     "check_serving",
     "serving_problems",
+    "unknown_settings",
 ]
 
 
@@ -68,6 +74,7 @@ class Settings:
     limits: LimitSettings
     store: StoreSettings
     observability: ObservabilitySettings
+    follow_up: FollowUpSettings
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         """Pretty printers (IPython's; Hypothesis' in a failing test's report) show every field of a dataclass,
@@ -88,19 +95,22 @@ class Settings:
 
         az = AzureSettings.read(reader(azure.SETTINGS))
         tm = TeamsSettings.read(reader(teams.SETTINGS), az.tenant_id)
+        fu = FollowUpSettings.read(reader(follow_up.SETTINGS))
         settings = cls(
             teams=tm,
             azure=az,
             policy=PolicySettings.read(
-                reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls)
+                reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls, fu.schedule)
             ),
             api=ApiSettings.read(reader(api.SETTINGS), tm.sso_app_id_uri, tm.sso_client_id, az.allowed_scopes),
             limits=LimitSettings.read(reader(limits.SETTINGS)),
             store=StoreSettings.read(reader(store.SETTINGS)),
             observability=ObservabilitySettings.read(reader(observability.SETTINGS)),
+            follow_up=fu,
         )
-        if serving and not problems:
-            problems.extend(serving_problems(settings))
+        if serving:  # listed with the rest, unless a problem already named their setting (its value is then a stand-in)
+            said = {m[0] for problem in problems if (m := re.match(r"\w+", problem))}
+            problems.extend(p for p in serving_problems(settings) if not said & set(re.findall(r"\w+", p)))
         if problems:
             raise ConfigError(problems)
         return settings
@@ -117,3 +127,18 @@ def check_serving(settings: Settings) -> None:
     policy no one can satisfy."""
     if problems := serving_problems(settings):
         raise ConfigError(problems)
+
+
+def unknown_settings(keys: Iterable[str], source: str) -> list[str]:
+    """One problem per key of `source` (a .env file) that is no setting, with the setting it probably meant: a key
+    the bot does not read is a value silently not applied (PLAN_EXPIRY_MINUTE, MICROSOFTAPPTYPE)."""
+    names = [s.name for s in SETTINGS]
+    by_upper = {n.upper(): n for n in names}
+    problems = []
+    for key in keys:
+        if key in names:
+            continue
+        meant = by_upper.get(key.upper()) or next(iter(difflib.get_close_matches(key.upper(), list(by_upper), n=1, cutoff=0.8)), None)
+        hint = f"did you mean {by_upper.get(meant, meant)}?" if meant else "the README's Configuration section lists every setting"
+        problems.append(f"{key} in {source} is not a setting: {hint}")
+    return problems

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from .azure_names import identity_label, refused_line, sufficient_role
-from .card_times import time_left
+from .card_times import time_left, waited
 from .markdown import literal
+from .nudges import waiting_since
 from .plan import Plan, PlanState, ResourceRef
 
 S = PlanState
@@ -195,9 +196,10 @@ SIGN_IN_PROMPT = "Sign in to lend your Azure rights for this plan"
 
 
 def pending_list(plans: list[Plan], now: datetime) -> str:
-    """`pending`: each plan with the same headline as its card, who asked, and the time left."""
+    """`pending`: each plan with the same headline as its card, who asked, how long it has waited, and the time left."""
     lines = [
-        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, {time_left(p.expires_at, now)}"
+        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, "
+        f"waiting {waited(waiting_since(p), now)}, {time_left(p.expires_at, now)}"
         for p in plans
     ]
     return "Waiting for you (decide on each plan's card):\n\n" + "\n".join(lines)
@@ -222,8 +224,14 @@ def wrong_group(name: str, asked_group: str, groups: list[str]) -> str:
 
 STALE_CARD = "This card does not match the stored plan (it was changed or tampered with). Nothing was done."
 SELF_APPROVAL = "You asked for this plan, so someone else has to approve it."
-NOT_AN_APPROVER = "You are not one of the approvers of this plan; nothing was done."
-NOT_A_GRANTOR = "Only the plan's approvers may lend their credentials; nothing was done."
+NOT_AN_APPROVER = (
+    "You are not one of the approvers of this plan; nothing was done. Its approvers see Approve and Deny on this card: "
+    "ask one of them, or ask the bot's administrator to make you one (DEFAULT_APPROVERS or APPROVER_GROUP_ID)."
+)
+NOT_A_GRANTOR = (
+    "Only the plan's approvers may lend their credentials; nothing was done. They see Use my credentials on this card: ask one of them."
+)
+NOT_A_CANCELLER = "Only the plan's approvers may cancel the credentials request; nothing was done."
 AUTONOMOUS_NOT_ALLOWED = "Autonomous mode is only allowed for plans created by an incident response plan."
 APPROVED = "Approved. The agent is carrying out the plan now; the result will be posted in this thread."
 DENIED = "Denied. Nothing will be done; select Propose again on the card if it is still needed later."
@@ -277,6 +285,19 @@ def decision_for_requester(plan: Plan) -> str:
     if plan.state is S.EXPIRED:
         return f"\u231b Your plan **{title}** expired before it was approved; nothing was done. Ask again if it is still needed."
     approvers = ", ".join(literal(a.approver.name) for a in plan.approvals) or who
-    return (
-        f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now (the result is posted with the card)."
-    )
+    return f"\u2705 Your plan **{title}** was approved by {approvers}; the agent is carrying it out now. I will tell you here how it ends."
+
+
+_ENDED = {
+    S.SUCCEEDED: "is done",
+    S.FAILED: "failed",
+    S.USER_NOT_AUTHORIZED: "could not run: Azure refused the agent, and the approver who lent their rights lacks them too",
+    S.CREDENTIALS_DENIED: "stopped: Azure refused the agent, and an approver declined to lend their rights",
+    S.EXPIRED: "expired: Azure refused the agent, and no approver lent their rights in time",
+    S.INTERRUPTED: "was interrupted by a restart of the bot; check the VM before asking again",
+}
+
+
+def outcome_for_requester(plan: Plan) -> str:
+    """To the requester, where they asked, once an approved plan ended (its card and result are elsewhere)."""
+    return f"{HEADLINES[plan.state]}: your plan **{literal(plan.title)}** {_ENDED.get(plan.state, 'ended')}. Its card has the details."

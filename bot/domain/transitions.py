@@ -106,7 +106,8 @@ def _refuse(plan: Plan, person: Person, now: datetime, is_approver: bool, action
             RefusalCode.ALREADY_APPROVED_BY_YOU,
             messages.already_approved_by_you(plan.approvals_missing),
         )
-    raise Refusal(RefusalCode.NOT_AN_APPROVER, messages.NOT_AN_APPROVER if deciding else messages.NOT_A_GRANTOR)
+    refused = {PlanAction.GRANT: messages.NOT_A_GRANTOR, PlanAction.CANCEL: messages.NOT_A_CANCELLER}
+    raise Refusal(RefusalCode.NOT_AN_APPROVER, refused.get(action, messages.NOT_AN_APPROVER))
 
 
 def check_can_decide(

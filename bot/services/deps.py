@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..domain import messages as domain_messages
 from ..domain.approvers import ApproversInForce
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
+from ..domain.follow_up import FollowUp, RequesterNotice
+from ..domain.nudges import approver_groups, credentials_expired, escalated_approvers, waiting_since
 from ..domain.permissions import Permission, permission
-from ..domain.plan import Person, Plan, PlanState, Thread
+from ..domain.plan import WAITING_STATES, Person, Plan, PlanState, Thread
 from ..domain.scope import Scope
-from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
+from ..ports import (
+    ActionRunner,
+    AlertsReader,
+    AuditLog,
+    Clock,
+    CredentialBroker,
+    Directory,
+    PlanStore,
+    RequesterCallbacks,
+    TaskRunner,
+    UnitOfWork,
+)
 from . import messages
 
 SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
@@ -31,20 +45,24 @@ class Deps:
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
+    follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation of new plans (configured)
+    callbacks: RequesterCallbacks | None = None  # requesters told through their own channel (an agent's callback)
     # the approvers the configuration in force names for a plan (domain/approvers.py); None: the plan's own list only
     approvers_now: Callable[[Plan], ApproversInForce | None] = lambda plan: None
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
-        """An audit event; `before` gives the from-state when the plan moved."""
+        """An audit event; `before` gives the from-state when the plan moved (and then the plan's source, and how long
+        it waited or lived when it stopped waiting or ended: the facts approval metrics are made of)."""
+        now = self.clock.now()
         return AuditEvent(
-            at=self.clock.now(),
+            at=now,
             plan_id=plan.id if plan else None,
             actor=actor.object_id,
             actor_name=actor.name,
             event=str(event),  # StrEnum: its value
             from_state=before.state.value if before else None,
             to_state=plan.state.value if plan and before else None,
-            detail=detail,
+            detail={**_timings(plan, before, now), **detail},
         )
 
     async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> None:
@@ -70,7 +88,7 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
-            tell_requester(uow, before, saved)
+            tell_requester(uow, before, saved, self.callbacks)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -91,25 +109,26 @@ class Deps:
             raise Refusal(RefusalCode.OTHER_TENANT, "This bot only serves people of its own organisation's tenant.")
 
     async def is_approver(self, plan: Plan, person: Person, fresh: bool = True) -> bool:
-        """Named by the plan's policy and by the configuration in force now (listed, or a member of the approver
-        group, asked of the directory now for every decision: approve, deny, grant, cancel), and not one of the people
-        the configuration excludes from this plan (the people behind its API caller). Refusal(DIRECTORY_UNAVAILABLE)
-        when a group cannot be checked."""
+        """Named by the plan (its policy's approvers or group, and once it escalated, the escalation's) and by the
+        configuration in force now (the same, as configured today), and not one of the people the configuration excludes
+        from this plan (the people behind its API caller). Group membership is asked of the directory now for every
+        decision (approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when a group cannot be checked."""
         now = self.approvers_now(plan)
-        rules = [(plan.policy.approvers, plan.policy.approver_group)]
+        rules = [(plan.policy.approvers | escalated_approvers(plan), approver_groups(plan))]
         if now is not None:
             if person.object_id.lower() in now.excluded:
                 return False
-            rules.append((now.approvers, now.group))
-        member: dict[str, bool] = {}  # the same group in both rules is asked once
-        for listed, group in rules:
+            rules.append((now.approvers, now.groups))
+        member: dict[str, bool] = {}  # a group named by both rules is asked once
+        for listed, groups in rules:
             if person.object_id in listed:
                 continue
-            if not group:
-                return False
-            if group not in member:
-                member[group] = await self._in_group(person, group, fresh)
-            if not member[group]:
+            for group in groups:
+                if group not in member:
+                    member[group] = await self._in_group(person, group, fresh)
+                if member[group]:
+                    break
+            else:
                 return False
         return True
 
@@ -136,11 +155,34 @@ class Deps:
         return (await self.permission(plan, person)).awaits_you
 
 
-def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
-    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided."""
+def _timings(plan: Plan | None, before: Plan | None, now: datetime) -> dict[str, str]:
+    """The source of a plan that moved; how long it waited, when it stops waiting; how long it lived, when it ends."""
+    if plan is None or before is None:
+        return {}
+    facts = {"source": plan.source.value}
+    if before.state in WAITING_STATES and plan.state is not before.state:
+        facts["waited_seconds"] = f"{(now - waiting_since(before)).total_seconds():.3f}"
+    if plan.state.is_terminal and not before.state.is_terminal:
+        facts["lifetime_seconds"] = f"{(now - plan.created_at).total_seconds():.3f}"
+    return facts
+
+
+def tell_requester(uow: UnitOfWork, before: Plan, after: Plan, callbacks: RequesterCallbacks | None = None) -> None:
+    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided, or when
+    its credentials request expired. An expiry goes to the requester's own channel (an agent's callback) when it has
+    one."""
+    expired = after.state is PlanState.EXPIRED and before.state in WAITING_STATES
+    if expired and callbacks is not None and callbacks.stage(uow, after, RequesterNotice.EXPIRED):
+        return
+    if after.asked_in is None:
+        return
     decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
-    if decided and after.asked_in is not None:
+    if decided:
         uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
+    elif expired:  # waited for credentials
+        uow.send(messages.say(after.asked_in, credentials_expired(after)))
+    elif after.state.is_terminal and not before.state.is_terminal:
+        uow.send(messages.say(after.asked_in, domain_messages.outcome_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:

@@ -164,6 +164,7 @@ def _open_incident_thread(
         mode=mode,
         source=Source.INCIDENT,
         incident_id=alert.alert_id,
+        follow_up=rp.follow_up,  # its own reminders and escalation, if it sets them
         origin=rp.name,
     )
     plan = stage_proposal(deps, uow, request)

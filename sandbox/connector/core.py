@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from ..bot_token import BotTokenCheck, unauthorized
 from ..http_errors import json_error
-from ..world import World
+from ..world import User, World
 from .limits import TeamsLimits, thread_of
 from .records import ConnectorCall, PostedActivity, too_many_requests
 
@@ -37,10 +38,12 @@ class ConnectorCore:
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
     installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
+    rosters: dict[str, list[User]] = field(default_factory=dict)  # chat or channel -> its members, where one was set
     # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
     limits: TeamsLimits = field(default_factory=TeamsLimits)
     limited: int = 0
     _next_id: int = 1_700_000_000_000
+    kept_in: Path | None = None  # the file the conversations are kept in between runs (kept.py); None keeps nothing
 
     async def _on_startup(self, app: web.Application) -> None:
         self.changed = asyncio.Condition()
@@ -104,6 +107,11 @@ class ConnectorCore:
         return None
 
     async def _notify(self) -> None:
+        """Called after every change: kept on disk (when asked), then anyone waiting is woken."""
+        if self.kept_in is not None:
+            from .kept import save
+
+            save(self, self.kept_in)
         if self.changed is not None:
             async with self.changed:
                 self.changed.notify_all()

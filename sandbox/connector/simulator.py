@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,7 +14,8 @@ from .roster import RosterRoutes
 
 
 class ConnectorSimulator(RosterRoutes):
-    """`/v3/conversations`: create, send, reply, update, delete and members; plus the sandbox's own controls."""
+    """`/v3/conversations`: create, send, reply, update, delete and members (paged, non-paged, one); plus the sandbox's
+    own controls."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -25,11 +27,14 @@ class ConnectorSimulator(RosterRoutes):
         r.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         r.add_delete("/v3/conversations/{conversation}/activities/{activity}", self._delete)
         r.add_get("/v3/conversations/{conversation}/members", self._members)
+        r.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged_members)
         r.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         r.add_get("/sandbox/activities", self._list_activities)
         r.add_post("/sandbox/throttle", self._throttle)
         r.add_post("/sandbox/installations", self._install)
         r.add_delete("/sandbox/installations/{user}", self._uninstall)
+        r.add_put("/sandbox/conversations/{conversation}/members", self._put_roster)
+        r.add_get("/sandbox/conversations/{conversation}/members", self._get_roster)
         return app
 
     def in_conversation(self, conversation_id: str) -> list[PostedActivity]:
@@ -103,9 +108,16 @@ class ConnectorSimulator(RosterRoutes):
         return web.json_response({"id": activity_id}, status=201)
 
     def _store(self, conversation_id: str, activity_id: str, body: dict[str, Any], reply_to: str | None) -> None:
-        self.activities[activity_id] = PostedActivity(
-            activity_id, conversation_id, {**body, "id": activity_id}, reply_to, versions=[{**body, "id": activity_id}]
-        )
+        shown = self._as_sent(body, activity_id)
+        self.activities[activity_id] = PostedActivity(activity_id, conversation_id, shown, reply_to, versions=[shown])
+
+    def _as_sent(self, body: dict[str, Any], activity_id: str) -> dict[str, Any]:
+        """The activity as Teams keeps it: its id, and the time the service took it in `timestamp` ("date and time that
+        the message was sent in the UTC time zone, expressed in ISO-8601 format",
+        https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#activity-object);
+        an update is stamped with the time it was made, as Teams shows an edited message's time."""
+        sent = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {**body, "id": activity_id, "timestamp": sent}
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -115,7 +127,7 @@ class ConnectorSimulator(RosterRoutes):
         posted = self.activities.get(activity_id)
         if posted is None or posted.deleted:
             return not_found(f"Activity '{activity_id}' was not found.")
-        posted.activity = {**body, "id": activity_id}
+        posted.activity = self._as_sent(body, activity_id)
         posted.versions.append(posted.activity)
         await self._notify()
         return web.json_response({"id": activity_id})

@@ -1,4 +1,5 @@
-"""`make screenshots`: PNGs of the plan card in every state (official renderer) and of a Playground conversation.
+"""`make screenshots`: PNGs of the plan card in every state (official renderer) and of a Playground conversation, and
+the record of what each was drawn from (tests/e2e/pictures.py).
 
 Usage: python -m tests.e2e.screenshots docs/images
 """
@@ -15,20 +16,11 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from .browser import launch, render, renderer_page
-
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "unit" / "snapshots"
-WAITING = ("awaiting_consent", "awaiting_credentials")
+from .pictures import card_pictures, write_record
 
 
 def _cards() -> list[tuple[str, Path]]:
-    """One card per state: the approver's view while someone must act, the shared view otherwise."""
-    chosen = []
-    for path in sorted(SNAPSHOTS.glob("plan-*-read_only.json")):
-        state = path.name[len("plan-") : -len("-read_only.json")]
-        if state.startswith(WAITING):
-            path = path.with_name(f"plan-{state}-approver.json")
-        chosen.append((state, path))
-    return chosen
+    return list(card_pictures().items())
 
 
 async def cards(out: Path) -> list[Path]:
@@ -36,17 +28,13 @@ async def cards(out: Path) -> list[Path]:
     async with async_playwright() as p:
         browser = await launch(p)
         page = await renderer_page(browser)
-        for state, path in _cards():
+        for name, path in _cards():
             events = await render(page, json.loads(path.read_text()))
             if events:
                 raise SystemExit(f"{path.name}: the renderer reported {events}")
-            target = out / f"card-{state.replace('_', '-')}.png"
+            target = out / name
             await page.locator("#card").screenshot(path=str(target))
             written.append(target)
-        await render(page, json.loads((SNAPSHOTS / "incident-autonomous.json").read_text()))
-        target = out / "card-incident.png"
-        await page.locator("#card").screenshot(path=str(target))
-        written.append(target)
         await browser.close()
     return written
 
@@ -63,6 +51,8 @@ def main() -> None:
         raise SystemExit("the Playground run failed; its pictures may be missing")
     for path in sorted(out.glob("playground-*.png")):
         print(f"wrote {path}")
+    # what each picture was drawn from, so a picture a later change leaves behind fails tests/unit/test_pictures.py
+    print(f"wrote {write_record(out, [*sorted(out.glob('card-*.png')), *sorted(out.glob('playground-*.png'))])}")
 
 
 if __name__ == "__main__":

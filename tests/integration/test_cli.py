@@ -104,6 +104,8 @@ def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_
         history = _cli("driver", "watch", "--plan", plan_id, "--history", "--seconds", "0.5", cwd=tmp_path)
         lines = [line for line in history.stdout.splitlines() if f"[plan {plan_id}]" in line]
         assert "Awaiting approval" in lines[0] and "Denied" in lines[-1] and "(update 1)" in lines[-1], history.stdout
+        playground = _cli("driver", "say", "--as", "carol", "--playground", "help", cwd=tmp_path)  # the Playground cannot sign
+        assert playground.returncode == 2 and "--anonymous" in playground.stderr, playground.stdout + playground.stderr
     finally:
         _stop(proc)
 
@@ -169,6 +171,11 @@ def test_bad_configuration_lists_every_problem_one_line_each(tmp_path: Path) -> 
         "configuration error: DEFAULT_SUBSCRIPTION_ID is required: subscription searched by chat commands that name a VM",
         "configuration error: PORT='abc' is invalid: expected a whole number",
         "configuration error: APPROVALS_REQUIRED='0' is invalid: expected at least 1",
+        # what only a running bot needs is listed with the rest, not after they are fixed
+        "configuration error: MicrosoftAppId is required to serve: without it anyone could post activities as anyone "
+        "(set ANONYMOUS_ALLOWED=true only for a local client such as the Agents Playground)",
+        "configuration error: DEFAULT_APPROVERS or APPROVER_GROUP_ID is required: with neither, nobody could approve a plan "
+        "(expected comma-separated Entra object ids, or an Entra group id)",
     ]
 
 
@@ -178,8 +185,9 @@ def test_dot_env_problems_are_listed_like_the_environments(tmp_path: Path) -> No
     )
     result = _cli("check-config", cwd=tmp_path, env={**_clean_env(), "LOG_LEVEL": "loud"})
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 3, result.stderr
-    assert [line.split("=")[0].split(": ")[1] for line in lines] == ["AZURE_TENANT_ID", "PLAN_EXPIRY_MINUTES", "LOG_LEVEL"]
+    assert result.returncode == 2 and len(lines) == 5, result.stderr
+    named = [line.split(": ")[1].split("=")[0].split(" ")[0] for line in lines]
+    assert named == ["AZURE_TENANT_ID", "PLAN_EXPIRY_MINUTES", "LOG_LEVEL", "MicrosoftAppId", "DEFAULT_APPROVERS"]
 
 
 @pytest.mark.parametrize("command", ["check-config", "serve", "sandbox"])

@@ -110,7 +110,7 @@ async def test_status_pending_and_unknown_commands_get_helpful_replies(teams: Te
     await driver.say(teams.user("carol"), "restart vm web-0", chat)
     await driver.wait_for(lambda m: "Did you mean" in m.text and "web-01" in m.text, conversation_id=chat.id)
     await driver.say(teams.user("carol"), "restrat vm web-01", chat)
-    await driver.wait_for(lambda m: "`restart vm`" in m.text, conversation_id=chat.id)
+    await driver.wait_for(lambda m: "`restart vm web-01`" in m.text, conversation_id=chat.id)
     card = await teams.ask("carol", "redeploy vm dev-01 in dev-rg", chat)
     await driver.say(teams.user("alice"), "pending", chat)
     await driver.wait_for(lambda m: "Redeploy VM dev-01" in m.text and "Waiting for you" in m.text, conversation_id=chat.id)

@@ -72,3 +72,18 @@ def test_validator_catches_broken_cards() -> None:
     problems = validate_card(broken)
     assert any("colour" in p for p in problems) and any("Input.Telepathy" in p for p in problems)
     assert any("version" in p for p in problems)
+
+
+def test_an_autonomous_plan_card_says_no_approval_is_awaited() -> None:
+    from dataclasses import replace
+
+    from bot.domain.plan import Mode
+
+    executing = replace(every_state()["executing"], mode=Mode.AUTONOMOUS, approvals=())
+    facts = {
+        f["title"]: f["value"]
+        for item in plan_card(executing, READ_ONLY, NOW, sso=SSO)["body"]
+        if item.get("type") == "FactSet"
+        for f in item["facts"]
+    }
+    assert facts["Approvals"] == "none needed (autonomous)" and facts["Mode"] == "autonomous (incident response plan)"

@@ -45,7 +45,9 @@ def test_commands_parse(text: str, expected: object) -> None:
 @pytest.mark.parametrize(
     ("text", "hint"),
     [
-        ("restrat vm web-01", "`restart vm`"),
+        ("restrat vm web-01", "`restart vm web-01`"),
+        ("restart dev-01", "Did you mean `restart vm dev-01`"),  # the verb and the VM: only `vm` was left out
+        ("Restart dev-01 in dev-rg", "`restart vm dev-01 in dev-rg`"),
         ("restart vm", "Which VM?"),
         ("restart vm bad!name", "not a valid VM name"),
         ("delete vm web-01", "Did you mean"),
@@ -60,6 +62,8 @@ def test_unknown_input_gets_a_helpful_hint(text: str, hint: str) -> None:
 def test_help_mentions_every_command() -> None:
     text = help_text()
     assert all(example in text for _, example, _ in COMMAND_HELP)
+    # consent is asked for every write asked in chat; only an autonomous incident response plan acts at once
+    assert "always wait" not in text and "autonomous acts on an alert at once" in text
 
 
 @given(st.text(max_size=200))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.domain import transitions as t
 from bot.domain.consent import ConsentPolicy
 from bot.domain.errors import Refusal, RefusalCode
+from bot.domain.permissions import PlanAction
 from bot.domain.plan import Mode, PlanState, Source
 
 from .factories import ALICE, ALL_STATES, BOB, CAROL, DENIED, NOW, POLICY, every_state, outcome, proposed
@@ -201,3 +202,24 @@ def test_cancel_keeps_who_declined_and_why() -> None:
 
 def test_propose_again_is_offered_on_every_end_that_did_not_do_everything() -> None:
     assert {s for s in PlanState if s.is_terminal} - {PlanState.SUCCEEDED} == t.PROPOSE_AGAIN_STATES
+
+
+@pytest.mark.parametrize(
+    ("action", "told"),
+    [
+        (PlanAction.GRANT, "Only the plan's approvers may lend their credentials"),
+        (PlanAction.CANCEL, "Only the plan's approvers may cancel the credentials request"),
+    ],
+)
+def test_a_non_approver_is_told_what_they_could_not_do(action: PlanAction, told: str) -> None:
+    refused = every_state()["awaiting_credentials"]
+    with pytest.raises(Refusal) as e:
+        t.check_can_answer_credentials(refused, CAROL, refused.content_hash, NOW, False, action)
+    assert e.value.code is RefusalCode.NOT_AN_APPROVER and e.value.message.startswith(told)
+
+
+def test_a_non_approver_is_told_who_can_approve() -> None:
+    waiting = every_state()["awaiting_consent"]
+    with pytest.raises(Refusal) as e:
+        t.approve(waiting, BOB, waiting.content_hash, NOW, False)
+    assert "Its approvers see Approve and Deny on this card" in e.value.message and "DEFAULT_APPROVERS" in e.value.message

@@ -91,16 +91,24 @@ def parse(text: str) -> Command:
 
 
 def _unknown(words: str) -> Unknown:
-    head = " ".join(words.lower().split()[:2])
-    names = [c for c, _, _ in COMMAND_HELP]
-    close = difflib.get_close_matches(head, names, n=2, cutoff=0.5)
+    """The closest commands, completed with what was typed after them: `restart dev-01` means `restart vm dev-01`."""
+    parts, names = words.split(), [c for c, _, _ in COMMAND_HELP]
+    close, rest = difflib.get_close_matches(" ".join(parts[:2]).lower(), names, n=2, cutoff=0.5), parts[2:]
+    if len(parts) > 1 and parts[1].lower() != "vm":  # the verb, then a VM: only `vm` was left out
+        by_verb = difflib.get_close_matches(f"{parts[0].lower()} vm", names, n=2, cutoff=0.7)
+        close, rest = (by_verb, parts[1:]) if by_verb else (close, rest)
     if close:
-        return Unknown(words, "Did you mean " + " or ".join(f"`{c}`" for c in close) + "? Type `help` for all commands.")
+        meant = [" ".join([c, *rest]) if c.endswith(" vm") else c for c in close]
+        return Unknown(words, "Did you mean " + " or ".join(f"`{m}`" for m in meant) + "? Type `help` for all commands.")
     return Unknown(words, "I did not understand that. Type `help` for the commands I know.")
 
 
 def help_text() -> str:
     lines = ["Here is what I can do (mention me first in a channel or group chat):", ""]
     lines += [f"- `{example}`: {description}" for _, example, description in COMMAND_HELP]
-    lines += ["", "Writes to Azure always wait for an approver's consent on the card."]
+    lines += [
+        "",
+        "Every write to Azure asked here waits for an approver's consent on the card. Only an incident response plan "
+        "set to autonomous acts on an alert at once (and still asks an approver for credentials when Azure refuses the agent).",
+    ]
     return "\n".join(lines)

@@ -3,8 +3,10 @@
 Table Storage cannot keep the bot's own identity from updating an entity it may insert: the plan rows it must update
 share the table (and each audit row its plan's partition, so that one transaction moves the plan and appends its
 audit), and role assignment conditions, which could tell entities apart, cover Blob Storage and Queues only
-(https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac). A rewrite is detected rather than prevented. Every entity carries `Timestamp`, set by the service on each
-write and not settable by a client (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#timestamp-property);
+(https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac). A rewrite is detected rather than prevented.
+
+Every entity carries `Timestamp`, set by the service on each write and not settable by a client
+(https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#timestamp-property);
 an audit row's RowKey holds the time it was written (`audit-<ns>-...`). A row the service last wrote well after that
 was updated after it was written: the bot never does so. Deletions leave no row: the storage account's StorageDelete
 logs (infra/main.bicep) keep them.
