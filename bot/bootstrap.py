@@ -34,6 +34,7 @@ from .adapters.queue_inbox import QueueInbox, clients
 from .adapters.store.sqlite import SqliteStore
 from .adapters.store.tables import TableStore
 from .config import Settings
+from .domain.approvers import approvers_in_force
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.agent_callbacks import AgentCallbacks
@@ -60,6 +61,7 @@ class Container:
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
+    readiness_url: str | None = None  # its /readyz: the readiness detail the public /readyz leaves out
 
     @property
     def auth(self) -> Any:
@@ -100,9 +102,10 @@ class Container:
             self.store.close()
 
 
-def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
+def make_store(settings: Settings, credential: Any) -> SqliteStore | TableStore:
     """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
-    set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+    set, otherwise the account URL and the runtime's identity (AZURE_STORAGE_CLIENT_ID's managed identity, else the agent
+    identity)."""
     owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
     if settings.store.kind == "azure-tables":
         client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
@@ -111,7 +114,7 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
                 settings.store.connection_string, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
             )
         return TableStore.from_account_url(
-            settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
+            settings.store.account_url, credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
     try:
         return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
@@ -125,7 +128,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     tasks = BackgroundTasks()
     card_for = card_renderer(settings, clock)
     broker = make_broker(settings)
-    store = make_store(settings, broker.agent())
+    store = make_store(settings, broker.runtime(settings.azure.storage_client_id))
     runner = ArmRunner(
         settings.azure.arm_endpoint,
         broker.agent(),
@@ -142,7 +145,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
     outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
-    inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
+    inbox = make_inbox(
+        settings, store, clock, broker.runtime(settings.azure.storage_client_id), alert_processor(deps, settings.policy, settings.api)
+    )
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
     )
@@ -193,6 +198,7 @@ def make_deps(
     directory: GraphDirectory,
 ) -> Deps:
     """What every service is given: the ports and the policy they apply."""
+    policy = settings.policy
     return Deps(
         store=store,
         audit=store,
@@ -208,6 +214,10 @@ def make_deps(
         follow_up=settings.follow_up.schedule,
         plans_url=f"{settings.api.public_url}/api/plans",
         callbacks=AgentCallbacks(f"{settings.api.public_url}/api/plans", clock),
+        # every click is judged against the configuration this process runs with, not only the plan's copy of it
+        approvers_now=lambda plan: approvers_in_force(
+            plan, policy.consent, policy.response_plans, settings.api.api_callers, settings.follow_up.schedule.escalate_to
+        ),
     )
 
 
@@ -240,7 +250,7 @@ def make_conversation(
     settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals
 ) -> Conversation:
     """The Teams conversation: commands, card clicks and sign-in, over either SDK."""
-    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
+    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id], settings.teams.sso_client_id)
     options = BotOptions(
         settings.policy.consent,
         settings.teams.oauth_connection_name,
@@ -286,9 +296,9 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
     return outbox
 
 
-def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, agent_credential: Any, process: Process) -> Inbox:
+def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, credential: Any, process: Process) -> Inbox:
     """STORE=sqlite: the store's inbox table. STORE=azure-tables: a Storage Queue shared by the instances, reached
-    like the table store (connection string, else the queue endpoint and the agent identity)."""
+    like the table store (connection string, else the queue endpoint and the runtime's identity)."""
     limits = settings.limits
     if settings.store.kind != "azure-tables":
         return InboxWorker(store, process, max_attempts=limits.outbox_max_attempts, max_backoff=limits.outbox_max_backoff)
@@ -297,7 +307,7 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
         settings.store.inbox_queue_name,
         connection_string=settings.store.connection_string,
         account_url=settings.store.queue_url,
-        credential=agent_credential,
+        credential=credential,
         **client,
     )
     return QueueInbox(

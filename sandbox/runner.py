@@ -144,8 +144,9 @@ class Sandbox(PrintsOwnRepr):
             ]
         }
 
-    def api_callers(self) -> dict[str, object]:
-        """The agent app registered as a caller of POST /api/plans (any operation of the catalog, the demo subscription)."""
+    def api_callers(self, *targets: str) -> dict[str, object]:
+        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription), posting into
+        the demo channels (and `targets`, conversation or channel ids, if given)."""
         agent = self.world.agent
         return {
             "callers": [
@@ -154,6 +155,7 @@ class Sandbox(PrintsOwnRepr):
                     "name": "SRE Agent",
                     "scopes": [f"/subscriptions/{self.world.subscription_id}"],
                     "operations": ["*"],
+                    "targets": [*(c.channel_id for c in self.world.channels), *targets],
                 }
             ]
         }
@@ -190,6 +192,9 @@ class Sandbox(PrintsOwnRepr):
             "TEAMS_SERVICE_URL": self.connector.base_url,
             "RESPONSE_PLANS_FILE": str(self.directory / "response-plans.json"),
             "INCIDENT_WEBHOOK_SECRET": self.webhook_secret,
+            # the plain webhook is off by default (INCIDENT_ACCEPT_SECRET_ONLY=false); the sandbox turns it on so the demo
+            # and the tests can post alerts with the URL secret as well as through the secure webhook
+            "INCIDENT_ACCEPT_SECRET_ONLY": "true",
             "API_CALLERS_FILE": str(self.directory / "api-callers.json"),
         }
 

@@ -35,6 +35,7 @@ class AlertOutcome:
     plans: tuple[Plan, ...] = ()
     withheld: tuple[tuple[str, str], ...] = ()  # (response plan, why it runs in review mode instead of autonomous)
     expired: tuple[Plan, ...] = ()  # Resolved: the waiting plans it closed
+    ignored: str | None = None  # Resolved: why it changed nothing (Azure Monitor does not confirm it)
 
     def as_dict(self, alert: Alert, auth: AlertAuth) -> dict[str, Any]:
         """What processing did, as stored with the inbox entry (and logged)."""
@@ -46,10 +47,15 @@ class AlertOutcome:
             "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in self.plans],
             "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in self.withheld],
             "expired": [p.id for p in self.expired],
+            **({"ignored": self.ignored} if self.ignored else {}),
         }
 
 
 MAX_ATTEMPTS = 20  # a retry means a plan of the incident moved while the Resolved notice was being written
+
+
+class ResolutionUnconfirmed(RuntimeError):
+    """Azure Monitor could not be asked whether a secret-only "Resolved" is real: the inbox tries it again later."""
 
 
 async def handle_alert(
@@ -78,6 +84,9 @@ async def handle_alert(
     """
     matched = tuple(p.name for p in response_plans if p.matches(alert))
     if alert.condition == "Resolved":
+        doubt = await _resolution_doubted(deps, alert, auth)
+        if doubt is not None:
+            return await _ignored(deps, alert, matched, auth, inbox_key, doubt)
         return await _resolved(deps, alert, matched, auth, inbox_key)
     decided = await _decide(deps, alert, [p for p in response_plans if p.matches(alert)], auth, autonomous_requires_secure)
     ids = {d.response_plan.name: alert_plan_id(inbox_key, d.response_plan.name) for d in decided}
@@ -215,6 +224,7 @@ def _open_incident_thread(
         incident_id=alert.alert_id,
         follow_up=rp.follow_up,  # its own reminders and escalation, if it sets them
         plan_id=plan_id,
+        origin=rp.name,
     )
     plan = stage_proposal(deps, uow, request)
     if reason is not None:
@@ -248,6 +258,34 @@ async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: Al
             continue  # a plan moved meanwhile (approved, say): decide again on what it is now
         return outcome
     raise RuntimeError(f"alert {alert.alert_id}: the Resolved notice could not be stored")
+
+
+async def _resolution_doubted(deps: Deps, alert: Alert, auth: AlertAuth) -> str | None:
+    """Why a "Resolved" must not withdraw anything (None: it may). The secure webhook is Azure Monitor's own word; a
+    delivery with only the URL secret could come from anyone who saw the URL, so Azure Monitor's Alerts Management API
+    must say the alert is resolved. Raises ResolutionUnconfirmed when Azure Monitor could not be asked (tried again)."""
+    if auth is AlertAuth.SECURE_WEBHOOK:
+        return None
+    if deps.alerts is None:
+        return "it carried only the webhook secret and the bot cannot read Azure Monitor's alerts to confirm it"
+    check = await deps.alerts.get(alert.alert_id)
+    if check.status is AlertStatus.RESOLVED:
+        return None
+    if check.status is AlertStatus.UNAVAILABLE:
+        raise ResolutionUnconfirmed(f"alert {alert.alert_id}: Azure Monitor could not be asked whether it is resolved")
+    if check.status is AlertStatus.FIRED:
+        return "it carried only the webhook secret and Azure Monitor still reports the alert firing"
+    return "it carried only the webhook secret and Azure Monitor knows no alert with this id"
+
+
+async def _ignored(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: AlertAuth, inbox_key: str | None, why: str) -> AlertOutcome:
+    """A "Resolved" nobody can vouch for: nothing is withdrawn or said in the threads; the delivery is marked done."""
+    log.warning("alert %s: a Resolved notice changed nothing: %s (it may be forged)", alert.alert_id, why)
+    outcome = AlertOutcome(matched, ignored=f"Nothing was withdrawn: {why}.")
+    if inbox_key is not None:
+        async with deps.store.unit_of_work() as uow:
+            uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
+    return outcome
 
 
 async def _confirm(deps: Deps, alert: Alert) -> AlertCheck:

@@ -37,6 +37,7 @@ class PlanRequest:
     follow_up: FollowUp | None = None  # reminders and escalation; None: the configured ones (Deps.follow_up)
     callback: Callback | None = None  # an agent's: where each change of the plan's state is sent, signed
     plan_id: str | None = None  # the new plan's id when the caller derives it (an alert's plans: see handle_alert)
+    origin: str | None = None  # the API caller's app id, or the response plan's name (Plan.origin)
 
 
 def new_plan_id() -> str:
@@ -76,6 +77,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         asked_in=request.asked_in,
         follow_up=(request.follow_up or deps.follow_up).schedule(),
         callback=request.callback,
+        origin=request.origin,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

@@ -12,6 +12,7 @@ from microsoft_agents.activity import Activity, Attachment, ChannelAccount, Conv
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from cards.common import CONTENT_TYPE
+from cards.plan_card import card_summary
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
@@ -78,9 +79,7 @@ class AgentsNotifier:
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(
-            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
-        )
+        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=card_summary(plan))
 
     async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread
