@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
-from .adapters.conversation.sdk import Endpoint, SdkParts
+from .adapters.conversation.sdk import Endpoint, SdkParts, load_sdk
 from .adapters.http.incidents_api import alert_processor
 from .adapters.http.plan_watch import PlanWatch
 from .adapters.inbox import Inbox, InboxWorker, Process
@@ -137,7 +136,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         polling_interval=settings.azure.arm_polling_interval,
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
-    sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
+    sdk = load_sdk(settings.teams.bot_sdk, settings, lambda plan, ids: card_for(plan, shared_view, ids))
     directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
@@ -197,8 +196,9 @@ def make_deps(
     tasks: BackgroundTasks,
     directory: GraphDirectory,
 ) -> Deps:
-    """What every service is given: the ports and the policy they apply."""
-    policy = settings.policy
+    """What every service is given: the ports and the policy they apply (every click judged against the configuration
+    this process runs with, not only the plan's copy of it)."""
+    policy, fu, api = settings.policy, settings.follow_up.schedule, settings.api
     return Deps(
         store=store,
         audit=store,
@@ -211,13 +211,10 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
-        follow_up=settings.follow_up.schedule,
-        plans_url=f"{settings.api.public_url}/api/plans",
-        callbacks=AgentCallbacks(f"{settings.api.public_url}/api/plans", clock),
-        # every click is judged against the configuration this process runs with, not only the plan's copy of it
-        approvers_now=lambda plan: approvers_in_force(
-            plan, policy.consent, policy.response_plans, settings.api.api_callers, settings.follow_up.schedule.escalate_to
-        ),
+        follow_up=fu,
+        plans_url=f"{api.public_url}/api/plans",
+        callbacks=AgentCallbacks(f"{api.public_url}/api/plans", clock),
+        approvers_now=lambda plan: approvers_in_force(plan, policy.consent, policy.response_plans, api.api_callers, fu.escalate_to),
     )
 
 
@@ -321,13 +318,3 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
         max_backoff=limits.outbox_max_backoff,
         owner=store.leases.owner,
     )
-
-
-SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
-
-
-def sdk_parts(settings: Settings, render: Any) -> SdkParts:
-    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be loaded."""
-    module = importlib.import_module(SDK_MODULES[settings.teams.bot_sdk])
-    parts: SdkParts = module.build(settings, render)
-    return parts

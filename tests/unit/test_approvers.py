@@ -7,6 +7,7 @@ from dataclasses import replace
 from bot.domain.approvers import NOBODY, ApproversInForce, approvers_in_force
 from bot.domain.callers import ApiCaller
 from bot.domain.consent import ConsentPolicy
+from bot.domain.entries import operations
 from bot.domain.follow_up import Escalation, FollowUp
 from bot.domain.incident import ResponsePlan
 from bot.domain.plan import Mode, Operation, Source
@@ -15,7 +16,7 @@ from .factories import ALICE, BOB, CAROL, NOW, proposed
 
 APP = "11111111-2222-3333-4444-555555555555"
 CONFIGURED = ConsentPolicy(approvers=frozenset({BOB.object_id}), approver_group="g-1")
-CALLER = ApiCaller(APP, "SRE Agent", (), frozenset({Operation.RESTART}), None, frozenset({ALICE.object_id}))
+CALLER = ApiCaller(APP, "SRE Agent", (), operations(["restart"], "caller"), excluded_approvers=frozenset({ALICE.object_id}))
 RESPONSE = ResponsePlan(
     "web-hung", ("Web*",), frozenset(), Operation.RESTART, Mode.REVIEW, "19:c", "", "t", frozenset({ALICE.object_id}), ()
 )
