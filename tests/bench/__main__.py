@@ -41,7 +41,7 @@ from sandbox.monitor import alert_payload  # noqa: E402
 from sandbox.world import User  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 
-from . import alerts, loads, report  # noqa: E402
+from . import alerts, loads, report, scale  # noqa: E402
 from .approve import bench_world, plans_to_approve  # noqa: E402
 from .loads import Chats, Replies, Result  # noqa: E402
 from .processes import BASELINES, Server, bot_name, median, start_baseline, start_bot, start_up_seconds, wait_for_outbox  # noqa: E402
@@ -134,15 +134,20 @@ def main() -> None:
         results = asyncio.run(measure(box, baselines, bots, people))
         flooded = flood(box, bots)
         memory = {s.name: s.memory_mib() for s in servers}
+        for s in servers:  # the machine to what follows
+            s.stop()
+        servers = []
+        scales = [scale.run(box, _TMP, store, azurite, people, REQUESTS // 2, SENDERS, STARTS) for store in STORES] if scale.STORED else []
     finally:
         for s in servers:
             s.stop()
         if azurite:
             azurite.stop()
         box.stop()
-    text = render(results, flooded, memory, starts, time.perf_counter() - began, load_before)
+    text = render(results, flooded, memory, starts, scales, time.perf_counter() - began, load_before)
     print(text)
-    failed = [f"{r.load} on {r.server} ({r.failed} of {r.count})" for r in results if r.failed]
+    measured = results + [r for sc in scales for side in (sc.empty, sc.full) for r in side.values()]
+    failed = [f"{r.load} on {r.server} ({r.failed} of {r.count})" for r in measured if r.failed]
     if failed:
         sys.exit("make bench: these servers did not answer every request as they should, so nothing is compared: " + "; ".join(failed))
     report.write(text)
@@ -163,9 +168,15 @@ def other_goals(memory: dict[str, tuple[float, float]], starts: dict[str, list[f
 
 
 def render(
-    results: list[Result], flooded: alerts.Flood | None, memory: dict[str, tuple[float, float]], starts: dict[str, list[float]], took: float, load_before: str
+    results: list[Result],
+    flooded: alerts.Flood | None,
+    memory: dict[str, tuple[float, float]],
+    starts: dict[str, list[float]],
+    scales: list[scale.Scale],
+    took: float,
+    load_before: str,
 ) -> str:
-    goals = report.turn_goals(results, SDKS, STORES) + other_goals(memory, starts)
+    goals = report.turn_goals(results, SDKS, STORES) + other_goals(memory, starts) + scale.goals(scales)
     rows = "\n".join(
         f"| {n} | {memory[n][0]:.0f} | {memory[n][1]:.0f} | {median(starts.get(n, [])):.2f} ({', '.join(f'{t:.2f}' for t in starts.get(n, []))}) |"
         for n in memory
@@ -189,6 +200,10 @@ The whole run took {took:.0f} s.
 | server | RSS MiB after the runs | peak RSS MiB | start-up s, median (each start) |
 |---|---|---|---|
 {rows}
+
+### The scale of the work: {scale.STORED:,} stored plans against an empty store
+
+{scale.table(scales)}
 """
 
 
