@@ -80,6 +80,18 @@ class TeamsLimits:
 
     def admit(self, app: str, operation: str, thread: str, now: float) -> int:
         """0 when the call fits every limit (and is counted), else the `Retry-After` in whole seconds (at least 1)."""
+        wait = self.wait(app, operation, thread, now)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        for log in self._logs(app, operation, thread):
+            insort(log.times, now)
+        return 0
+
+    def wait(self, app: str, operation: str, thread: str, now: float) -> float:
+        """Seconds until the call fits every limit (0: it fits now); nothing is counted."""
+        return max(log.wait(now) for log in self._logs(app, operation, thread))
+
+    def _logs(self, app: str, operation: str, thread: str) -> list[_Log]:
         scenario = _SCENARIO.get(operation, "send")
         keys = [
             (("bot", app, thread, scenario), _PER_BOT[scenario]),
@@ -87,13 +99,7 @@ class TeamsLimits:
         ]
         if self.per_app:  # the sandbox's Teams serves one tenant (the world's home tenant): per app per tenant is per app
             keys.append((("app", app), GLOBAL))
-        logs = [self.logs.setdefault(key, _Log(windows)) for key, windows in keys]
-        wait = max(log.wait(now) for log in logs)
-        if wait > 0:
-            return max(1, math.ceil(wait))
-        for log in logs:
-            insort(log.times, now)
-        return 0
+        return [self.logs.setdefault(key, _Log(windows)) for key, windows in keys]
 
     def forget(self) -> None:
         """Every window emptied, as if a quiet hour had passed."""

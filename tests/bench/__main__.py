@@ -41,7 +41,7 @@ from sandbox.monitor import alert_payload  # noqa: E402
 from sandbox.world import User  # noqa: E402
 from tests.azurite import Azurite  # noqa: E402
 
-from . import alerts, loads, report, scale  # noqa: E402
+from . import alerts, loads, report, scale, storm  # noqa: E402
 from .approve import bench_world, plans_to_approve  # noqa: E402
 from .loads import Chats, Replies, Result  # noqa: E402
 from .processes import BASELINES, Server, bot_name, median, start_baseline, start_bot, start_up_seconds, wait_for_outbox  # noqa: E402
@@ -138,13 +138,14 @@ def main() -> None:
             s.stop()
         servers = []
         scales = [scale.run(box, _TMP, store, azurite, people, REQUESTS // 2, SENDERS, STARTS) for store in STORES] if scale.STORED else []
+        storms = [storm.run(box, _TMP, SDKS[0], azurite, people, n) for n in storm.INSTANCES if n == 1 or azurite] if storm.ALERTS else []
     finally:
         for s in servers:
             s.stop()
         if azurite:
             azurite.stop()
         box.stop()
-    text = render(results, flooded, memory, starts, scales, time.perf_counter() - began, load_before)
+    text = render(results, flooded, memory, starts, scales, storms, time.perf_counter() - began, load_before)
     print(text)
     measured = results + [r for sc in scales for side in (sc.empty, sc.full) for r in side.values()]
     failed = [f"{r.load} on {r.server} ({r.failed} of {r.count})" for r in measured if r.failed]
@@ -173,10 +174,11 @@ def render(
     memory: dict[str, tuple[float, float]],
     starts: dict[str, list[float]],
     scales: list[scale.Scale],
+    storms: list[storm.Storm],
     took: float,
     load_before: str,
 ) -> str:
-    goals = report.turn_goals(results, SDKS, STORES) + other_goals(memory, starts) + scale.goals(scales)
+    goals = report.turn_goals(results, SDKS, STORES) + other_goals(memory, starts) + scale.goals(scales) + storm.goals(storms)
     rows = "\n".join(
         f"| {n} | {memory[n][0]:.0f} | {memory[n][1]:.0f} | {median(starts.get(n, [])):.2f} ({', '.join(f'{t:.2f}' for t in starts.get(n, []))}) |"
         for n in memory
@@ -204,6 +206,10 @@ The whole run took {took:.0f} s.
 ### The scale of the work: {scale.STORED:,} stored plans against an empty store
 
 {scale.table(scales)}
+
+### Delivery against Teams' limits: {storm.ALERTS:,} alerts opening threads in {storm.CHANNELS} channels, {storm.PROPOSALS} plans proposed in one
+
+{storm.table(storms)}
 """
 
 

@@ -75,8 +75,11 @@ def bot_name(sdk: str, store: str) -> str:
     return f"this bot, BOT_SDK={sdk}, STORE={store}"
 
 
-def bench_settings(sdk: str, store: str, azurite: Azurite | None, approvers: list[User], prefix: str) -> dict[str, str]:
-    """The settings every measured bot runs with (the bench and its profiles alike), for one SDK and one store."""
+def bench_settings(
+    sdk: str, store: str, azurite: Azurite | None, approvers: list[User], prefix: str, turn_rates: bool = True
+) -> dict[str, str]:
+    """The settings every measured bot runs with (the bench and its profiles alike), for one SDK and one store;
+    `turn_rates` False keeps the outbox's own pace (the delivery storm)."""
     settings = {
         "BOT_SDK": sdk,
         "LOG_LEVEL": "WARNING",
@@ -84,10 +87,11 @@ def bench_settings(sdk: str, store: str, azurite: Azurite | None, approvers: lis
         # restarts running behind the measured turns (the run after the last approval is another benchmark)
         "APPROVALS_REQUIRED": "2",
         "DEFAULT_APPROVERS": ",".join(u.object_id for u in approvers),
+    }
+    if turn_rates:
         # the turn-rate loads stand for many tenants' conversations: the Connector's per-app-per-tenant limit is off
         # for them (loads.py), and so is the pace the outbox keeps below it; the delivery storm measures both
-        "TEAMS_SENDS_PER_SECOND": "100000",
-    }
+        settings["TEAMS_SENDS_PER_SECOND"] = "100000"
     if store == "azure-tables":
         assert azurite is not None
         tables = {"STORE": "azure-tables", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
@@ -101,7 +105,15 @@ def bot_argv() -> list[str]:
 
 
 def start_bot(
-    box: Sandbox, tmp: Path, sdk: str, store: str, azurite: Azurite | None, approvers: list[User], tag: str = "", **extra: str
+    box: Sandbox,
+    tmp: Path,
+    sdk: str,
+    store: str,
+    azurite: Azurite | None,
+    approvers: list[User],
+    tag: str = "",
+    turn_rates: bool = True,
+    **extra: str,
 ) -> Server:
     """`sre-consent-bot serve` for the sandbox, with the production setting names; `tag` names its own store."""
     port = free_port()
@@ -112,7 +124,7 @@ def start_bot(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "STORE_PATH": str(path),
-        **bench_settings(sdk, store, azurite, approvers, prefix=f"bench{tag.replace('-', '')}"),
+        **bench_settings(sdk, store, azurite, approvers, f"bench{tag.replace('-', '')}", turn_rates),
         **extra,
     }
     server = spawn(bot_name(sdk, store), bot_argv(), env, port, tmp / f"bot-{sdk}-{store}{tag}.log", tmp)
