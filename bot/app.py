@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .adapters.http.incidents_api import IncidentsApi
 from .adapters.http.plans_api import PlansApi
-from .bootstrap import Container
+from .bootstrap import Container, make_follow_ups
+from .services.follow_up import follow_up_due
 from .services.housekeeping import expire_due, recover_interrupted
 from .startup import port_problem, said_once, store_problem
 
@@ -216,11 +217,15 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
 
 
 async def _sweep(container: Container) -> None:
+    follow_ups = make_follow_ups(container.settings, container.conversation.approvals)
     while True:
         await asyncio.sleep(container.settings.limits.sweep_interval)
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+            # plans still waiting: their approvers reminded, the plan escalated, the requester warned (once each)
+            for taken in await follow_up_due(container.deps, follow_ups):
+                log.info("plan %s: %s", taken.plan.id, taken.step.value, extra={"plan_id": taken.plan.id})
             # a plan whose instance died (its execution lease lapsed) is ended by whichever instance is still up
             for plan in await recover_interrupted(container.deps):
                 log.warning(

@@ -34,6 +34,7 @@ from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
+from .services.follow_up import FollowUps
 from .startup import store_problem
 
 
@@ -194,6 +195,7 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        follow_up=settings.follow_up.schedule,
     )
 
 
@@ -201,7 +203,9 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
     """Where approvers are asked when the requester's chat will not do, and who they are."""
     channel = ApprovalsChannel(
         settings.policy.approvals_channel,
-        settings.teams.teams_service_url,
+        # without Bot Framework authentication (ANONYMOUS_ALLOWED, loopback only) the one Teams is the local client
+        # that asked, such as the Agents Playground: its channel, on its service URL, not TEAMS_SERVICE_URL's
+        "" if settings.teams.anonymous_allowed else settings.teams.teams_service_url,
         settings.azure.tenant_id or settings.teams.app_tenant_id,
     )
     return Approvals(
@@ -211,6 +215,13 @@ def make_approvals(settings: Settings, notifier: Notifier, store: SqliteStore | 
         is_member=lambda oid, group: directory.is_member(oid, group, fresh=False),
         group_members=directory.group_members,
     )
+
+
+def make_follow_ups(settings: Settings, approvals: Approvals) -> FollowUps:
+    """Reminders and escalation reach approvers as the approvals channel's notes do; the escalation channel is on the
+    bot's home service URL and tenant."""
+    tenant = settings.azure.tenant_id or settings.teams.app_tenant_id
+    return FollowUps(approvals, settings.follow_up.channel(settings.teams.teams_service_url, tenant))
 
 
 def make_conversation(

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from .domain.audit import AuditEvent
+from .domain.follow_up import RequesterNotice
 from .domain.incident import AlertCheck
 from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
 
@@ -165,6 +166,26 @@ class ConversationRefs(Protocol):
     async def remember(self, ref: ConversationRef) -> None: ...
     async def forget(self, tenant_id: str, object_id: str) -> None: ...
     async def personal_chat(self, tenant_id: str, object_id: str) -> ConversationRef | None: ...
+
+
+class PrivateNotes(Protocol):
+    """Where people are told privately about a plan: their 1:1 chats with the bot."""
+
+    async def personal_threads(
+        self, people: frozenset[str], groups: tuple[str, ...], leave_out: frozenset[str], tenant_id: str, service_url: str
+    ) -> list[tuple[str, Thread]]:
+        """(object id, 1:1 chat) of `people` and of the members of `groups` as the directory lists them, minus
+        `leave_out`, bounded; a chat the bot knows no reference to is one the outbox creates (PERSONAL_CHAT)."""
+        ...
+
+
+class RequesterCallbacks(Protocol):
+    """A requester told through a channel of its own rather than a chat: an agent's callback (issue 24)."""
+
+    def stage(self, uow: UnitOfWork, plan: Plan, notice: RequesterNotice) -> bool:
+        """Queue `notice` about `plan` for its requester in `uow`; False when this requester has no such channel
+        (the bot then tells the chat where the plan was asked)."""
+        ...
 
 
 class Credential(Protocol):

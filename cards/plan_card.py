@@ -24,6 +24,7 @@ from microsoft_teams.cards import (
 from bot.domain import messages
 from bot.domain.card_times import time_left
 from bot.domain.markdown import literal
+from bot.domain.nudges import card_facts
 from bot.domain.plan import Plan, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
@@ -131,6 +132,7 @@ def _facts(plan: Plan, now: datetime) -> FactSet:
         facts.append(Fact(title="Mode", value="autonomous (incident response plan)"))
     if plan.state in (PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS):
         facts.append(Fact(title="Time left", value=_time_left(plan, now)))
+    facts += [Fact(title=title, value=value) for title, value in card_facts(plan, now)]  # waited, reminded, escalated
     # who denied or declined is told once, in the status text above
     if plan.credentials_by:
         facts.append(Fact(title="Credentials of", value=literal(plan.credentials_by.name)))

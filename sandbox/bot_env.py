@@ -80,8 +80,9 @@ def bot_environment(box: Any, env: Mapping[str, str], *, anonymous: bool, port: 
         "ARM_POLLING_INTERVAL": "0.5",
         "PORT": str(port),
     }
+    # plans asked where no approver can act go to the SRE team's Approvals channel: the sandbox Connector's, or with
+    # --anonymous the Agents Playground's (its team is the demo world's, sandbox/playground.py)
+    bot["APPROVALS_CHANNEL"] = box.world.approvals_channel.channel_id
     if anonymous:
         bot.update(box.anonymous_environment())
-    else:  # plans asked in a personal chat go to the SRE team's Approvals channel (the Playground shows no channels)
-        bot["APPROVALS_CHANNEL"] = box.world.approvals_channel.channel_id
     return bot

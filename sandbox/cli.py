@@ -15,6 +15,7 @@ from bot.launch import load_env, serve, settings_or_exit
 from .lock import acquire, port_in_use, running
 
 DEMO_CHAT = "sandbox-demo"
+PLAYGROUND_CONNECTOR = "http://localhost:56150/_connector"  # the Agents Playground's Bot Connector on its default port
 
 SANDBOX_DIR = Path(".sandbox").resolve()
 
@@ -159,7 +160,10 @@ def cmd_driver(args: argparse.Namespace) -> None:
         print("the sandbox is still starting: try again in a few seconds", file=sys.stderr)
         raise SystemExit(2)
     endpoints = json.loads(path.read_text())
-    if endpoints.get("anonymous") and args.action not in ("alert", "watch"):
+    if getattr(args, "playground", None) and not endpoints.get("anonymous"):
+        print("--playground needs the sandbox started with --anonymous (the Playground cannot sign)", file=sys.stderr)
+        raise SystemExit(2)
+    if endpoints.get("anonymous") and args.action not in ("alert", "watch") and not getattr(args, "playground", None):
         print(
             "the sandbox runs --anonymous, for the Agents Playground: the bot has no app id, so the sandbox Connector "
             "refuses its replies. Talk to it from the Playground, or restart the sandbox without --anonymous to use "
@@ -203,6 +207,16 @@ def _add_driver(sub: Any) -> None:
     say = dsub.add_parser("say", help="send a message mentioning the bot (in --channel: a new thread)")
     say.add_argument("text")
     say.add_argument("--wait", type=float, default=5.0, help="at most this many seconds to wait for the bot's answers")
+    say.add_argument(
+        "--playground",
+        action="store_true",
+        help="say it in the Agents Playground's group chat Ops (sandbox --anonymous), as a second person beside the Playground's own user",
+    )
+    say.add_argument(
+        "--playground-url",
+        default=PLAYGROUND_CONNECTOR,
+        help=f"the Playground's Bot Connector, where the bot answers (default {PLAYGROUND_CONNECTOR}: its default port)",
+    )
     for verb in CLICKS:
         p = dsub.add_parser(verb, help=f"click {CLICKS[verb]} on the newest plan card of the conversation (or on --plan ID)")
         p.add_argument("--wait", type=float, default=8.0, help="at most this many seconds to follow the thread")

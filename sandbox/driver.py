@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -35,6 +36,7 @@ from .teams_models import (
     card_of,
     execute_data,
     personal_chat_id,
+    refreshes_automatically,
 )
 from .world import Channel, User
 
@@ -263,6 +265,22 @@ class TeamsDriver(PrintsOwnRepr):
     ) -> InvokeResult:
         """Click an `Action.Execute` on a card the bot posted."""
         return await self.post(self.invoke(user, conversation, card.conversation_id, card.id, verb, data, **kw))
+
+    async def member_count(self, conversation_id: str) -> int:
+        """How many members the conversation has, as the Teams client knows it (the Connector simulator's roster)."""
+        async with self.session.get(f"{self.service_url}/sandbox/conversations/{quote(conversation_id, safe='')}/members") as resp:
+            resp.raise_for_status()
+            return int((await resp.json())["count"])
+
+    async def shown(self, user: User, conversation: Conversation, message: BotMessage) -> dict[str, Any] | None:
+        """The card `user` sees in `message` without touching it: their own view when their client refreshes the card
+        by itself (teams_models.refreshes_automatically), else the card as posted."""
+        card = message.card
+        if not refreshes_automatically(card, user.teams_id, await self.member_count(message.conversation_id)):
+            return card
+        data = execute_data(card, "refresh") or {}
+        result = await self.click(user, conversation, message, "refresh", data, trigger="automatic")
+        return result.value if result.type == CARD_CONTENT_TYPE and isinstance(result.value, dict) else card
 
     async def bot_messages(self, conversation_id: str | None = None) -> list[BotMessage]:
         """What the bot has posted (optionally in one conversation or thread), oldest first."""

@@ -17,6 +17,7 @@ from .cli import CLICKS
 from .driver import BotMessage, Conversation, InvokeResult, TeamsDriver, card_of, execute_data
 from .driver_alert import play_alert
 from .driver_follow import Follower, Where, conversation_of, where
+from .playground import GROUP_CHAT
 from .views import LOGIN_REQUEST, describe_invoke, is_finished, plan_id_of
 from .world import World, demo_world
 
@@ -132,8 +133,27 @@ async def watch(driver: TeamsDriver, args: argparse.Namespace, place: Where) -> 
     return 0
 
 
+async def say_in_playground(args: argparse.Namespace, endpoints: dict[str, Any], world: World) -> int:
+    """A second person's message in the Agents Playground's group chat Ops: sent to the bot as the Playground sends
+    its own user's (unsigned, its Bot Connector as `serviceUrl`), so the bot answers in the Playground, where its
+    current user sees the card and clicks it. The Playground alone has only that one user."""
+    if args.user not in world.users or world.user(args.user).tenant_id != endpoints["tenantId"]:
+        print(f"--as {args.user}: the Playground's group chat has the home tenant's demo users only", file=sys.stderr)
+        return 2
+    conversation = Conversation(GROUP_CHAT, "groupChat", endpoints["tenantId"])
+    async with TeamsDriver(endpoints["bot"], args.playground_url) as driver:
+        result = await driver.post(driver.message(world.user(args.user), args.text, conversation))
+    if result.status >= 300:
+        print(f"bot answered HTTP {result.status}: {result.body}", file=sys.stderr)
+        return 1
+    print(f"{args.user} said {args.text!r} in the Playground's group chat Ops: the bot answers there")
+    return 0
+
+
 async def drive(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: Path) -> int:
     world = demo_world()
+    if getattr(args, "playground", None):
+        return await say_in_playground(args, endpoints, world)
     context = ssl.create_default_context(cafile=endpoints["ca"])
     # signed like the Teams service signs activities, unless the bot runs anonymous (`sandbox --anonymous`)
     signing = {} if endpoints.get("anonymous") else {"channel_url": endpoints["channel"], "app_id": endpoints["botAppId"]}

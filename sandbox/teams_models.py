@@ -14,6 +14,7 @@ from .world import Channel, User
 
 PERSONAL_CHAT_PREFIX = "a:sandbox-personal-"  # the sandbox's id of a person's 1:1 chat with the bot
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_REFRESH_ALL_MEMBERS = 60  # the largest conversation whose every member's client refreshes a card by itself
 
 
 def card_of(activity: dict[str, Any]) -> dict[str, Any] | None:
@@ -40,6 +41,22 @@ def execute_data(card: Any, verb: str) -> dict[str, Any] | None:
         if found is not None:
             return found
     return None
+
+
+def refreshes_automatically(card: Any, teams_id: str, member_count: int) -> bool:
+    """Whether this person's Teams client refreshes `card` by itself (an `adaptiveCard/action` invoke with `trigger`
+    automatic) when it shows it. "If the `userIds` field is not specified in the `Refresh` property, Teams client can
+    automatically trigger refresh for all users when there are less than or equal to 60 members in the
+    conversation"; with `userIds`, the card "automatically refreshes" for the users listed and "remains the same for
+    other users", who may pick Refresh from the message's menu
+    (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/user-specific-views)."""
+    refresh = card.get("refresh") if isinstance(card, dict) else None
+    if not isinstance(refresh, dict) or not isinstance(refresh.get("action"), dict):
+        return False
+    user_ids = refresh.get("userIds")
+    if user_ids:
+        return teams_id in user_ids
+    return member_count <= MAX_REFRESH_ALL_MEMBERS
 
 
 class ShowsActivity:

@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..domain.audit import AuditEvent, AuditEventName, event_named
-from ..domain.plan import ActingIdentity
+from ..domain.plan import WAITING_STATES, ActingIdentity, PlanState
 
 log = logging.getLogger("bot.audit")
 tracer = trace.get_tracer("sre-consent-bot")
@@ -28,13 +28,35 @@ CREDENTIAL_EVENTS = {
 }
 
 
+S = PlanState
+# (from, to) of a decision on a plan's request -> its outcome (sre_consent_decisions_total)
+DECISIONS = {
+    (a.value, b.value): outcome
+    for a, b, outcome in (
+        (S.AWAITING_CONSENT, S.APPROVED, "approved"),
+        (S.AWAITING_CONSENT, S.DENIED, "denied"),
+        (S.AWAITING_CONSENT, S.EXPIRED, "expired"),
+        (S.AWAITING_CREDENTIALS, S.EXECUTING_AS_USER, "credentials_lent"),
+        (S.AWAITING_CREDENTIALS, S.CREDENTIALS_DENIED, "credentials_declined"),
+        (S.AWAITING_CREDENTIALS, S.EXPIRED, "credentials_expired"),
+    )
+}
+# a person's answer on a card: one span each (with the plan, its source, the answer, who gave it and the outcome)
+DECIDED_BY_A_PERSON = {E.APPROVAL_GIVEN: "approve", E.PLAN_DENIED: "deny", E.CREDENTIALS_USED: "grant", E.CREDENTIALS_DECLINED: "cancel"}
+# seconds people wait for: from a minute to the longest expiry anyone would configure
+WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
+
+
 class _PlansByState(Collector):
-    def __init__(self, count_by_state: Callable[[], dict[str, int]]) -> None:
-        self._count = count_by_state
+    def __init__(self, count_by_state: Callable[[], dict[str, int]], name: str, doc: str, only: frozenset[str] | None = None) -> None:
+        self._count, self._name, self._doc, self._only = count_by_state, name, doc, only
 
     def collect(self):  # type: ignore[no-untyped-def]
-        family = GaugeMetricFamily("sre_consent_plans", "Plans in the store, by state", labels=["state"])
-        for state, n in sorted(self._count().items()):
+        family = GaugeMetricFamily(self._name, self._doc, labels=["state"])
+        counts = self._count()
+        if self._only is not None:  # every state asked for, zero included: a dashboard sees "nobody waits"
+            counts = {state: counts.get(state, 0) for state in self._only}
+        for state, n in sorted(counts.items()):
             family.add_metric([state], n)
         yield family
 
@@ -69,7 +91,36 @@ class Metrics:
         Gauge("sre_consent_inbox_depth", "Alert deliveries accepted but not processed yet", registry=r).set_function(inbox_depth)
         self.outbox_sent = Counter("sre_consent_outbox_sent", "Messages sent to Teams, by kind", ["kind"], registry=r)
         self.outbox_retries = Counter("sre_consent_outbox_retries", "Sends to Teams to be tried again, by cause", ["cause"], registry=r)
-        r.register(_PlansByState(count_by_state))
+        r.register(_PlansByState(count_by_state, "sre_consent_plans", "Plans in the store, by state"))
+        r.register(
+            _PlansByState(
+                count_by_state,
+                "sre_consent_plans_waiting",
+                "Plans waiting for a person (consent or credentials), by state",
+                frozenset(s.value for s in WAITING_STATES),
+            )
+        )
+        self._approval_metrics(r)
+
+    def _approval_metrics(self, r: CollectorRegistry) -> None:
+        """How long people take to answer, and what is done about plans nobody answers."""
+        self.time_to_decision = Histogram(
+            "sre_consent_time_to_decision_seconds",
+            "Time from a plan's card to its consent decision (approved, or denied), by where the plan came from",
+            ["source"],
+            registry=r,
+            buckets=WAIT_BUCKETS,
+        )
+        self.time_to_end = Histogram(
+            "sre_consent_time_to_end_seconds",
+            "Time from a plan's proposal to its end (succeeded, denied, expired, failed, ...), by where it came from",
+            ["source"],
+            registry=r,
+            buckets=WAIT_BUCKETS,
+        )
+        self.decisions = Counter("sre_consent_decisions", "Requests to people answered (or expired), by outcome", ["outcome"], registry=r)
+        self.reminders = Counter("sre_consent_reminders", "Plans whose approvers were reminded", registry=r)
+        self.escalations = Counter("sre_consent_escalations", "Plans escalated to the escalation approvers", registry=r)
 
     def observe(self, e: AuditEvent) -> None:
         self.events.labels(e.event).inc()
@@ -85,6 +136,21 @@ class Metrics:
         if name.is_execution and "seconds" in e.detail:
             # the acting identity as recorded (ActingIdentity), never read from the prose shown to people
             self.execution.labels(e.detail.get("acting", ActingIdentity.USER), name.value).observe(float(e.detail["seconds"]))
+        self._observe_approval(e, name)
+
+    def _observe_approval(self, e: AuditEvent, name: AuditEventName) -> None:
+        source = e.detail.get("source", "")
+        outcome = DECISIONS.get((e.from_state or "", e.to_state or ""))
+        if outcome is not None:
+            self.decisions.labels(outcome).inc()
+            if e.from_state == S.AWAITING_CONSENT.value and outcome != "expired" and "waited_seconds" in e.detail:
+                self.time_to_decision.labels(source).observe(float(e.detail["waited_seconds"]))
+        if "lifetime_seconds" in e.detail:
+            self.time_to_end.labels(source).observe(float(e.detail["lifetime_seconds"]))
+        if name is E.REMINDED:
+            self.reminders.inc()
+        if name is E.ESCALATED:
+            self.escalations.inc()
 
 
 class AuditPublisher:
@@ -105,6 +171,24 @@ class AuditPublisher:
                 extra={"plan_id": event.plan_id, "event": event.event, "detail": event.detail},
             )
             trace.get_current_span().add_event(event.event, {"plan_id": event.plan_id or "", "actor": event.actor})
+            traced(event)
+
+
+def traced(event: AuditEvent) -> None:
+    """A span per decision a person makes on a card (a child of the request that carried it), and the plan's facts on
+    the span of its execution (the background task that runs it): plan id, source, decision, approver, acting
+    identity, outcome. Attribute names follow OpenTelemetry's rules (lower case, dot-separated namespaces); `user.id`
+    is the semantic convention for the person acting."""
+    name = event_named(event.event)
+    facts = {"plan.id": event.plan_id or "", "plan.source": event.detail.get("source", ""), "plan.outcome": event.to_state or ""}
+    if name in DECIDED_BY_A_PERSON:
+        decision = {"plan.decision": DECIDED_BY_A_PERSON[name], "user.id": event.actor}
+        acting = {"plan.acting_identity": event.detail["acting"]} if "acting" in event.detail else {}
+        with tracer.start_as_current_span(f"plan {DECIDED_BY_A_PERSON[name]}", attributes={**facts, **decision, **acting}):
+            pass
+    elif name is not None and (name.is_execution or name is E.EXECUTION_STARTED):
+        span = trace.get_current_span()
+        span.set_attributes({**facts, "plan.acting_identity": event.detail.get("acting", ActingIdentity.USER.value)})
 
 
 def configure_tracing(connection_string: str | None) -> bool:

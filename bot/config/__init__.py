@@ -2,9 +2,9 @@
 
 One module per concern, each declaring its settings and parsing and validating them on its own: teams (listening,
 the bot's identity, channel authentication, SSO, Bot Connector hosts), azure (the agent identity, Azure endpoints,
-CAs, scopes), policy (approvals, expiries, buttons, response plans), api (callers of /api/plans, /api/incidents
-authentication), limits (rate limits, timeouts, retries), store (plans and leases), observability (logs, traces,
-metrics), and manifest (the Teams app package). `Settings` holds one of each but the manifest's.
+CAs, scopes), policy (approvals, expiries, buttons, response plans), follow_up (reminders and escalation), api
+(callers of /api/plans, /api/incidents authentication), limits (rate limits, timeouts, retries), store (plans and
+leases), observability (logs, traces, metrics), and manifest (the Teams app package). `Settings` holds one of each but the manifest's.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import api, azure, limits, manifest, observability, policy, store, teams
+from . import api, azure, follow_up, limits, manifest, observability, policy, store, teams
 from .api import ApiSettings
 from .azure import AzureSettings
+from .follow_up import FollowUpSettings
 from .limits import LimitSettings
 from .manifest import ManifestSettings
 from .observability import ObservabilitySettings
@@ -31,6 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
     *teams.SETTINGS,
     *azure.SETTINGS,
     *policy.SETTINGS,
+    *follow_up.SETTINGS,
     *api.SETTINGS,
     *limits.SETTINGS,
     *store.SETTINGS,
@@ -46,6 +48,7 @@ __all__ = [
     "AzureSettings",
     "ChannelEndpoints",
     "ConfigError",
+    "FollowUpSettings",
     "LimitSettings",
     "ManifestSettings",
     "ObservabilitySettings",
@@ -71,6 +74,7 @@ class Settings:
     limits: LimitSettings
     store: StoreSettings
     observability: ObservabilitySettings
+    follow_up: FollowUpSettings
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         """Pretty printers (IPython's; Hypothesis' in a failing test's report) show every field of a dataclass,
@@ -91,16 +95,18 @@ class Settings:
 
         az = AzureSettings.read(reader(azure.SETTINGS))
         tm = TeamsSettings.read(reader(teams.SETTINGS), az.tenant_id)
+        fu = FollowUpSettings.read(reader(follow_up.SETTINGS))
         settings = cls(
             teams=tm,
             azure=az,
             policy=PolicySettings.read(
-                reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls)
+                reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls, fu.schedule)
             ),
             api=ApiSettings.read(reader(api.SETTINGS), tm.sso_app_id_uri, tm.sso_client_id, az.allowed_scopes),
             limits=LimitSettings.read(reader(limits.SETTINGS)),
             store=StoreSettings.read(reader(store.SETTINGS)),
             observability=ObservabilitySettings.read(reader(observability.SETTINGS)),
+            follow_up=fu,
         )
         if serving:  # listed with the rest, unless a problem already named their setting (its value is then a stand-in)
             said = {m[0] for problem in problems if (m := re.match(r"\w+", problem))}

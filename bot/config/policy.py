@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..domain.consent import ConsentPolicy
+from ..domain.follow_up import FollowUp
 from ..domain.incident import ResponsePlan, parse_response_plans
 from ..domain.scope import Scope
 from ..domain.service_urls import UNTRUSTED_MESSAGE, ServiceUrlPolicy
@@ -26,7 +27,8 @@ class PolicySettings:
     @classmethod
     def read(cls, r: Reader, where: Where) -> PolicySettings:
         plans = r.json_file(
-            "RESPONSE_PLANS_FILE", lambda data: tuple(parse_response_plans(data, where.service_url, where.tenant_id, where.scopes))
+            "RESPONSE_PLANS_FILE",
+            lambda data: tuple(parse_response_plans(data, where.service_url, where.tenant_id, where.scopes, where.follow_up)),
         )
         return cls(
             consent=ConsentPolicy(
@@ -53,6 +55,7 @@ class Where:
     tenant_id: str  # the bot's home tenant
     scopes: tuple[Scope, ...]  # ALLOWED_SCOPES
     trusted: ServiceUrlPolicy  # the Bot Connector hosts the bot's token may go to
+    follow_up: FollowUp = field(default_factory=FollowUp)  # what response plans' own reminders and escalation start from
 
 
 def _approvals_channel(r: Reader) -> str:

@@ -29,6 +29,10 @@ class AuditEventName(StrEnum):
     PLAN_PROPOSED_AGAIN = "plan_proposed_again"  # on the new plan, naming the one it replaces (previous_plan)
     OUTCOME_AFTER_STOP = "outcome_after_stop"  # an action ended after its plan was stopped (interrupted elsewhere)
     OUTBOX_DEAD_LETTER = "outbox_dead_letter"  # a message to Teams that could never be sent
+    # a waiting plan nobody answered (domain/nudges.py); `to` names who was told (object ids)
+    REMINDED = "reminded"  # its approvers were reminded privately
+    ESCALATED = "escalated"  # widened to the escalation approvers (`approvers`, `group`), who were told privately
+    EXPIRY_WARNED = "expiry_warned"  # its requester was told it is about to expire
     # a person's request the bot declined: each carries `code` (a RefusalCode or a credential problem)
     APPROVAL_REFUSED = "approval_refused"
     DENIAL_REFUSED = "denial_refused"

@@ -30,3 +30,12 @@ def time_left(expires_at: datetime, now: datetime) -> str:
         return "expired"
     minutes = int(seconds // 60)
     return f"{minutes} min left" if minutes else f"{int(seconds)} s left"
+
+
+def waited(since: datetime, now: datetime) -> str:
+    """How long something has waited, as people say it: "40 s", "12 min", "1 h 5 min"."""
+    seconds = max(0.0, (now - since).total_seconds())
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    minutes = int(seconds // 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

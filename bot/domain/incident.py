@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from .entries import entries, scopes_within, strings, whole_number
+from .follow_up import FollowUp, parse_own
 from .markdown import literal
 from .plan import Mode, Operation, ResourceRef
 from .scope import Scope
@@ -172,16 +173,20 @@ class ResponsePlan:
     scopes: tuple[Scope, ...]  # where it may act: within ALLOWED_SCOPES
     approvals_required: int = 1
     max_targets: int = DEFAULT_MAX_TARGETS  # VMs acted on per alert, at most
+    follow_up: FollowUp | None = None  # its own reminders and escalation (None: the configured ones)
 
     def matches(self, alert: Alert) -> bool:
         rule = alert.rule.lower()
         return any(fnmatchcase(rule, p.lower()) for p in self.rules) and (not self.severities or alert.severity in self.severities)
 
 
-def parse_response_plans(data: Any, default_service_url: str, default_tenant: str, allowed: tuple[Scope, ...]) -> list[ResponsePlan]:
+def parse_response_plans(
+    data: Any, default_service_url: str, default_tenant: str, allowed: tuple[Scope, ...], follow_up: FollowUp | None = None
+) -> list[ResponsePlan]:
     """Parse the response plans file; raises ValueError naming the plan and field at fault.
 
-    Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`.
+    Each plan declares its `scopes` (inside `allowed`, i.e. ALLOWED_SCOPES) and may lower `maxTargets`, and may set
+    its own reminders and escalation over `follow_up` (the configured ones).
     """
     plans = []
     for where, item in entries(data, "responsePlans", '{"responsePlans": [...]}'):
@@ -223,6 +228,7 @@ def parse_response_plans(data: Any, default_service_url: str, default_tenant: st
                 scopes=scopes,
                 approvals_required=required,
                 max_targets=cap,
+                follow_up=parse_own(item, follow_up or FollowUp(), where),
             )
         )
     return plans

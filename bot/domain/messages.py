@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from .azure_names import identity_label, refused_line, sufficient_role
-from .card_times import time_left
+from .card_times import time_left, waited
 from .markdown import literal
+from .nudges import waiting_since
 from .plan import Plan, PlanState, ResourceRef
 
 S = PlanState
@@ -195,9 +196,10 @@ SIGN_IN_PROMPT = "Sign in to lend your Azure rights for this plan"
 
 
 def pending_list(plans: list[Plan], now: datetime) -> str:
-    """`pending`: each plan with the same headline as its card, who asked, and the time left."""
+    """`pending`: each plan with the same headline as its card, who asked, how long it has waited, and the time left."""
     lines = [
-        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, {time_left(p.expires_at, now)}"
+        f"- **{literal(p.title)}** ({p.id}): {HEADLINES[p.state]}, asked by {literal(p.requested_by.name)}, "
+        f"waiting {waited(waiting_since(p), now)}, {time_left(p.expires_at, now)}"
         for p in plans
     ]
     return "Waiting for you (decide on each plan's card):\n\n" + "\n".join(lines)

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import Enum, StrEnum
 
 from .consent import ConsentPolicy
+from .follow_up import FollowUp
 from .names import resource_group_problem, subscription_problem, vm_name_problem
 
 
@@ -252,6 +253,7 @@ class Plan:
     progress: str | None = None
     power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
+    follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
 
     @property
     def content_hash(self) -> str:

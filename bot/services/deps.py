@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..domain import messages as domain_messages
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
+from ..domain.follow_up import FollowUp, RequesterNotice
+from ..domain.nudges import approver_groups, credentials_expired, escalated_approvers, waiting_since
 from ..domain.permissions import Permission, permission
-from ..domain.plan import Person, Plan, PlanState, Thread
+from ..domain.plan import WAITING_STATES, Person, Plan, PlanState, Thread
 from ..domain.scope import Scope
-from ..ports import ActionRunner, AlertsReader, AuditLog, Clock, CredentialBroker, Directory, PlanStore, TaskRunner, UnitOfWork
+from ..ports import (
+    ActionRunner,
+    AlertsReader,
+    AuditLog,
+    Clock,
+    CredentialBroker,
+    Directory,
+    PlanStore,
+    RequesterCallbacks,
+    TaskRunner,
+    UnitOfWork,
+)
 from . import messages
 
 SYSTEM = Person(object_id="system", name="the bot", tenant_id="")
@@ -29,18 +43,22 @@ class Deps:
     allowed_scopes: tuple[Scope, ...] = ()  # ALLOWED_SCOPES; empty refuses every VM
     home_subscription: str = ""  # DEFAULT_SUBSCRIPTION_ID: where chat commands look VMs up by name
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
+    follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation of new plans (configured)
+    callbacks: RequesterCallbacks | None = None  # requesters told through their own channel (an agent's callback)
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
-        """An audit event; `before` gives the from-state when the plan moved."""
+        """An audit event; `before` gives the from-state when the plan moved (and then the plan's source, and how long
+        it waited or lived when it stopped waiting or ended: the facts approval metrics are made of)."""
+        now = self.clock.now()
         return AuditEvent(
-            at=self.clock.now(),
+            at=now,
             plan_id=plan.id if plan else None,
             actor=actor.object_id,
             actor_name=actor.name,
             event=str(event),  # StrEnum: its value
             from_state=before.state.value if before else None,
             to_state=plan.state.value if plan and before else None,
-            detail=detail,
+            detail={**_timings(plan, before, now), **detail},
         )
 
     async def record(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> None:
@@ -66,7 +84,7 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
-            tell_requester(uow, before, saved)
+            tell_requester(uow, before, saved, self.callbacks)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -89,16 +107,17 @@ class Deps:
     async def is_approver(self, plan: Plan, person: Person, fresh: bool = True) -> bool:
         """Listed in the policy, or a member of its approver group, asked of the directory now (every
         decision: approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when the group cannot be checked."""
-        if plan.policy.names_approver(person.object_id):
+        if plan.policy.names_approver(person.object_id) or person.object_id in escalated_approvers(plan):
             return True
-        group = plan.policy.approver_group
-        if not group or self.directory is None:
+        if self.directory is None:
             return False
-        try:
-            in_group = await self.directory.is_member(person.object_id, group, fresh=fresh)
-        except DirectoryUnavailable as e:
-            raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
-        return plan.policy.names_approver(person.object_id, in_group)
+        for group in approver_groups(plan):  # the policy's, then the escalation's once the plan escalated
+            try:
+                if await self.directory.is_member(person.object_id, group, fresh=fresh):
+                    return True
+            except DirectoryUnavailable as e:
+                raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
+        return False
 
     async def permission(self, plan: Plan, person: Person, group_unknown_is_approver: bool = True) -> Permission:
         """What `person` may do with `plan` now, for views (the card's buttons, `pending`): group answers may come
@@ -115,14 +134,32 @@ class Deps:
         return (await self.permission(plan, person)).awaits_you
 
 
-def tell_requester(uow: UnitOfWork, before: Plan, after: Plan) -> None:
-    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided, and
-    how it ended once it ran."""
+def _timings(plan: Plan | None, before: Plan | None, now: datetime) -> dict[str, str]:
+    """The source of a plan that moved; how long it waited, when it stops waiting; how long it lived, when it ends."""
+    if plan is None or before is None:
+        return {}
+    facts = {"source": plan.source.value}
+    if before.state in WAITING_STATES and plan.state is not before.state:
+        facts["waited_seconds"] = f"{(now - waiting_since(before)).total_seconds():.3f}"
+    if plan.state.is_terminal and not before.state.is_terminal:
+        facts["lifetime_seconds"] = f"{(now - plan.created_at).total_seconds():.3f}"
+    return facts
+
+
+def tell_requester(uow: UnitOfWork, before: Plan, after: Plan, callbacks: RequesterCallbacks | None = None) -> None:
+    """A plan whose card is elsewhere than where it was asked: the requester is told there when it is decided, or when
+    its credentials request expired. An expiry goes to the requester's own channel (an agent's callback) when it has
+    one."""
+    expired = after.state is PlanState.EXPIRED and before.state in WAITING_STATES
+    if expired and callbacks is not None and callbacks.stage(uow, after, RequesterNotice.EXPIRED):
+        return
     if after.asked_in is None:
         return
     decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
     if decided:
         uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
+    elif expired:  # waited for credentials
+        uow.send(messages.say(after.asked_in, credentials_expired(after)))
     elif after.state.is_terminal and not before.state.is_terminal:
         uow.send(messages.say(after.asked_in, domain_messages.outcome_for_requester(after)))
 

@@ -58,22 +58,15 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
         await deps.record(plan, person, AuditEventName.CREDENTIALS_REFUSED, code=p.kind.value, reason=p.message)
         refusal = Refusal(RefusalCode.BAD_REQUEST if p.kind == CredentialProblem.REJECTED else RefusalCode.WRONG_STATE, p.message)
         return Decision(plan, p.message, refusal, retry_sso=p.kind == CredentialProblem.EXPIRED)
-    try:
-        plan = await deps.commit(
-            plan,
-            transitions.grant_credentials(plan, person, deps.clock.now()),
-            person,
-            AuditEventName.CREDENTIALS_USED,
-            card=True,
-            identity=ActingIdentity.USER.describe(person.name),
-            acting=ActingIdentity.USER.value,
-        )
-    except (ConcurrentUpdate, Refusal):
+    granted = await _commit_grant(deps, plan, person)
+    if granted is None:
         await stack.aclose()
         await deps.record(plan, person, AuditEventName.CREDENTIALS_RELEASED, reason="another grant or cancel came first")
         fresh = await deps.store.get(plan_id)
         message = transitions.already_message(fresh) if fresh else messages.NO_LONGER_EXISTS
         return Decision(fresh, message, Refusal(RefusalCode.ALREADY_DECIDED, message))
+
+    plan = granted
 
     async def run_then_release() -> None:
         try:
@@ -84,6 +77,30 @@ async def grant_credentials(deps: Deps, plan_id: str, person: Person, seen_hash:
 
     deps.tasks.spawn(run_then_release, name=f"run {plan.id} as user")
     return Decision(plan, messages.running_on_behalf(person.name))
+
+
+async def _commit_grant(deps: Deps, plan: Plan, person: Person) -> Plan | None:
+    """EXECUTING_AS_USER with `person`'s rights, or None when another grant or a cancel came first. A write that left
+    the plan waiting for credentials (a reminder, the card's activity id recorded) is not an answer: grant again."""
+    for _ in range(10):
+        try:
+            return await deps.commit(
+                plan,
+                transitions.grant_credentials(plan, person, deps.clock.now()),
+                person,
+                AuditEventName.CREDENTIALS_USED,
+                card=True,
+                identity=ActingIdentity.USER.describe(person.name),
+                acting=ActingIdentity.USER.value,
+            )
+        except Refusal:
+            return None
+        except ConcurrentUpdate:
+            fresh = await deps.store.get(plan.id)
+            if fresh is None or fresh.state is not plan.state or fresh.content_hash != plan.content_hash:
+                return None
+            plan = fresh
+    return None
 
 
 async def cancel_credentials(deps: Deps, plan_id: str, person: Person, seen_hash: str, reason: str | None = None) -> Decision:

@@ -155,6 +155,7 @@ def _open_incident_thread(
         mode=mode,
         source=Source.INCIDENT,
         incident_id=alert.alert_id,
+        follow_up=rp.follow_up,  # its own reminders and escalation, if it sets them
     )
     plan = stage_proposal(deps, uow, request)
     if reason is not None:

@@ -50,6 +50,7 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
                 source=old.source,
                 incident_id=old.incident_id,
                 power_states=power_states,
+                follow_up=old.follow_up,  # its own schedule (a response plan's, or a caller's shorter one), afresh
             ),
         )
     except Refusal as r:

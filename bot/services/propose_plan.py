@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.consent import ConsentPolicy
+from ..domain.follow_up import FollowUp
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
 from ..domain.scope import check_in_scope
 from ..ports import UnitOfWork
@@ -33,6 +34,7 @@ class PlanRequest:
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
+    follow_up: FollowUp | None = None  # reminders and escalation; None: the configured ones (Deps.follow_up)
 
 
 def new_plan_id() -> str:
@@ -71,6 +73,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         incident_id=request.incident_id,
         power_states=dict(request.power_states),
         asked_in=request.asked_in,
+        follow_up=(request.follow_up or deps.follow_up).schedule(),
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

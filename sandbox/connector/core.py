@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..bot_token import BotTokenCheck, unauthorized
 from ..http_errors import json_error
-from ..world import World
+from ..world import User, World
 from .limits import TeamsLimits, thread_of
 from .records import ConnectorCall, PostedActivity, too_many_requests
 
@@ -38,6 +38,7 @@ class ConnectorCore:
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
     installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
+    rosters: dict[str, list[User]] = field(default_factory=dict)  # chat or channel -> its members, where one was set
     # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
     limits: TeamsLimits = field(default_factory=TeamsLimits)
     limited: int = 0

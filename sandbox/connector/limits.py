@@ -39,6 +39,7 @@ _SCENARIO = {
     "delete": "send",
     "create_conversation": "create",
     "members": "members",
+    "paged_members": "members",
     "member": "members",
 }
 _PER_BOT: dict[str, Windows] = {"send": SEND, "create": CREATE, "members": MEMBERS}

@@ -15,7 +15,7 @@ from ..teams_models import ShowsActivity
 class ConnectorCall:
     """One REST call the bot made."""
 
-    operation: str  # create_conversation | send | reply | update | delete | members | member
+    operation: str  # create_conversation | send | reply | update | delete | members | paged_members | member
     conversation_id: str
     activity_id: str | None
     body: dict[str, Any] | None

@@ -14,7 +14,8 @@ from .roster import RosterRoutes
 
 
 class ConnectorSimulator(RosterRoutes):
-    """`/v3/conversations`: create, send, reply, update, delete and members; plus the sandbox's own controls."""
+    """`/v3/conversations`: create, send, reply, update, delete and members (paged, non-paged, one); plus the sandbox's
+    own controls."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -26,11 +27,14 @@ class ConnectorSimulator(RosterRoutes):
         r.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         r.add_delete("/v3/conversations/{conversation}/activities/{activity}", self._delete)
         r.add_get("/v3/conversations/{conversation}/members", self._members)
+        r.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged_members)
         r.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         r.add_get("/sandbox/activities", self._list_activities)
         r.add_post("/sandbox/throttle", self._throttle)
         r.add_post("/sandbox/installations", self._install)
         r.add_delete("/sandbox/installations/{user}", self._uninstall)
+        r.add_put("/sandbox/conversations/{conversation}/members", self._put_roster)
+        r.add_get("/sandbox/conversations/{conversation}/members", self._get_roster)
         return app
 
     def in_conversation(self, conversation_id: str) -> list[PostedActivity]:

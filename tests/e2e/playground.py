@@ -41,13 +41,17 @@ class Playground:
             self.process.wait(10)
 
 
-def start_playground(folder: Path, bot_url: str, config: str) -> Playground:
+def start_playground(folder: Path, bot_url: str, config: str | Path) -> Playground:
+    """The Playground on a free port for the bot at `bot_url`, with `config` (YAML text, or the file `sandbox
+    --anonymous` wrote) as `M365_AGENTS_PLAYGROUND_CONFIG_PATH`, its working folder `folder`."""
     if not CLI.is_file():
         raise RuntimeError("the Agents Playground is not installed: `make test` runs npm ci")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "playground.yml").write_text(config)
+    if isinstance(config, str):
+        (folder / "playground.yml").write_text(config)
+        config = folder / "playground.yml"
     port = free_port()
-    env = {**os.environ, "TEAMSAPPTESTER_BROWSER": "none", "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(folder / "playground.yml")}
+    env = {**os.environ, "TEAMSAPPTESTER_BROWSER": "none", "M365_AGENTS_PLAYGROUND_CONFIG_PATH": str(config)}
     process = subprocess.Popen(
         ["node", str(CLI), "-e", bot_url, "-c", "msteams", "-p", str(port), "--disable-telemetry"],
         cwd=folder,

@@ -150,6 +150,13 @@ class Teams:
         value: dict[str, Any] = result.value
         return value
 
+    async def sees(self, who: str, conversation: Conversation, card: BotMessage) -> dict[str, Any]:
+        """The card as `who` sees it without a manual refresh: their own view only where their Teams client refreshes
+        the card by itself (the card's `refresh.userIds`, or everyone in a conversation of at most 60)."""
+        shown = await self.driver.shown(self.user(who), conversation, card)
+        assert shown is not None, "the message shows no card"
+        return shown
+
     async def click(
         self, who: str, conversation: Conversation, card: BotMessage, verb: str, data: dict[str, Any] | None = None, **kw: Any
     ) -> InvokeResult:

@@ -104,6 +104,8 @@ def test_the_driver_prints_the_bots_own_answers_and_every_version_of_a_card(tmp_
         history = _cli("driver", "watch", "--plan", plan_id, "--history", "--seconds", "0.5", cwd=tmp_path)
         lines = [line for line in history.stdout.splitlines() if f"[plan {plan_id}]" in line]
         assert "Awaiting approval" in lines[0] and "Denied" in lines[-1] and "(update 1)" in lines[-1], history.stdout
+        playground = _cli("driver", "say", "--as", "carol", "--playground", "help", cwd=tmp_path)  # the Playground cannot sign
+        assert playground.returncode == 2 and "--anonymous" in playground.stderr, playground.stdout + playground.stderr
     finally:
         _stop(proc)
 

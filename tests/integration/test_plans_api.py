@@ -142,6 +142,8 @@ async def _get(driver: TeamsDriver, bot: RunningBot, plan_id: str, token: str) -
         ({"approvalsRequired": 1}, "approvalsRequired"),  # below the configured 2
         ({"approvers": ["alice", "carol"]}, "approvers"),  # carol is not a configured approver
         ({"expiresInMinutes": 31}, "expiresInMinutes"),  # beyond the configured 30
+        ({"remindAfterMinutes": 11}, "remindAfterMinutes"),  # later than the configured 10
+        ({"escalateAfterMinutes": 5}, "escalateAfterMinutes"),  # escalation is off: a caller cannot turn it on
         (
             {
                 "actions": [

@@ -25,9 +25,10 @@ class Step:
 
 
 def walkthrough_steps(readme: str) -> list[Step]:
-    """The commands of the Walk-throughs section's shell blocks, in order; `sandbox` lines (the Agents Playground's,
-    which need its browser client) are the Playground test's."""
-    section = readme.split("\n## Walk-throughs\n", 1)[1].split("\n## ", 1)[0]
+    """The commands of the Walk-throughs section's shell blocks, in order; the Agents Playground's subsection (it needs
+    the Playground's browser client and an anonymous sandbox) is the Playground test's (tests/e2e/test_playground.py)."""
+    walkthroughs = readme.split("\n## Walk-throughs\n", 1)[1].split("\n## ", 1)[0]
+    section = "\n### ".join(part for part in walkthroughs.split("\n### ") if not part.startswith("Agents Playground"))
     steps = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL):
         for line in block.splitlines():

@@ -98,8 +98,8 @@ async def test_a_one_to_one_conversation_with_someone_the_app_is_not_installed_f
 
 async def test_a_personal_chat_lists_its_one_person(sandbox: Sandbox, client: ConnectorClient) -> None:
     carol = sandbox.world.user("carol")
-    members = await client.conversations.get_conversation_members(sandbox.connector.personal_chat_id(carol))
-    assert [m.aad_object_id for m in members] == [carol.object_id]
+    page = await client.conversations.get_conversation_paged_members(sandbox.connector.personal_chat_id(carol))
+    assert [m.aad_object_id for m in page.members] == [carol.object_id]
 
 
 async def test_delete_hides_the_activity(sandbox: Sandbox, client: ConnectorClient) -> None:
@@ -108,15 +108,75 @@ async def test_delete_hides_the_activity(sandbox: Sandbox, client: ConnectorClie
     assert sent.id not in {a.id for a in sandbox.connector.in_conversation(THREAD)}
 
 
-async def test_members_carry_aad_object_ids(sandbox: Sandbox, client: ConnectorClient) -> None:
+async def test_the_non_paged_roster_names_the_object_id_objectId_as_teams_and_the_playground_do(
+    sandbox: Sandbox, client: ConnectorClient
+) -> None:
+    """`GET .../members` names the Entra object id `objectId`: botframework's model, which maps only `aadObjectId`,
+    keeps it among the properties it does not know, and its `aad_object_id` is empty (why the bot reads pages)."""
     members = await client.conversations.get_conversation_members(THREAD)
     by_name = {m.name: m for m in members}
     alice = sandbox.world.user("alice")
     assert by_name[alice.display_name].id == alice.teams_id
-    assert by_name[alice.display_name].aad_object_id == alice.object_id
+    assert by_name[alice.display_name].aad_object_id is None
+    assert by_name[alice.display_name].additional_properties["objectId"] == alice.object_id
     assert sandbox.world.user("mallory").display_name not in by_name  # another tenant
-    one = await client.conversations.get_conversation_member(THREAD, alice.teams_id)
-    assert one.name == alice.display_name
+
+
+async def test_one_member_by_teams_id_object_id_or_upn_carries_aadObjectId(sandbox: Sandbox, client: ConnectorClient) -> None:
+    alice = sandbox.world.user("alice")
+    for wanted in (alice.teams_id, alice.object_id, alice.upn):
+        one = await client.conversations.get_conversation_member(THREAD, wanted)
+        assert (one.name, one.aad_object_id) == (alice.display_name, alice.object_id)
+
+
+async def _all_pages(client: ConnectorClient, chat: str, page_size: int | None) -> list[list[ChannelAccount]]:
+    pages, token = [], None
+    while True:
+        page = await client.conversations.get_conversation_paged_members(chat, page_size, token)
+        pages.append(page.members)
+        token = page.continuation_token
+        if token is None:
+            return pages
+
+
+@pytest.mark.parametrize(("asked", "served"), [(None, 50), (10, 50), (120, 120), (900, 500)])
+async def test_paged_members_come_in_teams_page_sizes_with_continuation_tokens(
+    sandbox: Sandbox, client: ConnectorClient, asked: int | None, served: int
+) -> None:
+    """Pages of 50 to 500 (smaller asks get 50, larger 500; none asked: 50, as the Playground serves), each with
+    `aadObjectId`, a continuation token on every page but the last; together they are the whole roster, in order."""
+    team_channel = f"19:paged-{asked}@thread.tacv2"
+    carol, alice = sandbox.world.user("carol"), sandbox.world.user("alice")
+    roster = sandbox.connector.set_roster(team_channel, [carol, alice], others=1098)
+    pages = await _all_pages(client, team_channel, asked)
+    assert [len(p) for p in pages[:-1]] == [served] * (len(pages) - 1) and 0 < len(pages[-1]) <= served
+    members = [m for page in pages for m in page]
+    assert [(m.id, m.aad_object_id) for m in members] == [(u.teams_id, u.object_id) for u in roster]
+    assert len(members) == 1100 and members[-1].name == alice.display_name
+
+
+async def test_a_paged_roster_refuses_a_token_it_never_issued(sandbox: Sandbox, client: ConnectorClient) -> None:
+    from msrest.exceptions import HttpOperationError
+
+    with pytest.raises(HttpOperationError) as refused:
+        await client.conversations.get_conversation_paged_members(THREAD, 50, "not-a-token")
+    assert refused.value.response.status_code == 403
+
+
+def test_a_group_chat_has_at_most_250_people(sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="at most 250"):
+        sandbox.connector.set_roster("19:too-many@thread.v2", [], others=251)
+
+
+async def test_a_roster_set_for_a_chat_is_its_only_members(sandbox: Sandbox, client: ConnectorClient) -> None:
+    chat = "19:just-carol-and-bob@thread.v2"
+    carol, bob, alice = (sandbox.world.user(n) for n in ("carol", "bob", "alice"))
+    sandbox.connector.set_roster(chat, [carol, bob])
+    page = await client.conversations.get_conversation_paged_members(chat)
+    assert [m.aad_object_id for m in page.members] == [carol.object_id, bob.object_id] and page.continuation_token is None
+    with pytest.raises(ErrorResponseException) as missing:
+        await client.conversations.get_conversation_member(chat, alice.teams_id)
+    assert missing.value.response.status_code == 404
 
 
 async def test_injected_429_surfaces_with_retry_after(sandbox: Sandbox, client: ConnectorClient) -> None:

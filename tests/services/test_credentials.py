@@ -65,7 +65,13 @@ async def test_a_grant_runs_the_rest_on_behalf_of_the_user_then_releases_the_cre
     assert world.broker.issued[0].closed
     assert world.store.names(plan.id)[-4:] == [E.CREDENTIALS_USED, E.ACTION_SUCCEEDED, E.ACTION_SUCCEEDED, E.CREDENTIALS_RELEASED]
     assert world.store.last(E.ACTION_SUCCEEDED).detail["acting"] == "user"
-    assert world.store.last(E.CREDENTIALS_USED).detail == {"identity": "on behalf of Bob Reader", "acting": "user"}
+    detail = world.store.last(E.CREDENTIALS_USED).detail
+    assert {k: detail[k] for k in ("identity", "acting", "source")} == {
+        "identity": "on behalf of Bob Reader",
+        "acting": "user",
+        "source": "chat",
+    }
+    assert set(detail) == {"identity", "acting", "source", "waited_seconds"}  # how long the request waited (metrics)
 
 
 async def test_the_user_refused_too_ends_the_plan_and_still_releases(world: World) -> None:

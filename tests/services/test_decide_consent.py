@@ -55,7 +55,9 @@ async def test_a_deny_ends_the_plan_and_nothing_runs(world: World) -> None:
     assert decision.plan is not None and decision.plan.state is PlanState.DENIED
     await world.tasks.drain()
     assert world.runner.calls == []
-    assert world.store.last(E.PLAN_DENIED).detail == {"reason": "not now"}
+    detail = world.store.last(E.PLAN_DENIED).detail
+    assert detail["reason"] == "not now" and detail["source"] == "chat"  # and how long it waited and lived (metrics)
+    assert set(detail) == {"reason", "source", "waited_seconds", "lifetime_seconds"}
     assert "Denied by Bob Reader: not now" in world.store.texts(plan.id)[-1]
 
 

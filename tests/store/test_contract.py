@@ -92,6 +92,22 @@ async def test_every_field_of_a_plan_in_every_state_round_trips(store: Any, name
     assert await store.get(plan.id) == saved == replace(plan, version=2, reason="changed")
 
 
+async def test_a_plans_reminders_and_escalation_round_trip(store: Any) -> None:
+    """What was done about a plan nobody answered is stored with it: a restart (or another instance) does not repeat it."""
+    from bot.domain.follow_up import Escalation, FollowUp
+
+    follow_up = FollowUp(
+        timedelta(seconds=3),
+        timedelta(minutes=20),
+        Escalation(frozenset({ALICE.object_id}), "9a9a9a9a-0000-0000-0000-00000000000a"),
+        reminded_at=NOW + timedelta(seconds=3),
+        escalated_at=NOW + timedelta(minutes=20),
+        warned_at=NOW + timedelta(minutes=25),
+    )
+    added = await add(store, plan_with_id("p-followed", follow_up=follow_up))
+    assert (await store.get("p-followed")) == added and added.follow_up == follow_up
+
+
 async def test_save_with_the_current_version_writes_and_bumps_it(store: Any) -> None:
     added = await add(store, proposed())
     presented = t.present(added, NOW)

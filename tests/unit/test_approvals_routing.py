@@ -113,6 +113,13 @@ def test_the_link_to_a_card_is_microsofts_channel_message_deep_link() -> None:
     )
     assert card_link(replace(thread, card_activity_id=None)) is None  # not posted yet
     assert card_link(PERSONAL) is None
+    assert card_link(replace(PERSONAL, card_activity_id="1")) is None  # a bot's 1:1 chat (a:...): Teams documents no link
+
+
+def test_the_link_to_a_card_in_a_group_chat_is_microsofts_chat_message_deep_link() -> None:
+    assert card_link(replace(GROUP, card_activity_id="1700000000042")) == (
+        "https://teams.microsoft.com/l/message/19%3Aops%40thread.v2/1700000000042?tenantId=t&context=%7B%22contextType%22%3A%22chat%22%7D"
+    )
 
 
 async def test_proposing_writes_the_card_and_the_notes_in_one_unit_of_work_and_a_decision_is_told_where_asked() -> None:

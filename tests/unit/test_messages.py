@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain import messages as m
+from bot.domain import nudges
 from bot.domain.card_times import card_time_of, time_left
+from bot.domain.follow_up import Escalation, FollowUp
 from bot.domain.markdown import literal
 from bot.domain.plan import PlanState
 from bot.services.results import result_text
@@ -73,6 +75,7 @@ def _every_text() -> dict[str, str]:
     texts["already approved by you"] = m.already_approved_by_you(1)
     texts["running on behalf"] = m.running_on_behalf("Alice Admin")
     texts["card time"] = card_time_of("2026-11-25T09:08:07.613163+00:00")
+    texts.update(_follow_up_texts())
     for const in (
         "NOTHING_PENDING",
         "TOO_FAST",
@@ -97,6 +100,31 @@ def _every_text() -> dict[str, str]:
         "NO_LONGER_EXISTS",
     ):
         texts[f"constant/{const}"] = getattr(m, const)
+    return texts
+
+
+def _follow_up_texts() -> dict[str, str]:
+    """Reminders, escalation and the near-expiry warning (bot/domain/nudges.py), 12 minutes into a plan's wait."""
+    later, link = NOW + timedelta(minutes=12), "https://teams.microsoft.com/l/message/19%3Ax/1"
+    texts: dict[str, str] = {}
+    for name in ("awaiting_consent", "awaiting_credentials"):
+        plan = STATES[name]
+        escalation = Escalation(frozenset({"d0d0d0d0-0000-0000-0000-000000000004"}), "e0e0e0e0-0000-0000-0000-000000000005")
+        since = nudges.waiting_since(plan)
+        followed = replace(
+            plan,
+            follow_up=FollowUp(
+                escalate_to=escalation, reminded_at=since + timedelta(minutes=10), escalated_at=since + timedelta(minutes=11)
+            ),
+        )
+        texts[f"reminder/{name}"] = nudges.reminder(plan, since + timedelta(minutes=12), link)
+        texts[f"escalated to you/{name}"] = nudges.escalated_to_you(followed, since + timedelta(minutes=12), link)
+        texts[f"escalation notice/{name}"] = nudges.escalation_notice(followed, since + timedelta(minutes=12), link)
+        texts[f"about to expire/{name}"] = nudges.about_to_expire(plan, plan.expires_at - timedelta(minutes=4))
+        texts[f"about to expire, card elsewhere/{name}"] = nudges.about_to_expire(plan, plan.expires_at - timedelta(minutes=4), link)
+        texts[f"card, reminded and escalated/{name}"] = _card_text(plan_card(followed, READ_ONLY, since + timedelta(minutes=12), sso=SSO))
+    texts["credentials expired, told where asked"] = nudges.credentials_expired(STATES["awaiting_credentials"])
+    texts["pending, 12 minutes in"] = m.pending_list([STATES["awaiting_consent"]], later)
     return texts
 
 

@@ -32,6 +32,7 @@ from microsoft_agents.hosting.core import (
 from ...config import ChannelEndpoints
 from ..conversation.answers import Answer, wire
 from ..conversation.core import ADAPTIVE_CARD_ACTION, TURN_FAILED, Conversation
+from ..conversation.roster import object_id_of
 from ..conversation.turn import Incoming, Member, MemberNotConfirmed, Sender, Turn
 from .auth import PUBLIC_SCOPE, PUBLIC_TOKEN_SERVICE, BotConnections, ChannelAuthenticator, ChannelAuthRefused
 from .connector import ChannelClients, Connector, with_retries
@@ -76,7 +77,8 @@ class _Members:
             account = await with_retries(lambda: client.get_conversation_member(conversation_id, user_id))
         except aiohttp.ClientResponseError as e:
             raise MemberNotConfirmed(e.status) from None
-        return Member(str(account.aad_object_id or ""), str(account.tenant_id or ""), str(account.user_role or "user").lower())
+        oid = object_id_of(account.aad_object_id, account.model_extra)  # `objectId` where Teams names it so
+        return Member(oid, str(account.tenant_id or ""), str(account.user_role or "user").lower())
 
 
 class _Replies:

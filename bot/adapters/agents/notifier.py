@@ -16,7 +16,7 @@ from cards.common import CONTENT_TYPE
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
-from ..conversation.roster import Roster
+from ..conversation.roster import PAGE_SIZE, Entry, Roster, object_id_of, read_pages
 from .auth import ChannelAuthenticator
 from .connector import Connector, with_retries
 
@@ -57,10 +57,18 @@ class AgentsNotifier:
         return await with_retries(call, self._attempts)
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
-        """The Connector's member list of a conversation, {Entra object id: Teams id} (the roster caches it)."""
+        """The Connector's members of a conversation, every page, {Entra object id: Teams id} (the roster caches it)."""
         client = await self._client(service_url)
-        members = await self._retry(lambda: client.conversations.get_conversation_members(conversation_id))
-        return {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)}
+
+        async def page(token: str | None) -> tuple[list[Entry], str | None]:
+            # the ConnectorClient's call (`.../pagedmembers`), not TeamsConnectorClient.get_conversation_paged_member,
+            # which asks `.../pagedMembers` and sends an empty continuationToken on the first page
+            got = await self._retry(lambda: client.conversations.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+            # pydantic keeps the properties the model does not name (`objectId`) in `model_extra`
+            entries = [(object_id_of(m.aad_object_id, m.model_extra), str(m.id or "")) for m in got.members or []]
+            return entries, got.continuation_token
+
+        return await read_pages(page)
 
     async def _approver_ids(self, plan: Plan) -> list[str] | None:
         return await self.roster.approver_ids(plan)

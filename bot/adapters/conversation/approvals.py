@@ -101,14 +101,27 @@ class Approvals:
 
     async def _approvers_to_tell(self, request: PlanRequest) -> list[str]:
         """Explicit approvers, then members of the approver group as Graph lists them; never the requester; bounded."""
-        wanted = [oid for oid in sorted(request.policy.approvers)]
         group = request.policy.approver_group
-        if group and self._group_members is not None and len(wanted) < MAX_NOTES:
+        return await self._people(request.policy.approvers, (group,) if group else (), frozenset({request.requested_by.object_id}))
+
+    async def personal_threads(
+        self, people: frozenset[str], groups: tuple[str, ...], leave_out: frozenset[str], tenant_id: str, service_url: str
+    ) -> list[tuple[str, Thread]]:
+        """PrivateNotes (bot/ports.py): the 1:1 chats of `people` and the members of `groups`, but `leave_out`
+        (reminders and escalation notes: bot/services/follow_up.py)."""
+        return [(oid, await self._personal_thread(tenant_id, oid, service_url)) for oid in await self._people(people, groups, leave_out)]
+
+    async def _people(self, people: frozenset[str], groups: tuple[str, ...], leave_out: frozenset[str]) -> list[str]:
+        """Listed people, then members of each group as Graph lists them; never those in `leave_out`; bounded."""
+        wanted = sorted(people)
+        for group in groups:
+            if self._group_members is None or len(wanted) >= MAX_NOTES:
+                break
             try:
                 wanted += await self._group_members(group, MAX_NOTES)
             except Exception:
                 log.info("members of the approver group unavailable: its members get no private note", exc_info=True)
-        seen, chosen = {request.requested_by.object_id}, []
+        seen, chosen = set(leave_out), []
         for oid in wanted:
             if oid not in seen:
                 seen.add(oid)

@@ -67,7 +67,8 @@ class MemberNotConfirmed(Exception):
 
 class MemberLookup(Protocol):
     async def member(self, user_id: str) -> Member:
-        """`GET /v3/conversations/{id}/members/{userId}`; raises MemberNotConfirmed (or anything) on failure."""
+        """`GET /v3/conversations/{id}/members/{userId}`, the object id read under `aadObjectId` or `objectId`
+        (roster.object_id_of); raises MemberNotConfirmed (or anything) on failure."""
         ...
 
 

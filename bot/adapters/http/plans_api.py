@@ -22,6 +22,7 @@ from ...config import ApiSettings, TeamsSettings
 from ...domain.callers import ApiCaller, find_caller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
+from ...domain.follow_up import for_caller
 from ...domain.plan import OPERATION_WORDS, Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter
 from ...domain.scope import Scope, describe, in_scopes, out_of_scope_message
@@ -150,8 +151,9 @@ class PlansApi:
             err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
         policy = self._policy(body, err)
         thread = self._target(body.get("target"), claims, err)
+        follow_up = for_caller(self.deps.follow_up, body, err)  # earlier reminders and escalation only, never later
         # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
-        if errors or policy is None:
+        if errors or policy is None or follow_up is None:
             return None
         assert isinstance(title, str) and isinstance(rationale, str)
         requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
@@ -164,6 +166,7 @@ class PlansApi:
             thread=thread,
             mode=Mode.REVIEW,
             source=Source.API,
+            follow_up=follow_up,
         )
 
     def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:

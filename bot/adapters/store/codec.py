@@ -8,6 +8,7 @@ from typing import Any
 
 from ...domain.audit import AuditEvent
 from ...domain.consent import ConsentPolicy
+from ...domain.follow_up import Escalation, FollowUp
 from ...domain.plan import (
     AccessDenied,
     ActionOutcome,
@@ -111,6 +112,39 @@ def _outcome(o: ActionOutcome) -> dict[str, Any]:
     }
 
 
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _delta(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
+
+
+def _follow_up(f: FollowUp) -> dict[str, Any]:
+    return {
+        "remind_after_s": _seconds(f.remind_after),
+        "escalate_after_s": _seconds(f.escalate_after),
+        "escalate_to": {"approvers": sorted(f.escalate_to.approvers), "group": f.escalate_to.group},
+        "reminded_at": _dt(f.reminded_at),
+        "escalated_at": _dt(f.escalated_at),
+        "warned_at": _dt(f.warned_at),
+    }
+
+
+def _parse_follow_up(d: dict[str, Any] | None) -> FollowUp:
+    if not d:
+        return FollowUp()  # plans stored before reminders existed: none
+    to = d.get("escalate_to") or {}
+    return FollowUp(
+        _delta(d.get("remind_after_s")),
+        _delta(d.get("escalate_after_s")),
+        Escalation(frozenset(to.get("approvers") or ()), to.get("group")),
+        _parse_dt(d.get("reminded_at")),
+        _parse_dt(d.get("escalated_at")),
+        _parse_dt(d.get("warned_at")),
+    )
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     return {
         "id": plan.id,
@@ -146,6 +180,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "progress": plan.progress,
         "power_states": plan.power_states,
         "asked_in": thread_to_dict(plan.asked_in),
+        "follow_up": _follow_up(plan.follow_up),
     }
 
 
@@ -193,6 +228,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         progress=d.get("progress"),
         power_states=d.get("power_states") or {},
         asked_in=thread_from_dict(d.get("asked_in")),
+        follow_up=_parse_follow_up(d.get("follow_up")),
     )
 
 

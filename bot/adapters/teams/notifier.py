@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 from botbuilder.schema import Activity, Attachment, ChannelAccount, ConversationParameters
 from botframework.connector.aio import ConnectorClient
-from botframework.connector.models import ErrorResponseException
+from msrest.exceptions import HttpOperationError
 
 from cards.common import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
-from ..conversation.roster import Roster
+from ..conversation.roster import PAGE_SIZE, Entry, Roster, object_id_of, read_pages
 from .auth import CachingBotFrameworkAuthentication
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class TeamsNotifier:
         for attempt in range(self._attempts):
             try:
                 return await call()
-            except ErrorResponseException as e:
+            except HttpOperationError as e:  # ErrorResponseException too; the paged members call raises the base class
                 status = e.response.status_code if e.response is not None else None
                 if status not in RETRYABLE or attempt == self._attempts - 1:
                     raise
@@ -80,10 +80,16 @@ class TeamsNotifier:
         raise AssertionError("unreachable")
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
-        """The Connector's member list of a conversation, {Entra object id: Teams id} (the roster caches it)."""
+        """The Connector's members of a conversation, every page, {Entra object id: Teams id} (the roster caches it)."""
         client = await self._client(service_url)
-        members = await self._retry(lambda: client.conversations.get_conversation_members(conversation_id))
-        return {m.aad_object_id: m.id for m in members if getattr(m, "aad_object_id", None)}
+
+        async def page(token: str | None) -> tuple[list[Entry], str | None]:
+            got = await self._retry(lambda: client.conversations.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+            # msrest keeps the properties its model does not name (`objectId`) in `additional_properties`
+            entries = [(object_id_of(m.aad_object_id, m.additional_properties), str(m.id or "")) for m in got.members or []]
+            return entries, got.continuation_token
+
+        return await read_pages(page)
 
     async def _approver_ids(self, plan: Plan) -> list[str] | None:
         return await self.roster.approver_ids(plan)

@@ -9,6 +9,7 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botframework.connector.models import ErrorResponseException
 
+from ..conversation.roster import object_id_of
 from ..conversation.turn import Member, MemberNotConfirmed
 
 
@@ -24,7 +25,7 @@ class ConnectorMembers:
         except ErrorResponseException as e:
             raise MemberNotConfirmed(e.response.status_code if e.response is not None else None) from None
         return Member(
-            str(getattr(account, "aad_object_id", "") or ""),
+            object_id_of(getattr(account, "aad_object_id", None), getattr(account, "additional_properties", None)),
             str(getattr(account, "tenant_id", "") or ""),
             str(getattr(account, "user_role", "") or "user").lower(),
         )
