@@ -17,6 +17,7 @@ from .adapters.azure.alerts import ArmAlerts
 from .adapters.azure.arm_runner import ArmRunner
 from .adapters.azure.credentials import AzureCredentialBroker
 from .adapters.azure.graph import GraphDirectory
+from .adapters.azure.outbound import OutboundSession
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.clock import BackgroundTasks, SystemClock
@@ -55,6 +56,7 @@ class Container:
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
+    outbound: OutboundSession | None = None  # the one session for Graph and Azure Monitor's alerts API
 
     @property
     def auth(self) -> Any:
@@ -86,6 +88,8 @@ class Container:
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
+        if self.outbound is not None:
+            await self.outbound.close()
         if isinstance(self.store, TableStore):
             await self.store.aclose()
         else:
@@ -127,10 +131,11 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
     sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
-    directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
+    outbound = OutboundSession(settings.azure.ca_bundle)  # Graph's and the alerts API's calls share its connections
+    directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), session=outbound)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
-    deps = make_deps(settings, store, runner, broker, clock, tasks, directory)
+    deps = make_deps(settings, store, runner, broker, clock, tasks, directory, outbound)
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
     outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
@@ -140,7 +145,21 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     endpoint = sdk.endpoint_for(conversation)
     return Container(
-        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier
+        settings,
+        deps,
+        store,
+        tasks,
+        sdk,
+        conversation,
+        endpoint,
+        runner,
+        broker,
+        validator,
+        metrics,
+        outbox,
+        inbox,
+        sdk.notifier,
+        outbound=outbound,
     )
 
 
@@ -181,6 +200,7 @@ def make_deps(
     clock: Clock,
     tasks: BackgroundTasks,
     directory: GraphDirectory,
+    outbound: OutboundSession | None = None,
 ) -> Deps:
     """What every service is given: the ports and the policy they apply."""
     return Deps(
@@ -194,7 +214,7 @@ def make_deps(
         directory=directory,
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
-        alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle, session=outbound),
         follow_up=settings.follow_up.schedule,
     )
 

@@ -87,7 +87,9 @@ async def measure(box: Sandbox, baselines: dict[str, Server], bots: dict[tuple[s
                 parts.setdefault((CLICK, s.name), []).append(await loads.clicks(CLICK, s.name, batch, d, len(people)))
             if i < len(approves):  # one Approve burst per round: every click of a store at once
                 key, bot = approves[i]
-                parts.setdefault((APPROVE, bot.name), []).append(await loads.clicks(APPROVE, bot.name, clicks[key], drivers[bot.name], len(people)))
+                parts.setdefault((APPROVE, bot.name), []).append(
+                    await loads.clicks(APPROVE, bot.name, clicks[key], drivers[bot.name], len(people))
+                )
                 await asyncio.to_thread(wait_for_outbox, bot)  # its card updates sent before the next load
     finally:
         for d in drivers.values():
@@ -102,7 +104,9 @@ def start_ups(box: Sandbox, azurite: Azurite | None, people: list[User]) -> dict
     for store in STORES:
         for sdk in SDKS:
             runs = iter(range(STARTS))
-            times[bot_name(sdk, store)] = start_up_seconds(lambda s=sdk, st=store, r=runs: start_bot(box, _TMP, s, st, azurite, people, tag=f"-start{next(r)}"), STARTS)
+            times[bot_name(sdk, store)] = start_up_seconds(
+                lambda s=sdk, st=store, r=runs: start_bot(box, _TMP, s, st, azurite, people, tag=f"-start{next(r)}"), STARTS
+            )
     return times
 
 
@@ -161,10 +165,24 @@ def other_goals(memory: dict[str, tuple[float, float]], starts: dict[str, list[f
     goals = []
     if rss:
         worst = max(rss, key=lambda n: rss[n])
-        goals.append(Goal("resident memory after the whole bench", f"≤ {RSS_GOAL:.0f} MiB", f"largest {rss[worst]:.0f} MiB ({worst})", rss[worst] <= RSS_GOAL))
+        goals.append(
+            Goal(
+                "resident memory after the whole bench",
+                f"≤ {RSS_GOAL:.0f} MiB",
+                f"largest {rss[worst]:.0f} MiB ({worst})",
+                rss[worst] <= RSS_GOAL,
+            )
+        )
     if slow:
         worst = max(slow, key=lambda n: slow[n])
-        goals.append(Goal("start-up (median of each bot's fresh starts)", f"≤ {START_GOAL} s", f"slowest {slow[worst]:.2f} s ({worst})", slow[worst] <= START_GOAL))
+        goals.append(
+            Goal(
+                "start-up (median of each bot's fresh starts)",
+                f"≤ {START_GOAL} s",
+                f"slowest {slow[worst]:.2f} s ({worst})",
+                slow[worst] <= START_GOAL,
+            )
+        )
     return goals
 
 
@@ -180,8 +198,7 @@ def render(
 ) -> str:
     goals = report.turn_goals(results, SDKS, STORES) + other_goals(memory, starts) + scale.goals(scales) + storm.goals(storms)
     rows = "\n".join(
-        f"| {n} | {memory[n][0]:.0f} | {memory[n][1]:.0f} | {median(starts.get(n, [])):.2f} ({', '.join(f'{t:.2f}' for t in starts.get(n, []))}) |"
-        for n in memory
+        f"| {n} | {memory[n][0]:.0f} | {memory[n][1]:.0f} | {median(starts.get(n, [])):.2f} ({each(starts.get(n, []))}) |" for n in memory
     )
     return f"""## One run: the turns against three baselines, the goals, memory, start-up
 
@@ -207,10 +224,15 @@ The whole run took {took:.0f} s.
 
 {scale.table(scales)}
 
-### Delivery against Teams' limits: {storm.ALERTS:,} alerts opening threads in {storm.CHANNELS} channels, {storm.PROPOSALS} plans proposed in one
+### Delivery against Teams' limits: {storm.ALERTS:,} alerts opening threads in {storm.CHANNELS} channels, {storm.PROPOSALS} plans \
+proposed in one
 
 {storm.table(storms)}
 """
+
+
+def each(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)
 
 
 def machine_text() -> str:

@@ -70,7 +70,9 @@ async def plans_to_approve(box: Sandbox, url: str, key: str, approvers: list[Use
             posted = cards[chat.id]
             refresh = execute_data(posted.activity["attachments"][0]["content"], "refresh")
             for _ in range(3):  # a view the loaded machine failed (a 5xx, a timeout) is asked again
-                view = await driver.post(driver.invoke(approver, chat, chat.id, posted.id, "refresh", dict(refresh or {}), trigger="automatic"))
+                view = await driver.post(
+                    driver.invoke(approver, chat, chat.id, posted.id, "refresh", dict(refresh or {}), trigger="automatic")
+                )
                 if (approve := execute_data(view.value, "approve")) is not None:
                     break
             if approve is None:

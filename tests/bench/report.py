@@ -35,7 +35,7 @@ def baseline_of(results: list[Result], load: str, kind: str) -> Result | None:
 def ratio(r: Result, base: Result | None) -> str:
     """`r` as a multiple of `base`; none against a row with failures (or of a row with failures)."""
     if base is None or base.failed or r.failed or not base.per_second:
-        return "–"
+        return "-"
     return f"{r.per_second / base.per_second:.2f}x"
 
 
@@ -86,7 +86,9 @@ def turn_goals(results: list[Result], sdks: list[str], stores: list[str]) -> lis
                 and not any(r.failed for r in helps),
             )
         )
-    approves = {(sdk, store): r for sdk in sdks for store in stores if (r := _find(results, APPROVE, f"this bot, BOT_SDK={sdk}, STORE={store}"))}
+    approves = {
+        (sdk, store): r for sdk in sdks for store in stores if (r := _find(results, APPROVE, f"this bot, BOT_SDK={sdk}, STORE={store}"))
+    }
     sqlite = [r for (_, store), r in approves.items() if store == "sqlite"]
     if sqlite and clicks_agents:
         slow = min(sqlite, key=lambda r: r.per_second)
@@ -98,7 +100,11 @@ def turn_goals(results: list[Result], sdks: list[str], stores: list[str]) -> lis
                 slow.per_second >= clicks_agents.per_second and not any(r.failed for r in sqlite),
             )
         )
-    pairs = [(approves[(sdk, "azure-tables")], approves[(sdk, "sqlite")]) for sdk in sdks if (sdk, "azure-tables") in approves and (sdk, "sqlite") in approves]
+    pairs = [
+        (approves[(sdk, "azure-tables")], approves[(sdk, "sqlite")])
+        for sdk in sdks
+        if (sdk, "azure-tables") in approves and (sdk, "sqlite") in approves
+    ]
     if pairs:
         worst = min(pairs, key=lambda p: p[0].per_second / p[1].per_second)
         goals.append(
@@ -115,8 +121,11 @@ def turn_goals(results: list[Result], sdks: list[str], stores: list[str]) -> lis
 
 def machine() -> str:
     cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("model name")), platform.processor() or "unknown CPU")
-    return f"{platform.machine()}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("model name")), platform.processor() or "unknown CPU"
+    )
+    system = f"{platform.system()} {platform.release()}"
+    return f"{platform.machine()}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {system}"
 
 
 def load_average() -> str:

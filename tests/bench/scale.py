@@ -71,7 +71,9 @@ def stored_plan(i: int, box: Sandbox, now: datetime) -> tuple[Plan, list[AuditEv
         policy=ConsentPolicy(approvers=frozenset({approver.object_id})),
         created_at=created,
         expires_at=now + timedelta(hours=6) if waiting else created + timedelta(minutes=30),
-        thread=Thread(box.connector.base_url, f"19:stored-{i}@thread.v2", HOME_TENANT_ID, ThreadKind.GROUP_CHAT, f"{1_600_000_000_000 + i}"),
+        thread=Thread(
+            box.connector.base_url, f"19:stored-{i}@thread.v2", HOME_TENANT_ID, ThreadKind.GROUP_CHAT, f"{1_600_000_000_000 + i}"
+        ),
         state=state,
     )
     if state is PlanState.SUCCEEDED:
@@ -117,7 +119,9 @@ async def filled(box: Sandbox, tmp: Path, store: str, azurite: Azurite | None) -
     return {"STORE_TABLE_PREFIX": "stored"}, asyncio.get_running_loop().time() - start
 
 
-async def compare(box: Sandbox, empty: Server, full: Server, people: list[User], requests: int, concurrency: int) -> tuple[dict[str, Result], dict[str, Result]]:
+async def compare(
+    box: Sandbox, empty: Server, full: Server, people: list[User], requests: int, concurrency: int
+) -> tuple[dict[str, Result], dict[str, Result]]:
     """`pending` and Approve on both bots, taking turns."""
     out: tuple[dict[str, Result], dict[str, Result]] = ({}, {})
     replies = Replies(box)
@@ -125,14 +129,18 @@ async def compare(box: Sandbox, empty: Server, full: Server, people: list[User],
         async with box.driver(bot.url) as d:
             chats = Chats(f"scale-{bot.port}")
             await loads.messages("warm-up", bot.name, chats.messages(d, people, 20, "pending"), d, replies, 10)
-            side["pending"] = await loads.messages("`pending`", bot.name, chats.messages(d, people, requests, "pending"), d, replies, concurrency)
+            side["pending"] = await loads.messages(
+                "`pending`", bot.name, chats.messages(d, people, requests, "pending"), d, replies, concurrency
+            )
             clicks = await plans_to_approve(box, bot.url, f"scale-{bot.port}", people)
             await asyncio.to_thread(wait_for_outbox, bot)
             side["Approve"] = await loads.clicks("Approve", bot.name, clicks, d, len(people))
     return out
 
 
-def run(box: Sandbox, tmp: Path, store: str, azurite: Azurite | None, people: list[User], requests: int, concurrency: int, starts: int) -> Scale:
+def run(
+    box: Sandbox, tmp: Path, store: str, azurite: Azurite | None, people: list[User], requests: int, concurrency: int, starts: int
+) -> Scale:
     settings, took = asyncio.run(filled(box, tmp, store, azurite))
     sdk = "botbuilder"
 
@@ -161,8 +169,19 @@ def goals(scales: list[Scale]) -> list[Any]:
         failed = any(r.failed for r in (*s.empty.values(), *s.full.values()))
         measured = ", ".join(f"{k} {v:.2f}x" for k, v in slow.items())
         goals_met = all(v <= GOAL for v in slow.values()) and not failed
-        out.append(Goal(f"{s.stored:,} stored plans, STORE={s.store}", f"Approve, `pending`, start-up ≤ {GOAL:.1f}x the empty store's time", f"{measured} (worst: {worst})", goals_met))
+        out.append(
+            Goal(
+                f"{s.stored:,} stored plans, STORE={s.store}",
+                f"Approve, `pending`, start-up ≤ {GOAL:.1f}x the empty store's time",
+                f"{measured} (worst: {worst})",
+                goals_met,
+            )
+        )
     return out
+
+
+def _rate(r: Result) -> str:
+    return f"{r.per_second:.0f} ({r.p99_ms:.0f})" + (f" **{r.failed} failed**" if r.failed else "")
 
 
 def table(scales: list[Scale]) -> str:
@@ -174,8 +193,5 @@ def table(scales: list[Scale]) -> str:
         for label, side, starts in (("empty", s.empty, s.start_empty), (f"{s.stored:,}", s.full, s.start_full)):
             p, a = side["pending"], side["Approve"]
             fill = f"{s.fill_seconds:.0f} s" if side is s.full else ""
-            rows.append(
-                f"| {s.store} | {label} | {p.per_second:.0f} ({p.p99_ms:.0f}){' **' + str(p.failed) + ' failed**' if p.failed else ''} | "
-                f"{a.per_second:.0f} ({a.p99_ms:.0f}){' **' + str(a.failed) + ' failed**' if a.failed else ''} | {median(starts):.2f} | {fill} |"
-            )
+            rows.append(f"| {s.store} | {label} | {_rate(p)} | {_rate(a)} | {median(starts):.2f} | {fill} |")
     return "\n".join(rows)

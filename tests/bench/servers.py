@@ -94,9 +94,8 @@ def floor_app() -> web.Application:
 
 
 def stock_app() -> web.Application:
-    from botbuilder.core import ActivityHandler, TurnContext
+    from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-    from botbuilder.core import InvokeResponse
     from botbuilder.schema import AdaptiveCardInvokeResponse
 
     class Echo(ActivityHandler):

@@ -145,11 +145,14 @@ async def _until_delivered(box: Sandbox, bots: list[Server]) -> tuple[int, int]:
                 threads.add(a.conversation_id)
             elif a.activity.get("attachments") and root == PROPOSALS_CHANNEL.channel_id:
                 cards.add(a.conversation_id)
-        if len(threads) >= ALERTS and len(cards) >= PROPOSALS:
-            if all(await asyncio.gather(*(asyncio.to_thread(lambda b=b: b.ready().get("outbox_depth") == 0) for b in bots))):
-                break
+        if len(threads) >= ALERTS and len(cards) >= PROPOSALS and await _drained(bots):
+            break
         await asyncio.sleep(0.5)
     return len(threads), len(cards)
+
+
+async def _drained(bots: list[Server]) -> bool:
+    return all(await asyncio.gather(*(asyncio.to_thread(lambda b=b: b.ready().get("outbox_depth") == 0) for b in bots)))
 
 
 async def _post_alerts(bots: list[Server], secret: str, box: Sandbox) -> None:
