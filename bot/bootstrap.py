@@ -7,11 +7,11 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Gauge
 
-from cards.plan_card import SsoSettings, Viewer, plan_card
+from cards.view import SsoSettings, Viewer
 
 from .adapters.azure.alerts import ArmAlerts
 from .adapters.azure.arm_runner import ArmRunner
@@ -28,15 +28,16 @@ from .adapters.http.incidents_api import alert_processor
 from .adapters.inbox import Inbox, InboxWorker, Process
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
-from .adapters.queue_inbox import QueueInbox, clients
 from .adapters.store.sqlite import SqliteStore
-from .adapters.store.tables import TableStore
 from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.deps import Deps
 from .services.follow_up import FollowUps
 from .startup import store_problem
+
+if TYPE_CHECKING:  # the Azure Storage SDKs are imported only with STORE=azure-tables (start-up: docs/benchmarks.md)
+    from .adapters.store.tables import TableStore
 
 
 @dataclass
@@ -90,10 +91,10 @@ class Container:
         await self.sdk.close()
         if self.outbound is not None:
             await self.outbound.close()
-        if isinstance(self.store, TableStore):
-            await self.store.aclose()
-        else:
+        if isinstance(self.store, SqliteStore):
             self.store.close()
+        else:
+            await self.store.aclose()
 
 
 def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
@@ -101,6 +102,8 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
     set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
     owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
     if settings.store.kind == "azure-tables":
+        from .adapters.store.tables import TableStore
+
         client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
         if settings.store.connection_string:
             return TableStore.from_connection_string(
@@ -171,6 +174,8 @@ def card_renderer(settings: Settings, clock: Clock) -> CardFor:
     sso = SsoSettings(settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri)
 
     def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
+        from cards.plan_card import plan_card  # the card models are imported with the first card, not at start-up
+
         now: datetime = clock.now()
         return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
 
@@ -283,6 +288,8 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
     limits = settings.limits
     if settings.store.kind != "azure-tables":
         return InboxWorker(store, process, max_attempts=limits.outbox_max_attempts, max_backoff=limits.outbox_max_backoff)
+    from .adapters.queue_inbox import QueueInbox, clients
+
     client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
     queue, poison = clients(
         settings.store.inbox_queue_name,

@@ -71,14 +71,16 @@ class Storm:
         return self.threads == ALERTS and self.cards == PROPOSALS
 
 
-def channel(k: int) -> Channel:
-    return Channel("19:storm-team@thread.tacv2", "Storm", f"19:storm-{k}@thread.tacv2", f"Storm {k}")
+def channel(k: int, run: int) -> Channel:
+    """Storm channel `k` of run `run` (each run its own channels: Teams' windows and the counts start empty)."""
+    return Channel("19:storm-team@thread.tacv2", "Storm", f"19:storm{run}-{k}@thread.tacv2", f"Storm {k}")
 
 
-PROPOSALS_CHANNEL = Channel("19:storm-team@thread.tacv2", "Storm", "19:storm-proposals@thread.tacv2", "Proposals")
+def proposals_channel(run: int) -> Channel:
+    return Channel("19:storm-team@thread.tacv2", "Storm", f"19:storm{run}-proposals@thread.tacv2", "Proposals")
 
 
-def response_plans(box: Sandbox, path: Path) -> Path:
+def response_plans(box: Sandbox, path: Path, run: int) -> Path:
     """A reviewed response plan per storm channel, answering the alert rules `Storm <k> *`."""
     plans = [
         {
@@ -88,7 +90,7 @@ def response_plans(box: Sandbox, path: Path) -> Path:
             "mode": "review",
             "responders": [box.world.user(n).object_id for n in ("alice", "bob")],
             "scopes": [f"/subscriptions/{box.world.subscription_id}"],
-            "channel": {"id": channel(k).channel_id, "serviceUrl": box.connector.base_url},
+            "channel": {"id": channel(k, run).channel_id, "serviceUrl": box.connector.base_url},
         }
         for k in range(CHANNELS)
     ]
@@ -131,19 +133,20 @@ def _shown(box: Sandbox, seen: int) -> tuple[int, list[Any]]:
     return seen + len(fresh), fresh
 
 
-async def _until_delivered(box: Sandbox, bots: list[Server]) -> tuple[int, int]:
-    """Wait until every alert's thread and every proposal show a card and every outbox is empty."""
-    storm = {channel(k).channel_id for k in range(CHANNELS)}
+async def _until_delivered(box: Sandbox, bots: list[Server], run: int, seen: int) -> tuple[int, int]:
+    """Wait until every alert's thread and every proposal show a card and every outbox is empty (`seen`: the
+    activities the Connector held before the storm)."""
+    storm = {channel(k, run).channel_id for k in range(CHANNELS)}
     threads: set[str] = set()
     cards: set[str] = set()
-    seen, deadline = 0, time.monotonic() + DEADLINE
+    deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
         seen, fresh = await _on_sandbox(box, lambda s=seen: _shown(box, s))
         for a in fresh:
             root = a.conversation_id.split(";messageid=")[0]
             if a.activity.get("attachments") and root in storm:
                 threads.add(a.conversation_id)
-            elif a.activity.get("attachments") and root == PROPOSALS_CHANNEL.channel_id:
+            elif a.activity.get("attachments") and root == proposals_channel(run).channel_id:
                 cards.add(a.conversation_id)
         if len(threads) >= ALERTS and len(cards) >= PROPOSALS and await _drained(bots):
             break
@@ -155,7 +158,7 @@ async def _drained(bots: list[Server]) -> bool:
     return all(await asyncio.gather(*(asyncio.to_thread(lambda b=b: b.ready().get("outbox_depth") == 0) for b in bots)))
 
 
-async def _post_alerts(bots: list[Server], secret: str, box: Sandbox) -> None:
+async def _post_alerts(bots: list[Server], secret: str, box: Sandbox, run: int) -> None:
     vm = next(v for v in box.world.vms if v.name == "dev-01")
     payloads = [alert_payload(f"Storm {i % CHANNELS} disk full #{i}", [vm]) for i in range(ALERTS)]
     limit = asyncio.Semaphore(16)
@@ -171,8 +174,8 @@ async def _post_alerts(bots: list[Server], secret: str, box: Sandbox) -> None:
         await asyncio.gather(*(post(i, p) for i, p in enumerate(payloads)))
 
 
-async def _propose(bots: list[Server], box: Sandbox, people: list[User]) -> None:
-    conversation = TeamsDriver.channel(PROPOSALS_CHANNEL, HOME_TENANT_ID)
+async def _propose(bots: list[Server], box: Sandbox, people: list[User], run: int) -> None:
+    conversation = TeamsDriver.channel(proposals_channel(run), HOME_TENANT_ID)
     drivers = [box.driver(b.url) for b in bots]
     for d in drivers:
         await d.__aenter__()
@@ -192,12 +195,12 @@ async def _propose(bots: list[Server], box: Sandbox, people: list[User]) -> None
             await d.__aexit__(None, None, None)
 
 
-async def _storm(box: Sandbox, bots: list[Server], people: list[User], label: str) -> Storm:
+async def _storm(box: Sandbox, bots: list[Server], people: list[User], label: str, run: int) -> Storm:
     await _on_sandbox(box, box.connector.forget_limits)
-    first = len(box.connector.calls)
+    first, shown = await _on_sandbox(box, lambda: (len(box.connector.calls), len(box.connector.activities)))
     started = time.time()
-    await asyncio.gather(_post_alerts(bots, box.webhook_secret, box), _propose(bots, box, people))
-    threads, cards = await _until_delivered(box, bots)
+    await asyncio.gather(_post_alerts(bots, box.webhook_secret, box, run), _propose(bots, box, people, run))
+    threads, cards = await _until_delivered(box, bots, run, shown)
     calls = await _on_sandbox(box, lambda: list(itertools.islice(box.connector.calls, first, None)))
     refused = {id(c) for c in await _on_sandbox(box, lambda: list(box.connector.over_limits))}
     taken = [c for c in calls if id(c) not in refused]
@@ -221,7 +224,7 @@ async def _storm(box: Sandbox, bots: list[Server], people: list[User], label: st
 def run(box: Sandbox, tmp: Path, sdk: str, azurite: Azurite | None, people: list[User], instances: int) -> Storm:
     """One storm on `instances` bots: one on SQLite, or several sharing Table Storage and the alert queue."""
     box.connector.limits.per_app = True  # Teams' limits, all of them: this is what they allow
-    plans = response_plans(box, tmp / "storm-response-plans.json")
+    plans = response_plans(box, tmp / f"storm-response-plans-{instances}.json", instances)
     # 200 proposals in one channel within a minute: above the bot's own abuse limit per conversation (120 a minute)
     common = {"RESPONSE_PLANS_FILE": str(plans), "RATE_LIMIT_CONVERSATION_PER_MINUTE": "10000"}
     if instances == 1:
@@ -238,7 +241,7 @@ def run(box: Sandbox, tmp: Path, sdk: str, azurite: Azurite | None, people: list
     try:
         for b in bots:
             wait_for_outbox(b, 60)
-        return asyncio.run(_storm(box, bots, people, label))
+        return asyncio.run(_storm(box, bots, people, label, instances))
     finally:
         for b in bots:
             b.stop()

@@ -17,7 +17,7 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount, Conversation
 from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import HttpOperationError
 
-from cards.common import CONTENT_TYPE
+from cards.view import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
