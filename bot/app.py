@@ -1,4 +1,5 @@
-"""The aiohttp application: /api/messages, /api/plans, /api/incidents, /healthz, /readyz; /metrics apart."""
+"""The aiohttp application: /api/messages, /api/plans, /api/operations, /mcp, /api/incidents, /healthz, /readyz;
+/metrics apart."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from aiohttp.typedefs import Handler
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .adapters.http.api_auth import ApiAuth
 from .adapters.http.incidents_api import IncidentsApi
+from .adapters.http.mcp_http import McpEndpoint
+from .adapters.http.mcp_tools import McpTools
+from .adapters.http.operations import OperationsApi
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container, make_follow_ups
 from .services.follow_up import follow_up_due
@@ -59,11 +64,14 @@ def create_app(container: Container) -> web.Application:
         s.azure.allowed_scopes,
         s.limits.rate_api_per_minute,
         container.conversation.approvals,
+        container.watch.changed if container.watch is not None else None,
     )
     incidents = IncidentsApi(s.api, container.validator, container.inbox)
     app.router.add_post("/api/messages", messages)
     app.router.add_post("/api/plans", api.submit)
     app.router.add_get("/api/plans/{plan_id}", api.get)
+    app.router.add_get("/api/operations", OperationsApi(api.auth).get)
+    _mcp(app, container, api)
     app.router.add_post("/api/incidents", incidents.receive)
     app.router.add_get("/api/incidents/status", incidents.status)
     app.router.add_get("/privacy", lambda r: page(PRIVACY))
@@ -71,10 +79,20 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/", lambda r: page("SRE consent bot for Microsoft Teams. Messaging endpoint: /api/messages"))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if container.watch is not None:  # held long-polls and wait_for_plan calls are answered before connections close
+        app.on_shutdown.append(container.watch.close)
     app.cleanup_ctx.append(_lifecycle(container))
     if container.settings.observability.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_server(container))
     return app
+
+
+def _mcp(app: web.Application, container: Container, api: PlansApi) -> None:
+    """/mcp and its protected-resource metadata: the plans API's tools for MCP clients, authenticated the same way."""
+    if container.watch is None:
+        return
+    tools = McpTools(api, container.watch.changed)
+    McpEndpoint(ApiAuth(container.validator, container.settings.api), tools, container.settings.api, MAX_BODY).routes(app)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -142,7 +160,11 @@ async def _queues(container: Container) -> dict[str, object]:
     except Exception:
         depth, dead, failed_alerts, parked = -1, -1, -1, -1
     # dead letters do not make the instance unready (another instance would do no better), but they are shown
-    outbox = "ok" if dead == 0 else (f"{dead} message(s) to Teams could not be delivered and were given up (audit: outbox_dead_letter)")
+    outbox = (
+        "ok"
+        if dead == 0
+        else f"{dead} message(s) to Teams or callbacks to agents could not be delivered and were given up (audit: outbox_dead_letter)"
+    )
     # parked alerts, like dead letters, are shown without making the instance unready
     inbox = (
         "ok"

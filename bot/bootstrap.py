@@ -20,11 +20,13 @@ from .adapters.azure.graph import GraphDirectory
 from .adapters.azure.outbound import OutboundSession
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
+from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
 from .adapters.conversation.sdk import Endpoint, SdkParts
 from .adapters.http.incidents_api import alert_processor
+from .adapters.http.plan_watch import PlanWatch
 from .adapters.inbox import Inbox, InboxWorker, Process
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
@@ -32,6 +34,7 @@ from .adapters.store.sqlite import SqliteStore
 from .config import Settings
 from .domain.plan import Plan
 from .ports import Clock, Notifier
+from .services.agent_callbacks import AgentCallbacks
 from .services.deps import Deps
 from .services.follow_up import FollowUps
 from .startup import store_problem
@@ -56,6 +59,7 @@ class Container:
     outbox: OutboxWorker
     inbox: Inbox  # the store's inbox table (STORE=sqlite) or a Storage Queue (STORE=azure-tables)
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
+    watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
     outbound: OutboundSession | None = None  # the one session for Graph and Azure Monitor's alerts API
 
@@ -83,9 +87,12 @@ class Container:
         return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
+        if self.watch is not None:
+            await self.watch.close()
         await self.inbox.stop()
         await self.tasks.drain()
         await self.outbox.stop()  # what is not sent yet stays in the outbox for the next start
+        await self.outbox.close()
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
@@ -147,23 +154,10 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         inbox.parked
     )
     endpoint = sdk.endpoint_for(conversation)
-    return Container(
-        settings,
-        deps,
-        store,
-        tasks,
-        sdk,
-        conversation,
-        endpoint,
-        runner,
-        broker,
-        validator,
-        metrics,
-        outbox,
-        inbox,
-        sdk.notifier,
-        outbound=outbound,
-    )
+    watch = PlanWatch(store)
+    store.subscribe(watch.committed)  # a commit of this instance is seen at once; others' within the watch's poll
+    parts = (settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier)
+    return Container(*parts, watch, outbound=outbound)
 
 
 CardFor = Callable[..., dict[str, Any]]
@@ -221,6 +215,8 @@ def make_deps(
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle, session=outbound),
         follow_up=settings.follow_up.schedule,
+        plans_url=f"{settings.api.public_url}/api/plans",
+        callbacks=AgentCallbacks(f"{settings.api.public_url}/api/plans", clock),
     )
 
 
@@ -267,16 +263,27 @@ def make_conversation(
 
 def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
     """Sends what the services wrote to the outbox, once each, after their commit."""
+    limits = settings.limits
+    callbacks = CallbackSender(
+        settings.api.api_callers or (),
+        settings.api.callback_secrets,
+        ca_bundle=settings.azure.ca_bundle,
+        timeout=limits.outbound_timeout,
+        max_attempts=limits.callback_max_attempts,
+        first_retry=limits.callback_retry,
+        max_retry_after=limits.outbox_max_backoff,
+    )
     outbox = OutboxWorker(
         store,
         notifier,
         deps,
         metrics,
-        max_attempts=settings.limits.outbox_max_attempts,
-        max_backoff=settings.limits.outbox_max_backoff,
-        sends_per_second=settings.limits.teams_sends_per_second,
+        max_attempts=limits.outbox_max_attempts,
+        max_backoff=limits.outbox_max_backoff,
+        sends_per_second=limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
+        callbacks=callbacks,
     )
     store.subscribe(outbox.committed)
     return outbox

@@ -33,7 +33,7 @@ def configure(level: str = "INFO") -> None:
     quiet_sdks()
 
 
-SDK_LOGGERS = ("azure", "msal", "urllib3", "aiohttp.access", "msrest", "botbuilder", "botframework", "microsoft_agents")
+SDK_LOGGERS = ("azure", "msal", "urllib3", "aiohttp.access", "msrest", "botbuilder", "botframework", "microsoft_agents", "mcp")
 
 
 def quiet_sdks() -> None:

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 from .domain.audit import AuditEvent
 from .domain.follow_up import RequesterNotice
 from .domain.incident import AlertCheck
-from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, ResourceRef, Thread
+from .domain.operations import Facts
+from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, Thread
 
 
 class MessageKind(str, Enum):
@@ -23,6 +24,7 @@ class MessageKind(str, Enum):
     TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
     OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
     NOTE = "note"  # a message about a plan to `thread` (not the plan's): CARD_LINK in `text` becomes a link to its card
+    CALLBACK = "callback"  # a signed event about a plan to its agent's callback URL (`payload`), not to Teams
 
 
 CARD_LINK = "{card_link}"  # NOTE: replaced, when sent, by the deep link to the plan's card as posted
@@ -34,7 +36,8 @@ PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    """A message to Teams, written in the unit of work of the change that caused it and sent later, in order per `key`.
+    """A message to Teams (or, CALLBACK, to an agent), written in the unit of work of the change that caused it and
+    sent later, in order per `key`.
 
     Plan messages (`plan_id` set) are aimed at the plan's thread as stored when they are sent; others at `thread`.
     A thread whose conversation id starts with PENDING_THREAD is the one the OPEN_THREAD message `thread_ref` creates.
@@ -51,6 +54,7 @@ class OutboxMessage:
     thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
     seq: int = 0  # set by the store: the order of writing
     attempts: int = 0
+    payload: dict[str, Any] | None = field(default=None, compare=False)  # CALLBACK: where to, and the event sent
 
 
 class UnitOfWork(Protocol):
@@ -214,6 +218,7 @@ class AzureProblem(str, Enum):
     THROTTLED = "throttled"
     AUTHENTICATION_FAILED = "authentication_failed"  # ARM did not accept the token
     OPERATION_FAILED = "operation_failed"  # accepted, then the long-running operation failed
+    STATE_CHANGED = "state_changed"  # not as the card showed (read again, or Azure's If-Match refused): nothing written
     UNREACHABLE = "unreachable"  # no answer from Azure (connection error or timeout)
     OTHER = "other"
 
@@ -233,18 +238,40 @@ class RunResult:
     status: RunStatus
     detail: str
     access_denied: AccessDenied | None = None
-    power_state: str | None = None  # the VM's power state once the action ended, when known
+    state: Facts = ()  # the resource's state once the action ended, when read (what the card shows after)
     problem: AzureProblem | None = None  # why it did not succeed, when it did not
     azure_error: AzureError | None = None  # what Azure said, when it said something
 
 
-class ActionRunner(Protocol):
-    """Runs actions on Azure and reads resources."""
+class ReadStatus(str, Enum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"  # Azure has no such resource (or resource group, or subscription)
+    UNAVAILABLE = "unavailable"  # Azure could not be asked, refused the read, or throttled it
 
-    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult: ...
-    async def power_state(self, resource: ResourceRef) -> str | None: ...
-    async def list_vms(self) -> list[ResourceRef]:
-        """The VMs the agent identity can read (what chat commands may name)."""
+
+@dataclass(frozen=True)
+class ArmReading:
+    """What a GET found: the JSON body when FOUND; `detail` says why not otherwise (never a token)."""
+
+    status: ReadStatus
+    body: Any = None
+    detail: str = ""
+
+
+class ActionRunner(Protocol):
+    """Azure Resource Manager: sends an action's exact request, and reads resources of any catalog type."""
+
+    async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
+        """Send `action.request` as it is, with `credential`, and follow the operation to its end."""
+        ...
+
+    async def read(self, path: str, api_version: str) -> ArmReading:
+        """GET `path` with the agent identity."""
+        ...
+
+    async def list(self, path: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of the ARM collection at `path` (following `nextLink`) with the agent identity; None when Azure
+        could not be asked."""
         ...
 
 

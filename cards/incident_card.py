@@ -19,11 +19,13 @@ def incident_card(alert: Alert, plan: ResponsePlan, withheld: str | None = None)
     `withheld` says why an autonomous response plan waits for a responder this time (`plan` is then in review mode).
     """
     autonomous = plan.mode.value == "autonomous"
-    what = f"Response plan **{literal(plan.name)}**: the agent will {plan.operation.label.lower()} the affected VMs " + (
+    when = (
         "now, without waiting for approval (autonomous mode). If its own identity is refused, a responder will be asked for credentials."
         if autonomous
         else "once a responder approves the plan below."
     )
+    op = plan.operation
+    what = f"Response plan **{literal(plan.name)}**: the agent will {op.label.lower()} the affected {op.rtype.noun}s {when}"
     facts = [
         Fact(title="Severity", value=alert.severity),
         Fact(title="Condition", value=alert.condition),

@@ -24,7 +24,7 @@ from bot.domain import messages
 from bot.domain.card_times import time_left
 from bot.domain.markdown import literal
 from bot.domain.nudges import card_facts
-from bot.domain.plan import Plan, PlanState
+from bot.domain.plan import Plan, PlannedAction, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
 from .common import dump, heading, text
@@ -60,28 +60,41 @@ def _time_left(plan: Plan, now: datetime) -> str:
     return time_left(plan.expires_at, now)
 
 
+def _state_facts(plan: Plan, action: PlannedAction, ran: bool) -> list[Fact]:
+    """The resource's state: as read after its action ran, else as the card showed it when proposed, now -> after."""
+    if ran and (now := plan.observed_facts(action.resource)):
+        return [Fact(title=label, value=literal(value)) for label, value in now]
+    after = dict(action.after)
+    return [
+        Fact(title=label, value=literal(value) if after.get(label, value) == value else f"{literal(value)} \u2192 {literal(after[label])}")
+        for label, value in action.before  # an unknown state is left out rather than shown as "unknown"
+    ]
+
+
 def _actions_section(plan: Plan) -> list[Any]:
     items: list[Any] = []
     for i, action in enumerate(plan.actions):
-        r = action.resource
+        r, spec = action.resource, action.operation
+        outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
         facts = [
             Fact(title="Resource group", value=literal(r.resource_group)),
             Fact(title="Subscription", value=literal(r.subscription_id)),
+            *_state_facts(plan, action, outcome is not None),
+            Fact(title="Azure request", value=action.request.summary()),
         ]
-        if state := plan.power_state(r):  # an unknown state is left out rather than shown as "unknown"
-            facts.append(Fact(title="Power state", value=literal(state)))
-        outcome = next((o for o in reversed(plan.outcomes) if o.index == i), None)
+        if spec.risk:
+            facts.append(Fact(title="Risk", value=spec.risk))
+        if spec.undo:
+            facts.append(Fact(title="Undo", value=spec.undo))
         if outcome:
             facts.append(Fact(title="Outcome", value=f"{outcome.status} ({outcome.identity})"))
         elif plan.state.is_terminal:
             facts.append(Fact(title="Outcome", value="not run"))
-        items.append(
-            Container(
-                style="emphasis",
-                spacing="Small",
-                items=[text(f"{i + 1}. **{action.operation.label}** VM **{literal(r.name)}**"), FactSet(facts=facts)],
-            )
+        phrase = spec.describe_params(action.params)
+        heading_text = f"{i + 1}. **{spec.label}** {r.resource_type.noun} **{literal(r.display)}**" + (
+            f" {literal(phrase)}" if phrase else ""
         )
+        items.append(Container(style="emphasis", spacing="Small", items=[text(heading_text), FactSet(facts=facts)]))
     return items
 
 

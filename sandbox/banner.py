@@ -24,7 +24,8 @@ SRE consent bot: sandbox is up (Ctrl-C stops everything)
   tenant         {e["tenantId"]}
   written to     {sandbox_dir / "endpoints.json"}
 
-  demo users (approvers: alice = VM Contributor, bob = Reader; carol asks; mallory and gus are outside):
+  demo users (approvers: alice = VM Contributor, Contributor on prod-rg and platform-rg, bob = Reader; carol asks;
+  mallory and gus are outside):
 {_users(e)}
 
 {_to_try(e, sandbox_dir)}
@@ -55,8 +56,10 @@ then "help", then "restart vm dev-01" and Approve on the card.
   1. {DRIVER} say --as carol "help"
   2. {DRIVER} say --as carol "restart vm dev-01"      (then: {DRIVER} approve --as alice)
   3. {DRIVER} say --as carol "restart vm web-01"      (the agent is only Reader on prod-rg)
+  Beyond VMs: "scale plan shop-plan to 4", "restart app orders-web", "status pool aks-prod/nodepool1" (see help)
 And an incident: {DRIVER} alert --rule "Web tier unresponsive" --vm web-01
   (response plans: {sandbox_dir / "response-plans.json"})
+And as the agent: {DRIVER} plan --action "restart dev-01" --wait 120   (add --mcp for /mcp)
 The Agents Playground cannot sign activities: run `sre-consent-bot sandbox --anonymous` for it."""
 
 

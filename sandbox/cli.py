@@ -132,6 +132,9 @@ def _write_files(box: Any, args: argparse.Namespace, port: int) -> dict[str, Any
     webhook.touch(mode=0o600)
     webhook.write_text(f"http://localhost:{port}/api/incidents?code={box.webhook_secret}\n")
     # Azure Monitor's Action Groups app in the sandbox Entra, for `driver alert` to get secure webhook tokens
+    from .driver_plan import write_agent_files
+
+    write_agent_files(box, SANDBOX_DIR, port)  # the agent app's credentials, for `driver plan` and your own agent
     action_groups = box.world.apps.get("action-groups")
     if action_groups is not None:
         credentials = SANDBOX_DIR / "action-groups.json"  # a throwaway local secret, readable by this user only
@@ -249,6 +252,9 @@ def _add_driver(sub: Any) -> None:
     ):
         dsub.add_parser(verb, help=text).add_argument("--as", dest="user", default="carol", help="demo user")
     _add_alert(dsub)
+    from .driver_plan import add_plan  # imports no aiohttp: the sandbox exports its CA later
+
+    add_plan(dsub)
     dr.set_defaults(fn=cmd_driver)
 
 

@@ -2,7 +2,7 @@
 
 Every click prints the bot's own answer (its card, message or error) and then follows the thread: each new
 reply and each new version of the plan's card, read from the sandbox Connector (sandbox/driver_follow.py).
-`driver alert` is sandbox/driver_alert.py.
+`driver alert` is sandbox/driver_alert.py, `driver plan` (the agent app) sandbox/driver_plan.py.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .cli import CLICKS
 from .driver import BotMessage, Conversation, InvokeResult, TeamsDriver, card_of, execute_data
 from .driver_alert import play_alert
 from .driver_follow import Follower, Where, conversation_of, where
+from .driver_plan import propose
 from .playground import GROUP_CHAT
 from .views import LOGIN_REQUEST, describe_invoke, is_finished, plan_id_of
 from .world import World, demo_world
@@ -160,6 +161,8 @@ async def drive(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir
     async with TeamsDriver(endpoints["bot"], endpoints["connector"], context, **signing) as driver:
         if args.action == "alert":
             return await play_alert(args, endpoints, world, sandbox_dir, driver)
+        if args.action == "plan":  # the agent app, not a person; the driver only shows where its card went
+            return await propose(args, endpoints, sandbox_dir, driver)
         place = where(args, world, endpoints["tenantId"])
         if args.action == "watch":
             return await watch(driver, args, place)

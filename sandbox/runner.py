@@ -145,7 +145,7 @@ class Sandbox(PrintsOwnRepr):
         }
 
     def api_callers(self) -> dict[str, object]:
-        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription)."""
+        """The agent app registered as a caller of POST /api/plans (any operation of the catalog, the demo subscription)."""
         agent = self.world.agent
         return {
             "callers": [
@@ -153,7 +153,7 @@ class Sandbox(PrintsOwnRepr):
                     "appId": agent.client_id,
                     "name": "SRE Agent",
                     "scopes": [f"/subscriptions/{self.world.subscription_id}"],
-                    "operations": ["restart", "start", "powerOff", "deallocate", "redeploy"],
+                    "operations": ["*"],
                 }
             ]
         }

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .estate import Estate, demo_estate
 from .registrations import BotRegistration, Registrations, load
 from .reprs import PrintsOwnRepr
 
@@ -121,13 +122,22 @@ class VirtualMachine:
         )
 
 
+# The built-in roles' actions (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles), the parts
+# that matter here: Virtual Machine Contributor covers scale sets too (compute#virtual-machine-contributor).
 ROLE_DEFINITIONS: dict[str, tuple[str, ...]] = {
     "Owner": ("*",),
     "Contributor": ("*",),
     "Virtual Machine Contributor": (
         "Microsoft.Compute/virtualMachines/*",
+        "Microsoft.Compute/virtualMachineScaleSets/*",
         "Microsoft.Resources/subscriptions/resourceGroups/read",
     ),
+    "Website Contributor": ("Microsoft.Web/sites/*", "Microsoft.Web/serverFarms/join/action", "Microsoft.Web/serverFarms/read"),
+    "Web Plan Contributor": ("Microsoft.Web/serverFarms/*",),
+    "Container Apps Contributor": ("Microsoft.App/containerApps/*",),
+    "Azure Kubernetes Service Contributor Role": ("Microsoft.ContainerService/managedClusters/*",),
+    "Redis Cache Contributor": ("Microsoft.Cache/redis/*",),
+    "SQL Server Contributor": ("Microsoft.Sql/servers/*",),
     "Reader": ("*/read",),
 }
 
@@ -167,6 +177,11 @@ class World:
     home_tenant_id: str = HOME_TENANT_ID
     subscription_id: str = SUBSCRIPTION_ID
     registrations: Registrations | None = None
+    estate: Estate = field(default_factory=Estate)  # everything else ARM serves (sandbox/estate.py)
+
+    def resource_groups(self) -> set[tuple[str, str]]:
+        """(subscription, resource group), lower-case, of every resource in the world."""
+        return {(v.subscription_id.lower(), v.resource_group.lower()) for v in self.vms} | self.estate.groups()
 
     @property
     def tenants(self) -> set[str]:
@@ -204,7 +219,9 @@ class World:
 
 
 def demo_world(bot_domain: str = "localhost", registrations: Registrations | None = None) -> World:
-    """The seeded world: subscription with dev-rg/dev-01 and prod-rg/web-01, web-02; alice, bob, carol, mallory.
+    """The seeded world: subscription with dev-rg/dev-01 and prod-rg/web-01, web-02 (and the estate of
+    sandbox/estate.py: web app, plan, cache in prod-rg; scale set, container apps, AKS, SQL in platform-rg);
+    alice, bob, carol, mallory.
 
     The bot's app registration and the agent identity's Graph permissions come from `registrations`
     (default: infra/app-registrations.json), the file a deployment applies to its tenant.
@@ -224,6 +241,7 @@ def demo_world(bot_domain: str = "localhost", registrations: Registrations | Non
         channels=_demo_channels(),
         groups=[Group("SRE On-Call", frozenset({"alice"}))],
         registrations=registrations,
+        estate=demo_estate(SUBSCRIPTION_ID),
     )
 
 
@@ -266,11 +284,15 @@ def _demo_people() -> dict[str, User]:
 
 
 def _demo_role_assignments(agent: App, users: dict[str, User]) -> list[RoleAssignment]:
-    """Who may do what on the subscription: the agent on dev-rg, alice everywhere, bob reads."""
+    """Who may do what on the subscription: the agent on dev-rg and platform-rg (only Reader on prod-rg), alice
+    everywhere (and every kind of resource in prod-rg), bob reads."""
     sub = f"/subscriptions/{SUBSCRIPTION_ID}"
     return [
         RoleAssignment(agent.object_id, "Virtual Machine Contributor", f"{sub}/resourceGroups/dev-rg"),
         RoleAssignment(agent.object_id, "Reader", f"{sub}/resourceGroups/prod-rg"),
+        RoleAssignment(agent.object_id, "Contributor", f"{sub}/resourceGroups/platform-rg"),
+        RoleAssignment(users["alice"].object_id, "Contributor", f"{sub}/resourceGroups/prod-rg"),
+        RoleAssignment(users["alice"].object_id, "Contributor", f"{sub}/resourceGroups/platform-rg"),
         # infra/main.bicep's default for the agent identity: Reader on the subscription (reads alerts to confirm them)
         RoleAssignment(agent.object_id, "Reader", sub),
         RoleAssignment(users["alice"].object_id, "Virtual Machine Contributor", sub),

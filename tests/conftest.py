@@ -26,6 +26,8 @@ _TLS = SandboxTLS.create(Path(tempfile.mkdtemp(prefix="sre-consent-bot-ca-")))
 os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(_TLS.ca_path)
 STORE_FILES: list[Path] = []  # every SQLite file a test bot used, scanned for secrets at the end
 LOG_LINES: list[str] = []  # every log record of the session, formatted as production formats it
+CALLBACK_BODIES: list[str] = []  # every callback event the test receivers got
+SECRETS: list[str] = []  # secrets tests handed the bot (callback signing secrets): never in a log, the store or an event
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -21,7 +21,7 @@ from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
 from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
-from bot.ports import ConversationRef, Lease, MessageKind, OutboxMessage, RunResult, RunStatus
+from bot.ports import ArmReading, ConversationRef, Lease, MessageKind, OutboxMessage, ReadStatus, RunResult, RunStatus
 from bot.services.deps import Deps
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -245,6 +245,8 @@ class ScriptedRunner:
 
     A script entry is a RunResult, an exception to raise, or a function of (action, credential) returning either.
     `polls` are what Azure reports while each action runs: (time it takes, status), the clock moved for each.
+    Reads answer from `resources` (ARM path -> JSON body, what a GET finds; anything else is not found), listings
+    from `listings` (collection path -> items); `unreadable` makes Azure unable to answer either.
     """
 
     def __init__(self, *script: RunResult | BaseException | Script) -> None:
@@ -252,8 +254,21 @@ class ScriptedRunner:
         self.polls: list[tuple[timedelta, str]] = []
         self.clock: FakeClock | None = None
         self.calls: list[tuple[PlannedAction, str]] = []
-        self.vms: list[ResourceRef] = []
-        self.power: dict[str, str] = {}
+        self.resources: dict[str, Any] = {}
+        self.listings: dict[str, list[dict[str, Any]]] = {}
+        self.unreadable = False
+        self.reads: list[str] = []
+
+    def put(self, path: str, body: Any) -> None:
+        """What a GET of `path` finds from now on (None: nothing)."""
+        if body is None:
+            self.resources.pop(path.lower(), None)
+        else:
+            self.resources[path.lower()] = body
+
+    def power(self, ref: ResourceRef, state: str) -> None:
+        """A VM in power state `state` (its instance view)."""
+        self.put(f"{ref.id}/instanceView", {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{state}"}]})
 
     async def run(self, action: PlannedAction, credential: FakeCredential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
         self.calls.append((action, credential.owner))
@@ -262,17 +277,21 @@ class ScriptedRunner:
             if self.clock is not None:
                 self.clock.advance(took)
             await progress(status)
-        entry = self.script.popleft() if self.script else RunResult(RunStatus.SUCCEEDED, "done", power_state="running")
+        entry = self.script.popleft() if self.script else RunResult(RunStatus.SUCCEEDED, "done")
         answer = entry(action, credential) if callable(entry) else entry
         if isinstance(answer, BaseException):
             raise answer
         return answer
 
-    async def power_state(self, resource: ResourceRef) -> str | None:
-        return self.power.get(resource.id.lower())
+    async def read(self, path: str, api_version: str) -> ArmReading:
+        self.reads.append(path)
+        if self.unreadable:
+            return ArmReading(ReadStatus.UNAVAILABLE, detail="the fake Azure is down")
+        body = self.resources.get(path.lower())
+        return ArmReading(ReadStatus.NOT_FOUND) if body is None else ArmReading(ReadStatus.FOUND, body)
 
-    async def list_vms(self) -> list[ResourceRef]:
-        return list(self.vms)
+    async def list(self, path: str, api_version: str) -> list[dict[str, Any]] | None:
+        return None if self.unreadable else list(self.listings.get(path.lower(), []))
 
 
 class DrainableTasks:

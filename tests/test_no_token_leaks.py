@@ -1,4 +1,5 @@
-"""Whole-suite check: no SSO or access token, nor its signature, reached a log, the store, the audit or a card."""
+"""Whole-suite check: no SSO or access token, nor its signature, nor a callback secret, reached a log, the store, the
+audit, a card or a callback event."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import LOG_LINES, STORE_FILES
+from .conftest import CALLBACK_BODIES, LOG_LINES, SECRETS, STORE_FILES
 
 
 @pytest.mark.last
@@ -17,7 +18,8 @@ def test_no_token_ever_leaks(sandbox_v1: Sandbox, sandbox_v2: Sandbox) -> None:
     tokens = [t for box in boxes for t in [*box.entra.issued, *box.channel.issued]]  # access, SSO and channel tokens
     assert len(tokens) > 10, "the suite should have minted SSO and access tokens before this check"
     needles = {t for t in tokens} | {t.rsplit(".", 1)[1] for t in tokens}
-    places: dict[str, str] = {"logs": "\n".join(LOG_LINES)}
+    needles |= {s for secret in SECRETS for s in (secret, secret.removeprefix("whsec_"))}
+    places: dict[str, str] = {"logs": "\n".join(LOG_LINES), "callback events": "\n".join(CALLBACK_BODIES)}
     for box in boxes:
         for call in box.connector.calls:  # every activity and card the bot sent or updated
             places[f"connector {box.world.bot.token_version} {call.operation} {call.activity_id}"] = json.dumps(call.body)

@@ -28,6 +28,15 @@ class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
 
 
+class TryAgain(Exception):
+    """The receiver did not take the message (an agent's callback answered other than 2xx): worth trying again,
+    never sooner than `retry_after` seconds."""
+
+    def __init__(self, cause: str, retry_after: float = 0.0) -> None:
+        super().__init__(cause)
+        self.cause, self.retry_after = cause, retry_after
+
+
 class CardNotPosted(Exception):
     """A note links to a card that is not posted yet: tried again later (the card is ordered before it)."""
 
@@ -112,6 +121,8 @@ def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
         return False, 0.0, f"undeliverable: {error}"
+    if isinstance(error, TryAgain):
+        return True, error.retry_after, error.cause
     if isinstance(error, UntrustedServiceUrl):  # nothing was sent, and never will be: the bot keeps its token
         return False, 0.0, "untrusted service URL"
     refused = http_refusal(error)

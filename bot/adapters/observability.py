@@ -85,7 +85,7 @@ class Metrics:
             buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
         )
         Gauge("sre_consent_outbox_depth", "Messages to Teams written but not sent yet", registry=r).set_function(outbox_depth)
-        Gauge("sre_consent_outbox_dead_letters", "Messages to Teams given up on after repeated failures", registry=r).set_function(
+        Gauge("sre_consent_outbox_dead_letters", "Messages to Teams and callbacks to agents given up on", registry=r).set_function(
             dead_letters
         )
         Gauge("sre_consent_inbox_depth", "Alert deliveries accepted but not processed yet", registry=r).set_function(inbox_depth)

@@ -11,6 +11,8 @@
 - Cards are rendered from the plan as stored when they are sent, and a sent card covers the card updates written
   before it (coalesced): only the newest state of a card goes out.
 - Posting a card yields its activity id, recorded on the plan through a unit of work so later updates target it.
+- Callbacks (CALLBACK: a signed event to an agent, bot/adapters/callbacks.py) go through the same queue, in order per
+  plan, with their own attempts (CALLBACK_MAX_ATTEMPTS) and back-off (CALLBACK_RETRY_SECONDS).
 - Each message is claimed (a lease in the store) while it is sent, so instances sharing a store do not both send
   it. Delivery is at least once: a process killed after Teams accepted a message and before the store recorded it
   sends that message again after restart.
@@ -33,6 +35,7 @@ from ..domain.plan import Plan, Thread
 from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from ..services.links import card_link
+from .callbacks import CallbackSender
 from .delivery import CardNotPosted, ThreadRateLimit, Undeliverable, classify, http_refusal
 from .observability import Metrics
 from .store.sqlite import SqliteStore
@@ -61,6 +64,7 @@ class OutboxWorker(Worker):
         sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
+        callbacks: CallbackSender | None = None,
     ) -> None:
         super().__init__(concurrency)
         self._store, self._notifier, self._deps, self._metrics = store, notifier, deps, metrics
@@ -71,6 +75,7 @@ class OutboxWorker(Worker):
         self._claim = claim_seconds
         self._limit = ThreadRateLimit(per_second=sends_per_second)
         self._keys: set[str] = set()
+        self._callbacks = callbacks  # None: a callback message cannot be sent (a dead letter saying so)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -83,6 +88,11 @@ class OutboxWorker(Worker):
         for seq in keys:
             with contextlib.suppress(Exception):
                 await self._store.release_message(seq)
+
+    async def close(self) -> None:
+        """After `stop`: the callback sender's connections."""
+        if self._callbacks is not None:
+            await self._callbacks.close()
 
     async def idle(self) -> bool:
         """Nothing being sent and nothing waiting to be sent (dead letters aside)."""
@@ -134,9 +144,12 @@ class OutboxWorker(Worker):
         retryable, retry_after, cause = classify(error)
         attempts = m.attempts + 1
         self._metrics.outbox_retries.labels(cause.split(":")[0]).inc()
+        max_attempts, base = self._max_attempts, self._base
+        if m.kind is MessageKind.CALLBACK and self._callbacks is not None:
+            max_attempts, base = self._callbacks.max_attempts, self._callbacks.first_retry
         try:
-            if retryable and attempts < self._max_attempts:
-                ceiling = min(self._max_backoff, self._base * 2 ** (attempts - 1))
+            if retryable and attempts < max_attempts:
+                ceiling = min(self._max_backoff, base * 2 ** (attempts - 1))
                 delay = max(retry_after, ceiling / 2 + random.uniform(0, ceiling / 2))  # jitter; never before Retry-After
                 log.info(
                     "outbox: %s of plan %s failed (%s); attempt %d in %.1fs",
@@ -175,6 +188,12 @@ class OutboxWorker(Worker):
 
     # -- one message -------------------------------------------------------------------------------
     async def _send(self, m: OutboxMessage) -> None:
+        if m.kind is MessageKind.CALLBACK:
+            if self._callbacks is None:
+                raise Undeliverable("this instance sends no callbacks")
+            await self._callbacks.send(m)
+            await self._done(m)
+            return
         if m.kind is MessageKind.OPEN_THREAD:
             assert m.thread is not None and m.card is not None and m.thread_ref is not None
             await self._limit.acquire(m.thread.conversation_id, create=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import api, azure, follow_up, limits, manifest, observability, policy, store, teams
-from .api import ApiSettings
+from .api import ApiContext, ApiSettings
 from .azure import AzureSettings
 from .follow_up import FollowUpSettings
 from .limits import LimitSettings
@@ -39,6 +39,10 @@ SETTINGS: tuple[Setting, ...] = (
     *observability.SETTINGS,
     *manifest.SETTINGS,
 )
+
+# the bot's public host name, declared with the manifest's settings and read by the running bot too (/mcp's metadata,
+# callback events' source)
+_BOT_DOMAIN = tuple(s for s in manifest.SETTINGS if s.name == "BOT_DOMAIN")
 
 __all__ = [
     "CHANNEL_SETTINGS",
@@ -102,7 +106,10 @@ class Settings:
             policy=PolicySettings.read(
                 reader(policy.SETTINGS), Where(tm.teams_service_url, tm.app_tenant_id, az.allowed_scopes, tm.service_urls, fu.schedule)
             ),
-            api=ApiSettings.read(reader(api.SETTINGS), tm.sso_app_id_uri, tm.sso_client_id, az.allowed_scopes),
+            api=ApiSettings.read(
+                reader((*api.SETTINGS, *_BOT_DOMAIN)),
+                ApiContext(tm.sso_app_id_uri, tm.sso_client_id, az.allowed_scopes, tm.port, az.authority_host, tm.app_tenant_id),
+            ),
             limits=LimitSettings.read(reader(limits.SETTINGS)),
             store=StoreSettings.read(reader(store.SETTINGS)),
             observability=ObservabilitySettings.read(reader(observability.SETTINGS)),

@@ -21,6 +21,8 @@ class LimitSettings:
     teams_sends_per_second: int  # this instance's pace of outbox calls to Teams (all threads together)
     inbox_visibility_timeout: int  # seconds a received queue message stays hidden while it is processed
     inbox_max_dequeue_count: int  # receives before a queue message is parked in the poison queue
+    callback_max_attempts: int = 8  # deliveries of one callback event before it is given up as a dead letter
+    callback_retry: float = 5.0  # the first retry of a callback comes within this many seconds; each next waits twice as long
 
     @classmethod
     def read(cls, r: Reader) -> LimitSettings:
@@ -38,4 +40,14 @@ class LimitSettings:
             teams_sends_per_second=int(r.number("TEAMS_SENDS_PER_SECOND", 1)),
             inbox_visibility_timeout=int(visibility) if visibility is not None else max(1, round(6 * outbound)),
             inbox_max_dequeue_count=int(r.number("INBOX_MAX_DEQUEUE_COUNT", 1)),
+            callback_max_attempts=int(r.number("CALLBACK_MAX_ATTEMPTS", 1)),
+            callback_retry=_at_most(r, "CALLBACK_RETRY_SECONDS", 30.0),
         )
+
+
+def _at_most(r: Reader, name: str, ceiling: float) -> float:
+    value = r.number(name, 0.01, integer=False)
+    if value > ceiling:
+        r.bad(f"{name}={value:g} is invalid: expected at most {ceiling:g}")
+        return ceiling
+    return value

@@ -7,6 +7,7 @@ import re
 
 from .markdown import literal
 from .plan import AccessDenied
+from .resources import RESOURCE_TYPES
 
 _SCOPE = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+)(?:/providers/[^/]+/[^/]+/(?P<name>[^/]+))?)?/?$",
@@ -38,12 +39,13 @@ def identity_label(identity: str) -> str:
 
 
 def sufficient_role(denied: AccessDenied) -> str:
-    """A built-in role, and the scope, that would let an identity do what was refused.
-
-    Virtual Machine Contributor grants Microsoft.Compute/virtualMachines/* (every power action here); see
-    learn.microsoft.com/azure/role-based-access-control/built-in-roles/compute#virtual-machine-contributor.
+    """A built-in role, and the scope, that would let an identity do what was refused: the role the catalog names for
+    the permission's resource type (Virtual Machine Contributor for Microsoft.Compute/virtualMachines/*, Web Plan
+    Contributor for Microsoft.Web/serverfarms/write, ...: bot/domain/resources.py cites each), else Contributor.
     """
-    role = "Virtual Machine Contributor" if denied.permission.lower().startswith("microsoft.compute/virtualmachines/") else "Contributor"
+    permission = denied.permission.lower()
+    types = [t for t in RESOURCE_TYPES if permission.startswith(t.name.lower() + "/")]
+    role = max(types, key=lambda t: len(t.name)).role if types else "Contributor"
     group = _group_of(denied.scope)
     return f"{role} on {literal(group)}" if group else f"{role} on {scope_label(denied.scope)}"
 

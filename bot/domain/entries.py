@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .plan import OPERATION_WORDS, Operation
+from .operations import OperationPattern
 from .scope import Scope, describe, parse_scopes
 
 
@@ -49,10 +49,14 @@ def scopes_within(value: Any, allowed: Sequence[Scope], where: str, shape: str) 
     return parsed
 
 
-def operations(value: Any, where: str) -> frozenset[Operation]:
-    """The operations an entry lists, in any word Operation.parse accepts."""
-    problem = f"operations must list some of {', '.join(OPERATION_WORDS)}"
-    try:
-        return frozenset(Operation.parse(o) for o in strings(value, where, problem))
-    except ValueError:
-        raise ValueError(f"{where}: {problem}") from None
+def operations(value: Any, where: str) -> tuple[OperationPattern, ...]:
+    """The operations an entry lists: `<resource type>/<operation>` with `*` for either part, `*` alone, or a plain
+    word for the virtual machine operation of that name."""
+    problem = "operations must list <resource type>/<operation> patterns (* for either part), or VM operation words"
+    patterns = []
+    for i, text in enumerate(strings(value, where, problem)):
+        try:
+            patterns.append(OperationPattern.parse(text))
+        except ValueError as e:
+            raise ValueError(f"{where}: operations[{i}] {text!r}: {e}") from None
+    return tuple(patterns)

@@ -22,6 +22,7 @@ class RefusalCode(str, Enum):
     DIRECTORY_UNAVAILABLE = "directory_unavailable"  # the approver group could not be checked
     GUEST = "guest"  # a guest (or anonymous) member of the tenant, without ALLOW_GUESTS
     RATE_LIMITED = "rate_limited"  # too many commands or clicks from one person or conversation
+    UNAVAILABLE = "unavailable"  # Azure could not be asked (a listing or a read the answer depends on)
 
 
 class Refusal(Exception):

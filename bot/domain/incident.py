@@ -11,13 +11,14 @@ from typing import Any
 from .entries import entries, scopes_within, strings, whole_number
 from .follow_up import FollowUp, parse_own
 from .markdown import literal
-from .plan import Mode, Operation, ResourceRef
+from .operations import OperationSpec, ParamError, Parameters, by_key, parse_parameters
+from .plan import Mode
+from .resources import ResourceRef
 from .scope import Scope
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 DEFAULT_MAX_TARGETS = 5
 SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
-_VM = re.compile(r"/providers/microsoft\.compute/virtualmachines/[^/]+/?$", re.IGNORECASE)
 
 
 class AlertAuth(str, Enum):
@@ -80,7 +81,7 @@ def autonomy_withheld(auth: AlertAuth, requires_secure: bool, check: AlertCheck 
             "response plan waits for a responder's approval."
         )
     target = check.target.lower()
-    others = [t.name for t in targets if t.id.lower() != target]
+    others = [t.display for t in targets if t.id.lower() != target]
     if others:
         return (
             f"The alert could not be confirmed for {', '.join(others)}: Azure Monitor's alert fired on "
@@ -108,16 +109,21 @@ class Alert:
         """Azure Monitor retries deliveries: one key per alert and condition."""
         return f"{self.alert_id}|{self.condition}"
 
-    def vm_targets(self) -> list[ResourceRef]:
-        """The VMs among the targets; ids that break Azure's naming rules are left out (they reach no ARM path)."""
+    def targets_of(self, type_name: str) -> list[ResourceRef]:
+        """The targets of one catalog type (a web app's alert targets the web app); ids of other types, and ids that
+        break Azure's naming rules, are left out (they reach no ARM path)."""
         refs = []
         for t in self.targets:
-            if _VM.search(t):
-                try:
-                    refs.append(ResourceRef.parse(t))
-                except ValueError:
-                    continue
+            try:
+                ref = ResourceRef.parse(t)
+            except ValueError:
+                continue
+            if ref.type.lower() == type_name.lower():
+                refs.append(ref)
         return refs
+
+    def vm_targets(self) -> list[ResourceRef]:
+        return self.targets_of("Microsoft.Compute/virtualMachines")
 
 
 def parse_alert(payload: Any) -> Alert:
@@ -159,12 +165,12 @@ def parse_alert(payload: Any) -> Alert:
 
 @dataclass(frozen=True)
 class ResponsePlan:
-    """What to do when an alert matches: an operation on its VM targets, posted in a channel."""
+    """What to do when an alert matches: an operation of the catalog on its targets of that type, posted in a channel."""
 
     name: str
     rules: tuple[str, ...]  # alert rule name patterns (fnmatch, case-insensitive)
     severities: frozenset[str]  # empty: any severity
-    operation: Operation
+    operation: OperationSpec
     mode: Mode
     channel_id: str
     service_url: str
@@ -172,7 +178,8 @@ class ResponsePlan:
     responders: frozenset[str]
     scopes: tuple[Scope, ...]  # where it may act: within ALLOWED_SCOPES
     approvals_required: int = 1
-    max_targets: int = DEFAULT_MAX_TARGETS  # VMs acted on per alert, at most
+    max_targets: int = DEFAULT_MAX_TARGETS  # resources acted on per alert, at most
+    parameters: Parameters = ()  # the operation's parameters (a scale's capacity)
     follow_up: FollowUp | None = None  # its own reminders and escalation (None: the configured ones)
 
     def matches(self, alert: Alert) -> bool:
@@ -195,10 +202,7 @@ def parse_response_plans(
         if not isinstance(name, str) or not name:
             raise ValueError(f"{where}: name is required")
         rules, severities = _match(item.get("match") or {}, where)
-        try:
-            operation = Operation.parse(str(item.get("operation", "")))
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
+        operation, parameters = _operation(item, where)
         try:
             mode = Mode(item.get("mode", "review"))
         except ValueError:
@@ -228,10 +232,26 @@ def parse_response_plans(
                 scopes=scopes,
                 approvals_required=required,
                 max_targets=cap,
+                parameters=parameters,
                 follow_up=parse_own(item, follow_up or FollowUp(), where),
             )
         )
     return plans
+
+
+def _operation(item: dict[str, Any], where: str) -> tuple[OperationSpec, Parameters]:
+    """A response plan's `operation` (`<resource type>/<operation>`, or a plain word for the VM operation) and its
+    `parameters`, bounded as the catalog bounds them."""
+    try:
+        operation = by_key(str(item.get("operation", "")))
+        raw = item.get("parameters") or {}
+        if not isinstance(raw, dict):
+            raise ValueError("parameters must be an object of the operation's parameters")
+        return operation, parse_parameters(operation.params, raw)
+    except ParamError as e:
+        raise ValueError(f"{where}: parameters.{e.name}: {e.message}") from None
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _match(match: Any, where: str) -> tuple[list[str], list[str]]:

@@ -80,8 +80,10 @@ def next_step(plan: Plan) -> str:
     if plan.state is S.CREDENTIALS_DENIED:
         return f"If it is still needed, {again}; an approver with the rights can then lend them."
     if plan.state is S.INTERRUPTED:
-        names = ", ".join(f"`status vm {a.resource.name}`" for a in plan.actions)
-        return f"Check the VM's state first ({names}), then {again} if it is still needed."
+        names = ", ".join(f"`status {a.resource.resource_type.kind} {a.resource.display}`" for a in plan.actions)
+        nouns = {a.resource.resource_type.noun for a in plan.actions}
+        whose = f"the {nouns.pop()}'s" if len(nouns) == 1 else "their"
+        return f"Check {whose} state first ({names}), then {again} if it is still needed."
     if plan.state is S.FAILED:
         return f"Once the cause above is dealt with, {again}."
     return ""
@@ -211,11 +213,11 @@ def vm_status(ref: ResourceRef, state: str | None) -> str:
     return f"VM **{vm(ref)}**: its power state is unavailable right now; check it in the Azure portal."
 
 
-def wrong_group(name: str, asked_group: str, groups: list[str]) -> str:
-    """A VM named in a group it is not in: say where it is."""
+def wrong_group(name: str, asked_group: str, groups: list[str], noun: str = "VM") -> str:
+    """A resource named in a group it is not in: say where it is."""
     where = " and ".join(f"`{literal(g)}`" for g in groups)
     return (
-        f"There is no VM `{literal(name)}` in `{literal(asked_group)}`: {literal(name)} is in {where}. "
+        f"There is no {noun} `{literal(name)}` in `{literal(asked_group)}`: {literal(name)} is in {where}. "
         f"Say `... {literal(name)} in {literal(groups[0])}`, or leave the group out. Nothing was proposed."
     )
 

@@ -4,97 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum
 
+from .callbacks import Callback
 from .consent import ConsentPolicy
 from .follow_up import FollowUp
-from .names import resource_group_problem, subscription_problem, vm_name_problem
+from .operations import OPERATION_WORDS, Facts, Operation, OperationSpec, PlannedAction
+from .resources import ResourceRef
 
-
-class Operation(str, Enum):
-    """A write on a virtual machine; the value is the ARM action name."""
-
-    RESTART = "restart"
-    START = "start"
-    POWER_OFF = "powerOff"
-    DEALLOCATE = "deallocate"
-    REDEPLOY = "redeploy"
-
-    @property
-    def rbac_action(self) -> str:
-        return f"Microsoft.Compute/virtualMachines/{self.value}/action"
-
-    @property
-    def label(self) -> str:
-        return {
-            "restart": "Restart",
-            "start": "Start",
-            "powerOff": "Stop (power off)",
-            "deallocate": "Deallocate",
-            "redeploy": "Redeploy",
-        }[self.value]
-
-    @classmethod
-    def parse(cls, word: str) -> Operation:
-        """The operation a chat verb, an API body or a response plan names: one vocabulary everywhere.
-
-        The ARM action names in any case, and `stop` for powerOff (what people say). Raises ValueError
-        listing the accepted words.
-        """
-        found = _OPERATION_WORDS.get(word.strip().lower())
-        if found is None:
-            raise ValueError(f"operation must be one of {', '.join(OPERATION_WORDS)}")
-        return found
-
-
-_OPERATION_WORDS: dict[str, Operation] = {o.value.lower(): o for o in Operation} | {"stop": Operation.POWER_OFF}
-OPERATION_WORDS: tuple[str, ...] = (*(o.value for o in Operation), "stop")  # as error messages list them
-
-
-_RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/?$",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class ResourceRef:
-    """A virtual machine, by subscription, resource group and name."""
-
-    subscription_id: str
-    resource_group: str
-    name: str
-
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
-        )
-
-    @classmethod
-    def parse(cls, resource_id: str) -> ResourceRef:
-        """Parse a VM resource id; raises ValueError naming the expected shape or the name rule broken."""
-        m = _RESOURCE_ID.match(resource_id.strip())
-        if not m:
-            raise ValueError("expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachines/<name>")
-        # Azure's naming rules (domain/names.py): nothing like `..` or `%2F` reaches an ARM path
-        problem = subscription_problem(m["sub"]) or resource_group_problem(m["rg"]) or vm_name_problem(m["name"])
-        if problem:
-            raise ValueError(problem)
-        return cls(m["sub"], m["rg"], m["name"])
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    operation: Operation
-    resource: ResourceRef
-
-    def describe(self) -> str:
-        return f"{self.operation.label} VM {self.resource.name} in {self.resource.resource_group}"
+__all__ = ["OPERATION_WORDS", "Operation", "OperationSpec", "PlannedAction", "ResourceRef"]  # their homes: operations/, resources.py
 
 
 @dataclass(frozen=True)
@@ -132,6 +52,9 @@ class Thread:
     tenant_id: str
     kind: ThreadKind = ThreadKind.PERSONAL
     card_activity_id: str | None = None
+
+
+HASH_FORM = 2  # the content hash covers each action's exact request, parameters and the state shown
 
 
 class PlanState(str, Enum):
@@ -251,18 +174,21 @@ class Plan:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     progress: str | None = None
-    power_states: dict[str, str] = field(default_factory=dict)  # lower-case resource id -> last known power state
+    observed: dict[str, Facts] = field(default_factory=dict)  # lower-case resource id -> its state as last read after an action
     asked_in: Thread | None = None  # where the requester asked, when the card went elsewhere (the approvals channel)
+    hash_form: int = HASH_FORM  # 1: stored before actions were stored as requests (its cards carry the digest of then)
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
+    callback: Callback | None = None  # an agent's plan: where each change of its state is POSTed, signed
 
     @property
     def content_hash(self) -> str:
         """A digest of what the approver is shown; a click carrying another digest is refused."""
+        legacy = self.hash_form < HASH_FORM  # a plan stored before requests: its cards carry the digest of then
         content = {
             "id": self.id,
             "title": self.title,
             "rationale": self.rationale,
-            "actions": [[a.operation.value, a.resource.id.lower()] for a in self.actions],
+            "actions": [[a.operation.value, a.resource.id.lower()] if legacy else a.digest_form() for a in self.actions],
             "requested_by": self.requested_by.object_id,
             "mode": self.mode.value,
             "approvals_required": self.policy.approvals_required,
@@ -274,8 +200,9 @@ class Plan:
     def approvers_so_far(self) -> tuple[Person, ...]:
         return tuple(a.approver for a in self.approvals)
 
-    def power_state(self, resource: ResourceRef) -> str | None:
-        return self.power_states.get(resource.id.lower())
+    def observed_facts(self, resource: ResourceRef) -> Facts:
+        """The resource's state as read after its last action ran (empty before)."""
+        return self.observed.get(resource.id.lower(), ())
 
     @property
     def approvals_missing(self) -> int:

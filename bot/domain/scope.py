@@ -1,6 +1,6 @@
 """Where the bot may act: the allowed scopes (subscriptions or resource groups), one rule for every entry point.
 
-Chat commands, `POST /api/plans`, incident alerts and response plans all ask this module whether a VM is inside
+Chat commands, `POST /api/plans`, incident alerts and response plans all ask this module whether a resource is inside
 the scopes configured in ALLOWED_SCOPES (and, for API callers and response plans, inside their own narrower
 scopes). Everything outside is refused before any ARM call. Azure compares names case-insensitively
 (resource-name-rules: "Always perform a case-insensitive comparison of names"), so does this module.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import Refusal, RefusalCode
 from .names import resource_group_problem, subscription_problem
-from .plan import ResourceRef
+from .resources import ResourceRef
 
 _SCOPE = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?/?$", re.IGNORECASE)
 
@@ -75,7 +75,7 @@ def describe(scopes: Iterable[Scope]) -> str:
 
 def out_of_scope_message(ref: ResourceRef, scopes: Sequence[Scope]) -> str:
     return (
-        f"VM {ref.name} in resource group {ref.resource_group} (subscription {ref.subscription_id}) is outside "
+        f"{ref.resource_type.noun} {ref.display} in resource group {ref.resource_group} (subscription {ref.subscription_id}) is outside "
         f"the scopes I may act on ({describe(scopes)}). Nothing was done; if it should be managed here, ask an "
         f"administrator to add its scope to ALLOWED_SCOPES."
     )
@@ -93,12 +93,12 @@ def check_group_in_scope(subscription_id: str, resource_group: str, scopes: Sequ
         raise Refusal(
             RefusalCode.OUT_OF_SCOPE,
             f"Resource group {resource_group} is outside the scopes I may act on ({describe(scopes)}). "
-            f"Nothing was done; name a VM inside them, or ask an administrator to extend ALLOWED_SCOPES.",
+            f"Nothing was done; name a resource inside them, or ask an administrator to extend ALLOWED_SCOPES.",
         )
 
 
 def unique(refs: Iterable[ResourceRef]) -> list[ResourceRef]:
-    """The refs in order, each VM once (ARM ids compare case-insensitively)."""
+    """The refs in order, each resource once (ARM ids compare case-insensitively)."""
     seen: set[str] = set()
     kept = []
     for r in refs:

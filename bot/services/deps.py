@@ -45,6 +45,7 @@ class Deps:
     alerts: AlertsReader | None = None  # Azure Monitor's alerts; without it no alert is confirmed (no autonomy)
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation of new plans (configured)
     callbacks: RequesterCallbacks | None = None  # requesters told through their own channel (an agent's callback)
+    plans_url: str = "/api/plans"  # where agents read plans (https://<BOT_DOMAIN>/api/plans): callback events' source
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved (and then the plan's source, and how long
@@ -85,6 +86,7 @@ class Deps:
             uow.record(self.event(saved, actor, event, before, **detail))
             notify(uow, saved, card=card, reply=reply)
             tell_requester(uow, before, saved, self.callbacks)
+            self.tell_agent(uow, before, saved)
         return saved
 
     async def commit_quietly(self, before: Plan, after: Plan) -> Plan:
@@ -93,6 +95,12 @@ class Deps:
             saved = uow.save(after, expected_version=before.version)
             notify(uow, saved, card=True)
         return saved
+
+    def tell_agent(self, uow: UnitOfWork, before: Plan, after: Plan) -> None:
+        """An agent that asked for callbacks is sent an event at every change of its plan's state."""
+        if after.state is not before.state:
+            for m in messages.callback(after, self.plans_url, self.clock.now()):
+                uow.send(m)
 
     async def say(self, thread: Thread, text: str, reply_to: str | None = None) -> None:
         """A message in a conversation (an answer to a command: `reply_to` is the command's activity), via the outbox."""

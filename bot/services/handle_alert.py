@@ -13,11 +13,13 @@ from ..domain.consent import ConsentPolicy
 from ..domain.errors import ConcurrentUpdate
 from ..domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, autonomy_withheld
 from ..domain.markdown import literal
+from ..domain.operations import Unplannable
 from ..domain.plan import WAITING_STATES, Mode, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
 from ..domain.scope import TargetSelection, describe, select_targets
 from ..ports import UnitOfWork
 from . import messages
 from .deps import SYSTEM, Deps, notify
+from .planning import prepare
 from .propose_plan import PlanRequest, stage_proposal, start_if_approved
 from .results import result_text
 
@@ -95,6 +97,8 @@ class _Decision:
     selection: TargetSelection
     mode: Mode
     withheld: str | None
+    actions: tuple[PlannedAction, ...] = ()  # the targets acted on, each planned on its state read now
+    unplanned: tuple[tuple[ResourceRef, str], ...] = ()  # targets that could not be planned, and why
 
 
 async def _decide(
@@ -105,8 +109,8 @@ async def _decide(
     confirmation: list[AlertCheck] = []
     decided = []
     for rp in matching:
-        # only the plan's own scopes (inside ALLOWED_SCOPES), each VM once, at most max_targets of them
-        selection = select_targets(alert.vm_targets(), rp.scopes, rp.max_targets)
+        # targets of the operation's type, in the plan's own scopes (inside ALLOWED_SCOPES), each once, at most max_targets
+        selection = select_targets(alert.targets_of(rp.operation.rtype.name), rp.scopes, rp.max_targets)
         targets = list(selection.acted_on)
         mode, reason = rp.mode, None
         if rp.mode is Mode.AUTONOMOUS and targets:
@@ -119,8 +123,22 @@ async def _decide(
             if reason is not None:
                 mode = Mode.REVIEW
                 log.warning("alert %s: response plan %s runs in review mode: %s", alert.alert_id, rp.name, reason)
-        decided.append(_Decision(rp, selection, mode, reason))
+        actions, unplanned = await _plan(deps, rp, selection.acted_on)
+        decided.append(_Decision(rp, selection, mode, reason, actions, unplanned))
     return decided
+
+
+async def _plan(
+    deps: Deps, rp: ResponsePlan, targets: tuple[ResourceRef, ...]
+) -> tuple[tuple[PlannedAction, ...], tuple[tuple[ResourceRef, str], ...]]:
+    """The response plan's operation on each target, planned on its state read now (what the card shows)."""
+    actions, unplanned = [], []
+    for target in targets:
+        try:
+            actions.append(await prepare(deps, rp.operation, target, rp.parameters))
+        except Unplannable as u:
+            unplanned.append((target, u.message))
+    return tuple(actions), tuple(unplanned)
 
 
 def _open_incident_thread(
@@ -134,21 +152,23 @@ def _open_incident_thread(
     uow.send(opening)
     if selection.out_of_scope or selection.over_cap:
         uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
-    targets = selection.acted_on
-    if not targets:
+    for target, why in decision.unplanned:
+        uow.send(messages.say(thread, f"Response plan {rp.name} cannot act on {literal(target.display)}: {literal(why)}."))
+    noun = rp.operation.rtype.noun
+    if not decision.actions:
         uow.send(
             messages.say(
-                thread,
-                "This alert names no virtual machine inside the response plan's scopes, so the response plan has nothing to act on.",
+                thread, f"This alert names no {noun} inside the response plan's scopes, so the response plan has nothing to act on."
             )
         )
         return None
-    names = ", ".join(t.name for t in targets)
+    names = ", ".join(a.resource.display for a in decision.actions)
+    phrase = rp.operation.describe_params(dict(rp.parameters))
     responder = Person(object_id=f"response-plan:{rp.name}", name=f"response plan {rp.name}", tenant_id=rp.tenant_id)
     request = PlanRequest(
-        title=f"{rp.operation.label} VM {names}",
+        title=f"{rp.operation.label} {noun} {names}" + (f" {phrase}" if phrase else ""),
         rationale=f"Alert {alert.rule} ({alert.severity}) fired on {names}; response plan {rp.name}.",
-        actions=tuple(PlannedAction(rp.operation, t) for t in targets),
+        actions=decision.actions,
         requested_by=responder,
         policy=replace(policy, approvers=rp.responders, approver_group=None, approvals_required=rp.approvals_required),
         thread=thread,
@@ -180,6 +200,7 @@ async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: Al
                         saved = uow.save(after, expected_version=plan.version)
                         uow.record(deps.event(saved, SYSTEM, AuditEventName.PLAN_EXPIRED, plan, reason="alert resolved"))
                         notify(uow, saved, card=True, reply=result_text(saved))
+                        deps.tell_agent(uow, plan, saved)
                         expired.append(saved)
                 outcome = AlertOutcome(matched, expired=tuple(expired))
                 if inbox_key is not None:
@@ -203,11 +224,11 @@ def _left_alone(rp: ResponsePlan, outside: tuple[ResourceRef, ...], over_cap: tu
     if outside:
         parts.append(
             f"{len(outside)} target(s) outside its scopes ({describe(rp.scopes)}): "
-            + ", ".join(f"{r.name} ({r.resource_group}, subscription {r.subscription_id})" for r in outside)
+            + ", ".join(f"{r.display} ({r.resource_group}, subscription {r.subscription_id})" for r in outside)
         )
         log.warning("response plan %s: %d alert target(s) outside its scopes left alone", rp.name, len(outside))
     if over_cap:
-        parts.append(f"{len(over_cap)} target(s) beyond its limit of {rp.max_targets} per alert: " + ", ".join(r.name for r in over_cap))
+        parts.append(f"{len(over_cap)} target(s) beyond its limit of {rp.max_targets} per alert: " + ", ".join(r.display for r in over_cap))
     return (
         f"Response plan {rp.name} leaves alone "
         + "; and ".join(parts)

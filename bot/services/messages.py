@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from ..domain.plan import Plan, Thread, ThreadKind
+from ..domain.plan_view import plan_event
 from ..ports import PENDING_THREAD, MessageKind, OutboxMessage
 
 
@@ -51,3 +53,14 @@ def note(plan: Plan, to: Thread, text: str, reply_to: str | None = None) -> Outb
     ordered with the card's conversation, and CARD_LINK in `text` becomes the link to the card as posted."""
     key = conversation_key(plan.thread) if plan.thread is not None else conversation_key(to)
     return OutboxMessage(MessageKind.NOTE, key, plan.id, plan.version, thread=to, text=text, reply_to=reply_to)
+
+
+def callback(plan: Plan, plans_url: str, at: datetime, notice: str | None = None) -> list[OutboxMessage]:
+    """The signed event telling the plan's agent it reached its current state (or `notice`, e.g. `expiring`), when the
+    agent asked for callbacks. Ordered per plan (its own key: a slow agent never holds up Teams), built now so every
+    retry sends the same event."""
+    if plan.callback is None:
+        return []
+    event = plan_event(plan, f"{plans_url}/{plan.id}", at, notice)
+    payload = {"url": plan.callback.url, "appId": plan.callback.app_id, "event": event}
+    return [OutboxMessage(MessageKind.CALLBACK, f"callback|{plan.id}", plan.id, plan.version, payload=payload)]

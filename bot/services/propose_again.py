@@ -11,10 +11,12 @@ from dataclasses import replace
 from ..domain import messages
 from ..domain.audit import AuditEventName
 from ..domain.errors import Refusal, RefusalCode
+from ..domain.operations import Unplannable
 from ..domain.plan import Mode, Person
 from ..domain.transitions import PROPOSE_AGAIN_STATES
 from .decide_consent import Decision
 from .deps import Deps
+from .planning import prepare_again
 from .propose_plan import PlanRequest, propose_plan
 
 
@@ -29,27 +31,22 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
             raise Refusal(RefusalCode.STALE_CARD, messages.STALE_CARD)
         if old.state not in PROPOSE_AGAIN_STATES:
             raise Refusal(RefusalCode.WRONG_STATE, messages.cannot_propose_again(old))
-        power_states = dict(old.power_states)
-        for action in old.actions:  # what the approvers see must be today's state, not the old plan's
-            try:
-                state = await deps.runner.power_state(action.resource)
-            except Exception:
-                state = None
-            if state:
-                power_states[action.resource.id.lower()] = state
+        try:  # what the approvers see, and what is sent, is planned on today's state, not the old plan's
+            actions = await prepare_again(deps, old)
+        except Unplannable as u:
+            raise Refusal(RefusalCode.BAD_REQUEST, f"{u.message}. Nothing was proposed.") from None
         new = await propose_plan(
             deps,
             PlanRequest(
                 title=old.title,
                 rationale=old.rationale,
-                actions=old.actions,
+                actions=actions,
                 requested_by=person,
                 policy=old.policy,
                 thread=replace(old.thread, card_activity_id=None) if old.thread else None,
                 mode=Mode.REVIEW,  # a person asked for it: always a consent round, even after an autonomous response
                 source=old.source,
                 incident_id=old.incident_id,
-                power_states=power_states,
                 follow_up=old.follow_up,  # its own schedule (a response plan's, or a caller's shorter one), afresh
             ),
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..domain import transitions
 from ..domain.audit import AuditEventName
+from ..domain.callbacks import Callback
 from ..domain.consent import ConsentPolicy
 from ..domain.follow_up import FollowUp
 from ..domain.plan import Mode, Person, Plan, PlannedAction, PlanState, Source, Thread
@@ -30,11 +31,11 @@ class PlanRequest:
     mode: Mode = Mode.REVIEW
     source: Source = Source.CHAT
     incident_id: str | None = None
-    power_states: dict[str, str] = field(default_factory=dict)
     reply_to: str | None = None  # the chat command's activity: the card answers it
     asked_in: Thread | None = None  # where the requester asked, when `thread` is elsewhere (the approvals channel)
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
     follow_up: FollowUp | None = None  # reminders and escalation; None: the configured ones (Deps.follow_up)
+    callback: Callback | None = None  # an agent's: where each change of the plan's state is sent, signed
 
 
 def new_plan_id() -> str:
@@ -71,9 +72,9 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         source=request.source,
         thread=request.thread,
         incident_id=request.incident_id,
-        power_states=dict(request.power_states),
         asked_in=request.asked_in,
         follow_up=(request.follow_up or deps.follow_up).schedule(),
+        callback=request.callback,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

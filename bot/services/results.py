@@ -41,8 +41,13 @@ def outcome_lines(plan: Plan) -> list[str]:
 
 def run_detail(action: PlannedAction, result: RunResult) -> str:
     """The outcome line's words: the bot's plain explanation, what to do next, then Azure's code and message verbatim."""
-    if result.status is RunStatus.SUCCEEDED or result.problem is None:
+    if result.status is RunStatus.SUCCEEDED:
+        now = ", ".join(f"{label.lower()} {value}" for label, value in result.state)
+        return result.detail + (f" Now: {now}." if now else "")
+    if result.problem is None:
         return result.detail
+    if result.problem is AzureProblem.STATE_CHANGED:
+        return f"Nothing was written: {result.detail}. Select Propose again on the card to ask again with the state as it is now."
     explained = _explain(action, result)
     said = result.azure_error
     return f"{explained} Azure said: {said.code} — {said.message}".strip() if said else explained
@@ -58,16 +63,23 @@ def _explain(action: PlannedAction, result: RunResult) -> str:
         d = result.access_denied
         return f"Azure refused: {identity_label(d.identity)} lacks {d.permission} on {scope_label(d.scope)}."
     if p is AzureProblem.OPERATION_NOT_ALLOWED:
-        return _not_allowed_now(action, result.power_state)
+        return _not_allowed_now(action, dict(result.state).get("Power state"))
     if p in (AzureProblem.RESOURCE_NOT_FOUND, AzureProblem.RESOURCE_GROUP_NOT_FOUND, AzureProblem.SUBSCRIPTION_NOT_FOUND):
         return _not_found(action.resource, p)
     return _not_done(action.resource, result)
 
 
 def _not_allowed_now(action: PlannedAction, state: str | None) -> str:
-    """Azure refused the operation in the VM's current power state."""
+    """Azure refused the operation in the resource's current state (a VM's power state)."""
     r = action.resource
-    if state in _NOT_RUNNING and action.operation is Operation.RESTART:
+    if r.type != Operation.RESTART.rtype.name:
+        now = ", ".join(f"{k.lower()} {v}" for k, v in action.before)
+        return (
+            f"Azure refused: this action is not allowed while {r.resource_type.noun} {r.display} is as it is now"
+            + (f" ({now} when the plan was made)" if now else "")
+            + ". Check its state, then propose an action that fits it."
+        )
+    if state in _NOT_RUNNING and action.operation == Operation.RESTART:
         return f"Azure refused: the VM must be running for a restart. {r.name} is {state}: start it instead."
     if state in _TRANSITIONAL:
         return (
@@ -81,10 +93,11 @@ def _not_allowed_now(action: PlannedAction, state: str | None) -> str:
 
 
 def _not_found(r: ResourceRef, p: AzureProblem) -> str:
-    """Azure found no VM, resource group or subscription by that name."""
+    """Azure found no resource, resource group or subscription by that name."""
     if p is AzureProblem.RESOURCE_NOT_FOUND:
+        noun = r.resource_type.noun
         return (
-            f"Azure found no VM {r.name} in resource group {r.resource_group}. Check the name (and that the VM "
+            f"Azure found no {noun} {r.display} in resource group {r.resource_group}. Check the name (and that the {noun} "
             "was not deleted), then propose the plan again."
         )
     if p is AzureProblem.RESOURCE_GROUP_NOT_FOUND:
@@ -100,10 +113,11 @@ def _not_found(r: ResourceRef, p: AzureProblem) -> str:
 
 def _not_done(r: ResourceRef, result: RunResult) -> str:
     """Azure did not carry the action out (or may not have): why, as far as the bot knows, and what to check."""
-    p, state = result.problem, result.power_state
+    p, noun = result.problem, r.resource_type.noun
+    state = ", ".join(f"{k.lower()} {v}" for k, v in result.state)
     if p is AzureProblem.CONFLICT:
         return (
-            f"Azure refused: the request conflicts with the current state of {r.name} (another operation may be "
+            f"Azure refused: the request conflicts with the current state of {r.display} (another operation may be "
             "in progress). Wait for it to finish, then propose the action again."
         )
     if p is AzureProblem.THROTTLED:
@@ -117,17 +131,17 @@ def _not_done(r: ResourceRef, result: RunResult) -> str:
             "configuration (tenant, app registration, ARM endpoint); then propose the plan again."
         )
     if p is AzureProblem.OPERATION_FAILED:
-        now = f" {r.name} is now {state}." if state else ""
+        now = f" {r.display} is now {dict(result.state).get('Power state') or state}." if state else ""
         return (
-            f"Azure accepted the action, then the operation failed.{now} Check the VM's activity log in the "
+            f"Azure accepted the action, then the operation failed.{now} Check the {noun}'s activity log in the "
             "Azure portal before trying again."
         )
     if p is AzureProblem.UNREACHABLE:
         return (
             f"Azure could not be reached ({result.detail}), so whether the action took effect is unknown. "
-            "Check the VM's state before trying again."
+            f"Check the {noun}'s state before trying again."
         )
-    return "Azure did not carry out the action. Check the VM in the Azure portal, then propose the plan again."
+    return f"Azure did not carry out the action. Check the {noun} in the Azure portal, then propose the plan again."
 
 
 def result_text(plan: Plan) -> str:

@@ -8,9 +8,10 @@ from dataclasses import replace
 from ..domain import transitions
 from ..domain.audit import AuditEventName
 from ..domain.errors import ConcurrentUpdate, Refusal
-from ..domain.plan import EXECUTING_STATES, AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlanState
-from ..ports import Credential, RunResult, RunStatus
+from ..domain.plan import EXECUTING_STATES, AccessDenied, ActingIdentity, ActionOutcome, Person, Plan, PlannedAction, PlanState
+from ..ports import AzureProblem, Credential, RunResult, RunStatus
 from .deps import Deps
+from .planning import state_now, still_as_shown
 from .results import result_text, run_detail
 
 log = logging.getLogger(__name__)
@@ -61,31 +62,52 @@ async def execute_actions(deps: Deps, plan: Plan, credential: Credential, acting
         if plan.next_action >= len(plan.actions):
             return plan
         action = plan.actions[plan.next_action]
-        described = action.describe()
         started = deps.clock.now()
-        plan = await _progress(deps, plan, f"{described}: sent to Azure")
-        if plan.state is not executing:
+        plan, result = await _run_one(deps, plan, action, credential)
+        if result is None:
             return plan
-        last_update = deps.clock.now()
-
-        async def progress(text: str, described: str = described) -> None:
-            nonlocal plan, last_update
-            line = f"{described}: {text}"
-            # the same line again ("Azure reports InProgress" at every poll) would be a card update saying nothing:
-            # with many plans running, such updates alone would spend the bot's Teams rate limits
-            if line != plan.progress and (deps.clock.now() - last_update).total_seconds() >= PROGRESS_EVERY:
-                last_update = deps.clock.now()
-                plan = await _progress(deps, plan, line)
-
-        try:
-            result = await deps.runner.run(action, credential, progress)
-        except Exception as e:  # the runner maps Azure errors; anything else must still end the plan cleanly
-            log.exception("unexpected error while running %s", action.describe())
-            result = RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
         outcome = ActionOutcome(plan.next_action, result.status.value, identity, run_detail(action, result), started, deps.clock.now())
         plan = await _record_outcome(deps, plan, outcome, result, acting, who)
         if plan.state is not executing:
             return plan
+
+
+async def _run_one(deps: Deps, plan: Plan, action: PlannedAction, credential: Credential) -> tuple[Plan, RunResult | None]:
+    """Read the resource again, then send the action's request exactly as approved, unless what the card showed no
+    longer holds: then nothing is written. None when the plan stopped executing meanwhile (nothing was sent)."""
+    executing, described = plan.state, action.describe()
+    try:
+        if changed := await still_as_shown(deps, plan, plan.next_action):
+            return plan, RunResult(RunStatus.FAILED, changed, problem=AzureProblem.STATE_CHANGED)
+    except Exception as e:  # the runner's reads map Azure's errors; anything else must still end the plan cleanly
+        log.exception("unexpected error while reading the state of %s", described)
+        return plan, RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}) before anything was sent.")
+    plan = await _progress(deps, plan, f"{described}: sent to Azure")
+    if plan.state is not executing:
+        return plan, None
+    last_update = deps.clock.now()
+
+    async def progress(text: str) -> None:
+        nonlocal plan, last_update
+        line = f"{described}: {text}"
+        # the same line again ("Azure reports InProgress" at every poll) would be a card update saying nothing:
+        # with many plans running, such updates alone would spend the bot's Teams rate limits
+        if line != plan.progress and (deps.clock.now() - last_update).total_seconds() >= PROGRESS_EVERY:
+            last_update = deps.clock.now()
+            plan = await _progress(deps, plan, line)
+
+    try:
+        result = await deps.runner.run(action, credential, progress)
+    except Exception as e:  # the runner maps Azure errors; anything else must still end the plan cleanly
+        log.exception("unexpected error while running %s", described)
+        return plan, RunResult(RunStatus.FAILED, f"Unexpected error in the bot ({type(e).__name__}); the action may not have completed.")
+    tells = result.status is RunStatus.SUCCEEDED or result.problem in _STATE_TELLS  # what it is now says what happened
+    if tells and (state := await state_now(deps, action.resource)):
+        result = replace(result, state=state)
+    return plan, result
+
+
+_STATE_TELLS = (AzureProblem.OPERATION_NOT_ALLOWED, AzureProblem.CONFLICT, AzureProblem.OPERATION_FAILED)
 
 
 async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result: RunResult, acting: Person, who: ActingIdentity) -> Plan:
@@ -103,8 +125,8 @@ async def _record_outcome(deps: Deps, plan: Plan, outcome: ActionOutcome, result
         if plan.state not in EXECUTING_STATES or plan.next_action != outcome.index:
             await deps.record(plan, acting, AuditEventName.OUTCOME_AFTER_STOP, None, **detail, state=plan.state.value)
             return plan
-        if result.power_state:
-            plan = replace(plan, power_states={**plan.power_states, action.resource.id.lower(): result.power_state})
+        if result.state:
+            plan = replace(plan, observed={**plan.observed, action.resource.id.lower(): result.state})
         after, event = _decide(deps, plan, outcome, result.access_denied)
         ends = after.state.is_terminal or after.state is PlanState.AWAITING_CREDENTIALS
         try:

@@ -70,10 +70,9 @@ def missing_container(world: World, sub: str, rg: str | None) -> web.Response | 
     """ARM names the first missing level: the subscription, then the resource group, then the resource
     (learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors: SubscriptionNotFound,
     ResourceGroupNotFound; .../troubleshooting/error-not-found: ResourceNotFound)."""
-    subs = {world.subscription_id.lower()} | {v.subscription_id.lower() for v in world.vms}
-    if sub.lower() not in subs:
+    groups = world.resource_groups()
+    if sub.lower() not in {world.subscription_id.lower()} | {s for s, _ in groups}:
         return arm_error(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
-    groups = {(v.subscription_id.lower(), v.resource_group.lower()) for v in world.vms}
     if rg is not None and (sub.lower(), rg.lower()) not in groups:
         return arm_error(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
     return None

@@ -1,4 +1,9 @@
-"""The ARM simulator's aiohttp application: routing, the power actions that write, and the sandbox controls."""
+"""The ARM simulator's aiohttp application: routing, the power actions that write, and the sandbox controls.
+
+Virtual machines are served here (compute.py); every other resource type by its provider module's routes
+(scalesets.py, web.py, containers.py, data.py), through the helpers below: authorization, missing containers,
+long-running operations and the record of writes.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -30,7 +36,8 @@ from .compute import (
     vm_not_found,
 )
 from .faults import Fault, fault_response
-from .operations import OP_PATH, Operation, WriteCall, operation_response, settle
+from .operations import OP_PATH, Operation, WriteCall, busy, operation_response, settle
+from .providers import ROUTES
 from .rbac import Caller, allowed, authenticate, authorization_failed
 from .responses import arm_error
 
@@ -86,7 +93,7 @@ class ArmSimulator:
         self._settle()
         vm = self.vm(name)
         for op in self.operations.values():
-            if op.vm is vm:
+            if op.target is vm:
                 op.settled = True  # a later settle must not overwrite the state set here
         vm.power_state = state
         return vm
@@ -99,7 +106,7 @@ class ArmSimulator:
         path = "/" + request.match_info["path"].rstrip("/")
         self.requests.append((request.method, path))  # for assertions like "no ARM call at all"
         vm_match = VM_PATH.match(path)
-        caller = await self._admit(request, vm_match["tail"] if vm_match and request.method == "POST" else None)
+        caller = await self._admit(request, _action_of(request.method, path))
         if isinstance(caller, web.Response):
             return caller
         self._settle()
@@ -114,6 +121,9 @@ class ArmSimulator:
             return self.alerts.response(path)
         if vm_match and (answer := self._vm_request(request, caller, vm_match)):
             return answer
+        for route in ROUTES:
+            if request.method == route.method and (m := route.pattern.match(path)):
+                return await route.handler(self, request, caller, m)
         return arm_error(404, "NotFound", f"The requested path '{path}' is not served by this ARM simulator.")
 
     async def _admit(self, request: web.Request, action: str | None) -> Caller | web.Response:
@@ -166,28 +176,77 @@ class ArmSimulator:
             return authorization_failed(caller, rbac_action, vm.id)
         if refused := self._refused_by_state(vm, tail):
             return refused
-        failure = next((f for f in self.faults if f.kind == "operation_failure" and f.matches(tail)), None)
+        no_op = vm.power_state in NO_OPS.get(tail, set())
+        final = vm.power_state if no_op else POWER_ACTIONS[tail][2]
+        before = vm.power_state
+
+        def done() -> None:
+            vm.power_state = final
+
+        def failed() -> None:  # a start that fails leaves the VM stopped; other actions leave it as it was
+            vm.power_state = "stopped" if tail in ("restart", "start", "redeploy") else before
+
+        answer = self.accept(request, caller, vm, vm.id, tail, "Microsoft.Compute", vm.location, done=done, failed=failed)
+        if next(reversed(self.operations.values())).failure or not no_op:
+            vm.power_state = transitional
+        return answer
+
+    # -- what the providers share -------------------------------------------------------------
+    def guard(self, caller: Caller, action: str, scope: str) -> web.Response | None:
+        """403 AuthorizationFailed naming `action` unless a role of `caller` at or above `scope` grants it."""
+        return None if allowed(self.world, caller, action, scope) else authorization_failed(caller, action, scope)
+
+    def missing(self, sub: str, rg: str | None) -> web.Response | None:
+        return missing_container(self.world, sub, rg)
+
+    def busy(self, target: object) -> bool:
+        self._settle()
+        return busy(self.operations, target)
+
+    def wrote(self, request: web.Request, caller: Caller, resource_id: str, action: str, body: Any = None) -> None:
+        """Record a write that reached the resource provider (after authorization)."""
+        self.writes.append(WriteCall(resource_id, action, caller.oid, self.clock(), request.method, body, request.headers.get("If-Match")))
+
+    def accept(
+        self,
+        request: web.Request,
+        caller: Caller,
+        target: object,
+        resource_id: str,
+        action: str,
+        namespace: str,
+        location: str,
+        *,
+        done: Callable[[], None],
+        failed: Callable[[], None] | None = None,
+        status: int = 202,
+        body: Any = None,
+        headers: tuple[str, ...] = ("Azure-AsyncOperation", "Location"),
+        written: Any = None,
+    ) -> web.Response:
+        """Start a long-running operation on `target` and answer `status` with its polling URLs (ARM's async pattern):
+        `done` changes the resource once it ends (or `failed`, when an injected operation failure applies)."""
+        failure = next((f for f in self.faults if f.kind == "operation_failure" and f.matches(action)), None)
         if failure:
             failure.consume()
         now = self.clock()
-        no_op = failure is None and vm.power_state in NO_OPS.get(tail, set())
-        op = Operation(str(uuid.uuid4()), vm, tail, now, now + self.operation_seconds, failure, final=vm.power_state if no_op else None)
+        op = Operation(str(uuid.uuid4()), target, action, now, now + self.operation_seconds, failure, done=done, failed=failed)
         self.operations[op.id] = op
-        self.writes.append(WriteCall(vm.id, tail, caller.oid, now))
-        if not no_op:
-            vm.power_state = transitional
-        op_url = (
-            f"{self.base_url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute/locations/"
-            f"{vm.location}/operations/{op.id}?api-version={request.query['api-version']}"
-        )
-        headers = {"Azure-AsyncOperation": op_url, "Location": op_url + "&monitor=true"}
+        self.wrote(request, caller, resource_id, action, written)
+        sub = resource_id.split("/")[2]
+        version = request.query["api-version"]
+        op_url = f"{self.base_url}/subscriptions/{sub}/providers/{namespace}/locations/{location}/operations/{op.id}?api-version={version}"
+        urls = {"Azure-AsyncOperation": op_url, "Location": op_url + "&monitor=true"}
+        answer = {h: urls[h] for h in headers}
         if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
-        return web.Response(status=202, headers=headers)
+            answer["Retry-After"] = str(self.retry_after)
+        if body is None:
+            return web.Response(status=status, headers=answer)
+        return web.json_response(body, status=status, headers=answer)
 
     def _refused_by_state(self, vm: VirtualMachine, tail: str) -> web.Response | None:
         """409 OperationNotAllowed while another operation runs on the VM, or when its state forbids `tail`."""
-        if any(not op.settled and op.vm is vm for op in self.operations.values()):
+        if busy(self.operations, vm):
             return arm_error(
                 409,
                 "OperationNotAllowed",
@@ -216,3 +275,11 @@ class ArmSimulator:
     async def _clear_faults_handler(self, request: web.Request) -> web.Response:
         self.clear_faults()
         return web.Response(status=204)
+
+
+def _action_of(method: str, path: str) -> str | None:
+    """What an injected fault's `action` matches: a POST's last path segment (restart, slotsswap, forceReboot, failover),
+    "write" for a PUT or PATCH; None for reads."""
+    if method == "POST":
+        return path.rsplit("/", 1)[-1]
+    return "write" if method in ("PUT", "PATCH") else None

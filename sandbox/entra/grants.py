@@ -24,6 +24,26 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _OIDC_SCOPES = ("openid", "profile", "offline_access", "email")
 
 
+def _no_resource_parameter(fields: dict[str, str]) -> None:
+    """The v2 endpoint takes the resource in `scope` (`{resource}/.default`), not as `resource` (the v1 endpoint's
+    parameter, and RFC 8707's that MCP clients send): Entra refuses it, "AADSTS901002: The 'resource' request parameter
+    isn't supported." (https://learn.microsoft.com/entra/identity-platform/reference-error-codes), and where it is
+    accepted it must match the scope, else AADSTS9010010 (observed since 2026:
+    https://github.com/microsoft/powerbi-modeling-mcp/issues/68, https://github.com/punkpeye/mcp-remote/issues/217).
+    Modelled as the refusal an MCP client meets when it sends its MCP server's URL there."""
+    resource = fields.get("resource")
+    if resource is None:
+        return
+    scoped = {s.rsplit("/", 1)[0].rstrip("/") for s in fields.get("scope", "").split() if "/" in s}
+    if scoped != {resource.rstrip("/")}:
+        raise EntraError(
+            400,
+            "invalid_request",
+            9010010,
+            "The resource parameter provided in the request doesn't match with the requested scopes.",
+        )
+
+
 class TokenEndpoint(EntraCore):
     """`POST /{tenant}/oauth2/v2.0/token`."""
 
@@ -36,6 +56,7 @@ class TokenEndpoint(EntraCore):
                 raise EntraError(400, "invalid_request", 90002, f"Tenant '{request.match_info['tenant']}' not found.")
             client = self._authenticate_client(request, fields, tenant)
             grant = fields.get("grant_type", "")
+            _no_resource_parameter(fields)
             self.token_requests.append({"grant_type": grant, "client_id": client.client_id, "tenant": tenant})
             if grant == "client_credentials":
                 body = self._client_credentials(client, tenant, fields.get("scope", ""))

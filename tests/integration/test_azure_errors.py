@@ -1,6 +1,6 @@
 """Azure's refusals reach the thread as Azure gave them: mapped by ARM's error code, quoted verbatim once.
 
-The runner talks to the ARM simulator through azure-mgmt-compute with the agent identity, as in production.
+The runner talks to the ARM simulator through azure-mgmt-core's pipeline with the agent identity, as in production.
 """
 
 from __future__ import annotations
@@ -8,22 +8,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import HttpResponseError
 from azure.identity.aio import ClientSecretCredential
-from azure.mgmt.compute.aio import ComputeManagementClient
 
-from bot.adapters.azure.arm_runner import ArmRunner, map_error
+from bot.adapters.azure.arm_runner import ArmRunner
 from bot.domain.plan import Operation, PlannedAction, ResourceRef
 from bot.ports import AzureError, AzureProblem, RunResult, RunStatus
+from bot.services.planning import state_now
 from bot.services.results import run_detail
 from sandbox import Sandbox
 from sandbox.arm import Fault
 from sandbox.driver import Conversation, TeamsDriver
+from tests.fakes import World as Fakes
 
-from .harness import Teams
+from .harness import Teams, find_action
 
 RESTART_REFUSAL = AzureError("OperationNotAllowed", "The operation requires the VM to be running (or set to run).")
 
@@ -70,8 +71,12 @@ async def test_restart_of_a_deallocated_vm_is_operation_not_allowed_with_azures_
     since = len(sandbox.arm.writes)
     action = _action(sandbox, Operation.RESTART)
     result = await runner.run(action, agent_credential, _nothing)
-    assert (result.status, result.problem, result.power_state) == (RunStatus.FAILED, AzureProblem.OPERATION_NOT_ALLOWED, "deallocated")
+    assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_NOT_ALLOWED)
     assert result.azure_error == RESTART_REFUSAL
+    fakes = Fakes()
+    fakes.deps.runner = runner
+    result = replace(result, state=await state_now(fakes.deps, action.resource))  # what run_plan reads after a refusal
+    assert result.state == (("Power state", "deallocated"),)
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
     detail = run_detail(action, result)
     assert detail == (
@@ -157,22 +162,22 @@ def test_success_keeps_the_runners_words() -> None:
     assert run_detail(action, result) == result.detail
 
 
-async def test_the_thread_shows_azures_refusal_of_a_restart_of_a_deallocated_vm_once(
+async def test_a_vm_deallocated_after_the_card_was_posted_is_not_restarted_and_the_thread_says_what_changed(
     teams: Teams, sandbox: Sandbox, chat: Conversation
 ) -> None:
+    """The card showed it running; read again at execution it is deallocated: nothing is written, the thread names
+    the change and Propose again offers the plan anew (Azure's refusal of such a restart: the runner test above)."""
     since = len(sandbox.arm.writes)
     card = await teams.ask("carol", "restart vm dev-01", chat)  # running when asked: a plan is proposed
     sandbox.arm.set_power_state("dev-01", "deallocated")  # then someone deallocates it before the approval
     try:
         await teams.click("alice", chat, card, "approve")
         reply = await teams.wait_reply(card, "Failed")
+        final = await teams.wait_card(card, "Failed")
     finally:
         sandbox.arm.set_power_state("dev-01", "running")  # as the world seeds it
-    said = "Azure said: OperationNotAllowed — The operation requires the VM to be running (or set to run)."
-    assert reply.text.count(said) == 1
-    assert reply.text.count("The operation requires the VM to be running") == 1  # Azure's words once, not repeated
-    assert "the VM must be running for a restart. dev-01 is deallocated: start it instead." in reply.text
-    assert "another operation" not in reply.text
+    assert "Nothing was written: VM dev-01: its power state is deallocated now, not running as the card showed" in reply.text
+    assert find_action(final, "proposeAgain") is not None
     assert sandbox.arm.writes_to("dev-01", since=since) == 0
 
 
@@ -192,18 +197,14 @@ async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(
     sandbox: Sandbox, agent_credential: ClientSecretCredential
 ) -> None:
     """Compute throttles with 429 and code OperationNotAllowed: the TooManyRequests detail decides."""
-    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30))
+    sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30, action="restart"))
     action = _action(sandbox, Operation.RESTART)
-    async with ComputeManagementClient(
-        agent_credential,
-        sandbox.world.subscription_id,
-        base_url=sandbox.arm.base_url,
-        credential_scopes=[f"{sandbox.arm.base_url}/.default"],
-        retry_total=0,
-    ) as client:
-        with pytest.raises(HttpResponseError) as e:
-            await client.virtual_machines.begin_restart("dev-rg", "dev-01")  # the runner's SDK would wait and retry
-    result = map_error(e.value, action)
+    # without azure-core's retries (the bot's runner would wait Retry-After and try again)
+    unretried = ArmRunner(sandbox.arm.base_url, agent_credential, None, retry_total=0)
+    try:
+        result = await unretried.run(action, agent_credential, _nothing)
+    finally:
+        await unretried.close()
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.THROTTLED)
     detail = run_detail(action, result)
     assert "throttling" in detail and "again in a few minutes" in detail

@@ -240,4 +240,6 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
             _body(sandbox, actions=[{"operation": "deallocate", "resourceId": _body(sandbox)["actions"][0]["resourceId"]}]),
             _token(sandbox),
         )
-        assert status == 400 and answer["errors"][0]["field"] == "actions[0].operation"
+        # a well-formed action the caller's entry does not allow: 403 naming the field, saying what it may propose
+        assert status == 403 and answer["errors"][0]["field"] == "actions[0].operation"
+        assert "may not propose Microsoft.Compute/virtualMachines/deallocate" in answer["errors"][0]["message"]

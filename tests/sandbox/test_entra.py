@@ -110,6 +110,17 @@ def test_app_token_for_the_bot_api_carries_its_app_roles_in_the_registered_versi
         assert claims["iss"] == f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}/v2.0"
 
 
+def test_the_v2_token_endpoint_refuses_a_resource_parameter_that_is_not_the_scopes(sandbox: Sandbox) -> None:
+    """What an MCP client that sends RFC 8707's `resource` (its MCP server's URL) meets at Entra's v2 endpoint."""
+    agent, scope = sandbox.world.agent, f"{sandbox.world.bot.app_id_uri}/.default"
+    url = f"{sandbox.entra.base_url}/{sandbox.world.home_tenant_id}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": agent.client_id, "client_secret": agent.secret, "scope": scope}
+    verify = str(sandbox.tls.ca_path)
+    refused = requests.post(url, data={**form, "resource": "https://consent.contoso.example/mcp"}, timeout=10, verify=verify)
+    assert refused.status_code == 400 and "AADSTS9010010" in refused.json()["error_description"]
+    assert requests.post(url, data=form, timeout=10, verify=verify).status_code == 200
+
+
 def test_a_role_reaches_a_token_only_if_the_registration_defines_it(sandbox: Sandbox) -> None:
     roles = sandbox.world.agent.api_roles[sandbox.world.bot.app_id_uri or ""]
     roles.add("Plans.Delete")  # assigned, but the file defines no such app role

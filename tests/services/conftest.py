@@ -21,6 +21,8 @@ THREAD = Thread("https://smba.example/", "19:x@thread.v2", "t", ThreadKind.GROUP
 def world() -> World:
     w = World()
     w.deps.allowed_scopes = (Scope(SUB),)
+    for vm in (WEB01, WEB02):  # the VMs the tests act on exist, running, as Azure reads them
+        w.runner.power(vm, "running")
     return w
 
 

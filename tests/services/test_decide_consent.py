@@ -162,4 +162,4 @@ async def test_a_progress_write_racing_the_executor_does_not_lose_the_outcome(wo
 
 def _arm_race(world: World, hook: object) -> RunResult:
     world.store.before_commit = hook  # type: ignore[assignment]
-    return RunResult(RunStatus.SUCCEEDED, "done", power_state="running")
+    return RunResult(RunStatus.SUCCEEDED, "done", state=(("Power state", "running"),))

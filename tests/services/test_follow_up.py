@@ -12,10 +12,13 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.audit import AuditEventName as E
+from bot.domain.callbacks import Callback
 from bot.domain.follow_up import Escalation, FollowUp, RequesterNotice
 from bot.domain.nudges import Step
 from bot.domain.plan import Mode, Person, Plan, PlanState, Source, Thread, ThreadKind
+from bot.domain.plan_view import EVENT_TYPE_PREFIX
 from bot.ports import CARD_LINK, MessageKind, OutboxMessage, RunResult, RunStatus, UnitOfWork
+from bot.services.agent_callbacks import AgentCallbacks
 from bot.services.decide_consent import decide_consent
 from bot.services.follow_up import FollowUps, follow_up_due
 from bot.services.grant_credentials import grant_credentials
@@ -318,3 +321,23 @@ async def test_a_requester_who_asked_elsewhere_is_told_there_when_the_credential
     told = [m.text or "" for m in world.store.messages() if m.thread == carol_chat and m.kind is MessageKind.TEXT]
     assert "was approved by Alice Admin" in told[0]  # when it was approved
     assert "no approver lent their rights before the request expired" in told[-1] and "Propose again" in told[-1]
+
+
+async def test_an_agent_with_a_callback_hears_it_is_about_to_expire_as_a_signed_event_not_in_the_chat(
+    world: World, parts: FollowUps
+) -> None:
+    """The real hook (services/agent_callbacks.py): an `expiring` event on the plan's callback, then the expiry's own
+    state event once; an agent without a callback is told in the chat as a person would be."""
+    world.deps.follow_up = FollowUp()
+    world.deps.callbacks = AgentCallbacks("https://bot.example/api/plans", world.clock)
+    hooked = await propose(world, source=Source.API)
+    hooked = world.store.plans[hooked.id] = replace(world.store.plans[hooked.id], callback=Callback("https://agent.example/hooks/p", "app"))
+    plain = await propose(world, source=Source.API)
+    world.clock.advance(POLICY.expiry - timedelta(minutes=5))
+    await follow_up_due(world.deps, parts)
+    world.clock.advance(timedelta(minutes=5))
+    await expire_due(world.deps)
+    types = [m.payload["event"]["type"] for m in world.store.messages() if m.kind is MessageKind.CALLBACK and m.plan_id == hooked.id]
+    assert types == [f"{EVENT_TYPE_PREFIX}.plan.expiring", f"{EVENT_TYPE_PREFIX}.plan.expired"]
+    assert not [t for t in world.store.texts(hooked.id) if "expires soon" in t]
+    assert [t for t in world.store.texts(plain.id) if "expires soon" in t]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.audit import AuditEventName as E
 from bot.domain.consent import ConsentPolicy
-from bot.domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan
+from bot.domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, ResponsePlan, parse_response_plans
+from bot.domain.operations import OperationSpec, by_key
 from bot.domain.plan import Mode, Operation, PlanState, Source
 from bot.domain.scope import Scope
 from bot.ports import MessageKind
@@ -19,7 +22,7 @@ def alert(condition: str = "Fired", targets: tuple[str, ...] = (WEB01.id,)) -> A
     return Alert(ALERT_ID, "cpu-high", "Sev1", condition, targets, "2026-11-24T09:00:00Z", "CPU above 95%", "Metric")
 
 
-def response_plan(mode: Mode = Mode.REVIEW, operation: Operation = Operation.RESTART) -> ResponsePlan:
+def response_plan(mode: Mode = Mode.REVIEW, operation: OperationSpec = Operation.RESTART) -> ResponsePlan:
     return ResponsePlan(
         name="restart-on-cpu",
         rules=("cpu-*",),
@@ -89,3 +92,36 @@ async def test_an_alert_without_targets_in_scope_proposes_nothing_and_says_why(w
     assert outcome.plans == () and world.store.plans == {}
     said = [m.text or "" for m in world.store.messages() if m.kind is MessageKind.TEXT]
     assert "outside its scopes" in said[0] and "nothing to act on" in said[1]
+
+
+async def test_an_alert_on_a_web_app_restarts_that_web_app(world: World) -> None:
+    """A response plan names any catalog operation; the alert's targets of that type are the ones acted on."""
+    shop = f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.Web/sites/shop"
+    world.runner.put(shop, {"id": shop, "name": "shop", "properties": {"state": "Running"}})
+    rp = response_plan(operation=by_key("Microsoft.Web/sites/restart"))
+    outcome = await handle_alert(world.deps, alert(targets=(shop, WEB01.id)), [rp], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
+    (plan,) = outcome.plans
+    (action,) = plan.actions
+    assert action.resource.id == shop and action.request.path == f"{shop}/restart"
+    assert plan.title == "Restart web app shop" and action.before == (("State", "Running"),)
+
+
+def test_response_plans_name_catalog_operations_with_their_parameters() -> None:
+    data = {
+        "responsePlans": [
+            {
+                "name": "scale-on-load",
+                "match": {"alertRules": ["cpu-*"]},
+                "operation": "Microsoft.Web/serverfarms/scale",
+                "parameters": {"capacity": 6},
+                "channel": {"id": "19:ops@thread.tacv2"},
+                "responders": [ALICE.object_id],
+                "scopes": [f"/subscriptions/{SUB}"],
+            }
+        ]
+    }
+    (rp,) = parse_response_plans(data, "https://smba.example/", "t", (Scope(SUB),))
+    assert rp.operation == by_key("Microsoft.Web/serverfarms/scale") and rp.parameters == (("capacity", 6),)
+    data["responsePlans"][0]["parameters"] = {"capacity": 0}
+    with pytest.raises(ValueError, match=r"parameters\.capacity"):
+        parse_response_plans(data, "https://smba.example/", "t", (Scope(SUB),))

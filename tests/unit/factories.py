@@ -39,13 +39,12 @@ def proposed(policy: ConsentPolicy = POLICY, requested_by: Person = CAROL) -> Pl
         id="p-0123456789ab",
         title="Restart VM web-01",
         rationale="Asked in Teams by Carol: restart vm web-01",
-        actions=(PlannedAction(Operation.RESTART, WEB01),),
+        actions=(PlannedAction(Operation.RESTART, WEB01, before=(("Power state", "running"),), after=(("Power state", "running"),)),),
         requested_by=requested_by,
         policy=policy,
         created_at=NOW,
         expires_at=NOW + policy.expiry,
         thread=Thread("https://smba.example/", "19:x@thread.v2", "t", "groupChat", "1700000000001"),
-        power_states={WEB01.id.lower(): "running"},
     )
 
 

@@ -64,7 +64,13 @@ def test_nothing_may_be_done_past_the_deadline_or_outside_the_waiting_states() -
 def test_operation_parse_accepts_the_same_words_as_chat_api_and_response_plans() -> None:
     assert Operation.parse("stop") is Operation.POWER_OFF
     assert Operation.parse(" PowerOff ") is Operation.POWER_OFF
-    assert {Operation.parse(w) for w in OPERATION_WORDS} == set(Operation)
+    assert {Operation.parse(w) for w in OPERATION_WORDS} == {
+        Operation.RESTART,
+        Operation.START,
+        Operation.POWER_OFF,
+        Operation.DEALLOCATE,
+        Operation.REDEPLOY,
+    }
     with pytest.raises(ValueError, match="restart, start, powerOff, deallocate, redeploy, stop"):
         Operation.parse("reboot")
 

@@ -11,6 +11,7 @@ import pytest
 from bot.config import ConfigError, Settings
 from bot.domain.callers import find_caller, parse_api_callers
 from bot.domain.consent import ConsentPolicy, PolicyLoosened, tightened
+from bot.domain.operations import CATALOG, allowed
 from bot.domain.plan import Operation
 from bot.domain.scope import Scope
 
@@ -70,7 +71,11 @@ def _caller(**overrides: object) -> dict[str, object]:
 
 def test_api_callers_parse_with_scopes_inside_allowed_scopes() -> None:
     (caller,) = parse_api_callers({"callers": [_caller()]}, [Scope(SUB)])
-    assert caller.operations == {Operation.RESTART, Operation.POWER_OFF}
+    assert [str(p) for p in caller.operations] == [
+        "Microsoft.Compute/virtualMachines/restart",
+        "Microsoft.Compute/virtualMachines/powerOff",
+    ]
+    assert [s for s in CATALOG if allowed(caller.operations, s)] == [Operation.RESTART, Operation.POWER_OFF]
     assert caller.display == "SRE Agent (app 11111111-2222-3333-4444-555555555555)"
     assert find_caller([caller], "11111111-2222-3333-4444-555555555555".upper()) is caller
     assert find_caller([caller], "99999999-2222-3333-4444-555555555555") is None

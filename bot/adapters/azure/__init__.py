@@ -1,1 +1,1 @@
-"""Azure adapters: ARM runner (azure-mgmt-compute) and the identity broker (azure-identity)."""
+"""Azure adapters: the ARM executor (azure-mgmt-core's pipeline and polling) and the identity broker (azure-identity)."""

@@ -1,70 +1,33 @@
-"""Runs VM actions through azure-mgmt-compute (async) and maps Azure's answers to plain outcomes."""
+"""The one executor of every catalog entry: sends an action's stored ARM request exactly as approved, follows the
+long-running operation with azure-core's ARM polling, and maps Azure's answers to plain outcomes. Also reads
+resources of any catalog type (their state, and listings) with the agent identity.
+
+The agent identity's client is built once and pooled (its connection pool is shared by every call); a user's
+On-Behalf-Of client lives for one run only, like the user's credential. Every request and poll is bounded by the
+connection and read timeouts.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-from azure.mgmt.compute.aio import ComputeManagementClient
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from ...domain.plan import AccessDenied, Operation, PlannedAction, ResourceRef
-from ...ports import AzureError, AzureProblem, Credential, RunResult, RunStatus
+from ...domain.plan import PlannedAction
+from ...ports import ArmReading, AzureProblem, Credential, ReadStatus, RunResult, RunStatus
+from .arm_client import arm_client, poller, request
+from .arm_errors import azure_error, map_error
 
 log = logging.getLogger(__name__)
-
-BEGIN = {
-    Operation.RESTART: "begin_restart",
-    Operation.START: "begin_start",
-    Operation.POWER_OFF: "begin_power_off",
-    Operation.DEALLOCATE: "begin_deallocate",
-    Operation.REDEPLOY: "begin_redeploy",
-}
-_AUTHZ = re.compile(
-    r"The client '(?P<client>[^']*)' with object id '(?P<oid>[^']*)' does not have authorization to perform "
-    r"action '(?P<action>[^']*)' over scope '(?P<scope>[^']*)'"
-)
 PROGRESS_POLL = 1.0
-MAX_AGENT_CLIENTS = 16  # subscriptions with a pooled agent client; the least recently used one is closed beyond
 CONNECTION_TIMEOUT = 10.0  # seconds to open a connection to ARM (azure-core's default is 300)
 READ_TIMEOUT = 60.0  # seconds to wait for each ARM answer (azure-core's default is 300)
-
-# ARM error codes -> what they mean for the thread. Sources:
-# https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors (AuthorizationFailed,
-#   Conflict, AnotherOperationInProgress, OperationNotAllowed, ResourceNotFound/NotFound, ResourceGroupNotFound,
-#   SubscriptionNotFound, InvalidAuthenticationTokenTenant);
-# https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-not-found (ResourceNotFound, NotFound);
-# https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling (429 TooManyRequests);
-# https://learn.microsoft.com/troubleshoot/azure/virtual-machines/windows/troubleshooting-throttling-errors (Compute
-#   throttles with 429 and code OperationNotAllowed, detail code TooManyRequests: checked before OperationNotAllowed);
-# the VM restart of a stopped VM: 409 OperationNotAllowed "The operation requires the VM to be running (or set to run)."
-#   (learn.microsoft.com/troubleshoot/azure/virtual-machines/allocation-failure, MicrosoftDocs/azure-docs#32404).
-_PROBLEMS: dict[str, AzureProblem] = {
-    "AuthorizationFailed": AzureProblem.AUTHORIZATION_FAILED,
-    "OperationNotAllowed": AzureProblem.OPERATION_NOT_ALLOWED,
-    "Conflict": AzureProblem.CONFLICT,
-    "AnotherOperationInProgress": AzureProblem.CONFLICT,
-    "OperationPreempted": AzureProblem.CONFLICT,
-    "ResourceNotFound": AzureProblem.RESOURCE_NOT_FOUND,
-    "NotFound": AzureProblem.RESOURCE_NOT_FOUND,
-    "ResourceGroupNotFound": AzureProblem.RESOURCE_GROUP_NOT_FOUND,
-    "SubscriptionNotFound": AzureProblem.SUBSCRIPTION_NOT_FOUND,
-    "TooManyRequests": AzureProblem.THROTTLED,
-    "AuthenticationFailed": AzureProblem.AUTHENTICATION_FAILED,
-    "ExpiredAuthenticationToken": AzureProblem.AUTHENTICATION_FAILED,
-}
-
-
-@dataclass
-class _Pooled:
-    client: ComputeManagementClient
-    users: int = 0
+MAX_PAGES = 50  # of a listing (nextLink), so a misbehaving endpoint cannot keep the bot paging
+_UNREACHABLE = (TimeoutError, ServiceRequestError, ServiceResponseError)
 
 
 class ArmRunner:
@@ -74,182 +37,135 @@ class ArmRunner:
         self,
         endpoint: str,
         agent: Any,
-        subscription_id: str | None,
+        subscription_id: str | None = None,
         ca_bundle: str | None = None,
         polling_interval: float | None = None,
-        max_agent_clients: int = MAX_AGENT_CLIENTS,
         connection_timeout: float = CONNECTION_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
+        **azure_core: Any,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.scope = f"{self.endpoint}/.default"
         self.user_scope = f"{self.endpoint}/user_impersonation"
         self._agent = agent
         self._subscription = subscription_id
+        self._polling_interval = polling_interval
         # azure-core hands these to its aiohttp transport: every ARM request (and LRO poll) is bounded
-        self._client_kwargs: dict[str, Any] = {"connection_timeout": connection_timeout, "read_timeout": read_timeout}
+        self._options: dict[str, Any] = {"connection_timeout": connection_timeout, "read_timeout": read_timeout, **azure_core}
         if ca_bundle:
-            self._client_kwargs["connection_verify"] = ca_bundle
-        if polling_interval is not None:
-            self._client_kwargs["polling_interval"] = polling_interval
-        self._max_agent_clients = max(1, max_agent_clients)
-        self._agent_clients: OrderedDict[str, _Pooled] = OrderedDict()
-
-    def _client(self, credential: Any, subscription_id: str) -> ComputeManagementClient:
-        # a user's On-Behalf-Of token asks for the delegated permission; the agent's for .default
-        scope = self.scope if credential is self._agent else self.user_scope
-        return ComputeManagementClient(
-            credential, subscription_id, base_url=self.endpoint, credential_scopes=[scope], **self._client_kwargs
-        )
+            self._options["connection_verify"] = ca_bundle
+        self._agent_client: Any = None
 
     @property
     def live_agent_clients(self) -> int:
-        """How many pooled agent clients are open (bounded by max_agent_clients, plus any in use beyond it)."""
-        return len(self._agent_clients)
+        """How many agent clients are open: one at most, however many subscriptions it has been asked about."""
+        return 0 if self._agent_client is None else 1
+
+    def _agent_pipeline(self) -> Any:
+        if self._agent_client is None:
+            self._agent_client = arm_client(self.endpoint, self._agent, self.scope, **self._options)
+        return self._agent_client
 
     @asynccontextmanager
-    async def _agent_client(self, subscription_id: str) -> AsyncIterator[ComputeManagementClient]:
-        """A pooled client per subscription for the agent identity (clients are costly to build), least recently
-        used first out: a client is closed when evicted, never while a call is using it."""
-        key = subscription_id.lower()
-        pooled = self._agent_clients.get(key)
-        if pooled is None:
-            pooled = self._agent_clients[key] = _Pooled(self._client(self._agent, subscription_id))
-        self._agent_clients.move_to_end(key)
-        pooled.users += 1
+    async def _client_for(self, credential: Credential) -> AsyncIterator[Any]:
+        if credential is self._agent:
+            yield self._agent_pipeline()
+            return
+        # a user's On-Behalf-Of token asks for the delegated permission; its client lives for this run only
+        client = arm_client(self.endpoint, credential, self.user_scope, **self._options)
         try:
-            yield pooled.client
+            yield client
         finally:
-            pooled.users -= 1
-            await self._evict()
-
-    async def _evict(self) -> None:
-        # one at a time, re-checked after each await: a client picked up meanwhile is in use and stays open
-        while len(self._agent_clients) > self._max_agent_clients:
-            key = next((k for k, p in self._agent_clients.items() if p.users == 0), None)  # the oldest idle one
-            if key is None:
-                return  # all in use: the pool shrinks back as they are released
-            await self._agent_clients.pop(key).client.close()
+            await client.close()
 
     async def close(self) -> None:
-        while self._agent_clients:
-            await self._agent_clients.popitem(last=False)[1].client.close()
-
-    @asynccontextmanager
-    async def _client_for(self, credential: Credential, subscription_id: str) -> AsyncIterator[ComputeManagementClient]:
-        if credential is self._agent:
-            async with self._agent_client(subscription_id) as client:
-                yield client
-        else:  # a user's client lives for one run only, like the user's credential
-            async with self._client(credential, subscription_id) as client:
-                yield client
+        client, self._agent_client = self._agent_client, None
+        if client is not None:
+            await client.close()
 
     async def run(self, action: PlannedAction, credential: Credential, progress: Callable[[str], Awaitable[None]]) -> RunResult:
-        r = action.resource
-        accepted = False
+        """Send `action.request` as stored (method, path, api-version, body, If-Match), then follow the operation."""
+        r, accepted = action.request, False
         try:
-            async with self._client_for(credential, r.subscription_id) as client:
-                try:
-                    poller = await getattr(client.virtual_machines, BEGIN[action.operation])(r.resource_group, r.name)
-                except HttpResponseError as e:
-                    return await self._refused(e, action)
+            async with self._client_for(credential) as client:
+                sent = request(r.method, f"{self.endpoint}{r.path}", r.api_version, r.body, r.if_match)
+                initial = await client.send_request(sent, _return_pipeline_response=True)
+                if initial.http_response.status_code >= 400:
+                    await initial.http_response.read()
+                    return map_error(_error(initial.http_response), action)
                 accepted = True
                 await progress("accepted by Azure, in progress")
-                done = asyncio.ensure_future(poller.result())
-                while not done.done():
-                    await asyncio.wait({done}, timeout=PROGRESS_POLL)
-                    if not done.done():
-                        await progress(f"Azure reports {poller.status()}")
-                try:
-                    await done
-                except HttpResponseError as e:  # the status body's error.code says why the operation failed
-                    state = await self.power_state(r)
-                    return RunResult(
-                        RunStatus.FAILED,
-                        "the operation failed",
-                        power_state=state,
-                        problem=AzureProblem.OPERATION_FAILED,
-                        azure_error=_azure_error(e),
-                    )
-        except (TimeoutError, ServiceRequestError, ServiceResponseError) as e:
-            log.info("ARM unreachable for %s: %s", r.name, type(e).__name__)
+                failed = await self._follow(poller(client, initial, self._polling_interval), progress)
+                if failed is not None:
+                    return failed
+        except _UNREACHABLE as e:
+            log.info("ARM unreachable for %s: %s", action.resource.display, type(e).__name__)
             when = ", after Azure accepted the action" if accepted else ""
             return RunResult(RunStatus.FAILED, f"{type(e).__name__}{when}", problem=AzureProblem.UNREACHABLE)
-        state = await self.power_state(r)
-        return RunResult(
-            RunStatus.SUCCEEDED,
-            "Azure reports the operation succeeded" + (f"; the VM is now {state}." if state else "."),
-            power_state=state,
-        )
+        except ClientAuthenticationError as e:  # no token for this identity: Azure never saw the request
+            log.info("no ARM token for %s: %s", action.resource.display, type(e).__name__)
+            return RunResult(RunStatus.FAILED, "the identity could not get a token for Azure", problem=AzureProblem.AUTHENTICATION_FAILED)
+        return RunResult(RunStatus.SUCCEEDED, "Azure reports the operation succeeded.")
 
-    async def _refused(self, e: HttpResponseError, action: PlannedAction) -> RunResult:
-        """ARM refused the request: map Azure's error code; read the VM's state when the code depends on it."""
-        result = map_error(e, action)
-        if result.problem in (AzureProblem.OPERATION_NOT_ALLOWED, AzureProblem.CONFLICT):
-            return RunResult(
-                result.status,
-                result.detail,
-                result.access_denied,
-                await self.power_state(action.resource),
-                result.problem,
-                result.azure_error,
-            )
-        return result
-
-    async def power_state(self, resource: ResourceRef) -> str | None:
+    async def _follow(self, lro: Any, progress: Callable[[str], Awaitable[None]]) -> RunResult | None:
+        """Wait for the operation, saying what Azure reports meanwhile; a RunResult only when it failed."""
+        done = asyncio.ensure_future(lro.result())
+        while not done.done():
+            await asyncio.wait({done}, timeout=PROGRESS_POLL)
+            if not done.done():
+                await progress(f"Azure reports {lro.status()}")
         try:
-            async with self._agent_client(resource.subscription_id) as client:
-                view = await client.virtual_machines.instance_view(resource.resource_group, resource.name)
-        except (TimeoutError, HttpResponseError, ServiceRequestError, ServiceResponseError) as e:
-            log.info("power state of %s unavailable: %s", resource.name, type(e).__name__)
-            return None
-        for status in view.statuses or []:
-            if (status.code or "").startswith("PowerState/"):
-                return str(status.code).split("/", 1)[1]
+            await done
+        except HttpResponseError as e:  # the status body's error.code says why the operation failed
+            return RunResult(RunStatus.FAILED, "the operation failed", problem=AzureProblem.OPERATION_FAILED, azure_error=azure_error(e))
         return None
 
-    async def list_vms(self) -> list[ResourceRef]:
-        """Every VM the agent identity can read in the default subscription."""
-        if not self._subscription:
-            return []
-        async with self._agent_client(self._subscription) as client:
-            return [ResourceRef.parse(str(vm.id)) async for vm in client.virtual_machines.list_all()]
+    async def read(self, path: str, api_version: str) -> ArmReading:
+        """GET with the agent identity: FOUND with the body, NOT_FOUND (404), or UNAVAILABLE saying why."""
+        try:
+            response = await self._agent_pipeline().send_request(request("GET", f"{self.endpoint}{path}", api_version))
+        except (*_UNREACHABLE, ClientAuthenticationError) as e:
+            log.info("reading %s failed: %s", path, type(e).__name__)
+            return ArmReading(ReadStatus.UNAVAILABLE, detail=type(e).__name__)
+        if response.status_code == 200:
+            try:
+                return ArmReading(ReadStatus.FOUND, response.json())
+            except ValueError:
+                return ArmReading(ReadStatus.UNAVAILABLE, detail="Azure's answer was not JSON")
+        if response.status_code == 404:
+            return ArmReading(ReadStatus.NOT_FOUND)
+        error = _error(response)
+        code = error.error.code if error.error is not None else None
+        return ArmReading(ReadStatus.UNAVAILABLE, detail=f"Azure answered {response.status_code}" + (f" {code}" if code else ""))
+
+    async def list(self, path: str, api_version: str) -> list[dict[str, Any]] | None:
+        """Every item of the collection at `path`, following `nextLink`; None when Azure could not be asked."""
+        items: list[dict[str, Any]] = []
+        reading = await self.read(path, api_version)
+        for _ in range(MAX_PAGES):
+            if reading.status is ReadStatus.NOT_FOUND:
+                return items
+            if reading.status is not ReadStatus.FOUND or not isinstance(reading.body, dict):
+                return None
+            items += [i for i in reading.body.get("value") or [] if isinstance(i, dict)]
+            link = reading.body.get("nextLink")
+            if not isinstance(link, str) or not link.startswith(self.endpoint + "/"):
+                return items  # the bot's token goes only to the ARM endpoint it was configured with
+            reading = await self._read_url(link)
+        return items
+
+    async def _read_url(self, url: str) -> ArmReading:
+        from azure.core.rest import HttpRequest
+
+        try:
+            response = await self._agent_pipeline().send_request(HttpRequest("GET", url))
+        except (*_UNREACHABLE, ClientAuthenticationError) as e:
+            return ArmReading(ReadStatus.UNAVAILABLE, detail=type(e).__name__)
+        return ArmReading(ReadStatus.FOUND, response.json()) if response.status_code == 200 else ArmReading(ReadStatus.UNAVAILABLE)
 
 
-def _azure_error(e: HttpResponseError) -> AzureError | None:
-    if e.error is None or not e.error.code:
-        return None
-    return AzureError(str(e.error.code), str(e.error.message or ""))
+def _error(response: Any) -> HttpResponseError:
+    """ARM's error body read as the management SDKs read it (ARMErrorFormat: code, message, details)."""
+    from azure.mgmt.core.exceptions import ARMErrorFormat
 
-
-def _problem(e: HttpResponseError) -> AzureProblem:
-    """By Azure's error code; the HTTP status only tells throttling (429 may come without a body)."""
-    code = e.error.code if e.error is not None else None
-    details = {d.code for d in (e.error.details or [])} if e.error is not None else set()
-    if e.status_code == 429 or code == "TooManyRequests" or "TooManyRequests" in details:
-        return AzureProblem.THROTTLED
-    if code and code.startswith("InvalidAuthenticationToken"):  # ...Token, ...TokenTenant, ...TokenAudience
-        return AzureProblem.AUTHENTICATION_FAILED
-    return _PROBLEMS.get(code or "", AzureProblem.OTHER)
-
-
-def map_error(e: HttpResponseError, action: PlannedAction) -> RunResult:
-    """What ARM's refusal of `action` means; only AuthorizationFailed starts the credentials flow."""
-    problem, said = _problem(e), _azure_error(e)
-    if problem is AzureProblem.AUTHORIZATION_FAILED:
-        message = said.message if said else ""
-        m = _AUTHZ.search(message)
-        denied = AccessDenied(
-            permission=m["action"] if m else action.operation.rbac_action,
-            scope=m["scope"] if m else action.resource.id,
-            identity=m["client"] if m else "the caller",
-            message=message,
-        )
-        return RunResult(
-            RunStatus.REFUSED,
-            f"Azure refused: {denied.identity} lacks {denied.permission} on {denied.scope}.",
-            denied,
-            problem=problem,
-            azure_error=said,
-        )
-    return RunResult(RunStatus.FAILED, f"Azure answered {e.status_code or 'an error'}", problem=problem, azure_error=said)
+    return HttpResponseError(response=response, error_format=ARMErrorFormat)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...domain import messages
+from ...domain import messages, resource_messages
 from ...domain.errors import Refusal
-from ...domain.plan import Person, PlannedAction, ResourceRef
+from ...domain.operations import PlannedAction, Unplannable
+from ...domain.plan import Person
 from ...services.housekeeping import pending_for
+from ...services.planning import prepare, state_now
 from ...services.propose_plan import PlanRequest, propose_plan
-from ...services.resolve import resolve_vm
+from ...services.resolve import resolve
 from .clicks import clip
 from .commands import HelpCommand, PendingCommand, StatusCommand, Unknown, VmCommand, help_text
 from .routes import ROUTER
@@ -40,28 +42,30 @@ async def _pending(c: Conversation, turn: Turn, person: Person, command: Pending
 
 @ROUTER.command(StatusCommand)
 async def _status(c: Conversation, turn: Turn, person: Person, command: StatusCommand) -> None:
-    if found := await _vm_named(c, turn, command):
-        await c.answer(turn, messages.vm_status(*found))
+    try:
+        ref = await resolve(c.deps, command.rtype, command.target, command.resource_group)
+    except Refusal as r:
+        await c.answer(turn, r.message)
+        return
+    await c.answer(turn, resource_messages.status(ref, await state_now(c.deps, ref)))
 
 
 @ROUTER.command(VmCommand)
 async def _propose(c: Conversation, turn: Turn, person: Person, command: VmCommand) -> None:
-    found = await _vm_named(c, turn, command)
-    if found is None:
+    action = await _planned(c, turn, command)
+    if action is None:
         return
-    ref, state = found
-    action = PlannedAction(command.operation, ref)
-    if question := messages.pointless(command.operation.value, state, ref.name, ref.resource_group):
+    if question := resource_messages.pointless_action(action):
         await c.answer(turn, question)  # a question, not a plan nobody needs
         return
+    r, phrase = action.resource, action.operation.describe_params(action.params)
     request = PlanRequest(
-        title=f"{command.operation.label} VM {ref.name}",
+        title=f"{action.operation.label} {r.resource_type.noun} {r.display}" + (f" {phrase}" if phrase else ""),
         rationale=f"Asked in Teams by {person.name}: \u201c{clip(turn.incoming.raw_text.strip(), 200)}\u201d",
         actions=(action,),
         requested_by=person,
         policy=c.options.policy,
         thread=thread_of(turn.incoming),
-        power_states={ref.id.lower(): state} if state else {},
         reply_to=turn.incoming.activity_id,
     )
     # where none of the approvers can act (a personal chat...), the card goes to the approvals channel
@@ -75,11 +79,14 @@ async def _propose(c: Conversation, turn: Turn, person: Person, command: VmComma
         await c.answer(turn, nobody)  # stored, and told plainly that nobody can approve it where it is
 
 
-async def _vm_named(c: Conversation, turn: Turn, command: StatusCommand | VmCommand) -> tuple[ResourceRef, str | None] | None:
-    """The VM a command names, inside the allowed scopes, and its power state; None once the refusal is answered."""
+async def _planned(c: Conversation, turn: Turn, command: VmCommand) -> PlannedAction | None:
+    """The action a command asks for: its resource found inside the allowed scopes, its request built on the state
+    read now; None once the refusal is answered."""
     try:
-        ref = await resolve_vm(c.deps, command.target, command.resource_group)
+        ref = await resolve(c.deps, command.operation.rtype, command.target, command.resource_group)
+        return await prepare(c.deps, command.operation, ref, command.params)
     except Refusal as r:
         await c.answer(turn, r.message)
-        return None
-    return ref, await c.deps.runner.power_state(ref)
+    except Unplannable as u:
+        await c.answer(turn, f"{u.message[0].upper()}{u.message[1:]}. Nothing was proposed.")
+    return None

@@ -3,41 +3,54 @@
 A caller presents an app-only access token for the bot's API (client credentials) holding the configured
 app role (default `Plans.Submit`), from an app registered in API_CALLERS_FILE (its verified `azp`/`appid`).
 The caller may only tighten the configured consent policy, within its own scopes and operations.
-Bad bodies get 400 with every field error listed.
+Bad bodies get 400 with every field error listed. The MCP tools (mcp_tools.py) propose and read through the same
+methods, so both answer alike. `GET /api/plans/{id}` is also a long-poll (long_poll.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from ...config import ApiSettings, TeamsSettings
-from ...domain.callers import ApiCaller, find_caller
+from ...domain.callbacks import URL_RULE, Callback
+from ...domain.callers import ApiCaller
 from ...domain.consent import ConsentPolicy, PolicyLoosened, tightened
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.follow_up import for_caller
-from ...domain.plan import OPERATION_WORDS, Mode, Operation, Person, Plan, PlannedAction, ResourceRef, Source, Thread, ThreadKind
+from ...domain.plan import Mode, Person, Plan, Source, Thread, ThreadKind
 from ...domain.ratelimit import RateLimiter
-from ...domain.scope import Scope, describe, in_scopes, out_of_scope_message
+from ...domain.scope import Scope
 from ...domain.service_urls import UNTRUSTED_MESSAGE
 from ...services.deps import Deps
 from ...services.propose_plan import PlanRequest, propose_plan
-from ..azure.tokens import TokenRejected
 from ..conversation.approvals import Approvals
+from . import long_poll
+from .api_auth import ApiAuth, submitted_by
 from .deps import TokenValidator
+from .plan_actions import Intent, parse_actions, plan_actions
 
 log = logging.getLogger(__name__)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-MAX_ACTIONS = 20
 # the domain's policy fields -> this API's body fields
 POLICY_FIELDS = {"approvers": "approvers", "approvals_required": "approvalsRequired", "expiry": "expiresInMinutes"}
+NO_SUCH_PLAN = {"error": "no such plan"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the API answers (and the MCP tools return: `body` is their structuredContent, `status` >= 400 isError)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class PlansApi:
@@ -51,63 +64,50 @@ class PlansApi:
         allowed_scopes: tuple[Scope, ...],
         per_minute: int,
         approvals: Approvals | None = None,
+        changed: long_poll.Changed | None = None,
     ) -> None:
-        self.deps, self.validator, self.api, self.teams = deps, validator, api, teams
+        self.deps, self.auth, self.api, self.teams = deps, ApiAuth(validator, api), api, teams
         self.approvals = approvals or Approvals(None, None, None)  # None: the card stays in the target conversation
         self.policy, self.allowed_scopes, self.per_minute = policy, allowed_scopes, per_minute
         # per caller app (its verified app id), on the bot's clock: an agent in a loop cannot flood the channel
         self._limiter = RateLimiter(per_minute, lambda: deps.clock.now().timestamp())
+        self._changed = changed  # waits for a plan to change (plan_watch.py); None: no long-polls
 
-    async def _caller(self, request: web.Request) -> tuple[dict[str, Any], ApiCaller]:
-        """The verified claims and the registered app behind them; 401/403 otherwise."""
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            raise _unauthorized("a Bearer token for the bot's API is required")
-        s = self.api
-        try:
-            claims: dict[str, Any] = await self.validator.validate(header[7:], list(s.audiences))
-        except TokenRejected as e:
-            raise _unauthorized(e.reason) from None
-        # App-only tokens: a delegated token has `scp`, and `idtyp` (when the optional claim is on) says "user".
-        # https://learn.microsoft.com/entra/identity-platform/access-tokens (validate ... app-only)
-        if "scp" in claims or claims.get("idtyp", "app") != "app":
-            raise _forbidden("only application tokens (client credentials) may call this API; this token acts for a signed-in user")
-        if s.api_role not in (claims.get("roles") or []):
-            raise _forbidden(f"the caller lacks the app role {s.api_role}")
-        app_id = str(claims.get("azp") or claims.get("appid") or "")  # v2: azp, v1: appid
-        if s.api_callers is None:
-            raise _forbidden("no agent app may submit plans: API_CALLERS_FILE is not configured on the bot")
-        caller = find_caller(s.api_callers, app_id)
-        if caller is None:
-            raise _forbidden(
-                f"app {app_id or '(no app id)'} is not registered in API_CALLERS_FILE; ask the bot's "
-                f"administrator to add it with its scopes and operations"
-            )
-        return claims, caller
+    async def caller(self, request: web.Request) -> tuple[dict[str, Any], ApiCaller]:
+        """The verified claims and the registered app behind them; 401/403 otherwise (api_auth.py)."""
+        return await self.auth.caller(request)
 
     async def submit(self, request: web.Request) -> web.Response:
-        claims, caller = await self._caller(request)
-        wait = self._limiter.take(caller.app_id)
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            log.warning("rate limit: POST /api/plans from app %s refused", caller.app_id, extra={"event": "rate_limited"})
-            return web.json_response(
-                {
-                    "error": f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
-                    f"({self.per_minute} a minute); nothing was proposed. Retry after "
-                    f"{seconds} seconds."
-                },
-                status=429,
-                headers={"Retry-After": str(seconds)},
-            )
+        claims, caller = await self.caller(request)
         try:
             body = await request.json()
         except ValueError:
             return web.json_response({"errors": [{"field": "", "message": "the body is not valid JSON"}]}, status=400)
+        answer = await self.propose(claims, caller, body)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+
+    async def propose(self, claims: dict[str, Any], caller: ApiCaller, body: Any) -> Answer:
+        """A plan from the verified `caller`, as `body` describes it: 202, or the 400/429 saying why not."""
+        wait = self._limiter.take(caller.app_id)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            log.warning("rate limit: a plan from app %s refused", caller.app_id, extra={"event": "rate_limited"})
+            refusal = (
+                f"{caller.name} is submitting plans faster than RATE_LIMIT_API_PER_MINUTE allows "
+                f"({self.per_minute} a minute); nothing was proposed. Retry after {seconds} seconds."
+            )
+            return Answer(429, {"error": refusal}, {"Retry-After": str(seconds)})
         errors: list[dict[str, str]] = []
-        plan_request = self._parse(body, claims, caller, errors)
+        denied: list[dict[str, str]] = []  # operations the caller's entry does not allow: 403, once the body is well formed
+        plan_request, intents = self._parse(body, claims, caller, errors, denied)
         if errors or plan_request is None:
-            return web.json_response({"errors": errors}, status=400)
+            return Answer(400, {"errors": errors + denied})
+        if denied:
+            return Answer(403, {"errors": denied})
+        actions = await plan_actions(self.deps, intents, lambda field, message: errors.append({"field": field, "message": message}))
+        if errors:  # planned on the state read now: what cannot be planned names its field
+            return Answer(400, {"errors": errors})
+        plan_request = replace(plan_request, actions=tuple(actions))
         # where none of the approvers is in the target conversation, the card goes to the approvals channel (the
         # target gets a link, each approver a 1:1 note): the same rule as for a chat command
         plan_request, nobody = await self.approvals.route(plan_request)
@@ -115,7 +115,7 @@ class PlansApi:
             plan = await propose_plan(self.deps, plan_request)
         except Refusal as r:
             field = "actions" if r.code is RefusalCode.OUT_OF_SCOPE else "mode"
-            return web.json_response({"errors": [{"field": field, "message": r.message}]}, status=400)
+            return Answer(400, {"errors": [{"field": field, "message": r.message}]})
         url = f"/api/plans/{plan.id}"
         accepted: dict[str, Any] = {"id": plan.id, "state": plan.state.value, "url": url}
         if nobody is not None:
@@ -123,90 +123,70 @@ class PlansApi:
                 "none of the plan's approvers is a member of the target conversation and APPROVALS_CHANNEL is not set: "
                 "the plan waits there until it expires unless an approver joins it"
             )
-        return web.json_response(accepted, status=202, headers={"Location": url})
+        return Answer(202, accepted, {"Location": url})
 
     async def get(self, request: web.Request) -> web.Response:
-        """Only the app that submitted the plan reads it; anyone else gets the same 404 as for no plan at all."""
-        claims, _ = await self._caller(request)
-        plan = await self.deps.store.get(request.match_info["plan_id"])
-        if plan is None or not _submitted_by(plan, claims):
-            return web.json_response({"error": "no such plan"}, status=404)
-        return web.json_response(plan_summary(plan))
+        """Only the app that submitted the plan reads it; anyone else gets the same 404 as for no plan at all. A
+        long-poll when asked (If-None-Match with Prefer: wait=N)."""
+        claims, _ = await self.caller(request)
+        plan = await self.plan_of(claims, request.match_info["plan_id"])
+        if plan is None:
+            return web.json_response(NO_SUCH_PLAN, status=404)
+        if self._changed is None:
+            return long_poll.representation(plan)
+        return await long_poll.answer(request, plan, self._changed)
 
-    def _parse(self, body: Any, claims: dict[str, Any], caller: ApiCaller, errors: list[dict[str, str]]) -> PlanRequest | None:
+    async def plan_of(self, claims: dict[str, Any], plan_id: str) -> Plan | None:
+        """The plan, if the app these claims identify submitted it; None otherwise (as if there were none)."""
+        plan = await self.deps.store.get(plan_id)
+        return plan if plan is not None and submitted_by(plan, claims) else None
+
+    def _parse(
+        self, body: Any, claims: dict[str, Any], caller: ApiCaller, errors: list[dict[str, str]], denied: list[dict[str, str]]
+    ) -> tuple[PlanRequest | None, list[Intent]]:
         def err(field: str, message: str) -> None:
             errors.append({"field": field, "message": message})
 
         if not isinstance(body, dict):
             err("", "the body must be a JSON object")
-            return None
+            return None, []
         title, rationale = body.get("title"), body.get("rationale", "")
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             err("title", "required: a string of 1 to 200 characters")
         if not isinstance(rationale, str) or len(rationale) > 2000:
             err("rationale", "a string of at most 2000 characters")
-        actions = self._actions(body.get("actions"), caller, err)
+        intents = parse_actions(
+            body.get("actions"),
+            caller,
+            self.allowed_scopes,
+            err,
+            lambda field, message: denied.append({"field": field, "message": message}),
+        )
         mode = body.get("mode", "review")
         if mode != "review":
             err("mode", "only 'review' is accepted here: autonomous mode exists only inside an incident response plan")
         policy = self._policy(body, err)
         thread = self._target(body.get("target"), claims, err)
         follow_up = for_caller(self.deps.follow_up, body, err)  # earlier reminders and escalation only, never later
+        callback = _callback(body.get("callback"), caller, err)
         # `requestedBy` is ignored: the card names the verified app (configured name and app id), never a body field
         if errors or policy is None or follow_up is None:
-            return None
+            return None, intents
         assert isinstance(title, str) and isinstance(rationale, str)
         requester = Person(object_id=str(claims.get("oid")), name=caller.display, tenant_id=str(claims.get("tid")))
-        return PlanRequest(
+        request = PlanRequest(
             title=title.strip(),
             rationale=rationale.strip() or "(no rationale given)",
-            actions=tuple(actions),
+            actions=(),  # planned (on the state read now) once the whole body is known to be acceptable
             requested_by=requester,
             policy=policy,
             thread=thread,
             mode=Mode.REVIEW,
             source=Source.API,
             follow_up=follow_up,
+            callback=callback,
         )
-
-    def _actions(self, raw_actions: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> list[PlannedAction]:
-        """The body's actions, each an operation the caller may propose on a VM inside both its scopes and the bot's."""
-        actions: list[PlannedAction] = []
-        if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= MAX_ACTIONS:
-            err("actions", f"required: a list of 1 to {MAX_ACTIONS} actions")
-            raw_actions = []
-        for i, a in enumerate(raw_actions):
-            if not isinstance(a, dict):
-                err(f"actions[{i}]", "must be an object with operation and resourceId")
-                continue
-            try:
-                op: Operation | None = Operation.parse(str(a.get("operation", "")))
-            except ValueError:
-                op = None
-                err(f"actions[{i}].operation", f"one of {', '.join(OPERATION_WORDS)}")
-            if op is not None and op not in caller.operations:
-                err(
-                    f"actions[{i}].operation",
-                    f"{caller.name} may propose only {', '.join(sorted(o.value for o in caller.operations))} (API_CALLERS_FILE)",
-                )
-                op = None
-            try:
-                ref = ResourceRef.parse(str(a.get("resourceId", "")))
-            except ValueError as e:
-                err(f"actions[{i}].resourceId", str(e))
-                continue
-            allowed = self.allowed_scopes
-            if not in_scopes(ref, allowed):
-                err(f"actions[{i}].resourceId", out_of_scope_message(ref, allowed))
-            elif not in_scopes(ref, caller.scopes):
-                err(
-                    f"actions[{i}].resourceId",
-                    f"VM {ref.name} in {ref.resource_group} is outside the scopes "
-                    f"{caller.name} may propose for ({describe(caller.scopes)}; API_CALLERS_FILE)",
-                )
-            elif op is not None:
-                actions.append(PlannedAction(op, ref))
-        return actions
+        return request, intents
 
     def _policy(self, body: dict[str, Any], err: Any) -> ConsentPolicy | None:
         """The configured policy, tightened as the body asks (never loosened: 400 naming the field)."""
@@ -272,50 +252,16 @@ class PlansApi:
         return Thread(service_url, conversation, str(tenant), kind)
 
 
-def plan_summary(plan: Plan) -> dict[str, Any]:
-    """What an agent may read back about its plan (no conversation internals, no secrets)."""
-    return {
-        "id": plan.id,
-        "title": plan.title,
-        "state": plan.state.value,
-        "mode": plan.mode.value,
-        "approvalsRequired": plan.policy.approvals_required,
-        "approvedBy": [a.approver.name for a in plan.approvals],
-        "expiresAt": plan.expires_at.isoformat(),
-        "actions": [
-            {
-                "operation": a.operation.value,
-                "resourceId": a.resource.id,
-                "outcome": next(
-                    ({"status": o.status, "identity": o.identity, "detail": o.detail} for o in reversed(plan.outcomes) if o.index == i),
-                    None,
-                ),
-            }
-            for i, a in enumerate(plan.actions)
-        ],
-        "accessDenied": None
-        if plan.access_denied is None
-        else {"permission": plan.access_denied.permission, "scope": plan.access_denied.scope},
-    }
-
-
-def _submitted_by(plan: Plan, claims: dict[str, Any]) -> bool:
-    """True if the plan came through this API from the service principal (and tenant) these claims identify."""
-    who = plan.requested_by
-    return plan.source is Source.API and who.object_id == str(claims.get("oid")) and who.tenant_id == str(claims.get("tid"))
-
-
-def _forbidden(message: str) -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=_json_error(message), content_type="application/json")
-
-
-def _json_error(message: str) -> str:
-    return json.dumps({"error": message})
-
-
-def _unauthorized(reason: str) -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(
-        text=_json_error(reason),
-        content_type="application/json",
-        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
-    )
+def _callback(raw: Any, caller: ApiCaller, err: Callable[[str, str], None]) -> Callback | None:
+    """`{"url"}`: where the plan's changes are POSTed, signed; only under the caller's registered callbackUrls."""
+    if raw is None:
+        return None
+    url = raw.get("url") if isinstance(raw, dict) else None
+    if not caller.callback_urls:
+        err("callback.url", f"{caller.name} has no callbackUrls in API_CALLERS_FILE: ask the bot's administrator to add them")
+    elif not caller.callback_urls.allows(url):
+        err("callback.url", URL_RULE)
+    else:
+        assert isinstance(url, str)
+        return Callback(url.strip(), caller.app_id)
+    return None

@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ...domain.audit import AuditEvent
+from ...domain.callbacks import Callback
 from ...domain.consent import ConsentPolicy
 from ...domain.follow_up import Escalation, FollowUp
+from ...domain.operations import ArmRequest, by_key
 from ...domain.plan import (
     AccessDenied,
     ActionOutcome,
     Approval,
     Mode,
-    Operation,
     Person,
     Plan,
     PlannedAction,
@@ -67,9 +68,10 @@ def thread_from_dict(t: dict[str, Any] | None) -> Thread | None:
 
 def message_data(m: OutboxMessage) -> str:
     """The parts of an outbox message that are not columns of their own."""
-    return json.dumps(
-        {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
-    )
+    data = {"thread": thread_to_dict(m.thread), "text": m.text, "card": m.card, "reply_to": m.reply_to, "thread_ref": m.thread_ref}
+    if m.payload is not None:
+        data["payload"] = m.payload
+    return json.dumps(data)
 
 
 def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_version: int, data: str, attempts: int) -> OutboxMessage:
@@ -86,6 +88,7 @@ def message_from_row(seq: int, key: str, kind: str, plan_id: str | None, plan_ve
         d.get("thread_ref"),
         seq,
         attempts,
+        payload=d.get("payload"),
     )
 
 
@@ -110,6 +113,58 @@ def _outcome(o: ActionOutcome) -> dict[str, Any]:
         "started_at": _dt(o.started_at),
         "finished_at": _dt(o.finished_at),
     }
+
+
+def action_to_dict(a: PlannedAction) -> dict[str, Any]:
+    """An action as stored: the catalog entry's key, the resource, and the exact request with what the card showed."""
+    r = a.request
+    return {
+        "operation": a.operation.key,
+        "resource_id": a.resource.id,
+        "request": {
+            "method": r.method,
+            "path": r.path,
+            "api_version": r.api_version,
+            "body": r.body,
+            "if_match": r.if_match,
+            "shown": list(r.shown),
+        },
+        "parameters": [list(p) for p in a.parameters],
+        "before": [list(f) for f in a.before],
+        "after": [list(f) for f in a.after],
+    }
+
+
+def action_from_dict(d: dict[str, Any]) -> PlannedAction:
+    """An action as stored; one stored before actions carried their request (`{"operation": "restart", "resource_id"}`,
+    a VM power action) gets the request its operation makes, as the bot of then would have sent it."""
+    spec, ref = by_key(d["operation"]), ResourceRef.parse(d["resource_id"])
+    stored = d.get("request")
+    if stored is None:
+        return PlannedAction(spec, ref)
+    request = ArmRequest.of(
+        stored["method"],
+        stored["path"],
+        stored["api_version"],
+        stored.get("body"),
+        stored.get("if_match"),
+        tuple(stored.get("shown") or ()),
+    )
+    return PlannedAction(
+        spec,
+        ref,
+        request,
+        tuple((str(k), v) for k, v in d.get("parameters") or ()),
+        tuple((str(k), str(v)) for k, v in d.get("before") or ()),
+        tuple((str(k), str(v)) for k, v in d.get("after") or ()),
+    )
+
+
+def _observed(d: dict[str, Any]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The state read after actions ran; plans stored before kept only VM power states (`power_states`)."""
+    if "observed" in d:
+        return {k: tuple((str(a), str(b)) for a, b in v) for k, v in (d.get("observed") or {}).items()}
+    return {k: (("Power state", str(v)),) for k, v in (d.get("power_states") or {}).items()}
 
 
 def _seconds(value: timedelta | None) -> float | None:
@@ -150,7 +205,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "id": plan.id,
         "title": plan.title,
         "rationale": plan.rationale,
-        "actions": [{"operation": a.operation.value, "resource_id": a.resource.id} for a in plan.actions],
+        "actions": [action_to_dict(a) for a in plan.actions],
         "requested_by": _person(plan.requested_by),
         "policy": _policy(plan.policy),
         "created_at": _dt(plan.created_at),
@@ -178,9 +233,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "started_at": _dt(plan.started_at),
         "finished_at": _dt(plan.finished_at),
         "progress": plan.progress,
-        "power_states": plan.power_states,
+        "observed": {k: [list(f) for f in v] for k, v in plan.observed.items()},
         "asked_in": thread_to_dict(plan.asked_in),
+        "hash_form": plan.hash_form,
         "follow_up": _follow_up(plan.follow_up),
+        "callback": None if plan.callback is None else {"url": plan.callback.url, "app_id": plan.callback.app_id},
     }
 
 
@@ -194,7 +251,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         id=d["id"],
         title=d["title"],
         rationale=d["rationale"],
-        actions=tuple(PlannedAction(Operation(a["operation"]), ResourceRef.parse(a["resource_id"])) for a in d["actions"]),
+        actions=tuple(action_from_dict(a) for a in d["actions"]),
         requested_by=requested_by,
         policy=ConsentPolicy(
             approvers=frozenset(pol["approvers"]),
@@ -226,9 +283,11 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         started_at=_parse_dt(d.get("started_at")),
         finished_at=_parse_dt(d.get("finished_at")),
         progress=d.get("progress"),
-        power_states=d.get("power_states") or {},
+        observed=_observed(d),
         asked_in=thread_from_dict(d.get("asked_in")),
+        hash_form=d.get("hash_form", 1),  # stored before it existed: the digest its cards carry is the first form
         follow_up=_parse_follow_up(d.get("follow_up")),
+        callback=None if not d.get("callback") else Callback(d["callback"]["url"], d["callback"]["app_id"]),
     )
 
 
