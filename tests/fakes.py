@@ -20,7 +20,7 @@ from bot.adapters.store.leases import ACTIVE_STATES
 from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
-from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
+from bot.domain.plan import WAITING_STATES, Plan, PlannedAction, PlanState, ResourceRef, Thread
 from bot.ports import ArmReading, ConversationRef, Lease, MessageKind, OutboxMessage, ReadStatus, RunResult, RunStatus
 from bot.services.deps import Deps
 
@@ -148,6 +148,9 @@ class InMemoryStore:
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         wanted = set(states)
         return sorted((p for p in self.plans.values() if p.state in wanted), key=lambda p: p.expires_at)
+
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        return [p for p in await self.in_states(WAITING_STATES) if p.policy.approver_group or object_id in p.policy.approvers]
 
     async def for_incident(self, incident_id: str) -> list[Plan]:
         return [p for p in self.plans.values() if p.incident_id == incident_id]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ....domain.audit import AuditEvent
-from ....domain.plan import Plan, PlanState
+from ....domain.plan import WAITING_STATES, Plan, PlanState
 from ..codec import event_from_row, plan_from_dict
 from .base import SqliteBase
 
@@ -20,6 +20,18 @@ class PlanRows(SqliteBase):
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         values = [s.value for s in states]
         rows = await self._run(f"SELECT data FROM plans WHERE state IN ({','.join('?' * len(values))}) ORDER BY expires_at", tuple(values))
+        return [plan_from_dict(json.loads(r[0])) for r in rows]
+
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        # SQLite reads the approvers out of each waiting row itself: only the plans that may concern the person are
+        # decoded (the JSON layout is codec.py's)
+        values = tuple(s.value for s in WAITING_STATES)
+        rows = await self._run(
+            f"SELECT data FROM plans WHERE state IN ({','.join('?' * len(values))}) AND ("
+            "json_extract(data, '$.policy.approver_group') IS NOT NULL "
+            "OR EXISTS (SELECT 1 FROM json_each(data, '$.policy.approvers') WHERE value = ?)) ORDER BY expires_at",
+            (*values, object_id),
+        )
         return [plan_from_dict(json.loads(r[0])) for r in rows]
 
     async def for_incident(self, incident_id: str) -> list[Plan]:
