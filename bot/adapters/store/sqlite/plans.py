@@ -23,14 +23,11 @@ class PlanRows(SqliteBase):
         return [plan_from_dict(json.loads(r[0])) for r in rows]
 
     async def waiting_for(self, object_id: str) -> list[Plan]:
-        # SQLite reads the approvers out of each waiting row itself: only the plans that may concern the person are
-        # decoded (the JSON layout is codec.py's)
-        values = tuple(s.value for s in WAITING_STATES)
+        values = tuple(s.value for s in WAITING_STATES)  # the index follows the plans; the state is checked again
         rows = await self._run(
-            f"SELECT data FROM plans WHERE state IN ({','.join('?' * len(values))}) AND ("
-            "json_extract(data, '$.policy.approver_group') IS NOT NULL "
-            "OR EXISTS (SELECT 1 FROM json_each(data, '$.policy.approvers') WHERE value = ?)) ORDER BY expires_at",
-            (*values, object_id),
+            "SELECT data FROM plans WHERE id IN (SELECT plan_id FROM waiting_for WHERE object_id IN (?, '*')) "
+            f"AND state IN ({','.join('?' * len(values))}) ORDER BY expires_at",
+            (object_id, *values),
         )
         return [plan_from_dict(json.loads(r[0])) for r in rows]
 
