@@ -120,22 +120,34 @@ async def filled(box: Sandbox, tmp: Path, store: str, azurite: Azurite | None) -
 
 
 async def compare(
-    box: Sandbox, empty: Server, full: Server, people: list[User], requests: int, concurrency: int
+    box: Sandbox, empty: Server, full: Server, people: list[User], requests: int, concurrency: int, rounds: int = 2
 ) -> tuple[dict[str, Result], dict[str, Result]]:
-    """`pending` and Approve on both bots, taking turns."""
-    out: tuple[dict[str, Result], dict[str, Result]] = ({}, {})
+    """`pending` and Approve on both bots, taking turns in `rounds` rounds (the machine's other load falls on both)."""
     replies = Replies(box)
-    for side, bot in zip(out, (empty, full), strict=True):
-        async with box.driver(bot.url) as d:
+    bots = (empty, full)
+    drivers = [box.driver(b.url) for b in bots]
+    parts: list[dict[str, list[Result]]] = [{"pending": [], "Approve": []}, {"pending": [], "Approve": []}]
+    for d in drivers:
+        await d.__aenter__()
+    try:
+        clicks = []
+        for bot, d in zip(bots, drivers, strict=True):
             chats = Chats(f"scale-{bot.port}")
             await loads.messages("warm-up", bot.name, chats.messages(d, people, 20, "pending"), d, replies, 10)
-            side["pending"] = await loads.messages(
-                "`pending`", bot.name, chats.messages(d, people, requests, "pending"), d, replies, concurrency
-            )
-            clicks = await plans_to_approve(box, bot.url, f"scale-{bot.port}", people)
+            clicks.append(await plans_to_approve(box, bot.url, f"scale-{bot.port}", people))
             await asyncio.to_thread(wait_for_outbox, bot)
-            side["Approve"] = await loads.clicks("Approve", bot.name, clicks, d, len(people))
-    return out
+        for i in range(rounds):
+            for k, (bot, d) in enumerate(zip(bots, drivers, strict=True)):
+                batch = Chats(f"scale-{bot.port}-{i}").messages(d, people, requests // rounds, "pending")
+                parts[k]["pending"].append(await loads.messages("`pending`", bot.name, batch, d, replies, concurrency))
+                burst = clicks[k][i::rounds]
+                parts[k]["Approve"].append(await loads.clicks("Approve", bot.name, burst, d, len(burst)))
+                await asyncio.to_thread(wait_for_outbox, bot)
+    finally:
+        for d in drivers:
+            await d.__aexit__(None, None, None)
+    merged = [{k: loads.merge(v) for k, v in side.items()} for side in parts]
+    return merged[0], merged[1]
 
 
 def run(
@@ -147,8 +159,11 @@ def run(
     def bot(tag: str, **extra: str) -> Server:
         return start_bot(box, tmp, sdk, store, azurite, people, tag=tag, **extra)
 
-    empty_starts = start_up_seconds(lambda r=iter(range(starts)): bot(f"-scale-empty{next(r)}"), starts)
-    full_starts = start_up_seconds(lambda: bot("-scale-full", **settings), starts)
+    empty_starts: list[float] = []
+    full_starts: list[float] = []
+    for i in range(starts):  # taking turns, as the loads do: each empty start on a store of its own
+        empty_starts += start_up_seconds(lambda i=i: bot(f"-scale-empty{i}"), 1)
+        full_starts += start_up_seconds(lambda: bot("-scale-full", **settings), 1)
     empty, full = bot("-scale-empty"), bot("-scale-full", **settings)
     try:
         before, after = asyncio.run(compare(box, empty, full, people, requests, concurrency))
