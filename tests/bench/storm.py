@@ -45,6 +45,7 @@ INSTANCES = [int(n) for n in os.environ.get("BENCH_STORM_INSTANCES", "1,3").spli
 GOAL = 0.9
 FIRST_WINDOW = 2.0  # seconds: 429s within it are the price of not knowing Teams' counts; after it, none is
 DEADLINE = 1200.0
+STALLED = 90.0  # seconds with every outbox empty and no new card: what is missing will not come
 WRITES = {"create_conversation", "send", "reply", "update"}
 
 
@@ -140,8 +141,11 @@ async def _until_delivered(box: Sandbox, bots: list[Server], run: int, seen: int
     threads: set[str] = set()
     cards: set[str] = set()
     deadline = time.monotonic() + DEADLINE
+    progress = time.monotonic()
     while time.monotonic() < deadline:
         seen, fresh = await _on_sandbox(box, lambda s=seen: _shown(box, s))
+        if fresh:
+            progress = time.monotonic()
         for a in fresh:
             root = a.conversation_id.split(";messageid=")[0]
             if a.activity.get("attachments") and root in storm:
@@ -150,6 +154,8 @@ async def _until_delivered(box: Sandbox, bots: list[Server], run: int, seen: int
                 cards.add(a.conversation_id)
         if len(threads) >= ALERTS and len(cards) >= PROPOSALS and await _drained(bots):
             break
+        if time.monotonic() - progress > STALLED and await _drained(bots):
+            break  # reported incomplete
         await asyncio.sleep(0.5)
     return len(threads), len(cards)
 
