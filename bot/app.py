@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -16,7 +17,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .adapters.http.api_auth import ApiAuth
 from .adapters.http.incidents_api import IncidentsApi
 from .adapters.http.mcp_http import McpEndpoint
-from .adapters.http.mcp_tools import McpTools
 from .adapters.http.operations import OperationsApi
 from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container, make_follow_ups
@@ -24,6 +24,9 @@ from .services.follow_up import follow_up_due
 from .services.housekeeping import expire_due, recover_interrupted
 from .services.repair_cards import repair_cards
 from .startup import port_problem, said_once, store_problem
+
+if TYPE_CHECKING:
+    from .adapters.http.mcp_tools import McpTools
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sre-consent-bot")
@@ -92,7 +95,13 @@ def _mcp(app: web.Application, container: Container, api: PlansApi) -> None:
     """/mcp and its protected-resource metadata: the plans API's tools for MCP clients, authenticated the same way."""
     if container.watch is None:
         return
-    tools = McpTools(api, container.watch.changed)
+    changed = container.watch.changed
+
+    def tools() -> McpTools:  # with the first request to /mcp: the MCP SDK is imported then (mcp_http.py)
+        from .adapters.http import mcp_tools
+
+        return mcp_tools.McpTools(api, changed)
+
     McpEndpoint(ApiAuth(container.validator, container.settings.api), tools, container.settings.api, MAX_BODY).routes(app)
 
 

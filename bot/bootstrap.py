@@ -6,16 +6,17 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Gauge
 
-from cards.plan_card import SsoSettings, Viewer, plan_card
+from cards.view import SsoSettings, Viewer
 
 from .adapters.azure.alerts import ArmAlerts
 from .adapters.azure.arm_runner import ArmRunner
 from .adapters.azure.credentials import AzureCredentialBroker
 from .adapters.azure.graph import GraphDirectory
+from .adapters.azure.outbound import OutboundSession
 from .adapters.azure.sso import SsoVerifier
 from .adapters.azure.tokens import EntraTokenValidator
 from .adapters.callbacks import CallbackSender
@@ -29,9 +30,7 @@ from .adapters.inbox import Inbox, InboxWorker, Process
 from .adapters.instances import LiveInstances
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
-from .adapters.queue_inbox import QueueInbox, clients
 from .adapters.store.sqlite import SqliteStore
-from .adapters.store.tables import TableStore
 from .config import Settings
 from .domain.approvers import approvers_in_force
 from .domain.plan import Plan
@@ -40,6 +39,9 @@ from .services.agent_callbacks import AgentCallbacks
 from .services.deps import Deps
 from .services.follow_up import FollowUps
 from .startup import store_problem
+
+if TYPE_CHECKING:  # the Azure Storage SDKs are imported only with STORE=azure-tables (start-up: docs/benchmarks.md)
+    from .adapters.store.tables import TableStore
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Container:
     watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
     readiness_url: str | None = None  # its /readyz: the readiness detail the public /readyz leaves out
+    outbound: OutboundSession | None = None  # the one session for Graph and Azure Monitor's alerts API
 
     @property
     def auth(self) -> Any:
@@ -78,11 +81,10 @@ class Container:
 
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
-        waiting in the inbox, no message waiting in the outbox (dead letters aside).
-
-        Looked at in the direction work flows (an alert's commit may start a task, an execution; a task writes
-        messages; the outbox sends them), so work moving downstream meanwhile is still seen: a task started by an
-        alert and ending while the outbox was read (its result message written just after) is not missed."""
+        waiting in the inbox, no message waiting in the outbox (dead letters aside). Looked at in the direction work
+        flows (an alert's commit may start a task, an execution; a task writes messages; the outbox sends them), so work
+        moving downstream meanwhile is still seen: a task started by an alert and ending while the outbox was read (its
+        result message written just after) is not missed."""
         return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
@@ -95,18 +97,21 @@ class Container:
         await self.runner.close()
         await self.broker.close()
         await self.sdk.close()
-        if isinstance(self.store, TableStore):
-            await self.store.aclose()
-        else:
+        if self.outbound is not None:
+            await self.outbound.close()
+        if isinstance(self.store, SqliteStore):
             self.store.close()
+        else:
+            await self.store.aclose()
 
 
 def make_store(settings: Settings, credential: Any) -> SqliteStore | TableStore:
-    """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
-    set, otherwise the account URL and the runtime's identity (AZURE_STORAGE_CLIENT_ID's managed identity, else the agent
-    identity)."""
+    """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, by connection string when set, else the account URL
+    and the runtime's identity (AZURE_STORAGE_CLIENT_ID's managed identity, else the agent identity)."""
     owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
     if settings.store.kind == "azure-tables":
+        from .adapters.store.tables import TableStore
+
         client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
         if settings.store.connection_string:
             return TableStore.from_connection_string(
@@ -137,10 +142,11 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
     sdk = load_sdk(settings.teams.bot_sdk, settings, lambda plan, ids: card_for(plan, shared_view, ids))
-    directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), settings.azure.ca_bundle)
+    outbound = OutboundSession(settings.azure.ca_bundle)  # Graph's and the alerts API's calls share its connections
+    directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), session=outbound)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
-    deps = make_deps(settings, store, runner, broker, clock, tasks, directory)
+    deps = make_deps(settings, store, runner, broker, clock, tasks, directory, outbound)
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
     outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
@@ -153,9 +159,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     endpoint = sdk.endpoint_for(conversation)
     watch = PlanWatch(store)
     store.subscribe(watch.committed)  # a commit of this instance is seen at once; others' within the watch's poll
-    return Container(
-        settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier, watch
-    )
+    parts = (settings, deps, store, tasks, sdk, conversation, endpoint, runner, broker, validator, metrics, outbox, inbox, sdk.notifier)
+    return Container(*parts, watch, outbound=outbound)
 
 
 CardFor = Callable[..., dict[str, Any]]
@@ -166,6 +171,8 @@ def card_renderer(settings: Settings, clock: Clock) -> CardFor:
     sso = SsoSettings(settings.teams.oauth_connection_name, settings.teams.sso_app_id_uri)
 
     def card_for(plan: Plan, viewer: Viewer, user_ids: list[str] | None = None) -> dict[str, Any]:
+        from cards.plan_card import plan_card  # the card models are imported with the first card, not at start-up
+
         now: datetime = clock.now()
         return plan_card(plan, viewer, now, refresh_user_ids=user_ids, sso=sso)
 
@@ -195,6 +202,7 @@ def make_deps(
     clock: Clock,
     tasks: BackgroundTasks,
     directory: GraphDirectory,
+    outbound: OutboundSession | None = None,
 ) -> Deps:
     """What every service is given: the ports and the policy they apply (every click judged against the configuration
     this process runs with, not only the plan's copy of it)."""
@@ -210,7 +218,7 @@ def make_deps(
         directory=directory,
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
-        alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle),
+        alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle, session=outbound),
         follow_up=fu,
         plans_url=f"{api.public_url}/api/plans",
         callbacks=AgentCallbacks(f"{api.public_url}/api/plans", clock),
@@ -299,6 +307,8 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
     limits = settings.limits
     if settings.store.kind != "azure-tables":
         return InboxWorker(store, process, max_attempts=limits.outbox_max_attempts, max_backoff=limits.outbox_max_backoff)
+    from .adapters.queue_inbox import QueueInbox, clients
+
     client: dict[str, Any] = {"connection_verify": settings.azure.ca_bundle} if settings.azure.ca_bundle else {}
     queue, poison = clients(
         settings.store.inbox_queue_name,

@@ -91,6 +91,13 @@ class PlanStore(Protocol):
         ...
 
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]: ...
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        """Plans in a waiting state that could be waiting for this person: those listing them among their approvers
+        and those with an approver group (whose members only the directory knows), earliest expiry first. The
+        permission rule (domain/permissions.py) decides; the store only leaves out plans that cannot concern them, so
+        `pending` does not read every waiting plan."""
+        ...
+
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
     async def cards_unsent(self) -> set[str]:
         """The plans whose card (POST_CARD) is waiting in the outbox, not given up."""

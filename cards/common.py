@@ -6,7 +6,9 @@ from typing import Any
 
 from microsoft_teams.cards import AdaptiveCard, TextBlock
 
-CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+from .view import CONTENT_TYPE
+
+__all__ = ["CONTENT_TYPE", "dump", "heading", "text"]
 
 
 def heading(value: str) -> TextBlock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +28,9 @@ from bot.domain.plan import Plan, PlannedAction, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
 from .common import dump, heading, text
+from .view import READ_ONLY, SsoSettings, Viewer
+
+__all__ = ["READ_ONLY", "SsoSettings", "Viewer", "plan_card"]
 
 VERB_APPROVE, VERB_DENY, VERB_REFRESH = "approve", "deny", "refresh"
 VERB_GRANT, VERB_CANCEL = "grant", "cancel"
@@ -51,25 +53,6 @@ _COLOR: dict[PlanState, str] = {
 }
 # the same headline as the thread's reply (bot/domain/messages.py), with the card's colour
 STATE_STYLE: dict[PlanState, tuple[str, str]] = {s: (messages.HEADLINES[s], c) for s, c in _COLOR.items()}
-
-
-@dataclass(frozen=True)
-class SsoSettings:
-    """What the card-level `authentication` block needs for Teams SSO."""
-
-    connection_name: str
-    app_id_uri: str
-    sign_in_url: str = ""
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who looks at the card: approvers see buttons, everyone else a read-only view."""
-
-    can_act: bool = False
-
-
-READ_ONLY = Viewer()
 
 
 def _time_left(plan: Plan, now: datetime) -> str:

@@ -20,7 +20,7 @@ from bot.adapters.store.leases import ACTIVE_STATES
 from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
-from bot.domain.plan import Plan, PlannedAction, PlanState, ResourceRef, Thread
+from bot.domain.plan import WAITING_STATES, Plan, PlannedAction, PlanState, ResourceRef, Thread
 from bot.ports import ArmReading, ConversationRef, Lease, MessageKind, OutboxMessage, ReadStatus, RunResult, RunStatus, ThreadOpening
 from bot.services.deps import Deps
 
@@ -166,6 +166,9 @@ class InMemoryStore:
             if m.thread_ref == ref:
                 return ThreadOpening(m, self.dead_causes.get(seq, "given up"))
         return None
+
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        return [p for p in await self.in_states(WAITING_STATES) if p.policy.approver_group or object_id in p.policy.approvers]
 
     async def for_incident(self, incident_id: str) -> list[Plan]:
         return [p for p in self.plans.values() if p.incident_id == incident_id]

@@ -46,6 +46,7 @@ from azure.storage.queue.aio import QueueClient
 from ..domain.audit import AuditEvent
 from ..ports import Clock
 from ..services.deps import SYSTEM
+from .azure.transport import pooled
 from .inbox import InboxUnavailable, Process, StoredAlerts, backoff
 from .worker import POLL
 
@@ -69,14 +70,15 @@ def clients(
         "message_decode_policy": TextBase64DecodePolicy(),
         **options,
     }
+    # each client its own transport (a client closes its transport with it), each with one TLS context (transport.py)
     if connection_string:
         return (
-            QueueClient.from_connection_string(connection_string, name, **codec),
-            QueueClient.from_connection_string(connection_string, poison_name(name), **codec),
+            QueueClient.from_connection_string(connection_string, name, **pooled(codec)),
+            QueueClient.from_connection_string(connection_string, poison_name(name), **pooled(codec)),
         )
     return (
-        QueueClient(account_url, name, credential=credential, **codec),
-        QueueClient(account_url, poison_name(name), credential=credential, **codec),
+        QueueClient(account_url, name, credential=credential, **pooled(codec)),
+        QueueClient(account_url, poison_name(name), credential=credential, **pooled(codec)),
     )
 
 

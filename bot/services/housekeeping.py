@@ -53,6 +53,6 @@ async def _end(deps: Deps, plan: Plan, how: AuditEventName) -> Plan | None:
 async def pending_for(deps: Deps, person: Person) -> list[Plan]:
     """Every plan waiting for `person` now (domain/permissions.py): consent they can give, approver-group members
     included, and credentials they can lend; oldest first."""
-    plans = await deps.store.in_states(WAITING_STATES)
+    plans = await deps.store.waiting_for(person.object_id)
     waiting = [p for p in plans if (await deps.permission(p, person, group_unknown_is_approver=False)).awaits_you]
     return sorted(waiting, key=lambda p: p.created_at)

@@ -44,6 +44,7 @@ class ConnectorCore:
     # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
     limits: TeamsLimits = field(default_factory=TeamsLimits)
     limited: int = 0
+    over_limits: list[ConnectorCall] = field(default_factory=list)  # the calls refused over them (`calls` has all)
     _next_id: int = 1_700_000_000_000
     kept_in: Path | None = None  # the file the conversations are kept in between runs (kept.py); None keeps nothing
 
@@ -68,6 +69,7 @@ class ConnectorCore:
         the tests before it. The limits stay on."""
         self.limits.forget()
         self.limited = 0
+        self.over_limits.clear()
 
     def remove_from_team(self, channel_id: str, threads: int = -1) -> None:
         """The app removed from the team of `channel_id`: creating a thread there is refused with 403
@@ -112,9 +114,8 @@ class ConnectorCore:
         if self.outage:
             self.outage_refused += 1
             return json_error(502, "ServiceError", "Bad Gateway.")
-        self.calls.append(
-            ConnectorCall(operation, conversation, unquote(activity) if activity else None, body, caller.client_id, self.clock())
-        )
+        call = ConnectorCall(operation, conversation, unquote(activity) if activity else None, body, caller.client_id, self.clock())
+        self.calls.append(call)
         if self.throttle_every and operation in _WRITES:
             self.writes_seen += 1
             if self.writes_seen % self.throttle_every == 0:
@@ -122,9 +123,10 @@ class ConnectorCore:
         if self.throttle_remaining > 0:
             self.throttle_remaining -= 1
             return too_many_requests(self.throttle_retry_after)
-        retry_after = self.limits.admit(caller.client_id, operation, _thread(conversation, body), self.clock())
+        retry_after = self.limits.admit(caller.client_id, operation, call_thread(conversation, body), self.clock())
         if retry_after:
             self.limited += 1
+            self.over_limits.append(call)
             return too_many_requests(retry_after)
         return None
 
@@ -139,7 +141,7 @@ class ConnectorCore:
                 self.changed.notify_all()
 
 
-def _thread(conversation: str, body: dict[str, Any] | None) -> str:
+def call_thread(conversation: str, body: dict[str, Any] | None) -> str:
     """The thread a call counts against: its conversation (a channel's reply chains are the channel); for a create
     conversation call, the channel it opens a thread in, else the chat its members name."""
     if conversation:

@@ -75,23 +75,32 @@ class TeamsLimits:
     """Sliding windows per (app, thread, scenario), per (thread, scenario) and per app, on the simulator's clock."""
 
     logs: dict[tuple[str, ...], _Log] = field(default_factory=dict)
+    # The per-app limit is per app *per tenant*; the sandbox's Teams serves one tenant, so a load that stands for many
+    # tenants' conversations (the benchmark's turn rates, tests/bench) turns it off. The per-thread limits stay.
+    per_app: bool = True
 
     def admit(self, app: str, operation: str, thread: str, now: float) -> int:
         """0 when the call fits every limit (and is counted), else the `Retry-After` in whole seconds (at least 1)."""
+        wait = self.wait(app, operation, thread, now)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        for log in self._logs(app, operation, thread):
+            insort(log.times, now)
+        return 0
+
+    def wait(self, app: str, operation: str, thread: str, now: float) -> float:
+        """Seconds until the call fits every limit (0: it fits now); nothing is counted."""
+        return max(log.wait(now) for log in self._logs(app, operation, thread))
+
+    def _logs(self, app: str, operation: str, thread: str) -> list[_Log]:
         scenario = _SCENARIO.get(operation, "send")
         keys = [
             (("bot", app, thread, scenario), _PER_BOT[scenario]),
             (("all bots", thread, scenario), _ALL_BOTS[scenario]),
-            # the sandbox's Teams serves one tenant (the world's home tenant): per app per tenant is per app here
-            (("app", app), GLOBAL),
         ]
-        logs = [self.logs.setdefault(key, _Log(windows)) for key, windows in keys]
-        wait = max(log.wait(now) for log in logs)
-        if wait > 0:
-            return max(1, math.ceil(wait))
-        for log in logs:
-            insort(log.times, now)
-        return 0
+        if self.per_app:  # the sandbox's Teams serves one tenant (the world's home tenant): per app per tenant is per app
+            keys.append((("app", app), GLOBAL))
+        return [self.logs.setdefault(key, _Log(windows)) for key, windows in keys]
 
     def forget(self) -> None:
         """Every window emptied, as if a quiet hour had passed."""

@@ -17,11 +17,13 @@ import os
 import pstats
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from . import __main__ as bench
-from .__main__ import HOME_TENANT_ID, TeamsDriver, poster, run_load
+from . import loads, report
+from .approve import bench_world, plans_to_approve
+from .loads import Chats, Replies
+from .processes import ROOT, bench_settings
 
 PROFILES = os.environ.get("BENCH_PROFILE", "agents:sqlite:help,botbuilder:azure-tables:approve")
 COUNT = int(os.environ.get("BENCH_PROFILE_COUNT", "200"))
@@ -29,15 +31,9 @@ TOP = 15
 BEGIN, END = "<!-- profile:begin -->", "<!-- profile:end -->"
 
 
-@dataclass
-class _Target:  # what plans_to_approve needs of a server
-    name: str
-    url: str
-
-
 def _short(func: tuple[str, int, str]) -> str:
     path, line, name = func
-    for marker in ("site-packages/", "/work/", str(bench.ROOT) + "/"):
+    for marker in ("site-packages/", "/work/", str(ROOT) + "/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"`{name}` ({path}:{line})" if line else f"`{name}` (built-in)"
@@ -63,9 +59,7 @@ def _table(profile: cProfile.Profile) -> tuple[str, float]:
 
 
 async def _load(box: Any, running: Any, sdk: str, store: str, load: str, approvers: list[Any]) -> Any:
-    target = _Target(f"profile {sdk}/{store}", running.messages_url)
-    carol = box.world.user("carol")
-    chat = TeamsDriver.group_chat(HOME_TENANT_ID, f"profile-{sdk}-{store}")
+    name = f"profile {sdk}/{store}"
     profile = cProfile.Profile()
 
     async def on() -> None:
@@ -76,16 +70,16 @@ async def _load(box: Any, running: Any, sdk: str, store: str, load: str, approve
 
     async with box.driver(running.messages_url) as driver:
         if load == "help":
-            warm = [driver.message(carol, "help", chat) for _ in range(20)]
-            await run_load("warm-up", target.name, warm, poster(driver, False), 10)
-            activities = [driver.message(carol, "help", chat) for _ in range(COUNT)]
-            concurrency, post = bench.SENDERS, poster(driver, False)
+            chats, replies = Chats(f"profile-{sdk}-{store}"), Replies(box)
+            await loads.messages("warm-up", name, chats.messages(driver, approvers, 20), driver, replies, 10)
+            running.thread.call(on)
+            started = time.perf_counter()
+            result = await loads.messages(load, name, chats.messages(driver, approvers, COUNT), driver, replies, bench.SENDERS)
         else:
-            activities = await bench.plans_to_approve(box, target, sdk, f"profile-{store}", approvers)  # type: ignore[arg-type]
-            concurrency, post = len(approvers), poster(driver, True)
-        running.thread.call(on)
-        started = time.perf_counter()
-        result = await run_load(load, target.name, activities, post, concurrency)
+            clicks = await plans_to_approve(box, running.messages_url, f"profile-{sdk}-{store}", approvers)
+            running.thread.call(on)
+            started = time.perf_counter()
+            result = await loads.clicks(load, name, clicks, driver, len(approvers))
         running.thread.call(off)
     return profile, result, time.perf_counter() - started
 
@@ -95,14 +89,15 @@ def main() -> None:
     from tests.azurite import Azurite
     from tests.integration.harness import bot_settings, start_bot
 
-    world, approvers = bench.bench_world(min(COUNT, bench.APPROVERS))
+    world, approvers = bench_world(min(COUNT, bench.APPROVERS))
     box = Sandbox.start(bench._TMP, tls=bench._TLS, operation_seconds=0.05, world=world)
+    box.connector.limits.per_app = False  # as in the bench's turn-rate loads (processes.bench_settings)
     targets = [p.split(":") for p in PROFILES.split(",") if p]
     azurite = Azurite.start() if any(store == "azure-tables" for _, store, _ in targets) else None
     sections = []
     try:
         for sdk, store, load in targets:
-            overrides = bench.bench_settings(sdk, store, azurite, approvers, prefix="prof")
+            overrides = bench_settings(sdk, store, azurite, approvers, prefix="prof")
             running = start_bot(bot_settings(box, bench._TMP / f"profile-{sdk}-{store}.sqlite3", **overrides))
             try:
                 profile, result, _ = asyncio.run(_load(box, running, sdk, store, load, approvers))
@@ -130,10 +125,10 @@ itself; "cumulative" includes what it calls (and, for coroutines, counts each re
 
 {chr(10).join(sections)}
 {END}"""
-    old = bench.OUT.read_text()
+    old = report.OUT.read_text()
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.replace(bench.END, bench.END + "\n\n" + text, 1)
-    bench.OUT.write_text(new)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.replace(report.END, report.END + "\n\n" + text, 1)
+    report.OUT.write_text(new)
 
 
 if __name__ == "__main__":

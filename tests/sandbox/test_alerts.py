@@ -101,3 +101,31 @@ async def test_other_processes_fire_and_resolve_through_the_sandbox_controls(san
     assert resolved.status_code == 200 and resolved.json()["data"]["essentials"]["monitorCondition"] == "Resolved"
     bad = requests.post(f"{sandbox.arm.base_url}/sandbox/alerts", json={"rule": "x", "targets": ["nope"]}, verify=ca, timeout=10)
     assert bad.status_code == 400
+
+
+async def test_the_alerts_api_and_graph_share_one_session_whose_connections_are_reused(sandbox: Sandbox) -> None:
+    """A session per call opened a TCP and TLS connection per call (and the memory each leaves behind); the shared
+    session opens one per host and reuses it."""
+    import aiohttp
+
+    from bot.adapters.azure.graph import GraphDirectory
+    from bot.adapters.azure.outbound import OutboundSession
+
+    opened: list[str] = []
+    trace = aiohttp.TraceConfig()
+
+    async def on_create(session: Any, context: Any, params: Any) -> None:
+        opened.append("connection")
+
+    trace.on_connection_create_end.append(on_create)
+    session = OutboundSession(str(sandbox.tls.ca_path), trace_configs=[trace])
+    alert_id = fire(sandbox.arm.alerts, "High CPU", [_vm(sandbox, "dev-01")])["data"]["essentials"]["alertId"]
+    async with _credential(sandbox, "sre-agent") as cred:
+        alerts = ArmAlerts(sandbox.arm.base_url, cred, session=session)
+        directory = GraphDirectory(sandbox.entra.base_url, cred, session=session)
+        group, alice = sandbox.world.groups[0].object_id, sandbox.world.user("alice").object_id
+        for _ in range(10):
+            assert (await alerts.get(alert_id)).status is AlertStatus.FIRED
+            assert await directory.is_member(alice, group) is True
+        await session.close()
+    assert len(opened) == 2  # one to ARM, one to Graph, each reused nine times

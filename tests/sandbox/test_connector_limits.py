@@ -141,3 +141,13 @@ def test_1800_sends_an_hour_per_thread() -> None:
     retry_after = limits.admit("bot", "send", "chat", now)
     assert retry_after > 30  # only the hour window is full: the 30 s window freed long ago
     assert limits.admit("bot", "send", "chat", now + retry_after) == 0
+
+
+def test_the_per_app_limit_can_stand_aside_for_a_load_of_many_tenants_the_per_thread_limits_stay() -> None:
+    """Teams counts 50 a second per app *per tenant*; the benchmark's turn rates stand for many tenants' conversations
+    (tests/bench), so it turns the per-app window off. Each thread is still held to its own limits."""
+    limits = TeamsLimits(per_app=False)
+    assert all(limits.admit("bot", "send", f"chat-{i}", 0.0) == 0 for i in range(200))  # 200 threads in one second
+    assert all(limits.admit("bot", "send", "one-chat", 0.0) == 0 for _ in range(7))
+    assert limits.admit("bot", "send", "one-chat", 0.0) == 1  # the thread's 7 a second
+    assert TeamsLimits().admit("bot", "send", "chat-x", 0.0) == 0  # on by default

@@ -166,6 +166,28 @@ async def test_in_states_lists_the_soonest_to_expire_first(store: Any) -> None:
     assert [p.id for p in found] == ["p-expiry-1", "p-expiry-3", "p-expiry-0", "p-expiry-2"]
 
 
+async def test_waiting_for_a_person_leaves_out_only_the_waiting_plans_that_cannot_concern_them(store: Any) -> None:
+    """`pending`'s query: waiting plans listing the person, and those with an approver group (the directory decides)."""
+    plans = {name: await add(store, replace(p, id=f"p-{name}")) for name, p in every_state().items()}
+    carol = "carol-object-id"
+    for i, minutes in enumerate((20, 10)):  # two waiting plans listing carol, and one of a group
+        listed = replace(plans["awaiting_consent"], id=f"p-carol-{i}", expires_at=NOW + timedelta(minutes=minutes))
+        await add(store, replace(listed, policy=replace(listed.policy, approvers=frozenset({carol, ALICE.object_id}))))
+    grouped = replace(plans["awaiting_consent"], id="p-group")
+    await add(store, replace(grouped, policy=replace(grouped.policy, approvers=frozenset(), approver_group="group-1")))
+    finished = replace(plans["succeeded"], id="p-carol-done")
+    await add(store, replace(finished, policy=replace(finished.policy, approvers=frozenset({carol}))))
+    assert [p.id for p in await store.waiting_for(carol)] == ["p-carol-1", "p-carol-0", "p-group"]
+    everyone = {p.id for p in await store.in_states({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})}
+    mine = {p.id for p in await store.waiting_for(ALICE.object_id)}
+    alices = {
+        p.id
+        for p in await store.in_states({PlanState.AWAITING_CONSENT, PlanState.AWAITING_CREDENTIALS})
+        if ALICE.object_id in p.policy.approvers or p.policy.approver_group
+    }
+    assert mine == alices and mine <= everyone
+
+
 async def test_for_incident_returns_that_incidents_plans(store: Any) -> None:
     a = await add(store, plan_with_id("p-inc-a", incident_id="alert-1"))
     b = await add(store, plan_with_id("p-inc-b", incident_id="alert-1"))

@@ -154,7 +154,7 @@ async def test_the_store_is_reached_with_the_runtime_identity_not_the_agents() -
     assert settings.azure.storage_client_id == runtime_id
     broker = make_broker(settings)
     runtime = broker.runtime(settings.azure.storage_client_id)
-    assert isinstance(runtime, ManagedIdentityCredential) and runtime is not broker.agent()
+    assert isinstance(runtime._get(), ManagedIdentityCredential) and runtime is not broker.agent()  # made on first use
     assert broker.runtime("") is broker.agent()
     await broker.close()
     with pytest.raises(ConfigError, match="AZURE_STORAGE_CLIENT_ID"):

@@ -36,6 +36,7 @@ from microsoft_agents.hosting.core.authorization import AccessTokenProviderBase,
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 from ...config import ChannelEndpoints
+from ..conversation.verified import VerifiedTokens
 
 log = logging.getLogger(__name__)
 PUBLIC_OPENID_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -113,12 +114,18 @@ class ChannelAuthenticator:
         self._keys = _ChannelKeys(channel.openid_metadata_url or PUBLIC_OPENID_METADATA, ca_bundle, timeout)
         self._validator = _ChannelTokenValidator(configuration, self._keys)
         self._vouched: OrderedDict[str, None] = OrderedDict()
+        self._verified: VerifiedTokens[ClaimsIdentity] = VerifiedTokens()  # tokens checked, for a while
 
     @property
     def anonymous(self) -> bool:
         return bool(self._configuration.ANONYMOUS_ALLOWED)
 
     async def authenticate(self, auth_header: str | None, activity: dict[str, Any]) -> ClaimsIdentity:
+        key = VerifiedTokens.key(auth_header, activity.get("serviceUrl"), activity.get("channelId")) if auth_header else ""
+        known = self._verified.get(key) if key and not self.anonymous else None
+        if known is not None:
+            self._vouch(activity.get("serviceUrl"))
+            return known
         try:
             identity = await self._authenticate(auth_header, activity)
         except Exception as e:  # PyJWT errors, ValueError from the SDK's checks, our own refusals
@@ -133,6 +140,8 @@ class ChannelAuthenticator:
                 extra={"event": "channel_auth_refused", "detail": reason},
             )
             raise ChannelAuthRefused(reason) from None
+        if key and not self.anonymous:
+            self._verified.put(key, identity, identity.claims.get("exp"))
         self._vouch(activity.get("serviceUrl"))
         return identity
 

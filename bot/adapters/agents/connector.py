@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE = frozenset({412, 429, 502, 503, 504})
 MAX_SESSIONS = 32
+# open connections per service URL: the outbox sends 16 at a time and turns read members; aiohttp's default of 100
+# let a burst of turns open 50 TLS connections, each leaving its OpenSSL state and asyncio's 256 KiB read buffer to
+# the process (docs/benchmarks.md, memory); beyond this many a call waits for a connection to come free
+CONNECTIONS = 16
 
 
 class _SharedSessionClient(TeamsConnectorClient):  # type: ignore[misc]
@@ -134,7 +138,7 @@ class Connector:
         session = self._sessions.get(endpoint)
         if session is None or session.closed:
             session = self._sessions[endpoint] = aiohttp.ClientSession(
-                base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._timeout)
+                base_url=endpoint, timeout=aiohttp.ClientTimeout(total=self._timeout), connector=aiohttp.TCPConnector(limit=CONNECTIONS)
             )
             while len(self._sessions) > self._limit:
                 gone, evicted = self._sessions.popitem(last=False)

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from microsoft_agents.activity import Activity, Attachment, ChannelAccount, ConversationParameters
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from cards.common import CONTENT_TYPE
 from cards.plan_card import card_summary
+from cards.view import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl

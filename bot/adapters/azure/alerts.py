@@ -10,13 +10,13 @@ which needs `Microsoft.AlertsManagement/alerts/read` (Reader or Monitoring Reade
 from __future__ import annotations
 
 import logging
-import ssl
 from typing import Any
 
 import aiohttp
 from azure.core.exceptions import ClientAuthenticationError
 
 from ...domain.incident import ALERT_ID, AlertCheck, AlertStatus
+from .outbound import OutboundSession
 
 log = logging.getLogger(__name__)
 API_VERSION = "2023-07-12-preview"
@@ -25,10 +25,10 @@ API_VERSION = "2023-07-12-preview"
 class ArmAlerts:
     """AlertsReader port over ARM, with an azure-core async token credential."""
 
-    def __init__(self, endpoint: str, credential: Any, ca_bundle: str | None = None) -> None:
+    def __init__(self, endpoint: str, credential: Any, ca_bundle: str | None = None, session: OutboundSession | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._credential = credential
-        self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        self._http = session or OutboundSession(ca_bundle)
 
     async def get(self, alert_id: str) -> AlertCheck:
         if not ALERT_ID.match(alert_id):  # never put a caller's string into an ARM path unless it is an alert id
@@ -39,15 +39,9 @@ class ArmAlerts:
             log.warning("the agent identity could not get an ARM token to read alert %s: %s", alert_id, type(e).__name__)
             return AlertCheck(AlertStatus.UNAVAILABLE, detail="the agent identity could not sign in to Azure")
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                session.get(
-                    f"{self.endpoint}{alert_id}",
-                    params={"api-version": API_VERSION},
-                    headers={"Authorization": f"Bearer {token.token}"},
-                    ssl=self._ssl,
-                ) as r,
-            ):
+            async with self._http.request(
+                "GET", f"{self.endpoint}{alert_id}", params={"api-version": API_VERSION}, headers={"Authorization": f"Bearer {token.token}"}
+            ) as r:
                 if r.status == 404:
                     return AlertCheck(AlertStatus.NOT_FOUND)
                 if r.status in (401, 403):

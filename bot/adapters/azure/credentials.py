@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential, OnBehalfOfCredential
 
 from ...domain.errors import CredentialProblem
 
 SIGN_IN_AGAIN_CODES = {50076, 50079, 50074, 50158, 53000, 53001, 53003, 70043}
 EXPIRED_CODES = {500133, 50013, 700082}
+
+
+class LazyCredential:
+    """An azure-identity async credential made on its first token request. Start-up need not import azure-identity
+    (and msal under it): no first turn asks for an Azure token (docs/benchmarks.md, start-up). It answers what
+    azure-core asks of a credential: `get_token`, `get_token_info`, `close`, and use as an async context manager."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make, self._credential = make, None
+
+    def _get(self) -> Any:
+        if self._credential is None:
+            self._credential = self._make()
+        return self._credential
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        return await self._get().get_token(*scopes, **kwargs)
+
+    async def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        return await self._get().get_token_info(*scopes, options=options)
+
+    async def close(self) -> None:
+        if self._credential is not None:
+            await self._credential.close()
+
+    async def __aenter__(self) -> LazyCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 class AzureCredentialBroker:
@@ -45,10 +74,15 @@ class AzureCredentialBroker:
         )
         # instance discovery asks the public cloud about the authority; a private authority has no entry there
         self._discovery = {} if known_cloud else {"disable_instance_discovery": True}
-        if agent_client_secret and agent_client_id:
-            self._agent: Any = ClientSecretCredential(tenant_id, agent_client_id, agent_client_secret, **self._common, **self._discovery)
-        else:
-            self._agent = ManagedIdentityCredential(client_id=agent_client_id or None, connection_timeout=timeout, read_timeout=timeout)
+
+        def make_agent() -> Any:
+            from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
+
+            if agent_client_secret and agent_client_id:
+                return ClientSecretCredential(tenant_id, agent_client_id, agent_client_secret, **self._common, **self._discovery)
+            return ManagedIdentityCredential(client_id=agent_client_id or None, connection_timeout=timeout, read_timeout=timeout)
+
+        self._agent = LazyCredential(make_agent)
 
     def agent(self) -> Any:
         return self._agent
@@ -61,7 +95,13 @@ class AzureCredentialBroker:
             return self._agent
         if self._runtime is None:
             timeout = self._common["read_timeout"]
-            self._runtime = ManagedIdentityCredential(client_id=client_id, connection_timeout=timeout, read_timeout=timeout)
+
+            def make_runtime() -> Any:
+                from azure.identity.aio import ManagedIdentityCredential
+
+                return ManagedIdentityCredential(client_id=client_id, connection_timeout=timeout, read_timeout=timeout)
+
+            self._runtime = LazyCredential(make_runtime)
         return self._runtime
 
     @asynccontextmanager
@@ -69,6 +109,8 @@ class AzureCredentialBroker:
         """The user's rights for one execution; the credential and its token cache die with the block."""
         if not (self._obo_client_id and self._obo_secret):
             raise RuntimeError("On-Behalf-Of is not configured: set SSO_CLIENT_ID and SSO_CLIENT_SECRET")
+        from azure.identity.aio import OnBehalfOfCredential
+
         credential = OnBehalfOfCredential(
             self._tenant_id,
             self._obo_client_id,

@@ -10,7 +10,6 @@ the permissions needed, and `problem()` reports it to /readyz until a check succ
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ import aiohttp
 from azure.core.exceptions import ClientAuthenticationError
 
 from ...domain.errors import DirectoryUnavailable
+from .outbound import OutboundSession
 
 log = logging.getLogger(__name__)
 PERMISSIONS = "User.Read.All and GroupMember.Read.All"
@@ -27,10 +27,12 @@ ALTERNATIVES = "or User.Read.All and Group.Read.All, or Directory.Read.All"
 class GraphDirectory:
     """Directory port over Microsoft Graph."""
 
-    def __init__(self, endpoint: str, credential: Any, ca_bundle: str | None = None, ttl: float = 300.0) -> None:
+    def __init__(
+        self, endpoint: str, credential: Any, ca_bundle: str | None = None, ttl: float = 300.0, session: OutboundSession | None = None
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._credential = credential
-        self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+        self._http = session or OutboundSession(ca_bundle)
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
         self._problem: str | None = None
@@ -58,15 +60,12 @@ class GraphDirectory:
                 "ask your Entra admin to check the bot's identity.",
             ) from None
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                session.post(
-                    f"{self.endpoint}/v1.0/users/{object_id}/checkMemberGroups",
-                    json={"groupIds": [group_id]},
-                    headers={"Authorization": f"Bearer {token.token}"},
-                    ssl=self._ssl,
-                ) as r,
-            ):
+            async with self._http.request(
+                "POST",
+                f"{self.endpoint}/v1.0/users/{object_id}/checkMemberGroups",
+                json={"groupIds": [group_id]},
+                headers={"Authorization": f"Bearer {token.token}"},
+            ) as r:
                 if r.status == 404:  # the person is not in this directory: not a member
                     return False
                 if r.status == 403:
@@ -93,15 +92,12 @@ class GraphDirectory:
         answer; an empty list for a group it does not know."""
         try:
             token = await self._credential.get_token(f"{self.endpoint}/.default")
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                session.get(
-                    f"{self.endpoint}/v1.0/groups/{group_id}/transitiveMembers",
-                    params={"$select": "id", "$top": str(max(1, min(limit, 999)))},
-                    headers={"Authorization": f"Bearer {token.token}"},
-                    ssl=self._ssl,
-                ) as r,
-            ):
+            async with self._http.request(
+                "GET",
+                f"{self.endpoint}/v1.0/groups/{group_id}/transitiveMembers",
+                params={"$select": "id", "$top": str(max(1, min(limit, 999)))},
+                headers={"Authorization": f"Bearer {token.token}"},
+            ) as r:
                 if r.status == 404:
                     return []
                 r.raise_for_status()
@@ -110,6 +106,9 @@ class GraphDirectory:
             raise DirectoryUnavailable(f"Microsoft Graph did not list the approver group's members ({type(e).__name__})") from None
         users = [m["id"] for m in value if isinstance(m, dict) and m.get("@odata.type") == "#microsoft.graph.user" and m.get("id")]
         return users[:limit]
+
+    async def close(self) -> None:
+        await self._http.close()
 
     def _fail(self, problem: str, message: str) -> DirectoryUnavailable:
         self._problem = problem

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cards.plan_card import READ_ONLY, Viewer
+from cards.view import READ_ONLY, Viewer
 
 from ...domain import messages
 from ...domain.audit import AuditEventName

@@ -30,8 +30,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cards.incident_card import incident_card
-
 from ...config import ApiSettings, PolicySettings
 from ...domain.incident import AlertAuth, parse_alert
 from ...services.deps import Deps
@@ -149,6 +147,8 @@ def alert_processor(deps: Deps, policy: PolicySettings, api: ApiSettings) -> Cal
     """What the inbox worker does with each stored alert: the handle_alert use case, marking the entry done."""
 
     async def process(key: str, payload: dict[str, Any], auth: str) -> None:
+        from cards.incident_card import incident_card  # the card models are imported with the first card
+
         alert = parse_alert(payload)
         outcome = await handle_alert(
             deps,

@@ -43,6 +43,8 @@ from botframework.connector.auth import (
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msrest.authentication import Authentication
 
+from ..conversation.verified import VerifiedTokens
+
 log = logging.getLogger(__name__)
 MAX_CONNECTOR_CLIENTS = 32  # per app id; service URLs are few once only trusted hosts are called
 MAX_VOUCHED_URLS = 256
@@ -168,6 +170,14 @@ async def _close(client: ConnectorClient) -> None:
         log.warning("closing a connector client failed", exc_info=True)
 
 
+def _copy(result: AuthenticateRequestResult) -> AuthenticateRequestResult:
+    """A result of its own for each turn (the turn replaces its connector factory)."""
+    copy = AuthenticateRequestResult()
+    copy.audience, copy.claims_identity = result.audience, result.claims_identity
+    copy.caller_id, copy.connector_factory = result.caller_id, result.connector_factory
+    return copy
+
+
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     """Stock ConfigurationBotFrameworkAuthentication, with its clients kept and reused."""
 
@@ -182,6 +192,7 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         # claim equals the activity's), most recent last; with authentication off (ANONYMOUS_ALLOWED) the bot
         # has no token to send, so the activity's own URL is all there is
         self._vouched: OrderedDict[str, None] = OrderedDict()
+        self._verified: VerifiedTokens[AuthenticateRequestResult] = VerifiedTokens()  # tokens checked, for a while
 
     @staticmethod
     def _app_id(claims_identity: ClaimsIdentity | None) -> str:
@@ -194,8 +205,19 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         return self._factories[app_id]
 
     async def authenticate_request(self, activity: Any, auth_header: str) -> AuthenticateRequestResult:
+        key = VerifiedTokens.key(auth_header, activity.service_url, activity.channel_id) if auth_header else ""
+        known = self._verified.get(key) if key else None
+        result = _copy(known) if known is not None else await self._authenticate(activity, auth_header)
+        if known is None and key:
+            self._verified.put(key, _copy(result), (result.claims_identity.claims or {}).get("exp"))
+        self._vouch(activity, result.claims_identity)
+        inner = result.connector_factory
+        result.connector_factory = self._factory(self._app_id(result.claims_identity), lambda: inner)
+        return result
+
+    async def _authenticate(self, activity: Any, auth_header: str) -> AuthenticateRequestResult:
         try:
-            result = await self._inner.authenticate_request(activity, auth_header)
+            result: AuthenticateRequestResult = await self._inner.authenticate_request(activity, auth_header)
             _require_expiry(result.claims_identity)
         except Exception as e:  # botbuilder raises PermissionError, IndexError, jwt errors or plain Exception
             # the reason names the check that failed; the token itself is never logged
@@ -210,9 +232,6 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
                 extra={"event": "channel_auth_refused", "detail": reason},
             )
             raise ChannelAuthRefused(reason) from None
-        self._vouch(activity, result.claims_identity)
-        inner = result.connector_factory
-        result.connector_factory = self._factory(self._app_id(result.claims_identity), lambda: inner)
         return result
 
     def _vouch(self, activity: Any, identity: ClaimsIdentity | None) -> None:

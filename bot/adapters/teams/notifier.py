@@ -17,8 +17,8 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount, Conversation
 from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import HttpOperationError
 
-from cards.common import CONTENT_TYPE
 from cards.plan_card import card_summary
+from cards.view import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl

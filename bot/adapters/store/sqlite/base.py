@@ -11,7 +11,7 @@ from typing import Any
 
 from ..common import Listener, Subscribers
 from ..leases import DEFAULT_LEASE_SECONDS, LeaseKeeper, instance_id
-from .schema import SCHEMA
+from .schema import INDEX_WAITING, SCHEMA
 from .wal import use_wal
 
 
@@ -30,6 +30,7 @@ class SqliteBase(Subscribers):
         self._conn.execute(f"PRAGMA journal_mode={self.journal_mode}")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.executescript(SCHEMA)
+        self._conn.executescript(f"BEGIN IMMEDIATE; {INDEX_WAITING} COMMIT;")
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
 

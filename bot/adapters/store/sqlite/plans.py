@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ....domain.audit import AuditEvent
-from ....domain.plan import Plan, PlanState
+from ....domain.plan import WAITING_STATES, Plan, PlanState
 from ..codec import event_from_row, plan_from_dict
 from .base import SqliteBase
 
@@ -20,6 +20,15 @@ class PlanRows(SqliteBase):
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         values = [s.value for s in states]
         rows = await self._run(f"SELECT data FROM plans WHERE state IN ({','.join('?' * len(values))}) ORDER BY expires_at", tuple(values))
+        return [plan_from_dict(json.loads(r[0])) for r in rows]
+
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        values = tuple(s.value for s in WAITING_STATES)  # the index follows the plans; the state is checked again
+        rows = await self._run(
+            "SELECT data FROM plans WHERE id IN (SELECT plan_id FROM waiting_for WHERE object_id IN (?, '*')) "
+            f"AND state IN ({','.join('?' * len(values))}) ORDER BY expires_at",
+            (object_id, *values),
+        )
         return [plan_from_dict(json.loads(r[0])) for r in rows]
 
     async def for_incident(self, incident_id: str) -> list[Plan]:

@@ -1,5 +1,17 @@
 """The SQLite schema: one table per thing the store holds; the audit log is append-only (triggers refuse changes)."""
 
+from ....domain.plan import WAITING_STATES
+
+_WAITING = ", ".join(f"'{s.value}'" for s in WAITING_STATES)
+
+# run at every open: the waiting plans of a store written before `waiting_for` existed (or by any writer) are indexed
+INDEX_WAITING = f"""
+INSERT OR IGNORE INTO waiting_for (object_id, plan_id)
+SELECT j.value, p.id FROM plans AS p, json_each(p.data, '$.policy.approvers') AS j WHERE p.state IN ({_WAITING});
+INSERT OR IGNORE INTO waiting_for (object_id, plan_id)
+SELECT '*', id FROM plans WHERE state IN ({_WAITING}) AND json_extract(data, '$.policy.approver_group') IS NOT NULL;
+"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
     id TEXT PRIMARY KEY,
@@ -10,6 +22,14 @@ CREATE TABLE IF NOT EXISTS plans (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS plans_state ON plans(state);
+-- who a waiting plan may be waiting for (its listed approvers; '*' for an approver group, which only the directory
+-- knows), kept by the units of work while the plan waits: `pending` reads these plans only
+CREATE TABLE IF NOT EXISTS waiting_for (
+    object_id TEXT NOT NULL,
+    plan_id TEXT NOT NULL,
+    PRIMARY KEY (object_id, plan_id)
+);
+CREATE INDEX IF NOT EXISTS waiting_for_plan ON waiting_for(plan_id);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,

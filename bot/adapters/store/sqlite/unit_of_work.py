@@ -17,7 +17,7 @@ from typing import Any
 
 from ....domain.audit import AuditEvent
 from ....domain.errors import ConcurrentUpdate
-from ....domain.plan import Plan, PlanState, Thread
+from ....domain.plan import WAITING_STATES, Plan, PlanState, Thread
 from ....ports import MessageKind, OutboxMessage
 from ..codec import event_to_row, message_data, plan_to_dict, thread_to_dict
 from ..common import last_error
@@ -58,9 +58,19 @@ class SqliteUnitOfWork:
                 )
             )
 
+    def _waiting(self, plan: Plan, added: bool) -> None:
+        """Staged with the plan's write: who the plan may be waiting for (schema.py, `waiting_for`), while it waits."""
+        if not added:
+            self.writes.append(_Write("DELETE FROM waiting_for WHERE plan_id = ?", (plan.id,)))
+        if plan.state in WAITING_STATES:
+            people = [*plan.policy.approvers, *(["*"] if plan.policy.approver_group else [])]
+            for who in people:
+                self.writes.append(_Write("INSERT OR IGNORE INTO waiting_for (object_id, plan_id) VALUES (?, ?)", (who, plan.id)))
+
     def add(self, plan: Plan) -> Plan:
         plan = replace(plan, version=1)
         self._lease(plan)
+        self._waiting(plan, added=True)
         self.writes.append(
             _Write(
                 "INSERT INTO plans (id, state, version, expires_at, data) VALUES (?, ?, ?, ?, ?)",
@@ -72,6 +82,7 @@ class SqliteUnitOfWork:
     def save(self, plan: Plan, expected_version: int) -> Plan:
         saved = replace(plan, version=expected_version + 1)
         self._lease(saved)
+        self._waiting(saved, added=False)
         self.writes.append(
             _Write(
                 "UPDATE plans SET state = ?, version = ?, expires_at = ?, data = ?, updated_at = CURRENT_TIMESTAMP "

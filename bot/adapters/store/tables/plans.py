@@ -32,7 +32,7 @@ from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 
 from ....domain.audit import AuditEvent
 from ....domain.errors import ConcurrentUpdate
-from ....domain.plan import Plan, PlanState
+from ....domain.plan import WAITING_STATES, Plan, PlanState
 from .base import TableBase
 from .entities import (
     PLAN_ROW,
@@ -113,6 +113,10 @@ class PlanRows(TableBase):
             # spaces around the parentheses: the SDK finds @parameters by splitting the filter on spaces
             found += [plan_from(e) async for e in self._plans.query_entities(f"RowKey eq @row and ( {where} )", parameters=params)]
         return sorted(found, key=lambda p: p.expires_at)
+
+    async def waiting_for(self, object_id: str) -> list[Plan]:
+        # the approvers live in the plan's data, which a filter cannot read: the waiting plans, narrowed here
+        return [p for p in await self.in_states(WAITING_STATES) if p.policy.approver_group or object_id in p.policy.approvers]
 
     @on_its_loop
     async def for_incident(self, incident_id: str) -> list[Plan]:
