@@ -99,7 +99,9 @@ class Sandbox(PrintsOwnRepr):
         token_service.base_url = url("tokenService", token_service.app)
         box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory, secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
-        (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
+        # the agent posts into the demo channels and the group chat `driver plan` asks in by default (sandbox-demo)
+        demo_chat = TeamsDriver.group_chat(world.home_tenant_id, "sandbox-demo").id
+        (directory / "api-callers.json").write_text(json.dumps(box.api_callers(demo_chat), indent=2) + "\n")
         return box
 
     def keep_conversations(self) -> bool:
