@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from .api_token import api_token
 from .driver import BotMessage, TeamsDriver
 from .driver_follow import POLL_SECONDS, thread_label
 from .monitor import alert_payload
@@ -59,7 +60,7 @@ def _webhook(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: P
     if not action_groups.is_file():
         print("this sandbox offers no secure webhook (no .sandbox/action-groups.json): restart it", file=sys.stderr)
         return None
-    token = _action_groups_token(json.loads(action_groups.read_text()), endpoints)
+    token = api_token(json.loads(action_groups.read_text()), endpoints)  # as the action group's secure webhook does
     return url.split("?", 1)[0], {"Authorization": f"Bearer {token}"}  # the token alone: no secret in the URL
 
 
@@ -98,21 +99,6 @@ async def _processed(session: Any, url: str, location: str, headers: dict[str, s
                 return json.dumps({**json.loads(accepted), **(await r.json())})
         await asyncio.sleep(POLL_SECONDS)
     return accepted
-
-
-def _action_groups_token(app: dict[str, str], endpoints: dict[str, Any]) -> str:
-    """What Azure Monitor's action group does for a secure webhook: client credentials for the bot's API."""
-    from azure.identity import ClientSecretCredential
-
-    credential = ClientSecretCredential(
-        endpoints["tenantId"],
-        app["clientId"],
-        app["clientSecret"],
-        authority=endpoints["entra"],
-        disable_instance_discovery=True,
-        connection_verify=endpoints["ca"],
-    )
-    return str(credential.get_token(f"{endpoints['botAppIdUri']}/.default").token)
 
 
 async def _print_alert_outcome(driver: TeamsDriver, status: int, text: str, alert_id: str) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .api_token import api_token
 from .world import World, demo_world
 
 if TYPE_CHECKING:
@@ -83,18 +84,7 @@ def body_of(args: argparse.Namespace, world: World, tenant_id: str) -> dict[str,
 
 def agent_token(endpoints: dict[str, Any], sandbox_dir: Path) -> str:
     """Client credentials for the bot's API, as the agent app (azure-identity, against the sandbox Entra)."""
-    from azure.identity import ClientSecretCredential
-
-    app = json.loads((sandbox_dir / AGENT_FILE).read_text())
-    credential = ClientSecretCredential(
-        endpoints["tenantId"],
-        app["clientId"],
-        app["clientSecret"],
-        authority=endpoints["entra"],
-        disable_instance_discovery=True,
-        connection_verify=endpoints["ca"],
-    )
-    return str(credential.get_token(f"{endpoints['botAppIdUri']}/.default").token)
+    return api_token(json.loads((sandbox_dir / AGENT_FILE).read_text()), endpoints)
 
 
 async def propose(args: argparse.Namespace, endpoints: dict[str, Any], sandbox_dir: Path, driver: TeamsDriver) -> int:
