@@ -109,4 +109,4 @@ async def test_the_public_readyz_tells_no_counts_and_no_error_texts(
             public = await r.json()
         detail = await _readyz(d, bot)
     assert "User.Read.All" in str(detail["directory"]) and "outbox_depth" in detail and "background_tasks" in detail
-    assert public == {"status": "ready", "checks": {"store": "ok", "outbox": "ok", "inbox": "ok", "directory": "failed"}}
+    assert public == {"status": "ready", "checks": {"store": "ok", "outbox": "ok", "cards": "ok", "inbox": "ok", "directory": "failed"}}

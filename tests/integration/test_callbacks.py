@@ -26,7 +26,7 @@ from sandbox.server import ServerThread
 from ..conftest import CALLBACK_BODIES, SECRETS
 from .harness import RunningBot, Teams, card_text, eventually
 from .test_mcp import mcp_client
-from .test_plans_api import _body, _callers_file, _token
+from .test_plans_api import CHANNEL, _body, _callers_file, _token
 
 SECRET_ENV = "SRE_AGENT_CALLBACK_SECRET"
 
@@ -92,6 +92,7 @@ def _agent_with_callbacks(sandbox: Sandbox, receiver: Receiver) -> list[dict[str
             "name": "SRE Agent",
             "scopes": [f"/subscriptions/{sandbox.world.subscription_id}"],
             "operations": ["restart"],
+            "targets": [CHANNEL],
             "callbackUrls": [f"{receiver.base}/hooks/"],
             "callbackSecretEnv": SECRET_ENV,
         }
@@ -191,7 +192,11 @@ async def test_an_event_never_taken_is_a_dead_letter_after_callback_max_attempts
 ) -> None:
     callers = _agent_with_callbacks(sandbox, receiver)
     bot = make_bot(
-        API_CALLERS_FILE=_callers_file(tmp_path, callers), CALLBACK_RETRY_SECONDS="0.01", CALLBACK_MAX_ATTEMPTS="3", **{SECRET_ENV: secret}
+        API_CALLERS_FILE=_callers_file(tmp_path, callers),
+        CALLBACK_RETRY_SECONDS="0.01",
+        CALLBACK_MAX_ATTEMPTS="3",
+        METRICS_PORT="0",  # the operators' /readyz, where the counts are
+        **{SECRET_ENV: secret},
     )
     receiver.answers = [(500, {})] * 100
     async with sandbox.driver(bot.messages_url) as driver:
@@ -199,11 +204,11 @@ async def test_an_event_never_taken_is_a_dead_letter_after_callback_max_attempts
         await _approve(driver, sandbox, plan["id"])
 
         async def given_up() -> bool:
-            async with driver.session.get(f"{bot.url}/readyz") as r:
+            async with driver.session.get(str(bot.container.readiness_url)) as r:
                 return int((await r.json())["checks"]["outbox_dead_letters"]) == 3
 
         await eventually(given_up, "the three events are dead letters", timeout=30)
-        async with driver.session.get(f"{bot.url}/readyz") as r:
+        async with driver.session.get(str(bot.container.readiness_url)) as r:
             checks = (await r.json())["checks"]
     by_id: dict[str, int] = {}
     for d in receiver.received:

@@ -81,7 +81,7 @@ async def test_a_waiting_plan_whose_card_was_never_written_is_counted_and_its_ca
 ) -> None:
     """A plan stored without its card (as a store that lost the message would leave it): the sweep counts it on
     /readyz and /metrics, and posts its card."""
-    bot = make_bot(SWEEP_INTERVAL_SECONDS="3600")  # this test runs the sweep's repair itself, once
+    bot = make_bot(SWEEP_INTERVAL_SECONDS="3600", METRICS_PORT="0")  # the test runs the sweep's repair itself, once
     channel = Thread(sandbox.connector.base_url, sandbox.world.channels[0].channel_id, sandbox.world.home_tenant_id, ThreadKind.CHANNEL)
     now = datetime.now(UTC)
     plan = replace(present(proposed(), now), id="p-cardless01", thread=channel, expires_at=now + timedelta(hours=1))
@@ -92,8 +92,11 @@ async def test_a_waiting_plan_whose_card_was_never_written_is_counted_and_its_ca
         await _repair_cards(bot.container)
 
     await asyncio.to_thread(bot.thread.call, sweep)
-    async with aiohttp.ClientSession() as s, s.get(f"{bot.url}/readyz") as r:
-        checks = (await r.json())["checks"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{bot.url}/readyz") as r:  # public: which check failed, no count
+            assert (await r.json())["checks"]["cards"] == "failed"
+        async with s.get(str(bot.container.readiness_url)) as r:  # the operators' detail
+            checks = (await r.json())["checks"]
     assert checks["plans_without_card"] == 1 and "posted again once" in checks["cards"]
     assert bot.container.metrics.registry.get_sample_value("sre_consent_plans_without_card") == 1
     assert bot.container.metrics.registry.get_sample_value("sre_consent_card_repairs_total", {"outcome": "reposted"}) == 1
