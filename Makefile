@@ -34,15 +34,17 @@ test: $(STAMP) $(BROWSER_STAMP)
 	exit $$rc
 
 ## test-scale: the real-process tests (three `sre-consent-bot serve` processes on Azurite, kill -9, rolling restart,
-## 200 plans recovered with Teams down, one reminder and one escalation per plan), the 5,000-alert floods (SQLite
-## inbox; Storage Queue on two instances), then
+## 200 plans recovered with Teams down, one reminder and one escalation per plan; on each SDK adapter, 300 alerts at
+## once on three instances and a kill between two writes of a unit of work), the 5,000-alert floods (SQLite inbox;
+## Storage Queue on two instances), then
 ## the whole-run token-leak scan over their logs
-## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart)
+## (SCALE=all adds the heavy one: 200 plans executing, Teams down, kill -9, restart; and the 300 alerts three times)
 SCALE ?= quick
 test-scale: $(STAMP)
-	$(PY) -m pytest -m "$(if $(filter all,$(SCALE)),scale or last,(scale and not heavy) or last)" \
-		tests/integration/test_processes.py tests/integration/test_queue_inbox.py tests/integration/test_alert_inbox.py \
-		tests/integration/test_follow_up_scale.py tests/test_no_token_leaks.py $(PYTEST_ARGS)
+	$(if $(filter all,$(SCALE)),SCALE_ALERT_ROUNDS=3) $(PY) -m pytest -m "$(if $(filter all,$(SCALE)),scale or last,(scale and not heavy) or last)" \
+		tests/integration/test_processes.py tests/integration/test_instances.py tests/integration/test_queue_inbox.py \
+		tests/integration/test_alert_inbox.py tests/integration/test_follow_up_scale.py tests/test_no_token_leaks.py \
+		$(PYTEST_ARGS)
 
 ## fuzz: at least FUZZ_EXAMPLES examples per input surface (tests/fuzz) through the running bot; prints the counts
 FUZZ_EXAMPLES ?= 10000

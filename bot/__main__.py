@@ -34,6 +34,9 @@ def cmd_check_config(args: argparse.Namespace) -> None:
 def cmd_audit(args: argparse.Namespace) -> None:
     from .adapters.store.sqlite import SqliteStore
 
+    if args.verify:
+        cmd_audit_verify()
+        return
     sandbox_store = SANDBOX_DIR / "bot.sqlite3"
     default = sandbox_store if sandbox_store.is_file() else Path("data/sre-consent-bot.sqlite3")
     store_path = Path(args.store or load_env().get("STORE_PATH") or default)
@@ -67,6 +70,36 @@ def cmd_audit(args: argparse.Namespace) -> None:
     from .audit_table import table
 
     print("\n".join(table(events)))
+
+
+def cmd_audit_verify() -> None:
+    """Exit 1 naming each audit row rewritten after it was written (STORE=azure-tables; SQLite refuses any rewrite)."""
+    from .bootstrap import make_broker, make_store
+
+    settings = settings_or_exit(load_env())
+    if settings.store.kind != "azure-tables":
+        print("the SQLite audit is append-only: its triggers refuse UPDATE and DELETE")
+        return
+
+    async def check() -> list[str]:
+        broker = make_broker(settings)
+        store = make_store(settings, broker.runtime(settings.azure.storage_client_id))
+        try:
+            found = await store.rewritten_audit()  # type: ignore[union-attr]
+        finally:
+            await store.aclose()  # type: ignore[union-attr]
+            await broker.close()
+        return [
+            f"{r.row_key} (plan {r.plan_id}, {r.event}): written {r.written.isoformat()}, rewritten {r.last_written.isoformat()}"
+            for r in found
+        ]
+
+    rewritten = asyncio.run(check())
+    for line in rewritten:
+        print(f"audit row rewritten after it was written: {line}")
+    if rewritten:
+        raise SystemExit(1)
+    print("no audit row was rewritten after it was written (deletions: see the storage account's StorageDelete logs)")
 
 
 def _since(value: str) -> datetime:
@@ -123,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     au.add_argument("--since", help="ISO time or a duration like 30m, 2h, 7d")
     au.add_argument("--store", help="SQLite file (default: STORE_PATH, else the running sandbox's)")
     au.add_argument("--json", action="store_true", help="one JSON object per line")
+    au.add_argument("--verify", action="store_true", help="STORE=azure-tables: list audit rows rewritten after they were written")
     au.set_defaults(fn=cmd_audit)
     mf = sub.add_parser("manifest", help="build or validate the Teams app package")
     msub = mf.add_subparsers(dest="action", required=True)

@@ -1,5 +1,5 @@
 """The aiohttp application: /api/messages, /api/plans, /api/operations, /mcp, /api/incidents, /healthz, /readyz;
-/metrics apart."""
+/metrics and the readiness detail apart."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .adapters.http.plans_api import PlansApi
 from .bootstrap import Container, make_follow_ups
 from .services.follow_up import follow_up_due
 from .services.housekeeping import expire_due, recover_interrupted
+from .services.repair_cards import repair_cards
 from .startup import port_problem, said_once, store_problem
 
 if TYPE_CHECKING:
@@ -138,24 +139,40 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Public readiness: the status and each check's ok or failed, nothing more (no counts, no error texts: anyone who
+    can reach /api/messages can reach this). The detail is on the metrics listener's /readyz."""
+    ok, checks = await readiness(request.app[CONTAINER])
+    public = {name: "ok" if passed else "failed" for name, (passed, _) in checks.items()}
+    return web.json_response({"status": "ready" if ok else "not ready", "checks": public}, status=200 if ok else 503)
+
+
+async def readyz_detail(container: Container) -> web.Response:
+    """The operators' readiness, on the metrics listener only: depths, counts and what failed, in words."""
+    ok, checks = await readiness(container)
+    detail: dict[str, object] = {}
+    for _, shown in checks.values():
+        detail.update(shown)
+    detail["background_tasks"] = container.tasks.pending
+    return web.json_response({"status": "ready" if ok else "not ready", "checks": detail}, status=200 if ok else 503)
+
+
+Check = tuple[bool, dict[str, object]]  # (passed, what the operators' detail shows of it)
+
+
+async def readiness(container: Container) -> tuple[bool, dict[str, Check]]:
     """Ready while the store answers; the outbox, the inbox and the directory are shown, not judged."""
-    container = request.app[CONTAINER]
     try:
         store_ok = await asyncio.to_thread(container.store.ping)
     except Exception:
         store_ok = False
     directory = container.deps.directory  # approver groups: the last Graph failure, if any (not fatal to readiness)
-    checks = {
-        "store": store_ok,
-        **await _queues(container),
-        "background_tasks": container.tasks.pending,
-        "directory": (directory.problem() if directory else None) or "ok",
-    }
-    ok = bool(checks["store"])
-    return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+    problem = directory.problem() if directory else None
+    checks = {"store": (bool(store_ok), {"store": bool(store_ok)}), **await _queues(container)}
+    checks["directory"] = (problem is None, {"directory": problem or "ok"})
+    return bool(store_ok), checks
 
 
-async def _queues(container: Container) -> dict[str, object]:
+async def _queues(container: Container) -> dict[str, Check]:
     """The outbox and the inbox: their depth, and what was given up on."""
     try:
         depth, dead, failed_alerts, parked = await asyncio.to_thread(
@@ -183,27 +200,49 @@ async def _queues(container: Container) -> dict[str, object]:
             "(audit: alert_parked names each key); act on those alerts by hand from Azure Monitor"
         )
     )
+    cardless = container.metrics.cardless
     return {
-        "outbox_depth": depth,
-        "outbox": outbox,
-        "outbox_dead_letters": dead,
-        "inbox_failed": failed_alerts,
-        "inbox": inbox,
-        "inbox_parked": parked,
+        "outbox": (
+            outbox == "ok" and depth >= 0,
+            {
+                "outbox_depth": depth,
+                "outbox": outbox,
+                "outbox_dead_letters": dead,
+                "instances_alive": container.outbox.instances.count if container.outbox.instances is not None else 1,
+            },
+        ),
+        "cards": (
+            cardless == 0,
+            {
+                "plans_without_card": cardless,
+                "cards": "ok"
+                if cardless == 0
+                else (
+                    f"{cardless} waiting plan(s) had no card in Teams at the last sweep: each is posted again once, then "
+                    "expired (audit: card_reposted, plan_expired)"
+                ),
+            },
+        ),
+        "inbox": (inbox == "ok" and failed_alerts >= 0, {"inbox_failed": failed_alerts, "inbox": inbox, "inbox_parked": parked}),
     }
 
 
 def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
-    """/metrics on its own listener (METRICS_HOST:METRICS_PORT, loopback by default), never on the public port:
-    plan counts and refusal codes are for the operators' scraper, not for anyone who can reach /api/messages."""
+    """/metrics and the detailed /readyz on their own listener (METRICS_HOST:METRICS_PORT, loopback by default), never
+    on the public port: plan counts, refusal codes, queue depths and error texts are for the operators, not for anyone
+    who can reach /api/messages."""
 
     async def metrics(request: web.Request) -> web.Response:
         body = await asyncio.to_thread(generate_latest, container.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def ready(request: web.Request) -> web.Response:
+        return await readyz_detail(container)
+
     async def serve(app: web.Application) -> AsyncIterator[None]:
         metrics_app = web.Application()
         metrics_app.router.add_get("/metrics", metrics)
+        metrics_app.router.add_get("/readyz", ready)  # the detail the public /readyz leaves out
         runner = web.AppRunner(metrics_app, access_log=None)
         await runner.setup()
         s = container.settings.observability
@@ -216,6 +255,7 @@ def _metrics_server(container: Container):  # type: ignore[no-untyped-def]
         port = runner.addresses[0][1] if runner.addresses else s.metrics_port
         host = f"[{s.metrics_host}]" if ":" in s.metrics_host else s.metrics_host
         container.metrics_url = f"http://{host}:{port}/metrics"
+        container.readiness_url = f"http://{host}:{port}/readyz"
         log.info("metrics served at %s", container.metrics_url)
         yield
         await runner.cleanup()
@@ -235,6 +275,7 @@ def _lifecycle(container: Container):  # type: ignore[no-untyped-def]
             raise store_problem(container.settings.store, e) from None
         for plan in recovered:
             log.warning("plan %s was interrupted by a restart; its thread will be told", plan.id, extra={"plan_id": plan.id})
+        await container.outbox.count_instances()  # before the first send: each takes its share of Teams' limits
         container.outbox.start()
         container.inbox.start()
         sweeper = asyncio.create_task(_sweep(container), name="expiry sweeper")
@@ -254,6 +295,7 @@ async def _sweep(container: Container) -> None:
         try:
             for plan in await expire_due(container.deps):
                 log.info("plan %s expired", plan.id, extra={"plan_id": plan.id})
+            await _repair_cards(container)
             # plans still waiting: their approvers reminded, the plan escalated, the requester warned (once each)
             for taken in await follow_up_due(container.deps, follow_ups):
                 log.info("plan %s: %s", taken.plan.id, taken.step.value, extra={"plan_id": taken.plan.id})
@@ -264,3 +306,11 @@ async def _sweep(container: Container) -> None:
                 )
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")
+
+
+async def _repair_cards(container: Container) -> None:
+    """Waiting plans whose card never reached Teams: counted (/readyz, /metrics), posted again or expired."""
+    repairs = await repair_cards(container.deps)
+    container.metrics.cardless = repairs.found
+    container.metrics.card_repairs.labels("reposted").inc(len(repairs.reposted))
+    container.metrics.card_repairs.labels("expired").inc(len(repairs.expired))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,14 +23,16 @@ from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
-from .adapters.conversation.sdk import Endpoint, SdkParts
+from .adapters.conversation.sdk import Endpoint, SdkParts, load_sdk
 from .adapters.http.incidents_api import alert_processor
 from .adapters.http.plan_watch import PlanWatch
 from .adapters.inbox import Inbox, InboxWorker, Process
+from .adapters.instances import LiveInstances
 from .adapters.observability import AuditPublisher, Metrics
 from .adapters.outbox import OutboxWorker
 from .adapters.store.sqlite import SqliteStore
 from .config import Settings
+from .domain.approvers import approvers_in_force
 from .domain.plan import Plan
 from .ports import Clock, Notifier
 from .services.agent_callbacks import AgentCallbacks
@@ -61,6 +62,7 @@ class Container:
     notifier: Notifier  # used by the outbox worker only: the services write messages to the outbox
     watch: PlanWatch | None = None  # what long-polls and wait_for_plan wait on: a plan's next version, from any instance
     metrics_url: str | None = None  # set once the METRICS_PORT listener is up
+    readiness_url: str | None = None  # its /readyz: the readiness detail the public /readyz leaves out
     outbound: OutboundSession | None = None  # the one session for Graph and Azure Monitor's alerts API
 
     @property
@@ -79,11 +81,10 @@ class Container:
 
     async def idle(self) -> bool:
         """Everything the bot was going to do after its last answer is done: no background task running, no alert
-        waiting in the inbox, no message waiting in the outbox (dead letters aside).
-
-        Looked at in the direction work flows (an alert's commit may start a task, an execution; a task writes
-        messages; the outbox sends them), so work moving downstream meanwhile is still seen: a task started by an
-        alert and ending while the outbox was read (its result message written just after) is not missed."""
+        waiting in the inbox, no message waiting in the outbox (dead letters aside). Looked at in the direction work
+        flows (an alert's commit may start a task, an execution; a task writes messages; the outbox sends them), so work
+        moving downstream meanwhile is still seen: a task started by an alert and ending while the outbox was read (its
+        result message written just after) is not missed."""
         return await self.inbox.idle() and self.tasks.pending == 0 and await self.outbox.idle()
 
     async def close(self) -> None:
@@ -104,9 +105,9 @@ class Container:
             await self.store.aclose()
 
 
-def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | TableStore:
-    """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, with the connection string when one is
-    set, otherwise the account URL and the agent identity (its managed identity in Azure)."""
+def make_store(settings: Settings, credential: Any) -> SqliteStore | TableStore:
+    """STORE=sqlite: the local file. STORE=azure-tables: Table Storage, by connection string when set, else the account URL
+    and the runtime's identity (AZURE_STORAGE_CLIENT_ID's managed identity, else the agent identity)."""
     owner, lease_seconds = settings.store.instance_id, settings.store.execution_lease_seconds
     if settings.store.kind == "azure-tables":
         from .adapters.store.tables import TableStore
@@ -117,7 +118,7 @@ def make_store(settings: Settings, agent_credential: Any) -> SqliteStore | Table
                 settings.store.connection_string, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
             )
         return TableStore.from_account_url(
-            settings.store.account_url, agent_credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
+            settings.store.account_url, credential, settings.store.table_prefix, owner=owner, lease_seconds=lease_seconds, **client
         )
     try:
         return SqliteStore(settings.store.path, settings.store.sqlite_wal, owner, lease_seconds)
@@ -131,7 +132,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     tasks = BackgroundTasks()
     card_for = card_renderer(settings, clock)
     broker = make_broker(settings)
-    store = make_store(settings, broker.agent())
+    store = make_store(settings, broker.runtime(settings.azure.storage_client_id))
     runner = ArmRunner(
         settings.azure.arm_endpoint,
         broker.agent(),
@@ -140,7 +141,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         polling_interval=settings.azure.arm_polling_interval,
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
-    sdk = sdk_parts(settings, lambda plan, ids: card_for(plan, shared_view, ids))
+    sdk = load_sdk(settings.teams.bot_sdk, settings, lambda plan, ids: card_for(plan, shared_view, ids))
     outbound = OutboundSession(settings.azure.ca_bundle)  # Graph's and the alerts API's calls share its connections
     directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), session=outbound)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
@@ -149,7 +150,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
     conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
     outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
-    inbox = make_inbox(settings, store, clock, broker.agent(), alert_processor(deps, settings.policy, settings.api))
+    inbox = make_inbox(
+        settings, store, clock, broker.runtime(settings.azure.storage_client_id), alert_processor(deps, settings.policy, settings.api)
+    )
     Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
         inbox.parked
     )
@@ -201,7 +204,9 @@ def make_deps(
     directory: GraphDirectory,
     outbound: OutboundSession | None = None,
 ) -> Deps:
-    """What every service is given: the ports and the policy they apply."""
+    """What every service is given: the ports and the policy they apply (every click judged against the configuration
+    this process runs with, not only the plan's copy of it)."""
+    policy, fu, api = settings.policy, settings.follow_up.schedule, settings.api
     return Deps(
         store=store,
         audit=store,
@@ -214,9 +219,10 @@ def make_deps(
         allowed_scopes=settings.azure.allowed_scopes,
         home_subscription=settings.azure.default_subscription_id,
         alerts=ArmAlerts(settings.azure.arm_endpoint, broker.agent(), settings.azure.ca_bundle, session=outbound),
-        follow_up=settings.follow_up.schedule,
-        plans_url=f"{settings.api.public_url}/api/plans",
-        callbacks=AgentCallbacks(f"{settings.api.public_url}/api/plans", clock),
+        follow_up=fu,
+        plans_url=f"{api.public_url}/api/plans",
+        callbacks=AgentCallbacks(f"{api.public_url}/api/plans", clock),
+        approvers_now=lambda plan: approvers_in_force(plan, policy.consent, policy.response_plans, api.api_callers, fu.escalate_to),
     )
 
 
@@ -249,7 +255,7 @@ def make_conversation(
     settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals
 ) -> Conversation:
     """The Teams conversation: commands, card clicks and sign-in, over either SDK."""
-    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id])
+    verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id], settings.teams.sso_client_id)
     options = BotOptions(
         settings.policy.consent,
         settings.teams.oauth_connection_name,
@@ -262,8 +268,13 @@ def make_conversation(
 
 
 def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
-    """Sends what the services wrote to the outbox, once each, after their commit."""
+    """Sends what the services wrote to the outbox, once each, after their commit, at this instance's share of Teams'
+    limits (the instances alive, counted in the store)."""
     limits = settings.limits
+    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds)
+    Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
+        lambda: instances.count
+    )
     callbacks = CallbackSender(
         settings.api.api_callers or (),
         settings.api.callback_secrets,
@@ -283,15 +294,16 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
         sends_per_second=limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
+        instances=instances,
         callbacks=callbacks,
     )
     store.subscribe(outbox.committed)
     return outbox
 
 
-def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, agent_credential: Any, process: Process) -> Inbox:
+def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock, credential: Any, process: Process) -> Inbox:
     """STORE=sqlite: the store's inbox table. STORE=azure-tables: a Storage Queue shared by the instances, reached
-    like the table store (connection string, else the queue endpoint and the agent identity)."""
+    like the table store (connection string, else the queue endpoint and the runtime's identity)."""
     limits = settings.limits
     if settings.store.kind != "azure-tables":
         return InboxWorker(store, process, max_attempts=limits.outbox_max_attempts, max_backoff=limits.outbox_max_backoff)
@@ -302,7 +314,7 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
         settings.store.inbox_queue_name,
         connection_string=settings.store.connection_string,
         account_url=settings.store.queue_url,
-        credential=agent_credential,
+        credential=credential,
         **client,
     )
     return QueueInbox(
@@ -316,13 +328,3 @@ def make_inbox(settings: Settings, store: SqliteStore | TableStore, clock: Clock
         max_backoff=limits.outbox_max_backoff,
         owner=store.leases.owner,
     )
-
-
-SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
-
-
-def sdk_parts(settings: Settings, render: Any) -> SdkParts:
-    """The adapter BOT_SDK names, imported only when chosen: the other SDK need not even be loaded."""
-    module = importlib.import_module(SDK_MODULES[settings.teams.bot_sdk])
-    parts: SdkParts = module.build(settings, render)
-    return parts

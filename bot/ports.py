@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -14,47 +14,14 @@ from .domain.follow_up import RequesterNotice
 from .domain.incident import AlertCheck
 from .domain.operations import Facts
 from .domain.plan import AccessDenied, Plan, PlannedAction, PlanState, Thread
-
-
-class MessageKind(str, Enum):
-    """What an outbox message asks of Teams (stored as these words)."""
-
-    POST_CARD = "post_card"  # post the plan's card (rendered from the plan as stored when it is sent)
-    UPDATE_CARD = "update_card"  # update the plan's card in place (the newest state only: updates coalesce)
-    TEXT = "text"  # a message in a thread (a plan's result, an answer to a command, an incident notice)
-    OPEN_THREAD = "open_thread"  # a new channel thread whose first message is `card`
-    NOTE = "note"  # a message about a plan to `thread` (not the plan's): CARD_LINK in `text` becomes a link to its card
-    CALLBACK = "callback"  # a signed event about a plan to its agent's callback URL (`payload`), not to Teams
-
-
-CARD_LINK = "{card_link}"  # NOTE: replaced, when sent, by the deep link to the plan's card as posted
-PERSONAL_CHAT = "personal-chat-with:"  # conversation id of a 1:1 chat to create first (then the user's object id)
-
-
-PENDING_THREAD = "pending-thread:"  # conversation id of a thread an OPEN_THREAD message has not created yet
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """A message to Teams (or, CALLBACK, to an agent), written in the unit of work of the change that caused it and
-    sent later, in order per `key`.
-
-    Plan messages (`plan_id` set) are aimed at the plan's thread as stored when they are sent; others at `thread`.
-    A thread whose conversation id starts with PENDING_THREAD is the one the OPEN_THREAD message `thread_ref` creates.
-    """
-
-    kind: MessageKind
-    key: str  # ordering: the conversation (or pending thread) it goes to
-    plan_id: str | None = None
-    plan_version: int = 0  # the plan's version when it was written (card updates at or below a sent version coalesce)
-    thread: Thread | None = None
-    text: str | None = None
-    card: dict[str, Any] | None = field(default=None, compare=False)
-    reply_to: str | None = None  # the activity this message answers (a chat command)
-    thread_ref: str | None = None  # OPEN_THREAD: the name its pending thread goes by
-    seq: int = 0  # set by the store: the order of writing
-    attempts: int = 0
-    payload: dict[str, Any] | None = field(default=None, compare=False)  # CALLBACK: where to, and the event sent
+from .outbox_messages import CARD_LINK as CARD_LINK
+from .outbox_messages import PENDING_THREAD as PENDING_THREAD
+from .outbox_messages import PERSONAL_CHAT as PERSONAL_CHAT
+from .outbox_messages import MessageKind as MessageKind
+from .outbox_messages import OutboxMessage as OutboxMessage
+from .outbox_messages import ThreadOpening as ThreadOpening
+from .outbox_messages import pending_plan as pending_plan
+from .outbox_messages import pending_ref as pending_ref
 
 
 class UnitOfWork(Protocol):
@@ -132,6 +99,13 @@ class PlanStore(Protocol):
         ...
 
     async def for_incident(self, incident_id: str) -> list[Plan]: ...
+    async def cards_unsent(self) -> set[str]:
+        """The plans whose card (POST_CARD) is waiting in the outbox, not given up."""
+        ...
+
+    async def thread_opening(self, ref: str) -> ThreadOpening | None:
+        """The OPEN_THREAD message of the pending thread `ref` while the outbox holds it (waiting or given up)."""
+        ...
 
 
 class AuditLog(Protocol):

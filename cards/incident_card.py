@@ -44,4 +44,4 @@ def incident_card(alert: Alert, plan: ResponsePlan, withheld: str | None = None)
     body += [FactSet(facts=facts), TextBlock(text=what, wrap=True, spacing="Medium")]
     if withheld:
         body.append(TextBlock(text=f"\u26a0\ufe0f {withheld}", wrap=True, color="Warning", spacing="Medium"))
-    return dump(AdaptiveCard(version="1.5", body=body, fallback_text=f"{alert.severity} alert: {alert.rule}"))
+    return dump(AdaptiveCard(version="1.5", body=body, fallback_text=f"{literal(alert.severity)} alert: {literal(alert.rule)}"))

@@ -178,7 +178,8 @@ def plan_card(
         _facts(plan, now),
         *_buttons(plan, viewer),
     ]
-    card = AdaptiveCard(version="1.5", body=body, fallback_text=f"Execution plan {plan.id}: {plan.title} ({plan.state.label})")
+    fallback = f"Execution plan {plan.id}: {literal(plan.title)} ({plan.state.label})"  # clients that cannot render cards
+    card = AdaptiveCard(version="1.5", body=body, fallback_text=fallback)
     if not plan.state.is_terminal:
         card.refresh = RefreshDefinition(
             action=ExecuteAction(title="Refresh", verb=VERB_REFRESH, data={"planId": plan.id}),
@@ -192,3 +193,9 @@ def plan_card(
             buttons=[AuthCardButton(type="signin", title="Sign in", value=sso.sign_in_url)] if sso.sign_in_url else None,
         )
     return dump(card)
+
+
+def card_summary(plan: Plan) -> str:
+    """The `summary` of the activity that carries the card: notifications and clients that cannot render cards show
+    it, so the caller's title is plain, escaped text there too (no link, mention or formatting of theirs)."""
+    return f"Execution plan: {literal(plan.title)}"

@@ -1,11 +1,12 @@
-// The agent identity's Azure roles on the subscription (deployed at subscription scope by main.bicep).
-targetScope = 'subscription'
+// The agent identity's Azure roles on one resource group named in ALLOWED_SCOPES (main.bicep deploys it once per
+// resource group there, at that resource group's scope): nowhere else.
+targetScope = 'resourceGroup'
 
 param principalId string
 param roleDefinitionIds array
 
 resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in roleDefinitionIds: {
-  name: guid(subscription().id, principalId, roleId)
+  name: guid(resourceGroup().id, principalId, roleId)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
     principalId: principalId

@@ -26,7 +26,7 @@ param approvalsRequired int = 1
 @description('Subscription searched by chat commands that name a VM.')
 param defaultSubscriptionId string = subscription().subscriptionId
 
-@description('Azure roles of the agent identity on the subscription. Reader by default: least privilege is the point of the credentials flow.')
+@description('Azure roles of the agent identity on each of allowedScopes, and nowhere else. Reader by default: least privilege is the point of the credentials flow.')
 param agentRoleDefinitionIds array = [
   'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
 ]
@@ -34,10 +34,19 @@ param agentRoleDefinitionIds array = [
 @description('Entra group whose members may approve (checked through Microsoft Graph; the agent identity then needs the Graph application permissions of infra/app-registrations.json agentIdentity.graphAppRoles). Empty: only approverObjectIds.')
 param approverGroupId string = ''
 
-@description('Azure scopes the bot may act on: /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>. Every plan, chat command and alert outside them is refused.')
-param allowedScopes array = [
-  '/subscriptions/${defaultSubscriptionId}'
+@description('Azure scopes the bot may act on (ALLOWED_SCOPES): resource groups, /subscriptions/<id>/resourceGroups/<name>, or deliberately a whole subscription, /subscriptions/<id>. The agent identity gets agentRoleDefinitionIds on exactly these; every plan, chat command and alert outside them is refused.')
+param allowedScopes array
+
+@description('Subscriptions whose Azure Monitor alerts the bot confirms through the Alerts Management API (before an autonomous response plan acts, or a Resolved sent with only the URL secret withdraws plans): the agent identity gets Monitoring Reader there. Empty: no alert can be confirmed.')
+param alertSubscriptionIds array = [
+  defaultSubscriptionId
 ]
+
+@description('true: the URL secret alone is accepted on /api/incidents (INCIDENT_ACCEPT_SECRET_ONLY). Off by default: the secret travels in URLs that App Service logs and the action group\'s Readers see; use the secure webhook.')
+param incidentAcceptSecretOnly bool = false
+
+@description('true: the storage account and the Key Vault take no public traffic; the web app reaches them through private endpoints in a virtual network of their own (private-network.bicep).')
+param privateEndpoints bool = false
 
 @description('Secret the Azure Monitor action group puts in the webhook URL (?code=...): at least 24 random characters. Stored in Key Vault; the web app reads it by reference. Empty turns /api/incidents off.')
 @secure()
@@ -74,20 +83,49 @@ var ssoAppIdUri = replace(replace(registrations.bot.identifierUris[0], '{BOT_DOM
 var ssoScopes = replace(replace(oauthConnection.scopes, '{BOT_DOMAIN}', botDomain), '{BOT_APP_ID}', botAppId)
 var ssoTokenExchangeUrl = replace(replace(oauthConnection.tokenExchangeUrl, '{BOT_DOMAIN}', botDomain), '{BOT_APP_ID}', botAppId)
 
-// The agent identity: what the bot acts as before anyone lends their rights.
+// The agent identity: what the bot acts as on Azure before anyone lends their rights. It holds roles on the
+// allowedScopes only, and nothing on the bot's own resources (its secrets, its store).
 resource agentIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${baseName}-agent'
   location: location
 }
 
-module agentAccess 'agent-access.bicep' = {
-  name: '${baseName}-agent-access'
-  scope: subscription()
+// The runtime identity: reads the bot's secrets from Key Vault and its store (Table Storage, the alert queue); it
+// holds no role on any Azure resource the bot acts on. Two identities, so a token of one cannot do the other's work.
+resource runtimeIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${baseName}-runtime'
+  location: location
+}
+
+// The agent's roles exactly where ALLOWED_SCOPES says: per resource group named there (split: '', 'subscriptions',
+// <id>, 'resourceGroups', <name>), and per whole subscription named there
+module agentAccess 'agent-access.bicep' = [for (scope, i) in allowedScopes: if (length(split(scope, '/')) >= 5) {
+  name: '${baseName}-agent-access-${i}'
+  scope: resourceGroup(split(scope, '/')[2], split(scope, '/')[4])
   params: {
     principalId: agentIdentity.properties.principalId
     roleDefinitionIds: agentRoleDefinitionIds
   }
-}
+}]
+
+module agentSubscriptionAccess 'agent-subscription-access.bicep' = [for (scope, i) in allowedScopes: if (length(split(scope, '/')) < 5) {
+  name: '${baseName}-agent-subscription-access-${i}'
+  scope: subscription(split(scope, '/')[2])
+  params: {
+    principalId: agentIdentity.properties.principalId
+    roleDefinitionIds: agentRoleDefinitionIds
+  }
+}]
+
+// Monitoring Reader: Microsoft.AlertsManagement/alerts/read, to confirm an alert with Azure Monitor
+module alertsReader 'agent-subscription-access.bicep' = [for (subscriptionId, i) in alertSubscriptionIds: {
+  name: '${baseName}-alerts-reader-${i}'
+  scope: subscription(subscriptionId)
+  params: {
+    principalId: agentIdentity.properties.principalId
+    roleDefinitionIds: ['43d0d8ad-25c7-4714-9337-8ba259a9fe05'] // Monitoring Reader
+  }
+}]
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${baseName}-logs'
@@ -108,8 +146,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// The production store (STORE=azure-tables, bot/adapters/store/tables.py): plans, audit and delivery keys in
-// Azure Table Storage, and the alert inbox in a Storage Queue (bot/adapters/queue_inbox.py), reached with the agent
+// The production store (STORE=azure-tables, bot/adapters/store/tables): plans, audit and delivery keys in
+// Azure Table Storage, and the alert inbox in a Storage Queue (bot/adapters/queue_inbox.py), reached with the runtime
 // identity only (no account key: allowSharedKeyAccess is false).
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: toLower(take('${baseName}${uniqueString(resourceGroup().id)}', 24))
@@ -121,26 +159,33 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowBlobPublicAccess: false
     allowSharedKeyAccess: false
     supportsHttpsTrafficOnly: true
+    publicNetworkAccess: privateEndpoints ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: privateEndpoints ? 'Deny' : 'Allow', bypass: 'None' }
   }
 }
 
+// The runtime identity must update plan rows, and the audit rows share each plan's table and partition (one
+// transaction moves the plan and appends its audit); role assignment conditions cover Blob Storage and Queues only
+// (https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac), so it can write audit rows too.
+// A rewrite is detected instead: every entity write and delete is logged (below, to Log Analytics) and
+// `sre-consent-bot audit --verify` finds audit rows whose server-set Timestamp is later than when they were written.
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, agentIdentity.id, 'table-data-contributor')
+  name: guid(storage.id, runtimeIdentity.id, 'table-data-contributor')
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')
-    principalId: agentIdentity.properties.principalId
+    principalId: runtimeIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
 // Storage Queue Data Contributor: the alert inbox queue (send, receive, update, delete) and its poison queue
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, agentIdentity.id, 'queue-data-contributor')
+  name: guid(storage.id, runtimeIdentity.id, 'queue-data-contributor')
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
-    principalId: agentIdentity.properties.principalId
+    principalId: runtimeIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
@@ -151,6 +196,20 @@ var storeTablePrefix = 'sreconsent'
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'
+}
+
+// Every write and delete of a table entity, logged to Log Analytics (StorageTableLogs): the trail of any rewrite of
+// an audit row (RowKey audit-...), which the bot itself never updates or deletes
+resource tableLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-tampering-trail'
+  scope: tableService
+  properties: {
+    workspaceId: logs.id
+    logs: [
+      { category: 'StorageWrite', enabled: true }
+      { category: 'StorageDelete', enabled: true }
+    ]
+  }
 }
 
 resource plansTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
@@ -195,6 +254,17 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     enablePurgeProtection: true
+    publicNetworkAccess: privateEndpoints ? 'Disabled' : 'Enabled'
+  }
+}
+
+module privateNetwork 'private-network.bicep' = if (privateEndpoints) {
+  name: '${baseName}-private-network'
+  params: {
+    baseName: baseName
+    location: location
+    storageAccountId: storage.id
+    vaultId: vault.id
   }
 }
 
@@ -215,12 +285,13 @@ resource incidentSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!em
   }
 }
 
+// Key Vault Secrets User for the runtime identity only: the agent identity cannot read the bot's secrets
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, agentIdentity.id, 'secrets-user')
+  name: guid(vault.id, runtimeIdentity.id, 'secrets-user')
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
-    principalId: agentIdentity.properties.principalId
+    principalId: runtimeIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
@@ -246,13 +317,16 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${agentIdentity.id}': {}
+      '${runtimeIdentity.id}': {}
     }
   }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    keyVaultReferenceIdentity: agentIdentity.id
+    keyVaultReferenceIdentity: runtimeIdentity.id
+    virtualNetworkSubnetId: privateEndpoints ? privateNetwork.outputs.appSubnetId : null
     siteConfig: {
+      vnetRouteAllEnabled: privateEndpoints
       linuxFxVersion: 'PYTHON|3.11'
       appCommandLine: 'python -m bot serve'
       alwaysOn: true
@@ -266,6 +340,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'MicrosoftAppTenantId', value: tenantId }
         { name: 'AZURE_TENANT_ID', value: tenantId }
         { name: 'AZURE_CLIENT_ID', value: agentIdentity.properties.clientId }
+        { name: 'AZURE_STORAGE_CLIENT_ID', value: runtimeIdentity.properties.clientId }
         { name: 'SSO_CLIENT_ID', value: botAppId }
         { name: 'SSO_CLIENT_SECRET', value: secretReference }
         { name: 'SSO_APP_ID_URI', value: ssoAppIdUri }
@@ -277,6 +352,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'APPROVER_GROUP_ID', value: approverGroupId }
         { name: 'APPROVALS_REQUIRED', value: string(approvalsRequired) }
         { name: 'INCIDENT_WEBHOOK_SECRET', value: incidentSecretReference }
+        { name: 'INCIDENT_ACCEPT_SECRET_ONLY', value: incidentAcceptSecretOnly ? 'true' : 'false' }
         { name: 'RESPONSE_PLANS_FILE', value: responsePlansFile }
         { name: 'API_CALLERS_FILE', value: apiCallersFile }
         { name: 'BOT_SDK', value: botSdk }
@@ -357,6 +433,7 @@ output ssoAppIdUri string = ssoAppIdUri
 output oauthConnectionName string = oauthConnection.name
 output agentClientId string = agentIdentity.properties.clientId
 output agentPrincipalId string = agentIdentity.properties.principalId
+output runtimeClientId string = runtimeIdentity.properties.clientId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name
 output botResourceName string = bot.name

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 LOCATION = "westeurope"
-
-
-def _rg_id(sub: str, rg: str) -> str:
-    return f"/subscriptions/{sub}/resourceGroups/{rg}"
 
 
 def new_etag() -> str:
@@ -21,53 +18,50 @@ def new_etag() -> str:
 
 
 @dataclass
-class AppServicePlan:
+class Resource:
+    """What every top-level resource has: its subscription, resource group and name, and so the id Azure gives it
+    (`/subscriptions/{sub}/resourceGroups/{rg}/providers/{type}/{name}`)."""
+
+    TYPE: ClassVar[str]  # the resource type, as its id spells it
     subscription_id: str
     resource_group: str
     name: str
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/{self.TYPE}/{self.name}"
+
+
+@dataclass
+class AppServicePlan(Resource):
+    TYPE = "Microsoft.Web/serverfarms"
     capacity: int = 3
     sku: str = "P1v3"
     location: str = LOCATION
 
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.Web/serverfarms/{self.name}"
-
 
 @dataclass
-class WebApp:
+class WebApp(Resource):
     """A web app: `content` is what production serves (a slot swap trades it with the slot's)."""
 
-    subscription_id: str
-    resource_group: str
-    name: str
+    TYPE = "Microsoft.Web/sites"
     plan: str
     state: str = "Running"
     content: str = "build-41"
     slots: dict[str, WebApp] = field(default_factory=dict)  # slot name -> the slot (a web app of its own)
     location: str = LOCATION
 
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.Web/sites/{self.name}"
-
     def slot_id(self, slot: str) -> str:
         return f"{self.id}/slots/{slot}"
 
 
 @dataclass
-class ScaleSet:
-    subscription_id: str
-    resource_group: str
-    name: str
+class ScaleSet(Resource):
+    TYPE = "Microsoft.Compute/virtualMachineScaleSets"
     capacity: int = 2
     power_state: str = "running"
     etag: str = field(default_factory=new_etag)
     location: str = LOCATION
-
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.Compute/virtualMachineScaleSets/{self.name}"
 
 
 @dataclass
@@ -79,17 +73,11 @@ class Revision:
 
 
 @dataclass
-class ContainerApp:
-    subscription_id: str
-    resource_group: str
-    name: str
+class ContainerApp(Resource):
+    TYPE = "Microsoft.App/containerApps"
     mode: str = "Single"  # activeRevisionsMode
     revisions: list[Revision] = field(default_factory=list)
     location: str = LOCATION
-
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.App/containerApps/{self.name}"
 
     @property
     def latest_ready(self) -> str | None:
@@ -107,42 +95,24 @@ class AgentPool:
 
 
 @dataclass
-class ManagedCluster:
-    subscription_id: str
-    resource_group: str
-    name: str
+class ManagedCluster(Resource):
+    TYPE = "Microsoft.ContainerService/managedClusters"
     pools: dict[str, AgentPool] = field(default_factory=dict)
     location: str = LOCATION
 
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.ContainerService/managedClusters/{self.name}"
-
 
 @dataclass
-class RedisCache:
-    subscription_id: str
-    resource_group: str
-    name: str
+class RedisCache(Resource):
+    TYPE = "Microsoft.Cache/Redis"
     provisioning: str = "Succeeded"
     reboots: list[str] = field(default_factory=list)  # the reboot types asked for, in order
     location: str = LOCATION
 
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.Cache/Redis/{self.name}"
-
 
 @dataclass
-class SqlServer:
-    subscription_id: str
-    resource_group: str
-    name: str
+class SqlServer(Resource):
+    TYPE = "Microsoft.Sql/servers"
     location: str = LOCATION
-
-    @property
-    def id(self) -> str:
-        return f"{_rg_id(self.subscription_id, self.resource_group)}/providers/Microsoft.Sql/servers/{self.name}"
 
 
 @dataclass
@@ -176,7 +146,7 @@ class Estate:
 
     def groups(self) -> set[tuple[str, str]]:
         """(subscription, resource group) of every resource, lower-case."""
-        tops: list[AppServicePlan | WebApp | ScaleSet | ContainerApp | ManagedCluster | RedisCache | SqlServer] = [
+        tops: list[Resource] = [
             *self.plans,
             *self.web_apps,
             *self.scale_sets,

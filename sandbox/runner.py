@@ -99,7 +99,9 @@ class Sandbox(PrintsOwnRepr):
         token_service.base_url = url("tokenService", token_service.app)
         box = cls(world, tls, keys, entra, arm, connector, channel, token_service, thread, directory, secrets.token_urlsafe(32))
         (directory / "response-plans.json").write_text(json.dumps(box.response_plans(), indent=2) + "\n")
-        (directory / "api-callers.json").write_text(json.dumps(box.api_callers(), indent=2) + "\n")
+        # the agent posts into the demo channels and the group chat `driver plan` asks in by default (sandbox-demo)
+        demo_chat = TeamsDriver.group_chat(world.home_tenant_id, "sandbox-demo").id
+        (directory / "api-callers.json").write_text(json.dumps(box.api_callers(demo_chat), indent=2) + "\n")
         return box
 
     def keep_conversations(self) -> bool:
@@ -144,8 +146,9 @@ class Sandbox(PrintsOwnRepr):
             ]
         }
 
-    def api_callers(self) -> dict[str, object]:
-        """The agent app registered as a caller of POST /api/plans (any operation of the catalog, the demo subscription)."""
+    def api_callers(self, *targets: str) -> dict[str, object]:
+        """The agent app registered as a caller of POST /api/plans (any operation, the demo subscription), posting into
+        the demo channels (and `targets`, conversation or channel ids, if given)."""
         agent = self.world.agent
         return {
             "callers": [
@@ -154,6 +157,7 @@ class Sandbox(PrintsOwnRepr):
                     "name": "SRE Agent",
                     "scopes": [f"/subscriptions/{self.world.subscription_id}"],
                     "operations": ["*"],
+                    "targets": [*(c.channel_id for c in self.world.channels), *targets],
                 }
             ]
         }
@@ -190,6 +194,9 @@ class Sandbox(PrintsOwnRepr):
             "TEAMS_SERVICE_URL": self.connector.base_url,
             "RESPONSE_PLANS_FILE": str(self.directory / "response-plans.json"),
             "INCIDENT_WEBHOOK_SECRET": self.webhook_secret,
+            # the plain webhook is off by default (INCIDENT_ACCEPT_SECRET_ONLY=false); the sandbox turns it on so the demo
+            # and the tests can post alerts with the URL secret as well as through the secure webhook
+            "INCIDENT_ACCEPT_SECRET_ONLY": "true",
             "API_CALLERS_FILE": str(self.directory / "api-callers.json"),
         }
 

@@ -118,6 +118,7 @@ def _clean_sandbox_state(request: pytest.FixtureRequest) -> Iterator[None]:
         box.entra.unavailable = False
         box.arm.clear_faults()
         box.connector.throttle(0)
+        box.connector.not_in_team.clear()  # the app is in every team again
         box.connector.forget_limits()  # Teams' rate limits stay on; each test starts with their windows empty
         for user in box.world.users.values():
             user.obo_error = None

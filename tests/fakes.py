@@ -21,7 +21,7 @@ from bot.domain.audit import AuditEvent, AuditEventName
 from bot.domain.errors import ConcurrentUpdate, CredentialProblem, DirectoryUnavailable
 from bot.domain.incident import AlertCheck, AlertStatus
 from bot.domain.plan import WAITING_STATES, Plan, PlannedAction, PlanState, ResourceRef, Thread
-from bot.ports import ArmReading, ConversationRef, Lease, MessageKind, OutboxMessage, ReadStatus, RunResult, RunStatus
+from bot.ports import ArmReading, ConversationRef, Lease, MessageKind, OutboxMessage, ReadStatus, RunResult, RunStatus, ThreadOpening
 from bot.services.deps import Deps
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -86,7 +86,11 @@ class FakeUnitOfWork:
         self.changes.append(lambda s: s.threads.__setitem__(ref, thread))
 
     def dead_letter(self, seq: int, error: str) -> None:
-        self.changes.append(lambda s: s.dead.__setitem__(seq, s.outbox.pop(seq)))
+        def apply(s: InMemoryStore) -> None:
+            s.dead[seq] = s.outbox.pop(seq)
+            s.dead_causes[seq] = error
+
+        self.changes.append(apply)
 
 
 @dataclass
@@ -96,6 +100,7 @@ class InMemoryStore:
     outbox: dict[int, OutboxMessage] = field(default_factory=dict)
     dead: dict[int, OutboxMessage] = field(default_factory=dict)
     threads: dict[str, Thread] = field(default_factory=dict)
+    dead_causes: dict[int, str] = field(default_factory=dict)  # why each dead letter was given up
     inbox: dict[str, dict[str, Any]] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
     refs: dict[tuple[str, str], ConversationRef] = field(default_factory=dict)
@@ -118,6 +123,7 @@ class InMemoryStore:
             audit=list(self.audit),
             outbox=dict(self.outbox),
             dead=dict(self.dead),
+            dead_causes=dict(self.dead_causes),
             threads=dict(self.threads),
             inbox=dict(self.inbox),
             leases=dict(self.leases),
@@ -148,6 +154,18 @@ class InMemoryStore:
     async def in_states(self, states: Iterable[PlanState]) -> list[Plan]:
         wanted = set(states)
         return sorted((p for p in self.plans.values() if p.state in wanted), key=lambda p: p.expires_at)
+
+    async def cards_unsent(self) -> set[str]:
+        return {m.plan_id for m in self.outbox.values() if m.kind is MessageKind.POST_CARD and m.plan_id}
+
+    async def thread_opening(self, ref: str) -> ThreadOpening | None:
+        for m in self.outbox.values():
+            if m.thread_ref == ref:
+                return ThreadOpening(m)
+        for seq, m in self.dead.items():
+            if m.thread_ref == ref:
+                return ThreadOpening(m, self.dead_causes.get(seq, "given up"))
+        return None
 
     async def waiting_for(self, object_id: str) -> list[Plan]:
         return [p for p in await self.in_states(WAITING_STATES) if p.policy.approver_group or object_id in p.policy.approvers]

@@ -13,7 +13,7 @@ import contextlib
 import time
 from bisect import bisect_right, insort
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain.service_urls import UntrustedServiceUrl
 
@@ -21,11 +21,26 @@ RETRYABLE = {408, 412, 429}  # and every 5xx
 # per bot per thread, send and create conversation alike (the page's table); a thread is a 1:1 chat, a group chat or
 # a channel, so every reply chain of a channel counts for the channel
 WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+T = TypeVar("T")
 APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
+
+
+def whole(limit: int) -> int:
+    """The whole of a limit: one instance alone."""
+    return limit
+
+
+def exact(window: float) -> float:
+    """A window as Teams counts it: one instance alone."""
+    return window
 
 
 class Undeliverable(Exception):
     """The message can never be sent (its thread was never created, its plan is gone)."""
+
+
+class ThreadNotOpen(Exception):
+    """The message's thread is still being opened (its opening message waits, or is not visible yet): tried again later."""
 
 
 class TryAgain(Exception):
@@ -44,8 +59,10 @@ class CardNotPosted(Exception):
 class SlidingWindows:
     """The times of recent sends per key, and how long until one more fits in every window of that key."""
 
-    def __init__(self, windows: tuple[tuple[float, int], ...]) -> None:
-        self._windows = windows
+    def __init__(
+        self, windows: tuple[tuple[float, int], ...], share: Callable[[int], int] = whole, margin: Callable[[float], float] = exact
+    ) -> None:
+        self._windows, self._share, self._margin = windows, share, margin
         self._longest = max(w for w, _ in windows)
         self._sent: dict[str, list[float]] = {}
         self._sweep_at = 1000
@@ -55,9 +72,11 @@ class SlidingWindows:
         sent = self._sent.get(key)
         if not sent:
             return 0.0
-        del sent[: bisect_right(sent, now - self._longest)]
+        margin = self._margin  # for the spread of arrival times between instances (see ThreadRateLimit)
+        del sent[: bisect_right(sent, now - margin(self._longest))]
         wait = 0.0
-        for window, limit in self._windows:
+        for length, total in self._windows:
+            window, limit = margin(length), self._share(total)  # this instance's part of the limit all instances share
             if len(sent) - bisect_right(sent, now - window) >= limit:  # a slot frees when the limit-th last send leaves
                 wait = max(wait, sent[-limit] + window - now)
         return wait
@@ -73,7 +92,12 @@ class SlidingWindows:
 class ThreadRateLimit:
     """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
     pace for the whole app (Teams allows 50 requests a second per app per tenant). `acquire` waits until one more send
-    fits in every window of its thread and in the app's pace, then counts it in both."""
+    fits in every window of its thread and in the app's pace, then counts it in both. Every limit is shared by all the
+    bot's instances: `share` gives this instance's part of one (adapters/instances.py; the whole of it by default),
+    and `margin` lengthens every window a little when there are several: each instance counts its sends when they
+    leave, Teams when they arrive, and the shares add up to the whole limit, so without a margin for the spread of
+    arrival times Teams sees a window overfull now and then (measured: about 5% of a 300-thread burst refused, each
+    refused send costing its instance a slot of the 30-second window, so the last threads waited a window more)."""
 
     def __init__(
         self,
@@ -81,24 +105,50 @@ class ThreadRateLimit:
         clock: Callable[[], float] = time.monotonic,
         per_second: int = 0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        share: Callable[[int], int] = whole,
+        margin: Callable[[float], float] = exact,
     ) -> None:
-        self._threads, self._clock, self._sleep = SlidingWindows(windows), clock, sleep
-        self._app = SlidingWindows(((1.0, per_second),)) if per_second > 0 else None
+        self._threads, self._clock, self._sleep = SlidingWindows(windows, share, margin), clock, sleep
+        self._app = SlidingWindows(((1.0, per_second),), share, margin) if per_second > 0 else None
+        self._held: dict[str, float] = {}  # thread -> no send before then (Teams answered 429 with Retry-After)
 
-    async def acquire(self, conversation: str, *, create: bool = False) -> None:
-        """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does)."""
+    async def acquire(self, conversation: str, *, create: bool = False) -> tuple[str, float]:
+        """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does).
+        Returns the slot taken (see `refused`)."""
         thread = ("create " if create else "") + conversation.split(";messageid=")[0]
         while True:
             now = self._clock()
-            wait = self._threads.wait(thread, now)
+            wait = max(self._threads.wait(thread, now), self._held.get(thread, 0.0) - now)
             if self._app is not None:
                 wait = max(wait, self._app.wait(APP, now))
             if wait <= 0:  # no await between the check and the count: concurrent senders cannot both take the slot
                 self._threads.take(thread, now)
                 if self._app is not None:
                     self._app.take(APP, now)
-                return
+                return thread, now
             await self._sleep(wait)
+
+    def refused(self, slot: tuple[str, float], retry_after: float) -> None:
+        """Teams answered the send of `slot` 429: this instance sends nothing more to that thread before Retry-After
+        (at least a second). The refused send keeps its slot: the page does not say whether Teams counts it, and
+        with instances at their shares a 429 means the thread is full (given back, the slot went to this instance's
+        next send, refused again: measured, 429s multiplied fivefold)."""
+        thread, _ = slot
+        now = self._clock()
+        if len(self._held) > 1000:
+            self._held = {t: until for t, until in self._held.items() if until > now}
+        self._held[thread] = max(self._held.get(thread, 0.0), now + max(1.0, retry_after))
+
+    async def paced(self, conversation: str, call: Callable[[], Awaitable[T]], *, create: bool = False) -> T:
+        """`call`, one call to Teams about `conversation`, once it fits the pace (a 429 is `refused`)."""
+        slot = await self.acquire(conversation, create=create)
+        try:
+            return await call()
+        except Exception as e:
+            refused = http_refusal(e)
+            if refused is not None and refused[0] == 429:
+                self.refused(slot, retry_after(refused[1]))
+            raise
 
 
 def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
@@ -117,6 +167,15 @@ def http_refusal(error: BaseException) -> tuple[int | None, Any] | None:
     return None
 
 
+def retry_after(headers: Any) -> float:
+    """The `Retry-After` of an answer, in seconds (0 when absent or not a number of seconds)."""
+    header = headers.get("Retry-After") if headers is not None else None
+    if header:
+        with contextlib.suppress(ValueError):
+            return max(0.0, float(header))
+    return 0.0
+
+
 def classify(error: BaseException) -> tuple[bool, float, str]:
     """(worth trying again, Retry-After in seconds or 0, a short cause for logs, metrics and the dead letter)."""
     if isinstance(error, Undeliverable):
@@ -128,11 +187,6 @@ def classify(error: BaseException) -> tuple[bool, float, str]:
     refused = http_refusal(error)
     if refused is not None:
         status, headers = refused
-        retry_after = 0.0
-        header = headers.get("Retry-After") if headers is not None else None
-        if header:
-            with contextlib.suppress(ValueError):
-                retry_after = max(0.0, float(header))
         retryable = status is None or status in RETRYABLE or status >= 500
-        return retryable, retry_after, f"HTTP {status}"
+        return retryable, retry_after(headers), f"HTTP {status}"
     return True, 0.0, type(error).__name__  # connection refused, reset, timeout: Teams may answer later

@@ -89,6 +89,13 @@ class Metrics:
             dead_letters
         )
         Gauge("sre_consent_inbox_depth", "Alert deliveries accepted but not processed yet", registry=r).set_function(inbox_depth)
+        self.cardless = 0  # set by each sweep (bot/app.py): waiting plans whose card never reached Teams
+        Gauge(
+            "sre_consent_plans_without_card",
+            "Plans waiting for consent or credentials whose card is neither in Teams nor waiting to be sent (last sweep)",
+            registry=r,
+        ).set_function(lambda: self.cardless)
+        self.card_repairs = Counter("sre_consent_card_repairs", "Cardless plans repaired, by outcome", ["outcome"], registry=r)
         self.outbox_sent = Counter("sre_consent_outbox_sent", "Messages sent to Teams, by kind", ["kind"], registry=r)
         self.outbox_retries = Counter("sre_consent_outbox_retries", "Sends to Teams to be tried again, by cause", ["cause"], registry=r)
         r.register(_PlansByState(count_by_state, "sre_consent_plans", "Plans in the store, by state"))

@@ -3,8 +3,13 @@
 - In order per conversation: one message at a time per outbox key (the conversation it was written for).
 - Within Teams' limits (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per
   thread (7 sends a second, 8 per 2 seconds, 60 per 30 seconds, 1,800 per hour; a channel's reply chains count for
-  the channel), and a pace for the whole instance below Teams' 50 requests a second per app per tenant
-  (`sends_per_second`, TEAMS_SENDS_PER_SECOND; with N instances each should get 1/N of it).
+  the channel), and a pace for the whole app below Teams' 50 requests a second per app per tenant
+  (`sends_per_second`, TEAMS_SENDS_PER_SECOND). Both are the app's, whichever instance sends: with N instances alive,
+  each paces itself at its share, 1/N (`share`, adapters/instances.py).
+- A message whose thread is still being opened waits for it (tried again shortly), whichever instance takes it; the
+  worker that opens a thread sends the messages waiting for it (its plan's card) right after (FOLLOW). A thread
+  whose opening message was given up makes its messages fail, and a card given up has its plan repaired at once
+  (posted again, or expired: services/repair_cards.py). Sending one message is sending.py.
 - 429, 412, 408, 5xx and network errors are tried again with exponential back-off and jitter, never sooner than
   `Retry-After`; a message that keeps failing (or that Teams refuses outright, 400/403/404) becomes a dead letter:
   kept in the store, counted by /readyz and /metrics, and audited.
@@ -30,19 +35,21 @@ from dataclasses import replace
 from typing import Any
 
 from ..domain.audit import AuditEventName
-from ..domain.errors import ConcurrentUpdate
-from ..domain.plan import Plan, Thread
-from ..ports import CARD_LINK, PENDING_THREAD, PERSONAL_CHAT, MessageKind, Notifier, OutboxMessage
+from ..domain.plan import WAITING_STATES
+from ..ports import MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
-from ..services.links import card_link
+from ..services.repair_cards import repair_card
 from .callbacks import CallbackSender
-from .delivery import CardNotPosted, ThreadRateLimit, Undeliverable, classify, http_refusal
+from .delivery import ThreadRateLimit, classify, exact, whole
+from .instances import LiveInstances
 from .observability import Metrics
+from .sending import Sender
 from .store.sqlite import SqliteStore
 from .worker import POLL, Worker
 
 log = logging.getLogger(__name__)
 LEASE = 30.0  # seconds a claimed message is left alone by other instances unless its sender renews the claim
+FOLLOW = 4  # messages waiting for a thread sent right after it by the worker that opened it (the card, a notice)
 
 
 class OutboxWorker(Worker):
@@ -64,6 +71,7 @@ class OutboxWorker(Worker):
         sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
+        instances: LiveInstances | None = None,
         callbacks: CallbackSender | None = None,
     ) -> None:
         super().__init__(concurrency)
@@ -73,9 +81,13 @@ class OutboxWorker(Worker):
         # a claim is renewed every third of it while its message is being sent (a slow Teams, a rate-limit wait), so
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
-        self._limit = ThreadRateLimit(per_second=sends_per_second)
-        self._keys: set[str] = set()
+        self.instances = instances  # the instances alive: this one paces its calls at its share of Teams' limits
+        share, margin = (instances.share, instances.margin) if instances is not None else (whole, exact)
+        limit = ThreadRateLimit(per_second=sends_per_second, share=share, margin=margin)
+        self._sender = Sender(store, notifier, limit, callbacks)
         self._callbacks = callbacks  # None: a callback message cannot be sent (a dead letter saying so)
+        self._keys: set[str] = set()
+        self._current: dict[int, int] = {}  # a delivery's first message -> the message it is sending now (FOLLOW)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def committed(self, events: object, messages: int) -> None:
@@ -85,14 +97,22 @@ class OutboxWorker(Worker):
 
     async def _released(self, keys: list[Any]) -> None:
         """Messages `stop` cut short are released for the next start (or another instance) at once."""
-        for seq in keys:
+        for seq in [self._current.get(k, k) for k in keys]:
             with contextlib.suppress(Exception):
                 await self._store.release_message(seq)
 
+    async def count_instances(self) -> None:
+        """Before the first send: the instances alive counted (each takes its share of Teams' limits), then on a beat."""
+        if self.instances is not None:
+            await self.instances.start()
+
     async def close(self) -> None:
-        """After `stop`: the callback sender's connections."""
+        """After `stop`: the callback sender's connections; this instance's record among those alive (the others take
+        its share of Teams' limits)."""
         if self._callbacks is not None:
             await self._callbacks.close()
+        if self.instances is not None:
+            await self.instances.stop()
 
     async def idle(self) -> bool:
         """Nothing being sent and nothing waiting to be sent (dead letters aside)."""
@@ -100,6 +120,8 @@ class OutboxWorker(Worker):
 
     # -- the loop ----------------------------------------------------------------------------------
     async def _look(self) -> float:
+        if self.free <= 0:
+            return POLL  # a message finishing wakes the loop
         await self._dispatch()
         due = await self._store.next_message_due()
         return POLL if due is None else min(POLL, max(0.0, due - time.time()))
@@ -128,17 +150,52 @@ class OutboxWorker(Worker):
                 log.warning("outbox: could not renew the claim on message %d; retrying", seq)
 
     async def _deliver(self, m: OutboxMessage) -> None:
-        holding = asyncio.get_running_loop().create_task(self._hold(m.seq), name=f"outbox claim {m.seq}")
+        """Send `m`. The messages waiting for a thread (its plan's card) follow its opening at once, sent by this
+        worker, rather than after the next look at the outbox. The first is claimed before the thread is opened: while
+        the opening is the head of their order no other instance's look hands it out, so the card goes with the
+        instance whose share of the channel opened its thread."""
+        first, opening = m.seq, m if m.kind is MessageKind.OPEN_THREAD else None
+        follower = await self._claim_next(opening, m.seq) if opening is not None else None
         try:
-            await self._send(m)
+            sent = await self._deliver_one(m, follower)
+            for _ in range(FOLLOW):
+                if not sent or follower is None or opening is None:
+                    break  # nothing due yet, or another instance took it
+                self._current[first] = follower.seq
+                sent = await self._deliver_one(follower)
+                follower = await self._claim_next(opening, follower.seq) if sent else None
+        finally:
+            if follower is not None and self._current.get(first) != follower.seq:  # claimed, never tried
+                with contextlib.suppress(Exception):
+                    await self._store.release_message(follower.seq)
+            self._keys.discard(m.key)
+            self._current.pop(first, None)
+
+    async def _claim_next(self, opening: OutboxMessage, after: int) -> OutboxMessage | None:
+        """The message after `after` waiting for the thread `opening` opens, claimed, if due and nobody holds it."""
+        now = time.time()
+        nxt = await self._store.next_for_thread(opening, now, after)
+        if nxt is None or not await self._store.claim_message(nxt.seq, self._owner, now, now + self._claim):
+            return None
+        return nxt
+
+    async def _deliver_one(self, m: OutboxMessage, also: OutboxMessage | None = None) -> bool:
+        """Send one claimed message; True if it was sent (a failure is recorded: tried again later, or given up). The
+        claims on it (and on `also`, the message waiting for it) are renewed meanwhile."""
+        held = [m] if also is None else [m, also]
+        holding = [asyncio.get_running_loop().create_task(self._hold(x.seq), name=f"outbox claim {x.seq}") for x in held]
+        try:
+            await self._sender.send(m)
             self._metrics.outbox_sent.labels(m.kind.value).inc()
+            return True
         except asyncio.CancelledError:
             raise
         except Exception as e:
             await self._failed(m, e)
+            return False
         finally:
-            holding.cancel()
-            self._keys.discard(m.key)
+            for task in holding:
+                task.cancel()
 
     async def _failed(self, m: OutboxMessage, error: Exception) -> None:
         retryable, retry_after, cause = classify(error)
@@ -185,118 +242,16 @@ class OutboxWorker(Worker):
                 uow.record(replace(dead, plan_id=m.plan_id))  # on the plan's trail when it is a plan's message
         except Exception:
             log.exception("outbox: could not record the failure of message %d; it is tried again after its lease", m.seq)
-
-    # -- one message -------------------------------------------------------------------------------
-    async def _send(self, m: OutboxMessage) -> None:
-        if m.kind is MessageKind.CALLBACK:
-            if self._callbacks is None:
-                raise Undeliverable("this instance sends no callbacks")
-            await self._callbacks.send(m)
-            await self._done(m)
             return
-        if m.kind is MessageKind.OPEN_THREAD:
-            assert m.thread is not None and m.card is not None and m.thread_ref is not None
-            await self._limit.acquire(m.thread.conversation_id, create=True)
-            thread = await self._notifier.open_thread(m.thread, m.card)
-            async with self._store.unit_of_work() as uow:
-                uow.name_thread(m.thread_ref, thread)
-                uow.delivered(m.seq)
-            return
-        if m.kind is MessageKind.NOTE:
-            await self._note(m)
-            return
-        if m.kind is MessageKind.TEXT and m.plan_id is None:
-            assert m.thread is not None and m.text is not None
-            thread = await self._resolve(m.thread)
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.say(thread, m.text, m.reply_to)
-            await self._done(m)
-            return
-        plan = await self._store.get(m.plan_id or "")
-        if plan is None or plan.thread is None:
-            raise Undeliverable(f"plan {m.plan_id} has no thread")
-        thread = await self._resolve(plan.thread)
-        plan = replace(plan, thread=thread)
-        if m.kind is MessageKind.TEXT:
-            assert m.text is not None
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.say(thread, m.text, m.reply_to)
-            await self._done(m)
-        elif m.kind is MessageKind.UPDATE_CARD:
-            if thread.card_activity_id is None:
-                raise Undeliverable(f"the card of plan {plan.id} was never posted")
-            await self._limit.acquire(thread.conversation_id)
-            await self._notifier.update_card(plan)
-            await self._done(m, plan)
-        elif thread.card_activity_id is not None:
-            await self._done(m, plan)  # posted before a restart: the post was recorded, this copy is not needed
-        else:
-            await self._limit.acquire(thread.conversation_id)
-            posted = await self._notifier.post_plan(plan, m.reply_to)
-            await self._card_posted(m, plan, posted)
+        if m.kind is MessageKind.POST_CARD and m.plan_id:
+            await self._card_lost(m.plan_id)
 
-    async def _note(self, m: OutboxMessage) -> None:
-        """A message about a plan to somewhere else (the requester's chat, an approver's 1:1 chat), with a link to the
-        plan's card; a 1:1 chat the bot has no reference to is created first (the app must be installed for the user)."""
-        assert m.thread is not None and m.text is not None
-        plan = await self._store.get(m.plan_id or "")
-        if plan is None:
-            raise Undeliverable(f"plan {m.plan_id} is gone")
-        link = card_link(await self._resolve(plan.thread)) if plan.thread is not None else None
-        if link is None and CARD_LINK in m.text:
-            raise CardNotPosted(f"the card of plan {plan.id} is not posted yet")  # tried again, with back-off
-        thread = m.thread
-        if thread.conversation_id.startswith(PERSONAL_CHAT):
-            try:
-                await self._limit.acquire(thread.conversation_id, create=True)  # creating the 1:1 chat is a call too
-                thread = await self._notifier.open_personal(thread)
-            except Exception as e:
-                refused = http_refusal(e)
-                if refused is None or refused[0] not in (403, 404):
-                    raise
-                # Teams refuses a 1:1 chat with someone the app is not installed for: that approver is not reachable
-                # privately (they still see the card in the approvals channel); not a failure worth a dead letter
-                log.info(
-                    "outbox: no 1:1 chat for a note about plan %s (HTTP %s: the app is not installed for that "
-                    "approver); the note is dropped",
-                    plan.id,
-                    refused[0],
-                    extra={"plan_id": plan.id},
-                )
-                await self._done(m)
-                return
-        await self._limit.acquire(thread.conversation_id)
-        await self._notifier.say(thread, m.text.replace(CARD_LINK, link or ""), m.reply_to)
-        await self._done(m)
-
-    async def _resolve(self, thread: Thread) -> Thread:
-        """A pending thread (opened by an earlier message of the same key) as Teams created it."""
-        if not thread.conversation_id.startswith(PENDING_THREAD):
-            return thread
-        created = await self._store.thread_named(thread.conversation_id)
-        if created is None:
-            raise Undeliverable("its thread was never created")
-        return replace(created, card_activity_id=thread.card_activity_id)
-
-    async def _done(self, m: OutboxMessage, shown: Plan | None = None) -> None:
-        async with self._store.unit_of_work() as uow:
-            uow.delivered(m.seq)
-            if shown is not None:
-                uow.coalesce(shown.id, shown.version)
-
-    async def _card_posted(self, m: OutboxMessage, shown: Plan, posted: Thread) -> None:
-        """Record the card's activity id (and its thread) on the plan, whatever else changed on it meanwhile."""
-        for _ in range(50):
-            current = await self._store.get(shown.id)
-            if current is None:
-                await self._done(m, shown)
-                return
-            try:
-                async with self._store.unit_of_work() as uow:
-                    uow.save(replace(current, thread=posted), expected_version=current.version)
-                    uow.delivered(m.seq)
-                    uow.coalesce(shown.id, shown.version)
-                return
-            except ConcurrentUpdate:
-                continue  # the execution moved the plan: record the card on what it left
-        raise RuntimeError(f"the card of plan {shown.id} was posted but could not be recorded")
+    async def _card_lost(self, plan_id: str) -> None:
+        """A card given up: its plan, if waiting, is repaired now (posted again, or expired) rather than at the next
+        sweep (services/repair_cards.py; the sweep still finds it if this fails)."""
+        try:
+            plan = await self._store.get(plan_id)
+            if plan is not None and plan.state in WAITING_STATES and (done := await repair_card(self._deps, plan)) is not None:
+                self._metrics.card_repairs.labels("reposted" if done.state in WAITING_STATES else "expired").inc()
+        except Exception:
+            log.exception("outbox: the plan %s of a card given up could not be repaired now; the sweep will", plan_id)

@@ -16,6 +16,7 @@ class AzureSettings:
     tenant_id: str
     agent_client_id: str
     agent_client_secret: str = field(repr=False)
+    storage_client_id: str  # the runtime's own managed identity for the store and the queue ("": the agent identity)
     authority_host: str
     arm_endpoint: str
     arm_polling_interval: float | None
@@ -35,6 +36,7 @@ class AzureSettings:
             tenant_id=tenant_id,
             agent_client_id=r.guid("AZURE_CLIENT_ID"),
             agent_client_secret=r.get("AZURE_CLIENT_SECRET"),
+            storage_client_id=r.guid("AZURE_STORAGE_CLIENT_ID"),
             authority_host=r.url("AZURE_AUTHORITY_HOST"),
             arm_endpoint=r.url("ARM_ENDPOINT"),
             arm_polling_interval=r.optional_number("ARM_POLLING_INTERVAL", 0, integer=False),

@@ -18,7 +18,7 @@ class LimitSettings:
     sweep_interval: float
     outbox_max_attempts: int
     outbox_max_backoff: float
-    teams_sends_per_second: int  # this instance's pace of outbox calls to Teams (all threads together)
+    teams_sends_per_second: int  # the app's pace of outbox calls to Teams (all threads, all instances together)
     inbox_visibility_timeout: int  # seconds a received queue message stays hidden while it is processed
     inbox_max_dequeue_count: int  # receives before a queue message is parked in the poison queue
     callback_max_attempts: int = 8  # deliveries of one callback event before it is given up as a dead letter

@@ -29,6 +29,7 @@ class AuditEventName(StrEnum):
     PLAN_PROPOSED_AGAIN = "plan_proposed_again"  # on the new plan, naming the one it replaces (previous_plan)
     OUTCOME_AFTER_STOP = "outcome_after_stop"  # an action ended after its plan was stopped (interrupted elsewhere)
     OUTBOX_DEAD_LETTER = "outbox_dead_letter"  # a message to Teams that could never be sent
+    CARD_REPOSTED = "card_reposted"  # a waiting plan's card never reached Teams: posted again (the sweep's repair)
     # a waiting plan nobody answered (domain/nudges.py); `to` names who was told (object ids)
     REMINDED = "reminded"  # its approvers were reminded privately
     ESCALATED = "escalated"  # widened to the escalation approvers (`approvers`, `group`), who were told privately

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -108,6 +110,17 @@ class Alert:
     def key(self) -> str:
         """Azure Monitor retries deliveries: one key per alert and condition."""
         return f"{self.alert_id}|{self.condition}"
+
+    def delivery_key(self, auth: AlertAuth, payload: Any) -> str:
+        """The inbox key of one delivery, so that a repeat acts once but a lower-trust delivery never uses up the key of
+        a higher-trust one: the secure webhook keeps `alertId|condition`; a delivery with only the URL secret (which
+        anyone who saw the URL can forge) is keyed apart, by its exact content as well, since Azure Monitor's retries
+        repeat the same notification: a forged "Resolved" naming a real alert id then takes neither the secure
+        webhook's key nor that of the genuine notification sent later through the same URL."""
+        if auth is AlertAuth.SECURE_WEBHOOK:
+            return self.key
+        content = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+        return f"{self.key}|{auth.value}|{content}"
 
     def targets_of(self, type_name: str) -> list[ResourceRef]:
         """The targets of one catalog type (a web app's alert targets the web app); ids of other types, and ids that

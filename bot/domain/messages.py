@@ -303,3 +303,13 @@ _ENDED = {
 def outcome_for_requester(plan: Plan) -> str:
     """To the requester, where they asked, once an approved plan ended (its card and result are elsewhere)."""
     return f"{HEADLINES[plan.state]}: your plan **{literal(plan.title)}** {_ENDED.get(plan.state, 'ended')}. Its card has the details."
+
+
+def card_reposted(why: str) -> str:
+    """In the thread, after a card posted again because its first post never reached Teams (the sweep's repair)."""
+    return f"\U0001f501 This plan's card is posted again: the first post did not reach Teams ({literal(why)}). It can be decided here."
+
+
+CARD_NEVER_SHOWN = (
+    "Its card could not be posted in Teams, twice, so nobody could decide it; nothing was done. Ask again if it is still needed."
+)

@@ -179,6 +179,8 @@ class Plan:
     hash_form: int = HASH_FORM  # 1: stored before actions were stored as requests (its cards carry the digest of then)
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation: when, and what was done (nudges.py)
     callback: Callback | None = None  # an agent's plan: where each change of its state is POSTed, signed
+    # whose configuration governs its approvers (domain/approvers.py): the API caller's app id, or the response plan's name
+    origin: str | None = None
 
     @property
     def content_hash(self) -> str:

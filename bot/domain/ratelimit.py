@@ -1,6 +1,7 @@
 """Token buckets per key (a person, a conversation, a caller app), on an injected clock.
 
-Each key may spend `per_minute` requests in a burst and earns them back evenly over a minute. Keys are
+Each key may spend `per_minute` requests in a burst and earns them back evenly over a minute (or over `period`
+seconds: `RateLimiter(5, clock, period=600)` allows 5 in a burst and one more every two minutes). Keys are
 kept in least-recently-used order and at most `max_keys` of them, so a flood of distinct keys cannot
 grow memory: a forgotten key starts again with a full bucket, which only ever errs towards letting a
 quiet caller through.
@@ -22,11 +23,11 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, clock: Clock, max_keys: int = 10_000) -> None:
+    def __init__(self, per_minute: int, clock: Clock, max_keys: int = 10_000, period: float = 60.0) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0  # tokens per second
+        self.rate = per_minute / period  # tokens per second
         self._clock = clock
         self._max_keys = max_keys
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()

@@ -73,52 +73,54 @@ class ResourceType:
 
 
 _ROLES = "https://learn.microsoft.com/azure/role-based-access-control/built-in-roles"
+
+
+def _role(section: str, name: str) -> tuple[str, str]:
+    """A built-in role and its entry in the built-in roles page (the anchor is the name, lower-case and hyphenated)."""
+    return name, f"{_ROLES}/{section}#{name.lower().replace(' ', '-')}"
+
+
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType(
         VIRTUAL_MACHINES, "vm", "VM", (vm_name_problem,), "2024-07-01",
-        "Virtual Machine Contributor", f"{_ROLES}/compute#virtual-machine-contributor",
-        "https://learn.microsoft.com/rest/api/compute/virtual-machines",
+        *_role("compute", "Virtual Machine Contributor"), "https://learn.microsoft.com/rest/api/compute/virtual-machines",
     ),
     ResourceType(
         "Microsoft.Compute/virtualMachineScaleSets", "vmss", "scale set", (scale_set_name_problem,), "2024-07-01",
-        "Virtual Machine Contributor", f"{_ROLES}/compute#virtual-machine-contributor",
-        "https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets",
+        *_role("compute", "Virtual Machine Contributor"), "https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets",
     ),
     ResourceType(
         "Microsoft.Web/sites", "app", "web app", (web_app_name_problem,), "2024-04-01",
-        "Website Contributor", f"{_ROLES}/web-and-mobile#website-contributor",
-        "https://learn.microsoft.com/rest/api/appservice/web-apps",
+        *_role("web-and-mobile", "Website Contributor"), "https://learn.microsoft.com/rest/api/appservice/web-apps",
     ),
     ResourceType(
         "Microsoft.Web/sites/slots", "slot", "deployment slot", (web_app_name_problem, slot_name_problem), "2024-04-01",
-        "Website Contributor", f"{_ROLES}/web-and-mobile#website-contributor",
+        *_role("web-and-mobile", "Website Contributor"),
         "https://learn.microsoft.com/rest/api/appservice/web-apps/get-slot", parent_noun="web app",
     ),
     ResourceType(
         "Microsoft.Web/serverfarms", "plan", "App Service plan", (plan_name_problem,), "2024-04-01",
-        "Web Plan Contributor", f"{_ROLES}/web-and-mobile#web-plan-contributor",
-        "https://learn.microsoft.com/rest/api/appservice/app-service-plans",
+        *_role("web-and-mobile", "Web Plan Contributor"), "https://learn.microsoft.com/rest/api/appservice/app-service-plans",
     ),
     ResourceType(
         "Microsoft.App/containerApps", "containerapp", "container app", (container_app_name_problem,), "2024-03-01",
-        "Container Apps Contributor", f"{_ROLES}/containers#container-apps-contributor",
+        *_role("containers", "Container Apps Contributor"),
         "https://learn.microsoft.com/rest/api/resource-manager/containerapps/container-apps",
     ),
     ResourceType(
         "Microsoft.ContainerService/managedClusters/agentPools", "pool", "node pool",
         (cluster_name_problem, agent_pool_name_problem), "2024-09-01",
-        "Azure Kubernetes Service Contributor Role", f"{_ROLES}/containers#azure-kubernetes-service-contributor-role",
+        *_role("containers", "Azure Kubernetes Service Contributor Role"),
         "https://learn.microsoft.com/rest/api/aks/agent-pools", parent_noun="AKS cluster",
     ),
     ResourceType(
         "Microsoft.Cache/redis", "redis", "Redis cache", (redis_name_problem,), "2024-11-01",
-        "Redis Cache Contributor", f"{_ROLES}/databases#redis-cache-contributor",
-        "https://learn.microsoft.com/rest/api/redis/redis",
+        *_role("databases", "Redis Cache Contributor"), "https://learn.microsoft.com/rest/api/redis/redis",
     ),
     ResourceType(
         "Microsoft.Sql/servers/failoverGroups", "failovergroup", "failover group", (sql_name_problem, sql_name_problem),
-        "2021-11-01", "SQL Server Contributor", f"{_ROLES}/databases#sql-server-contributor",
-        "https://learn.microsoft.com/rest/api/sql/failover-groups", parent_noun="SQL server",
+        "2021-11-01", *_role("databases", "SQL Server Contributor"), "https://learn.microsoft.com/rest/api/sql/failover-groups",
+        parent_noun="SQL server",
     ),
 )  # fmt: skip
 _BY_NAME = {t.name.lower(): t for t in RESOURCE_TYPES}

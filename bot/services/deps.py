@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain import messages as domain_messages
+from ..domain.approvers import ApproversInForce
 from ..domain.audit import AuditEvent, AuditEventName
 from ..domain.errors import DirectoryUnavailable, Refusal, RefusalCode
 from ..domain.follow_up import FollowUp, RequesterNotice
@@ -46,6 +48,8 @@ class Deps:
     follow_up: FollowUp = field(default_factory=FollowUp)  # reminders and escalation of new plans (configured)
     callbacks: RequesterCallbacks | None = None  # requesters told through their own channel (an agent's callback)
     plans_url: str = "/api/plans"  # where agents read plans (https://<BOT_DOMAIN>/api/plans): callback events' source
+    # the approvers the configuration in force names for a plan (domain/approvers.py); None: the plan's own list only
+    approvers_now: Callable[[Plan], ApproversInForce | None] = lambda plan: None
 
     def event(self, plan: Plan | None, actor: Person, event: AuditEventName, before: Plan | None = None, **detail: str) -> AuditEvent:
         """An audit event; `before` gives the from-state when the plan moved (and then the plan's source, and how long
@@ -113,19 +117,36 @@ class Deps:
             raise Refusal(RefusalCode.OTHER_TENANT, "This bot only serves people of its own organisation's tenant.")
 
     async def is_approver(self, plan: Plan, person: Person, fresh: bool = True) -> bool:
-        """Listed in the policy, or a member of its approver group, asked of the directory now (every
-        decision: approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when the group cannot be checked."""
-        if plan.policy.names_approver(person.object_id) or person.object_id in escalated_approvers(plan):
-            return True
+        """Named by the plan (its policy's approvers or group, and once it escalated, the escalation's) and by the
+        configuration in force now (the same, as configured today), and not one of the people the configuration excludes
+        from this plan (the people behind its API caller). Group membership is asked of the directory now for every
+        decision (approve, deny, grant, cancel). Refusal(DIRECTORY_UNAVAILABLE) when a group cannot be checked."""
+        now = self.approvers_now(plan)
+        rules = [(plan.policy.approvers | escalated_approvers(plan), approver_groups(plan))]
+        if now is not None:
+            if person.object_id.lower() in now.excluded:
+                return False
+            rules.append((now.approvers, now.groups))
+        member: dict[str, bool] = {}  # a group named by both rules is asked once
+        for listed, groups in rules:
+            if person.object_id in listed:
+                continue
+            for group in groups:
+                if group not in member:
+                    member[group] = await self._in_group(person, group, fresh)
+                if member[group]:
+                    break
+            else:
+                return False
+        return True
+
+    async def _in_group(self, person: Person, group: str, fresh: bool) -> bool:
         if self.directory is None:
             return False
-        for group in approver_groups(plan):  # the policy's, then the escalation's once the plan escalated
-            try:
-                if await self.directory.is_member(person.object_id, group, fresh=fresh):
-                    return True
-            except DirectoryUnavailable as e:
-                raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
-        return False
+        try:
+            return await self.directory.is_member(person.object_id, group, fresh=fresh)
+        except DirectoryUnavailable as e:
+            raise Refusal(RefusalCode.DIRECTORY_UNAVAILABLE, e.message) from None
 
     async def permission(self, plan: Plan, person: Person, group_unknown_is_approver: bool = True) -> Permission:
         """What `person` may do with `plan` now, for views (the card's buttons, `pending`): group answers may come
@@ -164,12 +185,13 @@ def tell_requester(uow: UnitOfWork, before: Plan, after: Plan, callbacks: Reques
     if after.asked_in is None:
         return
     decided = before.state is PlanState.AWAITING_CONSENT and after.state in (PlanState.APPROVED, PlanState.DENIED, PlanState.EXPIRED)
+    # notes about the plan, not texts to a conversation: kept with the plan (one transaction on every store)
     if decided:
-        uow.send(messages.say(after.asked_in, domain_messages.decision_for_requester(after)))
+        uow.send(messages.note(after, after.asked_in, domain_messages.decision_for_requester(after)))
     elif expired:  # waited for credentials
-        uow.send(messages.say(after.asked_in, credentials_expired(after)))
+        uow.send(messages.note(after, after.asked_in, credentials_expired(after)))
     elif after.state.is_terminal and not before.state.is_terminal:
-        uow.send(messages.say(after.asked_in, domain_messages.outcome_for_requester(after)))
+        uow.send(messages.note(after, after.asked_in, domain_messages.outcome_for_requester(after)))
 
 
 def notify(uow: UnitOfWork, plan: Plan, *, card: bool = False, reply: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,7 +21,7 @@ from ..ports import UnitOfWork
 from . import messages
 from .deps import SYSTEM, Deps, notify
 from .planning import prepare
-from .propose_plan import PlanRequest, stage_proposal, start_if_approved
+from .propose_plan import PlanRequest, new_plan_id, stage_proposal, start_if_approved
 from .results import result_text
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class AlertOutcome:
     plans: tuple[Plan, ...] = ()
     withheld: tuple[tuple[str, str], ...] = ()  # (response plan, why it runs in review mode instead of autonomous)
     expired: tuple[Plan, ...] = ()  # Resolved: the waiting plans it closed
+    ignored: str | None = None  # Resolved: why it changed nothing (Azure Monitor does not confirm it)
 
     def as_dict(self, alert: Alert, auth: AlertAuth) -> dict[str, Any]:
         """What processing did, as stored with the inbox entry (and logged)."""
@@ -45,10 +47,15 @@ class AlertOutcome:
             "plans": [{"id": p.id, "state": p.state.value, "mode": p.mode.value} for p in self.plans],
             "reviewInstead": [{"responsePlan": name, "reason": reason} for name, reason in self.withheld],
             "expired": [p.id for p in self.expired],
+            **({"ignored": self.ignored} if self.ignored else {}),
         }
 
 
 MAX_ATTEMPTS = 20  # a retry means a plan of the incident moved while the Resolved notice was being written
+
+
+class ResolutionUnconfirmed(RuntimeError):
+    """Azure Monitor could not be asked whether a secret-only "Resolved" is real: the inbox tries it again later."""
 
 
 async def handle_alert(
@@ -69,15 +76,28 @@ async def handle_alert(
     An autonomous response plan acts at once only for an alert that came through the secure webhook (unless
     `autonomous_requires_secure` is off) and that Azure Monitor confirms is real, firing, and on the targets
     acted on; otherwise it is proposed in review mode and the incident card says why.
+
+    A store may commit such a unit of work plan by plan, then the inbox entry (Table Storage: one transaction per
+    partition). Processing the delivery again after a failure in between is idempotent: each plan's id derives from the
+    delivery and its response plan, and a plan already stored (with its thread and card: one transaction) is kept,
+    not proposed again.
     """
     matched = tuple(p.name for p in response_plans if p.matches(alert))
     if alert.condition == "Resolved":
+        doubt = await _resolution_doubted(deps, alert, auth)
+        if doubt is not None:
+            return await _ignored(deps, alert, matched, auth, inbox_key, doubt)
         return await _resolved(deps, alert, matched, auth, inbox_key)
     decided = await _decide(deps, alert, [p for p in response_plans if p.matches(alert)], auth, autonomous_requires_secure)
+    ids = {d.response_plan.name: alert_plan_id(inbox_key, d.response_plan.name) for d in decided}
+    earlier = await _stored_before(deps, [ids[d.response_plan.name] for d in decided if d.actions])
     proposed = []
     async with deps.store.unit_of_work() as uow:
         for decision in decided:
-            if plan := _open_incident_thread(deps, uow, alert, decision, policy, card, auth):
+            plan_id = ids[decision.response_plan.name]
+            if plan_id in earlier:  # stored by an attempt that died before the inbox entry was marked: not twice
+                proposed.append(earlier[plan_id])
+            elif plan := _open_incident_thread(deps, uow, alert, decision, policy, card, auth, plan_id):
                 proposed.append(plan)
         withheld = tuple((d.response_plan.name, d.withheld) for d in decided if d.withheld is not None)
         outcome = AlertOutcome(matched, tuple(proposed), withheld)
@@ -141,19 +161,46 @@ async def _plan(
     return tuple(actions), tuple(unplanned)
 
 
+def alert_plan_id(inbox_key: str | None, response_plan: str) -> str:
+    """The id of the plan a response plan proposes for one alert delivery: derived from both, so processing the
+    delivery again finds the plan an earlier attempt stored (random without a delivery key)."""
+    if inbox_key is None:
+        return new_plan_id()
+    return "p-" + hashlib.sha256(f"{inbox_key}\n{response_plan}".encode()).hexdigest()[:12]
+
+
+async def _stored_before(deps: Deps, ids: list[str]) -> dict[str, Plan]:
+    """The alert's plans already in the store (an earlier attempt committed them, then failed before the end)."""
+    found = {}
+    for plan_id in ids:
+        if (plan := await deps.store.get(plan_id)) is not None:
+            found[plan_id] = plan
+    return found
+
+
 def _open_incident_thread(
-    deps: Deps, uow: UnitOfWork, alert: Alert, decision: _Decision, policy: ConsentPolicy, card: IncidentCard, auth: AlertAuth
+    deps: Deps,
+    uow: UnitOfWork,
+    alert: Alert,
+    decision: _Decision,
+    policy: ConsentPolicy,
+    card: IncidentCard,
+    auth: AlertAuth,
+    plan_id: str,
 ) -> Plan | None:
     """Open the response plan's channel thread with the incident card, say what it leaves alone, and stage its plan
-    (None when no target is left to act on)."""
+    (None when no target is left to act on). The thread's messages belong to the plan (kept with it, one transaction)
+    when there is one."""
     rp, selection, mode, reason = decision.response_plan, decision.selection, decision.mode, decision.withheld
     channel = Thread(rp.service_url, rp.channel_id, rp.tenant_id, ThreadKind.CHANNEL)
-    opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason))
+    about = plan_id if decision.actions else None
+    opening, thread = messages.open_thread(channel, card(alert, replace(rp, mode=mode), reason), about)
     uow.send(opening)
     if selection.out_of_scope or selection.over_cap:
-        uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap)))
+        uow.send(messages.say(thread, _left_alone(rp, selection.out_of_scope, selection.over_cap), plan_id=about))
     for target, why in decision.unplanned:
-        uow.send(messages.say(thread, f"Response plan {rp.name} cannot act on {literal(target.display)}: {literal(why)}."))
+        say = f"Response plan {rp.name} cannot act on {literal(target.display)}: {literal(why)}."
+        uow.send(messages.say(thread, say, plan_id=about))
     noun = rp.operation.rtype.noun
     if not decision.actions:
         uow.send(
@@ -176,6 +223,8 @@ def _open_incident_thread(
         source=Source.INCIDENT,
         incident_id=alert.alert_id,
         follow_up=rp.follow_up,  # its own reminders and escalation, if it sets them
+        plan_id=plan_id,
+        origin=rp.name,
     )
     plan = stage_proposal(deps, uow, request)
     if reason is not None:
@@ -209,6 +258,34 @@ async def _resolved(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: Al
             continue  # a plan moved meanwhile (approved, say): decide again on what it is now
         return outcome
     raise RuntimeError(f"alert {alert.alert_id}: the Resolved notice could not be stored")
+
+
+async def _resolution_doubted(deps: Deps, alert: Alert, auth: AlertAuth) -> str | None:
+    """Why a "Resolved" must not withdraw anything (None: it may). The secure webhook is Azure Monitor's own word; a
+    delivery with only the URL secret could come from anyone who saw the URL, so Azure Monitor's Alerts Management API
+    must say the alert is resolved. Raises ResolutionUnconfirmed when Azure Monitor could not be asked (tried again)."""
+    if auth is AlertAuth.SECURE_WEBHOOK:
+        return None
+    if deps.alerts is None:
+        return "it carried only the webhook secret and the bot cannot read Azure Monitor's alerts to confirm it"
+    check = await deps.alerts.get(alert.alert_id)
+    if check.status is AlertStatus.RESOLVED:
+        return None
+    if check.status is AlertStatus.UNAVAILABLE:
+        raise ResolutionUnconfirmed(f"alert {alert.alert_id}: Azure Monitor could not be asked whether it is resolved")
+    if check.status is AlertStatus.FIRED:
+        return "it carried only the webhook secret and Azure Monitor still reports the alert firing"
+    return "it carried only the webhook secret and Azure Monitor knows no alert with this id"
+
+
+async def _ignored(deps: Deps, alert: Alert, matched: tuple[str, ...], auth: AlertAuth, inbox_key: str | None, why: str) -> AlertOutcome:
+    """A "Resolved" nobody can vouch for: nothing is withdrawn or said in the threads; the delivery is marked done."""
+    log.warning("alert %s: a Resolved notice changed nothing: %s (it may be forged)", alert.alert_id, why)
+    outcome = AlertOutcome(matched, ignored=f"Nothing was withdrawn: {why}.")
+    if inbox_key is not None:
+        async with deps.store.unit_of_work() as uow:
+            uow.alert_processed(inbox_key, outcome.as_dict(alert, auth))
+    return outcome
 
 
 async def _confirm(deps: Deps, alert: Alert) -> AlertCheck:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
 from ..domain.plan import Plan, Thread, ThreadKind
 from ..domain.plan_view import plan_event
-from ..ports import PENDING_THREAD, MessageKind, OutboxMessage
+from ..ports import MessageKind, OutboxMessage, pending_ref
 
 
 def conversation_key(thread: Thread) -> str:
@@ -35,16 +34,19 @@ def reply(plan: Plan, text: str) -> list[OutboxMessage]:
     return [OutboxMessage(MessageKind.TEXT, conversation_key(plan.thread), plan.id, plan.version, text=text)]
 
 
-def say(thread: Thread, text: str, reply_to: str | None = None) -> OutboxMessage:
-    return OutboxMessage(MessageKind.TEXT, conversation_key(thread), thread=thread, text=text, reply_to=reply_to)
+def say(thread: Thread, text: str, reply_to: str | None = None, plan_id: str | None = None) -> OutboxMessage:
+    """A message in `thread`; with `plan_id`, about that plan (in the thread its plan has when it is sent), and stored
+    with the plan, so a store that commits plan by plan writes it in the plan's own transaction."""
+    return OutboxMessage(MessageKind.TEXT, conversation_key(thread), plan_id, thread=thread, text=text, reply_to=reply_to)
 
 
-def open_thread(channel: Thread, card: dict[str, Any]) -> tuple[OutboxMessage, Thread]:
+def open_thread(channel: Thread, card: dict[str, Any], plan_id: str | None = None) -> tuple[OutboxMessage, Thread]:
     """A new thread in `channel` starting with `card`, and the pending thread later messages (and plans) can aim at;
-    the outbox worker replaces it with the real thread once Teams has created it."""
-    ref = PENDING_THREAD + secrets.token_hex(8)
+    the outbox worker replaces it with the real thread once Teams has created it. `plan_id`: the plan the thread is
+    opened for: the message, and the thread's name once created, are kept with that plan (see `pending_ref`)."""
+    ref = pending_ref(plan_id)
     pending = Thread(channel.service_url, ref, channel.tenant_id, ThreadKind.CHANNEL)
-    message = OutboxMessage(MessageKind.OPEN_THREAD, conversation_key(pending), thread=channel, card=card, thread_ref=ref)
+    message = OutboxMessage(MessageKind.OPEN_THREAD, conversation_key(pending), plan_id, thread=channel, card=card, thread_ref=ref)
     return message, pending
 
 

@@ -48,6 +48,7 @@ async def propose_again(deps: Deps, plan_id: str, person: Person, seen_hash: str
                 source=old.source,
                 incident_id=old.incident_id,
                 follow_up=old.follow_up,  # its own schedule (a response plan's, or a caller's shorter one), afresh
+                origin=old.origin,  # the same configuration governs who approves it (and who may not)
             ),
         )
     except Refusal as r:

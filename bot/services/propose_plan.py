@@ -36,6 +36,8 @@ class PlanRequest:
     notes: tuple[tuple[Thread, str], ...] = ()  # (to, text) about the card, sent once it is posted (CARD_LINK: its link)
     follow_up: FollowUp | None = None  # reminders and escalation; None: the configured ones (Deps.follow_up)
     callback: Callback | None = None  # an agent's: where each change of the plan's state is sent, signed
+    plan_id: str | None = None  # the new plan's id when the caller derives it (an alert's plans: see handle_alert)
+    origin: str | None = None  # the API caller's app id, or the response plan's name (Plan.origin)
 
 
 def new_plan_id() -> str:
@@ -60,7 +62,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         check_in_scope(action.resource, deps.allowed_scopes)
     now = deps.clock.now()
     plan = Plan(
-        id=new_plan_id(),
+        id=request.plan_id or new_plan_id(),
         title=request.title,
         rationale=request.rationale,
         actions=request.actions,
@@ -75,6 +77,7 @@ def stage_proposal(deps: Deps, uow: UnitOfWork, request: PlanRequest) -> Plan:
         asked_in=request.asked_in,
         follow_up=(request.follow_up or deps.follow_up).schedule(),
         callback=request.callback,
+        origin=request.origin,
     )
     presented = transitions.present(plan, now)  # refuses autonomous outside an incident, before anything is stored
     uow.record(

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import AgentPool, ContainerApp, ManagedCluster, new_etag
-from .kit import RG, SUB, Arm, bad_request, find, json_body, listed, not_found, precondition_failed, route, whole
+from .kit import Arm, Collection, bad_request, brief, json_body, not_found, on_found, precondition_failed, whole
 from .rbac import Caller
 from .responses import arm_error
 
@@ -28,8 +28,8 @@ APPS, CLUSTERS, POOLS = (
     "Microsoft.ContainerService/managedClusters",
     "Microsoft.ContainerService/managedClusters/agentPools",
 )
-_APP = rf"{RG}/microsoft\.app/containerapps/(?P<name>[^/]+)"
-_CLUSTER = rf"{RG}/microsoft\.containerservice/managedclusters/(?P<name>[^/]+)"
+APP = Collection[ContainerApp](APPS, r"microsoft\.app/containerapps", lambda estate: estate.container_apps)
+CLUSTER = Collection[ManagedCluster](CLUSTERS, r"microsoft\.containerservice/managedclusters", lambda estate: estate.clusters)
 
 
 def app_body(a: ContainerApp) -> dict[str, Any]:
@@ -48,30 +48,11 @@ def app_body(a: ContainerApp) -> dict[str, Any]:
     }
 
 
-def _app(arm: Arm, caller: Caller, m: re.Match[str]) -> ContainerApp | web.Response:
-    found = find(arm.world.estate.container_apps, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(APPS, m["name"], m["rg"])
-    return arm.guard(caller, f"{APPS}/read", found.id) or found
+list_apps, get_app = APP.routes(app_body)
 
 
-@route("GET", rf"{SUB}/microsoft\.app/containerapps")
-async def list_apps(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    apps = [a for a in listed(arm.world.estate.container_apps, m["sub"]) if arm.guard(caller, f"{APPS}/read", a.id) is None]
-    return web.json_response({"value": [app_body(a) for a in apps]})
-
-
-@route("GET", _APP)
-async def get_app(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(app_body(found))
-
-
-@route("GET", rf"{_APP}/revisions")
-async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@APP.on("GET", r"/revisions")
+async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ContainerApp) -> web.Response:
     value = [
         {
             "id": f"{found.id}/revisions/{r.name}",
@@ -84,11 +65,8 @@ async def list_revisions(arm: Arm, request: web.Request, caller: Caller, m: re.M
     return web.json_response({"value": value})
 
 
-@route("POST", rf"{_APP}/revisions/(?P<revision>[^/]+)/restart")
-async def restart_revision(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@APP.on("POST", r"/revisions/(?P<revision>[^/]+)/restart")
+async def restart_revision(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ContainerApp) -> web.Response:
     if refused := arm.guard(caller, f"{APPS}/revisions/restart/action", found.id):
         return refused
     revision = next((r for r in found.revisions if r.name.lower() == m["revision"].lower()), None)
@@ -118,44 +96,36 @@ def pool_body(c: ManagedCluster, p: AgentPool) -> dict[str, Any]:
     }
 
 
-def _cluster(arm: Arm, caller: Caller, m: re.Match[str]) -> ManagedCluster | web.Response:
-    found = find(arm.world.estate.clusters, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(CLUSTERS, m["name"], m["rg"])
-    return arm.guard(caller, f"{CLUSTERS}/read", found.id) or found
+list_clusters = CLUSTER.list_route(lambda c: brief(c, CLUSTERS))
 
 
-@route("GET", rf"{SUB}/microsoft\.containerservice/managedclusters")
-async def list_clusters(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = [c for c in listed(arm.world.estate.clusters, m["sub"]) if arm.guard(caller, f"{CLUSTERS}/read", c.id) is None]
-    return web.json_response({"value": [{"id": c.id, "name": c.name, "type": CLUSTERS, "location": c.location} for c in found]})
+@CLUSTER.on("GET", "/agentpools")
+async def list_pools(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ManagedCluster) -> web.Response:
+    return web.json_response({"value": [pool_body(found, p) for p in found.pools.values()]})
 
 
-@route("GET", rf"{_CLUSTER}/agentpools")
-async def list_pools(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _cluster(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response({"value": [pool_body(found, p) for p in found.pools.values()]})
+_POOL = rf"{CLUSTER.item}/agentpools/(?P<pool>[^/]+)"
 
 
 def _pool(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[ManagedCluster, AgentPool] | web.Response:
-    cluster = _cluster(arm, caller, m)
+    cluster = CLUSTER.lookup(arm, caller, m)
     if isinstance(cluster, web.Response):
         return cluster
     pool = next((p for n, p in cluster.pools.items() if n.lower() == m["pool"].lower()), None)
     return (cluster, pool) if pool else not_found(POOLS, f"{cluster.name}/{m['pool']}", m["rg"])
 
 
-@route("GET", rf"{_CLUSTER}/agentpools/(?P<pool>[^/]+)")
-async def get_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _pool(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(pool_body(*found))
+@on_found("GET", _POOL, _pool)
+async def get_pool(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[ManagedCluster, AgentPool]
+) -> web.Response:
+    return web.json_response(pool_body(*found))
 
 
-@route("PUT", rf"{_CLUSTER}/agentpools/(?P<pool>[^/]+)")
-async def put_pool(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _pool(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@on_found("PUT", _POOL, _pool)
+async def put_pool(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[ManagedCluster, AgentPool]
+) -> web.Response:
     cluster, pool = found
     pool_id = f"{cluster.id}/agentPools/{pool.name}"
     if refused := arm.guard(caller, f"{POOLS}/write", pool_id):

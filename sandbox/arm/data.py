@@ -19,14 +19,15 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import FailoverGroup, RedisCache, SqlServer
-from .kit import RG, SUB, Arm, bad_request, find, json_body, listed, not_found, route
+from .kit import Arm, Collection, bad_request, brief, json_body, not_found, on_found, route
 from .rbac import Caller
 from .responses import arm_error
 
 REDIS, SERVERS, GROUPS = "Microsoft.Cache/redis", "Microsoft.Sql/servers", "Microsoft.Sql/servers/failoverGroups"
 REBOOT_TYPES = ("AllNodes", "PrimaryNode", "SecondaryNode")
-_CACHE = rf"{RG}/microsoft\.cache/redis/(?P<name>[^/]+)"
-_GROUP = rf"{RG}/microsoft\.sql/servers/(?P<name>[^/]+)/failovergroups/(?P<group>[^/]+)"
+CACHE = Collection[RedisCache](REDIS, r"microsoft\.cache/redis", lambda estate: estate.caches, shown="Microsoft.Cache/Redis")
+SERVER = Collection[SqlServer](SERVERS, r"microsoft\.sql/servers", lambda estate: estate.sql_servers)
+_GROUP = rf"{SERVER.item}/failovergroups/(?P<group>[^/]+)"
 
 
 def cache_body(c: RedisCache) -> dict[str, Any]:
@@ -44,30 +45,11 @@ def cache_body(c: RedisCache) -> dict[str, Any]:
     }
 
 
-def _cache(arm: Arm, caller: Caller, m: re.Match[str]) -> RedisCache | web.Response:
-    found = find(arm.world.estate.caches, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found("Microsoft.Cache/Redis", m["name"], m["rg"])
-    return arm.guard(caller, f"{REDIS}/read", found.id) or found
+list_caches, get_cache = CACHE.routes(cache_body)
 
 
-@route("GET", rf"{SUB}/microsoft\.cache/redis")
-async def list_caches(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    caches = [c for c in listed(arm.world.estate.caches, m["sub"]) if arm.guard(caller, f"{REDIS}/read", c.id) is None]
-    return web.json_response({"value": [cache_body(c) for c in caches]})
-
-
-@route("GET", _CACHE)
-async def get_cache(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _cache(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(cache_body(found))
-
-
-@route("POST", rf"{_CACHE}/forcereboot")
-async def force_reboot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _cache(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@CACHE.on("POST", r"/forcereboot")
+async def force_reboot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: RedisCache) -> web.Response:
     if refused := arm.guard(caller, f"{REDIS}/forceReboot/action", found.id):
         return refused
     sent = await json_body(request)
@@ -102,15 +84,8 @@ def group_body(g: FailoverGroup, server: SqlServer) -> dict[str, Any]:
     }
 
 
-def _server(arm: Arm, caller: Caller, m: re.Match[str]) -> SqlServer | web.Response:
-    found = find(arm.world.estate.sql_servers, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(SERVERS, m["name"], m["rg"])
-    return found
-
-
 def _group(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[SqlServer, FailoverGroup] | web.Response:
-    server = _server(arm, caller, m)
+    server = SERVER.find(arm, m)
     if isinstance(server, web.Response):
         return server
     group = next(
@@ -121,15 +96,12 @@ def _group(arm: Arm, caller: Caller, m: re.Match[str]) -> tuple[SqlServer, Failo
     return arm.guard(caller, f"{GROUPS}/read", group.id_on(server)) or (server, group)
 
 
-@route("GET", rf"{SUB}/microsoft\.sql/servers")
-async def list_servers(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    servers = [s for s in listed(arm.world.estate.sql_servers, m["sub"]) if arm.guard(caller, f"{SERVERS}/read", s.id) is None]
-    return web.json_response({"value": [{"id": s.id, "name": s.name, "type": SERVERS, "location": s.location} for s in servers]})
+list_servers = SERVER.list_route(lambda s: brief(s, SERVERS))
 
 
-@route("GET", rf"{RG}/microsoft\.sql/servers/(?P<name>[^/]+)/failovergroups")
+@route("GET", rf"{SERVER.item}/failovergroups")
 async def list_groups(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    server = _server(arm, caller, m)
+    server = SERVER.find(arm, m)
     if isinstance(server, web.Response):
         return server
     groups = [g for g in arm.world.estate.failover_groups if server in (g.primary, g.secondary)]
@@ -138,17 +110,17 @@ async def list_groups(arm: Arm, request: web.Request, caller: Caller, m: re.Matc
     )
 
 
-@route("GET", _GROUP)
-async def get_group(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _group(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(group_body(found[1], found[0]))
+@on_found("GET", _GROUP, _group)
+async def get_group(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[SqlServer, FailoverGroup]
+) -> web.Response:
+    return web.json_response(group_body(found[1], found[0]))
 
 
-@route("POST", rf"{_GROUP}/failover")
-async def failover(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _group(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@on_found("POST", rf"{_GROUP}/failover", _group)
+async def failover(
+    arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: tuple[SqlServer, FailoverGroup]
+) -> web.Response:
     server, group = found
     if refused := arm.guard(caller, f"{GROUPS}/failover/action", group.id_on(server)):
         return refused

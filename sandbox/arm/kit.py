@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -32,6 +32,8 @@ class Arm(Protocol):
 
 
 Handler = Callable[[Arm, web.Request, Caller, re.Match[str]], Awaitable[web.Response]]
+T = TypeVar("T")
+OnHandler = Callable[[Arm, web.Request, Caller, re.Match[str], T], Awaitable[web.Response]]
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,29 @@ def route(method: str, pattern: str) -> Callable[[Handler], Route]:
     return wrap
 
 
+def on_found(
+    method: str, pattern: str, lookup: Callable[[Arm, Caller, re.Match[str]], T | web.Response]
+) -> Callable[[OnHandler[T]], Route]:
+    """A route whose handler is given what `lookup` finds for the path; when it answers instead (404, 403), that answer."""
+
+    def wrap(handler: OnHandler[T]) -> Route:
+        async def found_first(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
+            found = lookup(arm, caller, m)
+            return found if isinstance(found, web.Response) else await handler(arm, request, caller, m, found)
+
+        return route(method, pattern)(found_first)
+
+    return wrap
+
+
 class Located(Protocol):
     subscription_id: str
     resource_group: str
     name: str
+    location: str
+
+    @property
+    def id(self) -> str: ...
 
 
 R = TypeVar("R", bound=Located)
@@ -67,6 +88,70 @@ def find(items: Iterable[R], sub: str, rg: str, name: str) -> R | None:
 
 def listed(items: Iterable[R], sub: str, rg: str | None = None) -> list[R]:
     return [r for r in items if r.subscription_id.lower() == sub.lower() and (rg is None or r.resource_group.lower() == rg.lower())]
+
+
+@dataclass(frozen=True)
+class Collection(Generic[R]):
+    """A kind of top-level resource a provider serves: its type (as RBAC actions and 404s name it), its path under
+    `providers/`, and where the estate keeps it. ARM lists it by subscription and GETs one by name, each read needing
+    `<type>/read` (https://learn.microsoft.com/azure/role-based-access-control/resource-provider-operations); a list
+    leaves out what the caller may not read."""
+
+    type_name: str
+    path: str  # the provider path, as a regex: r"microsoft\.web/sites"
+    items: Callable[[Any], Iterable[R]]  # the estate -> its resources of this kind
+    shown: str | None = None  # the type as a 404 names it, where that differs (Microsoft.Cache/Redis)
+
+    @property
+    def item(self) -> str:
+        """The path pattern of one resource (its name in `name`)."""
+        return rf"{RG}/{self.path}/(?P<name>[^/]+)"
+
+    def find(self, arm: Arm, m: re.Match[str]) -> R | web.Response:
+        """The resource the path names, or the 404 for the first missing level (no read check)."""
+        found = find(self.items(arm.world.estate), m["sub"], m["rg"], m["name"])
+        if found is None:
+            return arm.missing(m["sub"], m["rg"]) or not_found(self.shown or self.type_name, m["name"], m["rg"])
+        return found
+
+    def lookup(self, arm: Arm, caller: Caller, m: re.Match[str]) -> R | web.Response:
+        """The resource the path names, if the caller may read it (else the 404 or 403 ARM answers)."""
+        found = self.find(arm, m)
+        if isinstance(found, web.Response):
+            return found
+        return arm.guard(caller, f"{self.type_name}/read", found.id) or found
+
+    def on(self, method: str, tail: str = "") -> Callable[[OnHandler[R]], Route]:
+        """A route on one resource of this kind (its path, then `tail`): the handler is given the resource once it is
+        found and the caller may read it; otherwise ARM's 404 or 403 answers."""
+
+        return on_found(method, f"{self.item}{tail}", self.lookup)
+
+    def list_route(self, body: Callable[[R], dict[str, Any]]) -> Route:
+        """GET the subscription's resources of this kind, those the caller may read."""
+
+        async def handler(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
+            mine = listed(self.items(arm.world.estate), m["sub"])
+            return web.json_response({"value": [body(r) for r in mine if arm.guard(caller, f"{self.type_name}/read", r.id) is None]})
+
+        return route("GET", rf"{SUB}/{self.path}")(handler)
+
+    def get_route(self, body: Callable[[R], dict[str, Any]]) -> Route:
+        """GET one resource by name."""
+
+        async def handler(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: R) -> web.Response:
+            return web.json_response(body(found))
+
+        return self.on("GET")(handler)
+
+    def routes(self, body: Callable[[R], dict[str, Any]]) -> tuple[Route, Route]:
+        """The list and the get route, answering each resource as `body` shows it."""
+        return self.list_route(body), self.get_route(body)
+
+
+def brief(r: Located, type_name: str) -> dict[str, Any]:
+    """A resource as a list shows it where the simulator keeps no more of it."""
+    return {"id": r.id, "name": r.name, "type": type_name, "location": r.location}
 
 
 def not_found(type_name: str, name: str, rg: str) -> web.Response:

@@ -15,13 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import ScaleSet, new_etag
-from .kit import RG, SUB, Arm, bad_request, find, json_body, listed, not_found, precondition_failed, route, whole
+from .kit import Arm, Collection, bad_request, json_body, precondition_failed, whole
 from .rbac import Caller
 from .responses import arm_error
 
 TYPE = "Microsoft.Compute/virtualMachineScaleSets"
-READ = f"{TYPE}/read"
-_SET = rf"{RG}/microsoft\.compute/virtualmachinescalesets/(?P<name>[^/]+)"
+SETS = Collection[ScaleSet](TYPE, r"microsoft\.compute/virtualmachinescalesets", lambda estate: estate.scale_sets)
 # action in the URL -> (RBAC action, final power state)
 POWER = {
     "restart": ("restart", "running"),
@@ -43,41 +42,19 @@ def body(s: ScaleSet, provisioning: str = "Succeeded") -> dict[str, Any]:
     }
 
 
-def _lookup(arm: Arm, caller: Caller, m: re.Match[str]) -> ScaleSet | web.Response:
-    found = find(arm.world.estate.scale_sets, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(TYPE, m["name"], m["rg"])
-    return arm.guard(caller, READ, found.id) or found
+list_sets, get_set = SETS.routes(body)
 
 
-@route("GET", rf"{SUB}/microsoft\.compute/virtualmachinescalesets")
-async def list_sets(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    sets = [s for s in listed(arm.world.estate.scale_sets, m["sub"]) if arm.guard(caller, READ, s.id) is None]
-    return web.json_response({"value": [body(s) for s in sets]})
-
-
-@route("GET", _SET)
-async def get_set(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _lookup(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(body(found))
-
-
-@route("GET", rf"{_SET}/instanceview")
-async def instance_view(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SETS.on("GET", r"/instanceview")
+async def instance_view(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ScaleSet) -> web.Response:
     summary = [{"code": f"PowerState/{found.power_state}", "count": found.capacity}] if found.capacity else []
     return web.json_response(
         {"virtualMachine": {"statusesSummary": summary}, "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info"}]}
     )
 
 
-@route("POST", rf"{_SET}/(?P<action>restart|start|poweroff|deallocate)")
-async def power(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SETS.on("POST", r"/(?P<action>restart|start|poweroff|deallocate)")
+async def power(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ScaleSet) -> web.Response:
     word, final = POWER[m["action"].lower()]
     if refused := arm.guard(caller, f"{TYPE}/{word}/action", found.id):
         return refused
@@ -91,11 +68,8 @@ async def power(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]
     return arm.accept(request, caller, s, s.id, m["action"].lower(), "Microsoft.Compute", s.location, done=done)
 
 
-@route("PATCH", _SET)
-async def update(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _lookup(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SETS.on("PATCH")
+async def update(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: ScaleSet) -> web.Response:
     if refused := arm.guard(caller, f"{TYPE}/write", found.id):
         return refused
     sent = await json_body(request)

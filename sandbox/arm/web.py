@@ -16,13 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from ..estate import AppServicePlan, WebApp
-from .kit import RG, SUB, Arm, bad_request, find, json_body, listed, not_found, route, whole
+from .kit import Arm, Collection, bad_request, json_body, not_found, whole
 from .rbac import Caller
 from .responses import arm_error
 
 SITES, SLOTS, PLANS = "Microsoft.Web/sites", "Microsoft.Web/sites/slots", "Microsoft.Web/serverfarms"
-_SITE = rf"{RG}/microsoft\.web/sites/(?P<name>[^/]+)"
-_PLAN = rf"{RG}/microsoft\.web/serverfarms/(?P<name>[^/]+)"
+SITE = Collection[WebApp](SITES, r"microsoft\.web/sites", lambda estate: estate.web_apps)
+PLAN = Collection[AppServicePlan](PLANS, r"microsoft\.web/serverfarms", lambda estate: estate.plans)
 
 
 def site_body(app: WebApp, parent: WebApp | None = None) -> dict[str, Any]:
@@ -49,47 +49,22 @@ def plan_body(p: AppServicePlan) -> dict[str, Any]:
     }
 
 
-def _app(arm: Arm, caller: Caller, m: re.Match[str]) -> WebApp | web.Response:
-    found = find(arm.world.estate.web_apps, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(SITES, m["name"], m["rg"])
-    return arm.guard(caller, f"{SITES}/read", found.id) or found
+list_apps, get_app = SITE.routes(site_body)
 
 
-@route("GET", rf"{SUB}/microsoft\.web/sites")
-async def list_apps(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    apps = [a for a in listed(arm.world.estate.web_apps, m["sub"]) if arm.guard(caller, f"{SITES}/read", a.id) is None]
-    return web.json_response({"value": [site_body(a) for a in apps]})
-
-
-@route("GET", _SITE)
-async def get_app(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(site_body(found))
-
-
-@route("GET", rf"{_SITE}/slots")
-async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SITE.on("GET", r"/slots")
+async def list_slots(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
     return web.json_response({"value": [site_body(s, found) for s in found.slots.values()]})
 
 
-@route("GET", rf"{_SITE}/slots/(?P<slot>[^/]+)")
-async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
-    slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
+@SITE.on("GET", r"/slots/(?P<slot>[^/]+)")
+async def get_slot(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
+    slot = _slot(found, m["slot"])
     return web.json_response(site_body(slot, found)) if slot else not_found(SLOTS, f"{found.name}/{m['slot']}", m["rg"])
 
 
-@route("POST", rf"{_SITE}/(?P<action>restart|start|stop)")
-async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@SITE.on("POST", r"/(?P<action>restart|start|stop)")
+async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
     action = m["action"].lower()
     if refused := arm.guard(caller, f"{SITES}/{action}/action", found.id):
         return refused
@@ -101,12 +76,9 @@ async def app_action(arm: Arm, request: web.Request, caller: Caller, m: re.Match
     return web.Response(status=200)
 
 
-@route("POST", rf"{_SITE}/slots/(?P<slot>[^/]+)/slotsswap")
-async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _app(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
-    slot = next((s for n, s in found.slots.items() if n.lower() == m["slot"].lower()), None)
+@SITE.on("POST", r"/slots/(?P<slot>[^/]+)/slotsswap")
+async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: WebApp) -> web.Response:
+    slot = _slot(found, m["slot"])
     if slot is None:
         return not_found(SLOTS, f"{found.name}/{m['slot']}", m["rg"])
     if refused := arm.guard(caller, f"{SLOTS}/slotsswap/action", found.slot_id(slot.name)):
@@ -115,11 +87,7 @@ async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str])
     target_name = sent.get("targetSlot") if isinstance(sent, dict) else None
     if not isinstance(target_name, str) or not target_name:
         return bad_request("BadRequest", "targetSlot is required: the slot to swap with ('production' for the app itself).")
-    target = (
-        found
-        if target_name.lower() == "production"
-        else next((s for n, s in found.slots.items() if n.lower() == target_name.lower()), None)
-    )
+    target = found if target_name.lower() == "production" else _slot(found, target_name)
     if target is None or target is slot:
         return bad_request("BadRequest", f"Cannot swap slot '{slot.name}' with '{target_name}': the target slot does not exist.")
     if arm.busy(found):
@@ -134,6 +102,11 @@ async def swap(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str])
     )  # fmt: skip
 
 
+def _slot(app: WebApp, name: str) -> WebApp | None:
+    """The app's slot so named (ARM compares names case-insensitively)."""
+    return next((s for n, s in app.slots.items() if n.lower() == name.lower()), None)
+
+
 def _busy(app: WebApp) -> web.Response:
     return arm_error(
         409,
@@ -142,30 +115,11 @@ def _busy(app: WebApp) -> web.Response:
     )
 
 
-def _plan(arm: Arm, caller: Caller, m: re.Match[str]) -> AppServicePlan | web.Response:
-    found = find(arm.world.estate.plans, m["sub"], m["rg"], m["name"])
-    if found is None:
-        return arm.missing(m["sub"], m["rg"]) or not_found(PLANS, m["name"], m["rg"])
-    return arm.guard(caller, f"{PLANS}/read", found.id) or found
+list_plans, get_plan = PLAN.routes(plan_body)
 
 
-@route("GET", rf"{SUB}/microsoft\.web/serverfarms")
-async def list_plans(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    plans = [p for p in listed(arm.world.estate.plans, m["sub"]) if arm.guard(caller, f"{PLANS}/read", p.id) is None]
-    return web.json_response({"value": [plan_body(p) for p in plans]})
-
-
-@route("GET", _PLAN)
-async def get_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _plan(arm, caller, m)
-    return found if isinstance(found, web.Response) else web.json_response(plan_body(found))
-
-
-@route("PUT", _PLAN)
-async def put_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str]) -> web.Response:
-    found = _plan(arm, caller, m)
-    if isinstance(found, web.Response):
-        return found
+@PLAN.on("PUT")
+async def put_plan(arm: Arm, request: web.Request, caller: Caller, m: re.Match[str], found: AppServicePlan) -> web.Response:
     if refused := arm.guard(caller, f"{PLANS}/write", found.id):
         return refused
     sent = await json_body(request)

@@ -38,6 +38,8 @@ class ConnectorCore:
     outage_refused: int = 0
     changed: asyncio.Condition | None = None
     installed: dict[str, str] = field(default_factory=dict)  # object id -> their 1:1 chat: the app installed for them
+    # channel id -> new threads refused there (-1: all) because the app is not installed in its team (remove_from_team)
+    not_in_team: dict[str, int] = field(default_factory=dict)
     rosters: dict[str, list[User]] = field(default_factory=dict)  # chat or channel -> its members, where one was set
     # Teams' documented limits, on by default (limits.py); calls over them are answered 429 and counted here
     limits: TeamsLimits = field(default_factory=TeamsLimits)
@@ -68,6 +70,26 @@ class ConnectorCore:
         self.limits.forget()
         self.limited = 0
         self.over_limits.clear()
+
+    def remove_from_team(self, channel_id: str, threads: int = -1) -> None:
+        """The app removed from the team of `channel_id`: creating a thread there is refused with 403
+        BotNotInConversationRoster ("The bot isn't part of the conversation roster", not to be retried: Teams' status
+        codes from bot conversational APIs,
+        https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability#status-codes-from-bot-conversational-apis),
+        for the next `threads` attempts (as if added back after them) or until `add_to_team`."""
+        self.not_in_team[channel_id] = threads
+
+    def add_to_team(self, channel_id: str) -> None:
+        self.not_in_team.pop(channel_id, None)
+
+    def _refuse_thread(self, channel_id: str) -> bool:
+        """Whether a new thread in `channel_id` is refused now (counting the refusal)."""
+        left = self.not_in_team.get(channel_id, 0)
+        if left == 0:
+            return False
+        if left > 0:
+            self.not_in_team[channel_id] = left - 1
+        return True
 
     def set_outage(self, down: bool) -> None:
         """While down, every call is answered 502 Bad Gateway and nothing is performed: one of the transient errors

@@ -52,6 +52,8 @@ class ConnectorSimulator(RosterRoutes):
             return refused
         channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
         first = body.get("activity")
+        if channel and self._refuse_thread(channel):
+            return json_error(403, "BotNotInConversationRoster", "The bot isn't part of the conversation roster.")
         if channel:  # a new thread in a channel: the thread's root is its first activity
             root_id = self._new_id()
             conversation_id = f"{channel};messageid={root_id}"

@@ -89,6 +89,9 @@ def store_path(tmp_path: Path) -> Path:
 SPREAD = 32  # conversations the fuzzed plans and alerts are spread over
 
 
+FUZZ_CHANNEL = "19:sandbox-fuzz@thread.tacv2"  # where /api/plans examples post their cards (in SPREAD copies)
+
+
 def spread_channel(channel_id: str, n: int) -> str:
     """The n-th of SPREAD copies of a channel. Teams paces a bot per thread (a channel with its reply chains):
     60 operations per 30 s, 1800 an hour (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit),
@@ -116,7 +119,16 @@ def review_only_plans(sandbox: Sandbox, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path) -> Iterator[RunningBot]:
+def spread_callers(sandbox: Sandbox, tmp_path: Path) -> Path:
+    """The sandbox's API caller, allowed to post into every copy of the fuzz channel (its `targets`)."""
+    copies = [spread_channel(FUZZ_CHANNEL, n) for n in range(SPREAD)]
+    path = tmp_path / "api-callers.json"
+    path.write_text(json.dumps(sandbox.api_callers(*copies)))
+    return path
+
+
+@pytest.fixture
+def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path, spread_callers: Path) -> Iterator[RunningBot]:
     """One bot per test function; plans never expire during a run (no state change but the examples').
 
     The bot's own rate limits are lifted (they have their own tests, tests/services and tests/integration): with
@@ -129,6 +141,7 @@ def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path) -> Iterator
             PLAN_EXPIRY_MINUTES="1000000",
             CREDENTIALS_EXPIRY_MINUTES="1000000",
             RESPONSE_PLANS_FILE=str(review_only_plans),
+            API_CALLERS_FILE=str(spread_callers),
             RATE_LIMIT_API_PER_MINUTE=UNLIMITED,
             RATE_LIMIT_PERSON_PER_MINUTE=UNLIMITED,
             RATE_LIMIT_CONVERSATION_PER_MINUTE=UNLIMITED,

@@ -121,12 +121,25 @@ def _expired_when_due(before: StoredRow, after: StoredRow) -> bool:
     return bool(expires_at) and datetime.fromisoformat(expires_at) <= datetime.now(UTC)
 
 
+def _followed_up(before: StoredRow, after: StoredRow) -> bool:
+    """The other changes time alone makes (bot/domain/nudges.py): a waiting plan reminded, escalated or its requester
+    warned of the coming expiry, one transition each, recorded in its follow-up and nothing else. A caller may ask for
+    earlier reminders and a shorter expiry, so a plan of an earlier example is followed up during the run."""
+    if before[0] != after[0] or before[0] not in ("awaiting_consent", "awaiting_credentials") or after[1] != before[1] + 1:
+        return False
+    old, new = json.loads(before[2]), json.loads(after[2])
+    for data in (old, new):
+        data.pop("follow_up", None)
+        data.pop("version", None)
+    return bool(old == new)
+
+
 def assert_preserved(before: Snapshot, after: Snapshot, sandbox: Sandbox, new_plan: NewPlan = no_new_plan) -> list[str]:
     """Only additions since `before`, each accepted by `new_plan`, and no ARM write; returns the new plans' ids."""
     lost = set(before.plans) - set(after.plans)
     assert not lost, f"plans lost: {lost}"
     for plan_id, row in before.plans.items():
-        if after.plans[plan_id] != row and not _expired_when_due(row, after.plans[plan_id]):
+        if after.plans[plan_id] != row and not _expired_when_due(row, after.plans[plan_id]) and not _followed_up(row, after.plans[plan_id]):
             raise AssertionError(f"plan {plan_id} changed: {row[:2]} -> {after.plans[plan_id][:2]}")
     assert after.audit[: len(before.audit)] == before.audit, "audit rows were altered or removed"
     added = sorted(set(after.plans) - set(before.plans))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from .guard import StoredRow, _expired_when_due
+from .guard import StoredRow, _expired_when_due, _followed_up
 
 
 def _row(state: str, version: int, expires_at: datetime) -> StoredRow:
@@ -27,3 +27,16 @@ def test_any_other_change_is_reported() -> None:
     assert not _expired_when_due(_row("awaiting_consent", 2, due), _row("approved", 3, due))
     assert not _expired_when_due(_row("approved", 2, due), _row("expired", 3, due))
     assert not _expired_when_due(_row("awaiting_consent", 2, due), _row("expired", 5, due))
+
+
+def _plan(state: str, version: int, **data: object) -> StoredRow:
+    return (state, version, json.dumps({"id": "p-1", "state": state, "version": version, "title": "t", **data}))
+
+
+def test_a_waiting_plan_may_be_reminded_escalated_or_warned_and_nothing_else() -> None:
+    """Reminders and the near-expiry warning are transitions time alone makes (bot/domain/nudges.py)."""
+    before = _plan("awaiting_consent", 2, follow_up={"reminded_at": None})
+    assert _followed_up(before, _plan("awaiting_consent", 3, follow_up={"reminded_at": "2026-01-01T00:00:00+00:00"}))
+    assert not _followed_up(before, _plan("awaiting_consent", 3, follow_up={}, title="changed"))
+    assert not _followed_up(before, _plan("approved", 3, follow_up={}))
+    assert not _followed_up(_plan("succeeded", 2, follow_up={}), _plan("succeeded", 3, follow_up={"warned_at": "x"}))

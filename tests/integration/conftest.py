@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from azure.identity.aio import ClientSecretCredential
 
+from bot.adapters.azure.arm_runner import ArmRunner
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
 
@@ -96,3 +98,21 @@ def long_operations(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield take
     for op in sandbox.arm.operations.values():
         op.ends = min(op.ends, sandbox.arm.clock())
+
+
+@pytest.fixture
+async def agent_credential(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
+    """The agent identity's credential, from the sandbox's Entra, as the bot holds it in production."""
+    a = sandbox.world.agent
+    async with ClientSecretCredential(
+        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
+    ) as cred:
+        yield cred
+
+
+@pytest.fixture
+async def runner(sandbox: Sandbox, agent_credential: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
+    """ArmRunner against the sandbox's ARM, as the agent, polling long operations briskly."""
+    r = ArmRunner(sandbox.arm.base_url, agent_credential, sandbox.world.subscription_id, polling_interval=0.01)
+    yield r
+    await r.close()

@@ -22,6 +22,10 @@ from sandbox.server import ServerThread
 from sandbox.world import User
 
 
+async def no_progress(_: str) -> None:
+    """A run's progress callback, where the test does not look at progress."""
+
+
 class ManualClock:
     """A clock the test moves forward (the only thing besides randomness tests may fake)."""
 

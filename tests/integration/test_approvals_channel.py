@@ -8,7 +8,9 @@ where they asked. Everything goes through the outbox. Runs on both SDK adapters 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,8 +30,16 @@ def approvals(sandbox: Sandbox) -> Conversation:
 
 
 @pytest.fixture
-def channel_bot(make_bot: Callable[..., RunningBot], sandbox: Sandbox) -> RunningBot:
-    return make_bot(APPROVALS_CHANNEL=sandbox.world.approvals_channel.channel_id)
+def agent_callers(sandbox: Sandbox, tmp_path: Path) -> str:
+    """API_CALLERS_FILE whose agent may also post into carol's 1:1 chat (its `targets`), as an operator would allow."""
+    path = tmp_path / "api-callers.json"
+    path.write_text(json.dumps(sandbox.api_callers(TeamsDriver.personal(sandbox.world.user("carol")).id)))
+    return str(path)
+
+
+@pytest.fixture
+def channel_bot(make_bot: Callable[..., RunningBot], sandbox: Sandbox, agent_callers: str) -> RunningBot:
+    return make_bot(APPROVALS_CHANNEL=sandbox.world.approvals_channel.channel_id, API_CALLERS_FILE=agent_callers)
 
 
 @pytest.fixture
@@ -236,11 +246,14 @@ async def test_an_agents_plan_aimed_where_no_approver_is_goes_to_the_approvals_c
 
 
 async def test_an_agents_plan_aimed_where_no_approver_is_without_an_approvals_channel_says_so(
-    teams: Teams, bot: RunningBot, sandbox: Sandbox
+    make_bot: Callable[..., RunningBot], sandbox: Sandbox, agent_callers: str
 ) -> None:
-    carol = teams.user("carol")
-    await teams.driver.install(carol)
-    status, accepted = await _post_plan(teams, bot, sandbox, {"conversationId": TeamsDriver.personal(carol).id})
+    bot = make_bot(API_CALLERS_FILE=agent_callers)
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        carol = teams.user("carol")
+        await teams.driver.install(carol)
+        status, accepted = await _post_plan(teams, bot, sandbox, {"conversationId": TeamsDriver.personal(carol).id})
     assert status == 202 and "APPROVALS_CHANNEL is not set" in accepted["warning"]
 
 

@@ -28,11 +28,12 @@ def agent_without_user_read_all(sandbox: Sandbox) -> Iterator[None]:
 def _group_bot(make_bot: object, sandbox: Sandbox) -> RunningBot:
     """A bot whose only approvers are the members of "SRE On-Call" (alice)."""
     group = sandbox.world.groups[0].object_id
-    return make_bot(DEFAULT_APPROVERS="", APPROVER_GROUP_ID=group)  # type: ignore[operator,no-any-return]
+    return make_bot(DEFAULT_APPROVERS="", APPROVER_GROUP_ID=group, METRICS_PORT="0")  # type: ignore[operator,no-any-return]
 
 
 async def _readyz(d: TeamsDriver, bot: RunningBot) -> dict[str, object]:
-    async with d.session.get(f"{bot.url}/readyz") as r:
+    """The readiness detail, on the metrics listener (the public /readyz says ok or failed only)."""
+    async with d.session.get(str(bot.container.readiness_url)) as r:
         assert r.status == 200
         checks: dict[str, object] = (await r.json())["checks"]
         return checks
@@ -92,3 +93,20 @@ async def test_group_membership_is_checked_afresh_for_every_decision(make_bot: o
         finally:
             groups[0] = on_call
         assert "not one of the approvers" in refused.value
+
+
+async def test_the_public_readyz_tells_no_counts_and_no_error_texts(
+    make_bot: object, sandbox: Sandbox, chat: Conversation, agent_without_user_read_all: None
+) -> None:
+    """Anyone who can reach /api/messages can reach /readyz: it says ready or not and which check failed; the outbox
+    depth, dead letters, inbox counts, task counts and the last Graph error are for the operators' listener only."""
+    bot = _group_bot(make_bot, sandbox)
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        await teams.click("alice", chat, card, "approve", find_action(await teams.view("alice", chat, card), "approve"))
+        async with d.session.get(f"{bot.url}/readyz") as r:
+            public = await r.json()
+        detail = await _readyz(d, bot)
+    assert "User.Read.All" in str(detail["directory"]) and "outbox_depth" in detail and "background_tasks" in detail
+    assert public == {"status": "ready", "checks": {"store": "ok", "outbox": "ok", "inbox": "ok", "directory": "failed"}}

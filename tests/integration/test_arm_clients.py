@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-from collections.abc import AsyncIterator
 
-import pytest
 from azure.identity.aio import ClientSecretCredential
 
 from bot.adapters.azure.arm_runner import ArmRunner
 from bot.domain.plan import Operation, PlannedAction, ResourceRef
 from bot.ports import AzureProblem
 from sandbox import Sandbox
+
+from .harness import no_progress
 
 SUBSCRIPTIONS = 1000
 WARM_UP = 16
@@ -30,24 +30,11 @@ def rss_mb() -> float:
     return kb / 1024
 
 
-async def _nothing(_: str) -> None:
-    return None
-
-
 def _restart(subscription: str) -> PlannedAction:
     return PlannedAction(
         Operation.RESTART,
         ResourceRef.parse(f"/subscriptions/{subscription}/resourceGroups/dev-rg/providers/Microsoft.Compute/virtualMachines/dev-01"),
     )
-
-
-@pytest.fixture
-async def agent_credential(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
-    a = sandbox.world.agent
-    async with ClientSecretCredential(
-        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
-    ) as cred:
-        yield cred
 
 
 async def test_a_thousand_subscriptions_leave_clients_bounded_and_descriptors_flat(
@@ -57,11 +44,11 @@ async def test_a_thousand_subscriptions_leave_clients_bounded_and_descriptors_fl
     subscriptions = [f"00000000-0000-4000-8000-{i:012d}" for i in range(SUBSCRIPTIONS)]
     try:
         for sub in subscriptions[:WARM_UP]:  # warm up: the client exists, the credential has its token
-            await runner.run(_restart(sub), agent_credential, _nothing)
+            await runner.run(_restart(sub), agent_credential, no_progress)
         fds_before, rss_before = open_fds(), rss_mb()
         most_live = 0
         for sub in subscriptions[WARM_UP:]:
-            result = await runner.run(_restart(sub), agent_credential, _nothing)
+            result = await runner.run(_restart(sub), agent_credential, no_progress)
             assert result.problem is AzureProblem.SUBSCRIPTION_NOT_FOUND  # every call really went to ARM
             most_live = max(most_live, runner.live_agent_clients)
         assert most_live == 1
@@ -85,7 +72,7 @@ async def test_concurrent_runs_share_the_one_client(sandbox: Sandbox, agent_cred
     runner = ArmRunner(sandbox.arm.base_url, agent_credential, None)
     subscriptions = [f"00000000-0000-4000-9000-{i:012d}" for i in range(24)]
     try:
-        results = await asyncio.gather(*(runner.run(_restart(sub), agent_credential, _nothing) for sub in subscriptions))
+        results = await asyncio.gather(*(runner.run(_restart(sub), agent_credential, no_progress) for sub in subscriptions))
         assert {r.problem for r in results} == {AzureProblem.SUBSCRIPTION_NOT_FOUND}  # every call really went to ARM
         assert runner.live_agent_clients == 1
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -24,29 +24,9 @@ from sandbox.arm import Fault
 from sandbox.driver import Conversation, TeamsDriver
 from tests.fakes import World as Fakes
 
-from .harness import Teams, find_action
+from .harness import Teams, find_action, no_progress
 
 RESTART_REFUSAL = AzureError("OperationNotAllowed", "The operation requires the VM to be running (or set to run).")
-
-
-async def _nothing(_: str) -> None:
-    return None
-
-
-@pytest.fixture
-async def agent_credential(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
-    a = sandbox.world.agent
-    async with ClientSecretCredential(
-        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
-    ) as cred:
-        yield cred
-
-
-@pytest.fixture
-async def runner(sandbox: Sandbox, agent_credential: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
-    r = ArmRunner(sandbox.arm.base_url, agent_credential, sandbox.world.subscription_id, polling_interval=0.01)
-    yield r
-    await r.close()
 
 
 @pytest.fixture
@@ -70,7 +50,7 @@ async def test_restart_of_a_deallocated_vm_is_operation_not_allowed_with_azures_
 ) -> None:
     since = len(sandbox.arm.writes)
     action = _action(sandbox, Operation.RESTART)
-    result = await runner.run(action, agent_credential, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_NOT_ALLOWED)
     assert result.azure_error == RESTART_REFUSAL
     fakes = Fakes()
@@ -98,7 +78,7 @@ async def test_missing_vm_group_and_subscription_are_told_apart(
     sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential, where: dict[str, str], problem: AzureProblem, code: str
 ) -> None:
     action = _action(sandbox, Operation.START, **where)
-    result = await runner.run(action, agent_credential, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.FAILED, problem)
     assert result.azure_error is not None and result.azure_error.code == code
     detail = run_detail(action, result)
@@ -109,7 +89,7 @@ async def test_authorization_failed_still_starts_the_credentials_flow(
     sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential
 ) -> None:
     action = _action(sandbox, Operation.RESTART, vm="web-01", rg="prod-rg")
-    result = await runner.run(action, agent_credential, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.REFUSED, AzureProblem.AUTHORIZATION_FAILED)
     assert result.access_denied is not None
     assert result.access_denied.permission == "Microsoft.Compute/virtualMachines/restart/action"
@@ -126,7 +106,7 @@ async def test_a_failed_long_running_operation_reports_the_status_bodys_error_co
     )
     action = _action(sandbox, Operation.START)
     try:
-        result = await runner.run(action, agent_credential, _nothing)
+        result = await runner.run(action, agent_credential, no_progress)
     finally:
         sandbox.arm.set_power_state("dev-01", "running")
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.OPERATION_FAILED)
@@ -142,7 +122,7 @@ async def test_an_arm_call_that_outlives_the_read_timeout_is_unreachable_not_a_h
     since = len(sandbox.arm.writes)
     action = _action(sandbox, Operation.RESTART)
     try:
-        result = await runner.run(action, agent_credential, _nothing)
+        result = await runner.run(action, agent_credential, no_progress)
     finally:
         await runner.close()
     assert (result.status, result.problem, result.azure_error) == (RunStatus.FAILED, AzureProblem.UNREACHABLE, None)
@@ -202,7 +182,7 @@ async def test_computes_throttling_is_told_as_throttling_not_as_a_state_refusal(
     # without azure-core's retries (the bot's runner would wait Retry-After and try again)
     unretried = ArmRunner(sandbox.arm.base_url, agent_credential, None, retry_total=0)
     try:
-        result = await unretried.run(action, agent_credential, _nothing)
+        result = await unretried.run(action, agent_credential, no_progress)
     finally:
         await unretried.close()
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.THROTTLED)
@@ -251,7 +231,7 @@ async def test_a_token_arm_rejects_is_an_authentication_failure_not_a_refusal(
     if case == "expired":
         claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
     action = _action(sandbox, Operation.RESTART)
-    result = await runner.run(action, _StaticToken(sandbox.keys.active.sign(claims)), _nothing)
+    result = await runner.run(action, _StaticToken(sandbox.keys.active.sign(claims)), no_progress)
     assert (result.status, result.problem, result.access_denied) == (RunStatus.FAILED, AzureProblem.AUTHENTICATION_FAILED, None)
     assert result.azure_error is not None and result.azure_error.code == code
     assert "did not accept the identity's token" in run_detail(action, result)

@@ -84,19 +84,23 @@ def secret() -> str:
     return value
 
 
-@pytest.fixture
-def callback_bot(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot], receiver: Receiver, secret: str) -> RunningBot:
-    sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [
+def _agent_with_callbacks(sandbox: Sandbox, receiver: Receiver) -> list[dict[str, Any]]:
+    """The callers file's entry for the agent: restarts in the subscription, callbacks to the receiver."""
+    return [
         {
             "appId": sandbox.world.agent.client_id,
             "name": "SRE Agent",
-            "scopes": [sub],
+            "scopes": [f"/subscriptions/{sandbox.world.subscription_id}"],
             "operations": ["restart"],
             "callbackUrls": [f"{receiver.base}/hooks/"],
             "callbackSecretEnv": SECRET_ENV,
         }
     ]
+
+
+@pytest.fixture
+def callback_bot(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot], receiver: Receiver, secret: str) -> RunningBot:
+    callers = _agent_with_callbacks(sandbox, receiver)
     return make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers), CALLBACK_RETRY_SECONDS="0.05", **{SECRET_ENV: secret})
 
 
@@ -185,17 +189,7 @@ async def test_429_is_tried_again_no_sooner_than_its_retry_after(sandbox: Sandbo
 async def test_an_event_never_taken_is_a_dead_letter_after_callback_max_attempts(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot], receiver: Receiver, secret: str
 ) -> None:
-    sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [
-        {
-            "appId": sandbox.world.agent.client_id,
-            "name": "SRE Agent",
-            "scopes": [sub],
-            "operations": ["restart"],
-            "callbackUrls": [f"{receiver.base}/hooks/"],
-            "callbackSecretEnv": SECRET_ENV,
-        }
-    ]
+    callers = _agent_with_callbacks(sandbox, receiver)
     bot = make_bot(
         API_CALLERS_FILE=_callers_file(tmp_path, callers), CALLBACK_RETRY_SECONDS="0.01", CALLBACK_MAX_ATTEMPTS="3", **{SECRET_ENV: secret}
     )

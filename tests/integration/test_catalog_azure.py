@@ -23,23 +23,12 @@ from sandbox.arm import Fault
 from sandbox.estate import new_etag
 from tests.fakes import World as Fakes
 
-
-async def _nothing(_: str) -> None:
-    return None
+from .harness import no_progress
 
 
 @pytest.fixture
-async def agent(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
-    a = sandbox.world.agent
-    async with ClientSecretCredential(
-        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
-    ) as cred:
-        yield cred
-
-
-@pytest.fixture
-async def runner(sandbox: Sandbox, agent: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
-    r = ArmRunner(sandbox.arm.base_url, agent, sandbox.world.subscription_id, polling_interval=0.01, retry_total=0)
+async def runner(sandbox: Sandbox, agent_credential: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
+    r = ArmRunner(sandbox.arm.base_url, agent_credential, sandbox.world.subscription_id, polling_interval=0.01, retry_total=0)
     yield r
     await r.close()
 
@@ -68,14 +57,20 @@ def _pool(w: Any) -> Any:
     ],
 )  # fmt: skip
 async def test_a_write_whose_etag_no_longer_matches_is_refused_and_nothing_changes(
-    sandbox: Sandbox, runner: ArmRunner, agent: ClientSecretCredential, key: str, path: str, params: dict[str, Any], resource: Any
+    sandbox: Sandbox,
+    runner: ArmRunner,
+    agent_credential: ClientSecretCredential,
+    key: str,
+    path: str,
+    params: dict[str, Any],
+    resource: Any,
 ) -> None:
     action = await _plan(runner, sandbox, key, path, **params)
     assert action.request.if_match  # the read's ETag, sent as If-Match
     target = resource(sandbox.world)
     before = (target.count if hasattr(target, "count") else target.capacity), len(sandbox.arm.writes)
     target.etag = new_etag()  # someone changed it out of band
-    result = await runner.run(action, agent, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.STATE_CHANGED)
     assert result.azure_error is not None and result.azure_error.code == "PreconditionFailed"
     assert ((target.count if hasattr(target, "count") else target.capacity), len(sandbox.arm.writes)) == before
@@ -94,10 +89,10 @@ async def test_a_web_app_restart_while_a_swap_runs_is_the_conflict_app_service_a
         restart = await _plan(runner, sandbox, "Microsoft.Web/sites/restart", "prod-rg/providers/Microsoft.Web/sites/shop")
         long_operations(30)
         since = len(sandbox.arm.writes)
-        swapping = asyncio.create_task(runner.run(swap, alice, _nothing))
+        swapping = asyncio.create_task(runner.run(swap, alice, no_progress))
         while len(sandbox.arm.writes) == since:
             await asyncio.sleep(0.01)
-        result = await runner.run(restart, alice, _nothing)
+        result = await runner.run(restart, alice, no_progress)
         for op in sandbox.arm.operations.values():
             op.ends = min(op.ends, sandbox.arm.clock())
         assert (await swapping).status is RunStatus.SUCCEEDED
@@ -108,12 +103,14 @@ async def test_a_web_app_restart_while_a_swap_runs_is_the_conflict_app_service_a
     assert len(sandbox.arm.writes) == since + 1  # the swap only
 
 
-async def test_throttling_of_any_type_is_told_as_throttling(sandbox: Sandbox, runner: ArmRunner, agent: ClientSecretCredential) -> None:
+async def test_throttling_of_any_type_is_told_as_throttling(
+    sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential
+) -> None:
     action = await _plan(
         runner, sandbox, "Microsoft.App/containerApps/restart", "platform-rg/providers/Microsoft.App/containerApps/orders-api"
     )
     sandbox.arm.inject(Fault("status", status=429, count=1, retry_after=30, action="restart"))
-    result = await runner.run(action, agent, _nothing)
+    result = await runner.run(action, agent_credential, no_progress)
     assert (result.status, result.problem) == (RunStatus.FAILED, AzureProblem.THROTTLED)
 
 

@@ -8,7 +8,7 @@ out. Every case checks what changed in the sandbox, and puts it back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +24,7 @@ from sandbox import Sandbox
 from sandbox.world import VirtualMachine, World
 from tests.fakes import World as Fakes
 
-
-async def _nothing(_: str) -> None:
-    return None
+from .harness import no_progress
 
 
 @dataclass
@@ -167,22 +165,6 @@ def ops_vm(sandbox: Sandbox) -> Iterator[None]:
     sandbox.world.vms.remove(vm)
 
 
-@pytest.fixture
-async def agent(sandbox: Sandbox) -> AsyncIterator[ClientSecretCredential]:
-    a = sandbox.world.agent
-    async with ClientSecretCredential(
-        sandbox.world.home_tenant_id, a.client_id, a.secret, authority=sandbox.entra.base_url, disable_instance_discovery=True
-    ) as cred:
-        yield cred
-
-
-@pytest.fixture
-async def runner(sandbox: Sandbox, agent: ClientSecretCredential) -> AsyncIterator[ArmRunner]:
-    r = ArmRunner(sandbox.arm.base_url, agent, sandbox.world.subscription_id, polling_interval=0.01)
-    yield r
-    await r.close()
-
-
 def _deps(runner: ArmRunner) -> Any:
     fakes = Fakes()
     fakes.deps.runner = runner
@@ -197,7 +179,7 @@ async def _plan(runner: ArmRunner, sandbox: Sandbox, case: Case) -> Any:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.key)
 async def test_each_entry_is_sent_as_planned_with_the_agent_and_on_behalf_of_a_user(
-    sandbox: Sandbox, runner: ArmRunner, agent: ClientSecretCredential, case: Case
+    sandbox: Sandbox, runner: ArmRunner, agent_credential: ClientSecretCredential, case: Case
 ) -> None:
     world, arm = sandbox.world, sandbox.arm
     case.prepare(world)
@@ -205,7 +187,7 @@ async def test_each_entry_is_sent_as_planned_with_the_agent_and_on_behalf_of_a_u
         action = await _plan(runner, sandbox, case)
         assert action.request.api_version == action.operation.api_version and action.request.method == action.operation.method
         since = len(arm.writes)
-        result = await runner.run(action, agent, _nothing)
+        result = await runner.run(action, agent_credential, no_progress)
         if case.agent_refused:
             assert result.status is RunStatus.REFUSED and result.access_denied is not None
             assert result.access_denied.permission.lower() == action.operation.rbac_action.lower()  # the entry's own action
@@ -223,7 +205,7 @@ async def test_each_entry_is_sent_as_planned_with_the_agent_and_on_behalf_of_a_u
         ) as lent:  # fmt: skip
             again = await _plan(runner, sandbox, case)
             since = len(arm.writes)
-            result = await runner.run(again, lent, _nothing)
+            result = await runner.run(again, lent, no_progress)
         assert result.status is RunStatus.SUCCEEDED, result
         assert case.changed(world)
         written = arm.writes[since:]

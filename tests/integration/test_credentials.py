@@ -129,6 +129,26 @@ async def test_bad_sso_tokens_are_refused(teams: Teams, sandbox: Sandbox, chat: 
     assert _writes(sandbox, since) == 0
 
 
+async def test_an_sso_token_issued_to_another_app_the_person_consented_to_lends_no_rights(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot
+) -> None:
+    """alice once consented to some other app asking for the bot's access_as_user: Entra gives that app a token that
+    is valid in every other respect. Only the Teams and Microsoft 365 clients Microsoft documents for Teams SSO (and
+    the bot's own sign-in) may bring one; an Outlook client, on that list, may."""
+    since = len(sandbox.arm.writes)
+    card = await _refused_plan(teams, chat)
+    other_app = sandbox.world.apps["unlisted-app"].client_id
+    result = await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice", client_id=other_app, interactive=True))
+    assert "issued to an app other than Microsoft Teams" in str(result.value)  # type: ignore[attr-defined]
+    assert "credentials needed" in card_text(await teams.card_now(card))  # still waiting
+    assert [e for e in await bot.container.store.events() if e.event == "credentials_refused" and e.detail["code"] == "rejected"]
+    await bot.settled()
+    assert _writes(sandbox, since) == 0
+    outlook_web = "bc59ab01-8403-45c6-8796-ac3ef710b3e3"
+    await _grant(teams, "alice", chat, card, sandbox.entra.sso_token("alice", client_id=outlook_web))
+    await teams.wait_card(card, "Succeeded")
+
+
 @pytest.mark.parametrize("kind", ["expired", "not_yet_valid"])
 async def test_an_expired_or_early_sso_token_answers_412_so_teams_fetches_a_fresh_one(
     teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot, kind: str

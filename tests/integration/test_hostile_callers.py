@@ -389,3 +389,101 @@ async def test_a_thousand_commands_naming_distinct_subscriptions_leave_memory_an
     # the sandbox keeps every reply and request in this same process, a few KiB each; a client per
     # subscription (an azure-core pipeline, an aiohttp session) would cost far more than this margin
     assert rss_after - rss <= 48 * 1024
+
+
+# -- 5. an outsider's flood cannot lock the approvers out ----------------------------------------------------------
+
+FLOOD = 125
+
+
+async def _flood_help(d: TeamsDriver, who: Any, chat: Conversation, count: int = FLOOD) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    for _ in range(count):
+        sent.append(await d.say(who, "help", chat))
+    return sent
+
+
+async def test_an_outsiders_flood_of_messages_neither_locks_approvers_out_nor_gets_answered_more_than_5_times(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    """mallory, of another tenant, refused by every identity check, sends 125 `help` in a group chat where carol asked
+    for a plan: alice's Approve still goes through and carol may still ask; mallory is answered (and audited) at most 5
+    times, since each answer spends the app's Teams budget. The clock stands still: no bucket refills meanwhile."""
+    bot: RunningBot = make_bot(clock=ManualClock())  # the default limits: 60 a person, 120 a conversation, per minute
+    mallory = sandbox.world.user("mallory")
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        flood = await _flood_help(d, mallory, chat)
+        result = await teams.click("alice", chat, card, "approve")
+        assert result.type == "application/vnd.microsoft.card.adaptive", result.body
+        await teams.wait_card(card, "Succeeded")
+        assert (await teams.ask("carol", "restart vm dev-02", chat)).card is not None  # members are not locked out either
+        await bot.settled()
+        flood_ids = {a["id"] for a in flood}
+        answers = [m for m in await d.bot_messages(chat.id) if m.reply_to_id in flood_ids]
+    assert 1 <= len(answers) <= 5, [m.text for m in answers]
+    audited = [e for e in await bot.container.store.events() if e.actor == mallory.object_id]
+    assert 1 <= len(audited) <= 5
+
+
+async def test_an_outsiders_flood_of_clicks_is_audited_at_most_5_times_and_the_approver_still_clicks(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    bot: RunningBot = make_bot(clock=ManualClock())
+    mallory = sandbox.world.user("mallory")
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)
+        approve = find_action(await teams.view("alice", chat, card), "approve")
+        assert approve is not None
+        answers = [await d.click(mallory, chat, card, "approve", approve) for _ in range(FLOOD)]
+        assert all(a.status == 200 for a in answers)  # every invoke is answered (in its HTTP response: no Teams budget)
+        result = await teams.click("alice", chat, card, "approve", approve)
+        assert result.type == "application/vnd.microsoft.card.adaptive", result.body
+    audited = [e for e in await bot.container.store.events() if e.actor == mallory.object_id]
+    assert 1 <= len(audited) <= 5
+
+
+async def test_an_approvers_click_on_a_plan_waiting_for_them_is_never_refused_for_others_traffic(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    """Members of the conversation spend its whole bucket: their own further commands wait, the approver's click on
+    the plan waiting for her does not."""
+    bot: RunningBot = make_bot(clock=ManualClock(), RATE_LIMIT_CONVERSATION_PER_MINUTE="3")
+    async with sandbox.driver(bot.messages_url) as d:
+        teams = Teams(d, sandbox)
+        card = await teams.ask("carol", "restart vm dev-01", chat)  # 1
+        approve = find_action(await teams.view("alice", chat, card), "approve")  # 2 (alice's refresh)
+        asked = [await d.say(sandbox.world.user("bob"), "help", chat) for _ in range(2)]  # 3, then over the limit
+        assert (await _replies(d, chat, asked))[1] == TOO_FAST
+        result = await teams.click("alice", chat, card, "approve", approve)
+        assert result.type == "application/vnd.microsoft.card.adaptive", result.body
+        await teams.wait_card(card, "Succeeded")
+
+
+# -- 6. caller text stays plain where cards are not rendered ---------------------------------------------------------
+
+HOSTILE_TITLE = "[Click here](https://evil.example) <at>alice</at>"
+
+
+async def test_an_api_callers_title_reaches_notifications_as_plain_escaped_text(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
+) -> None:
+    """The activity's `summary` and the card's `fallbackText` are what notifications and clients that cannot render
+    cards show: neither turns the caller's title into a link or a mention."""
+    body = {**_plan(sandbox, {"channelId": CHANNEL}), "title": HOSTILE_TITLE}
+    status, answer, _ = await _post(driver, bot, body, _token(sandbox))
+    assert status == 202, answer
+    posted = await driver.wait_for(lambda m: m.card is not None and answer["id"] in json.dumps(m.card))
+    # the card is updated once decided: each version carries the summary (a new channel thread's first one has none)
+    await Teams(driver, sandbox).click(
+        "alice", TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id), posted, "approve"
+    )
+    posted = await driver.wait_for(lambda m: m.id == posted.id and len(m.versions) > 1)
+    summaries = [str(v["summary"]) for v in posted.versions if v.get("summary")]
+    fallbacks = [str(a["content"]["fallbackText"]) for v in posted.versions for a in v.get("attachments", [])]
+    assert summaries and fallbacks
+    for text in summaries + fallbacks:
+        assert "Click here" in text  # the title is there, as text
+        assert "](https://" not in text and "https://evil" not in text and "<at>" not in text, text

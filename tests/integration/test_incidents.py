@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from azure.identity import ClientSecretCredential
 
+from bot.config import Settings
 from sandbox import Sandbox
 from sandbox.driver import BotMessage, TeamsDriver
 from sandbox.monitor import alert_payload, fire, resolve
@@ -109,14 +111,14 @@ async def test_autonomous_plan_acts_at_once_and_still_asks_for_credentials(
 async def test_repeated_delivery_acts_once_and_resolution_is_told_in_the_thread(
     driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
 ) -> None:
-    payload = alert_payload("High CPU on dev-01", [_vm(sandbox, "dev-01")])
+    payload = fire(sandbox.arm.alerts, "High CPU on dev-01", [_vm(sandbox, "dev-01")])
     first, body = await _post(driver, bot, sandbox, payload)
     again, repeat = await _post(driver, bot, sandbox, payload)
     assert (first, again, repeat["duplicate"]) == (202, 200, True)
-    alert_id = payload["data"]["essentials"]["alertId"]
-    resolved = alert_payload("High CPU on dev-01", [_vm(sandbox, "dev-01")], resolved=True, alert_id=alert_id)
-    status, _ = await _post(driver, bot, sandbox, resolved)
-    assert status == 202
+    resolved = resolve(sandbox.arm.alerts, payload["data"]["essentials"]["alertId"])  # Azure Monitor resolves it, then says so
+    status, outcome = await _post(driver, bot, sandbox, resolved)
+    assert status == 202 and outcome["expired"] == [body["plans"][0]["id"]]
+    assert (await _post(driver, bot, sandbox, resolved))[0] == 200  # its retry is a repeat
     plan_id = body["plans"][0]["id"]
     card = await driver.wait_for(lambda m: m.card is not None and plan_id in card_text(m.card))
     await driver.wait_for(lambda m: "resolved" in m.text, conversation_id=card.conversation_id)
@@ -292,3 +294,53 @@ async def test_without_the_secure_webhook_requirement_a_confirmed_alert_acts_and
         forged = alert_payload("Web tier unresponsive", [_vm(sandbox, "web-01")])
         status, body = await _post(driver, bot, sandbox, forged)
         assert [p["mode"] for p in body["plans"]] == ["review"] and "could not be confirmed" in body["reviewInstead"][0]["reason"]
+
+
+# -- a "Resolved" nobody vouches for ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("genuine_through", ["secure_webhook", "url_secret"])
+async def test_a_forged_resolved_with_the_url_secret_withdraws_nothing_and_the_genuine_one_still_counts(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, genuine_through: str
+) -> None:
+    """Whoever saw the webhook URL can post a "Resolved" naming a real, still-firing alert: it must neither expire the
+    alert's waiting plan nor use up the key of the genuine notification that comes later."""
+    fired = fire(sandbox.arm.alerts, "High CPU on web-02", [_vm(sandbox, "web-02")])
+    alert_id = fired["data"]["essentials"]["alertId"]
+    status, body = await _post(driver, bot, sandbox, fired)
+    plan_id = body["plans"][0]["id"]
+    card = await driver.wait_for(lambda m: m.card is not None and plan_id in card_text(m.card))
+    forged = alert_payload("High CPU on web-02", [_vm(sandbox, "web-02")], resolved=True, alert_id=alert_id)
+    status, outcome = await _post(driver, bot, sandbox, forged)
+    assert status == 202 and outcome["expired"] == [] and "still reports the alert firing" in outcome["ignored"]
+    assert (await _post(driver, bot, sandbox, forged))[0] == 200  # its repeat: the same delivery
+    plan = await bot.container.store.get(plan_id)
+    assert plan is not None and plan.state.value == "awaiting_consent"
+    await bot.settled()
+    assert not [m for m in await driver.bot_messages(card.conversation_id) if "resolved" in m.text]
+    genuine = resolve(sandbox.arm.alerts, alert_id)  # Azure Monitor resolves the alert and sends its own notification
+    if genuine_through == "secure_webhook":
+        status, outcome = await _secure(driver, bot, genuine, _token(sandbox))
+    else:
+        status, outcome = await _post(driver, bot, sandbox, genuine)
+    assert status == 202 and outcome["expired"] == [plan_id]  # not "200 duplicate"
+    await driver.wait_for(lambda m: "resolved" in m.text, conversation_id=card.conversation_id)
+
+
+async def test_a_resolved_for_an_alert_azure_monitor_does_not_know_changes_nothing(
+    driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox
+) -> None:
+    fired = alert_payload("High CPU on web-02", [_vm(sandbox, "web-02")])  # never fired in Azure Monitor
+    status, body = await _post(driver, bot, sandbox, fired)
+    forged = alert_payload("High CPU on web-02", [], resolved=True, alert_id=fired["data"]["essentials"]["alertId"])
+    status, outcome = await _post(driver, bot, sandbox, forged)
+    assert status == 202 and outcome["expired"] == [] and "knows no alert" in outcome["ignored"]
+    plan = await bot.container.store.get(body["plans"][0]["id"])
+    assert plan is not None and plan.state.value == "awaiting_consent"
+
+
+def test_the_url_secret_alone_is_refused_unless_turned_on(sandbox: Sandbox, tmp_path: Path) -> None:
+    """INCIDENT_ACCEPT_SECRET_ONLY is false by default: the secret travels in URLs that App Service logs and the
+    action group's Readers see."""
+    env = {k: v for k, v in sandbox.bot_environment().items() if k != "INCIDENT_ACCEPT_SECRET_ONLY"}
+    assert Settings.from_env({**env, "STORE_PATH": str(tmp_path / "s.sqlite3")}).api.incident_accept_secret_only is False

@@ -18,7 +18,7 @@ from sandbox import Sandbox
 from sandbox.driver import TeamsDriver
 
 from .harness import RunningBot, Teams, card_text
-from .test_plans_api import _body, _callers_file, _other_agent, _token
+from .test_plans_api import _body, _token, _two_agents_bot
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (discovered) and the initialize handshake (2025 clients)
 
@@ -93,13 +93,7 @@ async def test_get_plan_and_wait_for_plan_return_the_plan_as_get_does_and_wait_r
 async def test_refusals_are_error_results_with_the_http_apis_message(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
 ) -> None:
-    other = _other_agent(sandbox)
-    sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [
-        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
-        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
-    ]
-    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    bot, other = _two_agents_bot(sandbox, tmp_path, make_bot)
     bad = _body(sandbox, title="", actions=[{"operation": "explode", "resourceId": "/nope"}])
     async with sandbox.driver(bot.messages_url) as driver:
         async with driver.session.post(f"{bot.url}/api/plans", json=bad, headers={"Authorization": f"Bearer {_token(sandbox)}"}) as r:

@@ -15,7 +15,7 @@ from bot.adapters.store.sqlite import SqliteStore
 from bot.domain.plan import PlanState
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
-from sandbox.monitor import alert_payload
+from sandbox.monitor import fire, resolve
 
 from .harness import RunningBot, Teams, card_text, eventually
 from .test_incidents import _post, _vm
@@ -46,7 +46,7 @@ async def test_with_every_third_write_throttled_every_card_reply_and_answer_arri
             writes = sandbox.connector.writes_seen
     finally:
         sandbox.connector.throttle_writes(0)
-    assert writes >= 6  # at least two writes were answered 429
+    assert writes >= 3  # at least one write was answered 429 (how many writes: card updates coalesce while one waits)
     answers = [m for m in shown if m.reply_to_id == helped["id"]]
     assert len(answers) == 1 and "restart vm" in answers[0].text  # the person who typed `help` got its answer
     cards = [m for m in shown if m.card is not None]
@@ -129,7 +129,7 @@ async def test_restart_with_200_interrupted_plans_and_teams_down_listens_at_once
     assert len(chats) == 200
     sandbox.connector.set_outage(True)  # Teams refuses everything
     try:
-        second: RunningBot = make_bot(OUTBOX_MAX_BACKOFF_SECONDS="0.5", OUTBOX_MAX_ATTEMPTS="1000")
+        second: RunningBot = make_bot(OUTBOX_MAX_BACKOFF_SECONDS="0.5", OUTBOX_MAX_ATTEMPTS="1000", METRICS_PORT="0")
         async with aiohttp.ClientSession() as session, session.get(f"{second.url}/healthz") as r:
             assert r.status == 200  # listening while no Teams call can succeed
         assert len(await second.container.store.in_states({PlanState.INTERRUPTED})) == 200
@@ -153,14 +153,14 @@ async def test_restart_with_200_interrupted_plans_and_teams_down_listens_at_once
 
 
 class session_readyz:
-    """GET /readyz as JSON."""
+    """GET the readiness detail (the metrics listener's /readyz) as JSON."""
 
     def __init__(self, bot: RunningBot) -> None:
         self.bot = bot
         self.session = aiohttp.ClientSession()
 
     async def __aenter__(self) -> dict[str, Any]:
-        async with self.session.get(f"{self.bot.url}/readyz") as r:
+        async with self.session.get(str(self.bot.container.readiness_url)) as r:
             body: dict[str, Any] = await r.json()
             return body
 
@@ -171,13 +171,12 @@ class session_readyz:
 async def test_a_resolved_alert_expires_its_waiting_plan_and_says_why(
     driver: TeamsDriver, bot: RunningBot, sandbox: Sandbox, teams: Teams
 ) -> None:
-    payload = alert_payload("High CPU on dev-01", [_vm(sandbox, "dev-01")])
+    payload = fire(sandbox.arm.alerts, "High CPU on dev-01", [_vm(sandbox, "dev-01")])
     status, body = await _post(driver, bot, sandbox, payload)
     assert status == 202 and body["plans"][0]["state"] == "awaiting_consent"
     plan_id = body["plans"][0]["id"]
     card = await driver.wait_for(lambda m: m.card is not None and plan_id in card_text(m.card))
-    alert_id = payload["data"]["essentials"]["alertId"]
-    resolved = alert_payload("High CPU on dev-01", [_vm(sandbox, "dev-01")], resolved=True, alert_id=alert_id)
+    resolved = resolve(sandbox.arm.alerts, payload["data"]["essentials"]["alertId"])  # Azure Monitor's own Resolved
     status, outcome = await _post(driver, bot, sandbox, resolved)
     assert status == 202 and outcome["expired"] == [plan_id]
     await teams.wait_card(card, "Expired")

@@ -63,10 +63,12 @@ async def test_health_and_readiness_answer(driver: TeamsDriver, bot: RunningBot)
         assert r.status == 200 and (await r.json())["status"] == "ok"
     async with driver.session.get(f"{bot.url}/readyz") as r:
         body = await r.json()
-        assert r.status == 200 and body["checks"]["store"] is True and "outbox_depth" in body["checks"]
+        assert r.status == 200 and body == {"status": "ready", "checks": dict.fromkeys(("store", "outbox", "inbox", "directory"), "ok")}
+    async with driver.session.get(str(bot.container.readiness_url)) as r:  # the detail, on the metrics listener
+        assert r.status == 200 and "outbox_depth" in (await r.json())["checks"]
     bot.container.store.close()  # the store goes away: readiness must say so
     async with driver.session.get(f"{bot.url}/readyz") as r:
-        assert r.status == 503
+        assert r.status == 503 and (await r.json())["checks"]["store"] == "failed"
 
 
 async def test_every_transition_is_logged_as_json_with_the_plan_id(teams: Teams, chat: Conversation) -> None:

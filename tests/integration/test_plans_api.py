@@ -16,7 +16,7 @@ from sandbox.driver import TeamsDriver
 from sandbox.world import App
 
 from ..conftest import each_token_version
-from .harness import RunningBot, Teams, card_text
+from .harness import RunningBot, Teams, card_text, find_action
 
 CHANNEL = "19:sandbox-incidents@thread.tacv2"
 sandbox = each_token_version()  # agents' tokens for the bot's API in v1 (the file as written) and in v2
@@ -106,12 +106,23 @@ async def test_health_and_readiness(driver: TeamsDriver, bot: RunningBot) -> Non
     async with driver.session.get(f"{bot.url}/healthz") as r:
         assert r.status == 200
     async with driver.session.get(f"{bot.url}/readyz") as r:
-        assert r.status == 200 and (await r.json())["checks"]["store"] is True
+        assert r.status == 200 and (await r.json())["checks"]["store"] == "ok"
 
 
 # -- callers can only tighten policy, within their own scopes (API_CALLERS_FILE) ----------------------------------
 
 OTHER_SUB = "00000000-0000-0000-0000-0000000000bb"
+
+
+def _two_agents_bot(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]) -> tuple[RunningBot, App]:
+    """A bot whose callers file lets the agent and a second agent app restart in the subscription; and that app."""
+    other = _other_agent(sandbox)
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]},
+        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]},
+    ]
+    return make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers)), other
 
 
 def _other_agent(sandbox: Sandbox) -> App:
@@ -194,13 +205,7 @@ async def test_delegated_user_token_with_the_role_is_refused(driver: TeamsDriver
 async def test_get_answers_only_the_app_that_submitted_the_plan(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
 ) -> None:
-    other = _other_agent(sandbox)
-    sub = f"/subscriptions/{sandbox.world.subscription_id}"
-    callers = [
-        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]},
-        {"appId": other.client_id, "name": "Other Agent", "scopes": [sub], "operations": ["restart"]},
-    ]
-    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    bot, other = _two_agents_bot(sandbox, tmp_path, make_bot)
     async with sandbox.driver(bot.messages_url) as driver:
         status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
         assert status == 202
@@ -225,7 +230,9 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
     sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
 ) -> None:
     dev_rg = f"/subscriptions/{sandbox.world.subscription_id}/resourceGroups/dev-rg"
-    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"]}]
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [dev_rg], "operations": ["restart"], "targets": [CHANNEL]}
+    ]
     bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
     web01 = next(v for v in sandbox.world.vms if v.name == "web-01")
     async with sandbox.driver(bot.messages_url) as driver:
@@ -243,3 +250,85 @@ async def test_caller_is_held_to_its_own_scopes_and_operations(
         # a well-formed action the caller's entry does not allow: 403 naming the field, saying what it may propose
         assert status == 403 and answer["errors"][0]["field"] == "actions[0].operation"
         assert "may not propose Microsoft.Compute/virtualMachines/deallocate" in answer["errors"][0]["message"]
+
+
+# -- where a caller may post (API_CALLERS_FILE targets) -------------------------------------------------------------
+
+
+async def test_a_caller_may_post_only_into_its_targets(sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]) -> None:
+    """Naming someone's personal chat or an unrelated group chat is 403 naming `target`; nothing is proposed, and
+    nothing is posted there (not even a link)."""
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [
+        {"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"], "targets": [CHANNEL]}
+    ]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers), APPROVALS_CHANNEL=sandbox.world.approvals_channel.channel_id)
+    alice_chat = TeamsDriver.personal(sandbox.world.user("alice")).id
+    unrelated = TeamsDriver.group_chat(sandbox.world.home_tenant_id, f"unrelated-{tmp_path.name[-8:]}").id
+    async with sandbox.driver(bot.messages_url) as driver:
+        earlier = {m.id for m in await driver.bot_messages()}
+        for target in ({"conversationId": alice_chat}, {"conversationId": unrelated}, {"channelId": "19:elsewhere@thread.tacv2"}):
+            status, answer = await _post(driver, bot, _body(sandbox, target=target), _token(sandbox))
+            assert status == 403 and [e["field"] for e in answer["errors"]] == ["target"], answer
+            assert "targets" in answer["errors"][0]["message"]
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))  # its channel: accepted
+        assert status == 202, answer
+        await bot.settled()
+        posted = [m for m in await driver.bot_messages() if m.id not in earlier]
+    assert {m.conversation_id.split(";")[0] for m in posted} == {CHANNEL}
+    assert len([e for e in await bot.container.store.events() if e.event == "plan_proposed"]) == 1
+
+
+async def test_a_caller_without_targets_may_post_only_into_the_approvals_channel(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    callers = [{"appId": sandbox.world.agent.client_id, "name": "SRE Agent", "scopes": [sub], "operations": ["restart"]}]
+    approvals = sandbox.world.approvals_channel.channel_id
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers), APPROVALS_CHANNEL=approvals)
+    async with sandbox.driver(bot.messages_url) as driver:
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
+        assert status == 403 and answer["errors"][0]["field"] == "target" and "APPROVALS_CHANNEL" in answer["errors"][0]["message"]
+        target = {"channelId": approvals, "serviceUrl": sandbox.connector.base_url}
+        status, answer = await _post(driver, bot, _body(sandbox, target=target), _token(sandbox))
+        assert status == 202, answer
+    closed = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))  # no approvals channel: nowhere at all
+    async with sandbox.driver(closed.messages_url) as driver:
+        status, answer = await _post(driver, closed, _body(sandbox, target=target), _token(sandbox))
+        assert status == 403 and answer["errors"][0]["field"] == "target"
+
+
+# -- separation of duties: the people behind an agent (API_CALLERS_FILE excludedApprovers) -------------------------
+
+
+async def test_the_people_behind_an_agent_may_not_approve_its_plans(
+    sandbox: Sandbox, tmp_path: Path, make_bot: Callable[..., RunningBot]
+) -> None:
+    """alice drives the SRE Agent and is also a configured approver: she may not approve what the agent proposes (one
+    person with two roles would otherwise meet the policy alone); bob may."""
+    sub = f"/subscriptions/{sandbox.world.subscription_id}"
+    alice = sandbox.world.user("alice").object_id
+    callers = [
+        {
+            "appId": sandbox.world.agent.client_id,
+            "name": "SRE Agent",
+            "scopes": [sub],
+            "operations": ["restart"],
+            "targets": [CHANNEL],
+            "excludedApprovers": [alice],
+        }
+    ]
+    bot = make_bot(API_CALLERS_FILE=_callers_file(tmp_path, callers))
+    channel = TeamsDriver.channel(sandbox.world.channels[0], sandbox.world.home_tenant_id)
+    async with sandbox.driver(bot.messages_url) as driver:
+        teams = Teams(driver, sandbox)
+        status, answer = await _post(driver, bot, _body(sandbox), _token(sandbox))
+        assert status == 202, answer
+        card = await driver.wait_for(lambda m: m.card is not None and answer["id"] in card_text(m.card))
+        approve = find_action(await teams.view("bob", channel, card), "approve")
+        assert approve is not None and find_action(await teams.view("alice", channel, card), "approve") is None
+        refused = await teams.click("alice", channel, card, "approve", approve)
+        assert "not one of" in str(refused.value)
+        assert "Awaiting approval" in card_text(await teams.card_now(card))
+        await teams.click("bob", channel, card, "approve", approve)
+        await teams.wait_card(card, "Succeeded")

@@ -67,7 +67,7 @@ async def test_an_alert_that_cannot_be_processed_is_parked_and_shown(sandbox: Sa
             async with aiohttp.ClientSession() as session:
 
                 async def readyz() -> dict[str, object]:
-                    async with session.get(f"{bot.url}/readyz") as r:
+                    async with session.get(str(bot.container.readiness_url)) as r:  # the detail: metrics listener
                         return dict((await r.json())["checks"])
 
                 async def shown() -> bool:

@@ -19,7 +19,7 @@ from bot.adapters.http.incidents_api import IncidentsApi
 from bot.adapters.queue_inbox import QueueInbox, clients
 from bot.adapters.store.sqlite import SqliteStore
 from bot.config import Settings
-from bot.domain.incident import parse_alert
+from bot.domain.incident import AlertAuth, parse_alert
 from sandbox.monitor import alert_payload
 from tests.azurite import DEV_ACCOUNT, DEV_KEY
 from tests.net import free_port
@@ -58,7 +58,7 @@ async def test_an_alert_stored_but_not_queued_is_answered_503_and_kept_for_the_r
     app = web.Application()
     app.router.add_post("/api/incidents", api.receive)
     payload = alert_payload("Disk almost full", [])
-    key = parse_alert(payload).key
+    key = parse_alert(payload).delivery_key(AlertAuth.SHARED_SECRET, payload)  # the URL secret's own key
     try:
         async with TestServer(app) as server, aiohttp.ClientSession() as session:
             async with session.post(server.make_url(f"/api/incidents?code={SECRET}"), json=payload) as r:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.adapters.store.sqlite import SqliteStore
+from bot.domain.messages import PLAN_UNAVAILABLE
 from bot.domain.plan import PlanState
 from sandbox import Sandbox
 from sandbox.driver import Conversation, TeamsDriver
+from sandbox.views import plan_id_of
 
 from .harness import ManualClock, RunningBot, Teams, card_text, find_action
 
@@ -155,3 +158,52 @@ async def test_internal_errors_are_explained_not_dumped(teams: Teams, driver: Te
     await driver.say(teams.user("alice"), "pending", chat)
     reply = await driver.wait_for(lambda m: "went wrong" in m.text, conversation_id=chat.id)
     assert "Traceback" not in reply.text and "sqlite" not in reply.text.lower()
+
+
+async def test_a_click_sent_from_another_conversation_is_refused_for_every_verb(
+    teams: Teams, sandbox: Sandbox, chat: Conversation, bot: RunningBot
+) -> None:
+    """A click carries the plan's id and hash, which anyone who saw the card can copy: sent from an unrelated chat,
+    Approve, Deny, Use my credentials and Cancel change nothing, and answer like a plan that does not exist."""
+    elsewhere = TeamsDriver.group_chat(sandbox.world.home_tenant_id, "elsewhere-" + chat.id[-12:-8])
+    alice = teams.user("alice")
+
+    async def from_elsewhere(card: Any, verb: str, where: Conversation = chat, **kw: Any) -> None:
+        data = find_action(await teams.view("alice", where, card), verb)
+        assert data is not None, verb
+        answer = await teams.driver.post(teams.driver.invoke(alice, elsewhere, elsewhere.id, card.id, verb, data, **kw))
+        assert answer.type == "application/vnd.microsoft.activity.message" and answer.value == PLAN_UNAVAILABLE, (verb, answer.body)
+
+    consent = await teams.ask("carol", "restart vm dev-01", chat)
+    for verb in ("approve", "deny"):
+        await from_elsewhere(consent, verb)
+    assert "Awaiting approval" in card_text(await teams.card_now(consent))
+    other = TeamsDriver.group_chat(sandbox.world.home_tenant_id, "prod-" + chat.id[-12:-8])
+    credentials = await teams.ask("carol", "restart vm web-01", other)
+    await teams.click("alice", other, credentials, "approve")
+    await teams.wait_card(credentials, "credentials needed")
+    await from_elsewhere(credentials, "grant", other, token=sandbox.entra.sso_token("alice"), connection_name="sso")
+    await from_elsewhere(credentials, "cancel", other)
+    await bot.settled()
+    assert "credentials needed" in card_text(await teams.card_now(credentials))
+    plans = (plan_id_of(consent), plan_id_of(credentials))
+    refused = [e for e in await bot.container.store.events() if e.event == "invoke_refused" and e.plan_id in plans]
+    assert len(refused) == 4
+
+
+async def test_an_approver_removed_from_the_configuration_loses_the_right_on_waiting_plans(
+    make_bot: Any, sandbox: Sandbox, chat: Conversation, teams: Teams
+) -> None:
+    """The plan was proposed while alice was an approver; the bot now runs with bob alone (DEFAULT_APPROVERS changed and
+    the bot restarted): the list copied into the plan no longer lets alice decide it."""
+    card = await teams.ask_then_stop(make_bot(), "carol", "restart vm dev-01", chat)
+    bob = sandbox.world.user("bob").object_id
+    second: RunningBot = make_bot(DEFAULT_APPROVERS=bob)
+    async with sandbox.driver(second.messages_url) as d:
+        now = Teams(d, sandbox)
+        approve = find_action(await now.view("bob", chat, card), "approve")
+        assert approve is not None and find_action(await now.view("alice", chat, card), "approve") is None
+        refused = await now.click("alice", chat, card, "approve", approve)
+        assert "not one of" in str(refused.value) and "Awaiting approval" in card_text(await now.card_now(card))
+        await now.click("bob", chat, card, "approve", approve)
+        await now.wait_card(card, "Succeeded")

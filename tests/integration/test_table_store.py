@@ -44,4 +44,4 @@ async def test_approve_then_execute_on_azure_table_storage(
     events = [e.event for e in await store.events(plan.id)]
     assert events[0] == "plan_proposed" and "approval_given" in events
     async with teams.driver.session.get(f"{bot.url}/readyz") as r:
-        assert r.status == 200 and (await r.json())["checks"]["store"] is True
+        assert r.status == 200 and (await r.json())["checks"]["store"] == "ok"

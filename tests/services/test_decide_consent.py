@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.domain.approvers import ApproversInForce
 from bot.domain.audit import AuditEventName as E
 from bot.domain.errors import RefusalCode
 from bot.domain.plan import PlanState
@@ -163,3 +164,20 @@ async def test_a_progress_write_racing_the_executor_does_not_lose_the_outcome(wo
 def _arm_race(world: World, hook: object) -> RunResult:
     world.store.before_commit = hook  # type: ignore[assignment]
     return RunResult(RunStatus.SUCCEEDED, "done", state=(("Power state", "running"),))
+
+
+async def test_an_approver_removed_from_the_configuration_loses_the_right_on_a_waiting_plan(world: World) -> None:
+    plan = await propose(world)  # alice and bob, as configured when it was proposed
+    world.deps.approvers_now = lambda p: ApproversInForce(frozenset({BOB.object_id}))  # alice removed since
+    refused = await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    assert refused.refusal is not None and refused.refusal.code is RefusalCode.NOT_AN_APPROVER
+    assert not (await world.deps.permission(world.plan(plan.id), ALICE)).awaits_you  # no buttons for her either
+    assert (await decide_consent(world.deps, plan.id, BOB, True, plan.content_hash)).refusal is None
+
+
+async def test_a_person_behind_the_agent_may_not_approve_its_plan(world: World) -> None:
+    plan = await propose(world)
+    world.deps.approvers_now = lambda p: ApproversInForce(POLICY.approvers, excluded=frozenset({ALICE.object_id}))
+    refused = await decide_consent(world.deps, plan.id, ALICE, True, plan.content_hash)
+    assert refused.refusal is not None and refused.refusal.code is RefusalCode.NOT_AN_APPROVER
+    assert world.plan(plan.id).state is PlanState.AWAITING_CONSENT

@@ -318,7 +318,8 @@ async def test_a_requester_who_asked_elsewhere_is_told_there_when_the_credential
     await world.tasks.drain()
     world.clock.advance(POLICY.credentials_expiry)
     await expire_due(world.deps)
-    told = [m.text or "" for m in world.store.messages() if m.thread == carol_chat and m.kind is MessageKind.TEXT]
+    # notes about the plan (kept with it: one transaction on every store), to where the requester asked
+    told = [m.text or "" for m in world.store.messages() if m.thread == carol_chat and m.kind is MessageKind.NOTE]
     assert "was approved by Alice Admin" in told[0]  # when it was approved
     assert "no approver lent their rights before the request expired" in told[-1] and "Propose again" in told[-1]
 

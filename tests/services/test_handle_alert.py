@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.domain.audit import AuditEventName as E
@@ -10,7 +12,7 @@ from bot.domain.incident import Alert, AlertAuth, AlertCheck, AlertStatus, Respo
 from bot.domain.operations import OperationSpec, by_key
 from bot.domain.plan import Mode, Operation, PlanState, Source
 from bot.domain.scope import Scope
-from bot.ports import MessageKind
+from bot.ports import MessageKind, pending_plan
 from bot.services.handle_alert import handle_alert
 from tests.fakes import World
 from tests.unit.factories import ALICE, SUB, WEB01
@@ -125,3 +127,31 @@ def test_response_plans_name_catalog_operations_with_their_parameters() -> None:
     data["responsePlans"][0]["parameters"] = {"capacity": 0}
     with pytest.raises(ValueError, match=r"parameters\.capacity"):
         parse_response_plans(data, "https://smba.example/", "t", (Scope(SUB),))
+
+
+async def test_a_delivery_processed_again_keeps_the_plan_an_earlier_attempt_stored_and_proposes_nothing_twice(world: World) -> None:
+    """An attempt that stored its plan (with its thread and card) and died before marking the delivery processed: a
+    store committing plan by plan leaves exactly that. Processing the delivery again finds the plan by its id, derived
+    from the delivery and the response plan, and only completes the rest."""
+    first = await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK, inbox_key="d-7")
+    del world.store.inbox["d-7"]  # the inbox entry was never marked
+    written = len(world.store.messages())
+    again = await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK, inbox_key="d-7")
+    assert again.plans == first.plans and len(world.store.plans) == 1
+    assert len(world.store.messages()) == written  # no second thread, no second card
+    assert world.store.names(first.plans[0].id).count(E.PLAN_PROPOSED) == 1
+    assert world.store.inbox["d-7"]["plans"][0]["id"] == first.plans[0].id
+    other = await handle_alert(world.deps, alert(), [response_plan()], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK, inbox_key="d-8")
+    assert other.plans[0].id != first.plans[0].id  # another delivery: another plan
+
+
+async def test_an_incident_thread_s_messages_belong_to_its_plan(world: World) -> None:
+    """The thread's opening, what the plan leaves alone, and the card are the plan's messages: a store keeping each
+    plan's writes together writes them in the plan's own transaction."""
+    outside = f"/subscriptions/{SUB}/resourceGroups/other/providers/Microsoft.Compute/virtualMachines/x"
+    narrow = replace(response_plan(), scopes=(Scope.parse(WEB01.id.split("/providers/")[0]),))
+    outcome = await handle_alert(world.deps, alert(targets=(WEB01.id, outside)), [narrow], ConsentPolicy(), card, AlertAuth.SECURE_WEBHOOK)
+    (plan,) = outcome.plans
+    kinds = [(m.kind, m.plan_id) for m in world.store.messages()]
+    assert kinds == [(MessageKind.OPEN_THREAD, plan.id), (MessageKind.TEXT, plan.id), (MessageKind.POST_CARD, plan.id)]
+    assert pending_plan(plan.thread.conversation_id) == plan.id

@@ -14,7 +14,8 @@ from bot.adapters.store.tables import StoreLimitExceeded, TableStore
 from bot.domain import transitions as t
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import ConcurrentUpdate
-from bot.domain.plan import Plan
+from bot.domain.plan import Plan, Thread, ThreadKind
+from bot.services import messages
 
 from ..azurite import Azurite
 from ..unit.factories import ALICE, NOW, proposed
@@ -88,3 +89,36 @@ async def test_readiness_is_a_ping_that_fails_once_closed(tables: TableStore) ->
     assert (await asyncio.to_thread(tables.count_by_state)) == {"proposed": 1}
     tables.close()
     assert await asyncio.to_thread(tables.ping) is False
+
+
+async def test_a_plan_its_incident_thread_its_card_and_its_audit_are_one_transaction(tables: TableStore) -> None:
+    """What handle_alert writes for one response plan, and what the outbox writes when it opens the thread, each go
+    to Azure as one entity-group transaction (one partition): no instance can see the card without its thread's
+    opening, and no crash can leave one without the other."""
+    batches: list[set[str]] = []
+    original = tables._plans.submit_transaction
+
+    async def counted(operations: list[Any]) -> Any:
+        batches.append({o[1]["PartitionKey"] for o in operations})
+        return await original(operations)
+
+    tables._plans.submit_transaction = counted  # type: ignore[method-assign]
+    channel = Thread("https://smba.example/", "19:ops@thread.tacv2", "t", ThreadKind.CHANNEL)
+    opening, pending = messages.open_thread(channel, {"type": "AdaptiveCard"}, "p-one-tx")
+    async with tables.unit_of_work() as uow:
+        uow.send(opening)
+        plan = uow.add(replace(proposed(), id="p-one-tx", thread=pending))
+        uow.record(AuditEvent(NOW, plan.id, ALICE.object_id, ALICE.name, "plan_proposed"))
+        for m in messages.post_card(plan):
+            uow.send(m)
+    assert batches == [{"p-one-tx"}]
+    (head,) = await tables.due_messages(1e12, 10)
+    async with tables.unit_of_work() as uow:
+        uow.name_thread(pending.conversation_id, replace(channel, conversation_id="19:ops@thread.tacv2;messageid=1"))
+        uow.delivered(head.seq)
+    assert batches[1:] == [{"p-one-tx"}]  # the thread's name and its opening's removal
+    (head,) = await tables.due_messages(1e12, 10)
+    async with tables.unit_of_work() as uow:  # an audit event naming no plan joins the one partition written
+        uow.dead_letter(head.seq, "HTTP 404")
+        uow.record(AuditEvent(NOW, None, "system", "the bot", "outbox_dead_letter"))
+    assert batches[2:] == [{"p-one-tx"}]

@@ -141,8 +141,8 @@ async def test_proposing_writes_the_card_and_the_notes_in_one_unit_of_work_and_a
     assert {m.key for m in store.messages()} == {store.messages()[0].key}  # every note is ordered after the card
     denied = transitions.deny(plan, BOB, plan.content_hash, NOW, True, "change freeze")
     await deps.commit(plan, denied, BOB, AuditEventName.PLAN_DENIED)
-    told = store.messages()[-1]
-    assert told.kind is MessageKind.TEXT and told.thread == PERSONAL
+    told = store.messages()[-1]  # a note about the plan: written with it (one transaction on every store)
+    assert told.kind is MessageKind.NOTE and told.thread == PERSONAL and told.plan_id == plan.id
     assert "denied by Bob Reader" in (told.text or "") and "change freeze" in (told.text or "")
 
 

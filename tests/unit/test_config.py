@@ -140,3 +140,22 @@ def test_each_group_is_parsed_and_validated_on_its_own() -> None:
 def test_every_setting_belongs_to_exactly_one_group() -> None:
     names = [s.name for s in SETTINGS]
     assert len(names) == len(set(names))
+
+
+async def test_the_store_is_reached_with_the_runtime_identity_not_the_agents() -> None:
+    """AZURE_STORAGE_CLIENT_ID: the bot's own store and queue are reached with a managed identity of their own, so the
+    identity that acts on Azure (AZURE_CLIENT_ID) needs no data role on them; without it, the agent identity."""
+    from azure.identity.aio import ManagedIdentityCredential
+
+    from bot.bootstrap import make_broker
+
+    runtime_id = "44444444-4444-4444-4444-444444444444"
+    settings = Settings.from_env({**GOOD, "AZURE_CLIENT_ID": APPROVER, "AZURE_STORAGE_CLIENT_ID": runtime_id})
+    assert settings.azure.storage_client_id == runtime_id
+    broker = make_broker(settings)
+    runtime = broker.runtime(settings.azure.storage_client_id)
+    assert isinstance(runtime._get(), ManagedIdentityCredential) and runtime is not broker.agent()  # made on first use
+    assert broker.runtime("") is broker.agent()
+    await broker.close()
+    with pytest.raises(ConfigError, match="AZURE_STORAGE_CLIENT_ID"):
+        Settings.from_env({**GOOD, "AZURE_STORAGE_CLIENT_ID": "runtime"})

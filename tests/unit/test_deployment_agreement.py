@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.azure.sso import SSO_SCOPE
+from bot.adapters.azure.sso import SSO_SCOPE, TEAMS_SSO_CLIENTS
 from bot.config import SETTINGS
 from manifest.package import build, validate
 
@@ -30,7 +30,17 @@ APP_ID = "8f3c1f0e-5a7b-4c2d-9e1f-0a1b2c3d4e5f"
 DOMAIN = "sre-consent.azurewebsites.net"
 
 # Microsoft's published ids (first-party apps, their permissions), so a typo in the file cannot go unnoticed.
-TEAMS_CLIENTS = {"1fec8e78-bce4-4aaf-ab1b-5451cc387264", "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"}  # desktop/mobile, web
+# The Teams and Microsoft 365 clients of Teams SSO, from Microsoft's table (tab-sso-register-aad): Teams desktop/mobile and
+# web, Microsoft 365 web, desktop and mobile (the last also Outlook desktop), Outlook web and mobile
+TEAMS_CLIENTS = {
+    "1fec8e78-bce4-4aaf-ab1b-5451cc387264",
+    "5e3ce6c0-2b1f-4285-8d4b-75ee78787346",
+    "4765445b-32c6-49b0-83e6-1d93765276ca",
+    "0ec893e0-5785-4de6-99da-4ed124e5296c",
+    "d3590ed6-52b3-4102-aeff-aad2292ab01c",
+    "bc59ab01-8403-45c6-8796-ac3ef710b3e3",
+    "27922004-5251-4030-b22d-91ecd9a37ea4",
+}
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ARM_APP_ID = "797f4846-ba00-4fd7-ba43-dac1f8f63013"  # Azure Service Management
 ACTION_GROUPS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"  # Azure Monitor action groups (secure webhook)
@@ -124,6 +134,7 @@ def test_teams_clients_are_pre_authorized_for_the_scope() -> None:
     api = _registrations()["bot"]["api"]
     (scope,) = api["oauth2PermissionScopes"]
     assert {p["appId"] for p in api["preAuthorizedApplications"]} == TEAMS_CLIENTS
+    assert set(TEAMS_SSO_CLIENTS) == TEAMS_CLIENTS  # the bot accepts SSO tokens from the same list, and no other client
     assert all(p["delegatedPermissionIds"] == [scope["id"]] for p in api["preAuthorizedApplications"])
 
 

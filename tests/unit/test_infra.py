@@ -42,21 +42,82 @@ def _settings() -> dict[str, str]:
     return {name: text(node) for name, node in MAIN.app_settings(MAIN.one("Microsoft.Web/sites")).items()}
 
 
-def test_managed_identity_is_the_web_apps_identity_and_the_agents() -> None:
-    identity = MAIN.one("Microsoft.ManagedIdentity/userAssignedIdentities")
+def _role_holders() -> dict[str, set[str]]:
+    """Role assignments of main.bicep: the resource they are scoped to -> the identities holding a role there."""
+    held: dict[str, set[str]] = {}
+    for r in MAIN.by_type("Microsoft.Authorization/roleAssignments"):
+        principal = text(r.prop("properties", "principalId")).split(".")[0]
+        held.setdefault(text(r.prop("scope")), set()).add(principal)
+    return held
+
+
+def test_two_identities_one_acts_on_azure_the_other_runs_the_bot() -> None:
+    """The agent identity (Azure actions) and the runtime identity (the bot's secrets and store) are separate: a
+    token of the one that acts on VMs cannot read the Bot Framework secret or rewrite plans and audit, and the other
+    holds no role where the bot acts."""
+    identities = {r.symbol for r in MAIN.by_type("Microsoft.ManagedIdentity/userAssignedIdentities")}
+    assert identities == {"agentIdentity", "runtimeIdentity"}
     site = MAIN.one("Microsoft.Web/sites")
-    assert f"{identity.symbol}.id" in text(site.prop("identity", "userAssignedIdentities"))
-    assert text(site.prop("properties", "keyVaultReferenceIdentity")) == f"{identity.symbol}.id"
-    assert _settings()["AZURE_CLIENT_ID"] == f"{identity.symbol}.properties.clientId"
+    attached = text(site.prop("identity", "userAssignedIdentities"))
+    assert "agentIdentity.id" in attached and "runtimeIdentity.id" in attached  # both reachable from the app
+    assert text(site.prop("properties", "keyVaultReferenceIdentity")) == "runtimeIdentity.id"
+    assert _settings()["AZURE_CLIENT_ID"] == "agentIdentity.properties.clientId"
+    assert _settings()["AZURE_STORAGE_CLIENT_ID"] == "runtimeIdentity.properties.clientId"
+    held = _role_holders()
+    assert held["vault"] == {"runtimeIdentity"} and held["storage"] == {"runtimeIdentity"}
+    modules = (INFRA / "main.bicep").read_text()
+    assert "principalId: runtimeIdentity" not in modules.split("module agentAccess", 1)[1].split("resource logs", 1)[0]
 
 
-def test_agent_gets_reader_by_default_at_subscription_scope() -> None:
+def test_agent_gets_reader_by_default_only_on_the_allowed_scopes() -> None:
+    """The agent identity's roles are deployed per ALLOWED_SCOPES entry, at that resource group (or, only where a
+    whole subscription is named, that subscription): never the whole subscription whatever ALLOWED_SCOPES says."""
     main = (INFRA / "main.bicep").read_text()
     assert "'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader" in main
+    assert "targetScope = 'resourceGroup'" in (INFRA / "agent-access.bicep").read_text()
+    assert "name: guid(resourceGroup().id, principalId, roleId)" in (INFRA / "agent-access.bicep").read_text()
+    assert "module agentAccess 'agent-access.bicep' = [for (scope, i) in allowedScopes: if (length(split(scope, '/')) >= 5)" in main
+    assert "scope: resourceGroup(split(scope, '/')[2], split(scope, '/')[4])" in main
+    assert "[for (scope, i) in allowedScopes: if (length(split(scope, '/')) < 5)" in main
+    assert "scope: subscription()\n" not in main  # nothing is granted on the deployment's subscription as such
     access = Template(INFRA / "agent-access.bicep")
     assignment = access.one("Microsoft.Authorization/roleAssignments")
     assert text(assignment.prop("properties", "principalId")) == "principalId"
-    assert "targetScope = 'subscription'" in (INFRA / "agent-access.bicep").read_text()
+    assert MAIN.params["allowedScopes"] is None  # no default: the deployment names the resource groups
+
+
+def test_alerts_are_confirmed_with_monitoring_reader_on_the_named_subscriptions() -> None:
+    main = (INFRA / "main.bicep").read_text()
+    assert "module alertsReader 'agent-subscription-access.bicep' = [for (subscriptionId, i) in alertSubscriptionIds" in main
+    assert "['43d0d8ad-25c7-4714-9337-8ba259a9fe05'] // Monitoring Reader" in main
+
+
+def test_private_endpoints_are_an_option_that_turns_public_access_off() -> None:
+    main = (INFRA / "main.bicep").read_text()
+    assert "param privateEndpoints bool = false" in main
+    storage, vault = MAIN.one("Microsoft.Storage/storageAccounts"), MAIN.one("Microsoft.KeyVault/vaults")
+    for resource in (storage, vault):
+        assert text(resource.prop("properties", "publicNetworkAccess")) == "privateEndpoints ? 'Disabled' : 'Enabled'"
+    assert "module privateNetwork 'private-network.bicep' = if (privateEndpoints)" in main
+    site = MAIN.one("Microsoft.Web/sites")
+    assert "privateNetwork.outputs.appSubnetId" in text(site.prop("properties", "virtualNetworkSubnetId"))
+    network = Template(INFRA / "private-network.bicep", {"environment": None})
+    assert len(network.by_type("Microsoft.Network/privateEndpoints")) == 1  # a loop: one per zone
+    zones = network.vars["zones"]
+    assert {text(p.named_children[0]) for p in zones.named_children if p.type == "object_property"} == {"table", "queue", "vault"}
+    assert "'privatelink.vaultcore.azure.net'" in text(zones) and "privatelink.table.${environment().suffixes.storage}" in text(zones)
+
+
+def test_table_entity_writes_and_deletes_are_logged_to_detect_a_rewritten_audit() -> None:
+    logs = MAIN.one("Microsoft.Insights/diagnosticSettings")
+    assert text(logs.prop("scope")) == "tableService" and text(logs.prop("properties", "workspaceId")) == "logs.id"
+    categories = {c["category"] for c in MAIN.value(logs.prop("properties", "logs"))}  # type: ignore[arg-type]
+    assert categories == {"StorageWrite", "StorageDelete"}
+
+
+def test_the_url_secret_alone_is_off_unless_the_deployment_turns_it_on() -> None:
+    assert _settings()["INCIDENT_ACCEPT_SECRET_ONLY"] == "incidentAcceptSecretOnly ? 'true' : 'false'"
+    assert MAIN.identifier("incidentAcceptSecretOnly") is False
 
 
 def test_azure_bot_has_the_teams_channel_and_the_sso_connection() -> None:
@@ -120,9 +181,7 @@ def test_incident_settings_are_parameters_and_the_webhook_secret_lives_in_key_va
     assert text(on.vars["incidentSecretReference"]).endswith("'@Microsoft.KeyVault(SecretUri=${incidentSecret.properties.secretUri})'")
 
 
-def test_allowed_scopes_default_to_the_subscription_and_join_with_commas() -> None:
-    main = Template(INFRA / "main.bicep", {"defaultSubscriptionId": "0000"})
-    assert main.identifier("allowedScopes") == ["/subscriptions/0000"]
+def test_allowed_scopes_join_with_commas() -> None:
     assert _settings()["ALLOWED_SCOPES"] == "join(allowedScopes, ',')"
 
 
@@ -147,7 +206,7 @@ def test_storage_key_vault_and_insights_exist_and_outputs_are_declared() -> None
     } <= set(MAIN.outputs)
 
 
-def test_production_stores_plans_in_table_storage_with_the_agent_identity() -> None:
+def test_production_stores_plans_in_table_storage_with_the_runtime_identity() -> None:
     settings = _settings()
     assert settings["STORE"] == "store" and MAIN.identifier("store") == "azure-tables"  # the default, a parameter
     assert settings["AZURE_STORAGE_ACCOUNT_URL"] == "storage.properties.primaryEndpoints.table"

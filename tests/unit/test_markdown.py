@@ -20,7 +20,7 @@ from bot.domain.markdown import literal
 from bot.domain.plan import Person
 from bot.services.results import result_text
 from cards.incident_card import incident_card
-from cards.plan_card import READ_ONLY, plan_card
+from cards.plan_card import READ_ONLY, card_summary, plan_card
 from sandbox.monitor import alert_payload
 from sandbox.world import VirtualMachine
 
@@ -124,3 +124,14 @@ def test_incident_card_shows_the_alert_text_literally() -> None:
     texts = _blocks(incident_card(alert, plan))
     assert sum("boss" in t for t in texts) == 2
     _no_caller_markup(texts)
+
+
+def test_the_cards_fallback_text_and_the_activitys_summary_are_plain_escaped_text() -> None:
+    """Notifications and clients that cannot render a card show these two instead: the caller's link and mention must
+    not come back to life there."""
+    waiting = transitions.present(replace(proposed(), title=EVIL), NOW)
+    card = plan_card(waiting, READ_ONLY, NOW)
+    _no_caller_markup([card["fallbackText"], card_summary(waiting)])
+    (plan,) = parse_response_plans(PLANS, "https://smba.example/", "t", ALLOWED)
+    vm = VirtualMachine("00000000-0000-0000-0000-0000000000aa", "prod-rg", "web-01")
+    _no_caller_markup([incident_card(parse_alert(alert_payload(EVIL, [vm])), plan)["fallbackText"]])

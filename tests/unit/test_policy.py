@@ -79,6 +79,20 @@ def test_api_callers_parse_with_scopes_inside_allowed_scopes() -> None:
     assert caller.display == "SRE Agent (app 11111111-2222-3333-4444-555555555555)"
     assert find_caller([caller], "11111111-2222-3333-4444-555555555555".upper()) is caller
     assert find_caller([caller], "99999999-2222-3333-4444-555555555555") is None
+    assert caller.targets is None and caller.excluded_approvers == frozenset()
+
+
+def test_a_caller_posts_only_into_its_targets_or_else_the_approvals_channel() -> None:
+    ops, chat = "19:ops@thread.tacv2", "19:team-chat@thread.v2"
+    (listed,) = parse_api_callers({"callers": [_caller(targets=[ops, chat])]}, [Scope(SUB)])
+    assert listed.target_refusal(ops, "") is None and listed.target_refusal(f"{ops};messageid=17", "") is None
+    assert listed.target_refusal(chat, "") is None
+    assert "targets" in str(listed.target_refusal("a:alice-personal-chat", ops))
+    assert listed.target_refusal("19:approvals@thread.tacv2", "19:approvals@thread.tacv2") is not None  # only its targets
+    (unlisted,) = parse_api_callers({"callers": [_caller()]}, [Scope(SUB)])
+    assert unlisted.target_refusal("19:approvals@thread.tacv2", "19:approvals@thread.tacv2") is None
+    assert "APPROVALS_CHANNEL" in str(unlisted.target_refusal(ops, "19:approvals@thread.tacv2"))
+    assert unlisted.target_refusal(ops, "") is not None  # no approvals channel: nowhere
 
 
 @pytest.mark.parametrize(
@@ -89,6 +103,10 @@ def test_api_callers_parse_with_scopes_inside_allowed_scopes() -> None:
         ({"scopes": ["/subscriptions/00000000-0000-0000-0000-0000000000bb"]}, "outside ALLOWED_SCOPES"),
         ({"scopes": []}, "scopes"),
         ({"operations": ["delete"]}, "operations"),
+        ({"targets": "19:ops@thread.tacv2"}, "targets"),
+        ({"targets": ["general"]}, "targets"),
+        ({"targets": ["19:ops@thread.tacv2;messageid=1"]}, "targets"),
+        ({"excludedApprovers": ["alice"]}, "excludedApprovers"),
     ],
 )
 def test_bad_api_callers_are_refused_naming_the_entry(overrides: dict[str, object], message: str) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
 from bot.adapters.delivery import ThreadRateLimit
+from bot.adapters.instances import LiveInstances
 from sandbox.connector.limits import TeamsLimits
 
 
@@ -81,3 +87,68 @@ async def test_concurrent_senders_share_the_windows() -> None:
 
     await asyncio.gather(*(send() for _ in range(16)))
     assert all(teams.admit("bot", "send", "19:chat@thread.v2", at) == 0 for at in sorted(times))
+
+
+class Alive:
+    """The instances the store knows alive (adapters/instances.py reads them)."""
+
+    def __init__(self, *owners: str) -> None:
+        self.owners = list(owners)
+
+    async def instance_alive(self, owner: str, until: float, now: float) -> list[str]:
+        return list(self.owners)
+
+    async def instance_gone(self, owner: str) -> None:
+        self.owners.remove(owner)
+
+
+async def test_the_instances_alive_split_every_limit_so_the_shares_add_up_to_it() -> None:
+    store = Alive("a", "b", "c")
+    instances = [LiveInstances(store, owner, 30) for owner in ("a", "b", "c")]
+    for i in instances:
+        await i.beat()
+    assert [i.count for i in instances] == [3, 3, 3]
+    for total in (7, 8, 60, 1800, 40):
+        assert sum(i.share(total) for i in instances) == total
+    assert [i.share(7) for i in instances] == [3, 2, 2]
+    await instances[2].stop()  # gone: the others take its share at their next beat
+    await instances[0].beat()
+    assert instances[0].count == 2 and instances[0].share(60) == 30
+
+
+async def test_three_instances_each_at_its_share_open_300_threads_in_one_channel_within_teams_limits_and_no_slower() -> None:
+    """Each instance paces itself alone, at its share (no call between them): together they never exceed Teams'
+    limits for the app, as the sandbox counts them, and 300 threads take about the 134 s those limits allow."""
+    store = Alive("a", "b", "c")
+    opened: list[float] = []
+    for owner in ("a", "b", "c"):
+        instance = LiveInstances(store, owner, 30)
+        await instance.beat()
+        t = Time()
+        pace = ThreadRateLimit(clock=t, per_second=40, sleep=t.sleep, share=instance.share, margin=instance.margin)
+        for _ in range(100):
+            await pace.acquire("19:ops@thread.tacv2", create=True)
+            opened.append(t.now)
+    teams = TeamsLimits()
+    assert all(teams.admit("bot", "create_conversation", "19:ops@thread.tacv2", at) == 0 for at in sorted(opened))
+    assert 120 < max(opened) - 5000 < 150  # Teams' ~134 s, the shares' rounding and the margin for arrival times
+
+
+async def test_a_send_teams_refused_with_429_holds_its_thread_for_retry_after() -> None:
+    """After a 429 this instance sends nothing more to that thread before Retry-After; other threads go on."""
+    t = Time()
+    pace, sent = limiter(t), []
+
+    async def refused() -> None:
+        request = aiohttp.RequestInfo(URL("https://smba.example/"), "POST", CIMultiDictProxy(CIMultiDict()))
+        raise aiohttp.ClientResponseError(request, (), status=429, headers=CIMultiDictProxy(CIMultiDict({"Retry-After": "3"})))
+
+    async def send() -> None:
+        sent.append(t.now - 5000)
+
+    with pytest.raises(aiohttp.ClientResponseError):
+        await pace.paced("19:chat@thread.v2", refused)
+    await pace.paced("19:other@thread.v2", send)  # another thread: not held
+    for _ in range(7):
+        await pace.paced("19:chat@thread.v2", send)
+    assert sent == [0.0] + [3.0] * 7  # the refused send's slot left the windows meanwhile

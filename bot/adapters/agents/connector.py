@@ -23,7 +23,7 @@ from .auth import BotMsalAuth
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRYABLE = {412, 429, 502, 503, 504}
+RETRYABLE = frozenset({412, 429, 502, 503, 504})
 MAX_SESSIONS = 32
 # open connections per service URL: the outbox sends 16 at a time and turns read members; aiohttp's default of 100
 # let a burst of turns open 50 TLS connections, each leaving its OpenSSL state and asyncio's 256 KiB read buffer to
@@ -164,14 +164,15 @@ class Connector:
         self._clients.clear()
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
-    """`call`, again on 429/412/5xx after `Retry-After` (or a backoff). botbuilder's msrest client retries these
-    itself; the Agents SDK's connector client raises at once, so every Connector call of this adapter goes through here."""
+async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4, statuses: frozenset[int] = RETRYABLE) -> T:
+    """`call`, again on 429/412/5xx (`statuses`) after `Retry-After` (or a backoff). botbuilder's msrest client
+    retries some of these itself; the Agents SDK's connector client raises at once, so every Connector call of this
+    adapter goes through here."""
     for attempt in range(attempts):
         try:
             return await call()
         except aiohttp.ClientResponseError as e:
-            if e.status not in RETRYABLE or attempt == attempts - 1:
+            if e.status not in statuses or attempt == attempts - 1:
                 raise
             retry_after = (e.headers or {}).get("Retry-After")
             delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt

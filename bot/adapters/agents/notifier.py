@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from microsoft_agents.activity import Activity, Attachment, ChannelAccount, ConversationParameters
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
+from cards.plan_card import card_summary
 from cards.view import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
@@ -18,7 +19,7 @@ from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
 from ..conversation.roster import PAGE_SIZE, Entry, Roster, object_id_of, read_pages
 from .auth import ChannelAuthenticator
-from .connector import Connector, with_retries
+from .connector import RETRYABLE, Connector, with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +55,10 @@ class AgentsNotifier:
         return await self._connector.client(service_url)
 
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await with_retries(call, self._attempts)
+        # not a 429: the outbox tries again after Retry-After, within this instance's share of Teams' limits (a retry
+        # here would go out unpaced); botbuilder's msrest client does not retry 429 either (its ClientRetryPolicy
+        # counts every status below 500 but 408 as final)
+        return await with_retries(call, self._attempts, RETRYABLE - {429})
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
         """The Connector's members of a conversation, every page, {Entra object id: Teams id} (the roster caches it)."""
@@ -75,9 +79,7 @@ class AgentsNotifier:
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(
-            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
-        )
+        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=card_summary(plan))
 
     async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread

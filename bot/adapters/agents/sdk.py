@@ -16,8 +16,8 @@ def build(settings: Settings, render: CardRenderer) -> SdkParts:
     provider = BotMsalAuth(config, settings.azure.ca_bundle, settings.limits.outbound_timeout)
     connector = Connector(provider if settings.teams.app_id else None, settings.limits.outbound_timeout)
     bot_id = f"28:{settings.teams.app_id}" if settings.teams.app_id else "28:sre-consent-bot"
-    # botbuilder's msrest client retries 429/5xx itself (3 retries, honouring Retry-After) under the outbox's own
-    # tries; the Agents SDK's client does not, so the notifier does the same, for the same traffic to Teams
+    # botbuilder's msrest client retries 5xx itself (3 retries) under the outbox's own tries; the Agents SDK's client
+    # does not, so the notifier does the same, for the same traffic to Teams (a 429 goes back to the outbox: paced)
     notifier = AgentsNotifier(connector, channel_auth, render, bot_id, settings.teams.service_urls, attempts=4)
     return SdkParts(
         notifier=notifier,

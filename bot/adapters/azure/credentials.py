@@ -67,6 +67,7 @@ class AzureCredentialBroker:
         if ca_bundle:
             self._common["connection_verify"] = ca_bundle
         self._tenant_id = tenant_id
+        self._runtime: Any = None
         self._obo_client_id, self._obo_secret = obo_client_id, obo_client_secret
         known_cloud = authority_host.rstrip("/").endswith(
             ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn")
@@ -85,6 +86,23 @@ class AzureCredentialBroker:
 
     def agent(self) -> Any:
         return self._agent
+
+    def runtime(self, client_id: str) -> Any:
+        """The identity the bot's runtime reaches its own store and queue with: a user-assigned managed identity of its
+        own (`client_id`), so the identity that acts on Azure cannot rewrite plans and audit, nor the runtime act on
+        Azure; without one, the agent identity."""
+        if not client_id:
+            return self._agent
+        if self._runtime is None:
+            timeout = self._common["read_timeout"]
+
+            def make_runtime() -> Any:
+                from azure.identity.aio import ManagedIdentityCredential
+
+                return ManagedIdentityCredential(client_id=client_id, connection_timeout=timeout, read_timeout=timeout)
+
+            self._runtime = LazyCredential(make_runtime)
+        return self._runtime
 
     @asynccontextmanager
     async def for_user(self, sso_token: str) -> AsyncIterator[Any]:
@@ -116,6 +134,8 @@ class AzureCredentialBroker:
 
     async def close(self) -> None:
         await self._agent.close()
+        if self._runtime is not None:
+            await self._runtime.close()
 
 
 def obo_problem(error: ClientAuthenticationError, client_id: str) -> CredentialProblem:

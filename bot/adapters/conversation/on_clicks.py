@@ -37,8 +37,7 @@ async def _deny(c: Conversation, turn: Turn, person: Person, click: CardClick) -
 @ROUTER.verb(Verb.REFRESH)
 async def _refresh(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
     plan = await c.deps.store.get(click.plan_id)
-    if plan is None or not _shown_in(plan, turn.incoming):
-        # the same answer for a plan that does not exist and one posted elsewhere: ids reveal nothing
+    if plan is None:  # the same answer as for a plan posted elsewhere (Conversation checks that): ids reveal nothing
         return MessageAnswer(messages.PLAN_UNAVAILABLE)
     return CardAnswer(c.card_for(plan, await c.viewer(plan, person)))
 
@@ -84,8 +83,7 @@ async def _cancel(c: Conversation, turn: Turn, person: Person, click: CardClick)
 @ROUTER.verb(Verb.PROPOSE_AGAIN)
 async def _propose_again(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
     """A new plan with the same actions, posted in the same thread; the old card stays as it is."""
-    plan = await c.deps.store.get(click.plan_id)
-    if plan is None or not _shown_in(plan, turn.incoming):
+    if await c.deps.store.get(click.plan_id) is None:
         return MessageAnswer(messages.PLAN_UNAVAILABLE)
     decision = await propose_again(c.deps, click.plan_id, person, click.plan_hash)
     if decision.refusal is not None and decision.refusal.code in (RefusalCode.STALE_CARD, RefusalCode.BAD_REQUEST):
@@ -123,8 +121,9 @@ async def _token_for_code(c: Conversation, turn: Turn, code: str) -> str | None:
     return token
 
 
-def _shown_in(plan: Plan, incoming: Incoming) -> bool:
-    """True if the plan's card was posted in the conversation (any thread of it) this activity comes from."""
+def shown_in(plan: Plan, incoming: Incoming) -> bool:
+    """True if the plan's card was posted in the conversation (any thread of it) this activity comes from: a click
+    on any verb counts only there (Conversation checks it before routing)."""
     if plan.thread is None or not incoming.conversation_id:
         return False
     return plan.thread.conversation_id.split(";messageid=")[0] == incoming.conversation_root

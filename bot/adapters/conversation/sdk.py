@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,3 +28,13 @@ class SdkParts:
     close: Callable[[], Awaitable[None]]
     auth: Any = None  # the SDK's authentication object (botbuilder: CachingBotFrameworkAuthentication)
     adapter: Any = None  # the SDK's adapter (botbuilder: CloudAdapter)
+
+
+# BOT_SDK -> the adapter's module; imported only when chosen, so the other SDK need not even be loaded
+SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
+
+
+def load_sdk(bot_sdk: str, settings: Any, render: Any) -> SdkParts:
+    """The parts of the SDK adapter BOT_SDK names, built from the settings and the card renderer."""
+    parts: SdkParts = importlib.import_module(SDK_MODULES[bot_sdk]).build(settings, render)
+    return parts

@@ -6,8 +6,11 @@ Two ways in (https://learn.microsoft.com/azure/azure-monitor/alerts/action-group
   Groups app (`ACTION_GROUPS_APP_ID`) and sends `Authorization: Bearer <token>`. The token is validated like
   `/api/plans` tokens (signature, issuer, tenant, audience, expiry; v1 or v2), and must be app-only, hold the app
   role `INCIDENT_WEBHOOK_ROLE` (`ActionGroupsSecureWebhook`) and name the Action Groups app in `appid`/`azp`.
-- **shared secret**: `?code=INCIDENT_WEBHOOK_SECRET`, accepted alone only with `INCIDENT_ACCEPT_SECRET_ONLY`; such
-  an alert never runs an autonomous plan at once while `INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK` is on.
+- **shared secret**: `?code=INCIDENT_WEBHOOK_SECRET`, accepted alone only with `INCIDENT_ACCEPT_SECRET_ONLY=true`
+  (off by default: the URL travels in query strings that App Service logs and Readers of the action group see); such
+  an alert never runs an autonomous plan at once while `INCIDENT_AUTONOMOUS_REQUIRES_SECURE_WEBHOOK` is on, and its
+  "Resolved" withdraws plans only once Azure Monitor's Alerts Management API confirms it (bot/services/handle_alert.py).
+  It is kept under a key of its own (`Alert.delivery_key`): it never uses up the secure webhook's key.
 
 A request that carries a Bearer token is judged by the token alone (a bad token is not rescued by the secret).
 The answer comes within milliseconds (the action group waits about 10 s and retries 408/429/503/504): the alert is
@@ -59,20 +62,21 @@ class IncidentsApi:
             alert = parse_alert(payload)
         except ValueError as e:
             return _error(400, str(e))
+        key = alert.delivery_key(auth, payload)
         try:
-            stored = await self.inbox.accept(alert.key, payload, auth.value)
+            stored = await self.inbox.accept(key, payload, auth.value)
         except InboxUnavailable as e:  # Azure Monitor retries a 503 (action groups: 408, 429, 503, 504)
             return _error(503, f"{e}; the alert was not accepted: send it again shortly")
         if stored == "done":
             return web.json_response({"alertId": alert.alert_id, "duplicate": True}, status=200)
-        status_url = f"{STATUS_PATH}?{urlencode({'key': alert.key})}"
+        status_url = f"{STATUS_PATH}?{urlencode({'key': key})}"
         return web.json_response(
             {
                 "alertId": alert.alert_id,
                 "condition": alert.condition,
                 "authentication": auth.value,
                 "accepted": True,
-                "inboxKey": alert.key,
+                "inboxKey": key,
                 "status": status_url,
             },
             status=202,

@@ -104,6 +104,9 @@ class PlansApi:
             return Answer(400, {"errors": errors + denied})
         if denied:
             return Answer(403, {"errors": denied})
+        channel = self.approvals.channel.channel_id if self.approvals.channel else ""  # where an app without targets posts
+        if plan_request.thread and (outside := caller.target_refusal(plan_request.thread.conversation_id, channel)):
+            return Answer(403, {"errors": [{"field": "target", "message": outside}]})
         actions = await plan_actions(self.deps, intents, lambda field, message: errors.append({"field": field, "message": message}))
         if errors:  # planned on the state read now: what cannot be planned names its field
             return Answer(400, {"errors": errors})
@@ -183,6 +186,7 @@ class PlansApi:
             thread=thread,
             mode=Mode.REVIEW,
             source=Source.API,
+            origin=caller.app_id,  # its API_CALLERS_FILE entry keeps governing the plan (excludedApprovers)
             follow_up=follow_up,
             callback=callback,
         )

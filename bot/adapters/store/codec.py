@@ -236,6 +236,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "observed": {k: [list(f) for f in v] for k, v in plan.observed.items()},
         "asked_in": thread_to_dict(plan.asked_in),
         "hash_form": plan.hash_form,
+        "origin": plan.origin,
         "follow_up": _follow_up(plan.follow_up),
         "callback": None if plan.callback is None else {"url": plan.callback.url, "app_id": plan.callback.app_id},
     }
@@ -286,6 +287,7 @@ def plan_from_dict(d: dict[str, Any]) -> Plan:
         observed=_observed(d),
         asked_in=thread_from_dict(d.get("asked_in")),
         hash_form=d.get("hash_form", 1),  # stored before it existed: the digest its cards carry is the first form
+        origin=d.get("origin"),  # None for plans stored before plans knew their origin
         follow_up=_parse_follow_up(d.get("follow_up")),
         callback=None if not d.get("callback") else Callback(d["callback"]["url"], d["callback"]["app_id"]),
     )

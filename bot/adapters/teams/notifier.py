@@ -17,6 +17,7 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount, Conversation
 from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import HttpOperationError
 
+from cards.plan_card import card_summary
 from cards.view import CONTENT_TYPE
 
 from ...domain.plan import Plan, Thread, ThreadKind
@@ -96,9 +97,7 @@ class TeamsNotifier:
 
     async def _card_activity(self, plan: Plan) -> Activity:
         card = self._render(plan, await self._approver_ids(plan))
-        return Activity(
-            type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=f"Execution plan: {plan.title}"
-        )
+        return Activity(type="message", attachments=[Attachment(content_type=CONTENT_TYPE, content=card)], summary=card_summary(plan))
 
     async def post_plan(self, plan: Plan, reply_to: str | None = None) -> Thread:
         thread = plan.thread

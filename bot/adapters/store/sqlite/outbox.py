@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ....domain.plan import Thread
-from ....ports import OutboxMessage
+from ....ports import MessageKind, OutboxMessage, ThreadOpening
 from ..codec import message_from_row, thread_from_dict
 from ..common import last_error
 from .base import SqliteBase
@@ -59,6 +59,37 @@ class OutboxRows(SqliteBase):
     async def thread_named(self, ref: str) -> Thread | None:
         rows = await self._run("SELECT data FROM threads WHERE ref = ?", (ref,))
         return thread_from_dict(json.loads(rows[0][0])) if rows else None
+
+    async def next_for_thread(self, opening: OutboxMessage, now: float, after: int) -> OutboxMessage | None:
+        """The oldest message after message `after` waiting for the thread `opening` opens (its key), if due and
+        unclaimed."""
+        rows = await self._run(
+            "SELECT seq, key, kind, plan_id, plan_version, data, attempts, not_before, claimed_until FROM outbox "
+            "WHERE key = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT 1",
+            (opening.key, after),
+        )
+        if not rows or rows[0][7] > now or rows[0][8] > now:
+            return None
+        return message_from_row(*rows[0][:7])
+
+    async def thread_opening(self, ref: str) -> ThreadOpening | None:
+        """The message that opens the pending thread `ref` while it is in the outbox: waiting, or given up. Its key is
+        the pending thread's conversation key, which ends with `ref`."""
+        rows = await self._run(
+            "SELECT seq, key, kind, plan_id, plan_version, data, attempts, state, last_error FROM outbox "
+            "WHERE kind = ? AND substr(key, -?) = ? ORDER BY seq DESC",
+            (MessageKind.OPEN_THREAD.value, len(ref), ref),
+        )
+        for *row, state, error in rows:
+            message = message_from_row(*row)
+            if message.thread_ref == ref:
+                return ThreadOpening(message, (error or "given up") if state == "dead" else None)
+        return None
+
+    async def cards_unsent(self) -> set[str]:
+        """The plans whose card is waiting in the outbox (not given up)."""
+        rows = await self._run("SELECT DISTINCT plan_id FROM outbox WHERE kind = ? AND state = 'pending'", (MessageKind.POST_CARD.value,))
+        return {r[0] for r in rows if r[0]}
 
     def outbox_depth(self) -> int:
         """Messages not sent yet (for /metrics and /readyz)."""

@@ -82,6 +82,10 @@ CREATE TABLE IF NOT EXISTS leases (
     owner TEXT NOT NULL,
     until REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS instances (
+    owner TEXT PRIMARY KEY,
+    until REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS conversation_refs (
     tenant_id TEXT NOT NULL,
     object_id TEXT NOT NULL,

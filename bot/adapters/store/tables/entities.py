@@ -21,7 +21,7 @@ from azure.core.exceptions import HttpResponseError
 
 from ....domain.audit import AuditEvent
 from ....domain.plan import Plan, PlanState, Thread
-from ....ports import OutboxMessage
+from ....ports import OutboxMessage, pending_plan
 from ..codec import message_data, plan_from_dict, plan_to_dict, thread_to_dict
 from ..leases import ACTIVE_STATES
 
@@ -30,7 +30,8 @@ MAX_CHUNKS = 14  # 896,000 bytes: room left for the other properties under the 1
 MAX_EVENTS_PER_SAVE = 98  # a transaction holds 100 operations: the plan row, its version marker, the events
 NO_PLAN = "!no-plan"  # cannot be a plan's partition: `partition` never yields "!"
 OUTBOX = "!outbox"  # messages to Teams that name no plan
-THREADS = "!threads"  # channel threads the outbox created, by the name messages knew them by
+THREADS = "!threads"  # channel threads the outbox created, by the name messages knew them by (before thread_home)
+INSTANCES = "!instances"  # the bot's instances alive, one row each (adapters/instances.py)
 PLAN_ROW = "plan"
 LEASE_ROW = "lease"
 SIMPLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
@@ -171,12 +172,25 @@ def message_entity(message: OutboxMessage, seq: int) -> dict[str, Any]:
         "NotBefore": 0.0,
         "ClaimedUntil": 0.0,
         "ClaimedBy": "",
+        "Ref": message.thread_ref or "",  # OPEN_THREAD: the pending thread it opens (a failed one is found by it)
         **chunks("Data", message_data(message).encode(), "a message to Teams"),
     }
 
 
+def thread_home(ref: str) -> str:
+    """The partition that keeps a pending thread's name once created: its plan's (where the message opening it is, so
+    the name and the message's removal are one transaction), else OUTBOX."""
+    plan_id = pending_plan(ref)
+    return partition(plan_id) if plan_id else OUTBOX
+
+
+def thread_key(ref: str) -> tuple[str, str]:
+    return thread_home(ref), f"thread-{digest(ref)}"
+
+
 def thread_entity(ref: str, thread: Thread) -> dict[str, Any]:
-    return {"PartitionKey": THREADS, "RowKey": digest(ref), "Kind": "thread", "Thread": json.dumps(thread_to_dict(thread))}
+    pk, rk = thread_key(ref)
+    return {"PartitionKey": pk, "RowKey": rk, "Kind": "thread", "Thread": json.dumps(thread_to_dict(thread))}
 
 
 def conflict(error: HttpResponseError) -> bool:

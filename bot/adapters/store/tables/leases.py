@@ -2,10 +2,14 @@
 
 Written in the transaction that moves the plan into APPROVED or an executing state, renewed by its owner's heartbeat
 (ETag-conditional), ended (Until 0) in the transaction that moves it out, or when its owner stops.
+
+And the instances alive: a row per instance in the INSTANCES partition (Owner, Until), renewed by the instance
+(adapters/instances.py), removed when it stops; a killed instance's row lapses.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from azure.core import MatchConditions
@@ -15,7 +19,7 @@ from azure.data.tables import UpdateMode
 from ....domain.plan import Plan
 from ....ports import Lease
 from .base import TableBase
-from .entities import LEASE_ROW, lease_entity, partition
+from .entities import INSTANCES, LEASE_ROW, digest, lease_entity, partition
 from .transport import on_its_loop
 
 
@@ -55,3 +59,16 @@ class LeaseRows(TableBase):
                 etag=e.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
+
+    @on_its_loop
+    async def instance_alive(self, owner: str, until: float, now: float) -> list[str]:
+        """Record `owner` alive until `until` (one upsert); the instances alive at `now` (one partition query)."""
+        await self._ready()
+        await self._plans.upsert_entity({"PartitionKey": INSTANCES, "RowKey": digest(owner), "Owner": owner, "Until": until})
+        rows = self._plans.query_entities("PartitionKey eq @p and Until gt @now", parameters={"p": INSTANCES, "now": now})
+        return [e["Owner"] async for e in rows]
+
+    @on_its_loop
+    async def instance_gone(self, owner: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await self._plans.delete_entity(INSTANCES, digest(owner))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from .audit_check import AuditCheck
 from .conversations import ConversationRows
 from .inbox import InboxRows
 from .outbox import OutboxRows
@@ -12,7 +13,7 @@ from .plans import PlanRows
 from .unit_of_work import UnitsOfWork
 
 
-class TableStore(PlanRows, UnitsOfWork, OutboxRows, InboxRows, ConversationRows):
+class TableStore(PlanRows, UnitsOfWork, OutboxRows, InboxRows, ConversationRows, AuditCheck):
     """PlanStore, AuditLog, outbox, inbox and 1:1 chats over Azure Table Storage (see the package docstring for the
     layout). Each part (plans.py, leases.py, unit_of_work.py, outbox.py, inbox.py, conversations.py) reaches the
     tables through the clients of TableBase (base.py)."""

@@ -1,11 +1,18 @@
 """Units of work over Table Storage: the writes of one transition, staged, then applied per partition.
 
-A unit of work is applied as one entity-group transaction per partition: a plan's row, its version marker,
-its audit events and its outbox messages share the plan's PartitionKey, so one transition is all or nothing.
-Messages that name no plan (a command's answer, an incident thread) live in the OUTBOX partition, pending
-threads in THREADS; alerts in the deliveries table. A unit of work spanning several partitions (an alert that
-proposes several plans) commits partition by partition, plans first and the inbox entry last: a failure
-between two leaves the alert unprocessed, and processing it again may propose a plan twice.
+What is atomic: everything a unit of work writes about one plan. A plan's row, its version marker, its lease, its
+audit events, its outbox messages (its card, its replies, notes about it, the message opening its incident thread)
+and the name of a thread opened for it all share the plan's PartitionKey, so they are one entity-group transaction:
+all or nothing. Messages naming no plan (a command's answer, an incident thread with nothing to act on) and the
+names of their threads share the OUTBOX partition; audit events naming no plan join the unit of work's one other
+partition (else NO_PLAN). Every unit of work the bot writes for one plan, or for no plan, is therefore one
+transaction, whatever instance commits it.
+
+What is not: a unit of work touching several plans (an alert matching several response plans, a Resolved alert
+expiring several) commits plan by plan, then marks the alert's inbox entry (the deliveries table) last. A failure
+in between leaves the alert pending, with whole plans (each with its thread and card) stored; processing it again
+keeps those (their ids derive from the delivery: services/handle_alert.py) and completes the rest. A Resolved
+notice to a plan that already had it may then be said twice.
 """
 
 from __future__ import annotations
@@ -26,7 +33,19 @@ from ....domain.plan import Plan, PlanState, Thread
 from ....ports import OutboxMessage
 from ..common import last_error
 from ..leases import ACTIVE_STATES
-from .entities import OUTBOX, THREADS, chunks, conflict, event_entity, marker, message_entity, partition, plan_entity, thread_entity
+from .entities import (
+    NO_PLAN,
+    OUTBOX,
+    THREADS,
+    chunks,
+    conflict,
+    event_entity,
+    marker,
+    message_entity,
+    partition,
+    plan_entity,
+    thread_entity,
+)
 from .inbox import inbox_key
 from .leases import LeaseRows
 from .plans import compare_and_set
@@ -92,7 +111,8 @@ class TableUnitOfWork:
         self.ops.append((partition(plan_id), "coalesce", (plan_id, up_to_version)))
 
     def name_thread(self, ref: str, thread: Thread) -> None:
-        self.ops.append((THREADS, "op", ("upsert", thread_entity(ref, thread))))
+        entity = thread_entity(ref, thread)  # with the message that opened it: its removal and this are one transaction
+        self.ops.append((entity["PartitionKey"], "op", ("upsert", entity)))
 
     def dead_letter(self, seq: int, error: str) -> None:
         pk, rk = self._store._seqs[seq]
@@ -108,6 +128,14 @@ class _Staged:
     partitions: dict[str, list[Any]] = field(default_factory=dict)
     inbox: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     coalesce: list[tuple[str, int]] = field(default_factory=list)
+
+    def join_planless(self) -> None:
+        """Audit events naming no plan join the unit of work's one other partition when it has exactly one: a message
+        naming no plan given up and its audit event are then one transaction too."""
+        others = [k for k in self.partitions if k != NO_PLAN]
+        if NO_PLAN in self.partitions and len(others) == 1:
+            for kind, entity, *rest in self.partitions.pop(NO_PLAN):
+                self.partitions[others[0]].append((kind, {**entity, "PartitionKey": others[0]}, *rest))
 
     def deleted(self, key: str) -> set[str]:
         return {op[1]["RowKey"] for op in self.partitions.get(key, ()) if op[0] == "delete"}
@@ -148,6 +176,7 @@ class UnitsOfWork(LeaseRows):
                 staged.coalesce.append((key, payload[1]))
             else:
                 staged.partitions.setdefault(key, []).append(payload)
+        staged.join_planless()
         return staged
 
     async def _staged_save(self, plan: Plan, expected: int) -> list[Any]:
