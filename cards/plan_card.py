@@ -28,9 +28,9 @@ from bot.domain.plan import Plan, PlannedAction, PlanState
 from bot.domain.transitions import PROPOSE_AGAIN_STATES
 
 from .common import dump, heading, text
-from .view import READ_ONLY, SsoSettings, Viewer
+from .view import READ_ONLY, SsoSettings, Viewer, card_summary
 
-__all__ = ["READ_ONLY", "SsoSettings", "Viewer", "plan_card"]
+__all__ = ["READ_ONLY", "SsoSettings", "Viewer", "card_summary", "plan_card"]
 
 VERB_APPROVE, VERB_DENY, VERB_REFRESH = "approve", "deny", "refresh"
 VERB_GRANT, VERB_CANCEL = "grant", "cancel"
@@ -193,9 +193,3 @@ def plan_card(
             buttons=[AuthCardButton(type="signin", title="Sign in", value=sso.sign_in_url)] if sso.sign_in_url else None,
         )
     return dump(card)
-
-
-def card_summary(plan: Plan) -> str:
-    """The `summary` of the activity that carries the card: notifications and clients that cannot render cards show
-    it, so the caller's title is plain, escaped text there too (no link, mention or formatting of theirs)."""
-    return f"Execution plan: {literal(plan.title)}"

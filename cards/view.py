@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.markdown import literal
+from bot.domain.plan import Plan
+
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
@@ -28,3 +31,9 @@ class Viewer:
 
 
 READ_ONLY = Viewer()
+
+
+def card_summary(plan: Plan) -> str:
+    """The `summary` of the activity that carries the card: notifications and clients that cannot render cards show
+    it, so the caller's title is plain, escaped text there too (no link, mention or formatting of theirs)."""
+    return f"Execution plan: {literal(plan.title)}"

@@ -26,10 +26,13 @@ class Decision:
     retry_sso: bool = False  # credentials: the token could not be exchanged, let Teams fall back to sign-in
 
 
-async def decide_consent(deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str, reason: str | None = None) -> Decision:
-    """Apply one click; refusals are audited and explained, never raised."""
-    for _ in range(MAX_ATTEMPTS):
-        plan = await deps.store.get(plan_id)
+async def decide_consent(
+    deps: Deps, plan_id: str, person: Person, approve: bool, seen_hash: str, reason: str | None = None, read: Plan | None = None
+) -> Decision:
+    """Apply one click; refusals are audited and explained, never raised. `read`: the plan as just read by the caller,
+    used for the first attempt (the compare-and-set catches a change since; each retry reads it again)."""
+    for attempt in range(MAX_ATTEMPTS):
+        plan = read if attempt == 0 and read is not None and read.id == plan_id else await deps.store.get(plan_id)
         try:
             if plan is None:
                 raise Refusal(RefusalCode.NOT_FOUND, messages.no_plan(plan_id))

@@ -87,6 +87,7 @@ def bench_settings(
         # restarts running behind the measured turns (the run after the last approval is another benchmark)
         "APPROVALS_REQUIRED": "2",
         "DEFAULT_APPROVERS": ",".join(u.object_id for u in approvers),
+        "SWEEP_INTERVAL_SECONDS": "30",  # the production default (the in-process profile's harness sweeps often)
     }
     if turn_rates:
         # the turn-rate loads stand for many tenants' conversations: the Connector's per-app-per-tenant limit is off

@@ -46,3 +46,23 @@ async def test_a_flood_past_teams_limits_gets_no_5xx_and_every_answer_owed_arriv
     refusals = [m for m in messages if m.text == TOO_FAST]
     assert len(refusals) <= len(asked) - ACCEPTED  # a TOO_FAST Teams refused is dropped, never sent twice
     assert not [e for e in await bot.container.store.events() if e.event == "outbox_dead_letter"]  # nothing given up
+
+
+async def test_a_member_lookup_teams_refuses_429_is_asked_again_after_retry_after_and_the_command_is_answered(
+    sandbox: Sandbox, chat: Conversation, make_bot: Any
+) -> None:
+    """In a busy channel Teams answers the member lookup 429 (14 a second per thread): the person is not told "I could
+    not confirm who you are" for Teams' being busy; the bot waits Retry-After and asks again."""
+    bot: RunningBot = make_bot()
+    carol = sandbox.world.user("carol")
+    sandbox.connector.throttle(5, retry_after=1)  # the next calls, the turn's member lookup and its own retries, are refused 429
+    async with sandbox.driver(bot.messages_url) as d:
+        asked = await d.say(carol, "help", chat)
+
+        async def answered() -> bool:
+            return any(m.reply_to_id == asked["id"] for m in await d.bot_messages(chat.id))
+
+        await eventually(answered, "the help command is answered", timeout=30)
+        replies = [m for m in await d.bot_messages(chat.id) if m.reply_to_id == asked["id"]]
+    assert len(replies) == 1 and "could not confirm who you are" not in (replies[0].text or "")
+    assert sandbox.connector.throttle_remaining == 0  # the 429 was answered, and the lookup asked again

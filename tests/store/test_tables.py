@@ -122,3 +122,28 @@ async def test_a_plan_its_incident_thread_its_card_and_its_audit_are_one_transac
         uow.dead_letter(head.seq, "HTTP 404")
         uow.record(AuditEvent(NOW, None, "system", "the bot", "outbox_dead_letter"))
     assert batches[2:] == [{"p-one-tx"}]
+
+
+async def test_a_save_of_the_version_just_read_reads_nothing_more_and_a_stale_one_still_loses(tables: TableStore) -> None:
+    """A click reads its plan once: the save of that version uses the row's ETag as read (one round trip fewer per
+    transition); a save expecting a version other than the stored one is still refused by the compare-and-set."""
+    reads: list[str] = []
+    original = tables._plans.get_entity
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args[1] if len(args) > 1 else kwargs.get("row_key", ""))
+        return await original(*args, **kwargs)
+
+    tables._plans.get_entity = counted  # type: ignore[method-assign]
+    added = await tables.add(proposed())
+    read = await tables.get(added.id)
+    assert read == added and len(reads) == 1
+    async with tables.unit_of_work() as uow:
+        uow.save(t.present(added, NOW), 1)
+    assert len(reads) == 1  # the row as read: no second read for the compare-and-set
+    with pytest.raises(ConcurrentUpdate) as raised:
+        async with tables.unit_of_work() as uow:
+            uow.save(replace(added, title="Stale"), 1)  # version 1 again: the stored row is at 2
+    assert (raised.value.plan_id, raised.value.expected_version) == (added.id, 1)
+    stored = await tables.get(added.id)
+    assert stored is not None and stored.version == 2 and stored.title == added.title

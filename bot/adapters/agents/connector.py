@@ -24,6 +24,7 @@ from .auth import BotMsalAuth
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRYABLE = frozenset({412, 429, 502, 503, 504})
+READ_ATTEMPTS = 6  # reads in a turn (the member lookup): a 429 in a busy channel is waited out, not a refusal
 MAX_SESSIONS = 32
 # open connections per service URL: the outbox sends 16 at a time and turns read members; aiohttp's default of 100
 # let a burst of turns open 50 TLS connections, each leaving its OpenSSL state and asyncio's 256 KiB read buffer to

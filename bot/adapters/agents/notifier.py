@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 from microsoft_agents.activity import Activity, Attachment, ChannelAccount, ConversationParameters
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from cards.plan_card import card_summary
-from cards.view import CONTENT_TYPE
+from cards.view import CONTENT_TYPE, card_summary
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl

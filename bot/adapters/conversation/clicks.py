@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from ...domain.plan import Plan
 
 
 class Verb(str, Enum):
@@ -23,7 +25,9 @@ class CardClick:
     """What a click asks: `verb` on plan `plan_id` as the card showed it (`plan_hash`).
 
     `sso_token` is Teams' SSO token (`value.authentication.token`), `magic_code` the token service's
-    code after a sign-in through its link (`value.state`); both only on a retried `grant`."""
+    code after a sign-in through its link (`value.state`); both only on a retried `grant`. `read` is the plan as the
+    conversation read it to check where the click came from (core.py), so a handler need not read it again: a store
+    round trip fewer per click (on Table Storage, a third of them)."""
 
     verb: Verb
     plan_id: str
@@ -32,6 +36,7 @@ class CardClick:
     sso_token: str | None = None
     magic_code: str | None = None
     trigger: str = "manual"
+    read: Plan | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cards.view import READ_ONLY, Viewer
@@ -174,7 +174,7 @@ class Conversation:
             return MessageAnswer(PLAN_UNAVAILABLE)  # the same answer as for no plan at all: ids reveal nothing
         if self._conversation_waits(incoming, click.verb.value) and not (plan and await self.deps.may_see_buttons(plan, person)):
             return ErrorAnswer(429, "TooManyRequests", TOO_FAST)  # a plan waiting for the clicker passes: others' traffic
-        return await self.router.click(self, turn, person, click)
+        return await self.router.click(self, turn, person, replace(click, read=plan))
 
     async def _refused_click(self, incoming: Incoming, click: CardClick, r: Refusal) -> Answer:
         """The answer to someone the identity checks refused (audited at most NOTICES times in a burst)."""

@@ -25,18 +25,18 @@ log = logging.getLogger(__name__)
 
 @ROUTER.verb(Verb.APPROVE)
 async def _approve(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    return await c.after_click(await decide_consent(c.deps, click.plan_id, person, True, click.plan_hash), person)
+    return await c.after_click(await decide_consent(c.deps, click.plan_id, person, True, click.plan_hash, read=click.read), person)
 
 
 @ROUTER.verb(Verb.DENY)
 async def _deny(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    decision = await decide_consent(c.deps, click.plan_id, person, False, click.plan_hash, click.reason)
+    decision = await decide_consent(c.deps, click.plan_id, person, False, click.plan_hash, click.reason, read=click.read)
     return await c.after_click(decision, person)
 
 
 @ROUTER.verb(Verb.REFRESH)
 async def _refresh(c: Conversation, turn: Turn, person: Person, click: CardClick) -> Answer:
-    plan = await c.deps.store.get(click.plan_id)
+    plan = click.read or await c.deps.store.get(click.plan_id)
     if plan is None:  # the same answer as for a plan posted elsewhere (Conversation checks that): ids reveal nothing
         return MessageAnswer(messages.PLAN_UNAVAILABLE)
     return CardAnswer(c.card_for(plan, await c.viewer(plan, person)))

@@ -17,8 +17,7 @@ from botbuilder.schema import Activity, Attachment, ChannelAccount, Conversation
 from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import HttpOperationError
 
-from cards.plan_card import card_summary
-from cards.view import CONTENT_TYPE
+from cards.view import CONTENT_TYPE, card_summary
 
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
@@ -30,9 +29,26 @@ log = logging.getLogger(__name__)
 __all__ = ["TeamsNotifier", "UntrustedServiceUrl"]
 T = TypeVar("T")
 RETRYABLE = {412, 429, 502, 503, 504}
+READ_ATTEMPTS = 4  # reads in a turn (members, roster pages): a 429 in a busy channel is waited out, not a refusal
 
 
 CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], attempts: int) -> T:
+    """`call`, again on 429/412/5xx after `Retry-After` (or a back-off), at most `attempts` times in all."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except HttpOperationError as e:  # ErrorResponseException too; the paged members call raises the base class
+            status = e.response.status_code if e.response is not None else None
+            if status not in RETRYABLE or attempt == attempts - 1:
+                raise
+            retry_after = e.response.headers.get("Retry-After")
+            delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
+            log.info("Teams answered %s; retrying in %.1fs", status, delay)
+            await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
+    raise AssertionError("unreachable")
 
 
 class TeamsNotifier:
@@ -67,25 +83,17 @@ class TeamsNotifier:
         return await factory.create(service_url, self._auth.get_originating_audience())
 
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(self._attempts):
-            try:
-                return await call()
-            except HttpOperationError as e:  # ErrorResponseException too; the paged members call raises the base class
-                status = e.response.status_code if e.response is not None else None
-                if status not in RETRYABLE or attempt == self._attempts - 1:
-                    raise
-                retry_after = e.response.headers.get("Retry-After")
-                delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
-                log.info("Teams answered %s; retrying in %.1fs", status, delay)
-                await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
-        raise AssertionError("unreachable")
+        return await with_retries(call, self._attempts)
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
         """The Connector's members of a conversation, every page, {Entra object id: Teams id} (the roster caches it)."""
         client = await self._client(service_url)
 
         async def page(token: str | None) -> tuple[list[Entry], str | None]:
-            got = await self._retry(lambda: client.conversations.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+            # a read in the turn: tried again on 429 like the member lookup (people.py), whatever the sends' attempts
+            got = await with_retries(
+                lambda: client.conversations.get_conversation_paged_members(conversation_id, PAGE_SIZE, token), READ_ATTEMPTS
+            )
             # msrest keeps the properties its model does not name (`objectId`) in `additional_properties`
             entries = [(object_id_of(m.aad_object_id, m.additional_properties), str(m.id or "")) for m in got.members or []]
             return entries, got.continuation_token

@@ -11,6 +11,7 @@ from botframework.connector.models import ErrorResponseException
 
 from ..conversation.roster import object_id_of
 from ..conversation.turn import Member, MemberNotConfirmed
+from .notifier import READ_ATTEMPTS, with_retries
 
 
 class ConnectorMembers:
@@ -20,8 +21,8 @@ class ConnectorMembers:
         self._turn_context = turn_context
 
     async def member(self, user_id: str) -> Member:
-        try:
-            account = await TeamsInfo.get_member(self._turn_context, user_id)
+        try:  # Teams answers 429 in a busy channel (14 member reads a second per thread): waited out, then asked again
+            account = await with_retries(lambda: TeamsInfo.get_member(self._turn_context, user_id), READ_ATTEMPTS)
         except ErrorResponseException as e:
             raise MemberNotConfirmed(e.response.status_code if e.response is not None else None) from None
         return Member(

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
+from botbuilder.core import serializer_helper
+from botbuilder.schema import Activity
 
 from ...config import Settings
 from ..conversation.sdk import SdkParts
 from .adapter import create_adapter
 from .bot import ConsentBot
+from .invoke import UniversalActionResponse
 from .notifier import CardRenderer, TeamsNotifier
 
 
 class BotbuilderEndpoint:
-    def __init__(self, adapter: object, bot: ConsentBot) -> None:
+    def __init__(self, adapter: Any, bot: ConsentBot) -> None:
         self.adapter, self.bot = adapter, bot
 
     async def process(self, request: web.Request) -> web.StreamResponse | None:
-        # CloudAdapter answers a failed Bot Framework authentication with web.HTTPUnauthorized
-        return await self.adapter.process(request, self.bot)  # type: ignore[attr-defined,no-any-return]
+        """CloudAdapter.process's steps (bot/app.py has checked the body), with the card answer written as JSON
+        directly (invoke.py); any other invoke response is serialized by botbuilder, as CloudAdapter does."""
+        activity = Activity().deserialize(await request.json())
+        try:
+            answer = await self.adapter.process_activity(request.headers.get("Authorization", ""), activity, self.bot.on_turn)
+        except PermissionError:  # a failed Bot Framework authentication, as CloudAdapter answers it
+            raise web.HTTPUnauthorized() from None
+        if not answer:
+            return web.Response(status=201)
+        body = answer.body.wire() if isinstance(answer.body, UniversalActionResponse) else serializer_helper(answer.body)
+        return web.json_response(body, status=answer.status)
 
 
 def build(settings: Settings, render: CardRenderer) -> SdkParts:

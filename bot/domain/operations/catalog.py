@@ -29,8 +29,13 @@ CATALOG: tuple[OperationSpec, ...] = (
 STATES: dict[str, StateSpec] = {**compute.STATES, **web.STATES, **containers.STATES, **data.STATES}
 
 
+_BY_TYPE: dict[str, tuple[OperationSpec, ...]] = {
+    name: tuple(s for s in CATALOG if s.rtype.name.lower() == name) for name in {s.rtype.name.lower() for s in CATALOG}
+}  # every stored plan's actions are looked up here when it is read: a dict, not a walk of the catalog each time
+
+
 def operations_of(type_name: str) -> tuple[OperationSpec, ...]:
-    return tuple(s for s in CATALOG if s.rtype.name.lower() == type_name.lower())
+    return _BY_TYPE.get(type_name.lower(), ())
 
 
 def find(type_name: str, word: str) -> OperationSpec | None:

@@ -58,19 +58,24 @@ class SqliteUnitOfWork:
                 )
             )
 
-    def _waiting(self, plan: Plan, added: bool) -> None:
-        """Staged with the plan's write: who the plan may be waiting for (schema.py, `waiting_for`), while it waits."""
-        if not added:
+    def _waiting(self, plan: Plan) -> None:
+        """Staged with the plan's write: who the plan may be waiting for (schema.py, `waiting_for`) while it waits, one
+        statement whatever the number of approvers (SQLite walks the list); rows of people no longer listed stay until
+        the plan stops waiting (`pending` checks the plan itself)."""
+        if plan.state not in WAITING_STATES:
             self.writes.append(_Write("DELETE FROM waiting_for WHERE plan_id = ?", (plan.id,)))
-        if plan.state in WAITING_STATES:
-            people = [*plan.policy.approvers, *(["*"] if plan.policy.approver_group else [])]
-            for who in people:
-                self.writes.append(_Write("INSERT OR IGNORE INTO waiting_for (object_id, plan_id) VALUES (?, ?)", (who, plan.id)))
+            return
+        people = [*plan.policy.approvers, *(["*"] if plan.policy.approver_group else [])]
+        self.writes.append(
+            _Write(
+                "INSERT OR IGNORE INTO waiting_for (object_id, plan_id) SELECT value, ? FROM json_each(?)", (plan.id, json.dumps(people))
+            )
+        )
 
     def add(self, plan: Plan) -> Plan:
         plan = replace(plan, version=1)
         self._lease(plan)
-        self._waiting(plan, added=True)
+        self._waiting(plan)
         self.writes.append(
             _Write(
                 "INSERT INTO plans (id, state, version, expires_at, data) VALUES (?, ?, ?, ?, ?)",
@@ -82,7 +87,7 @@ class SqliteUnitOfWork:
     def save(self, plan: Plan, expected_version: int) -> Plan:
         saved = replace(plan, version=expected_version + 1)
         self._lease(saved)
-        self._waiting(saved, added=False)
+        self._waiting(saved)
         self.writes.append(
             _Write(
                 "UPDATE plans SET state = ?, version = ?, expires_at = ?, data = ?, updated_at = CURRENT_TIMESTAMP "

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Self, TypeVar
 
@@ -20,6 +21,7 @@ from .entities import NO_PLAN, PLAN_ROW, partition
 from .transport import pooled
 
 T = TypeVar("T")
+ROWS_REMEMBERED = 4096  # plans whose last-read row (version, state, ETag) is kept
 
 
 class StoreClosed(RuntimeError):
@@ -52,6 +54,8 @@ class TableBase(Subscribers):
         self._counts: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self._seqs: dict[int, tuple[str, str]] = {}  # outbox seq -> (PartitionKey, RowKey), as the worker read them
+        # plan id -> (version, state, ETag) of its row as last read: a save of that version needs no read of its own
+        self._rows: OrderedDict[str, tuple[int, str, str]] = OrderedDict()
 
     @classmethod
     def from_connection_string(
@@ -150,4 +154,20 @@ class TableBase(Subscribers):
             entity = await self._plans.get_entity(partition(plan_id), PLAN_ROW)
         except ResourceNotFoundError:
             return None
-        return entity if entity.get("PlanId") == plan_id else None  # a digest partition is the id's only
+        if entity.get("PlanId") != plan_id:
+            return None  # a digest partition is the id's only
+        self._rows[plan_id] = (int(entity["Version"]), str(entity["State"]), str(entity.metadata["etag"]))
+        self._rows.move_to_end(plan_id)
+        while len(self._rows) > ROWS_REMEMBERED:
+            self._rows.popitem(last=False)
+        return entity
+
+    async def _row_of(self, plan_id: str, version: int) -> tuple[str, str] | None:
+        """(state, ETag) of version `version` of the plan's row: as read last when that is the version asked for (a
+        click's plan was just read), else read now. None when the stored version is another. The ETag condition of
+        the write refuses it if the row changed since it was read, whoever changed it."""
+        known = self._rows.get(plan_id)
+        if known is None or known[0] != version:
+            entity = await self._plan_row(plan_id)
+            known = (int(entity["Version"]), str(entity["State"]), str(entity.metadata["etag"])) if entity is not None else None
+        return (known[1], known[2]) if known is not None and known[0] == version else None

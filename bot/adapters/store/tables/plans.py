@@ -28,7 +28,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
-from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from ....domain.audit import AuditEvent
 from ....domain.errors import ConcurrentUpdate
@@ -87,11 +87,11 @@ class PlanRows(TableBase):
     @on_its_loop
     async def save_with_events(self, plan: Plan, expected_version: int, events: Sequence[AuditEvent]) -> Plan:
         """Compare-and-set the plan and append its audit events in one transaction (all or nothing)."""
-        stored = await self._plan_row(plan.id)
-        if stored is None or stored["Version"] != expected_version:
+        stored = await self._row_of(plan.id, expected_version)
+        if stored is None:
             raise ConcurrentUpdate(plan.id, expected_version)
         saved = replace(plan, version=expected_version + 1)
-        operations = compare_and_set(saved, stored)
+        operations = compare_and_set(saved, stored[1])
         operations += [("create", event_entity(e, plan.id, self._next_ns())) for e in check_events(events)]
         try:
             await self._plans.submit_transaction(operations)
@@ -161,14 +161,10 @@ class PlanRows(TableBase):
         return [event_from(e) for e in rows if not plan_id or e.get("PlanId") == plan_id]
 
 
-def compare_and_set(saved: Plan, stored: TableEntity) -> list[Any]:
-    """The plan row replaced if unchanged since `stored` was read (If-Match its ETag), and the marker of the new
+def compare_and_set(saved: Plan, etag: str) -> list[Any]:
+    """The plan row replaced if unchanged since it was read with `etag` (If-Match), and the marker of the new
     version created (refused if another writer created it first)."""
     return [
-        (
-            "update",
-            plan_entity(saved),
-            {"mode": UpdateMode.REPLACE, "etag": stored.metadata["etag"], "match_condition": MatchConditions.IfNotModified},
-        ),
+        ("update", plan_entity(saved), {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}),
         ("create", marker(saved.id, saved.version, saved.state)),
     ]

@@ -128,6 +128,7 @@ class _Staged:
     partitions: dict[str, list[Any]] = field(default_factory=dict)
     inbox: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     coalesce: list[tuple[str, int]] = field(default_factory=list)
+    saves: dict[str, tuple[str, int]] = field(default_factory=dict)  # partition -> (plan id, version it expects)
 
     def join_planless(self) -> None:
         """Audit events naming no plan join the unit of work's one other partition when it has exactly one: a message
@@ -157,7 +158,7 @@ class UnitsOfWork(LeaseRows):
         await self._ready()
         staged = await self._stage(uow)
         for key in sorted(staged.partitions, key=lambda p: p in (OUTBOX, THREADS)):  # plans first
-            await self._submit(key, staged.partitions[key])
+            await self._submit(key, staged.partitions[key], staged.saves.get(key))
         for write in staged.inbox:
             await write()
         for key, version in staged.coalesce:
@@ -172,6 +173,7 @@ class UnitsOfWork(LeaseRows):
             key, kind, payload = op
             if kind == "save":
                 staged.partitions.setdefault(key, []).extend(await self._staged_save(*payload))
+                staged.saves[key] = (payload[0].id, payload[1])
             elif kind == "coalesce":
                 staged.coalesce.append((key, payload[1]))
             else:
@@ -181,23 +183,23 @@ class UnitsOfWork(LeaseRows):
 
     async def _staged_save(self, plan: Plan, expected: int) -> list[Any]:
         """The compare-and-set of a save, checked against the stored version now, and its lease if it changes."""
-        stored = await self._plan_row(plan.id)
-        if stored is None or stored["Version"] != expected:
+        stored = await self._row_of(plan.id, expected)
+        if stored is None:
             raise ConcurrentUpdate(plan.id, expected)
-        operations = compare_and_set(plan, stored)
-        was = stored["State"]
+        was, etag = stored
+        operations = compare_and_set(plan, etag)
         if was != plan.state.value and {was, plan.state.value} & ACTIVE:
             # into or out of APPROVED/executing; a save that keeps the state leaves the lease with its holder
             operations.append(("upsert", self._lease_entity(plan)))
         return operations
 
-    async def _submit(self, key: str, operations: list[Any]) -> None:
+    async def _submit(self, key: str, operations: list[Any], save: tuple[str, int] | None = None) -> None:
         for start in range(0, len(operations), MAX_OPERATIONS):
             try:
                 await self._plans.submit_transaction(operations[start : start + MAX_OPERATIONS])
             except TableTransactionError as e:
-                if conflict(e):
-                    raise ConcurrentUpdate(key, -1) from None
+                if conflict(e):  # the plan's row changed since it was read: the save's compare-and-set lost
+                    raise ConcurrentUpdate(*(save or (key, -1))) from None
                 raise
 
     async def _coalesce(self, key: str, version: int, deleted: set[str]) -> None:
