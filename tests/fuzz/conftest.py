@@ -129,7 +129,8 @@ def spread_callers(sandbox: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path, spread_callers: Path) -> Iterator[RunningBot]:
-    """One bot per test function; plans never expire during a run (no state change but the examples').
+    """One bot per test function; plans never expire, nor remind anyone, during a run (no state change but the
+    examples', and the follow-ups of plans a caller asked to expire sooner).
 
     The bot's own rate limits are lifted (they have their own tests, tests/services and tests/integration): with
     the defaults, /api/plans answered 429 from the 31st example of a minute on and chat examples met the person
@@ -140,6 +141,9 @@ def bot(sandbox: Sandbox, store_path: Path, review_only_plans: Path, spread_call
             store_path,
             PLAN_EXPIRY_MINUTES="1000000",
             CREDENTIALS_EXPIRY_MINUTES="1000000",
+            # no reminders either: ten minutes into a run every waiting plan would remind its approvers, hundreds of
+            # notes in the same two 1:1 chats, which Teams' per-thread pace (modelled) stretches past any settle time
+            REMIND_AFTER_MINUTES="0",
             RESPONSE_PLANS_FILE=str(review_only_plans),
             API_CALLERS_FILE=str(spread_callers),
             RATE_LIMIT_API_PER_MINUTE=UNLIMITED,
