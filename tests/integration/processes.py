@@ -45,6 +45,12 @@ class BotProcess:
     log_path: Path
     spawned_at: float  # time.monotonic() when it was spawned
     overrides: dict[str, str] = field(default_factory=dict)  # its settings beyond the shared ones
+    metrics_port: int = 0  # its operators' listener (METRICS_PORT): /metrics and the detailed /readyz
+
+    @property
+    def readiness_url(self) -> str:
+        """The operators' /readyz, with the counts (the public one says only ok or failed)."""
+        return f"http://127.0.0.1:{self.metrics_port}/readyz"
 
     @property
     def url(self) -> str:
@@ -97,7 +103,7 @@ class BotProcesses:
     started: list[BotProcess] = field(default_factory=list)
     _store: TableStore | None = None
 
-    def environment(self, name: str, port: int, **overrides: str) -> dict[str, str]:
+    def environment(self, name: str, port: int, metrics_port: int, **overrides: str) -> dict[str, str]:
         """Everything the process knows, all of it environment variables with the production names. Nothing is
         inherited from the test process but PATH (the sandbox's CA comes through SSL_CERT_FILE)."""
         return {
@@ -110,6 +116,7 @@ class BotProcesses:
             "STORE_TABLE_PREFIX": self.prefix,
             "HOST": "127.0.0.1",
             "PORT": str(port),
+            "METRICS_PORT": str(metrics_port),
             "INSTANCE_ID": name,
             "LOG_LEVEL": "DEBUG",  # everything our code logs reaches the whole-suite token-leak scan
             "SWEEP_INTERVAL_SECONDS": "0.2",
@@ -121,18 +128,18 @@ class BotProcesses:
     def spawn(self, name: str | None = None, **overrides: str) -> BotProcess:
         """Start a process without waiting for it (several start in parallel; `ready` waits)."""
         name = name or f"bot{len(self.started) + 1}"
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         log_path = self.workdir / f"{name}-{len(self.started)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "serve"],
                 cwd=self.workdir,  # no .env here: the environment is the whole configuration
-                env=self.environment(name, port, **overrides),
+                env=self.environment(name, port, metrics_port, **overrides),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        running = BotProcess(name, port, process, log_path, time.monotonic(), overrides)
+        running = BotProcess(name, port, process, log_path, time.monotonic(), overrides, metrics_port)
         self.started.append(running)
         return running
 

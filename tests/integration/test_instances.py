@@ -65,10 +65,11 @@ async def processes(request: pytest.FixtureRequest, sandbox: Sandbox, azurite: A
 
 
 async def all_see(bots: list[BotProcess], instances: int) -> None:
-    """Wait until every instance counts `instances` alive (/readyz), so each paces itself at its share from the start."""
+    """Wait until every instance counts `instances` alive (its operators' /readyz), so each paces itself at its share
+    from the start."""
     deadline = time.monotonic() + 60
     for bot in bots:
-        while ((await http_status(f"{bot.url}/readyz")) or (0, {}))[1].get("checks", {}).get("instances_alive") != instances:
+        while ((await http_status(bot.readiness_url)) or (0, {}))[1].get("checks", {}).get("instances_alive") != instances:
             assert time.monotonic() < deadline, f"{bot.name} does not see {instances} instances alive"
             await asyncio.sleep(POLL)
 
