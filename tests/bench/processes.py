@@ -32,6 +32,7 @@ class Server:
     port: int
     start_seconds: float  # process start to accepting connections on its port
     store: Path | None = None
+    metrics_port: int | None = None  # this bot's operators' listener (METRICS_PORT): the detailed /readyz
 
     @property
     def url(self) -> str:
@@ -44,8 +45,10 @@ class Server:
         return kib["VmRSS"] / 1024, kib["VmHWM"] / 1024
 
     def ready(self) -> dict[str, Any]:
-        """The bot's /readyz checks (outbox depth, dead letters, ...)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=30) as r:
+        """The bot's readiness detail (outbox depth, dead letters, ...): the operators' /readyz, on the metrics
+        listener (the public one says only ok or failed)."""
+        assert self.metrics_port is not None, f"{self.name} has no metrics listener"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=30) as r:
             checks: dict[str, Any] = json.loads(r.read())["checks"]
             return checks
 
@@ -117,19 +120,20 @@ def start_bot(
     **extra: str,
 ) -> Server:
     """`sre-consent-bot serve` for the sandbox, with the production setting names; `tag` names its own store."""
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     path = tmp / f"bot-{sdk}-{store}{tag}.sqlite3"
     env = {
         **os.environ,
         **box.bot_environment(),
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
         "STORE_PATH": str(path),
         **bench_settings(sdk, store, azurite, approvers, f"bench{tag.replace('-', '')}", turn_rates),
         **extra,
     }
     server = spawn(bot_name(sdk, store), bot_argv(), env, port, tmp / f"bot-{sdk}-{store}{tag}.log", tmp)
-    server.store = path
+    server.store, server.metrics_port = path, metrics_port
     return server
 
 
@@ -159,6 +163,7 @@ def wait_for_outbox(server: Server, seconds: float = 300.0) -> int:
     deadline = time.monotonic() + seconds
     while True:
         checks = server.ready()
-        if checks.get("outbox_depth") == 0 or time.monotonic() > deadline:
+        assert "outbox_depth" in checks, f"{server.name}'s readiness detail has no outbox_depth: {checks}"
+        if checks["outbox_depth"] == 0 or time.monotonic() > deadline:
             return int(checks.get("outbox_dead_letters") or 0) + int(checks.get("outbox_depth") or 0)
         time.sleep(0.1)
