@@ -35,7 +35,7 @@ from ..conversation.core import ADAPTIVE_CARD_ACTION, TURN_FAILED, Conversation
 from ..conversation.roster import object_id_of
 from ..conversation.turn import Incoming, Member, MemberNotConfirmed, Sender, Turn
 from .auth import PUBLIC_SCOPE, PUBLIC_TOKEN_SERVICE, BotConnections, ChannelAuthenticator, ChannelAuthRefused
-from .connector import READ_ATTEMPTS, ChannelClients, Connector, with_retries
+from .connector import ChannelClients, Connector, read
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class _Members:
             raise MemberNotConfirmed(None)
         try:
             conversation_id = self._context.activity.conversation.id
-            account = await with_retries(lambda: client.get_conversation_member(conversation_id, user_id), READ_ATTEMPTS)
+            account = await read(lambda: client.get_conversation_member(conversation_id, user_id))
         except aiohttp.ClientResponseError as e:
             raise MemberNotConfirmed(e.status) from None
         oid = object_id_of(account.aad_object_id, account.model_extra)  # `objectId` where Teams names it so

@@ -23,7 +23,6 @@ import logging
 import ssl
 import threading
 import urllib.request
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlparse
 
@@ -36,6 +35,7 @@ from microsoft_agents.hosting.core.authorization import AccessTokenProviderBase,
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 from ...config import ChannelEndpoints
+from ..conversation.notifier import VouchedUrls
 from ..conversation.verified import VerifiedTokens
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ PUBLIC_OPENID_METADATA = "https://login.botframework.com/v1/.well-known/openidco
 PUBLIC_ISSUER = "https://api.botframework.com"
 PUBLIC_SCOPE = "https://api.botframework.com"
 PUBLIC_TOKEN_SERVICE = "https://api.botframework.com"
-MAX_VOUCHED_URLS = 256
 
 
 class ChannelAuthRefused(PermissionError):
@@ -113,7 +112,7 @@ class ChannelAuthenticator:
         self._configuration = configuration
         self._keys = _ChannelKeys(channel.openid_metadata_url or PUBLIC_OPENID_METADATA, ca_bundle, timeout)
         self._validator = _ChannelTokenValidator(configuration, self._keys)
-        self._vouched: OrderedDict[str, None] = OrderedDict()
+        self.vouched_urls = VouchedUrls()  # the service URLs authenticated activities came with
         self._verified: VerifiedTokens[ClaimsIdentity] = VerifiedTokens()  # tokens checked, for a while
 
     @property
@@ -124,7 +123,7 @@ class ChannelAuthenticator:
         key = VerifiedTokens.key(auth_header, activity.get("serviceUrl"), activity.get("channelId")) if auth_header else ""
         known = self._verified.get(key) if key and not self.anonymous else None
         if known is not None:
-            self._vouch(activity.get("serviceUrl"))
+            self.vouched_urls.add(activity.get("serviceUrl"))
             return known
         try:
             identity = await self._authenticate(auth_header, activity)
@@ -142,7 +141,7 @@ class ChannelAuthenticator:
             raise ChannelAuthRefused(reason) from None
         if key and not self.anonymous:
             self._verified.put(key, identity, identity.claims.get("exp"))
-        self._vouch(activity.get("serviceUrl"))
+        self.vouched_urls.add(activity.get("serviceUrl"))
         return identity
 
     async def _authenticate(self, auth_header: str | None, activity: dict[str, Any]) -> ClaimsIdentity:
@@ -169,18 +168,6 @@ class ChannelAuthenticator:
         if endorsements is not None and channel_id not in endorsements:
             raise ChannelAuthRefused(f"the signing key is not endorsed for channel {str(channel_id)[:40]!r}")
         return identity
-
-    def _vouch(self, url: object) -> None:
-        if not isinstance(url, str) or not url:
-            return
-        self._vouched[url] = None
-        self._vouched.move_to_end(url)
-        while len(self._vouched) > MAX_VOUCHED_URLS:
-            self._vouched.popitem(last=False)
-
-    def vouched(self, service_url: str) -> bool:
-        """True if an authenticated activity came with this service URL (so the channel itself named it)."""
-        return service_url in self._vouched
 
 
 class BotMsalAuth(MsalAuth):  # type: ignore[misc]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,12 +18,11 @@ from microsoft_agents.hosting.core import RestChannelServiceClientFactory
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
+from ..conversation.notifier import READ_ATTEMPTS, with_retries
 from .auth import BotMsalAuth
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRYABLE = frozenset({412, 429, 502, 503, 504})
-READ_ATTEMPTS = 6  # reads in a turn (the member lookup): a 429 in a busy channel is waited out, not a refusal
 MAX_SESSIONS = 32
 # open connections per service URL: the outbox sends 16 at a time and turns read members; aiohttp's default of 100
 # let a burst of turns open 50 TLS connections, each leaving its OpenSSL state and asyncio's 256 KiB read buffer to
@@ -155,9 +153,6 @@ class Connector:
         self._clients[endpoint] = (token, session, client)
         return client
 
-    async def retry(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await with_retries(call, self._attempts)
-
     async def close(self) -> None:
         for session in self._sessions.values():
             await session.close()
@@ -165,18 +160,14 @@ class Connector:
         self._clients.clear()
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = 4, statuses: frozenset[int] = RETRYABLE) -> T:
-    """`call`, again on 429/412/5xx (`statuses`) after `Retry-After` (or a backoff). botbuilder's msrest client
-    retries some of these itself; the Agents SDK's connector client raises at once, so every Connector call of this
-    adapter goes through here."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except aiohttp.ClientResponseError as e:
-            if e.status not in statuses or attempt == attempts - 1:
-                raise
-            retry_after = (e.headers or {}).get("Retry-After")
-            delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
-            log.info("Teams answered %s; retrying in %.1fs", e.status, delay)
-            await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
-    raise AssertionError("unreachable")
+def refusal(error: BaseException) -> tuple[int, str | None] | None:
+    """(status, Retry-After) of a Connector answer: the Agents SDK's connector client raises aiohttp's error at once
+    (botbuilder's msrest client retries some itself), so every Connector call of this adapter is tried again here."""
+    if isinstance(error, aiohttp.ClientResponseError):
+        return error.status, (error.headers or {}).get("Retry-After")
+    return None
+
+
+async def read(call: Callable[[], Awaitable[T]]) -> T:
+    """A read in a turn (the member lookup): a 429 in a busy channel is waited out, not a refusal."""
+    return await with_retries(call, READ_ATTEMPTS, refusal)

@@ -43,11 +43,11 @@ from botframework.connector.auth import (
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 from msrest.authentication import Authentication
 
+from ..conversation.notifier import VouchedUrls
 from ..conversation.verified import VerifiedTokens
 
 log = logging.getLogger(__name__)
 MAX_CONNECTOR_CLIENTS = 32  # per app id; service URLs are few once only trusted hosts are called
-MAX_VOUCHED_URLS = 256
 
 
 class ChannelAuthRefused(PermissionError):
@@ -191,7 +191,7 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         # service URLs that arrived on authenticated activities (botbuilder checks the channel token's `serviceurl`
         # claim equals the activity's), most recent last; with authentication off (ANONYMOUS_ALLOWED) the bot
         # has no token to send, so the activity's own URL is all there is
-        self._vouched: OrderedDict[str, None] = OrderedDict()
+        self.vouched_urls = VouchedUrls()  # the service URLs authenticated activities came with
         self._verified: VerifiedTokens[AuthenticateRequestResult] = VerifiedTokens()  # tokens checked, for a while
 
     @staticmethod
@@ -243,14 +243,7 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
         anonymous = identity is not None and identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
         if claimed != url and not anonymous:
             return
-        self._vouched[url] = None
-        self._vouched.move_to_end(url)
-        while len(self._vouched) > MAX_VOUCHED_URLS:
-            self._vouched.popitem(last=False)
-
-    def vouched(self, service_url: str) -> bool:
-        """True if an authenticated activity came with this service URL (so the channel itself named it)."""
-        return service_url in self._vouched
+        self.vouched_urls.add(url)
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
         return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)

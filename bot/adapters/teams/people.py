@@ -11,7 +11,7 @@ from botframework.connector.models import ErrorResponseException
 
 from ..conversation.roster import object_id_of
 from ..conversation.turn import Member, MemberNotConfirmed
-from .notifier import READ_ATTEMPTS, with_retries
+from .notifier import read
 
 
 class ConnectorMembers:
@@ -22,7 +22,7 @@ class ConnectorMembers:
 
     async def member(self, user_id: str) -> Member:
         try:  # Teams answers 429 in a busy channel (14 member reads a second per thread): waited out, then asked again
-            account = await with_retries(lambda: TeamsInfo.get_member(self._turn_context, user_id), READ_ATTEMPTS)
+            account = await read(lambda: TeamsInfo.get_member(self._turn_context, user_id))
         except ErrorResponseException as e:
             raise MemberNotConfirmed(e.response.status_code if e.response is not None else None) from None
         return Member(
