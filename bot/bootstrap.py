@@ -23,6 +23,7 @@ from .adapters.callbacks import CallbackSender
 from .adapters.clock import BackgroundTasks, SystemClock
 from .adapters.conversation.approvals import Approvals, ApprovalsChannel
 from .adapters.conversation.core import BotOptions, Conversation
+from .adapters.conversation.roster import ReadPace
 from .adapters.conversation.sdk import Endpoint, SdkParts, load_sdk
 from .adapters.http.incidents_api import alert_processor
 from .adapters.http.plan_watch import PlanWatch
@@ -141,21 +142,21 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Container:
         polling_interval=settings.azure.arm_polling_interval,
     )
     shared_view = Viewer(can_act=settings.policy.buttons_for_everyone)  # what people without their own refreshed view see
-    sdk = load_sdk(settings.teams.bot_sdk, settings, lambda plan, ids: card_for(plan, shared_view, ids))
+    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds, settings.limits.teams_sends_per_second)
+    sdk = load_sdk(settings.teams.bot_sdk, settings, lambda plan, ids: card_for(plan, shared_view, ids), instances.pace.read)
     outbound = OutboundSession(settings.azure.ca_bundle)  # Graph's and the alerts API's calls share its connections
     directory = GraphDirectory(settings.azure.graph_endpoint, broker.agent(), session=outbound)
     metrics = Metrics(store.count_by_state, store.outbox_depth, store.dead_letters, store.inbox_depth)
     store.subscribe(AuditPublisher(metrics))  # metrics and log lines once a unit of work has committed
     deps = make_deps(settings, store, runner, broker, clock, tasks, directory, outbound)
     validator = EntraTokenValidator(settings.azure.authority_host, settings.teams.allowed_tenants, settings.azure.ca_bundle)
-    conversation = make_conversation(settings, deps, card_for, validator, make_approvals(settings, sdk.notifier, store, directory))
-    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics)
-    inbox = make_inbox(
-        settings, store, clock, broker.runtime(settings.azure.storage_client_id), alert_processor(deps, settings.policy, settings.api)
-    )
-    Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry).set_function(
-        inbox.parked
-    )
+    approvals = make_approvals(settings, sdk.notifier, store, directory)
+    conversation = make_conversation(settings, deps, card_for, validator, approvals, instances.pace.read)
+    outbox = make_outbox(settings, store, sdk.notifier, deps, metrics, instances)
+    processor = alert_processor(deps, settings.policy, settings.api)
+    inbox = make_inbox(settings, store, clock, broker.runtime(settings.azure.storage_client_id), processor)
+    parked = Gauge("sre_consent_inbox_parked", "Alerts given up after repeated failures (parked)", registry=metrics.registry)
+    parked.set_function(inbox.parked)
     endpoint = sdk.endpoint_for(conversation)
     watch = PlanWatch(store)
     store.subscribe(watch.committed)  # a commit of this instance is seen at once; others' within the watch's poll
@@ -252,7 +253,7 @@ def make_follow_ups(settings: Settings, approvals: Approvals) -> FollowUps:
 
 
 def make_conversation(
-    settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals
+    settings: Settings, deps: Deps, card_for: CardFor, validator: EntraTokenValidator, approvals: Approvals, pace: ReadPace
 ) -> Conversation:
     """The Teams conversation: commands, card clicks and sign-in, over either SDK."""
     verifier = SsoVerifier(validator, [settings.teams.sso_app_id_uri, settings.teams.sso_client_id], settings.teams.sso_client_id)
@@ -264,17 +265,17 @@ def make_conversation(
         settings.limits.rate_person_per_minute,
         settings.limits.rate_conversation_per_minute,
     )
-    return Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals)
+    return Conversation(deps, options, lambda plan, viewer: card_for(plan, viewer), verifier, approvals, pace)
 
 
-def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics) -> OutboxWorker:
+def make_outbox(
+    settings: Settings, store: SqliteStore | TableStore, notifier: Notifier, deps: Deps, metrics: Metrics, instances: LiveInstances
+) -> OutboxWorker:
     """Sends what the services wrote to the outbox, once each, after their commit, at this instance's share of Teams'
     limits (the instances alive, counted in the store)."""
     limits = settings.limits
-    instances = LiveInstances(store, store.leases.owner, settings.store.execution_lease_seconds)
-    Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry).set_function(
-        lambda: instances.count
-    )
+    alive = Gauge("sre_consent_instances_alive", "Instances of the bot alive, sharing Teams' limits", registry=metrics.registry)
+    alive.set_function(lambda: instances.count)
     callbacks = CallbackSender(
         settings.api.api_callers or (),
         settings.api.callback_secrets,
@@ -291,7 +292,6 @@ def make_outbox(settings: Settings, store: SqliteStore | TableStore, notifier: N
         metrics,
         max_attempts=limits.outbox_max_attempts,
         max_backoff=limits.outbox_max_backoff,
-        sends_per_second=limits.teams_sends_per_second,
         owner=store.leases.owner,
         claim_seconds=settings.store.execution_lease_seconds,
         instances=instances,

@@ -21,6 +21,8 @@ RETRYABLE = {408, 412, 429}  # and every 5xx
 # per bot per thread, send and create conversation alike (the page's table); a thread is a 1:1 chat, a group chat or
 # a channel, so every reply chain of a channel counts for the channel
 WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+# per bot per thread, getting conversation members (one member, a roster page): the page's table again
+MEMBER_READS = ((1.0, 14), (2.0, 16), (30.0, 120), (3600.0, 3600))
 T = TypeVar("T")
 APP = "\x00app"  # the key of the per-app pace (no conversation id starts with a NUL)
 
@@ -90,9 +92,10 @@ class SlidingWindows:
 
 
 class ThreadRateLimit:
-    """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS`) and, when `per_second` is set, a
-    pace for the whole app (Teams allows 50 requests a second per app per tenant). `acquire` waits until one more send
-    fits in every window of its thread and in the app's pace, then counts it in both. Every limit is shared by all the
+    """Teams' limits as the bot paces itself: sliding windows per thread (`WINDOWS` for sends, `MEMBER_READS` for the
+    member reads of turns and rosters) and, when `per_second` is set, a pace for the whole app (Teams allows 50
+    requests a second per app per tenant, reads and sends alike). `acquire` waits until one more call fits in every
+    window of its thread and in the app's pace, then counts it in both. Every limit is shared by all the
     bot's instances: `share` gives this instance's part of one (adapters/instances.py; the whole of it by default),
     and `margin` lengthens every window a little when there are several: each instance counts its sends when they
     leave, Teams when they arrive, and the shares add up to the whole limit, so without a margin for the spread of
@@ -109,20 +112,22 @@ class ThreadRateLimit:
         margin: Callable[[float], float] = exact,
     ) -> None:
         self._threads, self._clock, self._sleep = SlidingWindows(windows, share, margin), clock, sleep
+        self._reads = SlidingWindows(MEMBER_READS, share, margin)
         self._app = SlidingWindows(((1.0, per_second),), share, margin) if per_second > 0 else None
         self._held: dict[str, float] = {}  # thread -> no send before then (Teams answered 429 with Retry-After)
 
-    async def acquire(self, conversation: str, *, create: bool = False) -> tuple[str, float]:
-        """One send to `conversation` (or, with `create`, one conversation created in it: counted apart, as Teams does).
-        Returns the slot taken (see `refused`)."""
-        thread = ("create " if create else "") + conversation.split(";messageid=")[0]
+    async def acquire(self, conversation: str, *, create: bool = False, read: bool = False) -> tuple[str, float]:
+        """One send to `conversation` (or, with `create`, one conversation created in it; with `read`, one member read
+        in it: each counted apart, as Teams does). Returns the slot taken (see `refused`)."""
+        thread = ("create " if create else "read " if read else "") + conversation.split(";messageid=")[0]
+        windows = self._reads if read else self._threads
         while True:
             now = self._clock()
-            wait = max(self._threads.wait(thread, now), self._held.get(thread, 0.0) - now)
+            wait = max(windows.wait(thread, now), self._held.get(thread, 0.0) - now)
             if self._app is not None:
                 wait = max(wait, self._app.wait(APP, now))
             if wait <= 0:  # no await between the check and the count: concurrent senders cannot both take the slot
-                self._threads.take(thread, now)
+                windows.take(thread, now)
                 if self._app is not None:
                     self._app.take(APP, now)
                 return thread, now
@@ -142,6 +147,14 @@ class ThreadRateLimit:
     async def paced(self, conversation: str, call: Callable[[], Awaitable[T]], *, create: bool = False) -> T:
         """`call`, one call to Teams about `conversation`, once it fits the pace (a 429 is `refused`)."""
         slot = await self.acquire(conversation, create=create)
+        return await self.refusing(slot, call)
+
+    async def read(self, conversation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`, one member read in `conversation` (a turn's person check, a roster page), once it fits the pace."""
+        return await self.refusing(await self.acquire(conversation, read=True), call)
+
+    async def refusing(self, slot: tuple[str, float], call: Callable[[], Awaitable[T]]) -> T:
+        """`call` in the slot taken; a 429 holds the slot's thread (`refused`)."""
         try:
             return await call()
         except Exception as e:

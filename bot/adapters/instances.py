@@ -21,10 +21,16 @@ import logging
 import time
 from typing import Protocol
 
+from .delivery import ThreadRateLimit
+
 log = logging.getLogger(__name__)
 # when shared, windows longer by 3% or half a second, whichever is more: 0.9 s on the 30-second window, 0.5 s on the
 # 1- and 2-second ones (measured on a busy machine: without it ~5% of a 300-thread burst was refused, 2% with 3% alone)
 ARRIVAL_MARGIN, ARRIVAL_SPREAD = 0.03, 0.5
+# alone, windows longer by a quarter second: a call is counted when it leaves and Teams counts it when it arrives, up
+# to 0.2 s later on a busy machine (measured: 14 member reads counted in one second arrived over 1.15 s, and the
+# fifteenth, sent as the bot's window ended, was refused)
+ALONE_SPREAD = 0.25
 
 
 class InstanceRows(Protocol):
@@ -35,10 +41,13 @@ class InstanceRows(Protocol):
 class LiveInstances:
     """This instance's record in the store, renewed on a beat, and the instances alive as last counted."""
 
-    def __init__(self, store: InstanceRows, owner: str, seconds: float) -> None:
+    def __init__(self, store: InstanceRows, owner: str, seconds: float, per_second: int = 40) -> None:
         self.owner, self._store, self._seconds = owner, store, seconds
         self._alive: tuple[str, ...] = (owner,)
         self._task: asyncio.Task[None] | None = None
+        # Teams' limits at this instance's share, for every call it makes: the outbox's sends, the turns' and the
+        # rosters' member reads (`per_second`: TEAMS_SENDS_PER_SECOND, the app's pace of all instances together)
+        self.pace = ThreadRateLimit(per_second=per_second, share=self.share, margin=self.margin)
 
     @property
     def count(self) -> int:
@@ -50,9 +59,10 @@ class LiveInstances:
         return max(1, total // n + (1 if rank < total % n else 0))
 
     def margin(self, window: float) -> float:
-        """The window (seconds) this instance counts its sends in for one of Teams' windows: a little longer when
-        shared, for the spread of arrival times between instances whose shares add up to the whole limit."""
-        return window if len(self._alive) == 1 else window + max(ARRIVAL_MARGIN * window, ARRIVAL_SPREAD)
+        """The window (seconds) this instance counts its calls in for one of Teams' windows: a little longer than
+        Teams' for the time a call takes to arrive, and longer still when shared, for the spread of arrival times
+        between instances whose shares add up to the whole limit."""
+        return window + ALONE_SPREAD if len(self._alive) == 1 else window + max(ARRIVAL_MARGIN * window, ARRIVAL_SPREAD)
 
     async def beat(self) -> None:
         """Record this instance alive for one more lease and count the instances alive."""

@@ -40,7 +40,7 @@ from ..ports import MessageKind, Notifier, OutboxMessage
 from ..services.deps import SYSTEM, Deps
 from ..services.repair_cards import repair_card
 from .callbacks import CallbackSender
-from .delivery import ThreadRateLimit, classify, exact, whole
+from .delivery import ThreadRateLimit, classify
 from .instances import LiveInstances
 from .observability import Metrics
 from .sending import Sender
@@ -68,7 +68,6 @@ class OutboxWorker(Worker):
         max_backoff: float = 300.0,
         base_backoff: float = 0.5,
         concurrency: int = 16,
-        sends_per_second: int = 40,
         owner: str = "",
         claim_seconds: float = LEASE,
         instances: LiveInstances | None = None,
@@ -82,9 +81,8 @@ class OutboxWorker(Worker):
         # it can be short: when an instance dies, its claims lapse quickly and another instance sends the message
         self._claim = claim_seconds
         self.instances = instances  # the instances alive: this one paces its calls at its share of Teams' limits
-        share, margin = (instances.share, instances.margin) if instances is not None else (whole, exact)
-        limit = ThreadRateLimit(per_second=sends_per_second, share=share, margin=margin)
-        self._sender = Sender(store, notifier, limit, callbacks)
+        # Teams' limits at this instance's share, shared with the turns' member reads (40 calls a second by default)
+        self._sender = Sender(store, notifier, instances.pace if instances is not None else ThreadRateLimit(per_second=40), callbacks)
         self._callbacks = callbacks  # None: a callback message cannot be sent (a dead letter saying so)
         self._keys: set[str] = set()
         self._current: dict[int, int] = {}  # a delivery's first message -> the message it is sending now (FOLLOW)

@@ -5,10 +5,12 @@ answer the bot owes arrives, the outbox trying again after Teams' `Retry-After`.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from sandbox import Sandbox
-from sandbox.driver import Conversation
+from sandbox.driver import Conversation, TeamsDriver
+from sandbox.world import Channel
 
 from .harness import ManualClock, RunningBot, eventually
 
@@ -66,3 +68,27 @@ async def test_a_member_lookup_teams_refuses_429_is_asked_again_after_retry_afte
         replies = [m for m in await d.bot_messages(chat.id) if m.reply_to_id == asked["id"]]
     assert len(replies) == 1 and "could not confirm who you are" not in (replies[0].text or "")
     assert sandbox.connector.throttle_remaining == 0  # the 429 was answered, and the lookup asked again
+
+
+async def test_forty_new_people_at_once_in_one_channel_are_read_at_teams_pace_and_never_refused(sandbox: Sandbox, make_bot: Any) -> None:
+    """Each new person's first command costs a member read (the person check), which Teams limits per thread (14 a
+    second, 16 per 2 seconds). Forty people posting in one channel at once are read at that pace, within the app's,
+    so Teams refuses none of the bot's calls, and each is answered once."""
+    bot: RunningBot = make_bot()
+    channel = Channel("19:sandbox-storm-team@thread.tacv2", "Storm", f"19:storm-{uuid.uuid4().hex[:8]}@thread.tacv2", "Incidents")
+    place = TeamsDriver.channel(channel, sandbox.world.home_tenant_id)
+    crowd = sandbox.connector.set_roster(place.id, [], others=40)
+    sandbox.connector.forget_limits()  # `limited` counts this test's refusals only
+    async with sandbox.driver(bot.messages_url) as d:
+        asked = await asyncio.gather(*(d.say(person, "help", place) for person in crowd))
+        ids = {a["id"] for a in asked}
+
+        async def answered() -> bool:
+            # in a channel each post starts a thread of its own (`;messageid=`), where its answer goes
+            return len({m.reply_to_id for m in await d.bot_messages() if m.reply_to_id in ids}) == len(ids)
+
+        await eventually(answered, "every one of the forty is answered", timeout=90)
+    reads = [c for c in sandbox.connector.calls if c.operation == "member" and c.conversation_id.startswith(place.id)]
+    assert len(reads) >= len(crowd)  # each new person read once (a refused read would be asked again)
+    refused = [(c.operation, c.conversation_id) for c in sandbox.connector.over_limits]
+    assert not refused, f"Teams refused calls of the bot: {refused}"

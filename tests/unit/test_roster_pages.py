@@ -3,10 +3,12 @@ Entra object id under either name Teams gives it; no Teams involved."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.adapters.conversation import roster
-from bot.adapters.conversation.roster import Entry, object_id_of, read_pages
+from bot.adapters.conversation.roster import Entry, Roster, object_id_of, read_pages
 
 
 @pytest.mark.parametrize(
@@ -53,3 +55,41 @@ async def test_a_roster_longer_than_the_pages_read_is_cut_there(monkeypatch: pyt
         return [(f"o{n}", f"29:{n}")], str(n)
 
     assert list(await read_pages(read)) == ["o1", "o2", "o3"]
+
+
+async def test_askers_of_a_roster_being_read_share_that_one_read() -> None:
+    """The cards and turns of one conversation that ask while its roster is read wait for that read, not one each
+    (in a storm each would be another member read Teams counts)."""
+    reads: list[str] = []
+    release = asyncio.Event()
+
+    async def lister(service_url: str, conversation_id: str) -> dict[str, str]:
+        reads.append(conversation_id)
+        await release.wait()
+        return {"oid-alice": "29:alice"}
+
+    roster = Roster(lister)
+    asking = [asyncio.create_task(roster.members("https://smba", f"19:ops@thread.tacv2;messageid={i}")) for i in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    assert [await a for a in asking] == [{"oid-alice": "29:alice"}] * 20
+    assert reads == ["19:ops@thread.tacv2"]
+    assert await roster.members("https://smba", "19:ops@thread.tacv2") == {"oid-alice": "29:alice"}  # kept
+    assert reads == ["19:ops@thread.tacv2"]
+
+
+async def test_a_roster_read_that_fails_is_shared_as_unavailable_and_tried_again_by_the_next_asker() -> None:
+    calls = 0
+
+    async def lister(service_url: str, conversation_id: str) -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("Teams answered 503")
+        return {"oid-bob": "29:bob"}
+
+    roster = Roster(lister)
+    together = [roster.members("https://smba", "19:c@thread.v2") for _ in range(2)]
+    assert await asyncio.gather(*together) == [None, None]
+    assert await roster.members("https://smba", "19:c@thread.v2") == {"oid-bob": "29:bob"}
+    assert calls == 2

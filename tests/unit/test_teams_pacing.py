@@ -152,3 +152,31 @@ async def test_a_send_teams_refused_with_429_holds_its_thread_for_retry_after() 
     for _ in range(7):
         await pace.paced("19:chat@thread.v2", send)
     assert sent == [0.0] + [3.0] * 7  # the refused send's slot left the windows meanwhile
+
+
+async def test_member_reads_are_paced_at_teams_read_limits_and_leave_the_thread_s_sends_alone() -> None:
+    """Teams counts getting members apart from sends (14 a second, 16 per 2 seconds per bot per thread): a storm of
+    new people in one channel is read at that pace, and the channel's cards still go out at once."""
+    t, teams = Time(), TeamsLimits()
+    pace, times = limiter(t), []
+    for i in range(20):
+        await pace.acquire(f"19:ops@thread.tacv2;messageid={i}", read=True)
+        assert teams.admit("bot", "member", "19:ops@thread.tacv2", t.now) == 0
+        times.append(t.now - 5000)
+    assert times[:14] == [0.0] * 14 and times[14:16] == [1.0, 1.0] and times[16] == 2.0
+    sent_at = t.now
+    await pace.acquire("19:ops@thread.tacv2")
+    assert t.now == sent_at  # the reads took no send's place
+
+
+async def test_member_reads_and_sends_share_the_app_s_pace() -> None:
+    """Teams' 50 requests a second per app per tenant counts reads and sends alike: together they keep the pace."""
+    t = Time()
+    pace = limiter(t, per_second=10)
+    for i in range(6):
+        await pace.acquire(f"19:chat-{i}@thread.v2", read=True)
+    for i in range(4):
+        await pace.acquire(f"19:other-{i}@thread.v2")
+    assert t.now == 5000.0
+    await pace.acquire("19:last@thread.v2")
+    assert t.now - 5000 == pytest.approx(1.0)  # the eleventh call of the second waits for the next one

@@ -11,6 +11,7 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from ...domain.service_urls import ServiceUrlPolicy
 from ..conversation.notifier import CardRenderer, ConnectorNotifier
+from ..conversation.roster import ReadPace
 from .auth import ChannelAuthenticator
 from .connector import Connector, refusal
 
@@ -31,9 +32,10 @@ class AgentsNotifier(ConnectorNotifier):
         bot_id: str,
         trusted: ServiceUrlPolicy,
         attempts: int = 1,
+        pace: ReadPace | None = None,
     ) -> None:
         # one try per send by default: the outbox worker tries again, durably
-        super().__init__(render, bot_id, trusted, channel_auth.vouched_urls, attempts)
+        super().__init__(render, bot_id, trusted, channel_auth.vouched_urls, attempts, pace)
         self._connector = connector
 
     async def _connect(self, service_url: str) -> TeamsConnectorClient:

@@ -33,6 +33,7 @@ from .clicks import CardClick, Malformed, NotExecute, Verb, parse_click
 from .commands import Command, parse
 from .on_clicks import shown_in
 from .people import People, person_of
+from .roster import ReadPace
 from .router import Router
 from .routes import ROUTER
 from .turn import Incoming, Turn, thread_of
@@ -66,11 +67,17 @@ class Conversation:
     router: Router[Conversation]
 
     def __init__(
-        self, deps: Deps, options: BotOptions, card_for: CardFor, sso_verify: SsoVerify, approvals: Approvals | None = None
+        self,
+        deps: Deps,
+        options: BotOptions,
+        card_for: CardFor,
+        sso_verify: SsoVerify,
+        approvals: Approvals | None = None,
+        pace: ReadPace | None = None,
     ) -> None:
         self.deps, self.options, self.card_for, self.sso_verify = deps, options, card_for, sso_verify
         self.approvals = approvals or Approvals(None, None, None)
-        self.people = People(deps.check_tenant, options.allow_guests)
+        self.people = People(deps.check_tenant, options.allow_guests, pace=pace)  # member reads at the outbox's pace
         seconds = lambda: deps.clock.now().timestamp()  # noqa: E731 - the injected clock, so tests move time
         self._per_person = RateLimiter(options.rate_person_per_minute, seconds)
         self._per_conversation = RateLimiter(options.rate_conversation_per_minute, seconds)

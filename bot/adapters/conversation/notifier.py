@@ -23,7 +23,7 @@ from cards.view import CONTENT_TYPE, card_summary
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
-from .roster import PAGE_SIZE, Entry, Roster, object_id_of, read_pages
+from .roster import PAGE_SIZE, Entry, ReadPace, Roster, object_id_of, read_pages, unpaced
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,8 +82,11 @@ class ConnectorNotifier(ABC):
     parameters_model: ClassVar[Any]
     bot_field: ClassVar[str]
 
-    def __init__(self, render: CardRenderer, bot_id: str, trusted: ServiceUrlPolicy, vouched: VouchedUrls, attempts: int) -> None:
+    def __init__(
+        self, render: CardRenderer, bot_id: str, trusted: ServiceUrlPolicy, vouched: VouchedUrls, attempts: int, pace: ReadPace | None
+    ) -> None:
         self._render, self._bot_id, self._trusted, self._vouched, self._attempts = render, bot_id, trusted, vouched, attempts
+        self._pace: ReadPace = pace or unpaced  # each roster page waits for its place in Teams' limits for member reads
         self.roster = Roster(self._list_members)  # the conversation core asks it too (where approvers are)
 
     @abstractmethod
@@ -129,7 +132,10 @@ class ConnectorNotifier(ABC):
         async def page(token: str | None) -> tuple[list[Entry], str | None]:
             # both SDKs' ConnectorClient call `.../pagedmembers` (the Agents SDK's TeamsConnectorClient has its own
             # `.../pagedMembers`, which sends an empty continuationToken on the first page)
-            got = await self.read(lambda: client.conversations.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+            members = client.conversations
+            got = await self._pace(
+                conversation_id, lambda: self.read(lambda: members.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+            )
             entries = [(object_id_of(m.aad_object_id, self.extra(m)), str(m.id or "")) for m in got.members or []]
             return entries, got.continuation_token
 

@@ -5,7 +5,9 @@ another organisation (external access) can post in a home-tenant chat. The bot a
 for the sender (`GET /v3/conversations/{id}/members/{userId}`), which answers the member's `tenantId`,
 `aadObjectId` and `userRole` (user, guest or anonymous):
 https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context#get-single-member-details
-Answers are kept a few minutes per (conversation, person), in a bounded LRU cache.
+Answers are kept a few minutes per (conversation, person), in a bounded LRU cache. A read waits for its place in
+Teams' limits for member reads in that conversation and for the app (`ReadPace`: the outbox's pace, shared by the
+instances), rather than being refused: a storm of new people in one channel is read at the pace Teams allows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 from ...domain.errors import Refusal, RefusalCode
 from ...domain.plan import Person
+from .roster import ReadPace, unpaced
 from .turn import Incoming, Member, MemberNotConfirmed, Turn
 
 log = logging.getLogger(__name__)
@@ -47,8 +50,15 @@ def person_of(incoming: Incoming) -> Person | None:
 class People:
     """Turns an authenticated activity into a Person whose tenant and role Teams vouched for, or a Refusal."""
 
-    def __init__(self, check_tenant: Callable[[Person], None], allow_guests: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        check_tenant: Callable[[Person], None],
+        allow_guests: bool,
+        clock: Callable[[], float] = time.monotonic,
+        pace: ReadPace | None = None,
+    ) -> None:
         self._check_tenant, self._allow_guests, self._clock = check_tenant, allow_guests, clock
+        self._pace: ReadPace = pace or unpaced
         self._members: OrderedDict[tuple[str, str], tuple[float, Member]] = OrderedDict()
 
     async def who(self, turn: Turn) -> Person:
@@ -79,7 +89,7 @@ class People:
             self._members.move_to_end(key)
             return cached[1]
         try:
-            member = await turn.members.member(user_id)
+            member = await self._pace(turn.incoming.conversation_root, lambda: turn.members.member(user_id))
         except MemberNotConfirmed as e:
             log.warning("the Connector did not confirm the sender as a member (HTTP %s); refused", e.status)
             raise Refusal(RefusalCode.BAD_REQUEST, NOT_A_MEMBER) from None

@@ -17,11 +17,12 @@ takes either name, because Teams' own samples of those answers still show `objec
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ...domain.nudges import approver_ids
 from ...domain.plan import Plan
@@ -35,6 +36,7 @@ MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 us
 PAGE_SIZE = 500
 MAX_PAGES = 100  # 50,000 members: twice a team's 25,000 (https://learn.microsoft.com/microsoftteams/limits-specifications-teams)
 
+T = TypeVar("T")
 Entry = tuple[str, str]  # (Entra object id, Teams user id); the object id empty for anonymous members
 PageReader = Callable[["str | None"], Awaitable[tuple[Iterable[Entry], "str | None"]]]
 
@@ -64,6 +66,18 @@ async def read_pages(read: PageReader) -> dict[str, str]:
     return members
 
 
+class ReadPace(Protocol):
+    """Waits for a member read's place in Teams' limits (per conversation, per app), then reads: the outbox's pace,
+    shared by the instances (adapters/delivery.py `ThreadRateLimit.read`)."""
+
+    async def __call__(self, conversation: str, read: Callable[[], Awaitable[T]]) -> T: ...
+
+
+async def unpaced(conversation: str, read: Callable[[], Awaitable[T]]) -> T:
+    """No pace of its own (a bot built without the outbox's, such as a test's): the read at once."""
+    return await read()
+
+
 class MemberLister(Protocol):
     async def __call__(self, service_url: str, conversation_id: str) -> dict[str, str]:
         """{Entra object id: Teams user id} of the conversation's members (every page); raises when the Connector
@@ -77,23 +91,33 @@ class Roster:
     ) -> None:
         self._lister, self._clock, self._ttl, self._max = lister, clock, ttl, max_lists
         self._members: OrderedDict[str, tuple[float, dict[str, str]]] = OrderedDict()  # LRU
+        self._listing: dict[str, asyncio.Future[dict[str, str] | None]] = {}  # conversation -> its read under way
 
     async def members(self, service_url: str, conversation_id: str) -> dict[str, str] | None:
-        """{object id: Teams id} of the conversation (a channel's threads share one roster); None if unavailable."""
+        """{object id: Teams id} of the conversation (a channel's threads share one roster); None if unavailable.
+        One read per conversation at a time: the cards and turns that ask while it is read share its answer."""
         conversation = conversation_id.split(";messageid=")[0]
         cached = self._members.get(conversation)
-        if cached is None or self._clock() - cached[0] > self._ttl:
-            try:
-                listed = await self._lister(service_url, conversation)
-            except Exception:
-                log.info("members of %s unavailable", conversation, exc_info=True)
-                return None
-            cached = (self._clock(), listed)
-            self._members[conversation] = cached
-            while len(self._members) > self._max:
-                self._members.popitem(last=False)
+        if cached is not None and self._clock() - cached[0] <= self._ttl:
+            self._members.move_to_end(conversation)
+            return cached[1]
+        listing = self._listing.get(conversation)
+        if listing is None:
+            listing = self._listing[conversation] = asyncio.ensure_future(self._list(service_url, conversation))
+            listing.add_done_callback(lambda _: self._listing.pop(conversation, None))
+        return await asyncio.shield(listing)  # one asker cancelled (its turn ended) leaves the read to the others
+
+    async def _list(self, service_url: str, conversation: str) -> dict[str, str] | None:
+        try:
+            listed = await self._lister(service_url, conversation)
+        except Exception:
+            log.info("members of %s unavailable", conversation, exc_info=True)
+            return None
+        self._members[conversation] = (self._clock(), listed)
         self._members.move_to_end(conversation)
-        return cached[1]
+        while len(self._members) > self._max:
+            self._members.popitem(last=False)
+        return listed
 
     async def approver_ids(self, plan: Plan) -> list[str] | None:
         """Teams ids of the plan's approvers in its conversation, for the card's `refresh.userIds` (None: everyone)."""

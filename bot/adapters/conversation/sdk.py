@@ -34,7 +34,8 @@ class SdkParts:
 SDK_MODULES = {"botbuilder": "bot.adapters.teams.sdk", "agents": "bot.adapters.agents.sdk"}
 
 
-def load_sdk(bot_sdk: str, settings: Any, render: Any) -> SdkParts:
-    """The parts of the SDK adapter BOT_SDK names, built from the settings and the card renderer."""
-    parts: SdkParts = importlib.import_module(SDK_MODULES[bot_sdk]).build(settings, render)
+def load_sdk(bot_sdk: str, settings: Any, render: Any, pace: Any) -> SdkParts:
+    """The parts of the SDK adapter BOT_SDK names, built from the settings, the card renderer and the pace of member
+    reads (the outbox's, shared by the instances)."""
+    parts: SdkParts = importlib.import_module(SDK_MODULES[bot_sdk]).build(settings, render, pace)
     return parts

@@ -12,6 +12,7 @@ from msrest.exceptions import HttpOperationError
 
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ..conversation.notifier import READ_ATTEMPTS, CardRenderer, ConnectorNotifier, with_retries
+from ..conversation.roster import ReadPace
 from .auth import CachingBotFrameworkAuthentication
 
 __all__ = ["CardRenderer", "TeamsNotifier", "UntrustedServiceUrl", "read"]
@@ -44,8 +45,9 @@ class TeamsNotifier(ConnectorNotifier):
         bot_id: str,
         trusted: ServiceUrlPolicy,
         attempts: int = 4,
+        pace: ReadPace | None = None,
     ) -> None:
-        super().__init__(render, bot_id, trusted, auth.vouched_urls, attempts)
+        super().__init__(render, bot_id, trusted, auth.vouched_urls, attempts, pace)
         self._auth, self._claims = auth, claims_identity
 
     async def _connect(self, service_url: str) -> ConnectorClient:

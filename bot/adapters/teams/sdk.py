@@ -9,6 +9,7 @@ from botbuilder.core import serializer_helper
 from botbuilder.schema import Activity
 
 from ...config import Settings
+from ..conversation.roster import ReadPace
 from ..conversation.sdk import SdkParts
 from .adapter import create_adapter
 from .bot import ConsentBot
@@ -34,7 +35,7 @@ class BotbuilderEndpoint:
         return web.json_response(body, status=answer.status)
 
 
-def build(settings: Settings, render: CardRenderer) -> SdkParts:
+def build(settings: Settings, render: CardRenderer, pace: ReadPace) -> SdkParts:
     auth, adapter = create_adapter(
         settings.teams.app_id,
         settings.teams.app_password,
@@ -46,7 +47,13 @@ def build(settings: Settings, render: CardRenderer) -> SdkParts:
     )
     bot_id = f"28:{settings.teams.app_id}" if settings.teams.app_id else "28:sre-consent-bot"
     notifier = TeamsNotifier(
-        auth, adapter.create_claims_identity(settings.teams.app_id or ""), render, bot_id, settings.teams.service_urls, attempts=1
+        auth,
+        adapter.create_claims_identity(settings.teams.app_id or ""),
+        render,
+        bot_id,
+        settings.teams.service_urls,
+        attempts=1,
+        pace=pace,
     )  # one try per send: the outbox worker tries again, durably
     return SdkParts(
         notifier=notifier, endpoint_for=lambda c: BotbuilderEndpoint(adapter, ConsentBot(c)), close=auth.close, auth=auth, adapter=adapter
