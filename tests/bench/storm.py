@@ -247,11 +247,23 @@ def run(box: Sandbox, tmp: Path, sdk: str, azurite: Azurite | None, people: list
     try:
         for b in bots:
             wait_for_outbox(b, 60)
+        all_see(bots, instances)
         return asyncio.run(_storm(box, bots, people, label, instances))
     finally:
         for b in bots:
             b.stop()
         box.connector.limits.per_app = False
+
+
+def all_see(bots: list[Server], instances: int, seconds: float = 90.0) -> None:
+    """Until every bot counts `instances` alive, so each paces itself at its share from the storm's start: an instance
+    learns of one started after it at its next beat (a third of EXECUTION_LEASE_SECONDS), and until then sends at
+    its former share (docs/design.md)."""
+    deadline = time.monotonic() + seconds
+    while any(b.ready().get("instances_alive") != instances for b in bots):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the bots do not all see {instances} instances alive within {seconds:g} s")
+        time.sleep(0.2)  # polling the bots' readiness detail, with a deadline
 
 
 def goals(storms: list[Storm]) -> list[Any]:
