@@ -4,7 +4,7 @@
 - Within Teams' limits (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): per bot per
   thread (7 sends a second, 8 per 2 seconds, 60 per 30 seconds, 1,800 per hour; a channel's reply chains count for
   the channel), and a pace for the whole app below Teams' 50 requests a second per app per tenant
-  (`sends_per_second`, TEAMS_SENDS_PER_SECOND). Both are the app's, whichever instance sends: with N instances alive,
+  (TEAMS_SENDS_PER_SECOND), which the turns' member reads share. Both are the app's, whichever instance sends: with N instances alive,
   each paces itself at its share, 1/N (`share`, adapters/instances.py).
 - A message whose thread is still being opened waits for it (tried again shortly), whichever instance takes it; the
   worker that opens a thread sends the messages waiting for it (its plan's card) right after (FOLLOW). A thread

@@ -32,10 +32,11 @@ from microsoft_agents.hosting.core import (
 from ...config import ChannelEndpoints
 from ..conversation.answers import Answer, wire
 from ..conversation.core import ADAPTIVE_CARD_ACTION, TURN_FAILED, Conversation
+from ..conversation.notifier import read
 from ..conversation.roster import object_id_of
 from ..conversation.turn import Incoming, Member, MemberNotConfirmed, Sender, Turn
 from .auth import PUBLIC_SCOPE, PUBLIC_TOKEN_SERVICE, BotConnections, ChannelAuthenticator, ChannelAuthRefused
-from .connector import ChannelClients, Connector, read
+from .connector import ChannelClients, Connector
 
 log = logging.getLogger(__name__)
 

@@ -11,18 +11,16 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from microsoft_agents.hosting.core import RestChannelServiceClientFactory
 from microsoft_agents.hosting.core.connector.client import UserTokenClient
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from ..conversation.notifier import READ_ATTEMPTS, with_retries
 from .auth import BotMsalAuth
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 MAX_SESSIONS = 32
 # open connections per service URL: the outbox sends 16 at a time and turns read members; aiohttp's default of 100
 # let a burst of turns open 50 TLS connections, each leaving its OpenSSL state and asyncio's 256 KiB read buffer to
@@ -158,16 +156,3 @@ class Connector:
             await session.close()
         self._sessions.clear()
         self._clients.clear()
-
-
-def refusal(error: BaseException) -> tuple[int, str | None] | None:
-    """(status, Retry-After) of a Connector answer: the Agents SDK's connector client raises aiohttp's error at once
-    (botbuilder's msrest client retries some itself), so every Connector call of this adapter is tried again here."""
-    if isinstance(error, aiohttp.ClientResponseError):
-        return error.status, (error.headers or {}).get("Retry-After")
-    return None
-
-
-async def read(call: Callable[[], Awaitable[T]]) -> T:
-    """A read in a turn (the member lookup): a 429 in a busy channel is waited out, not a refusal."""
-    return await with_retries(call, READ_ATTEMPTS, refusal)

@@ -13,7 +13,7 @@ from ...domain.service_urls import ServiceUrlPolicy
 from ..conversation.notifier import CardRenderer, ConnectorNotifier
 from ..conversation.roster import ReadPace
 from .auth import ChannelAuthenticator
-from .connector import Connector, refusal
+from .connector import Connector
 
 __all__ = ["AgentsNotifier", "CardRenderer"]
 
@@ -40,8 +40,6 @@ class AgentsNotifier(ConnectorNotifier):
 
     async def _connect(self, service_url: str) -> TeamsConnectorClient:
         return await self._connector.client(service_url)
-
-    refusal = staticmethod(refusal)
 
     @staticmethod
     def extra(member: Any) -> Mapping[str, object] | None:

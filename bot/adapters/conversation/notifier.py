@@ -23,6 +23,7 @@ from cards.view import CONTENT_TYPE, card_summary
 from ...domain.plan import Plan, Thread, ThreadKind
 from ...domain.service_urls import ServiceUrlPolicy, UntrustedServiceUrl
 from ...ports import PERSONAL_CHAT
+from ..delivery import http_refusal
 from .roster import PAGE_SIZE, Entry, ReadPace, Roster, object_id_of, read_pages, unpaced
 
 log = logging.getLogger(__name__)
@@ -32,24 +33,29 @@ CardRenderer = Callable[[Plan, "list[str] | None"], dict[str, Any]]
 RETRYABLE = frozenset({412, 429, 502, 503, 504})
 READ_ATTEMPTS = 6  # reads in a turn (members, roster pages): a 429 in a busy channel is waited out, not a refusal
 MAX_VOUCHED_URLS = 256
-Refusal = Callable[[BaseException], "tuple[int, str | None] | None"]  # (status, Retry-After) of an SDK's Connector error
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], attempts: int, refusal: Refusal, statuses: frozenset[int] = RETRYABLE) -> T:
+async def with_retries(call: Callable[[], Awaitable[T]], attempts: int, statuses: frozenset[int] = RETRYABLE) -> T:
     """`call`, again on a status among `statuses` after `Retry-After` (or a backoff), at most `attempts` times in all.
-    `refusal` reads the status from the SDK's exception (None: not a Connector answer, raised at once)."""
+    The status is read from either SDK's exception by `http_refusal` (anything else is raised at once)."""
     for attempt in range(attempts):
         try:
             return await call()
         except Exception as e:
-            answer = refusal(e)
-            if answer is None or answer[0] not in statuses or attempt == attempts - 1:
+            status, headers = http_refusal(e) or (None, None)
+            if status not in statuses or attempt == attempts - 1:
                 raise
-            status, retry_after = answer
+            retry_after = headers.get("Retry-After") if headers is not None else None
             delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.5 * 2**attempt
             log.info("Teams answered %s; retrying in %.1fs", status, delay)
             await asyncio.sleep(min(delay, 20.0) + random.uniform(0, 0.25))
     raise AssertionError("unreachable")
+
+
+async def read(call: Callable[[], Awaitable[T]]) -> T:
+    """A read in a turn (a member, a roster page): a 429 in a busy channel is waited out, not a refusal, whatever the
+    sends' attempts."""
+    return await with_retries(call, READ_ATTEMPTS)
 
 
 class VouchedUrls:
@@ -95,11 +101,6 @@ class ConnectorNotifier(ABC):
 
     @staticmethod
     @abstractmethod
-    def refusal(error: BaseException) -> tuple[int, str | None] | None:
-        """(status, Retry-After) when `error` is the SDK's report of a Connector answer."""
-
-    @staticmethod
-    @abstractmethod
     def extra(member: Any) -> Mapping[str, object] | None:
         """The properties the SDK's member model keeps without naming them (where Teams' `objectId` lands)."""
 
@@ -119,11 +120,7 @@ class ConnectorNotifier(ABC):
         # not a 429: the outbox tries again after Retry-After, within this instance's share of Teams' limits (a retry
         # here would go out unpaced); botbuilder's msrest client does not retry 429 either (its ClientRetryPolicy
         # counts every status below 500 but 408 as final)
-        return await with_retries(call, self._attempts, self.refusal, RETRYABLE - {429})
-
-    async def read(self, call: Callable[[], Awaitable[T]]) -> T:
-        """A read in a turn (a member, a roster page): tried again on 429 too, whatever the sends' attempts."""
-        return await with_retries(call, READ_ATTEMPTS, self.refusal)
+        return await with_retries(call, self._attempts, RETRYABLE - {429})
 
     async def _list_members(self, service_url: str, conversation_id: str) -> dict[str, str]:
         """The Connector's members of a conversation, every page, {Entra object id: Teams id} (the roster caches it)."""
@@ -134,7 +131,7 @@ class ConnectorNotifier(ABC):
             # `.../pagedMembers`, which sends an empty continuationToken on the first page)
             members = client.conversations
             got = await self._pace(
-                conversation_id, lambda: self.read(lambda: members.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
+                conversation_id, lambda: read(lambda: members.get_conversation_paged_members(conversation_id, PAGE_SIZE, token))
             )
             entries = [(object_id_of(m.aad_object_id, self.extra(m)), str(m.id or "")) for m in got.members or []]
             return entries, got.continuation_token

@@ -9,9 +9,9 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botframework.connector.models import ErrorResponseException
 
+from ..conversation.notifier import read
 from ..conversation.roster import object_id_of
 from ..conversation.turn import Member, MemberNotConfirmed
-from .notifier import read
 
 
 class ConnectorMembers:
